@@ -1,0 +1,39 @@
+// Every bound the project enforces lives here, with the assertions that tie them together.
+// A limit that is a user setting (message.max.bytes, segment.bytes) has its default here and
+// its validation in the config schema; the rest are hard ceilings that protect the process.
+
+export const LIMITS = {
+  /** Largest request frame a broker accepts (socket.request.max.bytes in Kafka). */
+  requestFrameBytesMax: 100 * 1024 * 1024,
+  /** Largest response frame a client accepts before it treats the connection as broken. */
+  responseFrameBytesMax: 256 * 1024 * 1024,
+  /** Requests read from one connection but not yet answered; reading pauses above this. */
+  inFlightRequestsPerConnectionMax: 64,
+  /** Default for message.max.bytes: the largest record batch a topic accepts. */
+  messageBytesDefault: 1024 * 1024 + 12,
+  /** Default for segment.bytes. */
+  segmentBytesDefault: 1024 * 1024 * 1024,
+  /** Smallest segment.bytes a topic may set (Kafka: 14, we keep room for one batch header). */
+  segmentBytesMin: 1024,
+  /** Bytes of log between two entries of the sparse offset and time indexes. */
+  indexIntervalBytes: 4096,
+  /** Largest topic name (Kafka: 249 characters). */
+  topicNameLengthMax: 249,
+  /** Partitions in one topic. */
+  partitionsPerTopicMax: 10_000,
+  /** Members in one consumer group. */
+  groupMembersMax: 1_000,
+  /** Longest a fetch may wait in purgatory, whatever the client asks. */
+  fetchWaitMsMax: 30_000,
+  /** Connections a broker serves at once. */
+  connectionsMax: 10_000,
+} as const;
+
+function assert(condition: boolean, message: string): void {
+  if (!condition) throw new Error(`limits: ${message}`);
+}
+
+assert(LIMITS.messageBytesDefault < LIMITS.segmentBytesDefault, 'a batch must fit in a segment');
+assert(LIMITS.messageBytesDefault < LIMITS.requestFrameBytesMax, 'a batch must fit in a request');
+assert(LIMITS.requestFrameBytesMax <= LIMITS.responseFrameBytesMax, 'fetch responses may exceed requests');
+assert(LIMITS.indexIntervalBytes < LIMITS.segmentBytesMin * 8, 'indexes need entries per segment');

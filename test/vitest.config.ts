@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+// Integration suites start real broker processes, so files run in forked workers and
+// each test gets generous time for process start-up on a loaded 2-core machine.
+export default defineConfig({
+  test: {
+    root: new URL('..', import.meta.url).pathname,
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/bench/**', 'node_modules/**'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    reporters: ['default'],
+  },
+});
