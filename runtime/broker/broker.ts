@@ -1,0 +1,238 @@
+// A single-node broker: the topic catalogue, the partition logs, the replica manager, the
+// group coordinator and the TCP server, wired together. `Broker.start` is what both the CLI and
+// an embedding application call.
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { decodeRequestBody, decodeRequestHeader, encodeResponseFrame, ProtocolDecodeError } from '../../core/protocol/index.ts';
+import { ErrorCode } from '../../core/protocol/errors.ts';
+import { LogManager } from '../../state/log/log-manager.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { KafkaServer, type Connection } from '../net/server.ts';
+import { listenerAddress, type BrokerConfig } from './config.ts';
+import { GroupCoordinator } from './group-coordinator.ts';
+import { HANDLERS, handlerFor } from './handlers/index.ts';
+import type { RequestContext } from './handler.ts';
+import { OffsetsTopic } from './offsets-topic.ts';
+import { ProducerIdAllocator } from './producer-ids.ts';
+import { ReplicaManager } from './replica-manager.ts';
+import { toLogConfig, validateTopicConfigs } from './topic-config.ts';
+import { topicNameProblem, TopicRegistry, type TopicRecord } from './topic-registry.ts';
+
+export const CLUSTER_ID = 'runnel-single-node-0000';
+
+export interface TopicProblem {
+  errorCode: number;
+  errorMessage: string;
+}
+
+export class Broker {
+  readonly logger: Logger;
+  readonly replicas: ReplicaManager;
+  readonly groups: GroupCoordinator;
+  readonly offsetsTopic: OffsetsTopic;
+  readonly producerIds: ProducerIdAllocator;
+  private server: KafkaServer | null = null;
+  private stopped = false;
+
+  private constructor(
+    readonly config: BrokerConfig,
+    readonly dataDirectory: string,
+    readonly topics: TopicRegistry,
+    readonly logs: LogManager,
+    private readonly lockPath: string,
+  ) {
+    this.logger = createLogger(`broker-${config['node.id']}`);
+    this.replicas = new ReplicaManager(this.logger.child('replicas'));
+    this.offsetsTopic = new OffsetsTopic(this);
+    this.producerIds = new ProducerIdAllocator(dataDirectory);
+    this.groups = new GroupCoordinator({
+      logger: this.logger.child('groups'),
+      initialRebalanceDelayMs: config['group.initial.rebalance.delay.ms'],
+      minSessionTimeoutMs: config['group.min.session.timeout.ms'],
+      maxSessionTimeoutMs: config['group.max.session.timeout.ms'],
+      maxGroupSize: config['group.max.size'],
+      persist: (groupId, records) => this.offsetsTopic.append(groupId, records),
+    });
+  }
+
+  static async start(config: BrokerConfig): Promise<Broker> {
+    const dataDirectory = path.resolve(config['log.dirs'].split(',')[0]!);
+    mkdirSync(dataDirectory, { recursive: true });
+    const lockPath = acquireLock(dataDirectory);
+    const topics = new TopicRegistry(dataDirectory);
+    const logs = LogManager.open(dataDirectory, { retentionCheckIntervalMs: config['log.retention.check.interval.ms'] });
+    const broker = new Broker(config, dataDirectory, topics, logs, lockPath);
+    for (const topic of topics.list()) broker.openPartitions(topic, 0);
+    broker.offsetsTopic.load();
+    const { host, port } = listenerAddress(config.listeners);
+    broker.server = await KafkaServer.listen({
+      host, port, logger: broker.logger.child('net'), frameBytesMax: config['socket.request.max.bytes'],
+      handler: (frame, connection) => broker.handleFrame(frame, connection),
+    });
+    broker.logger.info('broker started', { listener: `${host}:${broker.port}`, dataDirectory, topics: topics.list().length });
+    return broker;
+  }
+
+  get port(): number {
+    if (this.server === null) throw new Error('broker is not listening');
+    return this.server.port;
+  }
+
+  /** Host and port clients should use, from advertised.listeners or the bound listener. */
+  get advertisedAddress(): { host: string; port: number } {
+    const advertised = this.config['advertised.listeners'];
+    if (advertised !== undefined) return listenerAddress(advertised);
+    const { host } = listenerAddress(this.config.listeners);
+    return { host: host === '0.0.0.0' ? '127.0.0.1' : host, port: this.port };
+  }
+
+  get nodeId(): number {
+    return this.config['node.id'];
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.server?.close();
+    this.replicas.purgatory.shutdown();
+    this.groups.shutdown();
+    this.logs.closeAll();
+    try { unlinkSync(this.lockPath); } catch { /* already gone */ }
+    this.logger.info('broker stopped');
+  }
+
+  // ---------------------------------------------------------------- topics
+
+  createTopic(name: string, partitionCount: number, configs: Record<string, string>, options: { validateOnly?: boolean; internal?: boolean } = {}): TopicProblem | TopicRecord {
+    const nameProblem = topicNameProblem(name);
+    if (nameProblem !== null) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: nameProblem };
+    if (this.topics.get(name) !== undefined) return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: `topic '${name}' already exists` };
+    if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > 10_000) {
+      return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `partition count ${partitionCount} must be between 1 and 10000` };
+    }
+    const problems = validateTopicConfigs(configs);
+    if (problems.length > 0) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: problems.map((p) => p.reason).join('; ') };
+    if (options.validateOnly === true) return { name, topicId: '', partitionCount, configs, internal: false };
+    const topic = this.topics.create(name, partitionCount, configs, options.internal ?? false);
+    this.openPartitions(topic, 0);
+    this.logger.info('topic created', { topic: name, partitions: partitionCount });
+    return topic;
+  }
+
+  deleteTopic(name: string): number {
+    const topic = this.topics.get(name);
+    if (topic === undefined) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    if (topic.internal) return ErrorCode.INVALID_TOPIC_EXCEPTION;
+    if (!this.config['delete.topic.enable']) return ErrorCode.TOPIC_DELETION_DISABLED;
+    for (let partition = 0; partition < topic.partitionCount; partition++) {
+      this.replicas.remove(name, partition);
+      this.logs.delete(name, partition);
+    }
+    this.topics.delete(name);
+    this.groups.deleteTopicOffsets(name);
+    this.logger.info('topic deleted', { topic: name });
+    return ErrorCode.NONE;
+  }
+
+  createPartitions(name: string, count: number, validateOnly: boolean): TopicProblem | null {
+    const topic = this.topics.get(name);
+    if (topic === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic '${name}' does not exist` };
+    if (count <= topic.partitionCount) {
+      return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `topic '${name}' has ${topic.partitionCount} partitions; the new count must be larger` };
+    }
+    if (count > 10_000) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: 'at most 10000 partitions' };
+    if (validateOnly) return null;
+    const previous = topic.partitionCount;
+    this.topics.update(name, { partitionCount: count });
+    this.openPartitions(topic, previous);
+    return null;
+  }
+
+  alterTopicConfigs(name: string, configs: Record<string, string>): void {
+    const topic = this.topics.update(name, { configs });
+    for (let partition = 0; partition < topic.partitionCount; partition++) {
+      const state = this.replicas.get(name, partition);
+      if (state === undefined) continue;
+      state.log.updateConfig(toLogConfig(this.config, configs));
+      Object.assign(state, this.partitionSettings(topic));
+    }
+  }
+
+  /** Creates a topic with broker defaults when a client names one that does not exist. */
+  autoCreateTopic(name: string): TopicRecord | TopicProblem {
+    return this.createTopic(name, this.config['num.partitions'], {});
+  }
+
+  private partitionSettings(topic: TopicRecord): { maxMessageBytes: number; requireKeys: boolean; minInsyncReplicas: number } {
+    const value = (key: string, fallback: number): number => Number(topic.configs[key] ?? fallback);
+    return {
+      maxMessageBytes: value('max.message.bytes', this.config['message.max.bytes']),
+      requireKeys: (topic.configs['cleanup.policy'] ?? this.config['log.cleanup.policy']).includes('compact'),
+      minInsyncReplicas: value('min.insync.replicas', this.config['min.insync.replicas']),
+    };
+  }
+
+  private openPartitions(topic: TopicRecord, fromPartition: number): void {
+    const logConfig = toLogConfig(this.config, topic.configs);
+    for (let partition = fromPartition; partition < topic.partitionCount; partition++) {
+      const log = this.logs.getOrCreate(topic.name, partition, logConfig);
+      this.replicas.add({
+        topic: topic.name, partition, log, highWatermark: log.logEndOffset, leaderEpoch: 0, ...this.partitionSettings(topic),
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  /** Decodes one frame, runs its handler and encodes the answer. Throws only on unparseable frames. */
+  private async handleFrame(frame: Buffer, connection: Connection): Promise<Buffer | null> {
+    const header = decodeRequestHeader(frame);
+    const handler = handlerFor(header.apiKey);
+    if (handler === undefined) throw new ProtocolDecodeError(`unknown api key ${header.apiKey}`);
+    if (header.apiVersion < handler.minVersion || header.apiVersion > handler.maxVersion) {
+      if (header.apiKey === 18) return this.unsupportedApiVersions(header.correlationId);
+      throw new ProtocolDecodeError(`api key ${header.apiKey} version ${header.apiVersion} is not supported (${handler.minVersion}-${handler.maxVersion})`);
+    }
+    const request = decodeRequestBody(header.apiKey as never, header.apiVersion, frame, header.bodyOffset);
+    const context: RequestContext = { broker: this, connection, apiVersion: header.apiVersion, clientId: header.clientId, correlationId: header.correlationId };
+    const response = await handler.handle(request as never, context);
+    if (response === null) return null;
+    return encodeResponseFrame(header.apiKey as never, header.apiVersion, header.correlationId, response as never);
+  }
+
+  /** A client asking for an ApiVersions version we lack gets version 0 with the error and our list. */
+  private unsupportedApiVersions(correlationId: number): Buffer {
+    return encodeResponseFrame(18, 0, correlationId, {
+      errorCode: ErrorCode.UNSUPPORTED_VERSION,
+      apiKeys: HANDLERS.map((h) => ({ apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion })),
+    } as never);
+  }
+}
+
+/** One broker per data directory: a second one would corrupt the logs. */
+function acquireLock(dataDirectory: string): string {
+  const lockPath = path.join(dataDirectory, '.lock');
+  try {
+    const fd = openSync(lockPath, 'wx');
+    writeFileSync(fd, String(process.pid));
+    closeSync(fd);
+    return lockPath;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const holder = Number(readFileSync(lockPath, 'utf8'));
+  if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
+    throw new Error(`data directory ${dataDirectory} is in use by process ${holder}; stop it or choose another --data-dir`);
+  }
+  writeFileSync(lockPath, String(process.pid));
+  return lockPath;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,26 @@
+// The shape every API handler takes. Each file in handlers/ is named by API key and exports one
+// handler with the version range it advertises, so the folder listing is the protocol index.
+import type { RequestBodyByKey, ResponseBodyByKey } from '../../core/protocol/index.ts';
+import type { Connection } from '../net/server.ts';
+import type { Broker } from './broker.ts';
+
+export interface RequestContext {
+  broker: Broker;
+  connection: Connection;
+  apiVersion: number;
+  clientId: string | null;
+  correlationId: number;
+}
+
+export interface ApiHandler<K extends keyof RequestBodyByKey & keyof ResponseBodyByKey> {
+  apiKey: K;
+  minVersion: number;
+  maxVersion: number;
+  /** Returns the response body, or null when the request takes no response (acks=0). */
+  handle(request: RequestBodyByKey[K], context: RequestContext): ResponseBodyByKey[K] | null | Promise<ResponseBodyByKey[K] | null>;
+}
+
+export function defineHandler<K extends keyof RequestBodyByKey & keyof ResponseBodyByKey>(handler: ApiHandler<K>): ApiHandler<K> {
+  if (handler.minVersion > handler.maxVersion) throw new Error(`assertion: handler ${handler.apiKey} has an empty version range`);
+  return handler;
+}

@@ -1,0 +1,37 @@
+// Produce, versions 3-11 (record batches only; 0-2 carried the old message sets).
+// acks=0 gets no response at all. A topic that does not exist is created first when
+// auto.create.topics.enable is set, as Kafka does for producers.
+import { ApiKey } from '../../../core/protocol/index.ts';
+import { ErrorCode } from '../../../core/protocol/errors.ts';
+import { defineHandler } from '../handler.ts';
+
+export const produce = defineHandler({
+  apiKey: ApiKey.Produce,
+  minVersion: 3,
+  maxVersion: 11,
+  handle(request, { broker }) {
+    const responses = request.topicData.map((topic) => {
+      const known = broker.topics.get(topic.name) ?? (broker.config['auto.create.topics.enable'] ? broker.autoCreateTopic(topic.name) : undefined);
+      return {
+        name: topic.name,
+        partitionResponses: topic.partitionData.map((partition) => {
+          if (known === undefined || 'errorCode' in known) {
+            return { index: partition.index, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage: null };
+          }
+          const result = broker.replicas.append(topic.name, partition.index, partition.records, request.acks);
+          return {
+            index: partition.index,
+            errorCode: result.errorCode,
+            baseOffset: result.baseOffset,
+            logAppendTimeMs: result.logAppendTimeMs,
+            logStartOffset: result.logStartOffset,
+            recordErrors: [],
+            errorMessage: result.errorMessage,
+          };
+        }),
+      };
+    });
+    if (request.acks === 0) return null;
+    return { responses, throttleTimeMs: 0 };
+  },
+});

@@ -1,0 +1,66 @@
+// Fetch, versions 4-16. Full fetches only: the broker answers sessionId 0, which tells clients
+// that send fetch sessions (KIP-227) to keep sending full requests. From version 13 topics are
+// named by id. Waits in the purgatory up to maxWaitMs for minBytes.
+import { ApiKey } from '../../../core/protocol/index.ts';
+import { ErrorCode } from '../../../core/protocol/errors.ts';
+import { LIMITS } from '../../../core/limits.ts';
+import { defineHandler } from '../handler.ts';
+import type { FetchPartitionRequest } from '../replica-manager.ts';
+
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+export const fetch = defineHandler({
+  apiKey: ApiKey.Fetch,
+  minVersion: 4,
+  maxVersion: 16,
+  async handle(request, { broker, apiVersion }) {
+    const byId = apiVersion >= 13;
+    const wanted: FetchPartitionRequest[] = [];
+    const unknownIds = new Set<string>();
+    for (const topic of request.topics) {
+      const name = byId ? broker.topics.getById(topic.topicId)?.name : topic.topic;
+      if (name === undefined) { unknownIds.add(topic.topicId); continue; }
+      for (const partition of topic.partitions) {
+        wanted.push({ topic: name, partition: partition.partition, fetchOffset: partition.fetchOffset, partitionMaxBytes: partition.partitionMaxBytes });
+      }
+    }
+    const maxBytes = apiVersion >= 3 ? request.maxBytes : LIMITS.requestFrameBytesMax;
+    const results = await broker.replicas.fetch(wanted, {
+      minBytes: request.minBytes,
+      maxBytes,
+      maxWaitMs: Math.min(request.maxWaitMs, LIMITS.fetchWaitMsMax),
+    });
+    const byTopic = new Map<string, typeof results>();
+    for (const result of results) {
+      let list = byTopic.get(result.topic);
+      if (list === undefined) byTopic.set(result.topic, list = []);
+      list.push(result);
+    }
+    const responses = [...byTopic].map(([name, partitions]) => ({
+      topic: name,
+      topicId: broker.topics.get(name)?.topicId ?? ZERO_UUID,
+      partitions: partitions.map((p) => ({
+        partitionIndex: p.partition,
+        errorCode: p.errorCode,
+        highWatermark: p.highWatermark,
+        lastStableOffset: p.lastStableOffset,
+        logStartOffset: p.logStartOffset,
+        abortedTransactions: [],
+        preferredReadReplica: -1,
+        records: p.records,
+      })),
+    }));
+    for (const topicId of unknownIds) {
+      const topic = request.topics.find((t) => t.topicId === topicId)!;
+      responses.push({
+        topic: '',
+        topicId,
+        partitions: topic.partitions.map((p) => ({
+          partitionIndex: p.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1n, lastStableOffset: -1n,
+          logStartOffset: -1n, abortedTransactions: [], preferredReadReplica: -1, records: null,
+        })),
+      });
+    }
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
+  },
+});

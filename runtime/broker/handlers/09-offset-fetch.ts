@@ -1,0 +1,44 @@
+// OffsetFetch, versions 1-9. Version 8 asks for many groups at once. A null topic list (v2+)
+// means every partition the group has committed. Partitions without a commit answer offset -1.
+import { ApiKey } from '../../../core/protocol/index.ts';
+import { ErrorCode } from '../../../core/protocol/errors.ts';
+import type { Broker } from '../broker.ts';
+import { defineHandler } from '../handler.ts';
+
+interface PartitionAnswer {
+  partitionIndex: number;
+  committedOffset: bigint;
+  committedLeaderEpoch: number;
+  metadata: string | null;
+  errorCode: number;
+}
+
+function fetchGroup(broker: Broker, groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null): { name: string; partitions: PartitionAnswer[] }[] {
+  const answer = (topic: string, partition: number): PartitionAnswer => {
+    const committed = broker.groups.committedOffset(groupId, topic, partition);
+    return committed === undefined
+      ? { partitionIndex: partition, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE }
+      : { partitionIndex: partition, committedOffset: committed.offset, committedLeaderEpoch: committed.leaderEpoch, metadata: committed.metadata, errorCode: ErrorCode.NONE };
+  };
+  if (topics === null) {
+    return [...broker.groups.committedTopics(groupId)].map(([name, partitions]) => ({
+      name, partitions: [...partitions.keys()].sort((a, b) => a - b).map((partition) => answer(name, partition)),
+    }));
+  }
+  return topics.map((topic) => ({ name: topic.name, partitions: topic.partitionIndexes.map((partition) => answer(topic.name, partition)) }));
+}
+
+export const offsetFetch = defineHandler({
+  apiKey: ApiKey.OffsetFetch,
+  minVersion: 1,
+  maxVersion: 9,
+  handle(request, { broker, apiVersion }) {
+    if (apiVersion >= 8) {
+      return {
+        throttleTimeMs: 0, topics: [], errorCode: ErrorCode.NONE,
+        groups: request.groups.map((group) => ({ groupId: group.groupId, topics: fetchGroup(broker, group.groupId, group.topics), errorCode: ErrorCode.NONE })),
+      };
+    }
+    return { throttleTimeMs: 0, topics: fetchGroup(broker, request.groupId, request.topics), errorCode: ErrorCode.NONE, groups: [] };
+  },
+});

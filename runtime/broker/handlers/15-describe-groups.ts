@@ -1,0 +1,35 @@
+// DescribeGroups, versions 0-5.
+import { ApiKey } from '../../../core/protocol/index.ts';
+import { ErrorCode } from '../../../core/protocol/errors.ts';
+import { defineHandler } from '../handler.ts';
+
+const OPERATIONS_OMITTED = -2147483648;
+
+export const describeGroups = defineHandler({
+  apiKey: ApiKey.DescribeGroups,
+  minVersion: 0,
+  maxVersion: 5,
+  handle(request, { broker }) {
+    return {
+      throttleTimeMs: 0,
+      groups: request.groups.map((groupId) => {
+        const group = broker.groups.describe(groupId);
+        if (group === undefined) {
+          return { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: OPERATIONS_OMITTED };
+        }
+        return {
+          errorCode: ErrorCode.NONE,
+          groupId,
+          groupState: group.state,
+          protocolType: group.protocolType,
+          protocolData: group.protocolName,
+          members: group.members.map((m) => ({
+            memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost,
+            memberMetadata: m.metadata, memberAssignment: m.assignment,
+          })),
+          authorizedOperations: OPERATIONS_OMITTED,
+        };
+      }),
+    };
+  },
+});
