@@ -1,0 +1,102 @@
+// The innermost in-memory store: a hash map for point reads and writes, plus a sorted key list
+// rebuilt lazily, only when a range is read after the key set changed.
+import type { StateStoreContext } from '../../core/topology/processor.ts';
+import { bytesKey, compareBytes } from './bytes.ts';
+import type { KeyValue, KeyValueBytesStore } from './types.ts';
+
+interface Entry {
+  readonly key: Uint8Array;
+  value: Uint8Array;
+}
+
+export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
+  readonly persistent = false;
+  private readonly entries = new Map<string, Entry>();
+  /** Keys in byte order, or null when the key set changed since it was built. */
+  private sortedKeys: string[] | null = [];
+  private open = false;
+
+  constructor(readonly name: string) {}
+
+  init(_context: StateStoreContext): void {
+    this.open = true;
+  }
+
+  get(key: Uint8Array): Uint8Array | null {
+    return this.entries.get(bytesKey(key))?.value ?? null;
+  }
+
+  put(key: Uint8Array, value: Uint8Array | null): void {
+    this.assertOpen();
+    const hashKey = bytesKey(key);
+    if (value === null) {
+      if (this.entries.delete(hashKey)) this.sortedKeys = null;
+      return;
+    }
+    const existing = this.entries.get(hashKey);
+    if (existing !== undefined) {
+      existing.value = value;
+      return;
+    }
+    // Copies guard against callers reusing their buffers after the put.
+    this.entries.set(hashKey, { key: Uint8Array.from(key), value });
+    this.sortedKeys = null;
+  }
+
+  delete(key: Uint8Array): Uint8Array | null {
+    const previous = this.get(key);
+    if (previous !== null) this.put(key, null);
+    return previous;
+  }
+
+  range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
+    const result: KeyValue<Uint8Array, Uint8Array>[] = [];
+    const fromKey = from === null ? null : bytesKey(from);
+    const toKey = to === null ? null : bytesKey(to);
+    const keys = this.sorted();
+    let index = fromKey === null ? 0 : lowerBound(keys, fromKey);
+    for (; index < keys.length; index++) {
+      const hashKey = keys[index] as string;
+      if (toKey !== null && hashKey > toKey) break;
+      const entry = this.entries.get(hashKey);
+      if (entry !== undefined) result.push({ key: entry.key, value: entry.value });
+    }
+    return result;
+  }
+
+  approximateNumEntries(): number {
+    return this.entries.size;
+  }
+
+  flush(): void {}
+
+  close(): void {
+    this.open = false;
+  }
+
+  private sorted(): string[] {
+    if (this.sortedKeys === null) this.sortedKeys = [...this.entries.keys()].sort();
+    return this.sortedKeys;
+  }
+
+  private assertOpen(): void {
+    if (!this.open) throw new Error(`store ${this.name} is not open`);
+  }
+}
+
+function lowerBound(keys: readonly string[], target: string): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((keys[middle] as string) < target) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+export function inMemoryKeyValueBytesStore(name: string): KeyValueBytesStore {
+  return new InMemoryKeyValueBytesStore(name);
+}
+
+export { compareBytes };

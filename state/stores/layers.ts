@@ -1,0 +1,132 @@
+// Byte-level layers stacked over the innermost store: change logging and caching. Each layer is
+// small and does one thing; the typed stores in typed.ts sit on top and own the serdes.
+import { STREAMS_LIMITS } from '../../core/topology/limits.ts';
+import type { ChangelogWriter, StateStoreContext } from '../../core/topology/processor.ts';
+import { bytesKey } from './bytes.ts';
+import type { KeyValue, KeyValueBytesStore } from './types.ts';
+
+/** Delegates everything; layers override what they change. */
+export class WrappedBytesStore implements KeyValueBytesStore {
+  constructor(protected readonly inner: KeyValueBytesStore) {}
+  get name(): string {
+    return this.inner.name;
+  }
+  get persistent(): boolean {
+    return this.inner.persistent;
+  }
+  init(context: StateStoreContext): void {
+    this.inner.init(context);
+  }
+  get(key: Uint8Array): Uint8Array | null {
+    return this.inner.get(key);
+  }
+  put(key: Uint8Array, value: Uint8Array | null): void {
+    this.inner.put(key, value);
+  }
+  delete(key: Uint8Array): Uint8Array | null {
+    const previous = this.get(key);
+    if (previous !== null) this.put(key, null);
+    return previous;
+  }
+  range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
+    return this.inner.range(from, to);
+  }
+  approximateNumEntries(): number {
+    return this.inner.approximateNumEntries();
+  }
+  flush(): void {
+    this.inner.flush();
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
+/** Writes every change to the changelog topic after applying it below. */
+export class ChangeLoggingLayer extends WrappedBytesStore {
+  private writer: ChangelogWriter | null = null;
+  private topic: string | null = null;
+  private partition = 0;
+  private timestampMs: () => number = () => 0;
+
+  override init(context: StateStoreContext): void {
+    super.init(context);
+    this.writer = context.changelogWriter;
+    this.topic = context.changelogTopic;
+    this.partition = context.partition;
+    this.timestampMs = () => context.recordTimestampMs();
+  }
+
+  override put(key: Uint8Array, value: Uint8Array | null): void {
+    this.inner.put(key, value);
+    if (this.writer !== null && this.topic !== null) this.writer.send(this.topic, this.partition, key, value, this.timestampMs());
+  }
+}
+
+interface CachedEntry {
+  readonly key: Uint8Array;
+  value: Uint8Array | null;
+  dirty: boolean;
+}
+
+/**
+ * A write-back cache: writes stay here until flush (commit) or until the cache is full, so a key
+ * updated many times between commits reaches the changelog once. Ranges flush first, so they
+ * read one consistent store below.
+ */
+export class CachingLayer extends WrappedBytesStore {
+  private readonly cache = new Map<string, CachedEntry>();
+
+  constructor(inner: KeyValueBytesStore, private readonly entriesMax: number = STREAMS_LIMITS.cacheEntriesMax) {
+    super(inner);
+  }
+
+  override get(key: Uint8Array): Uint8Array | null {
+    const hashKey = bytesKey(key);
+    const cached = this.cache.get(hashKey);
+    if (cached !== undefined) return cached.value;
+    const value = this.inner.get(key);
+    this.remember(hashKey, { key, value, dirty: false });
+    return value;
+  }
+
+  override put(key: Uint8Array, value: Uint8Array | null): void {
+    this.remember(bytesKey(key), { key: Uint8Array.from(key), value, dirty: true });
+  }
+
+  override range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
+    this.flushCache();
+    return this.inner.range(from, to);
+  }
+
+  override approximateNumEntries(): number {
+    this.flushCache();
+    return this.inner.approximateNumEntries();
+  }
+
+  override flush(): void {
+    this.flushCache();
+    this.inner.flush();
+  }
+
+  override close(): void {
+    this.flushCache();
+    this.inner.close();
+  }
+
+  private remember(hashKey: string, entry: CachedEntry): void {
+    const existing = this.cache.get(hashKey);
+    if (existing !== undefined) {
+      existing.value = entry.value;
+      existing.dirty ||= entry.dirty;
+      return;
+    }
+    if (this.cache.size >= this.entriesMax) this.flushCache();
+    this.cache.set(hashKey, entry);
+  }
+
+  private flushCache(): void {
+    for (const entry of this.cache.values()) if (entry.dirty) this.inner.put(entry.key, entry.value);
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,198 @@
+// The outer, typed layer of every store: serdes plus counters. Window and session stores are
+// key-value byte stores underneath, with Kafka Streams' composite key layouts:
+//   window:  key | windowStart (8 bytes) | sequence (4 bytes)
+//   session: key | sessionEnd (8 bytes) | sessionStart (8 bytes)
+// so caching and change logging exist once, for all three kinds of store.
+import type { Serde } from '../../core/serdes/serde.ts';
+import type { StateStoreContext } from '../../core/topology/processor.ts';
+import type { Windowed } from '../../core/topology/windows.ts';
+import { bytesEqual, suffixNumber, withSuffix, withoutSuffix } from './bytes.ts';
+import type { KeyValue, KeyValueBytesStore, KeyValueStore, SessionStore, StoreMetrics, WindowEntry, WindowStore } from './types.ts';
+
+abstract class MeteredStore {
+  readonly metrics: StoreMetrics = { puts: 0, gets: 0, deletes: 0, ranges: 0 };
+  constructor(protected readonly inner: KeyValueBytesStore) {}
+  get name(): string {
+    return this.inner.name;
+  }
+  get persistent(): boolean {
+    return this.inner.persistent;
+  }
+  init(context: StateStoreContext): void {
+    this.inner.init(context);
+  }
+  flush(): void {
+    this.inner.flush();
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
+export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValueStore<K, V> {
+  constructor(inner: KeyValueBytesStore, private readonly keySerde: Serde<K>, private readonly valueSerde: Serde<V>) {
+    super(inner);
+  }
+  get(key: K): V | null {
+    this.metrics.gets++;
+    const bytes = this.inner.get(this.keySerde.serialize(key, this.name));
+    return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
+  }
+  put(key: K, value: V | null): void {
+    this.metrics.puts++;
+    this.inner.put(this.keySerde.serialize(key, this.name), value === null ? null : this.valueSerde.serialize(value, this.name));
+  }
+  putIfAbsent(key: K, value: V): V | null {
+    const existing = this.get(key);
+    if (existing === null) this.put(key, value);
+    return existing;
+  }
+  delete(key: K): V | null {
+    this.metrics.deletes++;
+    const bytes = this.inner.delete(this.keySerde.serialize(key, this.name));
+    return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
+  }
+  range(from: K | null, to: K | null): KeyValue<K, V>[] {
+    this.metrics.ranges++;
+    const fromBytes = from === null ? null : this.keySerde.serialize(from, this.name);
+    const toBytes = to === null ? null : this.keySerde.serialize(to, this.name);
+    return this.inner.range(fromBytes, toBytes).map((entry) => ({
+      key: this.keySerde.deserialize(entry.key, this.name),
+      value: this.valueSerde.deserialize(entry.value, this.name),
+    }));
+  }
+  all(): KeyValue<K, V>[] {
+    return this.range(null, null);
+  }
+  approximateNumEntries(): number {
+    return this.inner.approximateNumEntries();
+  }
+}
+
+const WINDOW_SUFFIX_BYTES = 12;
+const SESSION_SUFFIX_BYTES = 16;
+const MAX_TIME = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Windows older than the retention period (measured from the latest window start put) are
+ * invisible at once and purged from the bytes below in sweeps, every quarter retention period.
+ */
+export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStore<K, V> {
+  private observedStreamTimeMs = -1;
+  private lastPurgeMs = -1;
+  private sequence = 0;
+
+  constructor(
+    inner: KeyValueBytesStore,
+    private readonly keySerde: Serde<K>,
+    private readonly valueSerde: Serde<V>,
+    private readonly options: { readonly retentionMs: number; readonly windowSizeMs: number; readonly retainDuplicates: boolean },
+  ) {
+    super(inner);
+  }
+  put(key: K, value: V | null, windowStartMs: number): void {
+    this.metrics.puts++;
+    this.observedStreamTimeMs = Math.max(this.observedStreamTimeMs, windowStartMs);
+    if (windowStartMs < this.minLiveTimeMs()) return;
+    if (this.options.retainDuplicates && value === null) return;
+    const sequence = this.options.retainDuplicates ? ++this.sequence : 0;
+    const bytes = withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], sequence);
+    this.inner.put(bytes, value === null ? null : this.valueSerde.serialize(value, this.name));
+    this.maybePurge();
+  }
+  fetch(key: K, windowStartMs: number): V | null {
+    this.metrics.gets++;
+    if (windowStartMs < this.minLiveTimeMs()) return null;
+    const bytes = this.inner.get(withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], 0));
+    return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
+  }
+  fetchRange(key: K, timeFromMs: number, timeToMs: number): WindowEntry<V>[] {
+    this.metrics.ranges++;
+    const keyBytes = this.keySerde.serialize(key, this.name);
+    const fromMs = Math.max(timeFromMs, this.minLiveTimeMs());
+    if (timeToMs < fromMs) return [];
+    const entries = this.inner.range(withSuffix(keyBytes, [fromMs], 0), withSuffix(keyBytes, [timeToMs], 0xffffffff));
+    const result: WindowEntry<V>[] = [];
+    for (const entry of entries) {
+      if (!bytesEqual(withoutSuffix(entry.key, WINDOW_SUFFIX_BYTES), keyBytes)) continue;
+      result.push({ windowStartMs: suffixNumber(entry.key, WINDOW_SUFFIX_BYTES, 0), value: this.valueSerde.deserialize(entry.value, this.name) });
+    }
+    return result;
+  }
+  fetchAll(timeFromMs: number, timeToMs: number): KeyValue<Windowed<K>, V>[] {
+    this.metrics.ranges++;
+    const fromMs = Math.max(timeFromMs, this.minLiveTimeMs());
+    const result: KeyValue<Windowed<K>, V>[] = [];
+    for (const entry of this.inner.range(null, null)) {
+      const startMs = suffixNumber(entry.key, WINDOW_SUFFIX_BYTES, 0);
+      if (startMs < fromMs || startMs > timeToMs) continue;
+      const key = this.keySerde.deserialize(withoutSuffix(entry.key, WINDOW_SUFFIX_BYTES), this.name);
+      const window = { startMs, endMs: startMs + this.options.windowSizeMs };
+      result.push({ key: { key, window }, value: this.valueSerde.deserialize(entry.value, this.name) });
+    }
+    return result.sort((a, b) => a.key.window.startMs - b.key.window.startMs);
+  }
+  all(): KeyValue<Windowed<K>, V>[] {
+    return this.fetchAll(0, MAX_TIME);
+  }
+  private minLiveTimeMs(): number {
+    return this.observedStreamTimeMs - this.options.retentionMs + 1;
+  }
+  private maybePurge(): void {
+    const interval = Math.max(1, Math.floor(this.options.retentionMs / 4));
+    if (this.observedStreamTimeMs - this.lastPurgeMs < interval) return;
+    this.lastPurgeMs = this.observedStreamTimeMs;
+    const minLiveMs = this.minLiveTimeMs();
+    for (const entry of this.inner.range(null, null)) {
+      if (suffixNumber(entry.key, WINDOW_SUFFIX_BYTES, 0) < minLiveMs) this.inner.put(entry.key, null);
+    }
+  }
+}
+
+export class MeteredSessionStore<K, V> extends MeteredStore implements SessionStore<K, V> {
+  private observedStreamTimeMs = -1;
+
+  constructor(
+    inner: KeyValueBytesStore,
+    private readonly keySerde: Serde<K>,
+    private readonly valueSerde: Serde<V>,
+    private readonly retentionMs: number,
+  ) {
+    super(inner);
+  }
+  findSessions(key: K, earliestSessionEndMs: number, latestSessionStartMs: number): KeyValue<Windowed<K>, V>[] {
+    this.metrics.ranges++;
+    const keyBytes = this.keySerde.serialize(key, this.name);
+    const fromEndMs = Math.max(earliestSessionEndMs, this.observedStreamTimeMs - this.retentionMs + 1);
+    const entries = this.inner.range(withSuffix(keyBytes, [fromEndMs, 0], null), withSuffix(keyBytes, [MAX_TIME, MAX_TIME], null));
+    const result: KeyValue<Windowed<K>, V>[] = [];
+    for (const entry of entries) {
+      if (!bytesEqual(withoutSuffix(entry.key, SESSION_SUFFIX_BYTES), keyBytes)) continue;
+      const endMs = suffixNumber(entry.key, SESSION_SUFFIX_BYTES, 0);
+      const startMs = suffixNumber(entry.key, SESSION_SUFFIX_BYTES, 1);
+      if (startMs > latestSessionStartMs) continue;
+      result.push({ key: { key, window: { startMs, endMs } }, value: this.valueSerde.deserialize(entry.value, this.name) });
+    }
+    return result;
+  }
+  fetch(key: K): KeyValue<Windowed<K>, V>[] {
+    return this.findSessions(key, 0, MAX_TIME);
+  }
+  fetchSession(key: K, sessionStartMs: number, sessionEndMs: number): V | null {
+    this.metrics.gets++;
+    const bytes = this.inner.get(this.sessionKey({ key, window: { startMs: sessionStartMs, endMs: sessionEndMs } }));
+    return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
+  }
+  put(session: Windowed<K>, value: V | null): void {
+    this.metrics.puts++;
+    this.observedStreamTimeMs = Math.max(this.observedStreamTimeMs, session.window.endMs);
+    this.inner.put(this.sessionKey(session), value === null ? null : this.valueSerde.serialize(value, this.name));
+  }
+  remove(session: Windowed<K>): void {
+    this.metrics.deletes++;
+    this.inner.put(this.sessionKey(session), null);
+  }
+  private sessionKey(session: Windowed<K>): Uint8Array {
+    return withSuffix(this.keySerde.serialize(session.key, this.name), [session.window.endMs, session.window.startMs], null);
+  }
+}
