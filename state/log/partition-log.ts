@@ -1,0 +1,572 @@
+// The log of one partition: an ordered list of segments in `<topic>-<partition>/`, of which the
+// last is active (takes appends). One PartitionLog owns its directory; the broker calls it from
+// one place per partition, so nothing here locks.
+//
+// Offsets: logStartOffset <= every readable offset < logEndOffset. The log end offset is the
+// next offset to assign. High watermark and last stable offset are the broker's; reads take
+// them as `maxOffset`.
+//
+// Durability: appends go to the page cache. fsync happens on segment roll, on close, and when
+// the flush policy (flushMessages / flushMs) says so; by default never, relying on replication
+// as Kafka does. A partition.checkpoint file records logStartOffset, the recovery point (every
+// segment below it was fsynced with complete index files) and whether the last close was clean.
+import * as fs from 'node:fs';
+import {
+  ATTRIBUTE_LOG_APPEND_TIME,
+  BATCH_OFFSETS,
+  rewriteBatchCrc,
+  setBaseOffset,
+  setPartitionLeaderEpoch,
+} from '../../core/records/header.ts';
+import { type BatchInfo, inspectBatch } from './batch-scan.ts';
+import { type LogConfig, SEGMENT_BYTES_MAX } from './config.ts';
+import { deleteSegmentFiles, listSegmentBaseOffsets, readCheckpoint, removeTemporaryFiles, writeCheckpoint } from './files.ts';
+import { type OffsetAndTimestamp, firstRecordAtOrAfter } from './record-timestamps.ts';
+import { LogSegment, NO_TIMESTAMP } from './segment.ts';
+
+export interface PartitionLogOptions {
+  /** Wall clock in ms; tests inject their own. */
+  nowMs?: () => number;
+  /** Where recovery and deletion notes go; console.warn by default. */
+  log?: (line: string) => void;
+}
+
+export interface AppendOptions {
+  /** Stamped into each batch's partitionLeaderEpoch (outside the CRC). */
+  leaderEpoch?: number;
+  /** The LogAppendTime to stamp when the topic uses it; the log's clock otherwise. */
+  logAppendTimeMs?: number;
+}
+
+export interface AppendResult {
+  baseOffset: bigint;
+  lastOffset: bigint;
+  /** The stamped time with LogAppendTime, -1 with CreateTime (as in ProduceResponse). */
+  logAppendTimeMs: bigint;
+  /** Largest batch maxTimestamp among the appended batches. */
+  maxTimestamp: bigint;
+  recordCount: number;
+}
+
+export interface ReadOptions {
+  /** Exclusive bound: no batch whose last offset reaches it is returned (high watermark, LSO). */
+  maxOffset?: bigint;
+  /** Return the first batch even when it is larger than maxBytes (Kafka's rule). Default true. */
+  minOneBatch?: boolean;
+}
+
+/**
+ * A read either succeeds (possibly with no records) or reports that the fetch offset lies outside
+ * [logStartOffset, logEndOffset]: that is the client's OFFSET_OUT_OF_RANGE, data rather than an
+ * exception, so the broker answers it with an error code per partition.
+ */
+export type ReadResult =
+  | {
+      status: 'ok';
+      /** Whole raw batches from one segment, back to back. */
+      records: Buffer;
+      /** Base offset of the first returned batch (may be below the fetch offset); null when empty. */
+      firstOffset: bigint | null;
+      /** Offset after the last returned batch; the fetch offset when empty. */
+      nextOffset: bigint;
+      logStartOffset: bigint;
+      logEndOffset: bigint;
+    }
+  | {
+      status: 'offset-out-of-range';
+      /** Always empty; present so that callers may read `records` before checking the status. */
+      records: Buffer;
+      firstOffset: null;
+      nextOffset: bigint;
+      logStartOffset: bigint;
+      logEndOffset: bigint;
+    };
+
+export type DeletionReason = 'retention-ms' | 'retention-bytes' | 'log-start-offset' | 'truncation';
+
+export interface DeletedSegment {
+  baseOffset: bigint;
+  nextOffset: bigint;
+  sizeBytes: number;
+  reason: DeletionReason;
+}
+
+export interface DeletionResult {
+  deleted: DeletedSegment[];
+  logStartOffset: bigint;
+}
+
+/** What open() found and did, for logs, metrics and tests. */
+export interface OpenReport {
+  /** The previous close was clean, so no segment was scanned for a torn tail. */
+  cleanShutdown: boolean;
+  /** Segments scanned batch by batch with CRC checks. */
+  recoveredSegments: number;
+  /** Segments whose index files were missing or corrupt and were rebuilt. */
+  rebuiltIndexes: number;
+  /** Bytes cut from torn or corrupt segment tails. */
+  truncatedBytes: number;
+  /** Segments dropped because they followed a corrupt one. */
+  deletedSegments: number;
+}
+
+export class PartitionLog {
+  readonly directory: string;
+  readonly config: LogConfig;
+  readonly openReport: OpenReport;
+  readonly #segments: LogSegment[];
+  readonly #nowMs: () => number;
+  readonly #log: (line: string) => void;
+  /** First offset a consumer may fetch; persisted in partition.checkpoint. */
+  #logStartOffset: bigint;
+  /** Base offset of the oldest segment that may hold unsynced data. */
+  #recoveryPoint: bigint;
+  /** Records appended since the last fsync (flush.messages counts records). */
+  #unflushedRecords = 0;
+  #lastFlushMs: number;
+  #closed = false;
+
+  private constructor(directory: string, config: LogConfig, segments: LogSegment[], logStartOffset: bigint,
+    report: OpenReport, nowMs: () => number, log: (line: string) => void) {
+    this.directory = directory;
+    this.config = config;
+    this.#segments = segments;
+    this.#logStartOffset = logStartOffset;
+    this.#recoveryPoint = this.#active.baseOffset;
+    this.openReport = report;
+    this.#nowMs = nowMs;
+    this.#log = log;
+    this.#lastFlushMs = nowMs();
+  }
+
+  /**
+   * Opens (creating if needed) the partition directory. After an unclean shutdown every segment
+   * from the recovery point on is scanned and its torn tail cut off; segments below it are
+   * trusted, except that missing or implausible index files are rebuilt from the log.
+   */
+  static open(directory: string, config: LogConfig, options: PartitionLogOptions = {}): PartitionLog {
+    const nowMs = options.nowMs ?? Date.now;
+    const log = options.log ?? ((line: string) => console.warn(line));
+    fs.mkdirSync(directory, { recursive: true });
+    removeTemporaryFiles(directory);
+    const checkpoint = readCheckpoint(directory);
+    const cleanShutdown = checkpoint?.cleanShutdown ?? false;
+    const loaded = loadSegments(directory, config, {
+      recoverFrom: cleanShutdown ? null : (checkpoint?.recoveryPoint ?? 0n),
+      nowMs: nowMs(),
+      log,
+    });
+    if (loaded.segments.length === 0) {
+      loaded.segments.push(LogSegment.create(directory, checkpoint?.logStartOffset ?? 0n, config, nowMs()));
+    }
+    const first = loaded.segments[0] as LogSegment;
+    const last = loaded.segments[loaded.segments.length - 1] as LogSegment;
+    let logStartOffset = checkpoint?.logStartOffset ?? first.baseOffset;
+    if (logStartOffset < first.baseOffset) logStartOffset = first.baseOffset;
+    if (logStartOffset > last.nextOffset) logStartOffset = last.nextOffset;
+    const report = { ...loaded.report, cleanShutdown };
+    const partitionLog = new PartitionLog(directory, config, loaded.segments, logStartOffset, report, nowMs, log);
+    partitionLog.#writeCheckpoint(false);
+    return partitionLog;
+  }
+
+  get logStartOffset(): bigint {
+    return this.#logStartOffset;
+  }
+
+  /** The next offset to assign. */
+  get logEndOffset(): bigint {
+    return this.#active.nextOffset;
+  }
+
+  get sizeBytes(): number {
+    let total = 0;
+    for (const segment of this.#segments) total += segment.sizeBytes;
+    return total;
+  }
+
+  get segmentCount(): number {
+    return this.#segments.length;
+  }
+
+  /** Base offsets of the segments, oldest first. */
+  get segmentBaseOffsets(): bigint[] {
+    return this.#segments.map((segment) => segment.baseOffset);
+  }
+
+  get #active(): LogSegment {
+    return this.#segments[this.#segments.length - 1] as LogSegment;
+  }
+
+  /**
+   * Appends batches the broker already validated, assigning offsets from the log end offset by
+   * patching each batch's baseOffset in place (and with LogAppendTime its maxTimestamp, timestamp
+   * type and CRC). One write; rolls first when the active segment is full or old.
+   */
+  append(batches: Buffer, options: AppendOptions = {}): AppendResult {
+    this.#assertOpen();
+    const nowMs = this.#nowMs();
+    const appendTime = this.config.messageTimestampType === 'LogAppendTime' ? BigInt(options.logAppendTimeMs ?? nowMs) : null;
+    const infos = walkBatches(batches);
+    let nextOffset = this.logEndOffset;
+    for (const info of infos) {
+      setBaseOffset(batches, info.position, nextOffset);
+      if (options.leaderEpoch !== undefined) setPartitionLeaderEpoch(batches, info.position, options.leaderEpoch);
+      if (appendTime !== null) stampLogAppendTime(batches, info, appendTime);
+      info.lastOffset = nextOffset + (info.lastOffset - info.baseOffset);
+      info.baseOffset = nextOffset;
+      nextOffset = info.lastOffset + 1n;
+    }
+    return this.#write(batches, infos, nowMs, appendTime ?? -1n);
+  }
+
+  /**
+   * Appends batches with the offsets they carry (a follower copying its leader). They must start
+   * at or after the log end offset and increase; gaps are allowed for compacted leaders.
+   */
+  appendWithOffsets(batches: Buffer): AppendResult {
+    this.#assertOpen();
+    const infos = walkBatches(batches);
+    const contiguous = !this.config.cleanupPolicy.includes('compact');
+    let nextOffsetMin = this.logEndOffset;
+    for (const info of infos) {
+      const gap = info !== infos[0] && contiguous && info.baseOffset !== nextOffsetMin;
+      if (info.baseOffset < nextOffsetMin || gap) {
+        throw new Error(`log ${this.directory}: batch at ${info.baseOffset} does not continue the log at ${nextOffsetMin}`);
+      }
+      nextOffsetMin = info.lastOffset + 1n;
+    }
+    return this.#write(batches, infos, this.#nowMs(), -1n);
+  }
+
+  #write(batches: Buffer, infos: BatchInfo[], nowMs: number, logAppendTimeMs: bigint): AppendResult {
+    const first = infos[0] as BatchInfo;
+    const last = infos[infos.length - 1] as BatchInfo;
+    let maxTimestamp = NO_TIMESTAMP;
+    let recordCount = 0;
+    for (const info of infos) {
+      if (info.maxTimestamp > maxTimestamp) maxTimestamp = info.maxTimestamp;
+      recordCount += info.recordCount;
+    }
+    // Offsets inside a segment of a never-compacted log are contiguous (recovery checks that), so
+    // a follower's batches that skip ahead start a new segment.
+    const skipsAhead = first.baseOffset !== this.logEndOffset && !this.config.cleanupPolicy.includes('compact');
+    if (skipsAhead || this.#shouldRoll(batches.length, last.lastOffset, nowMs, maxTimestamp)) this.#roll(first.baseOffset);
+    if (this.#active.sizeBytes + batches.length > SEGMENT_BYTES_MAX) {
+      throw new Error(`log ${this.directory}: ${batches.length} bytes cannot fit one segment`);
+    }
+    const endBefore = this.logEndOffset;
+    this.#active.append(batches, infos);
+    if (this.logEndOffset !== last.lastOffset + 1n || this.logEndOffset <= endBefore) {
+      throw new Error(`log ${this.directory}: log end offset ${this.logEndOffset} after appending up to ${last.lastOffset}`);
+    }
+    this.#unflushedRecords += recordCount;
+    if (this.#unflushedRecords >= this.config.flushMessages || nowMs - this.#lastFlushMs >= this.config.flushMs) {
+      this.flush();
+    }
+    return { baseOffset: first.baseOffset, lastOffset: last.lastOffset, logAppendTimeMs, maxTimestamp, recordCount };
+  }
+
+  #shouldRoll(bytes: number, lastOffset: bigint, nowMs: number, incomingTimestamp: bigint): boolean {
+    const active = this.#active;
+    if (!active.canHold(bytes, lastOffset)) return true;
+    return !active.isEmpty && active.timeWaitedForRollMs(nowMs, incomingTimestamp) > this.config.segmentMs;
+  }
+
+  /** Seals the active segment (fsync + index files) and starts a new one at `baseOffset`. */
+  #roll(baseOffset: bigint): void {
+    const old = this.#active;
+    if (old.isEmpty) {
+      if (old.baseOffset === baseOffset) return;
+      old.delete();
+      this.#segments.pop();
+    } else {
+      old.seal();
+    }
+    this.#segments.push(LogSegment.create(this.directory, baseOffset, this.config, this.#nowMs()));
+    this.#recoveryPoint = baseOffset;
+    this.#writeCheckpoint(false);
+  }
+
+  /** Starts a new segment now, whatever its size and age (used by tests and admin tools). */
+  roll(): void {
+    this.#assertOpen();
+    this.#roll(this.logEndOffset);
+  }
+
+  /**
+   * Whole batches from the one containing fetchOffset, within maxBytes and below maxOffset,
+   * from a single segment (a client fetches again for more, as with Kafka).
+   */
+  read(fetchOffset: bigint, maxBytes: number, options: ReadOptions = {}): ReadResult {
+    this.#assertOpen();
+    const logStartOffset = this.#logStartOffset;
+    const logEndOffset = this.logEndOffset;
+    if (fetchOffset < logStartOffset || fetchOffset > logEndOffset) {
+      const records = Buffer.alloc(0);
+      return { status: 'offset-out-of-range', records, firstOffset: null, nextOffset: fetchOffset, logStartOffset, logEndOffset };
+    }
+    const maxOffset = options.maxOffset !== undefined && options.maxOffset < logEndOffset ? options.maxOffset : logEndOffset;
+    const empty = { status: 'ok', records: Buffer.alloc(0), firstOffset: null, nextOffset: fetchOffset, logStartOffset, logEndOffset } as const;
+    if (fetchOffset >= maxOffset) return empty;
+    for (let i = this.#segmentIndexFor(fetchOffset); i < this.#segments.length; i += 1) {
+      const segment = this.#segments[i] as LogSegment;
+      const start = segment.locate(fetchOffset);
+      if (start === null) continue;
+      const slice = segment.readFrom(start, maxBytes, maxOffset, options.minOneBatch ?? true);
+      if (slice.records.length === 0) return empty;
+      return { ...empty, records: slice.records, firstOffset: start.baseOffset, nextOffset: slice.nextOffset };
+    }
+    return empty;
+  }
+
+  /**
+   * The first offset whose record timestamp is at or after `timestampMs` (ListOffsets), never
+   * below logStartOffset; null when every record is older. Compressed batches are answered at
+   * batch granularity (see record-timestamps.ts).
+   */
+  offsetForTimestamp(timestampMs: bigint): OffsetAndTimestamp | null {
+    this.#assertOpen();
+    for (const segment of this.#segments) {
+      if (segment.nextOffset <= this.#logStartOffset || segment.maxTimestamp < timestampMs) continue;
+      const batch = segment.findByTimestamp(timestampMs);
+      if (batch === null || batch.lastOffset < this.#logStartOffset) continue;
+      const found = firstRecordAtOrAfter(segment.readBytes(batch.position, batch.sizeBytes), timestampMs);
+      if (found === null) continue;
+      return found.offset < this.#logStartOffset ? { ...found, offset: this.#logStartOffset } : found;
+    }
+    return null;
+  }
+
+  /** The record with the largest timestamp (ListOffsets -3), at batch granularity for compressed batches. */
+  maxTimestampOffset(): OffsetAndTimestamp | null {
+    this.#assertOpen();
+    let best: LogSegment | null = null;
+    for (const segment of this.#segments) {
+      if (segment.nextOffset <= this.#logStartOffset) continue;
+      if (segment.maxTimestamp !== NO_TIMESTAMP && (best === null || segment.maxTimestamp > best.maxTimestamp)) best = segment;
+    }
+    if (best === null) return null;
+    const batch = best.locate(best.offsetOfMaxTimestamp);
+    if (batch === null) return null;
+    const found = firstRecordAtOrAfter(best.readBytes(batch.position, batch.sizeBytes), best.maxTimestamp);
+    if (found === null || found.offset < this.#logStartOffset) return null;
+    return found;
+  }
+
+  /**
+   * Advances logStartOffset (DeleteRecords) and deletes the segments wholly below it. The broker
+   * checks the offset against the high watermark; past the log end it is a programmer error.
+   */
+  deleteRecordsBefore(offset: bigint): DeletionResult {
+    this.#assertOpen();
+    if (offset > this.logEndOffset) throw new Error(`log ${this.directory}: delete before ${offset} past the log end ${this.logEndOffset}`);
+    if (offset <= this.#logStartOffset) return { deleted: [], logStartOffset: this.#logStartOffset };
+    this.#logStartOffset = offset;
+    if (offset === this.logEndOffset && !this.#active.isEmpty) this.#roll(offset);
+    const deleted = this.#deleteOldest('log-start-offset', (_segment, next) => next.baseOffset <= offset);
+    this.#writeCheckpoint(false);
+    return { deleted, logStartOffset: this.#logStartOffset };
+  }
+
+  /**
+   * Deletes whole non-active segments: those whose newest timestamp is older than retentionMs,
+   * then the oldest while the partition is larger than retentionBytes. The active segment goes
+   * only after it rolls (segment.ms bounds how long that takes).
+   */
+  applyRetention(nowMs: number = this.#nowMs()): DeletionResult {
+    this.#assertOpen();
+    if (!this.config.cleanupPolicy.includes('delete')) return { deleted: [], logStartOffset: this.#logStartOffset };
+    const deleted: DeletedSegment[] = [];
+    const { retentionMs, retentionBytes } = this.config;
+    if (retentionMs >= 0) {
+      deleted.push(...this.#deleteOldest('retention-ms', (segment) => nowMs - newestTimestampMs(segment) > retentionMs));
+    }
+    if (retentionBytes >= 0) {
+      let excess = this.sizeBytes - retentionBytes;
+      deleted.push(...this.#deleteOldest('retention-bytes', (segment) => {
+        if (excess - segment.sizeBytes < 0) return false;
+        excess -= segment.sizeBytes;
+        return true;
+      }));
+    }
+    if (deleted.length > 0) this.#writeCheckpoint(false);
+    return { deleted, logStartOffset: this.#logStartOffset };
+  }
+
+  /** Deletes non-active segments from the oldest while `shouldDelete` holds; advances logStartOffset. */
+  #deleteOldest(reason: DeletionReason, shouldDelete: (segment: LogSegment, next: LogSegment) => boolean): DeletedSegment[] {
+    const deleted: DeletedSegment[] = [];
+    while (this.#segments.length > 1) {
+      const segment = this.#segments[0] as LogSegment;
+      const next = this.#segments[1] as LogSegment;
+      if (!shouldDelete(segment, next)) break;
+      deleted.push({ baseOffset: segment.baseOffset, nextOffset: segment.nextOffset, sizeBytes: segment.sizeBytes, reason });
+      this.#segments.shift();
+      segment.delete();
+      if (this.#logStartOffset < next.baseOffset) this.#logStartOffset = next.baseOffset;
+    }
+    if (deleted.length > 0) this.#log(`log ${this.directory}: deleted ${deleted.length} segment(s) (${reason}), log start offset ${this.#logStartOffset}`);
+    return deleted;
+  }
+
+  /**
+   * Drops the batch holding `offset` and everything after it (a follower diverged from its
+   * leader). Works at batch granularity, so the new log end offset may be below `offset`.
+   */
+  truncateTo(offset: bigint): { logEndOffset: bigint; truncatedBytes: number } {
+    this.#assertOpen();
+    let truncatedBytes = 0;
+    if (offset >= this.logEndOffset) return { logEndOffset: this.logEndOffset, truncatedBytes };
+    while (this.#segments.length > 1 && this.#active.baseOffset >= offset) {
+      truncatedBytes += this.#active.sizeBytes;
+      this.#active.delete();
+      this.#segments.pop();
+    }
+    if (this.#active.baseOffset >= offset) {
+      truncatedBytes += this.#active.sizeBytes;
+      this.#active.delete();
+      this.#segments.pop();
+      this.#segments.push(LogSegment.create(this.directory, offset, this.config, this.#nowMs()));
+    } else {
+      truncatedBytes += this.#active.truncateTo(offset);
+    }
+    if (this.#logStartOffset > this.logEndOffset) this.#logStartOffset = this.logEndOffset;
+    this.#recoveryPoint = this.#active.baseOffset;
+    this.#writeCheckpoint(false);
+    return { logEndOffset: this.logEndOffset, truncatedBytes };
+  }
+
+  /** fsyncs the active segment; rolled segments were synced when they rolled. */
+  flush(): void {
+    this.#assertOpen();
+    this.#active.flush();
+    this.#unflushedRecords = 0;
+    this.#lastFlushMs = this.#nowMs();
+  }
+
+  /** Flushes when flushMs has passed since the last fsync and something is unsynced. */
+  flushIfDue(nowMs: number = this.#nowMs()): boolean {
+    if (this.#closed || this.#unflushedRecords === 0 || nowMs - this.#lastFlushMs < this.config.flushMs) return false;
+    this.flush();
+    return true;
+  }
+
+  /** Clean close: fsync, write the active segment's indexes, mark the shutdown clean. */
+  close(): void {
+    if (this.#closed) return;
+    this.#active.flush();
+    this.#active.writeIndexes(true);
+    for (const segment of this.#segments) segment.close();
+    this.#closed = true;
+    this.#writeCheckpoint(true);
+  }
+
+  /** Closes and removes every segment file and the checkpoint (the directory stays). */
+  deleteFiles(): void {
+    for (const segment of this.#segments) segment.delete();
+    this.#segments.length = 0;
+    this.#closed = true;
+    fs.rmSync(this.directory, { recursive: true, force: true });
+  }
+
+  #segmentIndexFor(offset: bigint): number {
+    let low = 0;
+    let high = this.#segments.length - 1;
+    let found = 0;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      if ((this.#segments[middle] as LogSegment).baseOffset <= offset) {
+        found = middle;
+        low = middle + 1;
+      } else {
+        high = middle - 1;
+      }
+    }
+    return found;
+  }
+
+  #writeCheckpoint(cleanShutdown: boolean): void {
+    writeCheckpoint(this.directory, {
+      logStartOffset: this.#logStartOffset,
+      recoveryPoint: this.#recoveryPoint,
+      cleanShutdown,
+    });
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error(`log ${this.directory}: used after close`);
+  }
+}
+
+/** Splits a buffer of back-to-back batches; anything but whole magic-2 batches is a programmer error. */
+function walkBatches(buffer: Buffer): BatchInfo[] {
+  const infos: BatchInfo[] = [];
+  let at = 0;
+  while (at < buffer.length) {
+    const info = inspectBatch(buffer, at, buffer.length - at);
+    if (typeof info === 'string') throw new Error(`log append: malformed batch at byte ${at}: ${info}`);
+    infos.push(info);
+    at += info.sizeBytes;
+  }
+  if (infos.length === 0) throw new Error('log append: no batches');
+  return infos;
+}
+
+function stampLogAppendTime(buffer: Buffer, info: BatchInfo, appendTime: bigint): void {
+  const attributes = buffer.readInt16BE(info.position + BATCH_OFFSETS.attributes) | ATTRIBUTE_LOG_APPEND_TIME;
+  buffer.writeInt16BE(attributes, info.position + BATCH_OFFSETS.attributes);
+  buffer.writeBigInt64BE(appendTime, info.position + BATCH_OFFSETS.maxTimestamp);
+  rewriteBatchCrc(buffer, info.position, info.sizeBytes);
+  info.maxTimestamp = appendTime;
+  info.attributes = attributes;
+}
+
+function newestTimestampMs(segment: LogSegment): number {
+  return segment.maxTimestamp === NO_TIMESTAMP ? segment.lastModifiedMs : Number(segment.maxTimestamp);
+}
+
+interface LoadedSegments {
+  segments: LogSegment[];
+  report: Omit<OpenReport, 'cleanShutdown'>;
+}
+
+/**
+ * Loads the segments in base-offset order. Segments from the one holding `recoverFrom` on are
+ * CRC-scanned; if one had to be cut, the segments after it cannot be trusted and are deleted.
+ */
+function loadSegments(directory: string, config: LogConfig,
+  options: { recoverFrom: bigint | null; nowMs: number; log: (line: string) => void }): LoadedSegments {
+  const bases = listSegmentBaseOffsets(directory);
+  const report = { recoveredSegments: 0, rebuiltIndexes: 0, truncatedBytes: 0, deletedSegments: 0 };
+  const recoverFrom = options.recoverFrom;
+  const firstRecovered = recoverFrom === null ? bases.length : Math.max(0, bases.findLastIndex((base) => base <= recoverFrom));
+  const segments: LogSegment[] = [];
+  const rescanned = new Set<LogSegment>();
+  let nextOffsetMin = 0n;
+  for (let i = 0; i < bases.length; i += 1) {
+    const recover = i >= firstRecovered;
+    const result = LogSegment.load(directory, bases[i] as bigint, config, { recover, nextOffsetMin, nowMs: options.nowMs });
+    segments.push(result.segment);
+    nextOffsetMin = result.segment.nextOffset;
+    if (result.rebuiltIndexes) rescanned.add(result.segment);
+    if (recover) report.recoveredSegments += 1;
+    else if (result.rebuiltIndexes) report.rebuiltIndexes += 1;
+    if (result.invalidReason !== null) {
+      report.truncatedBytes += result.truncatedBytes;
+      options.log(`log ${directory}: segment ${bases[i]} ends in an invalid batch (${result.invalidReason}); ` +
+        `dropped ${result.truncatedBytes} bytes`);
+      for (const later of bases.slice(i + 1)) {
+        options.log(`log ${directory}: deleting segment ${later}, which follows a corrupt segment`);
+        deleteSegmentFiles(directory, later);
+        report.deletedSegments += 1;
+      }
+      break;
+    }
+  }
+  // Rescanned segments get durable index files now, so the recovery point can move past them.
+  for (const segment of segments.slice(0, -1)) {
+    if (rescanned.has(segment)) segment.seal();
+  }
+  return { segments, report };
+}
