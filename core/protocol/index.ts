@@ -1,0 +1,21 @@
+// The Kafka wire protocol: the one module the broker and the client share.
+export {
+  apiName,
+  decodeRequestBody,
+  decodeRequestHeader,
+  decodeResponseFrame,
+  encodeRequestFrame,
+  encodeResponseFrame,
+  isFlexible,
+  peekCorrelationId,
+  supportedVersions,
+} from './codec.ts';
+export type { BodyInput, RequestHeader, RequestHeaderStatus } from './codec.ts';
+export { ErrorCode, KAFKA_ERRORS, errorByCode, errorName, isRetriable } from './errors.ts';
+export type { ErrorCodeValue, ErrorName, KafkaErrorInfo } from './errors.ts';
+export { API_SCHEMAS, ApiKey } from './messages/index.ts';
+export type { RequestBodyByKey, ResponseBodyByKey } from './messages/index.ts';
+export { ProtocolDecodeError, Reader, uuidToString } from './reader.ts';
+export { VERSION_MAX } from './schema.ts';
+export type { ApiSchema, FieldSchema, MessageSchema, PrimitiveType, StructSchema, VersionRange } from './schema.ts';
+export { ProtocolEncodeError, Writer, unsignedVarIntSize, varIntSize, varLongSize, zigZag32, zigZag64 } from './writer.ts';
