@@ -112,7 +112,7 @@ export interface OpenReport {
 
 export class PartitionLog {
   readonly directory: string;
-  readonly config: LogConfig;
+  #config: LogConfig;
   readonly openReport: OpenReport;
   readonly #segments: LogSegment[];
   readonly #nowMs: () => number;
@@ -129,7 +129,7 @@ export class PartitionLog {
   private constructor(directory: string, config: LogConfig, segments: LogSegment[], logStartOffset: bigint,
     report: OpenReport, nowMs: () => number, log: (line: string) => void) {
     this.directory = directory;
-    this.config = config;
+    this.#config = config;
     this.#segments = segments;
     this.#logStartOffset = logStartOffset;
     this.#recoveryPoint = this.#active.baseOffset;
@@ -170,6 +170,16 @@ export class PartitionLog {
     return partitionLog;
   }
 
+  get config(): LogConfig {
+    return this.#config;
+  }
+
+  /** Applies changed topic settings (AlterConfigs); they take effect from the next append or check. */
+  reconfigure(config: LogConfig): void {
+    this.#config = config;
+    for (const segment of this.#segments) segment.reconfigure(config);
+  }
+
   get logStartOffset(): bigint {
     return this.#logStartOffset;
   }
@@ -206,7 +216,7 @@ export class PartitionLog {
   append(batches: Buffer, options: AppendOptions = {}): AppendResult {
     this.#assertOpen();
     const nowMs = this.#nowMs();
-    const appendTime = this.config.messageTimestampType === 'LogAppendTime' ? BigInt(options.logAppendTimeMs ?? nowMs) : null;
+    const appendTime = this.#config.messageTimestampType === 'LogAppendTime' ? BigInt(options.logAppendTimeMs ?? nowMs) : null;
     const infos = walkBatches(batches);
     let nextOffset = this.logEndOffset;
     for (const info of infos) {
@@ -227,7 +237,7 @@ export class PartitionLog {
   appendWithOffsets(batches: Buffer): AppendResult {
     this.#assertOpen();
     const infos = walkBatches(batches);
-    const contiguous = !this.config.cleanupPolicy.includes('compact');
+    const contiguous = !this.#config.cleanupPolicy.includes('compact');
     let nextOffsetMin = this.logEndOffset;
     for (const info of infos) {
       const gap = info !== infos[0] && contiguous && info.baseOffset !== nextOffsetMin;
@@ -250,7 +260,7 @@ export class PartitionLog {
     }
     // Offsets inside a segment of a never-compacted log are contiguous (recovery checks that), so
     // a follower's batches that skip ahead start a new segment.
-    const skipsAhead = first.baseOffset !== this.logEndOffset && !this.config.cleanupPolicy.includes('compact');
+    const skipsAhead = first.baseOffset !== this.logEndOffset && !this.#config.cleanupPolicy.includes('compact');
     if (skipsAhead || this.#shouldRoll(batches.length, last.lastOffset, nowMs, maxTimestamp)) this.#roll(first.baseOffset);
     if (this.#active.sizeBytes + batches.length > SEGMENT_BYTES_MAX) {
       throw new Error(`log ${this.directory}: ${batches.length} bytes cannot fit one segment`);
@@ -261,7 +271,7 @@ export class PartitionLog {
       throw new Error(`log ${this.directory}: log end offset ${this.logEndOffset} after appending up to ${last.lastOffset}`);
     }
     this.#unflushedRecords += recordCount;
-    if (this.#unflushedRecords >= this.config.flushMessages || nowMs - this.#lastFlushMs >= this.config.flushMs) {
+    if (this.#unflushedRecords >= this.#config.flushMessages || nowMs - this.#lastFlushMs >= this.#config.flushMs) {
       this.flush();
     }
     return { baseOffset: first.baseOffset, lastOffset: last.lastOffset, logAppendTimeMs, maxTimestamp, recordCount };
@@ -270,7 +280,7 @@ export class PartitionLog {
   #shouldRoll(bytes: number, lastOffset: bigint, nowMs: number, incomingTimestamp: bigint): boolean {
     const active = this.#active;
     if (!active.canHold(bytes, lastOffset)) return true;
-    return !active.isEmpty && active.timeWaitedForRollMs(nowMs, incomingTimestamp) > this.config.segmentMs;
+    return !active.isEmpty && active.timeWaitedForRollMs(nowMs, incomingTimestamp) > this.#config.segmentMs;
   }
 
   /** Seals the active segment (fsync + index files) and starts a new one at `baseOffset`. */
@@ -283,7 +293,7 @@ export class PartitionLog {
     } else {
       old.seal();
     }
-    this.#segments.push(LogSegment.create(this.directory, baseOffset, this.config, this.#nowMs()));
+    this.#segments.push(LogSegment.create(this.directory, baseOffset, this.#config, this.#nowMs()));
     this.#recoveryPoint = baseOffset;
     this.#writeCheckpoint(false);
   }
@@ -376,9 +386,9 @@ export class PartitionLog {
    */
   applyRetention(nowMs: number = this.#nowMs()): DeletionResult {
     this.#assertOpen();
-    if (!this.config.cleanupPolicy.includes('delete')) return { deleted: [], logStartOffset: this.#logStartOffset };
+    if (!this.#config.cleanupPolicy.includes('delete')) return { deleted: [], logStartOffset: this.#logStartOffset };
     const deleted: DeletedSegment[] = [];
-    const { retentionMs, retentionBytes } = this.config;
+    const { retentionMs, retentionBytes } = this.#config;
     if (retentionMs >= 0) {
       deleted.push(...this.#deleteOldest('retention-ms', (segment) => nowMs - newestTimestampMs(segment) > retentionMs));
     }
@@ -427,7 +437,7 @@ export class PartitionLog {
       truncatedBytes += this.#active.sizeBytes;
       this.#active.delete();
       this.#segments.pop();
-      this.#segments.push(LogSegment.create(this.directory, offset, this.config, this.#nowMs()));
+      this.#segments.push(LogSegment.create(this.directory, offset, this.#config, this.#nowMs()));
     } else {
       truncatedBytes += this.#active.truncateTo(offset);
     }
@@ -447,7 +457,7 @@ export class PartitionLog {
 
   /** Flushes when flushMs has passed since the last fsync and something is unsynced. */
   flushIfDue(nowMs: number = this.#nowMs()): boolean {
-    if (this.#closed || this.#unflushedRecords === 0 || nowMs - this.#lastFlushMs < this.config.flushMs) return false;
+    if (this.#closed || this.#unflushedRecords === 0 || nowMs - this.#lastFlushMs < this.#config.flushMs) return false;
     this.flush();
     return true;
   }

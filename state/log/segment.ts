@@ -47,7 +47,7 @@ export interface ReadSlice {
 export class LogSegment {
   readonly baseOffset: bigint;
   readonly #logFile: string;
-  readonly #config: LogConfig;
+  #config: LogConfig;
   #fd: number;
   #sizeBytes: number;
   /** Offset after the last batch; the base offset while the segment is empty. */
@@ -89,6 +89,10 @@ export class LogSegment {
     }
     const { truncatedBytes, invalidReason } = segment.#rebuild(options.nextOffsetMin, true);
     return { segment, truncatedBytes, invalidReason, rebuiltIndexes: true };
+  }
+
+  reconfigure(config: LogConfig): void {
+    this.#config = config;
   }
 
   get sizeBytes(): number {
