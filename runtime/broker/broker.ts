@@ -3,7 +3,7 @@
 // an embedding application call.
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodeRequestBody, decodeRequestHeader, encodeResponseFrame, ProtocolDecodeError } from '../../core/protocol/index.ts';
+import { ApiKey, decodeRequestBody, decodeRequestHeader, encodeResponseFrame, ProtocolDecodeError } from '../../core/protocol/index.ts';
 import { ErrorCode } from '../../core/protocol/errors.ts';
 import { LogManager } from '../../state/log/log-manager.ts';
 import { createLogger, type Logger } from '../logger.ts';
@@ -60,7 +60,11 @@ export class Broker {
     mkdirSync(dataDirectory, { recursive: true });
     const lockPath = acquireLock(dataDirectory);
     const topics = new TopicRegistry(dataDirectory);
-    const logs = LogManager.open(dataDirectory, { retentionCheckIntervalMs: config['log.retention.check.interval.ms'] });
+    const logLogger = createLogger(`broker-${config['node.id']}.log`);
+    const logs = LogManager.open(dataDirectory, {
+      retentionCheckIntervalMs: config['log.retention.check.interval.ms'],
+      log: (line) => logLogger.warn(line),
+    });
     const broker = new Broker(config, dataDirectory, topics, logs, lockPath);
     for (const topic of topics.list()) broker.openPartitions(topic, 0);
     broker.offsetsTopic.load();
@@ -153,7 +157,7 @@ export class Broker {
     for (let partition = 0; partition < topic.partitionCount; partition++) {
       const state = this.replicas.get(name, partition);
       if (state === undefined) continue;
-      state.log.updateConfig(toLogConfig(this.config, configs));
+      state.log.reconfigure(toLogConfig(this.config, configs));
       Object.assign(state, this.partitionSettings(topic));
     }
   }
@@ -186,11 +190,15 @@ export class Broker {
 
   /** Decodes one frame, runs its handler and encodes the answer. Throws only on unparseable frames. */
   private async handleFrame(frame: Buffer, connection: Connection): Promise<Buffer | null> {
+    // A client probing with an ApiVersions version we do not know may use a header layout we
+    // cannot parse; it still gets version 0 with UNSUPPORTED_VERSION, from the fixed prefix alone.
+    if (frame.length >= 8 && frame.readInt16BE(0) === ApiKey.ApiVersions && frame.readInt16BE(2) > handlerFor(ApiKey.ApiVersions)!.maxVersion) {
+      return this.unsupportedApiVersions(frame.readInt32BE(4));
+    }
     const header = decodeRequestHeader(frame);
     const handler = handlerFor(header.apiKey);
-    if (handler === undefined) throw new ProtocolDecodeError(`unknown api key ${header.apiKey}`);
+    if (handler === undefined || header.status === 'unknown-api') throw new ProtocolDecodeError(`unknown api key ${header.apiKey}`);
     if (header.apiVersion < handler.minVersion || header.apiVersion > handler.maxVersion) {
-      if (header.apiKey === 18) return this.unsupportedApiVersions(header.correlationId);
       throw new ProtocolDecodeError(`api key ${header.apiKey} version ${header.apiVersion} is not supported (${handler.minVersion}-${handler.maxVersion})`);
     }
     const request = decodeRequestBody(header.apiKey as never, header.apiVersion, frame, header.bodyOffset);
@@ -202,10 +210,15 @@ export class Broker {
 
   /** A client asking for an ApiVersions version we lack gets version 0 with the error and our list. */
   private unsupportedApiVersions(correlationId: number): Buffer {
-    return encodeResponseFrame(18, 0, correlationId, {
+    return encodeResponseFrame(ApiKey.ApiVersions, 0, correlationId, {
       errorCode: ErrorCode.UNSUPPORTED_VERSION,
-      apiKeys: HANDLERS.map((h) => ({ apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion })),
+      apiKeys: this.supportedApis(),
     } as never);
+  }
+
+  /** Every API this broker serves with the version range it advertises. */
+  supportedApis(): { apiKey: number; minVersion: number; maxVersion: number }[] {
+    return HANDLERS.map((h) => ({ apiKey: h.apiKey as number, minVersion: h.minVersion, maxVersion: h.maxVersion }));
   }
 }
 

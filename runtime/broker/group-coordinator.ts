@@ -449,9 +449,12 @@ export class GroupCoordinator {
 
   private checkGenerationForCommit(group: Group, input: OffsetCommitInput): number {
     const memberId = input.memberId !== '' ? input.memberId : this.existingStaticMember(group, input.groupInstanceId);
+    // During CompletingRebalance nobody has an assignment yet, so nobody may commit. During
+    // PreparingRebalance members of the current generation may: clients commit what they have
+    // processed before they rejoin, and refusing would make them process it again.
+    if (group.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS;
     if (memberId === null || !group.members.has(memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
     if (input.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
-    if (group.state === 'PreparingRebalance' || group.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS;
     return ErrorCode.NONE;
   }
 

@@ -1,6 +1,6 @@
 // The shape every API handler takes. Each file in handlers/ is named by API key and exports one
 // handler with the version range it advertises, so the folder listing is the protocol index.
-import type { RequestBodyByKey, ResponseBodyByKey } from '../../core/protocol/index.ts';
+import type { BodyInput, RequestBodyByKey, ResponseBodyByKey } from '../../core/protocol/index.ts';
 import type { Connection } from '../net/server.ts';
 import type { Broker } from './broker.ts';
 
@@ -12,12 +12,17 @@ export interface RequestContext {
   correlationId: number;
 }
 
+type Response<K extends keyof ResponseBodyByKey> = BodyInput<ResponseBodyByKey[K]>;
+
 export interface ApiHandler<K extends keyof RequestBodyByKey & keyof ResponseBodyByKey> {
   apiKey: K;
   minVersion: number;
   maxVersion: number;
-  /** Returns the response body, or null when the request takes no response (acks=0). */
-  handle(request: RequestBodyByKey[K], context: RequestContext): ResponseBodyByKey[K] | null | Promise<ResponseBodyByKey[K] | null>;
+  /**
+   * Returns the response body, or null when the request takes no response (acks=0). Fields a
+   * handler leaves out are sent with their schema defaults.
+   */
+  handle(request: RequestBodyByKey[K], context: RequestContext): Response<K> | null | Promise<Response<K> | null>;
 }
 
 export function defineHandler<K extends keyof RequestBodyByKey & keyof ResponseBodyByKey>(handler: ApiHandler<K>): ApiHandler<K> {

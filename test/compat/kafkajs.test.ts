@@ -89,7 +89,7 @@ describe('kafkajs 2.2', () => {
     await consumeUntil(resumed, secondRound, topic, 150, 40_000);
     await new Promise((resolve) => setTimeout(resolve, 500));
     await Promise.all(resumed.map((consumer) => consumer.disconnect()));
-    const values = secondRound.map((r) => Number(r.value.split('-')[1])).sort((a, b) => a - b);
+    const values = secondRound.map((r) => Number(r.value.split("-")[1])).sort((a, b) => a - b);
     expect(values).toEqual(Array.from({ length: 150 }, (_, index) => 300 + index));
     checkOrder(secondRound);
 

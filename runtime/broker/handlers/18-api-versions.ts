@@ -4,16 +4,15 @@
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { defineHandler } from '../handler.ts';
-import { HANDLERS } from './index.ts';
 
 export const apiVersions = defineHandler({
   apiKey: ApiKey.ApiVersions,
   minVersion: 0,
   maxVersion: 3,
-  handle() {
+  handle(_request, { broker }) {
     return {
       errorCode: ErrorCode.NONE,
-      apiKeys: HANDLERS.map((h) => ({ apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion })),
+      apiKeys: broker.supportedApis(),
       throttleTimeMs: 0,
       supportedFeatures: [],
       finalizedFeaturesEpoch: -1n,

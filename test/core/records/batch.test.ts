@@ -145,7 +145,7 @@ describe('encodeBatch / decodeBatch', () => {
 
   it('throws CorruptRecordError for a bad CRC unless told not to check it', () => {
     const batch = encodeBatch({ records: [{ value: 'abc' }] });
-    batch[batch.length - 2] ^= 0x01;
+    batch.writeUInt8((batch.at(-2) ?? 0) ^ 0x01, batch.length - 2);
     expect(() => decodeBatch(batch)).toThrow(CorruptRecordError);
     // Flipping a byte of the value leaves the structure intact.
     expect(decodeBatch(batch, 0, { verifyCrc: false }).records).toHaveLength(1);

@@ -57,11 +57,11 @@ describe('validateBatch', () => {
   it('detects a flipped bit anywhere under the CRC', () => {
     for (let index = BATCH_OFFSETS.attributes; index < keyed.length; index++) {
       const copy = Buffer.from(keyed);
-      copy[index] ^= 0x10;
+      copy.writeUInt8((copy[index] ?? 0) ^ 0x10, index);
       expect(errorOf(validate(copy)), `byte ${index}`).toBe('CORRUPT_MESSAGE');
     }
     const badCrc = Buffer.from(keyed);
-    badCrc[BATCH_OFFSETS.crc] ^= 0x01;
+    badCrc.writeUInt8((badCrc[BATCH_OFFSETS.crc] ?? 0) ^ 0x01, BATCH_OFFSETS.crc);
     expect(errorOf(validate(badCrc))).toBe('CORRUPT_MESSAGE');
   });
 

@@ -136,7 +136,7 @@ describe('bad input', () => {
     const good = await produce(batch(['before']));
     expect(good.errorCode).toBe(ErrorCode.NONE);
     const corrupted = batch(['corrupted']);
-    corrupted[corrupted.length - 2] ^= 0xff;
+    corrupted.writeUInt8(corrupted.readUInt8(corrupted.length - 2) ^ 0xff, corrupted.length - 2);
     expect((await produce(corrupted)).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE);
     const truncated = batch(['truncated']).subarray(0, 40);
     expect((await produce(truncated)).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE);

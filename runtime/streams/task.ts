@@ -1,0 +1,270 @@
+// A stream task: one sub-topology for one partition. It owns its processor instances, its
+// stores, its stream time and its punctuation schedules. The test driver and the broker-backed
+// runtime both drive tasks through this class: process() per input record, then punctuate,
+// commit and close.
+import { DeserializationError } from '../../core/serdes/serde.ts';
+import type { ChangelogWriter, ProcessorContext, StateStore, TaskMetrics } from '../../core/topology/processor.ts';
+import type { Headers, RecordContext, StreamRecord, TopicRecord } from '../../core/topology/record.ts';
+import { findStore, resolveTopicName, type SinkNode, type SourceNode, type Topology, type TopologyNode, type UntypedProcessor } from '../../core/topology/topology.ts';
+import { advanceSchedule, createSchedule, type PunctuationSchedule } from './punctuation.ts';
+
+/** Where sinks send records; the runtime's producer or the driver's in-memory topics. */
+export interface RecordCollector {
+  send(record: OutgoingRecord): void;
+}
+
+export interface OutgoingRecord {
+  readonly topic: string;
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly timestamp: number;
+  readonly headers: Headers;
+  /** Partition chosen by a partitioner, or null for the default. */
+  readonly partition: number | null;
+}
+
+export type DeserializationErrorHandler =
+  | 'log-and-continue'
+  | 'fail'
+  | ((error: DeserializationError, topic: string, record: TopicRecord) => 'continue' | 'fail');
+
+export interface StreamTaskOptions {
+  readonly applicationId: string;
+  readonly topology: Topology;
+  readonly subtopologyId: number;
+  readonly partition: number;
+  readonly collector: RecordCollector;
+  readonly changelogWriter: ChangelogWriter | null;
+  /** Wall-clock time in ms. */
+  readonly clock: () => number;
+  readonly deserializationErrorHandler: DeserializationErrorHandler;
+  /** Stores shared by all tasks (global tables), by name. */
+  readonly globalStores: ReadonlyMap<string, StateStore>;
+  readonly log: (message: string) => void;
+  /** Partition count of an output topic, for partitioners; 1 when unknown. */
+  readonly partitionCount?: (topic: string) => number;
+}
+
+export class StreamsProcessingError extends Error {
+  constructor(message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.name = 'StreamsProcessingError';
+  }
+}
+
+interface RuntimeNode {
+  readonly name: string;
+  readonly children: RuntimeNode[];
+  process(record: StreamRecord<unknown, unknown>): void;
+}
+
+export class StreamTask {
+  readonly id: string;
+  readonly metrics: TaskMetrics = { droppedLateRecords: 0, skippedRecords: 0, droppedRecords: 0 };
+  /** Largest timestamp of any record the task processed; -1 before the first. */
+  streamTimeMs = -1;
+  commitRequested = false;
+  private readonly nodes = new Map<string, RuntimeNode>();
+  private readonly processors = new Map<string, UntypedProcessor>();
+  private readonly sourcesByTopic = new Map<string, SourceNode>();
+  private readonly patternSources: SourceNode[] = [];
+  private readonly stores = new Map<string, StateStore>();
+  private readonly schedules: PunctuationSchedule[] = [];
+  private context: RecordContext = { topic: null, partition: 0, offset: -1n, timestamp: -1, headers: [] };
+
+  constructor(private readonly options: StreamTaskOptions) {
+    this.id = `${options.subtopologyId}_${options.partition}`;
+  }
+
+  /** Input topics of this task as named on the cluster (internal topics prefixed). */
+  sourceTopics(): string[] {
+    return [...this.sourcesByTopic.keys()];
+  }
+
+  consumesTopic(topic: string): boolean {
+    return this.sourcesByTopic.has(topic) || this.patternSources.some((source) => source.pattern?.test(topic) === true);
+  }
+
+  storeNames(): string[] {
+    return [...this.stores.keys()];
+  }
+
+  getStore(name: string): StateStore | undefined {
+    return this.stores.get(name);
+  }
+
+  init(): void {
+    const subtopology = this.options.topology.subtopologies.find((candidate) => candidate.id === this.options.subtopologyId);
+    if (subtopology === undefined) throw new Error(`task ${this.id}: no sub-topology ${this.options.subtopologyId}`);
+    for (const node of subtopology.nodes) this.createNode(node);
+    for (const node of subtopology.nodes) this.wire(node);
+    this.initStores(subtopology.nodes);
+    for (const node of subtopology.nodes) if (node.kind === 'processor') this.initProcessor(node.name);
+  }
+
+  /** Processes one input record through the sub-topology, then fires due stream-time punctuations. */
+  process(topic: string, record: TopicRecord): void {
+    const source = this.sourcesByTopic.get(topic) ?? this.patternSources.find((candidate) => candidate.pattern?.test(topic) === true);
+    if (source === undefined) throw new Error(`task ${this.id} does not consume topic ${topic}`);
+    const typed = this.deserialize(source, topic, record);
+    if (typed === null) return;
+    const timestamp = this.extractTimestamp(source, topic, typed, record.timestamp);
+    if (timestamp < 0) {
+      this.metrics.skippedRecords++;
+      this.options.log(`task ${this.id}: skipped a record from ${topic} at offset ${record.offset} with invalid timestamp ${timestamp}`);
+      return;
+    }
+    this.context = { topic, partition: record.partition, offset: record.offset, timestamp, headers: record.headers };
+    this.streamTimeMs = Math.max(this.streamTimeMs, timestamp);
+    const sourceNode = this.nodes.get(source.name);
+    sourceNode?.process({ key: typed.key, value: typed.value, timestamp, headers: record.headers });
+    this.punctuate('stream-time', this.streamTimeMs);
+  }
+
+  /** Fires wall-clock punctuations that are due at nowMs. */
+  punctuateWallClock(nowMs: number): void {
+    this.punctuate('wall-clock', nowMs);
+  }
+
+  commit(): void {
+    for (const store of this.stores.values()) store.flush();
+    this.commitRequested = false;
+  }
+
+  close(): void {
+    for (const processor of this.processors.values()) processor.close?.();
+    for (const store of this.stores.values()) store.close();
+  }
+
+  private punctuate(type: PunctuationSchedule['type'], timeMs: number): void {
+    if (timeMs < 0) return;
+    for (const schedule of [...this.schedules]) {
+      if (schedule.cancelled || schedule.type !== type || schedule.nextMs > timeMs) continue;
+      this.context = { topic: null, partition: this.options.partition, offset: -1n, timestamp: timeMs, headers: [] };
+      schedule.callback(timeMs);
+      advanceSchedule(schedule, timeMs);
+    }
+    for (let index = this.schedules.length - 1; index >= 0; index--) if (this.schedules[index]?.cancelled === true) this.schedules.splice(index, 1);
+  }
+
+  private deserialize(source: SourceNode, topic: string, record: TopicRecord): { key: unknown; value: unknown } | null {
+    try {
+      const key = record.key === null ? null : source.keySerde.deserialize(record.key, topic);
+      const value = record.value === null ? null : source.valueSerde.deserialize(record.value, topic);
+      return { key, value };
+    } catch (error) {
+      if (!(error instanceof DeserializationError)) throw error;
+      const handler = this.options.deserializationErrorHandler;
+      const decision = typeof handler === 'function' ? handler(error, topic, record) : handler === 'fail' ? 'fail' : 'continue';
+      if (decision === 'fail') throw new StreamsProcessingError(`task ${this.id}: deserialization failed at ${topic}@${record.offset}`, { cause: error });
+      this.metrics.skippedRecords++;
+      this.options.log(`task ${this.id}: skipped record ${topic}@${record.offset}: ${error.message}`);
+      return null;
+    }
+  }
+
+  private extractTimestamp(source: SourceNode, topic: string, typed: { key: unknown; value: unknown }, timestamp: number): number {
+    if (source.timestampExtractor === null) return timestamp;
+    return source.timestampExtractor({ key: typed.key, value: typed.value, timestamp, topic }, this.streamTimeMs);
+  }
+
+  private createNode(node: TopologyNode): void {
+    const children: RuntimeNode[] = [];
+    if (node.kind === 'source') {
+      if (node.pattern !== null) this.patternSources.push(node);
+      for (const topic of node.topics) this.sourcesByTopic.set(this.resolve(topic), node);
+      this.nodes.set(node.name, { name: node.name, children, process: (record) => this.forwardTo(children, record) });
+    } else if (node.kind === 'processor') {
+      const processor = node.supplier();
+      this.processors.set(node.name, processor);
+      this.nodes.set(node.name, { name: node.name, children, process: (record) => processor.process(record) });
+    } else {
+      this.nodes.set(node.name, { name: node.name, children, process: (record) => this.sink(node, record) });
+    }
+  }
+
+  private wire(node: TopologyNode): void {
+    if (node.kind === 'sink') return;
+    const runtimeNode = this.nodes.get(node.name);
+    for (const successor of node.successors) {
+      const child = this.nodes.get(successor);
+      if (runtimeNode === undefined || child === undefined) throw new Error(`task ${this.id}: ${node.name} -> ${successor} crosses sub-topologies`);
+      runtimeNode.children.push(child);
+    }
+  }
+
+  private initStores(nodes: readonly TopologyNode[]): void {
+    const names = new Set(nodes.flatMap((node) => (node.kind === 'processor' ? node.stores : [])));
+    for (const name of names) {
+      if (this.options.globalStores.has(name)) continue;
+      const descriptor = findStore(this.options.topology, name);
+      if (descriptor === undefined) throw new Error(`task ${this.id}: store ${name} is not in the topology`);
+      const store = descriptor.build();
+      const changelogTopic = descriptor.logging && descriptor.changelogTopic !== null ? `${this.options.applicationId}-${descriptor.changelogTopic}` : null;
+      store.init({
+        applicationId: this.options.applicationId,
+        taskId: this.id,
+        partition: this.options.partition,
+        changelogTopic,
+        changelogWriter: changelogTopic === null ? null : this.options.changelogWriter,
+        recordTimestampMs: () => this.context.timestamp,
+      });
+      this.stores.set(name, store);
+    }
+  }
+
+  private initProcessor(name: string): void {
+    const node = this.nodes.get(name);
+    const processor = this.processors.get(name);
+    if (node === undefined || processor === undefined) throw new Error(`task ${this.id}: processor ${name} missing`);
+    processor.init?.(this.contextFor(node));
+  }
+
+  private contextFor(node: RuntimeNode): ProcessorContext<unknown, unknown> {
+    const task = this;
+    return {
+      applicationId: this.options.applicationId,
+      taskId: this.id,
+      partition: this.options.partition,
+      metrics: this.metrics,
+      recordContext: () => task.context,
+      forward: (record, childName) => {
+        if (childName === undefined) return task.forwardTo(node.children, record);
+        const child = node.children.find((candidate) => candidate.name === childName);
+        if (child === undefined) throw new Error(`${node.name} has no child named ${childName}`);
+        child.process(record);
+      },
+      schedule: (intervalMs, type, callback) => {
+        const schedule = createSchedule(type, intervalMs, node.name, callback, task.options.clock());
+        task.schedules.push(schedule);
+        return schedule;
+      },
+      getStateStore: <S extends StateStore>(name: string): S => {
+        const store = task.stores.get(name) ?? task.options.globalStores.get(name);
+        if (store === undefined) throw new Error(`${node.name} asked for store ${name}, which is not connected to it`);
+        return store as S;
+      },
+      currentStreamTimeMs: () => task.streamTimeMs,
+      currentSystemTimeMs: () => task.options.clock(),
+      commit: () => {
+        task.commitRequested = true;
+      },
+    };
+  }
+
+  private forwardTo(children: readonly RuntimeNode[], record: StreamRecord<unknown, unknown>): void {
+    for (const child of children) child.process(record);
+  }
+
+  private sink(node: SinkNode, record: StreamRecord<unknown, unknown>): void {
+    const topic = typeof node.topic === 'string' ? this.resolve(node.topic) : node.topic(record.key, record.value, this.context);
+    const key = record.key === null || record.key === undefined ? null : node.keySerde.serialize(record.key, topic);
+    const value = record.value === null || record.value === undefined ? null : node.valueSerde.serialize(record.value, topic);
+    const partition = node.partitioner === null ? null : (node.partitioner(topic, record.key, record.value, this.options.partitionCount?.(topic) ?? 1) ?? null);
+    this.options.collector.send({ topic, key, value, timestamp: record.timestamp, headers: record.headers, partition });
+  }
+
+  private resolve(topic: string): string {
+    return resolveTopicName(this.options.topology, this.options.applicationId, topic);
+  }
+}
