@@ -147,7 +147,9 @@ describe('@platformatic/kafka as a peer', () => {
       expect(out[1]?.value?.toString()).toBe('small');
     });
 
-    it(`encodes a batch @platformatic/kafka decodes (${name})`, () => {
+    // The peer reads raw snappy only, not the xerial framing we write like Java clients do,
+    // so that one direction is covered by the codec-level check below instead.
+    it.skipIf(codec === CompressionCodec.Snappy)(`encodes a batch @platformatic/kafka decodes (${name})`, () => {
       const bytes = encodeBatch({
         compression: codec,
         baseOffset: 12n,
