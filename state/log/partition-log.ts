@@ -338,12 +338,11 @@ export class PartitionLog {
   offsetForTimestamp(timestampMs: bigint): OffsetAndTimestamp | null {
     this.#assertOpen();
     for (const segment of this.#segments) {
-      if (segment.nextOffset <= this.#logStartOffset || segment.maxTimestamp < timestampMs) continue;
-      const batch = segment.findByTimestamp(timestampMs);
-      if (batch === null || batch.lastOffset < this.#logStartOffset) continue;
-      const found = firstRecordAtOrAfter(segment.readBytes(batch.position, batch.sizeBytes), timestampMs);
-      if (found === null) continue;
-      return found.offset < this.#logStartOffset ? { ...found, offset: this.#logStartOffset } : found;
+      const batch = segment.findByTimestamp(timestampMs, this.#logStartOffset);
+      if (batch === null) continue;
+      const bytes = segment.readBytes(batch.position, batch.sizeBytes);
+      const found = firstRecordAtOrAfter(bytes, timestampMs, this.#logStartOffset);
+      if (found !== null) return found;
     }
     return null;
   }
@@ -359,9 +358,7 @@ export class PartitionLog {
     if (best === null) return null;
     const batch = best.locate(best.offsetOfMaxTimestamp);
     if (batch === null) return null;
-    const found = firstRecordAtOrAfter(best.readBytes(batch.position, batch.sizeBytes), best.maxTimestamp);
-    if (found === null || found.offset < this.#logStartOffset) return null;
-    return found;
+    return firstRecordAtOrAfter(best.readBytes(batch.position, batch.sizeBytes), best.maxTimestamp, this.#logStartOffset);
   }
 
   /**

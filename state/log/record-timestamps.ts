@@ -19,42 +19,45 @@ export interface OffsetAndTimestamp {
 }
 
 /**
- * The first record in `batch` (one whole batch) with timestamp >= target. Compressed batches
+ * The first record in `batch` (one whole batch) with timestamp >= target and offset >= minOffset
+ * (the log start offset may fall inside a batch). Compressed batches
  * are answered at batch granularity: their base offset and maxTimestamp, so a consumer that
  * seeks there sees every qualifying record, possibly after a few older ones of the same batch.
  */
-export function firstRecordAtOrAfter(batch: Buffer, target: bigint): OffsetAndTimestamp | null {
+export function firstRecordAtOrAfter(batch: Buffer, target: bigint, minOffset = 0n): OffsetAndTimestamp | null {
   const header = readBatchHeader(batch, 0);
-  if (header.maxTimestamp < target) return null;
-  if ((header.attributes & ATTRIBUTE_LOG_APPEND_TIME) !== 0 || compressionOf(header.attributes) !== 0) {
-    return { offset: header.baseOffset, timestamp: header.maxTimestamp };
-  }
+  const lastOffset = header.baseOffset + BigInt(header.lastOffsetDelta);
+  if (header.maxTimestamp < target || lastOffset < minOffset) return null;
+  const wholeBatch = { offset: header.baseOffset < minOffset ? minOffset : header.baseOffset, timestamp: header.maxTimestamp };
+  if ((header.attributes & ATTRIBUTE_LOG_APPEND_TIME) !== 0 || compressionOf(header.attributes) !== 0) return wholeBatch;
   try {
-    const found = scanRecords(batch, header.recordCount, header.baseOffset, header.baseTimestamp, target);
+    const bounds = { baseOffset: header.baseOffset, baseTimestamp: header.baseTimestamp, target, minOffset };
+    const found = scanRecords(batch, header.recordCount, bounds);
     if (found !== null) return found;
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
   }
-  // Only a batch whose records disagree with its header gets here; the batch as a whole still
-  // qualifies, so answer with its base offset rather than skip data.
-  return { offset: header.baseOffset, timestamp: header.maxTimestamp };
+  // Only a batch whose records disagree with its header gets here (or one whose qualifying
+  // record lies below minOffset); answering with the batch loses no data, skipping it might.
+  return wholeBatch;
 }
 
-function scanRecords(
-  batch: Buffer,
-  recordCount: number,
-  baseOffset: bigint,
-  baseTimestamp: bigint,
-  target: bigint,
-): OffsetAndTimestamp | null {
+interface ScanBounds {
+  baseOffset: bigint;
+  baseTimestamp: bigint;
+  target: bigint;
+  minOffset: bigint;
+}
+
+function scanRecords(batch: Buffer, recordCount: number, bounds: ScanBounds): OffsetAndTimestamp | null {
   const cursor: { at: number } = { at: BATCH_OFFSETS.records };
   for (let i = 0; i < recordCount && cursor.at < batch.length; i += 1) {
     const length = Number(readZigzag(batch, cursor));
     const bodyStart = cursor.at;
     cursor.at += 1;
-    const timestamp = baseTimestamp + readZigzag(batch, cursor);
-    const offsetDelta = readZigzag(batch, cursor);
-    if (timestamp >= target) return { offset: baseOffset + offsetDelta, timestamp };
+    const timestamp = bounds.baseTimestamp + readZigzag(batch, cursor);
+    const offset = bounds.baseOffset + readZigzag(batch, cursor);
+    if (timestamp >= bounds.target && offset >= bounds.minOffset) return { offset, timestamp };
     cursor.at = bodyStart + length;
   }
   return null;

@@ -167,15 +167,16 @@ export class LogSegment {
     return this.#orNull(found);
   }
 
-  /** The first batch whose maxTimestamp is at or after the target, or null. */
-  findByTimestamp(timestamp: bigint): BatchInfo | null {
-    if (this.#maxTimestamp < timestamp) return null;
+  /** The first batch ending at or after `minOffset` whose maxTimestamp reaches the target, or null. */
+  findByTimestamp(timestamp: bigint, minOffset: bigint): BatchInfo | null {
+    if (this.#maxTimestamp < timestamp || minOffset >= this.#nextOffset) return null;
     const entry = this.#timeIndex.lookupBefore(timestamp);
-    const start = entry === null ? 0 : this.#offsetIndex.lookup(entry.relativeOffset).position;
-    const found = this.#firstBatchFrom(start, (batch) => batch.maxTimestamp >= timestamp);
-    if (found === 'invalid' && start !== 0) {
-      return this.#orNull(this.#firstBatchFrom(0, (batch) => batch.maxTimestamp >= timestamp));
-    }
+    const byTime = entry === null ? 0 : this.#offsetIndex.lookup(entry.relativeOffset).position;
+    const relativeMin = minOffset <= this.baseOffset ? 0 : Number(minOffset - this.baseOffset);
+    const start = Math.max(byTime, this.#offsetIndex.lookup(relativeMin).position);
+    const matches = (batch: BatchInfo) => batch.maxTimestamp >= timestamp && batch.lastOffset >= minOffset;
+    const found = this.#firstBatchFrom(start, matches);
+    if (found === 'invalid' && start !== 0) return this.#orNull(this.#firstBatchFrom(0, matches));
     return this.#orNull(found);
   }
 
