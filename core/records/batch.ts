@@ -82,10 +82,10 @@ export function encodeBatch(options: EncodeBatchOptions): Buffer {
   if (inputs.length === 0) throw new RangeError('encodeBatch: a batch needs at least one record');
   const first = inputs[0]?.timestamp;
   const baseTimestamp = BigInt(options.baseTimestamp ?? first ?? Date.now());
-  let maxTimestamp = -1n;
+  let maxTimestamp: bigint | null = null;
   const records = inputs.map((input, index): BatchRecord => {
     const timestamp = input.timestamp === undefined ? baseTimestamp : BigInt(input.timestamp);
-    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+    if (maxTimestamp === null || timestamp > maxTimestamp) maxTimestamp = timestamp;
     return {
       attributes: 0,
       timestampDelta: timestampDelta(timestamp, baseTimestamp),
@@ -103,7 +103,7 @@ export function encodeBatch(options: EncodeBatchOptions): Buffer {
     attributes,
     baseOffset: options.baseOffset ?? 0n,
     baseTimestamp,
-    maxTimestamp,
+    maxTimestamp: maxTimestamp ?? baseTimestamp,
     producerId: options.producerId ?? -1n,
     producerEpoch: options.producerEpoch ?? -1,
     baseSequence: options.baseSequence ?? -1,

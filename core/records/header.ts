@@ -97,6 +97,18 @@ export function setPartitionLeaderEpoch(buffer: Buffer, position: number, epoch:
   buffer.writeInt32BE(epoch, position + BATCH_OFFSETS.partitionLeaderEpoch);
 }
 
+/**
+ * Marks the batch as LogAppendTime and stores the broker's append time in maxTimestamp, as a
+ * broker does for topics with message.timestamp.type=LogAppendTime. Both fields are covered
+ * by the CRC, so it is recomputed.
+ */
+export function setLogAppendTime(buffer: Buffer, position: number, size: number, timestamp: bigint): void {
+  const attributes = buffer.readInt16BE(position + BATCH_OFFSETS.attributes);
+  buffer.writeInt16BE(attributes | ATTRIBUTE_LOG_APPEND_TIME, position + BATCH_OFFSETS.attributes);
+  buffer.writeBigInt64BE(timestamp, position + BATCH_OFFSETS.maxTimestamp);
+  rewriteBatchCrc(buffer, position, size);
+}
+
 export function compressionOf(attributes: number): number {
   return attributes & ATTRIBUTE_COMPRESSION_MASK;
 }

@@ -17,6 +17,7 @@ import {
   BATCH_OFFSETS,
   computeBatchCrc,
   readBatchHeader,
+  setLogAppendTime,
 } from '../../../core/records/header.ts';
 
 const CODECS = Object.values(CompressionCodec);
@@ -129,6 +130,19 @@ describe('encodeBatch / decodeBatch', () => {
     });
     expect(readBatchHeader(batch).attributes & ATTRIBUTE_LOG_APPEND_TIME).toBe(ATTRIBUTE_LOG_APPEND_TIME);
     expect([...consumerRecords(decodeBatch(batch))].map((record) => record.timestamp)).toEqual([30n, 30n]);
+  });
+
+  it('stamps LogAppendTime in place with a valid CRC, as the broker does on append', () => {
+    const log = Buffer.concat([Buffer.alloc(5), encodeBatch({ records: [{ value: 'a', timestamp: 10 }, { value: 'b', timestamp: 20 }] })]);
+    setLogAppendTime(log, 5, log.length - 5, 99_999n);
+    const decoded = decodeBatch(log, 5);
+    expect(decoded.header.maxTimestamp).toBe(99_999n);
+    expect([...consumerRecords(decoded)].map((record) => record.timestamp)).toEqual([99_999n, 99_999n]);
+  });
+
+  it('computes maxTimestamp from negative timestamps too', () => {
+    const batch = encodeBatch({ records: [{ value: 'a', timestamp: -50 }, { value: 'b', timestamp: -20 }] });
+    expect(readBatchHeader(batch)).toMatchObject({ baseTimestamp: -50n, maxTimestamp: -20n });
   });
 
   it('refuses an empty batch as a programmer error', () => {
