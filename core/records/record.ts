@@ -49,7 +49,8 @@ function sizeOfRecordBody(record: BatchRecord): number {
   let size = 1 + sizeOfVarlongNumber(record.timestampDelta) + sizeOfVarint(record.offsetDelta);
   size += sizeOfBytes(record.key) + sizeOfBytes(record.value) + sizeOfVarint(record.headers.length);
   for (const header of record.headers) {
-    size += sizeOfBytes(Buffer.from(header.key, 'utf8')) + sizeOfBytes(header.value);
+    const keyBytes = Buffer.byteLength(header.key, 'utf8');
+    size += sizeOfVarint(keyBytes) + keyBytes + sizeOfBytes(header.value);
   }
   return size;
 }
@@ -68,7 +69,8 @@ export function writeRecord(buffer: Buffer, record: BatchRecord, position: numbe
   at = writeBytes(buffer, record.value, at);
   at = writeVarint(buffer, record.headers.length, at);
   for (const header of record.headers) {
-    at = writeBytes(buffer, Buffer.from(header.key, 'utf8'), at);
+    at = writeVarint(buffer, Buffer.byteLength(header.key, 'utf8'), at);
+    at += buffer.write(header.key, at, 'utf8');
     at = writeBytes(buffer, header.value, at);
   }
   return at;

@@ -146,4 +146,27 @@ describe('decompression failures', () => {
     const compressed = compress(CompressionCodec.Lz4, Buffer.alloc(16 * 1024 * 1024));
     expect(() => decompress(CompressionCodec.Lz4, compressed, 1024 * 1024)).toThrow(/up to \d+ bytes/);
   });
+
+  it('survives random corruption of compressed data with CorruptRecordError or a result', () => {
+    let state = 987654321;
+    const random = (bound: number): number => {
+      state = (state * 1103515245 + 12345) & 0x7fffffff;
+      return state % bound;
+    };
+    for (const codec of COMPRESSING) {
+      const compressed = compress(codec, sampleBytes(3000));
+      let rejected = 0;
+      for (let round = 0; round < 300; round++) {
+        const mutated = Buffer.from(compressed);
+        for (let flips = 1 + random(3); flips > 0; flips--) mutated[random(mutated.length)] = random(256);
+        try {
+          decompress(codec, mutated, 64 * 1024);
+        } catch (error) {
+          expect(error, `codec ${codec} round ${round}`).toBeInstanceOf(CorruptRecordError);
+          rejected += 1;
+        }
+      }
+      expect(rejected, `codec ${codec}`).toBeGreaterThan(0);
+    }
+  });
 });
