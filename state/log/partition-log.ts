@@ -199,6 +199,11 @@ export class PartitionLog {
     return this.#segments.length;
   }
 
+  /** Records appended since the last fsync; the flush policy compares it with flushMessages. */
+  get unflushedRecordCount(): number {
+    return this.#unflushedRecords;
+  }
+
   /** Base offsets of the segments, oldest first. */
   get segmentBaseOffsets(): bigint[] {
     return this.#segments.map((segment) => segment.baseOffset);

@@ -7,7 +7,7 @@
 // a roll or a close asks for it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BATCH_HEADER_BYTES } from '../../core/records/header.ts';
+import { BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD, BATCH_OFFSETS } from '../../core/records/header.ts';
 import { type BatchInfo, inspectBatch, readFully, scanBatches, writeFully } from './batch-scan.ts';
 import type { LogConfig } from './config.ts';
 import { INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, segmentFileName, writeFileAtomically } from './files.ts';
@@ -205,14 +205,19 @@ export class LogSegment {
       return minOneBatch ? { records: this.readBytes(start.position, start.sizeBytes), nextOffset: start.lastOffset + 1n } : empty;
     }
     const bytes = this.readBytes(start.position, Math.min(maxBytes, this.#sizeBytes - start.position));
+    // When maxOffset lies beyond this segment only sizes matter, so the walk skips the bigint
+    // offset reads; batches were checked when they were written and again on recovery.
+    const bounded = maxOffset < this.#nextOffset;
     let at = 0;
-    let nextOffset = start.baseOffset;
-    while (at < bytes.length) {
-      const batch = inspectBatch(bytes, at, bytes.length - at);
-      if (typeof batch === 'string' || batch.lastOffset >= maxOffset) break;
-      at += batch.sizeBytes;
-      nextOffset = batch.lastOffset + 1n;
+    let lastAt = -1;
+    while (at + BATCH_HEADER_BYTES <= bytes.length) {
+      const sizeBytes = BATCH_LOG_OVERHEAD + bytes.readInt32BE(at + BATCH_OFFSETS.batchLength);
+      if (sizeBytes < BATCH_HEADER_BYTES || at + sizeBytes > bytes.length) break;
+      if (bounded && lastOffsetAt(bytes, at) >= maxOffset) break;
+      lastAt = at;
+      at += sizeBytes;
     }
+    const nextOffset = lastAt < 0 ? start.baseOffset : lastOffsetAt(bytes, lastAt) + 1n;
     return { records: bytes.subarray(0, at), nextOffset };
   }
 
@@ -364,6 +369,10 @@ export class LogSegment {
     if (alreadyIndexed) this.#bytesSinceLastIndexEntry = 0;
     this.#indexBatch(batch);
   }
+}
+
+function lastOffsetAt(buffer: Buffer, at: number): bigint {
+  return buffer.readBigInt64BE(at + BATCH_OFFSETS.baseOffset) + BigInt(buffer.readInt32BE(at + BATCH_OFFSETS.lastOffsetDelta));
 }
 
 function readIfExists(file: string): Buffer | null {

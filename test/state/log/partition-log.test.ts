@@ -173,3 +173,25 @@ describe('PartitionLog reopen', () => {
     log.close();
   });
 });
+
+describe('PartitionLog flush policy', () => {
+  it('fsyncs after flushMessages records and after flushMs, and not otherwise', () => {
+    const clock = new ManualClock(0);
+    const { log } = openLog(partitionDirectory, smallConfig({ flushMessages: 5, flushMs: 1000 }), clock);
+    log.append(simpleBatch(2, 1n));
+    log.append(simpleBatch(2, 1n));
+    expect(log.unflushedRecordCount).toBe(4);
+    expect(log.flushIfDue(999)).toBe(false);
+    log.append(simpleBatch(1, 1n));
+    expect(log.unflushedRecordCount).toBe(0);
+    log.append(simpleBatch(1, 1n));
+    clock.nowMs = 1000;
+    expect(log.flushIfDue()).toBe(true);
+    expect(log.unflushedRecordCount).toBe(0);
+    log.append(simpleBatch(1, 1n));
+    clock.nowMs = 2000;
+    log.append(simpleBatch(1, 1n));
+    expect(log.unflushedRecordCount).toBe(0);
+    log.close();
+  });
+});
