@@ -1,0 +1,142 @@
+// Aggregations of grouped streams: plain, time-windowed and session-windowed. Windowed ones
+// track the stream time they observed; a record whose window ended more than the grace period
+// ago is dropped and counted, as in Kafka Streams.
+import type { ProcessorContext } from '../../core/topology/processor.ts';
+import type { Change, StreamRecord, ValueAndTimestamp } from '../../core/topology/record.ts';
+import type { UntypedProcessor } from '../../core/topology/topology.ts';
+import type { SessionWindows, TimeWindows, Window, Windowed } from '../../core/topology/windows.ts';
+import type { SessionStore, WindowStore } from '../../state/stores/types.ts';
+import { processorOf } from './stateless.ts';
+import type { TimestampedStore } from './table.ts';
+
+export interface Aggregation<K, V, VA> {
+  readonly initializer: () => VA;
+  readonly aggregator: (key: K, value: V, aggregate: VA) => VA;
+}
+
+function dropsNull<K, V>(record: StreamRecord<K, V>, context: ProcessorContext<unknown, unknown>): boolean {
+  if (record.key !== null && record.key !== undefined && record.value !== null && record.value !== undefined) return false;
+  context.metrics.droppedRecords++;
+  return true;
+}
+
+export function streamAggregateProcessor<K, V, VA>(storeName: string, aggregation: Aggregation<K, V, VA>): () => UntypedProcessor {
+  return () => {
+    let store: TimestampedStore<K, VA> | null = null;
+    return processorOf<K, V, K, Change<VA>>((record, forward, context) => {
+      if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
+      store ??= context.getStateStore<TimestampedStore<K, VA>>(storeName);
+      const old = store.get(record.key);
+      const aggregate = aggregation.aggregator(record.key, record.value, old?.value ?? aggregation.initializer());
+      const timestamp = old === null ? record.timestamp : Math.max(record.timestamp, old.timestamp);
+      store.put(record.key, { value: aggregate, timestamp });
+      forward({ ...record, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
+    })();
+  };
+}
+
+export type EmitStrategy = 'on-window-update' | 'on-window-close';
+
+type WindowedForward<K, VA> = (record: StreamRecord<Windowed<K>, Change<VA>>) => void;
+
+/**
+ * Emits windows that closed since the last call: those whose end plus grace is at or below
+ * stream time. Used for emit-on-window-close.
+ */
+function emitClosedWindows<K, VA>(
+  store: WindowStore<K, ValueAndTimestamp<VA>>,
+  windows: TimeWindows,
+  state: { lastEmittedCloseMs: number },
+  closeTimeMs: number,
+  forward: WindowedForward<K, VA>,
+): void {
+  if (closeTimeMs <= state.lastEmittedCloseMs) return;
+  const fromStartMs = Math.max(0, state.lastEmittedCloseMs - windows.sizeMs + 1);
+  const toStartMs = closeTimeMs - windows.sizeMs;
+  if (toStartMs >= fromStartMs) {
+    for (const entry of store.fetchAll(fromStartMs, toStartMs)) {
+      forward({ key: entry.key, value: { newValue: entry.value.value, oldValue: null }, timestamp: entry.value.timestamp, headers: [] });
+    }
+  }
+  state.lastEmittedCloseMs = closeTimeMs;
+}
+
+export function windowAggregateProcessor<K, V, VA>(storeName: string, windows: TimeWindows, aggregation: Aggregation<K, V, VA>, emit: EmitStrategy): () => UntypedProcessor {
+  return () => {
+    let store: WindowStore<K, ValueAndTimestamp<VA>> | null = null;
+    let observedStreamTimeMs = -1;
+    const emitState = { lastEmittedCloseMs: -1 };
+    return processorOf<K, V, Windowed<K>, Change<VA>>((record, forward, context) => {
+      if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
+      store ??= context.getStateStore<WindowStore<K, ValueAndTimestamp<VA>>>(storeName);
+      observedStreamTimeMs = Math.max(observedStreamTimeMs, record.timestamp);
+      const closeTimeMs = observedStreamTimeMs - windows.graceMs;
+      for (const window of windows.windowsFor(record.timestamp)) {
+        if (window.endMs <= closeTimeMs) {
+          context.metrics.droppedLateRecords++;
+          continue;
+        }
+        const old = store.fetch(record.key, window.startMs);
+        const aggregate = aggregation.aggregator(record.key, record.value, old?.value ?? aggregation.initializer());
+        const timestamp = old === null ? record.timestamp : Math.max(record.timestamp, old.timestamp);
+        store.put(record.key, { value: aggregate, timestamp }, window.startMs);
+        if (emit === 'on-window-update') {
+          forward({ ...record, key: { key: record.key, window }, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
+        }
+      }
+      if (emit === 'on-window-close') emitClosedWindows(store, windows, emitState, closeTimeMs, forward);
+    })();
+  };
+}
+
+export interface SessionAggregation<K, V, VA> extends Aggregation<K, V, VA> {
+  readonly merger: (key: K, left: VA, right: VA) => VA;
+}
+
+function mergedWindow(sessions: readonly { key: Windowed<unknown> }[], timestampMs: number): Window {
+  let startMs = timestampMs;
+  let endMs = timestampMs;
+  for (const session of sessions) {
+    startMs = Math.min(startMs, session.key.window.startMs);
+    endMs = Math.max(endMs, session.key.window.endMs);
+  }
+  return { startMs, endMs };
+}
+
+/**
+ * Session windows: a record joins every session within the inactivity gap of it and merges them
+ * into one; the sessions it replaced are deleted downstream (a change with a null new value).
+ */
+export function sessionAggregateProcessor<K, V, VA>(storeName: string, windows: SessionWindows, aggregation: SessionAggregation<K, V, VA>): () => UntypedProcessor {
+  return () => {
+    let store: SessionStore<K, VA> | null = null;
+    let observedStreamTimeMs = -1;
+    return processorOf<K, V, Windowed<K>, Change<VA>>((record, forward, context) => {
+      if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
+      store ??= context.getStateStore<SessionStore<K, VA>>(storeName);
+      observedStreamTimeMs = Math.max(observedStreamTimeMs, record.timestamp);
+      const closeTimeMs = observedStreamTimeMs - windows.graceMs;
+      const overlapping = store.findSessions(record.key, record.timestamp - windows.inactivityGapMs, record.timestamp + windows.inactivityGapMs);
+      const window = mergedWindow(overlapping, record.timestamp);
+      if (window.endMs < closeTimeMs) {
+        context.metrics.droppedLateRecords++;
+        return;
+      }
+      let aggregate = aggregation.initializer();
+      let replaced: VA | null = null;
+      for (const session of overlapping) {
+        aggregate = aggregation.merger(record.key, aggregate, session.value);
+        if (session.key.window.startMs === window.startMs && session.key.window.endMs === window.endMs) {
+          replaced = session.value;
+          continue;
+        }
+        store.remove(session.key);
+        forward({ ...record, key: session.key, timestamp: session.key.window.endMs, value: { newValue: null, oldValue: session.value } });
+      }
+      aggregate = aggregation.aggregator(record.key, record.value, aggregate);
+      const sessionKey = { key: record.key, window };
+      store.put(sessionKey, aggregate);
+      forward({ ...record, key: sessionKey, timestamp: window.endMs, value: { newValue: aggregate, oldValue: replaced } });
+    })();
+  };
+}

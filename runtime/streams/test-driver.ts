@@ -1,0 +1,306 @@
+// TopologyTestDriver: runs a Topology without a broker. It drives the same StreamTask code the
+// broker-backed runtime uses, with one partition per topic: piped records go to the tasks that
+// read their topic, records written to repartition topics are fed back in, exactly as a
+// consumer would read them, and every pipe ends with a commit.
+import { Duration, DateTime } from 'luxon';
+import type { Serde } from '../../core/serdes/serde.ts';
+import { STREAMS_LIMITS } from '../../core/topology/limits.ts';
+import type { ChangelogWriter, StateStore, TaskMetrics } from '../../core/topology/processor.ts';
+import type { Headers, TopicRecord, ValueAndTimestamp } from '../../core/topology/record.ts';
+import { findStore, resolveTopicName, type Topology } from '../../core/topology/topology.ts';
+import type { KeyValueStore, ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore, SessionStore, WindowStore } from '../../state/stores/types.ts';
+import { keyValueView, windowView } from '../../state/stores/views.ts';
+import { GlobalStoreTask } from './global.ts';
+import { StreamTask, type DeserializationErrorHandler, type OutgoingRecord } from './task.ts';
+
+export interface TestDriverOptions {
+  readonly applicationId?: string;
+  readonly initialWallClockTimeMs?: number;
+  readonly deserializationErrorHandler?: DeserializationErrorHandler;
+  readonly log?: (message: string) => void;
+}
+
+export interface TestRecord<K, V> {
+  readonly key: K | null;
+  readonly value: V | null;
+  readonly timestamp: number;
+  readonly headers: Headers;
+}
+
+type TimestampLike = number | DateTime;
+
+function timestampMs(timestamp: TimestampLike): number {
+  return typeof timestamp === 'number' ? timestamp : timestamp.toMillis();
+}
+
+export class TopologyTestDriver {
+  readonly applicationId: string;
+  private wallClockMs: number;
+  private readonly tasks: StreamTask[] = [];
+  private readonly globalTasks: GlobalStoreTask[] = [];
+  /** Every record produced to each topic, in order; output topics read from here. */
+  private readonly topics = new Map<string, TopicRecord[]>();
+  private readonly readPositions = new Map<string, number>();
+  private readonly pending: { topic: string; record: TopicRecord }[] = [];
+
+  constructor(private readonly topology: Topology, options: TestDriverOptions = {}) {
+    this.applicationId = options.applicationId ?? 'test-application';
+    this.wallClockMs = options.initialWallClockTimeMs ?? 0;
+    const changelogWriter: ChangelogWriter = {
+      send: (topic, partition, key, value, timestamp) => this.append(topic, { key, value, timestamp, headers: [], partition: null }),
+    };
+    const log = options.log ?? (() => undefined);
+    for (const global of topology.globalStores) this.globalTasks.push(new GlobalStoreTask(topology, global, this.applicationId, () => this.wallClockMs));
+    const globalStores = new Map<string, StateStore>(this.globalTasks.map((task) => [task.storeName, task.store]));
+    for (const subtopology of topology.subtopologies) {
+      const task = new StreamTask({
+        applicationId: this.applicationId,
+        topology,
+        subtopologyId: subtopology.id,
+        partition: 0,
+        collector: { send: (record) => this.produce(record) },
+        changelogWriter,
+        clock: () => this.wallClockMs,
+        deserializationErrorHandler: options.deserializationErrorHandler ?? 'log-and-continue',
+        globalStores,
+        log,
+      });
+      task.init();
+      this.tasks.push(task);
+    }
+  }
+
+  createInputTopic<K, V>(topic: string, keySerde: Serde<K>, valueSerde: Serde<V>, options: { startTimestamp?: TimestampLike; autoAdvanceMs?: number } = {}): TestInputTopic<K, V> {
+    return new TestInputTopic(this, topic, keySerde, valueSerde, options.startTimestamp === undefined ? this.wallClockMs : timestampMs(options.startTimestamp), options.autoAdvanceMs ?? 0);
+  }
+
+  createOutputTopic<K, V>(topic: string, keySerde: Serde<K>, valueSerde: Serde<V>): TestOutputTopic<K, V> {
+    return new TestOutputTopic(this, topic, keySerde, valueSerde);
+  }
+
+  /** Internal: pipes one raw record and processes everything it causes. */
+  pipeRaw(topic: string, key: Uint8Array | null, value: Uint8Array | null, timestamp: number, headers: Headers): void {
+    const consumed = this.tasks.some((task) => task.consumesTopic(topic)) || this.globalTasks.some((task) => task.consumesTopic(topic));
+    if (!consumed) throw new Error(`no source in the topology reads topic ${topic}`);
+    this.pending.push({ topic, record: this.record(topic, key, value, timestamp, headers) });
+    this.drain();
+  }
+
+  /** Moves wall-clock time forward and fires due wall-clock punctuations. */
+  advanceWallClockTime(advance: number | Duration): void {
+    this.wallClockMs += Duration.isDuration(advance) ? advance.toMillis() : advance;
+    for (const task of this.tasks) task.punctuateWallClock(this.wallClockMs);
+    this.drain();
+  }
+
+  /** Internal: takes the next unread record of a topic. */
+  readRaw(topic: string): TopicRecord | undefined {
+    const records = this.topics.get(topic) ?? [];
+    const position = this.readPositions.get(topic) ?? 0;
+    const record = records[position];
+    if (record !== undefined) this.readPositions.set(topic, position + 1);
+    return record;
+  }
+
+  unreadCount(topic: string): number {
+    return (this.topics.get(topic)?.length ?? 0) - (this.readPositions.get(topic) ?? 0);
+  }
+
+  producedTopicNames(): string[] {
+    return [...this.topics.keys()];
+  }
+
+  /** Name of an internal topic as created on a cluster (`<application.id>-<name>`). */
+  internalTopicName(name: string): string {
+    return resolveTopicName(this.topology, this.applicationId, name);
+  }
+
+  metrics(): TaskMetrics {
+    const total: TaskMetrics = { droppedLateRecords: 0, skippedRecords: 0, droppedRecords: 0 };
+    for (const task of [...this.tasks, ...this.globalTasks]) {
+      total.droppedLateRecords += task.metrics.droppedLateRecords;
+      total.skippedRecords += task.metrics.skippedRecords;
+      total.droppedRecords += task.metrics.droppedRecords;
+    }
+    return total;
+  }
+
+  getStateStore(name: string): StateStore {
+    for (const task of this.tasks) {
+      const store = task.getStore(name);
+      if (store !== undefined) return store;
+    }
+    const global = this.globalTasks.find((task) => task.storeName === name);
+    if (global !== undefined) return global.store;
+    throw new Error(`no store named ${name}`);
+  }
+
+  /** A key-value store's contents without timestamps. */
+  getKeyValueStore<K, V>(name: string): ReadOnlyKeyValueStore<K, V> {
+    const descriptor = this.descriptor(name, 'key-value');
+    const store = this.getStateStore(name);
+    return descriptor.timestamped ? keyValueView(store as KeyValueStore<K, ValueAndTimestamp<V>>) : (store as KeyValueStore<K, V>);
+  }
+
+  getTimestampedKeyValueStore<K, V>(name: string): ReadOnlyKeyValueStore<K, ValueAndTimestamp<V>> {
+    this.descriptor(name, 'key-value');
+    return this.getStateStore(name) as KeyValueStore<K, ValueAndTimestamp<V>>;
+  }
+
+  getWindowStore<K, V>(name: string): ReadOnlyWindowStore<K, V> {
+    const descriptor = this.descriptor(name, 'window');
+    const store = this.getStateStore(name);
+    return descriptor.timestamped ? windowView(store as WindowStore<K, ValueAndTimestamp<V>>) : (store as WindowStore<K, V>);
+  }
+
+  getSessionStore<K, V>(name: string): ReadOnlySessionStore<K, V> {
+    this.descriptor(name, 'session');
+    return this.getStateStore(name) as SessionStore<K, V>;
+  }
+
+  close(): void {
+    for (const task of this.tasks) {
+      task.commit();
+      task.close();
+    }
+    for (const task of this.globalTasks) task.close();
+  }
+
+  private descriptor(name: string, kind: 'key-value' | 'window' | 'session') {
+    const descriptor = findStore(this.topology, name);
+    if (descriptor === undefined) throw new Error(`no store named ${name}`);
+    if (descriptor.kind !== kind) throw new Error(`store ${name} is a ${descriptor.kind} store, not a ${kind} store`);
+    return descriptor;
+  }
+
+  private record(topic: string, key: Uint8Array | null, value: Uint8Array | null, timestamp: number, headers: Headers): TopicRecord {
+    const offset = BigInt(this.topics.get(topic)?.length ?? 0);
+    return { key, value, timestamp, headers, partition: 0, offset };
+  }
+
+  private append(topic: string, record: Omit<OutgoingRecord, 'topic'>): TopicRecord {
+    const stored = this.record(topic, record.key, record.value, record.timestamp, record.headers);
+    let records = this.topics.get(topic);
+    if (records === undefined) this.topics.set(topic, (records = []));
+    records.push(stored);
+    return stored;
+  }
+
+  private produce(outgoing: OutgoingRecord): void {
+    const stored = this.append(outgoing.topic, outgoing);
+    const consumed = this.tasks.some((task) => task.consumesTopic(outgoing.topic)) || this.globalTasks.some((task) => task.consumesTopic(outgoing.topic));
+    if (consumed) this.pending.push({ topic: outgoing.topic, record: stored });
+  }
+
+  /** Processes queued records breadth-first, as consumers would see them, then commits. */
+  private drain(): void {
+    let processed = 0;
+    for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
+      if (++processed > STREAMS_LIMITS.driverCascadeRecordsMax) throw new Error('test driver: records keep cycling through topics');
+      for (const global of this.globalTasks) if (global.consumesTopic(next.topic)) global.process(next.topic, next.record);
+      for (const task of this.tasks) if (task.consumesTopic(next.topic)) task.process(next.topic, next.record);
+    }
+    for (const task of this.tasks) task.commit();
+    for (const global of this.globalTasks) global.flush();
+  }
+}
+
+export class TestInputTopic<K, V> {
+  private nextTimestampMs: number;
+
+  constructor(
+    private readonly driver: TopologyTestDriver,
+    readonly topic: string,
+    private readonly keySerde: Serde<K>,
+    private readonly valueSerde: Serde<V>,
+    startTimestampMs: number,
+    private readonly autoAdvanceMs: number,
+  ) {
+    this.nextTimestampMs = startTimestampMs;
+  }
+
+  pipeInput(key: K | null, value: V | null, timestamp?: TimestampLike, headers: Headers = []): void {
+    const time = timestamp === undefined ? this.nextTimestampMs : timestampMs(timestamp);
+    if (timestamp === undefined) this.nextTimestampMs += this.autoAdvanceMs;
+    const keyBytes = key === null ? null : this.keySerde.serialize(key, this.topic);
+    const valueBytes = value === null ? null : this.valueSerde.serialize(value, this.topic);
+    this.driver.pipeRaw(this.topic, keyBytes, valueBytes, time, headers);
+  }
+
+  pipeValue(value: V | null, timestamp?: TimestampLike): void {
+    this.pipeInput(null, value, timestamp);
+  }
+
+  pipeKeyValueList(entries: readonly (readonly [K | null, V | null])[]): void {
+    for (const [key, value] of entries) this.pipeInput(key, value);
+  }
+
+  pipeRecordList(records: readonly TestRecord<K, V>[]): void {
+    for (const record of records) this.pipeInput(record.key, record.value, record.timestamp, record.headers);
+  }
+
+  advanceTime(advance: number | Duration): void {
+    this.nextTimestampMs += Duration.isDuration(advance) ? advance.toMillis() : advance;
+  }
+}
+
+export class TestOutputTopic<K, V> {
+  constructor(
+    private readonly driver: TopologyTestDriver,
+    readonly topic: string,
+    private readonly keySerde: Serde<K>,
+    private readonly valueSerde: Serde<V>,
+  ) {}
+
+  readRecord(): TestRecord<K, V> {
+    const raw = this.driver.readRaw(this.topic);
+    if (raw === undefined) throw new Error(`topic ${this.topic} has no more records`);
+    return {
+      key: raw.key === null ? null : this.keySerde.deserialize(raw.key, this.topic),
+      value: raw.value === null ? null : this.valueSerde.deserialize(raw.value, this.topic),
+      timestamp: raw.timestamp,
+      headers: raw.headers,
+    };
+  }
+
+  readKeyValue(): { key: K | null; value: V | null } {
+    const record = this.readRecord();
+    return { key: record.key, value: record.value };
+  }
+
+  readValue(): V | null {
+    return this.readRecord().value;
+  }
+
+  readRecordsToList(): TestRecord<K, V>[] {
+    const records: TestRecord<K, V>[] = [];
+    while (!this.isEmpty()) records.push(this.readRecord());
+    return records;
+  }
+
+  readKeyValuesToList(): { key: K | null; value: V | null }[] {
+    return this.readRecordsToList().map((record) => ({ key: record.key, value: record.value }));
+  }
+
+  readValuesToList(): (V | null)[] {
+    return this.readRecordsToList().map((record) => record.value);
+  }
+
+  /** The latest value per key; a null value removes the key, as a table would. */
+  readKeyValuesToMap(): Map<K | null, V> {
+    const result = new Map<K | null, V>();
+    for (const record of this.readRecordsToList()) {
+      if (record.value === null) result.delete(record.key);
+      else result.set(record.key, record.value);
+    }
+    return result;
+  }
+
+  isEmpty(): boolean {
+    return this.driver.unreadCount(this.topic) === 0;
+  }
+
+  getQueueSize(): number {
+    return this.driver.unreadCount(this.topic);
+  }
+}
