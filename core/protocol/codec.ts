@@ -115,9 +115,11 @@ function encodeBody(writer: Writer, codec: CompiledStruct, body: object, context
   }
 }
 
+/** Joins the frame and fills in the size prefix reserved at its start. */
 function finishFrame(writer: Writer): Buffer {
-  writer.buffer.writeInt32BE(writer.offset - SIZE_PREFIX_BYTES, 0);
-  return writer.finish();
+  const frame = writer.finish();
+  frame.writeInt32BE(frame.length - SIZE_PREFIX_BYTES, 0);
+  return frame;
 }
 
 /** Encodes a request with its header and 4-byte size prefix. */
@@ -186,6 +188,28 @@ export function encodeResponseFrame<K extends ApiKey>(
   if (usesTaggedResponseHeader(apiKey, apiVersion)) writer.taggedFields();
   encodeBody(writer, codec, body, describe(apiKey, apiVersion, DIRECTION_RESPONSE));
   return finishFrame(writer);
+}
+
+/**
+ * Encodes a response like encodeResponseFrame, but returns the frame as chunks whose
+ * concatenation is the frame, so large record payloads reach the socket without a copy.
+ * The records buffers in `body` must stay unchanged until the chunks are written.
+ */
+export function encodeResponseFrameChunks<K extends ApiKey>(
+  apiKey: K,
+  apiVersion: number,
+  correlationId: number,
+  body: BodyInput<ResponseBodyByKey[K]>,
+): Buffer[] {
+  const codec = requireEncoder(apiKey, apiVersion, DIRECTION_RESPONSE);
+  const writer = new Writer(512);
+  writer.int32(0).int32(correlationId);
+  if (usesTaggedResponseHeader(apiKey, apiVersion)) writer.taggedFields();
+  encodeBody(writer, codec, body, describe(apiKey, apiVersion, DIRECTION_RESPONSE));
+  const chunks = writer.finishChunks();
+  const sizeBytes = chunks.reduce((sum, chunk) => sum + chunk.length, 0) - SIZE_PREFIX_BYTES;
+  (chunks[0] as Buffer).writeInt32BE(sizeBytes, 0);
+  return chunks;
 }
 
 /** Decodes a response frame (without its size prefix) for the request the client sent. */

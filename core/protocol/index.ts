@@ -6,6 +6,7 @@ export {
   decodeResponseFrame,
   encodeRequestFrame,
   encodeResponseFrame,
+  encodeResponseFrameChunks,
   isFlexible,
   peekCorrelationId,
   supportedVersions,

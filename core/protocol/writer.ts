@@ -1,6 +1,8 @@
-// A chainable writer that grows one Buffer, for the Kafka wire encodings (see reader.ts for
-// the grammar). Writing into one growing buffer means a frame is assembled with a single copy
-// of each records payload and no list of chunks to concatenate at the end.
+// A chainable writer that grows a Buffer, for the Kafka wire encodings (see reader.ts for the
+// grammar). Small values go into the growing buffer. Large byte payloads (record batches)
+// are not copied in: the writer closes the current segment, keeps a reference to the payload
+// and carries on, and finish() joins the segments once. So a Fetch response of many batches
+// costs one copy of its records instead of one per buffer doubling plus one on the way in.
 
 /** A value that cannot be encoded: a programmer error in the caller, never bad client input. */
 export class ProtocolEncodeError extends Error {
@@ -11,6 +13,8 @@ export class ProtocolEncodeError extends Error {
 }
 
 const CAPACITY_INITIAL = 256;
+/** Payloads at least this large are referenced rather than copied until finish(). */
+const RAW_REFERENCE_BYTES_MIN = 2048;
 const UUID_PATTERN = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
 
 /** Bytes an unsigned varint of `value` (0..2^32-1) takes. */
@@ -50,27 +54,57 @@ export function varLongSize(value: bigint): number {
 }
 
 export class Writer {
-  buffer: Buffer;
-  offset = 0;
+  private buffer: Buffer;
+  /** Next write position in `buffer`. */
+  private offset = 0;
+  /** Where the segment not yet moved to `chunks` starts in `buffer`. */
+  private segmentStart = 0;
+  /** Finished segments and referenced payloads, in order, when any exist. */
+  private readonly chunks: Buffer[] = [];
+  private chunksBytes = 0;
 
   constructor(capacity = CAPACITY_INITIAL) {
     this.buffer = Buffer.allocUnsafe(Math.max(capacity, 16));
   }
 
-  /** Makes room for `count` more bytes, doubling so appends stay amortised O(1). */
-  ensure(count: number): void {
-    const needed = this.offset + count;
-    if (needed <= this.buffer.length) return;
-    let capacity = this.buffer.length * 2;
-    while (capacity < needed) capacity *= 2;
-    const grown = Buffer.allocUnsafe(capacity);
-    this.buffer.copy(grown, 0, 0, this.offset);
-    this.buffer = grown;
+  /** Bytes written so far. */
+  get length(): number {
+    return this.chunksBytes + this.offset - this.segmentStart;
   }
 
-  /** The bytes written so far, as a view (no copy). */
+  /** Makes room for `count` more bytes, doubling so appends stay amortised O(1). */
+  private ensure(count: number): void {
+    if (this.offset + count <= this.buffer.length) return;
+    const segmentBytes = this.offset - this.segmentStart;
+    let capacity = this.buffer.length * 2;
+    while (capacity < segmentBytes + count) capacity *= 2;
+    const grown = Buffer.allocUnsafe(capacity);
+    this.buffer.copy(grown, 0, this.segmentStart, this.offset);
+    this.buffer = grown;
+    this.segmentStart = 0;
+    this.offset = segmentBytes;
+  }
+
+  /**
+   * The bytes written so far: a view of the buffer when everything is in one segment, else
+   * one new Buffer joining the segments. The writer must not be used afterwards.
+   */
   finish(): Buffer {
-    return this.buffer.subarray(0, this.offset);
+    const segment = this.buffer.subarray(this.segmentStart, this.offset);
+    if (this.chunks.length === 0) return segment;
+    this.chunks.push(segment);
+    return Buffer.concat(this.chunks, this.chunksBytes + segment.length);
+  }
+
+  /**
+   * The bytes written so far as a list of buffers, without joining them, for a socket write
+   * per chunk (or writev). Large payloads appear as the caller's own buffers. The writer must
+   * not be used afterwards.
+   */
+  finishChunks(): Buffer[] {
+    const segment = this.buffer.subarray(this.segmentStart, this.offset);
+    const chunks = segment.length > 0 ? [...this.chunks, segment] : [...this.chunks];
+    return chunks.filter((chunk) => chunk.length > 0);
   }
 
   int8(value: number): this {
@@ -161,11 +195,24 @@ export class Writer {
     return this;
   }
 
-  /** Appends bytes as they are (records payloads, pre-encoded parts). */
+  /**
+   * Appends bytes as they are (records payloads, pre-encoded parts). Large payloads are
+   * referenced until finish(), so the caller must not change them before then.
+   */
   raw(bytes: Uint8Array): this {
+    if (bytes.length >= RAW_REFERENCE_BYTES_MIN) return this.reference(bytes);
     this.ensure(bytes.length);
     this.buffer.set(bytes, this.offset);
     this.offset += bytes.length;
+    return this;
+  }
+
+  private reference(bytes: Uint8Array): this {
+    const segment = this.buffer.subarray(this.segmentStart, this.offset);
+    const payload = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    this.chunks.push(segment, payload);
+    this.chunksBytes += segment.length + payload.length;
+    this.segmentStart = this.offset;
     return this;
   }
 

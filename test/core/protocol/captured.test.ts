@@ -8,6 +8,7 @@ import {
   decodeResponseFrame,
   encodeRequestFrame,
   encodeResponseFrame,
+  encodeResponseFrameChunks,
   ProtocolDecodeError,
 } from '../../../core/protocol/index.ts';
 
@@ -108,6 +109,28 @@ describe('captured response frames', () => {
     // Other flexible responses do carry the header's tagged-field section.
     const heartbeat = encodeResponseFrame(ApiKey.Heartbeat, 4, 1, {});
     expect(heartbeat.toString('hex')).toBe(sized(hex('00000001 00 00000000 0000 00')).toString('hex'));
+  });
+});
+
+describe('chunked responses', () => {
+  it('gives the same bytes as one frame, with the record batches passed through uncopied', () => {
+    const batches = [Buffer.alloc(4096, 0xab), Buffer.alloc(100, 0xcd), Buffer.alloc(9000, 0xef)];
+    const body = {
+      responses: [{
+        topic: 'orders',
+        partitions: batches.map((records, partitionIndex) => ({ partitionIndex, highWatermark: 3n, records })),
+      }],
+    };
+    for (const version of [4, 12]) {
+      const chunks = encodeResponseFrameChunks(ApiKey.Fetch, version, 99, body);
+      const frame = encodeResponseFrame(ApiKey.Fetch, version, 99, body);
+      expect(Buffer.concat(chunks).equals(frame), `Fetch v${version}`).toBe(true);
+      expect(frame.readInt32BE(0)).toBe(frame.length - 4);
+      expect(chunks).toContain(batches[0]);
+      const decoded = decodeResponseFrame(ApiKey.Fetch, version, frame.subarray(4));
+      const records = decoded.body.responses[0]?.partitions.map((partition) => partition.records) ?? [];
+      expect(records.map((batch, index) => batch !== null && batch.equals(batches[index] as Buffer))).toEqual([true, true, true]);
+    }
   });
 });
 

@@ -108,6 +108,33 @@ describe('fixed-width values', () => {
   });
 });
 
+describe('large payloads', () => {
+  function build(writer: Writer, payloads: Buffer[]): Writer {
+    writer.int32(-1);
+    for (const payload of payloads) writer.bytes(payload).int16(7);
+    return writer;
+  }
+
+  function expected(payloads: Buffer[]): string {
+    return 'ffffffff' + payloads.map((payload) => payload.length.toString(16).padStart(8, '0') + payload.toString('hex') + '0007').join('');
+  }
+
+  const payloads = [Buffer.alloc(5000, 1), Buffer.alloc(10, 2), Buffer.alloc(70000, 3), Buffer.alloc(2048, 4)];
+
+  it('joins referenced payloads and small writes in order', () => {
+    const writer = build(new Writer(16), payloads);
+    expect(writer.length).toBe(4 + payloads.reduce((sum, payload) => sum + payload.length + 6, 0));
+    expect(writer.finish().toString('hex')).toBe(expected(payloads));
+  });
+
+  it('hands out chunks that concatenate to the same bytes, with payloads uncopied', () => {
+    const chunks = build(new Writer(16), payloads).finishChunks();
+    expect(Buffer.concat(chunks).toString('hex')).toBe(expected(payloads));
+    expect(chunks).toContain(payloads[2]);
+    expect(chunks.every((chunk) => chunk.length > 0)).toBe(true);
+  });
+});
+
 describe('strings, bytes and arrays', () => {
   it('encodes classic and compact strings, with null', () => {
     expect(written((writer) => writer.string('h\u00e9'))).toBe('000368c3a9');
