@@ -4,12 +4,13 @@ import net from 'node:net';
 import { decodeResponseFrame, encodeRequestFrame } from '../../core/protocol/index.ts';
 
 export class RawConnection {
-  private buffered = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private bufferedBytes = 0;
   private waiters: (() => void)[] = [];
   closed = false;
 
   private constructor(private readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => { this.buffered = Buffer.concat([this.buffered, chunk]); this.wake(); });
+    socket.on('data', (chunk: Buffer) => { this.chunks.push(chunk); this.bufferedBytes += chunk.length; this.wake(); });
     socket.on('close', () => { this.closed = true; this.wake(); });
     socket.on('error', () => { /* the close event follows */ });
   }
@@ -37,11 +38,16 @@ export class RawConnection {
   async readFrame(timeoutMs: number): Promise<Buffer | null> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (this.buffered.length >= 4) {
-        const size = this.buffered.readInt32BE(0);
-        if (this.buffered.length >= 4 + size) {
-          const frame = this.buffered.subarray(4, 4 + size);
-          this.buffered = this.buffered.subarray(4 + size);
+      // Chunks are joined only once a whole frame is there, so big responses are copied once.
+      if (this.bufferedBytes >= 4) {
+        if (this.chunks[0]!.length < 4) this.chunks = [Buffer.concat(this.chunks)];
+        const size = this.chunks[0]!.readInt32BE(0);
+        if (this.bufferedBytes >= 4 + size) {
+          const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+          const frame = all.subarray(4, 4 + size);
+          const rest = all.subarray(4 + size);
+          this.chunks = rest.length > 0 ? [rest] : [];
+          this.bufferedBytes = rest.length;
           return frame;
         }
       }
