@@ -1,0 +1,287 @@
+// One TCP connection to one broker. Requests are pipelined: each gets a correlation id and
+// waits in a map until its response frame arrives (Kafka answers in order on a connection, but
+// routing by id keeps a late answer to a timed-out request from being taken for another).
+//
+// On connect the client asks ApiVersions and from then on uses, per API, the highest version
+// both sides know: min(our max, broker max), refusing if that falls below either minimum.
+import net from 'node:net';
+import { LIMITS } from '../../core/limits.ts';
+import {
+  ApiKey,
+  ProtocolDecodeError,
+  apiName,
+  decodeResponseFrame,
+  encodeRequestFrame,
+  type BodyInput,
+  type RequestBodyByKey,
+  type ResponseBodyByKey,
+} from '../../core/protocol/index.ts';
+import { KafkaConnectionError, KafkaProtocolError, KafkaTimeoutError, KafkaVersionError } from './errors.ts';
+
+/**
+ * The versions this client implements, per API. The maximum is where the client stops: a newer
+ * version changes a shape the client relies on (Fetch 13 names topics by id, OffsetFetch 8
+ * batches groups, DeleteTopics 6 takes topic ids), so going higher needs code, not a number.
+ */
+export const CLIENT_VERSIONS: ReadonlyMap<number, { min: number; max: number }> = new Map([
+  [ApiKey.Produce, { min: 3, max: 11 }],
+  [ApiKey.Fetch, { min: 4, max: 12 }],
+  [ApiKey.ListOffsets, { min: 1, max: 7 }],
+  [ApiKey.Metadata, { min: 1, max: 12 }],
+  [ApiKey.OffsetCommit, { min: 2, max: 8 }],
+  [ApiKey.OffsetFetch, { min: 1, max: 7 }],
+  [ApiKey.FindCoordinator, { min: 0, max: 4 }],
+  [ApiKey.JoinGroup, { min: 0, max: 9 }],
+  [ApiKey.Heartbeat, { min: 0, max: 4 }],
+  [ApiKey.LeaveGroup, { min: 0, max: 5 }],
+  [ApiKey.SyncGroup, { min: 0, max: 5 }],
+  [ApiKey.DescribeGroups, { min: 0, max: 5 }],
+  [ApiKey.ListGroups, { min: 0, max: 4 }],
+  [ApiKey.ApiVersions, { min: 0, max: 3 }],
+  [ApiKey.CreateTopics, { min: 0, max: 7 }],
+  [ApiKey.DeleteTopics, { min: 0, max: 5 }],
+  [ApiKey.DeleteRecords, { min: 0, max: 2 }],
+  [ApiKey.InitProducerId, { min: 0, max: 4 }],
+  [ApiKey.DescribeConfigs, { min: 1, max: 4 }],
+  [ApiKey.CreatePartitions, { min: 0, max: 3 }],
+  [ApiKey.DeleteGroups, { min: 0, max: 2 }],
+  [ApiKey.IncrementalAlterConfigs, { min: 0, max: 1 }],
+]);
+
+export interface ConnectionOptions {
+  host: string;
+  port: number;
+  clientId: string;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+export interface SendOptions {
+  /** Overrides the connection's request timeout (a long-polling Fetch adds its wait time). */
+  timeoutMs?: number;
+  /** False for Produce with acks=0, which the broker never answers. */
+  expectResponse?: boolean;
+}
+
+export interface Response<K extends ApiKey> {
+  version: number;
+  body: ResponseBodyByKey[K];
+}
+
+interface Pending {
+  apiKey: ApiKey;
+  resolve(frame: Buffer): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+const SIZE_PREFIX_BYTES = 4;
+const CLIENT_SOFTWARE_NAME = 'runnel';
+const CLIENT_SOFTWARE_VERSION = '0.1.0';
+
+export class Connection {
+  readonly address: string;
+  private readonly socket: net.Socket;
+  private readonly pending = new Map<number, Pending>();
+  private readonly waiting: (() => void)[] = [];
+  private versions = new Map<number, { min: number; max: number }>();
+  private nextCorrelationId = 1;
+  private inFlight = 0;
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+  private closedError: Error | null = null;
+  private readonly closeListeners: ((error: Error) => void)[] = [];
+
+  private constructor(socket: net.Socket, private readonly options: ConnectionOptions) {
+    this.socket = socket;
+    this.address = `${options.host}:${options.port}`;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => this.fail(new KafkaConnectionError(`connection to ${this.address} failed: ${error.message}`, { cause: error })));
+    socket.on('close', () => this.fail(new KafkaConnectionError(`connection to ${this.address} closed`)));
+  }
+
+  /** Connects and negotiates API versions; the promise settles once the connection is usable. */
+  static async open(options: ConnectionOptions): Promise<Connection> {
+    const socket = await connectSocket(options);
+    const connection = new Connection(socket, options);
+    try {
+      await connection.negotiateVersions();
+    } catch (error) {
+      connection.close();
+      throw error;
+    }
+    return connection;
+  }
+
+  get closed(): boolean {
+    return this.closedError !== null;
+  }
+
+  onClose(listener: (error: Error) => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  /** The version this connection uses for `apiKey`, or throws KafkaVersionError. */
+  versionFor(apiKey: ApiKey): number {
+    const ours = CLIENT_VERSIONS.get(apiKey);
+    const theirs = this.versions.get(apiKey);
+    const name = apiName(apiKey) ?? `API ${apiKey}`;
+    if (ours === undefined) throw new KafkaVersionError(`the client does not implement ${name}`);
+    if (theirs === undefined) throw new KafkaVersionError(`broker ${this.address} does not support ${name}`);
+    const version = Math.min(ours.max, theirs.max);
+    if (version < ours.min || version < theirs.min) {
+      throw new KafkaVersionError(
+        `broker ${this.address} serves ${name} v${theirs.min}-${theirs.max}, the client implements v${ours.min}-${ours.max}: no common version`,
+      );
+    }
+    return version;
+  }
+
+  supports(apiKey: ApiKey): boolean {
+    try {
+      this.versionFor(apiKey);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Sends one request at the negotiated version and resolves with the decoded response. */
+  async send<K extends ApiKey>(apiKey: K, body: BodyInput<RequestBodyByKey[K]>, options: SendOptions = {}): Promise<Response<K>> {
+    const version = this.versionFor(apiKey);
+    return this.sendVersion(apiKey, version, body, options);
+  }
+
+  private async sendVersion<K extends ApiKey>(apiKey: K, version: number, body: BodyInput<RequestBodyByKey[K]>, options: SendOptions): Promise<Response<K>> {
+    await this.waitForSlot();
+    if (this.closedError !== null) throw this.closedError;
+    const correlationId = this.nextCorrelationId;
+    this.nextCorrelationId = this.nextCorrelationId >= 0x7fffffff ? 1 : this.nextCorrelationId + 1;
+    const frame = encodeRequestFrame(apiKey, version, correlationId, this.options.clientId, body);
+    if (options.expectResponse === false) {
+      this.socket.write(frame);
+      this.releaseSlot();
+      return { version, body: undefined as unknown as ResponseBodyByKey[K] };
+    }
+    const responseFrame = await new Promise<Buffer>((resolve, reject) => {
+      const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
+      const timer = setTimeout(() => {
+        this.pending.delete(correlationId);
+        this.releaseSlot();
+        reject(new KafkaTimeoutError(`${apiName(apiKey) ?? apiKey} v${version} to ${this.address} got no response in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(correlationId, { apiKey, resolve, reject, timer });
+      this.socket.write(frame);
+    });
+    try {
+      return { version, body: decodeResponseFrame(apiKey, version, responseFrame).body };
+    } catch (error) {
+      if (!(error instanceof ProtocolDecodeError)) throw error;
+      throw new KafkaConnectionError(`cannot read the response from ${this.address}: ${error.message}`, { cause: error });
+    }
+  }
+
+  /** Limits requests in flight (LIMITS.inFlightRequestsPerConnectionMax); the rest queue here. */
+  private async waitForSlot(): Promise<void> {
+    if (this.inFlight < LIMITS.inFlightRequestsPerConnectionMax) {
+      this.inFlight += 1;
+      return;
+    }
+    // The slot is handed over by releaseSlot, so inFlight stays unchanged on the way in.
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private releaseSlot(): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next();
+    else this.inFlight -= 1;
+  }
+
+  /**
+   * ApiVersions v3 first (it carries the client's software name); a broker that does not know
+   * v3 answers in v0 with UNSUPPORTED_VERSION, or its answer will not decode as v3, and then
+   * the client asks again with v0, as librdkafka does.
+   */
+  private async negotiateVersions(): Promise<void> {
+    const body = { clientSoftwareName: CLIENT_SOFTWARE_NAME, clientSoftwareVersion: CLIENT_SOFTWARE_VERSION };
+    let response: Response<typeof ApiKey.ApiVersions>;
+    try {
+      response = await this.sendVersion(ApiKey.ApiVersions, 3, body, {});
+      if (response.body.errorCode === 35) response = await this.sendVersion(ApiKey.ApiVersions, 0, {}, {});
+    } catch (error) {
+      if (!(error instanceof KafkaConnectionError) || this.closed) throw error;
+      response = await this.sendVersion(ApiKey.ApiVersions, 0, {}, {});
+    }
+    if (response.body.errorCode !== 0) throw new KafkaProtocolError(response.body.errorCode, `ApiVersions from ${this.address}`);
+    this.versions = new Map(response.body.apiKeys.map((key) => [key.apiKey, { min: key.minVersion, max: key.maxVersion }]));
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered.push(chunk);
+    this.bufferedBytes += chunk.length;
+    while (this.bufferedBytes >= SIZE_PREFIX_BYTES) {
+      const head = this.buffered.length === 1 ? (this.buffered[0] as Buffer) : Buffer.concat(this.buffered);
+      this.buffered = [head];
+      const size = head.readInt32BE(0);
+      if (size < 4 || size > LIMITS.responseFrameBytesMax) {
+        this.fail(new KafkaConnectionError(`broker ${this.address} sent a frame of ${size} bytes (limit ${LIMITS.responseFrameBytesMax})`));
+        this.socket.destroy();
+        return;
+      }
+      if (head.length < SIZE_PREFIX_BYTES + size) return;
+      const frame = head.subarray(SIZE_PREFIX_BYTES, SIZE_PREFIX_BYTES + size);
+      const rest = head.subarray(SIZE_PREFIX_BYTES + size);
+      this.buffered = rest.length > 0 ? [rest] : [];
+      this.bufferedBytes = rest.length;
+      this.deliver(frame);
+    }
+  }
+
+  private deliver(frame: Buffer): void {
+    const correlationId = frame.readInt32BE(0);
+    const pending = this.pending.get(correlationId);
+    // A response to a request that already timed out is dropped; its caller has moved on.
+    if (pending === undefined) return;
+    this.pending.delete(correlationId);
+    clearTimeout(pending.timer);
+    this.releaseSlot();
+    pending.resolve(frame);
+  }
+
+  private fail(error: Error): void {
+    if (this.closedError !== null) return;
+    this.closedError = error;
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    this.pending.clear();
+    for (const wake of this.waiting.splice(0)) wake();
+    for (const listener of this.closeListeners) listener(error);
+  }
+
+  close(): void {
+    this.fail(new KafkaConnectionError(`connection to ${this.address} was closed by the client`));
+    this.socket.destroy();
+  }
+}
+
+function connectSocket(options: ConnectionOptions): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: options.host, port: options.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new KafkaConnectionError(`could not connect to ${options.host}:${options.port} within ${options.connectTimeoutMs} ms`));
+    }, options.connectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new KafkaConnectionError(`could not connect to ${options.host}:${options.port}: ${error.message}`, { cause: error }));
+    });
+  });
+}

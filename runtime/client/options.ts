@@ -1,0 +1,96 @@
+// Options shared by producer, consumer and admin, validated with zod. Users coming from Kafka
+// write `bootstrap.servers` or `linger.ms`; users of a TypeScript API write `bootstrapServers`
+// or `lingerMs`. Both are accepted: Kafka names are translated before validation, and zod's
+// strict objects reject anything unknown with the option's name in the message.
+import { z } from 'zod';
+import type { ClusterOptions } from './cluster.ts';
+import { KafkaConfigError } from './errors.ts';
+
+/** Kafka config names accepted as aliases, mapped to the option names of this client. */
+export const KAFKA_NAMES: Readonly<Record<string, string>> = {
+  'bootstrap.servers': 'bootstrapServers',
+  'client.id': 'clientId',
+  'request.timeout.ms': 'requestTimeoutMs',
+  'socket.connection.setup.timeout.ms': 'connectTimeoutMs',
+  'retry.backoff.ms': 'retryBackoffMs',
+  retries: 'retries',
+  'allow.auto.create.topics': 'allowAutoTopicCreation',
+  acks: 'acks',
+  'linger.ms': 'lingerMs',
+  'batch.size': 'batchSize',
+  'compression.type': 'compression',
+  'max.request.size': 'maxRequestSize',
+  'group.id': 'groupId',
+  'group.instance.id': 'groupInstanceId',
+  'session.timeout.ms': 'sessionTimeoutMs',
+  'heartbeat.interval.ms': 'heartbeatIntervalMs',
+  'max.poll.interval.ms': 'rebalanceTimeoutMs',
+  'enable.auto.commit': 'autoCommit',
+  'auto.commit.interval.ms': 'autoCommitIntervalMs',
+  'auto.offset.reset': 'autoOffsetReset',
+  'partition.assignment.strategy': 'partitionAssignors',
+  'fetch.min.bytes': 'fetchMinBytes',
+  'fetch.max.bytes': 'fetchMaxBytes',
+  'fetch.max.wait.ms': 'fetchMaxWaitMs',
+  'max.partition.fetch.bytes': 'maxPartitionFetchBytes',
+  'isolation.level': 'isolationLevel',
+};
+
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[^\]]+\]:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9092');
+
+export const commonOptionsShape = {
+  /** A list or a comma-separated string, as bootstrap.servers is written in properties files. */
+  bootstrapServers: z
+    .union([z.string(), z.array(z.string())])
+    .transform((value) => (typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') : value))
+    .pipe(z.array(hostPort).min(1, 'needs at least one host:port')),
+  clientId: z.string().min(1).default('runnel'),
+  requestTimeoutMs: z.coerce.number().int().positive().default(30_000),
+  connectTimeoutMs: z.coerce.number().int().positive().default(10_000),
+  retryBackoffMs: z.coerce.number().int().nonnegative().default(100),
+  retries: z.coerce.number().int().nonnegative().max(1_000).default(5),
+};
+
+/** Renames Kafka-style keys to this client's names; a key given under both names is an error. */
+export function translateKafkaNames(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const output: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) {
+    const name = KAFKA_NAMES[key] ?? key;
+    if (name in output) throw new KafkaConfigError(`option ${name} is given twice (as ${key} too); keep one`);
+    if (value !== undefined) output[name] = value;
+  }
+  return output;
+}
+
+/** Parses options with `schema`, turning zod's report into one readable KafkaConfigError. */
+export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(translateKafkaNames(input));
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const path = issue.path.join('.');
+    return path === '' ? issue.message : `${path}: ${issue.message}`;
+  });
+  throw new KafkaConfigError(`invalid ${what} options: ${problems.join('; ')}`);
+}
+
+export interface CommonOptions {
+  bootstrapServers: string[];
+  clientId: string;
+  requestTimeoutMs: number;
+  connectTimeoutMs: number;
+  retryBackoffMs: number;
+  retries: number;
+}
+
+export function clusterOptions(options: CommonOptions, allowAutoTopicCreation: boolean): ClusterOptions {
+  return {
+    bootstrapServers: options.bootstrapServers,
+    clientId: options.clientId,
+    connectTimeoutMs: options.connectTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs,
+    retryBackoffMs: options.retryBackoffMs,
+    retries: options.retries,
+    allowAutoTopicCreation,
+  };
+}
