@@ -8,6 +8,11 @@
 // one exception: ApiVersions responses always use header v0, because a client that sent a
 // version the broker does not know must still be able to read the error in the answer.
 // Every `frame` argument below is the bytes after the 4-byte size prefix.
+//
+// Decoded `records` fields are views into the frame, not copies (the Produce and Fetch hot
+// paths move batches without touching them), so a caller that reuses frame buffers must copy
+// the records it keeps. `bytes` fields are copied. Decoded uuids are canonical 8-4-4-4-12
+// lowercase strings; encoders accept that form or 32 bare hex digits.
 import { compileStruct } from './compile.ts';
 import type { CompiledStruct } from './compile.ts';
 import { API_SCHEMAS, ApiKey } from './messages/index.ts';

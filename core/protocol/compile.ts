@@ -311,7 +311,8 @@ function buildStruct(struct: StructSchema, version: number, flexible: boolean): 
 
 function taggedEncoder(tagged: TaggedField[]): (writer: Writer, value: Body) => void {
   return (writer, value) => {
-    const sections: { tag: number; data: Buffer }[] = [];
+    // Most structs carry only default tagged values, so the list is made only when needed.
+    let sections: { tag: number; data: Buffer }[] | undefined;
     for (const field of tagged) {
       const fieldValue = value[field.name];
       if (fieldValue === undefined || fieldValue === field.fallback) continue;
@@ -321,7 +322,7 @@ function taggedEncoder(tagged: TaggedField[]): (writer: Writer, value: Body) => 
       } catch (error) {
         throw encodeFailure(error, field.name);
       }
-      if (!data.equals(field.defaultBytes)) sections.push({ tag: field.tag, data });
+      if (!data.equals(field.defaultBytes)) (sections ??= []).push({ tag: field.tag, data });
     }
     writer.taggedFields(sections);
   };
