@@ -71,6 +71,8 @@ export function windowAggregateProcessor<K, V, VA>(storeName: string, windows: T
       store ??= context.getStateStore<WindowStore<K, ValueAndTimestamp<VA>>>(storeName);
       observedStreamTimeMs = Math.max(observedStreamTimeMs, record.timestamp);
       const closeTimeMs = observedStreamTimeMs - windows.graceMs;
+      // Closed windows go out before this record's puts, which could expire them in the store.
+      if (emit === 'on-window-close') emitClosedWindows(store, windows, emitState, closeTimeMs, forward);
       for (const window of windows.windowsFor(record.timestamp)) {
         if (window.endMs <= closeTimeMs) {
           context.metrics.droppedLateRecords++;
@@ -84,7 +86,6 @@ export function windowAggregateProcessor<K, V, VA>(storeName: string, windows: T
           forward({ ...record, key: { key: record.key, window }, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
         }
       }
-      if (emit === 'on-window-close') emitClosedWindows(store, windows, emitState, closeTimeMs, forward);
     })();
   };
 }
