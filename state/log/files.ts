@@ -37,7 +37,7 @@ export function listSegmentBaseOffsets(directory: string): bigint[] {
 
 /** Removes a segment's log and index files. */
 export function deleteSegmentFiles(directory: string, baseOffset: bigint): void {
-  for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+  for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX]) {
     fs.rmSync(path.join(directory, segmentFileName(baseOffset, suffix)), { force: true });
   }
 }
@@ -60,16 +60,30 @@ export function fsyncDirectory(directory: string): void {
 
 /** Replaces `file` with `content` so that readers see the old or the new bytes, never a mix. */
 export function writeFileAtomically(file: string, content: Buffer | string, durable = true): void {
-  const temporary = file + TEMPORARY_SUFFIX;
-  const fd = fs.openSync(temporary, 'w');
-  try {
-    fs.writeFileSync(fd, content);
-    if (durable) fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+  writeFilesAtomically(path.dirname(file), [{ file, content }], durable);
+}
+
+/**
+ * Replaces each file atomically (each on its own, not as a group), sharing one directory fsync
+ * for all the renames in `directory`.
+ */
+export function writeFilesAtomically(
+  directory: string,
+  files: readonly { file: string; content: Buffer | string }[],
+  durable = true,
+): void {
+  for (const { file, content } of files) {
+    const temporary = file + TEMPORARY_SUFFIX;
+    const fd = fs.openSync(temporary, 'w');
+    try {
+      fs.writeFileSync(fd, content);
+      if (durable) fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temporary, file);
   }
-  fs.renameSync(temporary, file);
-  if (durable) fsyncDirectory(path.dirname(file));
+  if (durable) fsyncDirectory(directory);
 }
 
 export interface PartitionCheckpoint {

@@ -474,14 +474,6 @@ export class PartitionLog {
     this.#writeCheckpoint(true);
   }
 
-  /** Closes and removes every segment file and the checkpoint (the directory stays). */
-  deleteFiles(): void {
-    for (const segment of this.#segments) segment.delete();
-    this.#segments.length = 0;
-    this.#closed = true;
-    fs.rmSync(this.directory, { recursive: true, force: true });
-  }
-
   #segmentIndexFor(offset: bigint): number {
     let low = 0;
     let high = this.#segments.length - 1;

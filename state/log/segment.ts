@@ -10,7 +10,14 @@ import * as path from 'node:path';
 import { BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD, BATCH_OFFSETS } from '../../core/records/header.ts';
 import { type BatchInfo, inspectBatch, readFully, scanBatches, writeFully } from './batch-scan.ts';
 import type { LogConfig } from './config.ts';
-import { INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, segmentFileName, writeFileAtomically } from './files.ts';
+import {
+  INDEX_SUFFIX,
+  LOG_SUFFIX,
+  TIME_INDEX_SUFFIX,
+  deleteSegmentFiles,
+  segmentFileName,
+  writeFilesAtomically,
+} from './files.ts';
 import { OffsetIndex } from './offset-index.ts';
 import { TimeIndex } from './time-index.ts';
 
@@ -74,9 +81,14 @@ export class LogSegment {
     this.#offsetIndex = new OffsetIndex(config.segmentIndexBytes);
   }
 
-  /** Creates an empty segment; an existing file with the same name is a programmer error. */
+  /** Creates an empty segment; an existing .log with the same name is a programmer error. */
   static create(directory: string, baseOffset: bigint, config: LogConfig, nowMs: number): LogSegment {
     const fd = fs.openSync(path.join(directory, segmentFileName(baseOffset, LOG_SUFFIX)), 'wx+');
+    // Index files without a .log are leftovers of an interrupted delete; they must not be
+    // mistaken for this segment's indexes after a restart.
+    for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+      fs.rmSync(path.join(directory, segmentFileName(baseOffset, suffix)), { force: true });
+    }
     return new LogSegment(directory, baseOffset, config, fd, 0, nowMs);
   }
 
@@ -253,8 +265,10 @@ export class LogSegment {
     if (this.#maxTimestamp !== NO_TIMESTAMP) {
       this.#timeIndex.maybeAppend(this.#maxTimestamp, this.#offsetOfMaxTimestamp);
     }
-    writeFileAtomically(this.#siblingFile(INDEX_SUFFIX), this.#offsetIndex.toBuffer(), durable);
-    writeFileAtomically(this.#siblingFile(TIME_INDEX_SUFFIX), this.#timeIndex.toBuffer(), durable);
+    writeFilesAtomically(path.dirname(this.#logFile), [
+      { file: this.#siblingFile(INDEX_SUFFIX), content: this.#offsetIndex.toBuffer() },
+      { file: this.#siblingFile(TIME_INDEX_SUFFIX), content: this.#timeIndex.toBuffer() },
+    ], durable);
   }
 
   close(): void {
@@ -263,12 +277,13 @@ export class LogSegment {
     this.#fd = -1;
   }
 
-  /** Closes and removes the segment's files. Reads copy their bytes, so nothing still points here. */
+  /**
+   * Closes and removes the segment's files. Reads copy their bytes, so nothing still points
+   * here. The indexes go first: a crash in between leaves a .log whose indexes get rebuilt.
+   */
   delete(): void {
     this.close();
-    for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
-      fs.rmSync(this.#siblingFile(suffix), { force: true });
-    }
+    deleteSegmentFiles(path.dirname(this.#logFile), this.baseOffset);
   }
 
   #siblingFile(suffix: string): string {
