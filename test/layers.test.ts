@@ -52,7 +52,10 @@ describe('layers', () => {
 
   it('core uses no sockets, files or timers', () => {
     const violations: string[] = [];
+    // The schema generator is a development tool run by hand; no module imports it.
+    const tools = new Set(['core/protocol/generate.ts']);
     for (const file of sourceFiles(path.join(REPOSITORY_ROOT, 'core'))) {
+      if (tools.has(path.relative(REPOSITORY_ROOT, file))) continue;
       const text = readFileSync(file, 'utf8');
       if (/from ['"](node:)?(net|fs|fs\/promises|dgram|child_process|http|https)['"]/.test(text)) violations.push(path.relative(REPOSITORY_ROOT, file));
     }
