@@ -70,6 +70,12 @@ export class OffsetIndex {
     return found < 0 ? { relativeOffset: 0, position: 0 } : this.#entryAt(found);
   }
 
+  /** Drops the spare capacity left by growth; sealed segments keep their indexes for a long time. */
+  trimToSize(): void {
+    this.#relativeOffsets = this.#relativeOffsets.slice(0, Math.max(1, this.#count));
+    this.#positions = this.#positions.slice(0, Math.max(1, this.#count));
+  }
+
   toBuffer(): Buffer {
     const buffer = Buffer.allocUnsafe(this.#count * OFFSET_INDEX_ENTRY_BYTES);
     for (let i = 0; i < this.#count; i += 1) {

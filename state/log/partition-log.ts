@@ -571,6 +571,7 @@ function loadSegments(directory: string, config: LogConfig,
   // Rescanned segments get durable index files now, so the recovery point can move past them.
   for (const segment of segments.slice(0, -1)) {
     if (rescanned.has(segment)) segment.seal();
+    else segment.trimIndexes();
   }
   return { segments, report };
 }

@@ -254,6 +254,13 @@ export class LogSegment {
   seal(): void {
     this.flush();
     this.writeIndexes(true);
+    this.trimIndexes();
+  }
+
+  /** Releases index capacity that only an active segment needs. */
+  trimIndexes(): void {
+    this.#offsetIndex.trimToSize();
+    this.#timeIndex.trimToSize();
   }
 
   flush(): void {

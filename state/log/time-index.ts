@@ -59,6 +59,12 @@ export class TimeIndex {
     return found < 0 ? null : this.#entryAt(found);
   }
 
+  /** Drops the spare capacity left by growth; sealed segments keep their indexes for a long time. */
+  trimToSize(): void {
+    this.#timestamps = this.#timestamps.slice(0, Math.max(1, this.#count));
+    this.#relativeOffsets = this.#relativeOffsets.slice(0, Math.max(1, this.#count));
+  }
+
   toBuffer(): Buffer {
     const buffer = Buffer.allocUnsafe(this.#count * TIME_INDEX_ENTRY_BYTES);
     for (let i = 0; i < this.#count; i += 1) {
