@@ -14,6 +14,7 @@
 // the records it keeps. `bytes` fields are copied. Decoded uuids are canonical 8-4-4-4-12
 // lowercase strings; encoders accept that form or 32 bare hex digits.
 import { compileStruct } from './compile.ts';
+import { ErrorCode } from './errors.ts';
 import type { CompiledStruct } from './compile.ts';
 import { API_SCHEMAS, ApiKey } from './messages/index.ts';
 import type { RequestBodyByKey, ResponseBodyByKey } from './messages/index.ts';
@@ -229,10 +230,33 @@ export function decodeResponseFrame<K extends ApiKey>(
     const reader = new Reader(frame);
     const correlationId = reader.int32();
     if (usesTaggedResponseHeader(apiKey, apiVersion)) reader.taggedFields();
-    const body = codec.decode(reader) as unknown as ResponseBodyByKey[K];
-    return { correlationId, body };
+    const bodyOffset = reader.offset;
+    try {
+      return { correlationId, body: codec.decode(reader) as unknown as ResponseBodyByKey[K] };
+    } catch (error) {
+      const fallback = apiKey === ApiKey.ApiVersions ? unsupportedApiVersionsBody(frame, bodyOffset) : undefined;
+      if (fallback === undefined) throw error;
+      return { correlationId, body: fallback as unknown as ResponseBodyByKey[K] };
+    }
   } catch (error) {
     throw asDecodeError(error, context);
+  }
+}
+
+/**
+ * A broker that does not know the ApiVersions version a client sent answers in version 0
+ * with UNSUPPORTED_VERSION and its own range, so the client can retry lower. When a newer
+ * version fails to decode, this reads the body as version 0 and keeps it only if it is that
+ * answer; anything else stays a decode error.
+ */
+function unsupportedApiVersionsBody(frame: Buffer, bodyOffset: number): object | undefined {
+  const codec = requireDecoder(ApiKey.ApiVersions, 0, DIRECTION_RESPONSE);
+  try {
+    const reader = new Reader(frame, bodyOffset);
+    const body = codec.decode(reader);
+    return body.errorCode === ErrorCode.UNSUPPORTED_VERSION && reader.remaining === 0 ? body : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -100,6 +100,16 @@ describe('captured response frames', () => {
     expect(encodeResponseFrame(ApiKey.ApiVersions, 0, 1, { apiKeys: body.apiKeys }).equals(sized(frame))).toBe(true);
   });
 
+  it('reads the version 0 UNSUPPORTED_VERSION answer to a newer ApiVersions request', () => {
+    // The broker knows ApiVersions 0-2 only; librdkafka asked for v3.
+    const frame = hex('00000001 0023 00000001 0012 0000 0002');
+    const { body } = decodeResponseFrame(ApiKey.ApiVersions, 3, frame);
+    expect(body.errorCode).toBe(35);
+    expect(body.apiKeys).toEqual([{ apiKey: 18, minVersion: 0, maxVersion: 2 }]);
+    // A version 0 body with any other error code is not that answer and stays an error.
+    expect(() => decodeResponseFrame(ApiKey.ApiVersions, 3, hex('00000001 0000 00000001 0012 0000 0002'))).toThrow(ProtocolDecodeError);
+  });
+
   it('uses response header v0 for ApiVersions even in flexible versions', () => {
     // No tagged-field byte after the correlation id, but a flexible body.
     const frame = hex('00000001 0000 02 0012 0000 0004 00 00000000 00');
