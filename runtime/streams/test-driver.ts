@@ -41,6 +41,8 @@ export class TopologyTestDriver {
   /** Every record produced to each topic, in order; output topics read from here. */
   private readonly topics = new Map<string, TopicRecord[]>();
   private readonly readPositions = new Map<string, number>();
+  /** Next offset per topic, counting piped and produced records alike. */
+  private readonly nextOffsets = new Map<string, bigint>();
   private readonly pending: { topic: string; record: TopicRecord }[] = [];
 
   constructor(private readonly topology: Topology, options: TestDriverOptions = {}) {
@@ -174,7 +176,8 @@ export class TopologyTestDriver {
   }
 
   private record(topic: string, key: Uint8Array | null, value: Uint8Array | null, timestamp: number, headers: Headers): TopicRecord {
-    const offset = BigInt(this.topics.get(topic)?.length ?? 0);
+    const offset = this.nextOffsets.get(topic) ?? 0n;
+    this.nextOffsets.set(topic, offset + 1n);
     return { key, value, timestamp, headers, partition: 0, offset };
   }
 
