@@ -100,10 +100,13 @@ describe('PartitionLog append and read', () => {
     log.close();
   });
 
-  it('rejects malformed buffers and stamps the leader epoch', () => {
+  it('rejects malformed or corrupt buffers and stamps the leader epoch', () => {
     const { log } = openLog(partitionDirectory, smallConfig());
     const batch = simpleBatch(1, 1n);
     expect(() => log.append(batch.subarray(0, batch.length - 1))).toThrow(/malformed/);
+    const corrupt = Buffer.from(batch);
+    corrupt[corrupt.length - 1]! ^= 1;
+    expect(() => log.append(corrupt)).toThrow(/CRC mismatch/);
     log.append(batch, { leaderEpoch: 7 });
     expect(readBatchHeader(log.read(0n, 1000).records).partitionLeaderEpoch).toBe(7);
     expect(log.logEndOffset).toBe(1n);
