@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { DeserializationError, Serdes, serde } from '../../../core/serdes/serde.ts';
+import { changeSerde, valueAndTimestampSerde, windowedSerde } from '../../../core/serdes/composite.ts';
+
+describe('serdes', () => {
+  it('numbers use big-endian layouts Java clients read', () => {
+    expect([...Serdes.int32().serialize(258, 't')]).toEqual([0, 0, 1, 2]);
+    expect([...Serdes.long().serialize(1, 't')]).toEqual([0, 0, 0, 0, 0, 0, 0, 1]);
+    expect(Serdes.int64().deserialize(Serdes.int64().serialize(-5n, 't'), 't')).toBe(-5n);
+    expect(Serdes.float64().deserialize(Serdes.float64().serialize(1.5, 't'), 't')).toBe(1.5);
+    expect(() => Serdes.int32().deserialize(new Uint8Array(3), 't')).toThrow(DeserializationError);
+  });
+
+  it('strings must be valid UTF-8 and JSON must parse', () => {
+    expect(Serdes.string().deserialize(Serdes.string().serialize('héllo', 't'), 't')).toBe('héllo');
+    expect(() => Serdes.string().deserialize(new Uint8Array([0xff, 0xfe]), 't')).toThrow(DeserializationError);
+    expect(() => Serdes.json().deserialize(Serdes.string().serialize('{nope', 't'), 't')).toThrow(/not valid JSON/);
+  });
+
+  it('zod serdes validate both ways', () => {
+    const point = serde(z.object({ x: z.number(), y: z.number().default(0) }));
+    expect(point.deserialize(Serdes.string().serialize('{"x":1}', 't'), 't')).toEqual({ x: 1, y: 0 });
+    expect(() => point.deserialize(Serdes.string().serialize('{"x":"1"}', 't'), 't')).toThrow(DeserializationError);
+    expect(() => point.serialize({ x: Number.NaN, y: 0 }, 't')).toThrow(TypeError);
+  });
+
+  it('composite serdes round-trip windowed keys, timestamped values and changes', () => {
+    const windowed = windowedSerde(Serdes.string());
+    expect(windowed.deserialize(windowed.serialize({ key: 'k', window: { startMs: 5, endMs: 15 } }, 't'), 't')).toEqual({ key: 'k', window: { startMs: 5, endMs: 15 } });
+    const timestamped = valueAndTimestampSerde(Serdes.int32());
+    expect(timestamped.deserialize(timestamped.serialize({ value: 7, timestamp: 99 }, 't'), 't')).toEqual({ value: 7, timestamp: 99 });
+    const change = changeSerde(Serdes.string());
+    for (const value of [{ newValue: 'a', oldValue: 'bb' }, { newValue: null, oldValue: 'x' }, { newValue: '', oldValue: null }]) {
+      expect(change.deserialize(change.serialize(value, 't'), 't')).toEqual(value);
+    }
+  });
+});

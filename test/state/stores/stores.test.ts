@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { Serdes } from '../../../core/serdes/serde.ts';
+import type { ChangelogWriter } from '../../../core/topology/processor.ts';
+import { buildKeyValueStore, buildSessionStore, buildWindowStore, CachingLayer, inMemoryKeyValueBytesStore } from '../../../state/stores/index.ts';
+
+function context(writer: ChangelogWriter | null, timestamp = () => 42) {
+  return { applicationId: 'app', taskId: '0_0', partition: 3, changelogTopic: writer === null ? null : 'app-s-changelog', changelogWriter: writer, recordTimestampMs: timestamp };
+}
+
+function recordingWriter() {
+  const sent: { topic: string; partition: number; key: string; value: string | null; timestampMs: number }[] = [];
+  const writer: ChangelogWriter = {
+    send: (topic, partition, key, value, timestampMs) => sent.push({ topic, partition, key: Buffer.from(key).toString('hex'), value: value === null ? null : Buffer.from(value).toString(), timestampMs }),
+  };
+  return { sent, writer };
+}
+
+describe('key-value stores', () => {
+  it('keep keys in byte order for ranges and delete with null', () => {
+    const store = buildKeyValueStore({ name: 's', logging: false, caching: false }, Serdes.string(), Serdes.int32());
+    store.init(context(null));
+    for (const [key, value] of [['b', 2], ['a', 1], ['c', 3], ['bb', 4]] as const) store.put(key, value);
+    expect(store.range('b', 'c').map((entry) => entry.key)).toEqual(['b', 'bb', 'c']);
+    expect(store.all().map((entry) => entry.value)).toEqual([1, 2, 4, 3]);
+    expect(store.putIfAbsent('a', 9)).toBe(1);
+    expect(store.delete('a')).toBe(1);
+    store.put('b', null);
+    expect(store.get('a')).toBeNull();
+    expect(store.approximateNumEntries()).toBe(2);
+  });
+
+  it('change logging writes every put to the changelog with the record timestamp and task partition', () => {
+    const { sent, writer } = recordingWriter();
+    const store = buildKeyValueStore({ name: 's', logging: true, caching: false }, Serdes.string(), Serdes.string());
+    store.init(context(writer));
+    store.put('k', 'v');
+    store.delete('k');
+    expect(sent).toEqual([
+      { topic: 'app-s-changelog', partition: 3, key: '6b', value: 'v', timestampMs: 42 },
+      { topic: 'app-s-changelog', partition: 3, key: '6b', value: null, timestampMs: 42 },
+    ]);
+  });
+
+  it('caching holds writes until flush, so repeated updates reach the changelog once', () => {
+    const { sent, writer } = recordingWriter();
+    const store = buildKeyValueStore({ name: 's', logging: true, caching: true }, Serdes.string(), Serdes.string());
+    store.init(context(writer));
+    store.put('k', 'v1');
+    store.put('k', 'v2');
+    expect(store.get('k')).toBe('v2');
+    expect(sent).toHaveLength(0);
+    store.flush();
+    expect(sent.map((entry) => entry.value)).toEqual(['v2']);
+  });
+
+  it('a full cache flushes to the layer below', () => {
+    const inner = inMemoryKeyValueBytesStore('s');
+    const cache = new CachingLayer(inner, 2);
+    cache.init(context(null));
+    for (const key of ['a', 'b', 'c']) cache.put(Buffer.from(key), Buffer.from(key));
+    expect(inner.approximateNumEntries()).toBe(2);
+    expect(cache.range(null, null)).toHaveLength(3);
+  });
+});
+
+describe('window and session stores', () => {
+  it('window stores fetch by key and time, and expire windows past retention', () => {
+    const store = buildWindowStore({ name: 'w', logging: false, caching: true, retentionMs: 100, windowSizeMs: 10, retainDuplicates: false }, Serdes.string(), Serdes.int32());
+    store.init(context(null));
+    store.put('a', 1, 0);
+    store.put('a', 2, 10);
+    store.put('ab', 3, 10);
+    store.put('b', 4, 20);
+    expect(store.fetch('a', 10)).toBe(2);
+    expect(store.fetchRange('a', 0, 50)).toEqual([{ windowStartMs: 0, value: 1 }, { windowStartMs: 10, value: 2 }]);
+    expect(store.fetchAll(10, 10).map((entry) => [entry.key.key, entry.key.window.endMs, entry.value])).toEqual([['a', 20, 2], ['ab', 20, 3]]);
+    store.put('b', 5, 105);
+    expect(store.fetch('a', 0)).toBeNull();
+    expect(store.fetch('a', 10)).toBe(2);
+  });
+
+  it('window stores that retain duplicates keep every put', () => {
+    const store = buildWindowStore({ name: 'j', logging: false, caching: true, retentionMs: 100, windowSizeMs: 10, retainDuplicates: true }, Serdes.string(), Serdes.string());
+    store.init(context(null));
+    store.put('k', 'x', 5);
+    store.put('k', 'y', 5);
+    expect(store.fetchRange('k', 0, 10).map((entry) => entry.value)).toEqual(['x', 'y']);
+  });
+
+  it('session stores find overlapping sessions of one key', () => {
+    const store = buildSessionStore({ name: 's', logging: false, caching: false, retentionMs: 1000 }, Serdes.string(), Serdes.int32());
+    store.init(context(null));
+    store.put({ key: 'u', window: { startMs: 0, endMs: 10 } }, 1);
+    store.put({ key: 'u', window: { startMs: 50, endMs: 60 } }, 2);
+    store.put({ key: 'v', window: { startMs: 5, endMs: 8 } }, 3);
+    expect(store.findSessions('u', 5, 55).map((entry) => entry.value)).toEqual([1, 2]);
+    expect(store.findSessions('u', 11, 100).map((entry) => entry.value)).toEqual([2]);
+    expect(store.fetchSession('u', 50, 60)).toBe(2);
+    store.remove({ key: 'u', window: { startMs: 0, endMs: 10 } });
+    expect(store.fetch('u').map((entry) => entry.value)).toEqual([2]);
+  });
+});
