@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { VERSION_MAX } from './schema.ts';
 import type { PrimitiveType, VersionRange } from './schema.ts';
 
-interface JsonField {
+export interface JsonField {
   name: string;
   type: string;
   versions: string;
@@ -24,13 +24,13 @@ interface JsonField {
   fields?: JsonField[];
 }
 
-interface JsonStruct {
+export interface JsonStruct {
   name: string;
   versions: string;
   fields: JsonField[];
 }
 
-interface JsonMessage {
+export interface JsonMessage {
   apiKey: number;
   type: 'request' | 'response';
   name: string;
@@ -250,7 +250,7 @@ function renderSide(message: JsonMessage, otherSideNames: Set<string>, apiName: 
   return emitter;
 }
 
-function renderApiFile(request: JsonMessage, response: JsonMessage): string {
+export function renderApiFile(request: JsonMessage, response: JsonMessage): string {
   const apiName = apiNameOf(request);
   const requestSide = renderSide(request, structNames(response), apiName);
   const responseSide = renderSide(response, structNames(request), apiName);

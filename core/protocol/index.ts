@@ -1,4 +1,12 @@
 // The Kafka wire protocol: the one module the broker and the client share.
+//
+// Broker side: read the size prefix, then decodeRequestHeader(frame); answer status
+// 'unknown-api' / 'unsupported-version' with an error, else decodeRequestBody(apiKey,
+// apiVersion, frame, bodyOffset) and reply with encodeResponseFrame (or the Chunks variant for
+// large fetches). Client side: encodeRequestFrame, then decodeResponseFrame with the version
+// it sent. Body types are RequestBodyByKey[K] / ResponseBodyByKey[K]; per-API struct types
+// live in messages/NN-name.ts. Fields left out of a body are encoded as their defaults.
+// The schemas are generated: npx tsx core/protocol/generate.ts <path-to-kafka-messages-dir>.
 export {
   apiName,
   decodeRequestBody,
