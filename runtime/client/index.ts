@@ -1,0 +1,11 @@
+// Runnel's Kafka client: producer, consumer and admin over the Kafka wire protocol. It speaks to
+// any Kafka-compatible broker and shares only core/ with Runnel's own broker.
+export { Admin } from './admin.ts';
+export type { AdminOptions, ConfigEntry, GroupDescription, GroupListing, NewTopic, OffsetSpec, PartitionOffset, TopicDescription, TopicPartitionOffset } from './admin.ts';
+export { Consumer } from './consumer.ts';
+export type { ConsumerOptions, ConsumerRecord, TopicPartition } from './consumer.ts';
+export { Producer } from './producer.ts';
+export type { CompressionName, ProducerMessage, ProducerOptions, ProducerRecord, RecordMetadata } from './producer.ts';
+export { KafkaClientError, KafkaConfigError, KafkaConnectionError, KafkaProtocolError, KafkaStateError, KafkaTimeoutError, KafkaVersionError } from './errors.ts';
+export { murmur2, partitionForKey } from './partitioner.ts';
+export { rangeAssignor, roundRobinAssignor } from './group-protocol.ts';
