@@ -3,10 +3,16 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-const whole = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.union([z.number(), z.string().trim().regex(/^-?\d+$/, 'must be a whole number').transform(Number)])
-    .pipe(z.number().int().min(min).max(max));
-const flag = z.union([z.boolean(), z.enum(['true', 'false'], { message: 'must be true or false' }).transform((text) => text === 'true')]);
+/** Accepts a number or its decimal text, as a properties file or a CLI flag gives it. */
+const whole = (min: number, max = Number.MAX_SAFE_INTEGER) => z.preprocess(
+  (value) => (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value),
+  z.number({ error: 'must be a whole number' }).int('must be a whole number')
+    .min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
+);
+const flag = z.preprocess(
+  (value) => (value === 'true' ? true : value === 'false' ? false : value),
+  z.boolean({ error: 'must be true or false' }),
+);
 
 const listenerPattern = /^(?:[A-Za-z_]+:\/\/)?([^:,]*):(\d+)$/;
 
