@@ -1,5 +1,6 @@
 // Serdes turn typed keys and values into bytes and back. Null keys and values (tombstones) never
 // reach a serde: the framework passes them through as null, as Kafka's serdes do by convention.
+import { Buffer, isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
 
 export interface Serde<T> {
@@ -20,8 +21,15 @@ export class DeserializationError extends Error {
   }
 }
 
-const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
+const textEncoder = { encode: (text: string): Uint8Array => Buffer.from(text, 'utf8') };
+// Buffer's codec is several times faster than TextDecoder for short strings; isUtf8 keeps the
+// strictness of a fatal decoder.
+const textDecoder = {
+  decode: (bytes: Uint8Array): string => {
+    if (!isUtf8(bytes)) throw new TypeError('invalid UTF-8');
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  },
+};
 
 function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

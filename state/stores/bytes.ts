@@ -20,7 +20,10 @@ export function withSuffix(key: Uint8Array, numbers: readonly number[], sequence
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let position = key.byteLength;
   for (const number of numbers) {
-    view.setBigUint64(position, BigInt(Math.max(0, number)));
+    // Two 32-bit halves avoid BigInt on this hot path; ms timestamps fit in 53 bits.
+    const clamped = Math.max(0, number);
+    view.setUint32(position, Math.floor(clamped / 0x1_0000_0000));
+    view.setUint32(position + 4, clamped >>> 0);
     position += 8;
   }
   if (sequence !== null) view.setUint32(position, sequence);
@@ -30,7 +33,8 @@ export function withSuffix(key: Uint8Array, numbers: readonly number[], sequence
 /** Reads the 8-byte number at index (0 = first suffix number) from a key with the given suffix size. */
 export function suffixNumber(bytes: Uint8Array, suffixBytes: number, index: number): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return Number(view.getBigUint64(bytes.byteLength - suffixBytes + index * 8));
+  const position = bytes.byteLength - suffixBytes + index * 8;
+  return view.getUint32(position) * 0x1_0000_0000 + view.getUint32(position + 4);
 }
 
 export function withoutSuffix(bytes: Uint8Array, suffixBytes: number): Uint8Array {

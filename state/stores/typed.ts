@@ -79,7 +79,8 @@ const MAX_TIME = Number.MAX_SAFE_INTEGER;
  */
 export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStore<K, V> {
   private observedStreamTimeMs = -1;
-  private lastPurgeMs = -1;
+  /** Smallest window start that may still be stored below; purges run only when it expires. */
+  private oldestStartMs = Number.MAX_SAFE_INTEGER;
   private sequence = 0;
 
   constructor(
@@ -98,6 +99,7 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     const sequence = this.options.retainDuplicates ? ++this.sequence : 0;
     const bytes = withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], sequence);
     this.inner.put(bytes, value === null ? null : this.valueSerde.serialize(value, this.name));
+    this.oldestStartMs = Math.min(this.oldestStartMs, windowStartMs);
     this.maybePurge();
   }
   fetch(key: K, windowStartMs: number): V | null {
@@ -138,14 +140,17 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   private minLiveTimeMs(): number {
     return this.observedStreamTimeMs - this.options.retentionMs + 1;
   }
+  /** Deletes expired windows below, scanning only when the oldest stored window has expired. */
   private maybePurge(): void {
-    const interval = Math.max(1, Math.floor(this.options.retentionMs / 4));
-    if (this.observedStreamTimeMs - this.lastPurgeMs < interval) return;
-    this.lastPurgeMs = this.observedStreamTimeMs;
     const minLiveMs = this.minLiveTimeMs();
+    if (this.oldestStartMs >= minLiveMs) return;
+    let oldestStartMs = Number.MAX_SAFE_INTEGER;
     for (const entry of this.inner.range(null, null)) {
-      if (suffixNumber(entry.key, WINDOW_SUFFIX_BYTES, 0) < minLiveMs) this.inner.put(entry.key, null);
+      const startMs = suffixNumber(entry.key, WINDOW_SUFFIX_BYTES, 0);
+      if (startMs < minLiveMs) this.inner.put(entry.key, null);
+      else oldestStartMs = Math.min(oldestStartMs, startMs);
     }
+    this.oldestStartMs = oldestStartMs;
   }
 }
 
