@@ -80,7 +80,7 @@ function codecFor(apiKey: number, apiVersion: number, direction: number): Compil
 
 function requireEncoder(apiKey: number, apiVersion: number, direction: number): CompiledStruct {
   const codec = codecFor(apiKey, apiVersion, direction);
-  if (codec === undefined) throw new ProtocolEncodeError(`${describe(apiKey, apiVersion, direction)} is not a known API version`);
+  if (codec === undefined) throw new ProtocolEncodeError('not a known API version').withContext(describe(apiKey, apiVersion, direction));
   return codec;
 }
 
@@ -116,8 +116,8 @@ function encodeBody(writer: Writer, codec: CompiledStruct, body: object, context
   try {
     codec.encode(writer, body as Record<string, unknown>);
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new ProtocolEncodeError(`${context}: ${detail}`);
+    const failure = error instanceof ProtocolEncodeError ? error : new ProtocolEncodeError(error instanceof Error ? error.message : String(error));
+    throw failure.withContext(context);
   }
 }
 

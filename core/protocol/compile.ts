@@ -206,7 +206,7 @@ function guardNull(codec: ValueCodec, field: FieldSchema, version: number): Valu
   return {
     ...codec,
     encode: (w, v) => {
-      if (v === null) throw new ProtocolEncodeError(`field ${field.name} is not nullable in version ${version}`);
+      if (v === null) throw new ProtocolEncodeError(`null is not allowed in version ${version}`);
       encode(w, v);
     },
   };
@@ -352,9 +352,6 @@ function decodeFailure(error: unknown, fieldName: string): ProtocolDecodeError {
 }
 
 function encodeFailure(error: unknown, fieldName: string): ProtocolEncodeError {
-  if (error instanceof ProtocolEncodeError && error.message.startsWith('field ')) {
-    return new ProtocolEncodeError(`field ${fieldName}.${error.message.slice('field '.length)}`);
-  }
-  const detail = error instanceof Error ? error.message : String(error);
-  return new ProtocolEncodeError(`field ${fieldName}: ${detail}`);
+  const failure = error instanceof ProtocolEncodeError ? error : new ProtocolEncodeError(error instanceof Error ? error.message : String(error));
+  return failure.withField(fieldName);
 }

@@ -6,9 +6,35 @@
 
 /** A value that cannot be encoded: a programmer error in the caller, never bad client input. */
 export class ProtocolEncodeError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** Field names from the outermost struct to the field that failed. */
+  readonly fieldPath: string[] = [];
+  readonly detail: string;
+  context = '';
+
+  constructor(detail: string) {
+    super(detail);
     this.name = 'ProtocolEncodeError';
+    this.detail = detail;
+  }
+
+  /** Adds the enclosing field name; called by struct encoders while the error unwinds. */
+  withField(fieldName: string): this {
+    this.fieldPath.unshift(fieldName);
+    this.message = this.render();
+    return this;
+  }
+
+  /** Adds what was being encoded, e.g. "Produce v9 request". */
+  withContext(context: string): this {
+    this.context = context;
+    this.message = this.render();
+    return this;
+  }
+
+  private render(): string {
+    const field = this.fieldPath.length > 0 ? `field ${this.fieldPath.join('.')}: ` : '';
+    const context = this.context === '' ? '' : `${this.context}: `;
+    return `${context}${field}${this.detail}`;
   }
 }
 

@@ -10,6 +10,7 @@ import {
   encodeResponseFrame,
   encodeResponseFrameChunks,
   ProtocolDecodeError,
+  ProtocolEncodeError,
 } from '../../../core/protocol/index.ts';
 
 function hex(text: string): Buffer {
@@ -189,5 +190,22 @@ describe('tagged fields', () => {
     expect(() => decodeResponseFrame(ApiKey.ApiVersions, 3, short)).toThrow(/ApiVersions v3 response: field finalizedFeaturesEpoch/);
     const long = hex('00000001 0000 01 00000000 01 01 09 0000000000000005 00');
     expect(() => decodeResponseFrame(ApiKey.ApiVersions, 3, long)).toThrow(/left 1 of its bytes unread/);
+  });
+});
+
+describe('encoding mistakes', () => {
+  it('names the API, version and field of a value that cannot be encoded', () => {
+    const nullName = { topicData: [{ name: null as unknown as string, partitionData: [] }] };
+    expect(() => encodeRequestFrame(ApiKey.Produce, 3, 1, null, nullName)).toThrow(ProtocolEncodeError);
+    expect(() => encodeRequestFrame(ApiKey.Produce, 3, 1, null, nullName)).toThrow('Produce v3 request: field topicData.name: null is not allowed in version 3');
+    expect(() => encodeRequestFrame(ApiKey.Produce, 3, 1, null, { acks: 70000 })).toThrow(/Produce v3 request: field acks: .*range/);
+    expect(() => encodeRequestFrame(ApiKey.Fetch, 13, 1, null, { topics: [{ topicId: 'nope' }] })).toThrow(/field topics.topicId: not a UUID/);
+    expect(() => encodeRequestFrame(ApiKey.Produce, 99, 1, null, {})).toThrow(/Produce v99 request: not a known API version/);
+  });
+
+  it('fills every field left out with its default', () => {
+    const frame = encodeRequestFrame(ApiKey.Fetch, 4, 1, null, {});
+    // After the 14 bytes of size and header: replicaId -1, maxWaitMs 0, minBytes 0, maxBytes 0x7fffffff, isolationLevel 0, no topics.
+    expect(frame.subarray(14).toString('hex')).toBe('ffffffff' + '00000000' + '00000000' + '7fffffff' + '00' + '00000000');
   });
 });
