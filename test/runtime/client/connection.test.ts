@@ -1,0 +1,138 @@
+// The connection against a scripted broker on a loopback port: version negotiation, the
+// ApiVersions step-down, pipelined answers out of order, timeouts and the frame size limit.
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LIMITS } from '../../../core/limits.ts';
+import { ApiKey, decodeRequestBody, decodeRequestHeader, encodeResponseFrame, type RequestHeader } from '../../../core/protocol/index.ts';
+import { Connection } from '../../../runtime/client/connection.ts';
+import { KafkaConnectionError, KafkaTimeoutError, KafkaVersionError } from '../../../runtime/client/errors.ts';
+
+type Handler = (header: RequestHeader, frame: Buffer, socket: net.Socket) => void;
+
+const servers: net.Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.emit('drop-all');
+  })));
+});
+
+async function fakeBroker(handle: Handler): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    let pending = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
+        const frame = pending.subarray(4, 4 + pending.readInt32BE(0));
+        pending = pending.subarray(4 + frame.length);
+        handle(decodeRequestHeader(frame), frame, socket);
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  server.on('drop-all', () => { for (const socket of sockets) socket.destroy(); });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
+const API_KEYS = [
+  { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 3 },
+  { apiKey: ApiKey.Metadata, minVersion: 0, maxVersion: 5 },
+  { apiKey: ApiKey.Produce, minVersion: 0, maxVersion: 2 },
+  { apiKey: ApiKey.Fetch, minVersion: 13, maxVersion: 17 },
+];
+
+function answerApiVersions(header: RequestHeader, socket: net.Socket): void {
+  socket.write(encodeResponseFrame(ApiKey.ApiVersions, header.apiVersion, header.correlationId, { errorCode: 0, apiKeys: API_KEYS }));
+}
+
+function open(port: number, requestTimeoutMs = 5_000): Promise<Connection> {
+  return Connection.open({ host: '127.0.0.1', port, clientId: 'test', connectTimeoutMs: 2_000, requestTimeoutMs });
+}
+
+describe('Connection', () => {
+  it('uses min(client max, broker max) and refuses APIs with no common version', async () => {
+    const port = await fakeBroker((header, _frame, socket) => { if (header.apiKey === ApiKey.ApiVersions) answerApiVersions(header, socket); });
+    const connection = await open(port);
+    expect(connection.versionFor(ApiKey.Metadata)).toBe(5);
+    expect(() => connection.versionFor(ApiKey.Produce)).toThrow(KafkaVersionError);
+    expect(() => connection.versionFor(ApiKey.Produce)).toThrow(/serves Produce v0-2, the client implements v3-11/);
+    expect(() => connection.versionFor(ApiKey.Fetch)).toThrow(/no common version/);
+    expect(() => connection.versionFor(ApiKey.CreateTopics)).toThrow(/does not support CreateTopics/);
+    connection.close();
+  });
+
+  it('steps down to ApiVersions v0 when the broker answers v3 with UNSUPPORTED_VERSION', async () => {
+    const seen: number[] = [];
+    const port = await fakeBroker((header, _frame, socket) => {
+      seen.push(header.apiVersion);
+      if (header.apiVersion > 0) socket.write(encodeResponseFrame(ApiKey.ApiVersions, 0, header.correlationId, { errorCode: 35, apiKeys: API_KEYS }));
+      else answerApiVersions(header, socket);
+    });
+    const connection = await open(port);
+    expect(seen).toEqual([3, 0]);
+    expect(connection.versionFor(ApiKey.Metadata)).toBe(5);
+    connection.close();
+  });
+
+  it('routes pipelined responses by correlation id even when they come back out of order', async () => {
+    const held: { header: RequestHeader; socket: net.Socket; topic: string }[] = [];
+    const port = await fakeBroker((header, frame, socket) => {
+      if (header.apiKey === ApiKey.ApiVersions) return answerApiVersions(header, socket);
+      const body = decodeRequestBody(ApiKey.Metadata, header.apiVersion, frame, header.bodyOffset);
+      held.push({ header, socket, topic: body.topics?.[0]?.name ?? '' });
+      if (held.length === 3) {
+        for (const entry of held.reverse()) {
+          entry.socket.write(encodeResponseFrame(ApiKey.Metadata, entry.header.apiVersion, entry.header.correlationId, {
+            brokers: [], topics: [{ errorCode: 3, name: entry.topic, partitions: [] }],
+          }));
+        }
+      }
+    });
+    const connection = await open(port);
+    const answers = await Promise.all(['a', 'b', 'c'].map((name) => connection.send(ApiKey.Metadata, { topics: [{ name }] })));
+    expect(answers.map((answer) => answer.body.topics[0]?.name)).toEqual(['a', 'b', 'c']);
+    connection.close();
+  });
+
+  it('times a request out without closing the connection', async () => {
+    let answered = 0;
+    const port = await fakeBroker((header, _frame, socket) => {
+      if (header.apiKey === ApiKey.ApiVersions) {
+        answered += 1;
+        answerApiVersions(header, socket);
+      }
+    });
+    const connection = await open(port, 200);
+    await expect(connection.send(ApiKey.Metadata, { topics: [] })).rejects.toBeInstanceOf(KafkaTimeoutError);
+    expect(connection.closed).toBe(false);
+    expect(answered).toBe(1);
+    connection.close();
+  });
+
+  it('closes the connection on a frame above responseFrameBytesMax and fails pending requests', async () => {
+    const port = await fakeBroker((header, _frame, socket) => {
+      if (header.apiKey === ApiKey.ApiVersions) return answerApiVersions(header, socket);
+      const huge = Buffer.alloc(8);
+      huge.writeInt32BE(LIMITS.responseFrameBytesMax + 1, 0);
+      huge.writeInt32BE(header.correlationId, 4);
+      socket.write(huge);
+    });
+    const connection = await open(port);
+    const failure = await connection.send(ApiKey.Metadata, { topics: [] }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(KafkaConnectionError);
+    expect(String(failure)).toMatch(/frame of \d+ bytes \(limit/);
+    expect(connection.closed).toBe(true);
+  });
+
+  it('reports a refused connection as a retriable connection error', async () => {
+    const port = await fakeBroker(() => undefined);
+    await new Promise<void>((resolve) => servers.pop()?.close(() => resolve()));
+    const failure = await open(port).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(KafkaConnectionError);
+    expect((failure as KafkaConnectionError).retriable).toBe(true);
+  });
+});
