@@ -63,14 +63,14 @@ export class InternalBuilder {
   }
 
   /** Adds filter -> sink -> topic -> source, named in Kafka Streams' order: sink, filter, source. */
-  addRepartition(parent: GraphNode, topicPrefix: string, options: { keySerde: Serde<unknown>; valueSerde: Serde<unknown>; partitions?: number; userRequested: boolean }): RepartitionGraphNode {
+  addRepartition(parent: GraphNode, topicPrefix: string, options: { keySerde: Serde<unknown>; valueSerde: Serde<unknown>; partitions?: number; userRequested: boolean; topicSuffix?: string }): RepartitionGraphNode {
     const sinkName = this.newName('KSTREAM-SINK-');
     const filterName = this.newName('KSTREAM-FILTER-');
     const sourceName = this.newName('KSTREAM-SOURCE-');
     return this.addNode({
       kind: 'repartition',
       name: sourceName,
-      topic: `${topicPrefix}-repartition`,
+      topic: `${topicPrefix}${options.topicSuffix ?? '-repartition'}`,
       sinkName,
       filterName,
       keySerde: options.keySerde,

@@ -11,6 +11,8 @@ import type { Grouped, Materialized, Named } from './options.ts';
 import { passThroughProcessor } from './processors/stateless.ts';
 import { suppressProcessor, windowEndTime } from './processors/suppress.ts';
 import * as table from './processors/table.ts';
+import * as fk from './processors/fk-join.ts';
+import { Serdes } from '../core/serdes/serde.ts';
 import { keyValueStoreDescriptor, settingsFrom } from './stores.ts';
 import { STREAMS_LIMITS } from '../core/topology/limits.ts';
 
@@ -86,12 +88,30 @@ export class KTable<K, V> {
     return new KGroupedTable<KR, VR>(this.builder, node, grouped.key, grouped.value, grouped.name);
   }
 
-  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, other: VO, key: K) => VR, options: Named & Materialized<K, VR> = {}): KTable<K, VR> {
-    return this.tableJoin(other, (value, otherValue, key) => (value === null || otherValue === null ? null : joiner(value, otherValue, key)), options, 'KTABLE-JOINTHIS-', 'KTABLE-JOINOTHER-');
+  /** Foreign-key join: each row joins the other table's row whose key it extracts. */
+  join<KO, VO, VR>(other: KTable<KO, VO>, foreignKey: (value: V) => KO, joiner: (value: V, other: VO) => VR, options?: Named & Materialized<K, VR>): KTable<K, VR>;
+  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, other: VO, key: K) => VR, options?: Named & Materialized<K, VR>): KTable<K, VR>;
+  join(other: unknown, second: unknown, third?: unknown, fourth?: unknown): unknown {
+    if (typeof third === 'function') {
+      const joiner = third as (value: V, other: unknown) => unknown;
+      return foreignKeyJoin(this, other as KTable<unknown, unknown>, second as (value: V) => unknown, (value, otherValue) => (otherValue === null ? null : joiner(value, otherValue)), (fourth ?? {}) as Named & Materialized<K, unknown>);
+    }
+    const joiner = second as unknown as (value: V, other: unknown, key: K) => unknown;
+    const table = other as unknown as KTable<K, unknown>;
+    return this.tableJoin(table, (value, otherValue, key) => (value === null || otherValue === null ? null : joiner(value, otherValue, key)), (third ?? {}) as Named & Materialized<K, unknown>, 'KTABLE-JOINTHIS-', 'KTABLE-JOINOTHER-');
   }
 
-  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, other: VO | null, key: K) => VR, options: Named & Materialized<K, VR> = {}): KTable<K, VR> {
-    return this.tableJoin(other, (value, otherValue, key) => (value === null ? null : joiner(value, otherValue, key)), options, 'KTABLE-LEFTTHIS-', 'KTABLE-LEFTOTHER-');
+  /** Foreign-key left join: rows without a matching other row join with null. */
+  leftJoin<KO, VO, VR>(other: KTable<KO, VO>, foreignKey: (value: V) => KO, joiner: (value: V, other: VO | null) => VR, options?: Named & Materialized<K, VR>): KTable<K, VR>;
+  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, other: VO | null, key: K) => VR, options?: Named & Materialized<K, VR>): KTable<K, VR>;
+  leftJoin(other: unknown, second: unknown, third?: unknown, fourth?: unknown): unknown {
+    if (typeof third === 'function') {
+      const joiner = third as (value: V, other: unknown) => unknown;
+      return foreignKeyJoin(this, other as KTable<unknown, unknown>, second as (value: V) => unknown, joiner, (fourth ?? {}) as Named & Materialized<K, unknown>);
+    }
+    const joiner = second as unknown as (value: V, other: unknown, key: K) => unknown;
+    const table = other as unknown as KTable<K, unknown>;
+    return this.tableJoin(table, (value, otherValue, key) => (value === null ? null : joiner(value, otherValue, key)), (third ?? {}) as Named & Materialized<K, unknown>, 'KTABLE-LEFTTHIS-', 'KTABLE-LEFTOTHER-');
   }
 
   outerJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V | null, other: VO | null, key: K) => VR, options: Named & Materialized<K, VR> = {}): KTable<K, VR> {
@@ -133,6 +153,47 @@ export class KTable<K, V> {
     const node = this.builder.addProcessor(name, [this.node], suppressProcessor<K, V>(options));
     return new KTable<K, V>(this.builder, node, this.keySerde, this.valueSerde, null, this.getter, this.windowGraceMs);
   }
+}
+
+/**
+ * Wires a foreign-key join: registration -> subscription topic (keyed by foreign key) ->
+ * subscription store beside the other table -> response topic (keyed by this table's key) ->
+ * resolver beside this table. joiner returns null to drop a row (inner joins without a match).
+ */
+function foreignKeyJoin<K, V, KO, VO, VR>(
+  left: KTable<K, V>,
+  right: KTable<KO, VO>,
+  foreignKey: (value: V) => KO,
+  joiner: (value: V, other: VO | null) => VR | null,
+  options: Named & Materialized<K, VR>,
+): KTable<K, VR> {
+  const builder = left.builder;
+  const keySerde = left.keySerde ?? fallbackSerde<K>();
+  const valueSerde = left.valueSerde ?? fallbackSerde<V>();
+  const foreignKeySerde = right.keySerde ?? fallbackSerde<KO>();
+  const combined = fk.combinedKeySerde(foreignKeySerde, keySerde);
+  const registrationName = builder.newName('KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-');
+  const registration = builder.addProcessor(registrationName, [left.node], fk.subscriptionSendProcessor<K, V, KO>(foreignKey, valueSerde, foreignKeySerde), [], true);
+  const subscriptionTopic = builder.addRepartition(registration, registrationName, { keySerde: foreignKeySerde as Serde<unknown>, valueSerde: fk.subscriptionSerde(keySerde) as Serde<unknown>, userRequested: true, topicSuffix: '-topic' });
+  const storeName = builder.statefulName(options.name === undefined ? undefined : `${options.name}-subscription-store`, 'foreign-key join', () => builder.newStoreName('KTABLE-FK-JOIN-SUBSCRIPTION-'));
+  builder.addStore(keyValueStoreDescriptor(storeName, Serdes.bytes(), Serdes.string(), settingsFrom({ caching: false }), false));
+  const receive = builder.addProcessor(builder.newName('KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-'), [subscriptionTopic], fk.subscriptionReceiveProcessor<K, KO, VO>(storeName, right.getter, combined), [storeName, ...right.getter.storeNames]);
+  const rightChanges = builder.addProcessor(builder.newName('KTABLE-FK-JOIN-SUBSCRIPTION-JOIN-FOREIGN-PROCESSOR-'), [right.node], fk.rightChangeProcessor<K, KO, VO>(storeName, combined, foreignKeySerde), [storeName]);
+  const responseName = builder.newName('KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-');
+  const responseTopic = builder.addRepartition(receive, responseName, { keySerde: keySerde as Serde<unknown>, valueSerde: fk.responseSerde(right.valueSerde ?? fallbackSerde<VO>()) as Serde<unknown>, userRequested: true, topicSuffix: '-topic' });
+  responseTopic.parents.push(rightChanges);
+  let resultStore: string | null = null;
+  if (options.name !== undefined) {
+    resultStore = options.name;
+    builder.addStore(keyValueStoreDescriptor(resultStore, keySerde, options.value ?? fallbackSerde<VR>(), settingsFrom(options), true));
+  }
+  const resolverStores = resultStore === null ? [...left.getter.storeNames] : [...left.getter.storeNames, resultStore];
+  const resolver = builder.addProcessor(builder.newName('KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR-'), [responseTopic], fk.responseResolveProcessor<K, V, VO, VR>(left.getter, valueSerde, joiner, resultStore), resolverStores);
+  builder.copartitioned.push([subscriptionTopic.name, right.node.name], [responseTopic.name, left.node.name]);
+  const getter: table.ValueGetterSupplier<K, VR> = resultStore === null
+    ? { storeNames: [], create: () => { throw new Error('an unmaterialized foreign-key join result cannot be looked up; give it a name'); } }
+    : table.storeGetter<K, VR>(resultStore);
+  return new KTable<K, VR>(builder, resolver, keySerde, options.value, resultStore, getter);
 }
 
 /** A table read in full by every task; joined by a key selected from each stream record. */
