@@ -3,11 +3,11 @@
 // an embedding application call.
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ApiKey, decodeRequestBody, decodeRequestHeader, encodeResponseFrame, ProtocolDecodeError } from '../../core/protocol/index.ts';
+import { ApiKey, decodeRequestBody, decodeRequestHeader, encodeResponseFrame, encodeResponseFrameChunks, ProtocolDecodeError } from '../../core/protocol/index.ts';
 import { ErrorCode } from '../../core/protocol/errors.ts';
 import { LogManager } from '../../state/log/log-manager.ts';
 import { createLogger, type Logger } from '../logger.ts';
-import { KafkaServer, type Connection } from '../net/server.ts';
+import { KafkaServer, type Connection, type Response } from '../net/server.ts';
 import { listenerAddress, type BrokerConfig } from './config.ts';
 import { GroupCoordinator } from './group-coordinator.ts';
 import { HANDLERS, handlerFor } from './handlers/index.ts';
@@ -189,7 +189,7 @@ export class Broker {
   // ---------------------------------------------------------------- requests
 
   /** Decodes one frame, runs its handler and encodes the answer. Throws only on unparseable frames. */
-  private async handleFrame(frame: Buffer, connection: Connection): Promise<Buffer | null> {
+  private async handleFrame(frame: Buffer, connection: Connection): Promise<Response> {
     // A client probing with an ApiVersions version we do not know may use a header layout we
     // cannot parse; it still gets version 0 with UNSUPPORTED_VERSION, from the fixed prefix alone.
     if (frame.length >= 8 && frame.readInt16BE(0) === ApiKey.ApiVersions && frame.readInt16BE(2) > handlerFor(ApiKey.ApiVersions)!.maxVersion) {
@@ -205,6 +205,8 @@ export class Broker {
     const context: RequestContext = { broker: this, connection, apiVersion: header.apiVersion, clientId: header.clientId, correlationId: header.correlationId };
     const response = await handler.handle(request as never, context);
     if (response === null) return null;
+    // Fetch answers carry record bytes straight from the log; chunks avoid copying them again.
+    if (header.apiKey === ApiKey.Fetch) return encodeResponseFrameChunks(ApiKey.Fetch, header.apiVersion, header.correlationId, response as never);
     return encodeResponseFrame(header.apiKey as never, header.apiVersion, header.correlationId, response as never);
   }
 

@@ -21,10 +21,13 @@ export interface Connection {
  * the request takes no response (Produce with acks=0). Throwing closes the connection: the
  * handler throws only for frames it cannot parse.
  */
-export type FrameHandler = (frame: Buffer, connection: Connection) => Buffer | null | Promise<Buffer | null>;
+export type FrameHandler = (frame: Buffer, connection: Connection) => Response | Promise<Response>;
+
+/** A response frame, whole or in chunks written back to back (large fetch payloads are not copied). */
+export type Response = Buffer | Buffer[] | null;
 
 interface Slot {
-  response: Buffer | null;
+  response: Response;
   done: boolean;
 }
 
@@ -100,7 +103,11 @@ export class KafkaServer {
       socket.cork();
       while (head !== undefined && head.done) {
         slots.shift();
-        if (head.response !== null && !socket.destroyed) socket.write(head.response);
+        const response = head.response;
+        if (response !== null && !socket.destroyed) {
+          if (Array.isArray(response)) for (const chunk of response) socket.write(chunk);
+          else socket.write(response);
+        }
         head = slots[0];
       }
       socket.uncork();
