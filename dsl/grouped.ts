@@ -78,11 +78,11 @@ export class KGroupedStream<K, V> {
 
   windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
   windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
-  windowedBy(windows: SlidingWindows): never;
-  windowedBy(windows: TimeWindows | SessionWindows | SlidingWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
+  windowedBy(windows: SlidingWindows): SlidingWindowedKStream<K, V>;
+  windowedBy(windows: TimeWindows | SessionWindows | SlidingWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> | SlidingWindowedKStream<K, V> {
     if (windows.kind === 'time') return new TimeWindowedKStream(this, windows);
     if (windows.kind === 'session') return new SessionWindowedKStream(this, windows);
-    throw new Error('sliding windows are not implemented yet');
+    return new SlidingWindowedKStream(this, windows);
   }
 
   /** Starts a cogroup: several grouped streams aggregated into one table. */
@@ -125,6 +125,46 @@ export class TimeWindowedKStream<K, V> {
 
   aggregate<VA>(initializer: () => VA, aggregator: (key: K, value: V, aggregate: VA) => VA, options: WindowedAggregateOptions<K, VA> = {}): KTable<Windowed<K>, VA> {
     return this.aggregateWith('KSTREAM-AGGREGATE-', 'windowed aggregate', options, options.value ?? fallbackSerde<VA>(), { initializer, aggregator });
+  }
+}
+
+export class SlidingWindowedKStream<K, V> {
+  constructor(private readonly grouped: KGroupedStream<K, V>, private readonly windows: SlidingWindows) {}
+
+  private aggregateWith<VA>(prefix: string, operator: string, options: AggregateOptions<K, VA>, valueSerde: Serde<VA>, aggregation: aggregate.Aggregation<K, V, VA>): KTable<Windowed<K>, VA> {
+    const builder = this.grouped.builder;
+    const storeName = builder.statefulName(options.name, operator, () => builder.newStoreName(prefix));
+    const name = builder.newName(prefix);
+    const input = this.grouped.input(storeName);
+    const keySerde = options.key ?? this.grouped.keySerde ?? fallbackSerde<K>();
+    const differenceMs = this.windows.timeDifferenceMs;
+    const retentionMs = Math.max(options.retention === undefined ? 0 : durationMs(options.retention, 'retention'), 2 * differenceMs + this.windows.graceMs + 2);
+    const settings = settingsFrom(options);
+    builder.addStore(windowStoreDescriptor(storeName, keySerde, valueSerde, settings, { retentionMs, windowSizeMs: differenceMs, retainDuplicates: false, timestamped: true }));
+    const recordsStore = `${storeName}-records`;
+    const recordSerde = this.grouped.valueSerde ?? fallbackSerde<V>();
+    builder.addStore(windowStoreDescriptor(recordsStore, keySerde, recordSerde, settings, { retentionMs, windowSizeMs: 0, retainDuplicates: true, timestamped: false }));
+    const node = builder.addProcessor(name, [input], aggregate.slidingAggregateProcessor(storeName, recordsStore, this.windows, aggregation), [storeName, recordsStore]);
+    const getter: table.ValueGetterSupplier<Windowed<K>, VA> = {
+      storeNames: [storeName],
+      create: () => {
+        throw new Error('windowed tables cannot be looked up by joins');
+      },
+    };
+    return new KTable<Windowed<K>, VA>(builder, node, windowedSerde(keySerde), valueSerde, storeName, getter, this.windows.graceMs);
+  }
+
+  count(options: AggregateOptions<K, number> = {}): KTable<Windowed<K>, number> {
+    return this.aggregateWith('KSTREAM-AGGREGATE-', 'sliding count', options, options.value ?? Serdes.long(), count);
+  }
+
+  reduce(reducer: (aggregate: V, value: V, key: K) => V, options: AggregateOptions<K, V> = {}): KTable<Windowed<K>, V> {
+    const valueSerde = options.value ?? this.grouped.valueSerde ?? fallbackSerde<V>();
+    return this.aggregateWith('KSTREAM-REDUCE-', 'sliding reduce', options, valueSerde, reducing(reducer) as aggregate.Aggregation<K, V, V>);
+  }
+
+  aggregate<VA>(initializer: () => VA, aggregator: (key: K, value: V, aggregate: VA) => VA, options: AggregateOptions<K, VA> = {}): KTable<Windowed<K>, VA> {
+    return this.aggregateWith('KSTREAM-AGGREGATE-', 'sliding aggregate', options, options.value ?? fallbackSerde<VA>(), { initializer, aggregator });
   }
 }
 

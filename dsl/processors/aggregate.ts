@@ -4,7 +4,7 @@
 import type { ProcessorContext } from '../../core/topology/processor.ts';
 import type { Change, StreamRecord, ValueAndTimestamp } from '../../core/topology/record.ts';
 import type { UntypedProcessor } from '../../core/topology/topology.ts';
-import type { SessionWindows, TimeWindows, Window, Windowed } from '../../core/topology/windows.ts';
+import type { SessionWindows, SlidingWindows, TimeWindows, Window, Windowed } from '../../core/topology/windows.ts';
 import type { SessionStore, WindowStore } from '../../state/stores/types.ts';
 import { processorOf } from './stateless.ts';
 import type { TimestampedStore } from './table.ts';
@@ -140,4 +140,61 @@ export function sessionAggregateProcessor<K, V, VA>(storeName: string, windows: 
       forward({ ...record, key: sessionKey, timestamp: window.endMs, value: { newValue: aggregate, oldValue: replaced } });
     })();
   };
+}
+
+/**
+ * Sliding windows, defined by the records themselves (KIP-450): each record opens a left window
+ * [ts - d, ts] and, once a later record falls within d of it, a right window [ts + 1, ts + 1 + d].
+ * Both ends are inclusive. Records are kept per key in a window store so every affected window
+ * can be recomputed from its records: simple and exact, at the cost of re-aggregating a window's
+ * records on each update (Kafka Streams avoids that with incremental bookkeeping).
+ */
+export function slidingAggregateProcessor<K, V, VA>(
+  storeName: string,
+  recordsStoreName: string,
+  windows: SlidingWindows,
+  aggregation: Aggregation<K, V, VA>,
+): () => UntypedProcessor {
+  const differenceMs = windows.timeDifferenceMs;
+  return () => {
+    let store: WindowStore<K, ValueAndTimestamp<VA>> | null = null;
+    let records: WindowStore<K, V> | null = null;
+    let observedStreamTimeMs = -1;
+    return processorOf<K, V, Windowed<K>, Change<VA>>((record, forward, context) => {
+      if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
+      store ??= context.getStateStore<WindowStore<K, ValueAndTimestamp<VA>>>(storeName);
+      records ??= context.getStateStore<WindowStore<K, V>>(recordsStoreName);
+      observedStreamTimeMs = Math.max(observedStreamTimeMs, record.timestamp);
+      const closeTimeMs = observedStreamTimeMs - windows.graceMs;
+      if (record.timestamp + differenceMs < closeTimeMs) {
+        context.metrics.droppedLateRecords++;
+        return;
+      }
+      records.put(record.key, record.value, record.timestamp);
+      const nearby = records.fetchRange(record.key, Math.max(0, record.timestamp - differenceMs - 1), record.timestamp + differenceMs + 1);
+      for (const startMs of slidingWindowStarts(record.timestamp, differenceMs, nearby.map((entry) => entry.windowStartMs))) {
+        const endMs = startMs + differenceMs;
+        if (endMs < closeTimeMs) continue;
+        const inside = nearby.filter((entry) => entry.windowStartMs >= startMs && entry.windowStartMs <= endMs);
+        if (inside.length === 0) continue;
+        let aggregate = aggregation.initializer();
+        for (const entry of inside) aggregate = aggregation.aggregator(record.key, entry.value, aggregate);
+        const timestamp = Math.max(...inside.map((entry) => entry.windowStartMs));
+        const old = store.fetch(record.key, startMs);
+        store.put(record.key, { value: aggregate, timestamp }, startMs);
+        forward({ ...record, key: { key: record.key, window: { startMs, endMs } }, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
+      }
+    })();
+  };
+}
+
+/** Starts of every window the record at timestampMs falls into or creates, given nearby record times. */
+function slidingWindowStarts(timestampMs: number, differenceMs: number, nearbyMs: readonly number[]): number[] {
+  const starts = new Set<number>([Math.max(0, timestampMs - differenceMs)]);
+  for (const otherMs of nearbyMs) {
+    if (otherMs > timestampMs && otherMs <= timestampMs + differenceMs + 1) starts.add(timestampMs + 1);
+    if (otherMs >= timestampMs && otherMs <= timestampMs + differenceMs) starts.add(Math.max(0, otherMs - differenceMs));
+    if (otherMs < timestampMs && otherMs >= timestampMs - differenceMs - 1) starts.add(otherMs + 1);
+  }
+  return [...starts].sort((a, b) => a - b);
 }
