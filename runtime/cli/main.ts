@@ -2,8 +2,12 @@
 // The `runnel` command line, in the conventions of Kafka's own tools.
 import { brokerCommand } from './broker-command.ts';
 import { CliError, type Command } from './command.ts';
+import { consumeCommand } from './consume-command.ts';
+import { groupsCommand } from './groups-command.ts';
+import { produceCommand } from './produce-command.ts';
+import { topicsCommand } from './topics-command.ts';
 
-const COMMANDS: Command[] = [brokerCommand];
+const COMMANDS: Command[] = [brokerCommand, topicsCommand, produceCommand, consumeCommand, groupsCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);

@@ -7,10 +7,10 @@ import { ApiKey } from '../../core/protocol/index.ts';
 import { Cluster, type TopicInfo } from './cluster.ts';
 import { throwIfError } from './errors.ts';
 import { decodeAssignment, type TopicPartitions } from './group-protocol.ts';
-import { clusterOptions, commonOptionsShape, parseOptions } from './options.ts';
+import { clusterOptions, commonOptionsShape, parseOptions, type KafkaStyleOptions } from './options.ts';
 
 export const adminOptionsSchema = z.strictObject({ ...commonOptionsShape });
-export type AdminOptions = z.input<typeof adminOptionsSchema>;
+export type AdminOptions = Partial<z.input<typeof adminOptionsSchema>> & KafkaStyleOptions;
 
 export interface NewTopic {
   topic: string;

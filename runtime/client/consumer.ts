@@ -13,7 +13,7 @@ import { Cluster, sleep } from './cluster.ts';
 import { KafkaClientError, KafkaProtocolError, KafkaStateError, isRetriableError, throwIfError } from './errors.ts';
 import { recordsFromFetch, type ConsumerRecord } from './fetch-records.ts';
 import { GroupMembership, type TopicPartition } from './group-membership.ts';
-import { clusterOptions, commonOptionsShape, parseOptions } from './options.ts';
+import { clusterOptions, commonOptionsShape, integer, parseOptions, type KafkaStyleOptions } from './options.ts';
 
 export type { ConsumerRecord } from './fetch-records.ts';
 export type { TopicPartition } from './group-membership.ts';
@@ -24,27 +24,27 @@ export const consumerOptionsSchema = z.strictObject({
   ...commonOptionsShape,
   groupId: z.string().min(1).optional(),
   groupInstanceId: z.string().min(1).optional(),
-  sessionTimeoutMs: z.coerce.number().int().positive().default(45_000),
-  rebalanceTimeoutMs: z.coerce.number().int().positive().default(60_000),
-  heartbeatIntervalMs: z.coerce.number().int().positive().default(3_000),
+  sessionTimeoutMs: integer(1).default(45_000),
+  rebalanceTimeoutMs: integer(1).default(60_000),
+  heartbeatIntervalMs: integer(1).default(3_000),
   autoCommit: z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]).default(true),
-  autoCommitIntervalMs: z.coerce.number().int().positive().default(5_000),
+  autoCommitIntervalMs: integer(1).default(5_000),
   autoOffsetReset: z.enum(['earliest', 'latest', 'none']).default('latest'),
   partitionAssignors: z
     .union([z.string().transform((value) => value.split(',').map((entry) => entry.trim())), z.array(z.string())])
     .pipe(z.array(z.enum(['range', 'roundrobin'])).min(1))
     .default(['range', 'roundrobin']),
-  fetchMinBytes: z.coerce.number().int().positive().default(1),
-  fetchMaxBytes: z.coerce.number().int().positive().default(52_428_800),
-  fetchMaxWaitMs: z.coerce.number().int().nonnegative().max(30_000).default(500),
-  maxPartitionFetchBytes: z.coerce.number().int().positive().default(1_048_576),
+  fetchMinBytes: integer(1).default(1),
+  fetchMaxBytes: integer(1).default(52_428_800),
+  fetchMaxWaitMs: integer(0, 30_000).default(500),
+  maxPartitionFetchBytes: integer(1).default(1_048_576),
   isolationLevel: z.enum(['read_uncommitted', 'read_committed']).default('read_uncommitted'),
   allowAutoTopicCreation: z.boolean().default(false),
   onPartitionsAssigned: listener.optional(),
   onPartitionsRevoked: listener.optional(),
 }).refine((options) => options.heartbeatIntervalMs < options.sessionTimeoutMs, { message: 'heartbeatIntervalMs must be below sessionTimeoutMs', path: ['heartbeatIntervalMs'] });
 
-export type ConsumerOptions = z.input<typeof consumerOptionsSchema>;
+export type ConsumerOptions = Partial<z.input<typeof consumerOptionsSchema>> & KafkaStyleOptions;
 export type ResolvedConsumerOptions = z.output<typeof consumerOptionsSchema>;
 
 export interface TopicPartitionOffset extends TopicPartition {
@@ -140,11 +140,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.buffered = this.buffered.filter((record) => !matches(record));
   }
 
-  /** Waits up to timeoutMs for records and returns them all (possibly none). */
-  async poll(options: { timeoutMs?: number } = {}): Promise<ConsumerRecord[]> {
+  /**
+   * Waits up to timeoutMs for records and returns them (possibly none), at most maxRecords;
+   * records beyond that stay buffered for the next poll, and positions move only past those returned.
+   */
+  async poll(options: { timeoutMs?: number; maxRecords?: number } = {}): Promise<ConsumerRecord[]> {
     await this.fill(options.timeoutMs ?? 1_000);
-    const records = this.buffered;
-    this.buffered = [];
+    const records = this.buffered.splice(0, Math.max(0, options.maxRecords ?? this.buffered.length));
     for (const record of records) this.advance(record);
     return records;
   }

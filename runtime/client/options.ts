@@ -36,6 +36,16 @@ export const KAFKA_NAMES: Readonly<Record<string, string>> = {
   'isolation.level': 'isolationLevel',
 };
 
+/** A whole number given as a number or as a string (properties files hold only strings). */
+export function integer(min: number, max: number = Number.MAX_SAFE_INTEGER) {
+  return z
+    .union([z.number(), z.string().trim().regex(/^-?\d+$/, 'must be a whole number').transform(Number)])
+    .pipe(z.number().int().min(min).max(max));
+}
+
+/** Options may also be written with Kafka's dotted config names, e.g. 'linger.ms'. */
+export type KafkaStyleOptions = { [name: `${string}.${string}`]: unknown };
+
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[^\]]+\]:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9092');
 
 export const commonOptionsShape = {
@@ -45,10 +55,10 @@ export const commonOptionsShape = {
     .transform((value) => (typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') : value))
     .pipe(z.array(hostPort).min(1, 'needs at least one host:port')),
   clientId: z.string().min(1).default('runnel'),
-  requestTimeoutMs: z.coerce.number().int().positive().default(30_000),
-  connectTimeoutMs: z.coerce.number().int().positive().default(10_000),
-  retryBackoffMs: z.coerce.number().int().nonnegative().default(100),
-  retries: z.coerce.number().int().nonnegative().max(1_000).default(5),
+  requestTimeoutMs: integer(1).default(30_000),
+  connectTimeoutMs: integer(1).default(10_000),
+  retryBackoffMs: integer(0).default(100),
+  retries: integer(0, 1_000).default(5),
 };
 
 /** Renames Kafka-style keys to this client's names; a key given under both names is an error. */

@@ -9,7 +9,7 @@ import { encodeBatch, type RecordHeaderInput, type RecordInput } from '../../cor
 import { CompressionCodec } from '../../core/records/compression.ts';
 import { Cluster } from './cluster.ts';
 import { KafkaClientError, KafkaConfigError, KafkaProtocolError, KafkaStateError, isRetriableError } from './errors.ts';
-import { clusterOptions, commonOptionsShape, parseOptions } from './options.ts';
+import { clusterOptions, commonOptionsShape, integer, parseOptions, type KafkaStyleOptions } from './options.ts';
 import { StickyPartitions, partitionForKey } from './partitioner.ts';
 
 const CODECS: Readonly<Record<string, CompressionCodec>> = {
@@ -26,14 +26,14 @@ export const producerOptionsSchema = z.strictObject({
   ...commonOptionsShape,
   /** 0: no answer; 1: the leader wrote it; -1 or 'all': every in-sync replica has it. */
   acks: acksSchema.default(-1),
-  lingerMs: z.coerce.number().int().nonnegative().max(60_000).default(5),
-  batchSize: z.coerce.number().int().positive().max(64 * 1024 * 1024).default(16_384),
-  maxRequestSize: z.coerce.number().int().positive().max(100 * 1024 * 1024).default(1_048_576),
+  lingerMs: integer(0, 60_000).default(5),
+  batchSize: integer(1, 64 * 1024 * 1024).default(16_384),
+  maxRequestSize: integer(1, 100 * 1024 * 1024).default(1_048_576),
   compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
   allowAutoTopicCreation: z.boolean().default(true),
 });
 
-export type ProducerOptions = z.input<typeof producerOptionsSchema>;
+export type ProducerOptions = Partial<z.input<typeof producerOptionsSchema>> & KafkaStyleOptions;
 type ResolvedOptions = z.output<typeof producerOptionsSchema>;
 
 export interface ProducerMessage {
