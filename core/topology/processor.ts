@@ -14,8 +14,16 @@ export interface StateStore {
   /** True when the store keeps data across restarts on its own (RocksDB), false in memory. */
   readonly persistent: boolean;
   init(context: StateStoreContext): void;
+  /** Replays changelog records into the store before processing starts; never logs them again. */
+  restore(records: readonly ChangelogRecord[]): void;
   flush(): void;
   close(): void;
+}
+
+/** A changelog record as stored: the store's key bytes and value bytes (null deletes). */
+export interface ChangelogRecord {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array | null;
 }
 
 /**

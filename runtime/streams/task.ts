@@ -3,7 +3,7 @@
 // runtime both drive tasks through this class: process() per input record, then punctuate,
 // commit and close.
 import { DeserializationError } from '../../core/serdes/serde.ts';
-import type { ChangelogWriter, ProcessorContext, StateStore, TaskMetrics } from '../../core/topology/processor.ts';
+import type { ChangelogRecord, ChangelogWriter, ProcessorContext, StateStore, TaskMetrics } from '../../core/topology/processor.ts';
 import type { Headers, RecordContext, StreamRecord, TopicRecord } from '../../core/topology/record.ts';
 import { findStore, resolveTopicName, type SinkNode, type SourceNode, type Topology, type TopologyNode, type UntypedProcessor } from '../../core/topology/topology.ts';
 import { advanceSchedule, createSchedule, type PunctuationSchedule } from './punctuation.ts';
@@ -93,13 +93,29 @@ export class StreamTask {
     return this.stores.get(name);
   }
 
-  init(): void {
+  /**
+   * Creates the nodes and stores, replays each logged store's changelog (read by the caller
+   * from the full changelog topic name), then initialises the processors, which may read the
+   * restored stores.
+   */
+  init(readChangelog: (storeName: string, changelogTopic: string) => readonly ChangelogRecord[] = () => []): void {
     const subtopology = this.options.topology.subtopologies.find((candidate) => candidate.id === this.options.subtopologyId);
     if (subtopology === undefined) throw new Error(`task ${this.id}: no sub-topology ${this.options.subtopologyId}`);
     for (const node of subtopology.nodes) this.createNode(node);
     for (const node of subtopology.nodes) this.wire(node);
     this.initStores(subtopology.nodes);
+    for (const [storeName, topic] of this.changelogTopics()) this.stores.get(storeName)?.restore(readChangelog(storeName, topic));
     for (const node of subtopology.nodes) if (node.kind === 'processor') this.initProcessor(node.name);
+  }
+
+  /** Logged stores of this task and their full changelog topic names. */
+  changelogTopics(): Map<string, string> {
+    const topics = new Map<string, string>();
+    for (const name of this.stores.keys()) {
+      const descriptor = findStore(this.options.topology, name);
+      if (descriptor?.logging === true && descriptor.changelogTopic !== null) topics.set(name, `${this.options.applicationId}-${descriptor.changelogTopic}`);
+    }
+    return topics;
   }
 
   /** Processes one input record through the sub-topology, then fires due stream-time punctuations. */

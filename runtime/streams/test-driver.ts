@@ -5,7 +5,7 @@
 import { Duration, DateTime } from 'luxon';
 import type { Serde } from '../../core/serdes/serde.ts';
 import { STREAMS_LIMITS } from '../../core/topology/limits.ts';
-import type { ChangelogWriter, StateStore, TaskMetrics } from '../../core/topology/processor.ts';
+import type { ChangelogRecord, ChangelogWriter, StateStore, TaskMetrics } from '../../core/topology/processor.ts';
 import type { Headers, TopicRecord, ValueAndTimestamp } from '../../core/topology/record.ts';
 import { findStore, resolveTopicName, type Topology } from '../../core/topology/topology.ts';
 import type { KeyValueStore, ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore, SessionStore, WindowStore } from '../../state/stores/types.ts';
@@ -18,6 +18,11 @@ export interface TestDriverOptions {
   readonly initialWallClockTimeMs?: number;
   readonly deserializationErrorHandler?: DeserializationErrorHandler;
   readonly log?: (message: string) => void;
+  /**
+   * Changelog topics to restore stores from, as another driver's changelogRecords() returned
+   * them: a restart of the application with its local state lost.
+   */
+  readonly changelogs?: ReadonlyMap<string, readonly TopicRecord[]>;
 }
 
 export interface TestRecord<K, V> {
@@ -67,7 +72,7 @@ export class TopologyTestDriver {
         globalStores,
         log,
       });
-      task.init();
+      task.init((_storeName, topic) => this.restoreFrom(options.changelogs?.get(topic) ?? [], topic));
       this.tasks.push(task);
     }
   }
@@ -106,6 +111,13 @@ export class TopologyTestDriver {
 
   unreadCount(topic: string): number {
     return (this.topics.get(topic)?.length ?? 0) - (this.readPositions.get(topic) ?? 0);
+  }
+
+  /** Every changelog topic's records so far, to start another driver from this state. */
+  changelogRecords(): Map<string, TopicRecord[]> {
+    const changelogs = new Map<string, TopicRecord[]>();
+    for (const [topic, records] of this.topics) if (topic.endsWith('-changelog')) changelogs.set(topic, [...records]);
+    return changelogs;
   }
 
   producedTopicNames(): string[] {
@@ -166,6 +178,17 @@ export class TopologyTestDriver {
       task.close();
     }
     for (const task of this.globalTasks) task.close();
+  }
+
+  /** Copies restored records into this driver's topics too, so its changelogs stay complete. */
+  private restoreFrom(records: readonly TopicRecord[], topic: string): ChangelogRecord[] {
+    const restored: ChangelogRecord[] = [];
+    for (const record of records) {
+      if (record.key === null) throw new Error(`changelog ${topic} holds a record without a key`);
+      this.append(topic, { key: record.key, value: record.value, timestamp: record.timestamp, headers: record.headers, partition: null });
+      restored.push({ key: record.key, value: record.value });
+    }
+    return restored;
   }
 
   private descriptor(name: string, kind: 'key-value' | 'window' | 'session') {

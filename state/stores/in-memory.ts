@@ -1,6 +1,6 @@
 // The innermost in-memory store: a hash map for point reads and writes, plus a sorted key list
 // rebuilt lazily, only when a range is read after the key set changed.
-import type { StateStoreContext } from '../../core/topology/processor.ts';
+import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
 import { bytesKey, compareBytes } from './bytes.ts';
 import type { KeyValue, KeyValueBytesStore } from './types.ts';
 
@@ -66,6 +66,10 @@ export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
 
   approximateNumEntries(): number {
     return this.entries.size;
+  }
+
+  restore(records: readonly ChangelogRecord[]): void {
+    for (const record of records) this.put(record.key, record.value);
   }
 
   flush(): void {}

@@ -1,7 +1,7 @@
 // Byte-level layers stacked over the innermost store: change logging and caching. Each layer is
 // small and does one thing; the typed stores in typed.ts sit on top and own the serdes.
 import { STREAMS_LIMITS } from '../../core/topology/limits.ts';
-import type { ChangelogWriter, StateStoreContext } from '../../core/topology/processor.ts';
+import type { ChangelogRecord, ChangelogWriter, StateStoreContext } from '../../core/topology/processor.ts';
 import { bytesKey } from './bytes.ts';
 import type { KeyValue, KeyValueBytesStore } from './types.ts';
 
@@ -33,6 +33,9 @@ export class WrappedBytesStore implements KeyValueBytesStore {
   }
   approximateNumEntries(): number {
     return this.inner.approximateNumEntries();
+  }
+  restore(records: readonly ChangelogRecord[]): void {
+    this.inner.restore(records);
   }
   flush(): void {
     this.inner.flush();
@@ -102,6 +105,11 @@ export class CachingLayer extends WrappedBytesStore {
   override approximateNumEntries(): number {
     this.flushCache();
     return this.inner.approximateNumEntries();
+  }
+
+  override restore(records: readonly ChangelogRecord[]): void {
+    this.flushCache();
+    this.inner.restore(records);
   }
 
   override flush(): void {

@@ -4,7 +4,7 @@
 //   session: key | sessionEnd (8 bytes) | sessionStart (8 bytes)
 // so caching and change logging exist once, for all three kinds of store.
 import type { Serde } from '../../core/serdes/serde.ts';
-import type { StateStoreContext } from '../../core/topology/processor.ts';
+import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
 import type { Windowed } from '../../core/topology/windows.ts';
 import { bytesEqual, suffixNumber, withSuffix, withoutSuffix } from './bytes.ts';
 import type { KeyValue, KeyValueBytesStore, KeyValueStore, SessionStore, StoreMetrics, WindowEntry, WindowStore } from './types.ts';
@@ -21,6 +21,12 @@ abstract class MeteredStore {
   init(context: StateStoreContext): void {
     this.inner.init(context);
   }
+  restore(records: readonly ChangelogRecord[]): void {
+    this.inner.restore(records);
+    for (const record of records) if (record.value !== null) this.restored(record.key);
+  }
+  /** Lets window and session stores learn stream time from restored keys. */
+  protected restored(_key: Uint8Array): void {}
   flush(): void {
     this.inner.flush();
   }
@@ -70,6 +76,10 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
 }
 
 const WINDOW_SUFFIX_BYTES = 12;
+
+function suffixSequence(key: Uint8Array): number {
+  return new DataView(key.buffer, key.byteOffset, key.byteLength).getUint32(key.byteLength - 4);
+}
 const SESSION_SUFFIX_BYTES = 16;
 const MAX_TIME = Number.MAX_SAFE_INTEGER;
 
@@ -140,6 +150,12 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   private minLiveTimeMs(): number {
     return this.observedStreamTimeMs - this.options.retentionMs + 1;
   }
+  protected override restored(key: Uint8Array): void {
+    const startMs = suffixNumber(key, WINDOW_SUFFIX_BYTES, 0);
+    this.observedStreamTimeMs = Math.max(this.observedStreamTimeMs, startMs);
+    this.oldestStartMs = Math.min(this.oldestStartMs, startMs);
+    if (this.options.retainDuplicates) this.sequence = Math.max(this.sequence, suffixSequence(key));
+  }
   /** Deletes expired windows below, scanning only when the oldest stored window has expired. */
   private maybePurge(): void {
     const minLiveMs = this.minLiveTimeMs();
@@ -168,7 +184,9 @@ export class MeteredSessionStore<K, V> extends MeteredStore implements SessionSt
   findSessions(key: K, earliestSessionEndMs: number, latestSessionStartMs: number): KeyValue<Windowed<K>, V>[] {
     this.metrics.ranges++;
     const keyBytes = this.keySerde.serialize(key, this.name);
-    const fromEndMs = Math.max(earliestSessionEndMs, this.observedStreamTimeMs - this.retentionMs + 1);
+    // A session ending exactly one retention period ago can still merge with a record at stream
+    // time (its gap reaches that far), so it stays visible.
+    const fromEndMs = Math.max(earliestSessionEndMs, this.observedStreamTimeMs - this.retentionMs);
     const entries = this.inner.range(withSuffix(keyBytes, [fromEndMs, 0], null), withSuffix(keyBytes, [MAX_TIME, MAX_TIME], null));
     const result: KeyValue<Windowed<K>, V>[] = [];
     for (const entry of entries) {
@@ -196,6 +214,9 @@ export class MeteredSessionStore<K, V> extends MeteredStore implements SessionSt
   remove(session: Windowed<K>): void {
     this.metrics.deletes++;
     this.inner.put(this.sessionKey(session), null);
+  }
+  protected override restored(key: Uint8Array): void {
+    this.observedStreamTimeMs = Math.max(this.observedStreamTimeMs, suffixNumber(key, SESSION_SUFFIX_BYTES, 0));
   }
   private sessionKey(session: Windowed<K>): Uint8Array {
     return withSuffix(this.keySerde.serialize(session.key, this.name), [session.window.endMs, session.window.startMs], null);
