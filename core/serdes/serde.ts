@@ -89,14 +89,19 @@ const int64Serde: Serde<bigint> = {
 /** A JavaScript number stored as an 8-byte signed integer, for counts that Java reads as Long. */
 const longNumberSerde: Serde<number> = {
   name: 'long',
+  // Two 32-bit halves avoid BigInt; safe integers fit (the high half is signed).
   serialize: (value) => {
+    if (!Number.isSafeInteger(value)) throw new TypeError(`long serde needs a safe integer, got ${value}`);
     const bytes = new Uint8Array(8);
-    view(bytes).setBigInt64(0, BigInt(value));
+    const data = view(bytes);
+    data.setInt32(0, Math.floor(value / 0x1_0000_0000));
+    data.setUint32(4, value >>> 0);
     return bytes;
   },
   deserialize: (bytes, topic) => {
     expectLength(bytes, 8, topic, 'long');
-    return Number(view(bytes).getBigInt64(0));
+    const data = view(bytes);
+    return data.getInt32(0) * 0x1_0000_0000 + data.getUint32(4);
   },
 };
 

@@ -6,7 +6,6 @@ import type { Serde } from '../../core/serdes/serde.ts';
 import type { Change, StreamRecord } from '../../core/topology/record.ts';
 import type { UntypedProcessor } from '../../core/topology/topology.ts';
 import type { Windowed } from '../../core/topology/windows.ts';
-import { bytesKey } from '../../state/stores/bytes.ts';
 import { processorOf } from './stateless.ts';
 
 export interface SuppressOptions<K> {
@@ -30,7 +29,8 @@ export function suppressProcessor<K, V>(options: SuppressOptions<K>): () => Unty
     // Map order is insertion order, so when the buffer is full its head is the oldest key.
     const buffer = new Map<string, Buffered<K, V>>();
     return processorOf<K, Change<V>, K, Change<V>>((record, forward, context) => {
-      const hashKey = bytesKey(options.keySerde.serialize(record.key, 'suppress'));
+      const keyBytes = options.keySerde.serialize(record.key, 'suppress');
+      const hashKey = Buffer.from(keyBytes.buffer, keyBytes.byteOffset, keyBytes.byteLength).toString('latin1');
       const existing = buffer.get(hashKey);
       if (existing !== undefined) existing.record = record;
       else buffer.set(hashKey, { record, bufferTimeMs: options.bufferTimeMs(record), priorValue: record.value.oldValue });

@@ -350,3 +350,32 @@ suite('windowed aggregation', () => {
     expect(driver.getSessionStore<string, number>('s').fetch('u')).toHaveLength(1);
   });
 });
+
+suite('describe() of joins and global stores', () => {
+  it('prints a global store as its own sub-topology that generates no tasks', () => {
+    const builder = new StreamsBuilder();
+    const products = builder.globalTable('products', { key: strings, value: strings }, { name: 'products' });
+    builder.stream('orders', { key: strings, value: strings }).join(products, (value) => value, (order, product) => `${order}:${product}`).to('out');
+    const text = describe(builder.build());
+    expect(text).toContain(
+      [
+        '  Sub-topology: 1 for global store (will not generate tasks)',
+        '    Source: KSTREAM-SOURCE-0000000000 (topics: [products])',
+        '      --> KTABLE-SOURCE-0000000001',
+        '    Processor: KTABLE-SOURCE-0000000001 (stores: [products])',
+        '      --> none',
+        '      <-- KSTREAM-SOURCE-0000000000',
+      ].join('\n'),
+    );
+    expect(text).toContain('    Processor: KSTREAM-JOIN-0000000003 (stores: [])\n      --> KSTREAM-SINK-0000000004\n      <-- KSTREAM-SOURCE-0000000002\n');
+  });
+
+  it('headers travel with records from input to output', () => {
+    const builder = new StreamsBuilder();
+    builder.stream('in', { key: strings, value: strings }).mapValues((value) => value.toUpperCase()).to('out', { key: strings, value: strings });
+    const driver = new TopologyTestDriver(builder.build());
+    const headers = [{ key: 'trace', value: new Uint8Array([1, 2]) }];
+    driver.createInputTopic('in', strings, strings).pipeInput('k', 'v', 7, headers);
+    expect(driver.createOutputTopic('out', strings, strings).readRecord()).toEqual({ key: 'k', value: 'V', timestamp: 7, headers });
+  });
+});

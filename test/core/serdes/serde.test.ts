@@ -36,3 +36,14 @@ describe('serdes', () => {
     }
   });
 });
+
+describe('long serde', () => {
+  it('matches the 8-byte two-complement layout for negative and large values', () => {
+    for (const value of [0, 1, -1, 2 ** 32, -(2 ** 32) - 5, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]) {
+      const bytes = Serdes.long().serialize(value, 't');
+      expect(Serdes.int64().deserialize(bytes, 't')).toBe(BigInt(value));
+      expect(Serdes.long().deserialize(bytes, 't')).toBe(value);
+    }
+    expect(() => Serdes.long().serialize(1.5, 't')).toThrow(TypeError);
+  });
+});
