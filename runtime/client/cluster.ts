@@ -15,6 +15,8 @@ export interface ClusterOptions {
   retries: number;
   /** Whether Metadata may create a topic it does not know (allow.auto.create.topics). */
   allowAutoTopicCreation: boolean;
+  /** Cached topic metadata older than this is fetched again (metadata.max.age.ms). */
+  metadataMaxAgeMs: number;
 }
 
 export interface BrokerInfo {
@@ -62,6 +64,7 @@ export class Cluster {
   private readonly connections = new Map<string, Promise<Connection>>();
   private brokers = new Map<number, BrokerInfo>();
   private readonly topics = new Map<string, TopicInfo>();
+  private readonly topicFetchedAt = new Map<string, number>();
   private readonly coordinators = new Map<string, number>();
   private controllerId = -1;
   private clusterIdValue: string | null = null;
@@ -159,6 +162,7 @@ export class Cluster {
         .sort((a, b) => a.partition - b.partition);
       const info: TopicInfo = { name: topic.name, topicId: topic.topicId, internal: topic.isInternal, partitions };
       this.topics.set(topic.name, info);
+      this.topicFetchedAt.set(topic.name, Date.now());
       result.set(topic.name, { errorCode: topic.errorCode, info });
     }
     return result;
@@ -170,7 +174,8 @@ export class Cluster {
    */
   async topic(name: string, refresh = false): Promise<TopicInfo> {
     const cached = this.topics.get(name);
-    if (cached !== undefined && !refresh && cached.partitions.every((partition) => partition.leader >= 0)) return cached;
+    const fresh = Date.now() - (this.topicFetchedAt.get(name) ?? 0) < this.options.metadataMaxAgeMs;
+    if (cached !== undefined && !refresh && fresh && cached.partitions.every((partition) => partition.leader >= 0)) return cached;
     return this.withRetries(`metadata for topic ${name}`, async () => {
       const result = (await this.refreshMetadata([name])).get(name);
       if (result === undefined) throw new KafkaProtocolError(3, `metadata for topic ${name}`);

@@ -13,6 +13,7 @@ export const KAFKA_NAMES: Readonly<Record<string, string>> = {
   'request.timeout.ms': 'requestTimeoutMs',
   'socket.connection.setup.timeout.ms': 'connectTimeoutMs',
   'retry.backoff.ms': 'retryBackoffMs',
+  'metadata.max.age.ms': 'metadataMaxAgeMs',
   retries: 'retries',
   'allow.auto.create.topics': 'allowAutoTopicCreation',
   acks: 'acks',
@@ -59,6 +60,7 @@ export const commonOptionsShape = {
   connectTimeoutMs: integer(1).default(10_000),
   retryBackoffMs: integer(0).default(100),
   retries: integer(0, 1_000).default(5),
+  metadataMaxAgeMs: integer(0).default(300_000),
 };
 
 /** Renames Kafka-style keys to this client's names; a key given under both names is an error. */
@@ -91,6 +93,7 @@ export interface CommonOptions {
   connectTimeoutMs: number;
   retryBackoffMs: number;
   retries: number;
+  metadataMaxAgeMs: number;
 }
 
 export function clusterOptions(options: CommonOptions, allowAutoTopicCreation: boolean): ClusterOptions {
@@ -101,6 +104,7 @@ export function clusterOptions(options: CommonOptions, allowAutoTopicCreation: b
     requestTimeoutMs: options.requestTimeoutMs,
     retryBackoffMs: options.retryBackoffMs,
     retries: options.retries,
+    metadataMaxAgeMs: options.metadataMaxAgeMs,
     allowAutoTopicCreation,
   };
 }

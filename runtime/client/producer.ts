@@ -129,9 +129,12 @@ export class Producer {
     if (record.messages.length === 0) return [];
     const topic = await this.cluster.topic(record.topic);
     const partitionCount = topic.partitions.length;
+    // Every partition is chosen before anything is appended, so a bad message fails the whole
+    // call without leaving the others half-sent.
+    const partitions = record.messages.map((message) => this.choosePartition(record.topic, message, partitionCount));
     const results: Promise<RecordMetadata>[] = [];
-    for (const message of record.messages) {
-      const partition = this.choosePartition(record.topic, message, partitionCount);
+    for (const [index, message] of record.messages.entries()) {
+      const partition = partitions[index] as number;
       const input: RecordInput = {
         key: toBuffer(message.key),
         value: toBuffer(message.value),

@@ -73,7 +73,7 @@ describe('producer and consumer', () => {
     const topic = 'keyed';
     await admin.createTopics([{ topic, numPartitions: 6 }]);
     const partitioner = Partitioners.DefaultPartitioner();
-    const partitionMetadata = Array.from({ length: 6 }, (_, partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1] }));
+    const partitionMetadata = Array.from({ length: 6 }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 1, replicas: [1], isr: [1], offlineReplicas: [] }));
     const messages = Array.from({ length: 10_000 }, (_, index) => ({ key: `customer-${index * 7919}`, value: String(index) }));
     const metadata = await producer({ batchSize: 65_536 }).send({ topic, messages });
     const expected = messages.map((message) => partitioner({ topic, partitionMetadata, message: { key: Buffer.from(message.key), value: null } }));

@@ -1,41 +1,20 @@
 // The connection against a scripted broker on a loopback port: version negotiation, the
 // ApiVersions step-down, pipelined answers out of order, timeouts and the frame size limit.
-import net from 'node:net';
+import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../core/limits.ts';
-import { ApiKey, decodeRequestBody, decodeRequestHeader, encodeResponseFrame, type RequestHeader } from '../../../core/protocol/index.ts';
+import { ApiKey, decodeRequestBody, encodeResponseFrame, type RequestHeader } from '../../../core/protocol/index.ts';
 import { Connection } from '../../../runtime/client/connection.ts';
 import { KafkaConnectionError, KafkaTimeoutError, KafkaVersionError } from '../../../runtime/client/errors.ts';
+import { scriptedBroker, type Handler, type ScriptedBroker } from './scripted-broker.ts';
 
-type Handler = (header: RequestHeader, frame: Buffer, socket: net.Socket) => void;
-
-const servers: net.Server[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.emit('drop-all');
-  })));
-});
+const brokers: ScriptedBroker[] = [];
+afterEach(async () => { await Promise.all(brokers.splice(0).map((broker) => broker.close())); });
 
 async function fakeBroker(handle: Handler): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    let pending = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
-        const frame = pending.subarray(4, 4 + pending.readInt32BE(0));
-        pending = pending.subarray(4 + frame.length);
-        handle(decodeRequestHeader(frame), frame, socket);
-      }
-    });
-    socket.on('error', () => undefined);
-  });
-  server.on('drop-all', () => { for (const socket of sockets) socket.destroy(); });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as net.AddressInfo).port;
+  const broker = await scriptedBroker(handle);
+  brokers.push(broker);
+  return broker.port;
 }
 
 const API_KEYS = [
@@ -130,7 +109,7 @@ describe('Connection', () => {
 
   it('reports a refused connection as a retriable connection error', async () => {
     const port = await fakeBroker(() => undefined);
-    await new Promise<void>((resolve) => servers.pop()?.close(() => resolve()));
+    await brokers.pop()?.close();
     const failure = await open(port).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(KafkaConnectionError);
     expect((failure as KafkaConnectionError).retriable).toBe(true);

@@ -7,7 +7,7 @@ import { StickyPartitions, murmur2, partitionForKey } from '../../../runtime/cli
 const kafkajsPartitioner = Partitioners.DefaultPartitioner();
 
 function kafkajsPartition(key: Buffer, partitionCount: number): number {
-  const partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1] }));
+  const partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 1, replicas: [1], isr: [1], offlineReplicas: [] }));
   return kafkajsPartitioner({ topic: 't', partitionMetadata, message: { key, value: null } });
 }
 

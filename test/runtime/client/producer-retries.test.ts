@@ -1,0 +1,97 @@
+// The producer's answer to broker errors, against a scripted broker: a retriable error is
+// retried after a metadata refresh, a final one fails the records with the Kafka error, and
+// retries stop at the configured count.
+import type net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ApiKey, decodeRequestBody, encodeResponseFrame, type RequestHeader } from '../../../core/protocol/index.ts';
+import { decodeBatch } from '../../../core/records/batch.ts';
+import { KafkaProtocolError } from '../../../runtime/client/errors.ts';
+import { Producer } from '../../../runtime/client/producer.ts';
+import { scriptedBroker, type ScriptedBroker } from './scripted-broker.ts';
+
+const brokers: ScriptedBroker[] = [];
+afterEach(async () => { await Promise.all(brokers.splice(0).map((broker) => broker.close())); });
+
+interface Script {
+  /** Error codes for successive Produce requests; past the end, 0 (success). */
+  produceErrors: number[];
+  produced: { records: number; values: string[] }[];
+  metadataRequests: number;
+}
+
+function respond(socket: net.Socket, header: RequestHeader, apiKey: ApiKey, body: object): void {
+  socket.write(encodeResponseFrame(apiKey, header.apiVersion, header.correlationId, body as never));
+}
+
+async function start(script: Script): Promise<number> {
+  let port = 0;
+  const broker = await scriptedBroker((header, frame, socket) => {
+    if (header.apiKey === ApiKey.ApiVersions) {
+      respond(socket, header, ApiKey.ApiVersions, { errorCode: 0, apiKeys: [
+        { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 3 },
+        { apiKey: ApiKey.Metadata, minVersion: 0, maxVersion: 12 },
+        { apiKey: ApiKey.Produce, minVersion: 3, maxVersion: 11 },
+      ] });
+    } else if (header.apiKey === ApiKey.Metadata) {
+      script.metadataRequests += 1;
+      respond(socket, header, ApiKey.Metadata, {
+        brokers: [{ nodeId: 1, host: '127.0.0.1', port }], controllerId: 1, clusterId: 'scripted',
+        topics: [{ errorCode: 0, name: 'orders', partitions: [{ errorCode: 0, partitionIndex: 0, leaderId: 1, leaderEpoch: 0, replicaNodes: [1], isrNodes: [1], offlineReplicas: [] }] }],
+      });
+    } else if (header.apiKey === ApiKey.Produce) {
+      const request = decodeRequestBody(ApiKey.Produce, header.apiVersion, frame, header.bodyOffset);
+      const records = request.topicData[0]?.partitionData[0]?.records as Buffer;
+      const batch = decodeBatch(records);
+      script.produced.push({ records: batch.records.length, values: batch.records.map((record) => record.value?.toString() ?? '') });
+      const errorCode = script.produceErrors[script.produced.length - 1] ?? 0;
+      respond(socket, header, ApiKey.Produce, { responses: [{ name: 'orders', partitionResponses: [{ index: 0, errorCode, baseOffset: errorCode === 0 ? 40n : -1n, logAppendTimeMs: -1n, logStartOffset: 0n }] }] });
+    }
+  });
+  port = broker.port;
+  brokers.push(broker);
+  return port;
+}
+
+function producer(port: number, retries: number): Producer {
+  return new Producer({ bootstrapServers: `127.0.0.1:${port}`, lingerMs: 0, retries, retryBackoffMs: 10 });
+}
+
+describe('producer retries', () => {
+  it('retries NOT_LEADER_OR_FOLLOWER with the same batch after refreshing metadata', async () => {
+    const script: Script = { produceErrors: [6, 6], produced: [], metadataRequests: 0 };
+    const client = producer(await start(script), 5);
+    const metadata = await client.send({ topic: 'orders', messages: [{ value: 'a' }, { value: 'b' }] });
+    expect(metadata.map((entry) => entry.offset)).toEqual([40n, 41n]);
+    expect(script.produced).toEqual([{ records: 2, values: ['a', 'b'] }, { records: 2, values: ['a', 'b'] }, { records: 2, values: ['a', 'b'] }]);
+    expect(script.metadataRequests).toBeGreaterThanOrEqual(3);
+    await client.close();
+  });
+
+  it('fails at once on an error that is not retriable', async () => {
+    const script: Script = { produceErrors: [87], produced: [], metadataRequests: 0 };
+    const client = producer(await start(script), 5);
+    const failure = await client.send({ topic: 'orders', messages: [{ value: 'x' }] }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(KafkaProtocolError);
+    expect(failure).toMatchObject({ kafkaName: 'INVALID_RECORD', code: 87, retriable: false });
+    expect(script.produced).toHaveLength(1);
+    await client.close();
+  });
+
+  it('gives up after the configured number of retries', async () => {
+    const script: Script = { produceErrors: [6, 6, 6, 6, 6], produced: [], metadataRequests: 0 };
+    const client = producer(await start(script), 2);
+    const failure = await client.send({ topic: 'orders', messages: [{ value: 'x' }] }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ kafkaName: 'NOT_LEADER_OR_FOLLOWER', retriable: true });
+    expect(script.produced).toHaveLength(3);
+    await client.close();
+  });
+
+  it('rejects a partition the topic does not have before sending anything', async () => {
+    const script: Script = { produceErrors: [], produced: [], metadataRequests: 0 };
+    const client = producer(await start(script), 0);
+    await expect(client.send({ topic: 'orders', messages: [{ value: 'ok' }, { value: 'bad', partition: 3 }] })).rejects.toThrow(/partitions 0-0; partition 3 does not exist/);
+    await client.flush();
+    expect(script.produced).toHaveLength(0);
+    await client.close();
+  });
+});
