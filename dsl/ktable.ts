@@ -9,7 +9,7 @@ import { fallbackSerde, type InternalBuilder } from './internal.ts';
 import { KStream } from './kstream.ts';
 import type { Grouped, Materialized, Named } from './options.ts';
 import { passThroughProcessor } from './processors/stateless.ts';
-import { suppressProcessor, windowEndTime } from './processors/suppress.ts';
+import { bufferedUpdateSerde, suppressProcessor, windowEndTime } from './processors/suppress.ts';
 import * as table from './processors/table.ts';
 import * as fk from './processors/fk-join.ts';
 import { Serdes } from '../core/serdes/serde.ts';
@@ -141,16 +141,19 @@ export class KTable<K, V> {
   /** Holds updates back: final results per window, or the latest value per key after a time limit. */
   suppress(suppressed: Suppressed): KTable<K, V> {
     const name = suppressed.name ?? this.builder.newName('KTABLE-SUPPRESS-');
+    const storeName = this.builder.statefulName(suppressed.name === undefined ? undefined : `${suppressed.name}-store`, 'suppress', () => this.builder.newStoreName('KTABLE-SUPPRESS-'));
     const keySerde = this.keySerde ?? fallbackSerde<K>();
+    const valueSerde = this.valueSerde ?? fallbackSerde<V>();
     const recordsMax = suppressed.buffer.maxRecords ?? STREAMS_LIMITS.suppressBufferRecordsMax;
     let options;
     if (suppressed.kind === 'until-window-closes') {
       if (this.windowGraceMs === null) throw new Error('suppress(untilWindowCloses) needs a windowed table');
-      options = { bufferTimeMs: windowEndTime as never, delayMs: this.windowGraceMs, recordsMax, whenFull: 'shut-down' as const, keySerde };
+      options = { bufferTimeMs: windowEndTime as never, delayMs: this.windowGraceMs, recordsMax, whenFull: 'shut-down' as const, keySerde, storeName };
     } else {
-      options = { bufferTimeMs: (record: { timestamp: number }) => record.timestamp, delayMs: suppressed.timeLimitMs, recordsMax, whenFull: suppressed.buffer.whenFull ?? 'emit-early', keySerde };
+      options = { bufferTimeMs: (record: { timestamp: number }) => record.timestamp, delayMs: suppressed.timeLimitMs, recordsMax, whenFull: suppressed.buffer.whenFull ?? 'emit-early', keySerde, storeName };
     }
-    const node = this.builder.addProcessor(name, [this.node], suppressProcessor<K, V>(options));
+    this.builder.addStore(keyValueStoreDescriptor(storeName, Serdes.bytes(), bufferedUpdateSerde, settingsFrom({ caching: false }), false));
+    const node = this.builder.addProcessor(name, [this.node], suppressProcessor<K, V>(options, valueSerde), [storeName]);
     return new KTable<K, V>(this.builder, node, this.keySerde, this.valueSerde, null, this.getter, this.windowGraceMs);
   }
 }

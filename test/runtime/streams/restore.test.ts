@@ -1,5 +1,5 @@
 import { describe as suite, expect, it } from 'vitest';
-import { StreamsBuilder, Serdes, TimeWindows, SessionWindows, JoinWindows, type Topology } from '../../../dsl/index.ts';
+import { StreamsBuilder, Serdes, TimeWindows, SessionWindows, JoinWindows, Suppressed, type Topology } from '../../../dsl/index.ts';
 import { TopologyTestDriver } from '../../../runtime/streams/index.ts';
 
 const strings = Serdes.string();
@@ -43,5 +43,30 @@ suite('restoring stores from changelogs', () => {
     // The join buffer came back too: a right record joins the left records piped before the restart.
     second.createInputTopic('other', strings, strings).pipeInput('u1', 'x', 50);
     expect(second.createOutputTopic('pairs-out', strings, strings).readValuesToList()).toEqual(['apple+x', 'pear+x', 'apple+x']);
+  });
+});
+
+suite('suppress after a restart', () => {
+  it('updates held by suppress survive in its logged buffer', () => {
+    const build = () => {
+      const builder = new StreamsBuilder();
+      builder
+        .stream('in', { key: strings, value: strings })
+        .groupByKey()
+        .windowedBy(TimeWindows.ofSizeWithNoGrace(10))
+        .count({ name: 'counts' })
+        .suppress(Suppressed.untilWindowCloses({ maxRecords: 100 }))
+        .toStream()
+        .map((count, windowed) => [`${windowed.key}@${windowed.window.startMs}`, count])
+        .to('final', { key: strings, value: Serdes.long() });
+      return builder.build();
+    };
+    const first = new TopologyTestDriver(build(), { applicationId: 'sup' });
+    first.createInputTopic('in', strings, strings).pipeInput('a', 'x', 1);
+    first.createInputTopic('in', strings, strings).pipeInput('a', 'y', 2);
+    expect(first.createOutputTopic('final', strings, Serdes.long()).isEmpty()).toBe(true);
+    const second = new TopologyTestDriver(build(), { applicationId: 'sup', changelogs: first.changelogRecords() });
+    second.createInputTopic('in', strings, strings).pipeInput('b', 'z', 15);
+    expect(second.createOutputTopic('final', strings, Serdes.long()).readKeyValuesToList()).toEqual([{ key: 'a@0', value: 2 }]);
   });
 });
