@@ -1,7 +1,7 @@
 // A single-node broker: the topic catalogue, the partition logs, the replica manager, the
-// group coordinator and the TCP server, wired together. `Broker.start` is what both the CLI and
+// group and transaction coordinators and the TCP server, wired together. `Broker.start` is what both the CLI and
 // an embedding application call.
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiKey, decodeRequestBody, decodeRequestHeader, encodeResponseFrame, encodeResponseFrameChunks, ProtocolDecodeError } from '../../core/protocol/index.ts';
 import { ErrorCode } from '../../core/protocol/errors.ts';
@@ -12,9 +12,12 @@ import { listenerAddress, type BrokerConfig } from './config.ts';
 import { GroupCoordinator } from './group-coordinator.ts';
 import { HANDLERS, handlerFor } from './handlers/index.ts';
 import type { RequestContext } from './handler.ts';
-import { OffsetsTopic } from './offsets-topic.ts';
+import { OFFSETS_TOPIC, OffsetsTopic } from './offsets-topic.ts';
 import { ProducerIdAllocator } from './producer-ids.ts';
+import { ProducerStateTable } from './producer-state.ts';
 import { ReplicaManager } from './replica-manager.ts';
+import { TransactionCoordinator, type TransactionMarker } from './transaction-coordinator.ts';
+import { TransactionLog, type TransactionStatus } from './transaction-log.ts';
 import { toLogConfig, validateTopicConfigs } from './topic-config.ts';
 import { topicNameProblem, TopicRegistry, type TopicRecord } from './topic-registry.ts';
 
@@ -31,6 +34,8 @@ export class Broker {
   readonly groups: GroupCoordinator;
   readonly offsetsTopic: OffsetsTopic;
   readonly producerIds: ProducerIdAllocator;
+  readonly transactionLog: TransactionLog;
+  readonly transactions: TransactionCoordinator;
   private server: KafkaServer | null = null;
   private stopped = false;
 
@@ -53,6 +58,17 @@ export class Broker {
       maxGroupSize: config['group.max.size'],
       persist: (groupId, records) => this.offsetsTopic.append(groupId, records),
     });
+    this.transactionLog = new TransactionLog(this);
+    this.transactions = new TransactionCoordinator({
+      logger: this.logger.child('transactions'),
+      maxTimeoutMs: config['transaction.max.timeout.ms'],
+      idExpirationMs: config['transactional.id.expiration.ms'],
+      cleanupIntervalMs: config['transaction.abort.timed.out.transaction.cleanup.interval.ms'],
+      nextProducerId: () => this.producerIds.next(),
+      persist: (transactionalId, value) => this.transactionLog.append(transactionalId, value),
+      writeMarker: (topic, partition, marker) => this.writeMarker(topic, partition, marker),
+      afterPrepare: crashHook(),
+    });
   }
 
   static async start(config: BrokerConfig): Promise<Broker> {
@@ -67,7 +83,11 @@ export class Broker {
     });
     const broker = new Broker(config, dataDirectory, topics, logs, lockPath);
     for (const topic of topics.list()) broker.openPartitions(topic, 0);
+    // Groups load before transactions: staged transactional offsets must be in place when the
+    // coordinator completes the transactions a crash interrupted.
     broker.offsetsTopic.load();
+    broker.transactions.recover(broker.transactionLog.load());
+    broker.transactions.start();
     const { host, port } = listenerAddress(config.listeners);
     broker.server = await KafkaServer.listen({
       host, port, logger: broker.logger.child('net'), frameBytesMax: config['socket.request.max.bytes'],
@@ -100,6 +120,8 @@ export class Broker {
     await this.server?.close();
     this.replicas.purgatory.shutdown();
     this.groups.shutdown();
+    this.transactions.shutdown();
+    this.replicas.forEach((state) => state.producers.writeSnapshot(this.producerSnapshotPath(state.topic, state.partition), state.log.logEndOffset));
     this.logs.closeAll();
     try { unlinkSync(this.lockPath); } catch { /* already gone */ }
     this.logger.info('broker stopped');
@@ -131,6 +153,7 @@ export class Broker {
     for (let partition = 0; partition < topic.partitionCount; partition++) {
       this.replicas.remove(name, partition);
       this.logs.delete(name, partition);
+      rmSync(this.producerSnapshotPath(name, partition), { force: true });
     }
     this.topics.delete(name);
     this.groups.deleteTopicOffsets(name);
@@ -180,10 +203,23 @@ export class Broker {
     const logConfig = toLogConfig(this.config, topic.configs);
     for (let partition = fromPartition; partition < topic.partitionCount; partition++) {
       const log = this.logs.getOrCreate(topic.name, partition, logConfig);
+      const producers = ProducerStateTable.load(log, this.producerSnapshotPath(topic.name, partition));
       this.replicas.add({
-        topic: topic.name, partition, log, highWatermark: log.logEndOffset, leaderEpoch: 0, ...this.partitionSettings(topic),
+        topic: topic.name, partition, log, highWatermark: log.logEndOffset, leaderEpoch: 0, producers, ...this.partitionSettings(topic),
       });
     }
+  }
+
+  /** Producer state snapshots live beside the logs, not in them: the log directories belong to state/log. */
+  private producerSnapshotPath(topic: string, partition: number): string {
+    return path.join(this.dataDirectory, 'runnel-producer-state', `${topic}-${partition}.json`);
+  }
+
+  /** The transaction coordinator's marker, plus the offsets it makes visible on __consumer_offsets. */
+  private writeMarker(topic: string, partition: number, marker: TransactionMarker): void {
+    if (!this.replicas.appendMarker(topic, partition, marker)) return;
+    if (topic !== OFFSETS_TOPIC) return;
+    this.groups.completeTransactionalOffsets(marker.producerId, marker.commit, (groupId) => this.offsetsTopic.partitionFor(groupId) === partition);
   }
 
   // ---------------------------------------------------------------- requests
@@ -222,6 +258,19 @@ export class Broker {
   supportedApis(): { apiKey: number; minVersion: number; maxVersion: number }[] {
     return HANDLERS.map((h) => ({ apiKey: h.apiKey as number, minVersion: h.minVersion, maxVersion: h.maxVersion }));
   }
+}
+
+/**
+ * Crash tests need the broker to die between a transaction's Prepare record and its markers,
+ * a window no outside signal can hit. RUNNEL_TEST_CRASH_AFTER=PrepareCommit (or PrepareAbort)
+ * makes the process SIGKILL itself there; without the variable nothing is hooked.
+ */
+function crashHook(): ((transactionalId: string, status: TransactionStatus) => void) | undefined {
+  const target = process.env['RUNNEL_TEST_CRASH_AFTER'];
+  if (target === undefined || target === '') return undefined;
+  return (_transactionalId, status) => {
+    if (status === target) process.kill(process.pid, 'SIGKILL');
+  };
 }
 
 /** One broker per data directory: a second one would corrupt the logs. */

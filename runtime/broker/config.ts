@@ -46,6 +46,10 @@ export const BrokerConfigSchema = z.object({
   'group.min.session.timeout.ms': whole(1).default(6000),
   'group.max.session.timeout.ms': whole(1).default(1_800_000),
   'group.max.size': whole(1).default(1000),
+  'transaction.max.timeout.ms': whole(1).default(900_000),
+  'transactional.id.expiration.ms': whole(1, 2 ** 31 - 1).default(604_800_000),
+  'transaction.state.log.num.partitions': whole(1, 1000).default(50),
+  'transaction.abort.timed.out.transaction.cleanup.interval.ms': whole(1).default(10_000),
 }).strict();
 
 export type BrokerConfig = z.output<typeof BrokerConfigSchema>;

@@ -96,8 +96,16 @@ export interface OffsetCommitInput {
   offsets: { topic: string; partition: number; offset: bigint; leaderEpoch: number; metadata: string | null }[];
 }
 
+/** An offset committed inside a transaction; it becomes visible when the transaction commits. */
+export interface TransactionalOffset {
+  key: { kind: 'offset'; group: string; topic: string; partition: number };
+  value: CommittedOffset;
+}
+
 export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
+  /** TxnOffsetCommit offsets by producer id, waiting for their transaction's marker. */
+  private readonly pendingTransactionalOffsets = new Map<bigint, TransactionalOffset[]>();
 
   constructor(private readonly options: GroupCoordinatorOptions) {}
 
@@ -226,6 +234,37 @@ export class GroupCoordinator {
     this.options.persist(input.groupId, records);
     for (const { key, value } of records) this.load(key, value);
     return ErrorCode.NONE;
+  }
+
+  /**
+   * TxnOffsetCommit v3+ names the member and generation (KIP-447) and is checked like a
+   * commit; older versions, or a producer outside any group, are not.
+   */
+  transactionalCommitError(input: Omit<OffsetCommitInput, 'offsets'>): number {
+    if (input.generationId < 0 && input.memberId === '') return ErrorCode.NONE;
+    const group = this.groups.get(input.groupId);
+    if (group === undefined) return ErrorCode.ILLEGAL_GENERATION;
+    return this.checkGenerationForCommit(group, { ...input, offsets: [] });
+  }
+
+  /** Holds offsets written to __consumer_offsets inside a transaction until its marker. */
+  stageTransactionalOffsets(producerId: bigint, offsets: readonly TransactionalOffset[]): void {
+    let list = this.pendingTransactionalOffsets.get(producerId);
+    if (list === undefined) this.pendingTransactionalOffsets.set(producerId, list = []);
+    list.push(...offsets);
+  }
+
+  /**
+   * A marker for the producer reached a __consumer_offsets partition: its staged offsets of
+   * the groups stored there become committed (commit) or are dropped (abort).
+   */
+  completeTransactionalOffsets(producerId: bigint, commit: boolean, storedInPartition: (groupId: string) => boolean): void {
+    const list = this.pendingTransactionalOffsets.get(producerId);
+    if (list === undefined) return;
+    const remaining = list.filter((entry) => !storedInPartition(entry.key.group));
+    if (commit) for (const entry of list) if (storedInPartition(entry.key.group)) this.load(entry.key, entry.value);
+    if (remaining.length === 0) this.pendingTransactionalOffsets.delete(producerId);
+    else this.pendingTransactionalOffsets.set(producerId, remaining);
   }
 
   committedOffset(groupId: string, topic: string, partition: number): CommittedOffset | undefined {

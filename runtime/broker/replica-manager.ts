@@ -2,12 +2,19 @@
 // All appends go through `append` here, the one code path that changes a partition's log and
 // wakes the fetches waiting on it. On a single node every partition is led here and the
 // in-sync replica set is this broker alone, so an append is committed as soon as it is written.
+// Each partition's producer state (sequences, epochs, open and aborted transactions) is checked
+// and updated on that same path, from batch headers only.
 import { ErrorCode } from '../../core/protocol/errors.ts';
-import { batchSizeAt } from '../../core/records/header.ts';
-import { validateBatch } from '../../core/records/batch.ts';
+import { batchSizeAt, readBatchHeader, type BatchHeader } from '../../core/records/header.ts';
+import { encodeControlBatch, validateBatch } from '../../core/records/batch.ts';
 import type { PartitionLog } from '../../state/log/partition-log.ts';
 import type { Logger } from '../logger.ts';
 import { FetchPurgatory } from './fetch-purgatory.ts';
+import type { ProducerStateTable } from './producer-state.ts';
+
+/** Fetch and ListOffsets isolation levels. */
+export const READ_UNCOMMITTED = 0;
+export const READ_COMMITTED = 1;
 
 export interface PartitionState {
   topic: string;
@@ -22,6 +29,8 @@ export interface PartitionState {
   /** Compacted topics need a key on every record. */
   requireKeys: boolean;
   minInsyncReplicas: number;
+  /** Idempotence and transactions: epochs, sequences, open and aborted transactions. */
+  producers: ProducerStateTable;
 }
 
 export interface ProduceResult {
@@ -46,6 +55,8 @@ export interface FetchPartitionResult {
   highWatermark: bigint;
   lastStableOffset: bigint;
   logStartOffset: bigint;
+  /** read_committed only: aborted transactions overlapping the returned records. */
+  abortedTransactions: { producerId: bigint; firstOffset: bigint }[];
   records: Buffer | null;
 }
 
@@ -53,6 +64,13 @@ export interface FetchOptions {
   minBytes: number;
   maxBytes: number;
   maxWaitMs: number;
+  /** READ_UNCOMMITTED reads up to the high watermark, READ_COMMITTED up to the last stable offset. */
+  isolationLevel: number;
+}
+
+/** The first offset of the earliest open transaction, else the high watermark. */
+export function lastStableOffset(state: PartitionState): bigint {
+  return state.producers.lastStableOffset(state.highWatermark);
 }
 
 export function partitionKey(topic: string, partition: number): string {
@@ -95,6 +113,7 @@ export class ReplicaManager {
     }
     let appendedBytes = 0;
     let position = 0;
+    const headers: BatchHeader[] = [];
     while (position < records.length) {
       const size = batchSizeAt(records, position);
       if (size < 0 || position + size > records.length) return failed(ErrorCode.CORRUPT_MESSAGE, 'truncated record batch');
@@ -103,10 +122,17 @@ export class ReplicaManager {
         this.logger.warn('rejected batch', { topic, partition, error: verdict.message });
         return failed(verdict.errorCode, verdict.message);
       }
+      headers.push(verdict.header);
       appendedBytes += size;
       position += size;
     }
+    const producerVerdict = state.producers.checkAppend(headers);
+    if (producerVerdict.kind === 'reject') return failed(producerVerdict.errorCode, producerVerdict.message);
+    if (producerVerdict.kind === 'duplicate') {
+      return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: producerVerdict.firstOffset, logAppendTimeMs: -1n, logStartOffset: state.log.logStartOffset };
+    }
     const appended = state.log.append(records, { leaderEpoch: state.leaderEpoch });
+    recordAppends(state, headers, appended.baseOffset);
     state.highWatermark = state.log.logEndOffset;
     this.purgatory.onAppend(partitionKey(topic, partition), appendedBytes);
     return {
@@ -125,29 +151,49 @@ export class ReplicaManager {
   appendInternal(topic: string, partition: number, batch: Buffer): string | null {
     const state = this.get(topic, partition);
     if (state === undefined) return `partition ${topic}-${partition} is not hosted here`;
-    state.log.append(batch, { leaderEpoch: state.leaderEpoch });
+    const header = readBatchHeader(batch, 0);
+    const appended = state.log.append(batch, { leaderEpoch: state.leaderEpoch });
+    recordAppends(state, [header], appended.baseOffset);
     state.highWatermark = state.log.logEndOffset;
     this.purgatory.onAppend(partitionKey(topic, partition), batch.length);
     return null;
   }
 
+  /**
+   * Writes a transaction marker (a control batch) for the producer and closes its open
+   * transaction on this partition. Returns false when the partition no longer exists.
+   */
+  appendMarker(topic: string, partition: number, marker: { producerId: bigint; producerEpoch: number; commit: boolean; coordinatorEpoch: number }): boolean {
+    const state = this.get(topic, partition);
+    if (state === undefined) return false;
+    const batch = encodeControlBatch({
+      type: marker.commit ? 'commit' : 'abort', producerId: marker.producerId, producerEpoch: marker.producerEpoch,
+      coordinatorEpoch: marker.coordinatorEpoch, timestamp: Date.now(),
+    });
+    const appended = state.log.append(batch, { leaderEpoch: state.leaderEpoch });
+    state.producers.recordMarker(marker.producerId, marker.producerEpoch, appended.baseOffset, marker.commit);
+    state.highWatermark = state.log.logEndOffset;
+    this.purgatory.onAppend(partitionKey(topic, partition), batch.length);
+    return true;
+  }
+
   /** Reads each partition once; parks the fetch when fewer than minBytes are there. */
   fetch(requests: FetchPartitionRequest[], options: FetchOptions): Promise<FetchPartitionResult[]> {
-    const first = this.readAll(requests, options.maxBytes);
+    const first = this.readAll(requests, options.maxBytes, options.isolationLevel);
     const bytes = first.reduce((sum, result) => sum + (result.records?.length ?? 0), 0);
     const anyError = first.some((result) => result.errorCode !== ErrorCode.NONE);
     if (options.maxWaitMs <= 0 || bytes >= options.minBytes || anyError || requests.length === 0) return Promise.resolve(first);
     return new Promise((resolve) => {
       const keys = requests.map((request) => partitionKey(request.topic, request.partition));
-      this.purgatory.park(keys, options.minBytes - bytes, options.maxWaitMs, () => resolve(this.readAll(requests, options.maxBytes)));
+      this.purgatory.park(keys, options.minBytes - bytes, options.maxWaitMs, () => resolve(this.readAll(requests, options.maxBytes, options.isolationLevel)));
     });
   }
 
-  private readAll(requests: FetchPartitionRequest[], responseMaxBytes: number): FetchPartitionResult[] {
+  private readAll(requests: FetchPartitionRequest[], responseMaxBytes: number, isolationLevel: number): FetchPartitionResult[] {
     let remainingBytes = responseMaxBytes;
     let sawRecords = false;
     return requests.map((request) => {
-      const result = this.readOne(request, remainingBytes, !sawRecords);
+      const result = this.readOne(request, remainingBytes, !sawRecords, isolationLevel);
       const size = result.records?.length ?? 0;
       if (size > 0) sawRecords = true;
       remainingBytes = Math.max(0, remainingBytes - size);
@@ -155,29 +201,38 @@ export class ReplicaManager {
     });
   }
 
-  private readOne(request: FetchPartitionRequest, remainingBytes: number, minOneBatch: boolean): FetchPartitionResult {
+  private readOne(request: FetchPartitionRequest, remainingBytes: number, minOneBatch: boolean, isolationLevel: number): FetchPartitionResult {
     const state = this.get(request.topic, request.partition);
-    const empty = { topic: request.topic, partition: request.partition, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, records: null };
+    const empty = { topic: request.topic, partition: request.partition, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, abortedTransactions: [], records: null };
     if (state === undefined) return { ...empty, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     const { log } = state;
-    const base = { ...empty, highWatermark: state.highWatermark, lastStableOffset: state.highWatermark, logStartOffset: log.logStartOffset };
+    const stable = lastStableOffset(state);
+    const base = { ...empty, highWatermark: state.highWatermark, lastStableOffset: stable, logStartOffset: log.logStartOffset };
     if (request.fetchOffset < log.logStartOffset || request.fetchOffset > log.logEndOffset) {
       return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
     }
+    // read_committed consumers see nothing at or above the first open transaction.
+    const readLimit = isolationLevel === READ_COMMITTED ? stable : state.highWatermark;
     const maxBytes = Math.min(request.partitionMaxBytes, remainingBytes);
-    if (request.fetchOffset >= state.highWatermark || (maxBytes <= 0 && !minOneBatch)) {
+    if (request.fetchOffset >= readLimit || (maxBytes <= 0 && !minOneBatch)) {
       return { ...base, errorCode: ErrorCode.NONE, records: Buffer.alloc(0) };
     }
-    const read = log.read(request.fetchOffset, maxBytes, { maxOffset: state.highWatermark, minOneBatch });
-    return { ...base, errorCode: ErrorCode.NONE, records: read.records };
+    const read = log.read(request.fetchOffset, maxBytes, { maxOffset: readLimit, minOneBatch });
+    const abortedTransactions = isolationLevel === READ_COMMITTED && read.records.length > 0
+      ? state.producers.abortedTransactions(request.fetchOffset, read.nextOffset, log.logStartOffset)
+      : [];
+    return { ...base, errorCode: ErrorCode.NONE, abortedTransactions, records: read.records };
   }
 
   /** ListOffsets: -1 latest, -2 earliest, -3 max timestamp, else the first offset at or after the time. */
-  listOffset(topic: string, partition: number, timestamp: bigint): { errorCode: number; offset: bigint; timestamp: bigint; leaderEpoch: number } {
+  listOffset(topic: string, partition: number, timestamp: bigint, isolationLevel: number = READ_UNCOMMITTED): { errorCode: number; offset: bigint; timestamp: bigint; leaderEpoch: number } {
     const state = this.get(topic, partition);
     if (state === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, offset: -1n, timestamp: -1n, leaderEpoch: -1 };
     const { log, leaderEpoch } = state;
-    if (timestamp === -1n) return { errorCode: ErrorCode.NONE, offset: state.highWatermark, timestamp: -1n, leaderEpoch };
+    if (timestamp === -1n) {
+      const latest = isolationLevel === READ_COMMITTED ? lastStableOffset(state) : state.highWatermark;
+      return { errorCode: ErrorCode.NONE, offset: latest, timestamp: -1n, leaderEpoch };
+    }
     if (timestamp === -2n) return { errorCode: ErrorCode.NONE, offset: log.logStartOffset, timestamp: -1n, leaderEpoch };
     if (timestamp === -3n) {
       const found = log.maxTimestampOffset?.() ?? null;
@@ -207,3 +262,13 @@ export class ReplicaManager {
   }
 
 }
+
+/** Tells the producer state about appended batches; the log assigned offsets from `baseOffset` on. */
+function recordAppends(state: PartitionState, headers: readonly BatchHeader[], baseOffset: bigint): void {
+  let next = baseOffset;
+  for (const header of headers) {
+    if (header.producerId >= 0n) state.producers.recordAppend({ ...header, baseOffset: next });
+    next += BigInt(header.lastOffsetDelta) + 1n;
+  }
+}
+

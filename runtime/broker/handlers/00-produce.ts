@@ -1,6 +1,8 @@
 // Produce, versions 3-11 (record batches only; 0-2 carried the old message sets).
 // acks=0 gets no response at all. A topic that does not exist is created first when
-// auto.create.topics.enable is set, as Kafka does for producers.
+// auto.create.topics.enable is set, as Kafka does for producers. Internal topics
+// (__consumer_offsets, __transaction_state) are written only by their coordinators. Batches
+// with a producer id pass the partition's sequence and epoch checks (see producer-state.ts).
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { defineHandler } from '../handler.ts';
@@ -17,6 +19,9 @@ export const produce = defineHandler({
         partitionResponses: topic.partitionData.map((partition) => {
           if (known === undefined || 'errorCode' in known) {
             return { index: partition.index, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage: null };
+          }
+          if (known.internal) {
+            return { index: partition.index, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage: `clients may not write to the internal topic ${topic.name}` };
           }
           const result = broker.replicas.append(topic.name, partition.index, partition.records, request.acks);
           return {

@@ -1,6 +1,8 @@
 // Fetch, versions 4-16. Full fetches only: the broker answers sessionId 0, which tells clients
 // that send fetch sessions (KIP-227) to keep sending full requests. From version 13 topics are
-// named by id. Waits in the purgatory up to maxWaitMs for minBytes.
+// named by id. Waits in the purgatory up to maxWaitMs for minBytes. Under read_committed
+// (isolation level 1) records stop at the last stable offset and the answer lists the aborted
+// transactions among them, which the client filters out.
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { LIMITS } from '../../../core/limits.ts';
@@ -29,6 +31,7 @@ export const fetch = defineHandler({
       minBytes: request.minBytes,
       maxBytes,
       maxWaitMs: Math.min(request.maxWaitMs, LIMITS.fetchWaitMsMax),
+      isolationLevel: request.isolationLevel,
     });
     const byTopic = new Map<string, typeof results>();
     for (const result of results) {
@@ -45,7 +48,7 @@ export const fetch = defineHandler({
         highWatermark: p.highWatermark,
         lastStableOffset: p.lastStableOffset,
         logStartOffset: p.logStartOffset,
-        abortedTransactions: [],
+        abortedTransactions: p.abortedTransactions,
         preferredReadReplica: -1,
         records: p.records,
       })),

@@ -18,6 +18,10 @@ import { createTopics } from './19-create-topics.ts';
 import { deleteTopics } from './20-delete-topics.ts';
 import { deleteRecords } from './21-delete-records.ts';
 import { initProducerId } from './22-init-producer-id.ts';
+import { addPartitionsToTxn } from './24-add-partitions-to-txn.ts';
+import { addOffsetsToTxn } from './25-add-offsets-to-txn.ts';
+import { endTxn } from './26-end-txn.ts';
+import { txnOffsetCommit } from './28-txn-offset-commit.ts';
 import { describeConfigs } from './32-describe-configs.ts';
 import { alterConfigs } from './33-alter-configs.ts';
 import { createPartitions } from './37-create-partitions.ts';
@@ -30,7 +34,7 @@ type AnyHandler = ApiHandler<any>;
 export const HANDLERS: readonly AnyHandler[] = [
   produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup,
   syncGroup, describeGroups, listGroups, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId,
-  describeConfigs, alterConfigs, createPartitions, deleteGroups, incrementalAlterConfigs,
+  addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit, describeConfigs, alterConfigs, createPartitions, deleteGroups, incrementalAlterConfigs,
 ];
 
 const BY_KEY = new Map<number, AnyHandler>(HANDLERS.map((handler) => [handler.apiKey as number, handler]));

@@ -1,0 +1,55 @@
+// TxnOffsetCommit, versions 0-3: a transactional producer commits a group's offsets inside its
+// transaction. They are written to __consumer_offsets at once, in a transactional batch, and
+// become visible to OffsetFetch only when the transaction commits. Version 3 names the
+// member and generation (KIP-447), which are checked like an OffsetCommit's.
+import { ApiKey } from '../../../core/protocol/index.ts';
+import { ErrorCode } from '../../../core/protocol/errors.ts';
+import type { TransactionalOffset } from '../group-coordinator.ts';
+import { defineHandler } from '../handler.ts';
+import { OFFSETS_TOPIC } from '../offsets-topic.ts';
+import { fencedErrorFor } from '../transaction-coordinator.ts';
+
+export const txnOffsetCommit = defineHandler({
+  apiKey: ApiKey.TxnOffsetCommit,
+  minVersion: 0,
+  maxVersion: 3,
+  handle(request, { broker, apiVersion }) {
+    const unknown = (topic: string, partition: number) => {
+      const known = broker.topics.get(topic);
+      return known === undefined || partition < 0 || partition >= known.partitionCount;
+    };
+    let errorCode: number = request.groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE;
+    if (errorCode === ErrorCode.NONE) {
+      const offsetsPartition = { topic: OFFSETS_TOPIC, partition: broker.offsetsTopic.partitionFor(request.groupId) };
+      errorCode = fencedErrorFor(
+        broker.transactions.checkOffsetCommit(request.transactionalId, request.producerId, request.producerEpoch, offsetsPartition),
+        apiVersion, 3,
+      );
+    }
+    if (errorCode === ErrorCode.NONE) {
+      errorCode = broker.groups.transactionalCommitError({
+        groupId: request.groupId, generationId: request.generationId, memberId: request.memberId, groupInstanceId: request.groupInstanceId,
+      });
+    }
+    if (errorCode === ErrorCode.NONE) {
+      const nowMs = BigInt(Date.now());
+      const offsets: TransactionalOffset[] = request.topics.flatMap((topic) => topic.partitions
+        .filter((p) => !unknown(topic.name, p.partitionIndex))
+        .map((p) => ({
+          key: { kind: 'offset' as const, group: request.groupId, topic: topic.name, partition: p.partitionIndex },
+          value: { offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata, commitTimestampMs: nowMs },
+        })));
+      broker.offsetsTopic.appendTransactional(request.groupId, request.producerId, request.producerEpoch, offsets);
+    }
+    return {
+      throttleTimeMs: 0,
+      topics: request.topics.map((topic) => ({
+        name: topic.name,
+        partitions: topic.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          errorCode: unknown(topic.name, p.partitionIndex) ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : errorCode,
+        })),
+      })),
+    };
+  },
+});

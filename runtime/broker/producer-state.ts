@@ -1,0 +1,330 @@
+// Producer state of one partition (KIP-98): for each producer id its epoch, the sequence ranges
+// and offsets of its last few batches, and the first offset of its open transaction; plus the
+// partition's aborted transactions. Everything here comes from batch headers (producerId,
+// producerEpoch, baseSequence, lastOffsetDelta, the transactional and control bits), so the
+// produce path never decodes records to keep it. The replica manager is the one owner: it asks
+// `checkAppend` before an append and records the append (or marker) after it.
+//
+// The state is rebuilt at start from the log, from a snapshot written on clean shutdown when
+// there is one, so duplicates are recognised across restarts.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ErrorCode } from '../../core/protocol/errors.ts';
+import { decodeBatch, iterateBatches, readControlRecord } from '../../core/records/batch.ts';
+import { isControl, isTransactional, type BatchHeader } from '../../core/records/header.ts';
+import type { PartitionLog } from '../../state/log/partition-log.ts';
+
+/** Kafka keeps the last five batches per producer: clients have at most five requests in flight. */
+export const PRODUCER_BATCHES_KEPT = 5;
+const SEQUENCE_MAX = 2 ** 31 - 1;
+/** Bytes read per step when the state is rebuilt from the log. */
+const REBUILD_READ_BYTES = 1024 * 1024;
+
+interface BatchMetadata {
+  firstSequence: number;
+  lastSequence: number;
+  firstOffset: bigint;
+  lastOffset: bigint;
+}
+
+interface ProducerEntry {
+  producerId: bigint;
+  /** The newest epoch seen on this partition, from data batches or transaction markers. */
+  epoch: number;
+  /** The last batches of `epoch`, oldest first; a new epoch starts an empty list. */
+  batches: BatchMetadata[];
+  /** First offset of this producer's open transaction on this partition, null when none. */
+  openTransactionFirstOffset: bigint | null;
+}
+
+export interface AbortedTransaction {
+  producerId: bigint;
+  firstOffset: bigint;
+  /** Offset of the abort marker. */
+  lastOffset: bigint;
+}
+
+export type AppendVerdict =
+  | { kind: 'append' }
+  /** The batch was appended before; the client gets the original offsets and nothing is written. */
+  | { kind: 'duplicate'; firstOffset: bigint; lastOffset: bigint }
+  | { kind: 'reject'; errorCode: number; message: string };
+
+/** The sequence number of the batch's last record; sequences wrap from 2^31-1 to 0. */
+export function lastSequenceOf(baseSequence: number, lastOffsetDelta: number): number {
+  return baseSequence > SEQUENCE_MAX - lastOffsetDelta ? lastOffsetDelta - (SEQUENCE_MAX - baseSequence) - 1 : baseSequence + lastOffsetDelta;
+}
+
+function inSequence(lastSequence: number, nextSequence: number): boolean {
+  return nextSequence === lastSequence + 1 || (nextSequence === 0 && lastSequence === SEQUENCE_MAX);
+}
+
+/** What checkAppend tracks of a producer while it walks the batches of one request. */
+interface Pending {
+  epoch: number;
+  lastSequence: number | null;
+  inTransaction: boolean;
+}
+
+export class ProducerStateTable {
+  private readonly producers = new Map<bigint, ProducerEntry>();
+  /** Producer id -> first offset of its open transaction; the minimum is the last stable offset. */
+  private readonly openTransactions = new Map<bigint, bigint>();
+  /** Aborted transactions in marker order, so sorted by lastOffset. */
+  private aborted: AbortedTransaction[] = [];
+
+  /**
+   * Decides whether the batches of one produce request may be appended, as Kafka's
+   * ProducerAppendInfo does: a batch equal to one of the producer's last five is a duplicate,
+   * an older epoch is fenced, a new epoch must start at sequence 0, and otherwise the sequence
+   * must follow the last one. Non-transactional writes inside an open transaction are refused.
+   */
+  checkAppend(headers: readonly BatchHeader[]): AppendVerdict {
+    const pending = new Map<bigint, Pending>();
+    for (const header of headers) {
+      if (header.producerId < 0n) continue;
+      const entry = this.producers.get(header.producerId);
+      const duplicate = entry === undefined ? undefined : findDuplicate(entry, header);
+      if (duplicate !== undefined) return { kind: 'duplicate', firstOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset };
+      const current = pending.get(header.producerId) ?? (entry === undefined ? undefined : {
+        epoch: entry.epoch,
+        lastSequence: entry.batches.at(-1)?.lastSequence ?? null,
+        inTransaction: entry.openTransactionFirstOffset !== null,
+      });
+      const problem = checkSequence(current, header);
+      if (problem !== null) return problem;
+      const transactional = isTransactional(header.attributes);
+      const sameEpoch = current !== undefined && current.epoch === header.producerEpoch;
+      if (!transactional && sameEpoch && current.inTransaction) {
+        return { kind: 'reject', errorCode: ErrorCode.INVALID_TXN_STATE, message: `producer ${header.producerId} wrote a non-transactional batch inside its open transaction` };
+      }
+      pending.set(header.producerId, {
+        epoch: header.producerEpoch,
+        lastSequence: lastSequenceOf(header.baseSequence, header.lastOffsetDelta),
+        inTransaction: transactional || (sameEpoch && current.inTransaction),
+      });
+    }
+    return { kind: 'append' };
+  }
+
+  /** Records appended data batches; their headers carry the offsets the log assigned. */
+  recordAppend(header: BatchHeader): void {
+    if (header.producerId < 0n || isControl(header.attributes)) return;
+    const entry = this.entryFor(header.producerId, header.producerEpoch);
+    const lastOffset = header.baseOffset + BigInt(header.lastOffsetDelta);
+    if (header.baseSequence >= 0) {
+      entry.batches.push({
+        firstSequence: header.baseSequence,
+        lastSequence: lastSequenceOf(header.baseSequence, header.lastOffsetDelta),
+        firstOffset: header.baseOffset,
+        lastOffset,
+      });
+      if (entry.batches.length > PRODUCER_BATCHES_KEPT) entry.batches.shift();
+    }
+    if (isTransactional(header.attributes) && entry.openTransactionFirstOffset === null) {
+      entry.openTransactionFirstOffset = header.baseOffset;
+      this.openTransactions.set(header.producerId, header.baseOffset);
+    }
+  }
+
+  /**
+   * Records a transaction marker at `offset`: the producer's open transaction ends there and,
+   * when aborted, joins the aborted-transaction index. A marker with a newer epoch fences the
+   * producer's older epoch on this partition too.
+   */
+  recordMarker(producerId: bigint, epoch: number, offset: bigint, commit: boolean): void {
+    const entry = this.entryFor(producerId, epoch);
+    const firstOffset = entry.openTransactionFirstOffset;
+    if (firstOffset === null) return;
+    entry.openTransactionFirstOffset = null;
+    this.openTransactions.delete(producerId);
+    if (!commit) this.aborted.push({ producerId, firstOffset, lastOffset: offset });
+  }
+
+  /** The first offset of the earliest open transaction, else the high watermark. */
+  lastStableOffset(highWatermark: bigint): bigint {
+    let stable = highWatermark;
+    for (const firstOffset of this.openTransactions.values()) if (firstOffset < stable) stable = firstOffset;
+    return stable;
+  }
+
+  /** Aborted transactions that overlap [fetchOffset, upperBoundOffset), as a read_committed fetch returns them. */
+  abortedTransactions(fetchOffset: bigint, upperBoundOffset: bigint, logStartOffset: bigint): { producerId: bigint; firstOffset: bigint }[] {
+    this.forgetBefore(logStartOffset);
+    const result: { producerId: bigint; firstOffset: bigint }[] = [];
+    for (let index = firstIndexEndingAtOrAfter(this.aborted, fetchOffset); index < this.aborted.length; index++) {
+      const aborted = this.aborted[index]!;
+      if (aborted.firstOffset < upperBoundOffset) result.push({ producerId: aborted.producerId, firstOffset: aborted.firstOffset });
+    }
+    return result;
+  }
+
+  /** Drops aborted transactions that end below the log start offset: nothing can fetch them. */
+  forgetBefore(logStartOffset: bigint): void {
+    if (this.aborted.length > 0 && this.aborted[0]!.lastOffset < logStartOffset) {
+      this.aborted = this.aborted.slice(firstIndexEndingAtOrAfter(this.aborted, logStartOffset));
+    }
+  }
+
+  /** Producer ids with an open transaction on this partition (for tests and diagnostics). */
+  get openTransactionCount(): number {
+    return this.openTransactions.size;
+  }
+
+  private entryFor(producerId: bigint, epoch: number): ProducerEntry {
+    let entry = this.producers.get(producerId);
+    if (entry === undefined) {
+      entry = { producerId, epoch, batches: [], openTransactionFirstOffset: null };
+      this.producers.set(producerId, entry);
+    } else if (epoch > entry.epoch) {
+      entry.epoch = epoch;
+      entry.batches = [];
+    }
+    return entry;
+  }
+
+  // ---------------------------------------------------------------- rebuild and snapshots
+
+  /** Replays batch headers from `fromOffset` to the log end; control batches are decoded (one record each). */
+  replay(log: PartitionLog, fromOffset: bigint): void {
+    let offset = fromOffset;
+    while (offset < log.logEndOffset) {
+      const read = log.read(offset, REBUILD_READ_BYTES, { minOneBatch: true });
+      if (read.records.length === 0) break;
+      const before = offset;
+      for (const { position, header } of iterateBatches(read.records)) {
+        this.replayBatch(read.records, position, header);
+        offset = header.baseOffset + BigInt(header.lastOffsetDelta) + 1n;
+      }
+      if (offset <= before) throw new Error(`assertion: producer state rebuild made no progress at offset ${before}`);
+    }
+  }
+
+  private replayBatch(records: Buffer, position: number, header: BatchHeader): void {
+    if (header.producerId < 0n) return;
+    if (!isControl(header.attributes)) { this.recordAppend(header); return; }
+    const control = readControlRecord(decodeBatch(records, position).records[0]!);
+    if (control.type === 'unknown') return;
+    this.recordMarker(header.producerId, header.producerEpoch, header.baseOffset, control.type === 'commit');
+  }
+
+  /** Loads the snapshot when it still fits the log, replays the rest, and removes the snapshot. */
+  static load(log: PartitionLog, snapshotPath: string): ProducerStateTable {
+    const table = new ProducerStateTable();
+    const snapshot = readSnapshot(snapshotPath);
+    const usable = snapshot !== null && snapshot.offset >= log.logStartOffset && snapshot.offset <= log.logEndOffset;
+    if (usable) table.restore(snapshot);
+    table.replay(log, usable ? snapshot.offset : log.logStartOffset);
+    // A snapshot is used once: a later start after a crash replays the whole log rather than
+    // trust a file that may predate a truncation of the log below its offset.
+    if (snapshot !== null) rmSync(snapshotPath, { force: true });
+    return table;
+  }
+
+  /** Writes the state as of `offset` (the log end offset) atomically: tmp file, fsync, rename. */
+  writeSnapshot(snapshotPath: string, offset: bigint): void {
+    const snapshot = {
+      version: 1,
+      offset: offset.toString(),
+      producers: [...this.producers.values()].map((entry) => ({
+        producerId: entry.producerId.toString(),
+        epoch: entry.epoch,
+        batches: entry.batches.map((b) => [b.firstSequence, b.lastSequence, b.firstOffset.toString(), b.lastOffset.toString()]),
+        openTransactionFirstOffset: entry.openTransactionFirstOffset?.toString() ?? null,
+      })),
+      aborted: this.aborted.map((a) => [a.producerId.toString(), a.firstOffset.toString(), a.lastOffset.toString()]),
+    };
+    mkdirSync(path.dirname(snapshotPath), { recursive: true });
+    const temporary = `${snapshotPath}.tmp`;
+    const fd = openSync(temporary, 'w');
+    try {
+      writeSync(fd, JSON.stringify(snapshot));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, snapshotPath);
+  }
+
+  private restore(snapshot: Snapshot): void {
+    for (const stored of snapshot.producers) {
+      const producerId = BigInt(stored.producerId);
+      const open = stored.openTransactionFirstOffset === null ? null : BigInt(stored.openTransactionFirstOffset);
+      this.producers.set(producerId, {
+        producerId,
+        epoch: stored.epoch,
+        batches: stored.batches.map(([firstSequence, lastSequence, firstOffset, lastOffset]) => ({
+          firstSequence, lastSequence, firstOffset: BigInt(firstOffset), lastOffset: BigInt(lastOffset),
+        })),
+        openTransactionFirstOffset: open,
+      });
+      if (open !== null) this.openTransactions.set(producerId, open);
+    }
+    this.aborted = snapshot.aborted.map(([producerId, firstOffset, lastOffset]) => ({
+      producerId: BigInt(producerId), firstOffset: BigInt(firstOffset), lastOffset: BigInt(lastOffset),
+    }));
+  }
+}
+
+function findDuplicate(entry: ProducerEntry, header: BatchHeader): BatchMetadata | undefined {
+  if (entry.epoch !== header.producerEpoch || header.baseSequence < 0) return undefined;
+  const lastSequence = lastSequenceOf(header.baseSequence, header.lastOffsetDelta);
+  return entry.batches.find((batch) => batch.firstSequence === header.baseSequence && batch.lastSequence === lastSequence);
+}
+
+function checkSequence(current: Pending | undefined, header: BatchHeader): AppendVerdict | null {
+  const { producerId, producerEpoch, baseSequence } = header;
+  if (current === undefined) {
+    if (baseSequence === 0) return null;
+    return { kind: 'reject', errorCode: ErrorCode.UNKNOWN_PRODUCER_ID, message: `no state for producer ${producerId} and its first batch has sequence ${baseSequence}` };
+  }
+  if (producerEpoch < current.epoch) {
+    return { kind: 'reject', errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, message: `producer ${producerId} epoch ${producerEpoch} is older than ${current.epoch}` };
+  }
+  if (producerEpoch > current.epoch) {
+    if (baseSequence === 0) return null;
+    return { kind: 'reject', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `producer ${producerId} starts epoch ${producerEpoch} at sequence ${baseSequence}, not 0` };
+  }
+  const expected = current.lastSequence === null ? 0 : current.lastSequence + 1;
+  if (current.lastSequence === null ? baseSequence === 0 : inSequence(current.lastSequence, baseSequence)) return null;
+  return { kind: 'reject', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `producer ${producerId} sent sequence ${baseSequence}, expected ${expected}` };
+}
+
+function firstIndexEndingAtOrAfter(aborted: readonly AbortedTransaction[], offset: bigint): number {
+  let low = 0;
+  let high = aborted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (aborted[middle]!.lastOffset < offset) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+const SnapshotSchema = z.object({
+  version: z.literal(1),
+  offset: z.string().regex(/^\d+$/),
+  producers: z.array(z.object({
+    producerId: z.string(),
+    epoch: z.number().int(),
+    batches: z.array(z.tuple([z.number().int(), z.number().int(), z.string(), z.string()])),
+    openTransactionFirstOffset: z.string().nullable(),
+  })),
+  aborted: z.array(z.tuple([z.string(), z.string(), z.string()])),
+});
+
+interface Snapshot extends Omit<z.output<typeof SnapshotSchema>, 'offset'> {
+  offset: bigint;
+}
+
+/** A missing, torn or foreign snapshot is ignored: the log itself is the truth. */
+function readSnapshot(snapshotPath: string): Snapshot | null {
+  if (!existsSync(snapshotPath)) return null;
+  try {
+    const parsed = SnapshotSchema.parse(JSON.parse(readFileSync(snapshotPath, 'utf8')));
+    return { ...parsed, offset: BigInt(parsed.offset) };
+  } catch {
+    return null;
+  }
+}
