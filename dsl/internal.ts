@@ -1,6 +1,7 @@
 // The builder's internal state: the name counter, the logical graph, store descriptors and the
 // naming rules. Operators call into it following one recipe: name, processor, node, new stream.
 import { Serdes, type Serde } from '../core/serdes/serde.ts';
+import type { StreamPartitioner } from '../core/topology/processor.ts';
 import type { GlobalStore, StoreDescriptor, UntypedProcessor } from '../core/topology/topology.ts';
 import type { Topology } from '../core/topology/topology.ts';
 import { writeTopology } from './build.ts';
@@ -63,7 +64,7 @@ export class InternalBuilder {
   }
 
   /** Adds filter -> sink -> topic -> source, named in Kafka Streams' order: sink, filter, source. */
-  addRepartition(parent: GraphNode, topicPrefix: string, options: { keySerde: Serde<unknown>; valueSerde: Serde<unknown>; partitions?: number; userRequested: boolean; topicSuffix?: string }): RepartitionGraphNode {
+  addRepartition(parent: GraphNode, topicPrefix: string, options: { keySerde: Serde<unknown>; valueSerde: Serde<unknown>; partitions?: number; partitioner?: StreamPartitioner<unknown, unknown>; userRequested: boolean; topicSuffix?: string }): RepartitionGraphNode {
     const sinkName = this.newName('KSTREAM-SINK-');
     const filterName = this.newName('KSTREAM-FILTER-');
     const sourceName = this.newName('KSTREAM-SOURCE-');
@@ -76,7 +77,7 @@ export class InternalBuilder {
       keySerde: options.keySerde,
       valueSerde: options.valueSerde,
       partitions: options.partitions ?? null,
-      partitioner: null,
+      partitioner: options.partitioner ?? null,
       userRequested: options.userRequested,
       parents: [parent],
     });

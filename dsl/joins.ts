@@ -82,14 +82,15 @@ export function lookupJoin<K, V, KT, VT, VR>(
   table: KTable<KT, VT> | GlobalKTable<KT, VT>,
   selectKey: (value: V, key: K) => KT,
   joiner: (value: V, row: VT | null, key: K) => VR,
-  named: Named,
+  named: Named & { readonly key?: Serde<K>; readonly value?: Serde<V> },
   mode: 'inner' | 'left',
   global: boolean,
 ): KStream<K, VR> {
   const builder = stream.builder;
   const name = named.name ?? builder.newName(mode === 'left' ? 'KSTREAM-LEFTJOIN-' : 'KSTREAM-JOIN-');
-  const keySerde = stream.keySerde ?? fallbackSerde<K>();
-  const input = !global && stream.repartitionRequired ? stream.repartitionNode(name, keySerde, stream.valueSerde ?? fallbackSerde<V>()) : stream.node;
+  const keySerde = named.key ?? stream.keySerde ?? fallbackSerde<K>();
+  const valueSerde = named.value ?? stream.valueSerde ?? fallbackSerde<V>();
+  const input = !global && stream.repartitionRequired ? stream.repartitionNode(name, keySerde, valueSerde) : stream.node;
   const getter: ValueGetterSupplier<KT, VT> = 'getter' in table ? table.getter : storeGetter<KT, VT>(table.storeName);
   // Global stores are shared by all tasks and never tie sub-topologies together.
   const stores = global ? [] : getter.storeNames;

@@ -3,7 +3,7 @@
 // Lambdas take the value first and the key second, so one-argument predicates such as
 // ts-pattern's isMatching(...) apply to the value.
 import type { Serde } from '../core/serdes/serde.ts';
-import type { ProcessorSupplier, TopicNameExtractor } from '../core/topology/processor.ts';
+import type { ProcessorSupplier, StreamPartitioner, TopicNameExtractor } from '../core/topology/processor.ts';
 import type { UntypedProcessor } from '../core/topology/topology.ts';
 import type { JoinWindows } from '../core/topology/windows.ts';
 import type { GraphNode } from './graph.ts';
@@ -99,6 +99,7 @@ export class KStream<K, V> {
       keySerde: keySerde as Serde<unknown>,
       valueSerde: valueSerde as Serde<unknown>,
       ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+      ...(options.partitioner === undefined ? {} : { partitioner: options.partitioner as StreamPartitioner<unknown, unknown> }),
       userRequested: true,
     });
     return new KStream<K, V>(this.builder, node, keySerde, valueSerde, false);
@@ -165,7 +166,7 @@ export class KStream<K, V> {
   private anyJoin(mode: 'inner' | 'left', other: unknown, second: unknown, third: unknown, fourth: unknown): unknown {
     type Joiner = (value: V, other: unknown, key: K) => unknown;
     if (other instanceof KStream) return joinStreams(this, other, second as Joiner, third as JoinWindows, (fourth ?? {}) as StreamJoined<K, V, unknown>, mode);
-    if (other instanceof KTable) return lookupJoin(this, other, (_value, key) => key, second as Joiner, (third ?? {}) as Named, mode, false);
+    if (other instanceof KTable) return lookupJoin(this, other, (_value, key) => key, second as Joiner, (third ?? {}) as Joined<K, V, unknown>, mode, false);
     if (other instanceof GlobalKTable) return lookupJoin(this, other, second as (value: V, key: K) => unknown, third as Joiner, (fourth ?? {}) as Named, mode, true);
     throw new TypeError('join needs a KStream, a KTable or a GlobalKTable');
   }

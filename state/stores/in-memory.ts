@@ -1,5 +1,6 @@
 // The innermost in-memory store: a hash map for point reads and writes, plus a sorted key list
-// rebuilt lazily, only when a range is read after the key set changed.
+// for ranges. The list is built on the first range and then kept sorted by binary-search
+// inserts and removals, so stores that are only written and read by key never sort at all.
 import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
 import { bytesKey, compareBytes } from './bytes.ts';
 import type { KeyValue, KeyValueBytesStore } from './types.ts';
@@ -12,8 +13,8 @@ interface Entry {
 export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
   readonly persistent = false;
   private readonly entries = new Map<string, Entry>();
-  /** Keys in byte order, or null when the key set changed since it was built. */
-  private sortedKeys: string[] | null = [];
+  /** Keys in byte order, or null until the first range read asks for them. */
+  private sortedKeys: string[] | null = null;
   private open = false;
 
   constructor(readonly name: string) {}
@@ -30,7 +31,7 @@ export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
     this.assertOpen();
     const hashKey = bytesKey(key);
     if (value === null) {
-      if (this.entries.delete(hashKey)) this.sortedKeys = null;
+      if (this.entries.delete(hashKey) && this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, hashKey), 1);
       return;
     }
     const existing = this.entries.get(hashKey);
@@ -40,7 +41,7 @@ export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
     }
     // Copies guard against callers reusing their buffers after the put.
     this.entries.set(hashKey, { key: Uint8Array.from(key), value });
-    this.sortedKeys = null;
+    if (this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, hashKey), 0, hashKey);
   }
 
   delete(key: Uint8Array): Uint8Array | null {
