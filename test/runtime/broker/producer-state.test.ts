@@ -1,0 +1,113 @@
+// The producer state of one partition, driven with batch headers as the replica manager sees
+// them: duplicates, gaps, fenced epochs, open transactions and the aborted-transaction index.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../../core/protocol/errors.ts';
+import { ATTRIBUTE_TRANSACTIONAL, type BatchHeader } from '../../../core/records/header.ts';
+import { lastSequenceOf, ProducerStateTable } from '../../../runtime/broker/producer-state.ts';
+
+const directory = mkdtempSync(path.join(os.tmpdir(), 'runnel-producer-state-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+function header(fields: { producerId: bigint; epoch: number; sequence: number; count?: number; offset?: bigint; transactional?: boolean }): BatchHeader {
+  const count = fields.count ?? 1;
+  return {
+    baseOffset: fields.offset ?? 0n, batchLength: 100, partitionLeaderEpoch: 0, magic: 2, crc: 0,
+    attributes: fields.transactional === true ? ATTRIBUTE_TRANSACTIONAL : 0, lastOffsetDelta: count - 1,
+    baseTimestamp: 0n, maxTimestamp: 0n, producerId: fields.producerId, producerEpoch: fields.epoch,
+    baseSequence: fields.sequence, recordCount: count,
+  };
+}
+
+/** Appends like the replica manager: check, then record with the offset the log assigned. */
+function append(table: ProducerStateTable, batch: BatchHeader, offset: bigint) {
+  const verdict = table.checkAppend([batch]);
+  if (verdict.kind === 'append') table.recordAppend({ ...batch, baseOffset: offset });
+  return verdict;
+}
+
+describe('producer state', () => {
+  it('answers a retried batch with its original offsets and keeps five batches', () => {
+    const table = new ProducerStateTable();
+    for (let index = 0; index < 7; index++) {
+      expect(append(table, header({ producerId: 7n, epoch: 0, sequence: index * 2, count: 2 }), BigInt(index * 2 + 100)).kind).toBe('append');
+    }
+    expect(table.checkAppend([header({ producerId: 7n, epoch: 0, sequence: 12, count: 2 })])).toEqual({ kind: 'duplicate', firstOffset: 112n, lastOffset: 113n });
+    expect(table.checkAppend([header({ producerId: 7n, epoch: 0, sequence: 4, count: 2 })])).toEqual({ kind: 'duplicate', firstOffset: 104n, lastOffset: 105n });
+    // The oldest two batches fell out of the cache: their retry is out of order, not a duplicate.
+    expect(table.checkAppend([header({ producerId: 7n, epoch: 0, sequence: 2, count: 2 })])).toMatchObject({ kind: 'reject', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER });
+  });
+
+  it('refuses gaps, stale epochs and unknown producers that do not start at 0', () => {
+    const table = new ProducerStateTable();
+    expect(append(table, header({ producerId: 1n, epoch: 3, sequence: 0, count: 5 }), 0n).kind).toBe('append');
+    expect(table.checkAppend([header({ producerId: 1n, epoch: 3, sequence: 6 })])).toMatchObject({ kind: 'reject', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER });
+    expect(table.checkAppend([header({ producerId: 1n, epoch: 2, sequence: 5 })])).toMatchObject({ kind: 'reject', errorCode: ErrorCode.INVALID_PRODUCER_EPOCH });
+    expect(table.checkAppend([header({ producerId: 1n, epoch: 4, sequence: 5 })])).toMatchObject({ kind: 'reject', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER });
+    expect(table.checkAppend([header({ producerId: 9n, epoch: 0, sequence: 3 })])).toMatchObject({ kind: 'reject', errorCode: ErrorCode.UNKNOWN_PRODUCER_ID });
+    // Sequence 0 of a new epoch resets the producer; the old epoch is fenced from then on.
+    expect(append(table, header({ producerId: 1n, epoch: 4, sequence: 0 }), 5n).kind).toBe('append');
+    expect(table.checkAppend([header({ producerId: 1n, epoch: 3, sequence: 5 })])).toMatchObject({ kind: 'reject', errorCode: ErrorCode.INVALID_PRODUCER_EPOCH });
+    expect(append(table, header({ producerId: 1n, epoch: 4, sequence: 1 }), 6n).kind).toBe('append');
+  });
+
+  it('checks the batches of one request against each other', () => {
+    const table = new ProducerStateTable();
+    const inOrder = [header({ producerId: 2n, epoch: 0, sequence: 0, count: 3 }), header({ producerId: 2n, epoch: 0, sequence: 3 })];
+    expect(table.checkAppend(inOrder).kind).toBe('append');
+    const gap = [header({ producerId: 2n, epoch: 0, sequence: 0, count: 3 }), header({ producerId: 2n, epoch: 0, sequence: 4 })];
+    expect(table.checkAppend(gap)).toMatchObject({ kind: 'reject', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER });
+  });
+
+  it('wraps sequences at 2^31-1', () => {
+    expect(lastSequenceOf(2 ** 31 - 2, 3)).toBe(1);
+    const table = new ProducerStateTable();
+    table.recordAppend(header({ producerId: 3n, epoch: 0, sequence: 2 ** 31 - 2, count: 2 }));
+    expect(table.checkAppend([header({ producerId: 3n, epoch: 0, sequence: 0 })]).kind).toBe('append');
+  });
+
+  it('holds the last stable offset at the earliest open transaction and indexes aborted ones', () => {
+    const table = new ProducerStateTable();
+    append(table, header({ producerId: 10n, epoch: 0, sequence: 0, count: 2, transactional: true }), 5n);
+    append(table, header({ producerId: 11n, epoch: 0, sequence: 0, transactional: true }), 7n);
+    expect(table.lastStableOffset(8n)).toBe(5n);
+    // A non-transactional write inside the open transaction is refused.
+    expect(table.checkAppend([header({ producerId: 10n, epoch: 0, sequence: 2 })])).toMatchObject({ kind: 'reject', errorCode: ErrorCode.INVALID_TXN_STATE });
+    table.recordMarker(10n, 0, 8n, false);
+    expect(table.lastStableOffset(9n)).toBe(7n);
+    table.recordMarker(11n, 0, 9n, true);
+    expect(table.lastStableOffset(10n)).toBe(10n);
+    expect(table.abortedTransactions(0n, 10n, 0n)).toEqual([{ producerId: 10n, firstOffset: 5n }]);
+    expect(table.abortedTransactions(9n, 10n, 0n)).toEqual([]);
+    expect(table.abortedTransactions(0n, 5n, 0n)).toEqual([]);
+    // A marker with a newer epoch fences the transaction's producer on this partition.
+    table.recordMarker(11n, 1, 10n, false);
+    expect(table.checkAppend([header({ producerId: 11n, epoch: 0, sequence: 1, transactional: true })])).toMatchObject({ errorCode: ErrorCode.INVALID_PRODUCER_EPOCH });
+    expect(table.checkAppend([header({ producerId: 11n, epoch: 1, sequence: 0, transactional: true })]).kind).toBe('append');
+  });
+
+  it('ignores a snapshot that does not fit the log', () => {
+    const snapshotPath = path.join(directory, 'bad.json');
+    writeFileSync(snapshotPath, '{"version":1,"offset":"not a number"');
+    const log = { logStartOffset: 0n, logEndOffset: 0n, read: () => { throw new Error('empty log is not read'); } };
+    const table = ProducerStateTable.load(log as never, snapshotPath);
+    expect(table.openTransactionCount).toBe(0);
+  });
+
+  it('writes and restores a snapshot', () => {
+    const table = new ProducerStateTable();
+    append(table, header({ producerId: 4n, epoch: 2, sequence: 0, count: 3 }), 0n);
+    append(table, header({ producerId: 5n, epoch: 0, sequence: 0, transactional: true }), 3n);
+    append(table, header({ producerId: 6n, epoch: 0, sequence: 0, transactional: true }), 4n);
+    table.recordMarker(6n, 0, 5n, false);
+    const snapshotPath = path.join(directory, 'good.json');
+    table.writeSnapshot(snapshotPath, 6n);
+    const log = { logStartOffset: 0n, logEndOffset: 6n, read: () => { throw new Error('nothing past the snapshot to read'); } };
+    const restored = ProducerStateTable.load(log as never, snapshotPath);
+    expect(restored.checkAppend([header({ producerId: 4n, epoch: 2, sequence: 0, count: 3 })])).toEqual({ kind: 'duplicate', firstOffset: 0n, lastOffset: 2n });
+    expect(restored.lastStableOffset(6n)).toBe(3n);
+    expect(restored.abortedTransactions(0n, 6n, 0n)).toEqual([{ producerId: 6n, firstOffset: 4n }]);
+  });
+});
