@@ -28,11 +28,26 @@ export interface LogConfig {
   flushMs: number;
   /** message.timestamp.type: LogAppendTime makes the broker stamp every batch with its clock. */
   messageTimestampType: TimestampType;
-  /** cleanup.policy: read by retention now and by the compactor later. */
+  /** cleanup.policy: 'delete' turns on retention, 'compact' the log cleaner; both may be set. */
   cleanupPolicy: readonly CleanupPolicy[];
-  /** delete.retention.ms: how long tombstones survive compaction (used by the compactor later). */
+  /**
+   * delete.retention.ms: how long a tombstone stays readable after the cleaner first sees it as
+   * the latest record of its key (the delete horizon is stamped into its batch then, see cleaner.ts).
+   */
   deleteRetentionMs: number;
+  /** min.cleanable.dirty.ratio: the cleaner skips a log whose dirty share of cleanable bytes is lower. */
+  minCleanableDirtyRatio: number;
+  /** min.compaction.lag.ms: segments holding a record younger than this are not compacted yet. */
+  minCompactionLagMs: number;
+  /**
+   * max.compaction.lag.ms: a record older than this is compacted whatever the dirty ratio, and the
+   * active segment of a compacted log rolls by then; COMPACTION_LAG_NEVER turns it off.
+   */
+  maxCompactionLagMs: number;
 }
+
+/** Kafka stores "no maximum" for max.compaction.lag.ms as Long.MAX_VALUE; a JS number cannot. */
+export const COMPACTION_LAG_NEVER = Number.MAX_SAFE_INTEGER;
 
 const SEVEN_DAYS_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -49,6 +64,9 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   messageTimestampType: 'CreateTime',
   cleanupPolicy: Object.freeze(['delete'] as const),
   deleteRetentionMs: 24 * 60 * 60 * 1000,
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  maxCompactionLagMs: COMPACTION_LAG_NEVER,
 });
 
 /**
@@ -70,6 +88,11 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   assertConfig(config.indexIntervalBytes >= 0, 'indexIntervalBytes must not be negative');
   assertConfig(config.flushMessages >= 1, 'flushMessages must be at least 1');
   assertConfig(config.flushMs >= 0, 'flushMs must not be negative');
+  assertConfig(config.deleteRetentionMs >= 0, 'deleteRetentionMs must not be negative');
+  assertConfig(config.minCleanableDirtyRatio >= 0 && config.minCleanableDirtyRatio <= 1, 'minCleanableDirtyRatio must be in [0, 1]');
+  assertConfig(config.minCompactionLagMs >= 0, 'minCompactionLagMs must not be negative');
+  assertConfig(config.maxCompactionLagMs >= 1, 'maxCompactionLagMs must be at least 1');
+  assertConfig(config.maxCompactionLagMs >= config.minCompactionLagMs, 'maxCompactionLagMs must not be below minCompactionLagMs');
   return config;
 }
 

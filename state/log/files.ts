@@ -124,3 +124,29 @@ export function readCheckpoint(directory: string): PartitionCheckpoint | null {
   }
   return { logStartOffset: BigInt(logStart), recoveryPoint: BigInt(recovery), cleanShutdown: clean === '1' };
 }
+
+/**
+ * The log cleaner's progress (Kafka's cleaner-offset-checkpoint, kept per partition): every
+ * offset below firstDirtyOffset has been compacted once. A lost or stale file only makes the
+ * next pass do more work, never less, because the cleaner writes it after its swaps are durable.
+ */
+export const CLEANER_CHECKPOINT_FILE = 'cleaner.checkpoint';
+const CLEANER_CHECKPOINT_VERSION = 'runnel-cleaner-checkpoint 1';
+
+export function writeCleanerCheckpoint(directory: string, firstDirtyOffset: bigint): void {
+  writeFileAtomically(path.join(directory, CLEANER_CHECKPOINT_FILE), `${CLEANER_CHECKPOINT_VERSION}\nfirstDirtyOffset ${firstDirtyOffset}\n`);
+}
+
+/** The first dirty offset, or null when the file is missing or unreadable (everything is dirty). */
+export function readCleanerCheckpoint(directory: string): bigint | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(directory, CLEANER_CHECKPOINT_FILE), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const lines = text.split('\n');
+  const offset = /^firstDirtyOffset (\d+)$/.exec(lines[1] ?? '')?.[1];
+  return lines[0] === CLEANER_CHECKPOINT_VERSION && offset !== undefined ? BigInt(offset) : null;
+}

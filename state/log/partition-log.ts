@@ -21,9 +21,25 @@ import {
 } from '../../core/records/header.ts';
 import { type BatchInfo, inspectBatch } from './batch-scan.ts';
 import { type LogConfig, SEGMENT_BYTES_MAX } from './config.ts';
-import { deleteSegmentFiles, listSegmentBaseOffsets, readCheckpoint, removeTemporaryFiles, writeCheckpoint } from './files.ts';
+import {
+  deleteSegmentFiles,
+  listSegmentBaseOffsets,
+  readCheckpoint,
+  readCleanerCheckpoint,
+  removeTemporaryFiles,
+  writeCheckpoint,
+  writeCleanerCheckpoint,
+} from './files.ts';
 import { type OffsetAndTimestamp, firstRecordAtOrAfter } from './record-timestamps.ts';
 import { LogSegment, NO_TIMESTAMP } from './segment.ts';
+import {
+  type SwapHook,
+  commitSwap,
+  completeInterruptedSwaps,
+  deleteReplacedSegments,
+  finishSwap,
+  promoteCleanedFiles,
+} from './swap.ts';
 
 export interface PartitionLogOptions {
   /** Wall clock in ms; tests inject their own. */
@@ -109,6 +125,10 @@ export interface OpenReport {
   truncatedBytes: number;
   /** Segments dropped because they followed a corrupt one. */
   deletedSegments: number;
+  /** Committed segment swaps of the log cleaner that a crash interrupted and open() finished. */
+  completedSwaps: number;
+  /** Uncommitted cleaned segments that open() discarded. */
+  rolledBackCleans: number;
 }
 
 export class PartitionLog {
@@ -125,6 +145,8 @@ export class PartitionLog {
   /** Records appended since the last fsync (flush.messages counts records). */
   #unflushedRecords = 0;
   #lastFlushMs: number;
+  /** The log cleaner's progress: every offset below it was compacted once (cleaner.checkpoint). */
+  #firstDirtyOffset: bigint;
   #closed = false;
 
   private constructor(directory: string, config: LogConfig, segments: LogSegment[], logStartOffset: bigint,
@@ -138,6 +160,7 @@ export class PartitionLog {
     this.#nowMs = nowMs;
     this.#log = log;
     this.#lastFlushMs = nowMs();
+    this.#firstDirtyOffset = readCleanerCheckpoint(directory) ?? logStartOffset;
   }
 
   /**
@@ -150,6 +173,7 @@ export class PartitionLog {
     const log = options.log ?? ((line: string) => console.warn(line));
     fs.mkdirSync(directory, { recursive: true });
     removeTemporaryFiles(directory);
+    const swaps = completeInterruptedSwaps(directory, log);
     const checkpoint = readCheckpoint(directory);
     const cleanShutdown = checkpoint?.cleanShutdown ?? false;
     const loaded = loadSegments(directory, config, {
@@ -165,7 +189,7 @@ export class PartitionLog {
     let logStartOffset = checkpoint?.logStartOffset ?? first.baseOffset;
     if (logStartOffset < first.baseOffset) logStartOffset = first.baseOffset;
     if (logStartOffset > last.nextOffset) logStartOffset = last.nextOffset;
-    const report = { ...loaded.report, cleanShutdown };
+    const report = { ...loaded.report, cleanShutdown, completedSwaps: swaps.completed, rolledBackCleans: swaps.rolledBack };
     const partitionLog = new PartitionLog(directory, config, loaded.segments, logStartOffset, report, nowMs, log);
     partitionLog.#writeCheckpoint(false);
     return partitionLog;
@@ -286,7 +310,11 @@ export class PartitionLog {
   #shouldRoll(bytes: number, lastOffset: bigint, nowMs: number, incomingTimestamp: bigint): boolean {
     const active = this.#active;
     if (!active.canHold(bytes, lastOffset)) return true;
-    return !active.isEmpty && active.timeWaitedForRollMs(nowMs, incomingTimestamp) > this.#config.segmentMs;
+    // The cleaner never touches the active segment, so a compacted log must roll within
+    // max.compaction.lag.ms for that bound to hold (Kafka's KIP-354 does the same).
+    const compacted = this.#config.cleanupPolicy.includes('compact');
+    const rollMs = compacted ? Math.min(this.#config.segmentMs, this.#config.maxCompactionLagMs) : this.#config.segmentMs;
+    return !active.isEmpty && active.timeWaitedForRollMs(nowMs, incomingTimestamp) > rollMs;
   }
 
   /** Seals the active segment (fsync + index files) and starts a new one at `baseOffset`. */
@@ -447,7 +475,79 @@ export class PartitionLog {
     if (this.#logStartOffset > this.logEndOffset) this.#logStartOffset = this.logEndOffset;
     this.#recoveryPoint = this.#active.baseOffset;
     this.#writeCheckpoint(false);
+    if (this.#firstDirtyOffset > this.logEndOffset) this.markCleanedUpTo(this.logEndOffset);
     return { logEndOffset: this.logEndOffset, truncatedBytes };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // For the log cleaner (cleaner.ts), which reads sealed segments between event-loop turns and
+  // hands back a cleaned replacement that is swapped in here, synchronously, in one piece.
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Every offset below this was compacted at least once; within [logStartOffset, logEndOffset]. */
+  get firstDirtyOffset(): bigint {
+    if (this.#firstDirtyOffset < this.#logStartOffset) return this.#logStartOffset;
+    return this.#firstDirtyOffset > this.logEndOffset ? this.logEndOffset : this.#firstDirtyOffset;
+  }
+
+  /** Records the cleaner's progress durably (Kafka's cleaner-offset-checkpoint). */
+  markCleanedUpTo(firstDirtyOffset: bigint): void {
+    this.#assertOpen();
+    this.#firstDirtyOffset = firstDirtyOffset;
+    writeCleanerCheckpoint(this.directory, firstDirtyOffset);
+  }
+
+  /** The segments the cleaner may read: all but the active one, oldest first. */
+  sealedSegments(): LogSegment[] {
+    return this.#segments.slice(0, -1);
+  }
+
+  /** True while the log is open and `group` are still consecutive sealed segments of it. */
+  holdsSegments(group: readonly LogSegment[]): boolean {
+    if (this.#closed || group.length === 0) return false;
+    const at = this.#segments.indexOf(group[0] as LogSegment);
+    if (at < 0 || at + group.length >= this.#segments.length) return false;
+    return group.every((segment, i) => this.#segments[at + i] === segment);
+  }
+
+  /** An empty segment with `.cleaned` file names, for the cleaner to fill. */
+  createCleanedSegment(baseOffset: bigint): LogSegment {
+    this.#assertOpen();
+    return LogSegment.createCleaned(this.directory, baseOffset, this.#config, this.#nowMs());
+  }
+
+  /**
+   * Puts `cleaned` (null: nothing survived) in place of `group` with the crash-safe swap of
+   * swap.ts. Synchronous, so no read or append sees a half-swapped log. `onStep` runs after each
+   * step; tests throw from it to simulate a crash there.
+   */
+  replaceSegments(group: readonly LogSegment[], cleaned: LogSegment | null, onStep: SwapHook = () => {}): void {
+    this.#assertOpen();
+    const first = group[0];
+    if (first === undefined || !this.holdsSegments(group)) throw new Error(`log ${this.directory}: replaced segments are not in the log`);
+    if (cleaned !== null && (cleaned.baseOffset !== first.baseOffset || cleaned.nextOffset > (group[group.length - 1] as LogSegment).nextOffset)) {
+      throw new Error(`log ${this.directory}: cleaned segment ${cleaned.baseOffset} does not fit the segments it replaces`);
+    }
+    const replacedBases = group.map((segment) => segment.baseOffset);
+    if (cleaned !== null) {
+      cleaned.setLastModifiedMs(Math.max(...group.map((segment) => segment.lastModifiedMs)));
+      cleaned.seal();
+    }
+    onStep('cleaned-written');
+    commitSwap(this.directory, { replacedBases, hasCleanedSegment: cleaned !== null });
+    onStep('swap-committed');
+    for (const segment of group) segment.close();
+    deleteReplacedSegments(this.directory, replacedBases);
+    onStep('replaced-deleted');
+    promoteCleanedFiles(this.directory, first.baseOffset, cleaned !== null);
+    cleaned?.adoptFinalFileNames();
+    onStep('cleaned-renamed');
+    finishSwap(this.directory, first.baseOffset);
+    this.#segments.splice(this.#segments.indexOf(first), group.length, ...(cleaned === null ? [] : [cleaned]));
+    onStep('swap-finished');
   }
 
   /** fsyncs the active segment; rolled segments were synced when they rolled. */
@@ -540,7 +640,7 @@ function newestTimestampMs(segment: LogSegment): number {
 
 interface LoadedSegments {
   segments: LogSegment[];
-  report: Omit<OpenReport, 'cleanShutdown'>;
+  report: Omit<OpenReport, 'cleanShutdown' | 'completedSwaps' | 'rolledBackCleans'>;
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   writeFilesAtomically,
 } from './files.ts';
 import { OffsetIndex } from './offset-index.ts';
+import { CLEANED_SUFFIX, cleanedFileName, removeCleanedFiles } from './swap.ts';
 import { TimeIndex } from './time-index.ts';
 
 /** Index entries store offsets relative to the segment as u32; Kafka keeps them below 2^31. */
@@ -53,7 +54,9 @@ export interface ReadSlice {
 
 export class LogSegment {
   readonly baseOffset: bigint;
-  readonly #logFile: string;
+  #logFile: string;
+  /** '' for a live segment; CLEANED_SUFFIX while the log cleaner writes its replacement. */
+  #fileSuffix: string;
   #config: LogConfig;
   #fd: number;
   #sizeBytes: number;
@@ -70,9 +73,11 @@ export class LogSegment {
   #timeIndex = new TimeIndex();
   #bytesSinceLastIndexEntry = 0;
 
-  private constructor(directory: string, baseOffset: bigint, config: LogConfig, fd: number, sizeBytes: number, nowMs: number) {
+  private constructor(directory: string, baseOffset: bigint, config: LogConfig, fd: number, sizeBytes: number, nowMs: number,
+    fileSuffix = '') {
     this.baseOffset = baseOffset;
-    this.#logFile = path.join(directory, segmentFileName(baseOffset, LOG_SUFFIX));
+    this.#fileSuffix = fileSuffix;
+    this.#logFile = path.join(directory, segmentFileName(baseOffset, LOG_SUFFIX) + fileSuffix);
     this.#config = config;
     this.#fd = fd;
     this.#sizeBytes = sizeBytes;
@@ -90,6 +95,24 @@ export class LogSegment {
       fs.rmSync(path.join(directory, segmentFileName(baseOffset, suffix)), { force: true });
     }
     return new LogSegment(directory, baseOffset, config, fd, 0, nowMs);
+  }
+
+  /**
+   * Creates an empty segment whose files carry CLEANED_SUFFIX: the log cleaner's output, which
+   * becomes a live segment only through the swap in swap.ts. Leftovers of an abandoned clean
+   * with the same base offset are replaced.
+   */
+  static createCleaned(directory: string, baseOffset: bigint, config: LogConfig, nowMs: number): LogSegment {
+    removeCleanedFiles(directory, baseOffset);
+    const fd = fs.openSync(path.join(directory, cleanedFileName(baseOffset, LOG_SUFFIX)), 'wx+');
+    return new LogSegment(directory, baseOffset, config, fd, 0, nowMs, CLEANED_SUFFIX);
+  }
+
+  /** Called once the swap renamed this cleaned segment's files to their final names. */
+  adoptFinalFileNames(): void {
+    if (this.#fileSuffix === '') throw new Error(`segment ${this.baseOffset}: already has its final file names`);
+    this.#logFile = this.#logFile.slice(0, -this.#fileSuffix.length);
+    this.#fileSuffix = '';
   }
 
   /** Opens an existing segment, trusting its indexes unless recovery is asked for or they are bad. */
@@ -141,6 +164,16 @@ export class LogSegment {
   /** File modification time, for retention of segments whose batches carry no timestamp. */
   get lastModifiedMs(): number {
     return fs.fstatSync(this.#fd).mtimeMs;
+  }
+
+  /** A cleaned segment keeps the modification time of the newest segment it replaces, as in Kafka. */
+  setLastModifiedMs(timeMs: number): void {
+    fs.futimesSync(this.#fd, timeMs / 1000, timeMs / 1000);
+  }
+
+  /** maxTimestamp of the first batch (max.compaction.lag.ms counts from it); null while empty. */
+  get firstBatchTimestamp(): bigint | null {
+    return this.#firstBatchTimestamp;
   }
 
   /** Whether `bytes` ending at `lastOffset` can go into this segment without breaking a bound. */
@@ -290,11 +323,12 @@ export class LogSegment {
    */
   delete(): void {
     this.close();
-    deleteSegmentFiles(path.dirname(this.#logFile), this.baseOffset);
+    if (this.#fileSuffix === CLEANED_SUFFIX) removeCleanedFiles(path.dirname(this.#logFile), this.baseOffset);
+    else deleteSegmentFiles(path.dirname(this.#logFile), this.baseOffset);
   }
 
   #siblingFile(suffix: string): string {
-    return this.#logFile.slice(0, -LOG_SUFFIX.length) + suffix;
+    return this.#logFile.slice(0, -(LOG_SUFFIX.length + this.#fileSuffix.length)) + suffix + this.#fileSuffix;
   }
 
   /** Adds a batch just written (or found by a scan) to the in-memory state and indexes. */
