@@ -144,7 +144,9 @@ export class GroupMembership {
   }
 
   private async heartbeat(): Promise<void> {
-    if (this.heartbeatInFlight || this.rejoinNeeded) return;
+    // Heartbeats go on after the coordinator has announced a rebalance, until the next poll
+    // rejoins: they keep the session alive while the application finishes its records.
+    if (this.heartbeatInFlight || this.memberId === '') return;
     this.heartbeatInFlight = true;
     try {
       const connection = await this.coordinator();
