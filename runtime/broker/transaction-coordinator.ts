@@ -97,6 +97,7 @@ export class TransactionCoordinator {
    */
   initProducerId(transactionalId: string, timeoutMs: number, expected: { producerId: bigint; producerEpoch: number } | null): ProducerIdAnswer {
     const failure = (errorCode: number): ProducerIdAnswer => ({ errorCode, producerId: -1n, producerEpoch: -1 });
+    this.options.logger.debug('InitProducerId', { transactionalId, timeoutMs, status: this.transactions.get(transactionalId)?.status });
     if (timeoutMs <= 0 || timeoutMs > this.options.maxTimeoutMs) return failure(ErrorCode.INVALID_TRANSACTION_TIMEOUT);
     const now = this.nowMs();
     let metadata = this.transactions.get(transactionalId);
@@ -134,6 +135,7 @@ export class TransactionCoordinator {
   /** AddPartitionsToTxn and AddOffsetsToTxn: the partitions join the transaction, which begins if it had not. */
   addPartitions(transactionalId: string, producerId: bigint, producerEpoch: number, partitions: readonly { topic: string; partition: number }[]): number {
     const checked = this.checkProducer(transactionalId, producerId, producerEpoch);
+    this.options.logger.debug('AddPartitionsToTxn', { transactionalId, producerEpoch, partitions: partitions.length, answer: typeof checked === 'number' ? checked : checked.status });
     if (typeof checked === 'number') return checked;
     if (isPreparing(checked.status)) return ErrorCode.CONCURRENT_TRANSACTIONS;
     const now = this.nowMs();
@@ -167,6 +169,7 @@ export class TransactionCoordinator {
   /** EndTxn: commits or aborts the open transaction; repeating the same end is answered as success. */
   endTransaction(transactionalId: string, producerId: bigint, producerEpoch: number, commit: boolean): number {
     const checked = this.checkProducer(transactionalId, producerId, producerEpoch);
+    this.options.logger.debug('EndTxn', { transactionalId, producerEpoch, commit, answer: typeof checked === 'number' ? checked : checked.status });
     if (typeof checked === 'number') return checked;
     switch (checked.status) {
       case 'Ongoing':
