@@ -1,7 +1,8 @@
 // `runnel groups list|describe|reset-offsets`, after kafka-consumer-groups.sh: describe shows
 // committed offsets, log-end offsets, lag and owners; reset-offsets prints its plan and changes
 // nothing unless --execute is given, and only while the group has no active members.
-import { Admin, type TopicPartitionOffset } from '../client/admin.ts';
+import { Admin, type ResetTarget, type TopicPartitionOffset } from '../client/admin.ts';
+import { KafkaProtocolError } from '../client/errors.ts';
 import { asCliErrors, bootstrapServer, dateTimeFlag, offsetFlag, parseFlags, requireFlag, table } from './client-args.ts';
 import { CliError, type Command } from './command.ts';
 
@@ -42,7 +43,7 @@ const FLAGS = {
 type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>;
 const ACTIONS = ['list', 'describe', 'reset-offsets'] as const;
 type Action = (typeof ACTIONS)[number];
-type Target = { kind: 'earliest' } | { kind: 'latest' } | { kind: 'offset'; offset: bigint } | { kind: 'time'; timestamp: number };
+
 
 export const groupsCommand: Command = {
   name: 'groups',
@@ -97,15 +98,15 @@ async function describe(admin: Admin, groupId: string): Promise<void> {
   console.log(table(rows));
 }
 
-function resetTarget(flags: Flags): Target {
+function resetTarget(flags: Flags): ResetTarget {
   const given = [flags['to-earliest'] === true, flags['to-latest'] === true, flags['to-offset'] !== undefined, flags['to-datetime'] !== undefined].filter(Boolean).length;
   if (given !== 1) {
     throw new CliError(given === 0 ? 'reset-offsets needs a target' : 'reset-offsets takes exactly one target', 'give one of --to-earliest, --to-latest, --to-offset <n>, --to-datetime <ISO-8601>');
   }
-  if (flags['to-earliest'] === true) return { kind: 'earliest' };
-  if (flags['to-latest'] === true) return { kind: 'latest' };
-  if (flags['to-offset'] !== undefined) return { kind: 'offset', offset: offsetFlag(flags['to-offset'], '--to-offset') };
-  return { kind: 'time', timestamp: dateTimeFlag(flags['to-datetime'] as string, '--to-datetime') };
+  if (flags['to-earliest'] === true) return 'earliest';
+  if (flags['to-latest'] === true) return 'latest';
+  if (flags['to-offset'] !== undefined) return { offset: offsetFlag(flags['to-offset'], '--to-offset') };
+  return { timestamp: dateTimeFlag(flags['to-datetime'] as string, '--to-datetime') };
 }
 
 /** Topics (with optional partition lists) named by --topic t or --topic t:0,2. */
@@ -136,7 +137,14 @@ async function resetOffsets(admin: Admin, flags: Flags): Promise<void> {
     selection = new Map([...new Set(committed.map((entry) => entry.topic))].map((topic) => [topic, null]));
   }
   const plan: TopicPartitionOffset[] = [];
-  for (const [topic, partitions] of selection) plan.push(...(await planTopic(admin, topic, partitions, target)));
+  for (const [topic, partitions] of selection) {
+    try {
+      plan.push(...(await admin.planOffsetReset(topic, target, partitions ?? undefined)));
+    } catch (error) {
+      if (error instanceof KafkaProtocolError && error.code === 3) throw new CliError(`${error.message}`, 'check the topic name and partitions with runnel topics describe');
+      throw error;
+    }
+  }
   if (flags.execute === true) {
     const [group] = await admin.describeGroups([groupId]);
     if (group !== undefined && group.state !== 'Empty' && group.state !== 'Dead') {
@@ -146,26 +154,4 @@ async function resetOffsets(admin: Admin, flags: Flags): Promise<void> {
   }
   console.log(table([['GROUP', 'TOPIC', 'PARTITION', 'NEW-OFFSET'], ...plan.map((entry) => [groupId, entry.topic, String(entry.partition), entry.offset.toString()])]));
   if (flags.execute !== true) console.error('\nThis was a dry run: nothing changed. Add --execute to apply the plan.');
-}
-
-async function planTopic(admin: Admin, topic: string, partitions: number[] | null, target: Target): Promise<TopicPartitionOffset[]> {
-  const earliest = await admin.listOffsets(topic, 'earliest');
-  const latest = await admin.listOffsets(topic, 'latest');
-  const atTime = target.kind === 'time' ? await admin.listOffsets(topic, { timestamp: target.timestamp }) : [];
-  const chosen = partitions ?? earliest.map((entry) => entry.partition);
-  return chosen.map((partition) => {
-    const low = earliest.find((entry) => entry.partition === partition)?.offset;
-    const high = latest.find((entry) => entry.partition === partition)?.offset;
-    if (low === undefined || high === undefined) throw new CliError(`topic ${topic} has no partition ${partition}`, `choose one of 0-${earliest.length - 1}`);
-    let offset: bigint;
-    if (target.kind === 'earliest') offset = low;
-    else if (target.kind === 'latest') offset = high;
-    else if (target.kind === 'offset') offset = target.offset < low ? low : target.offset > high ? high : target.offset;
-    else {
-      // No record at or after the time gives -1: the group then starts at the end.
-      const found = atTime.find((entry) => entry.partition === partition)?.offset ?? -1n;
-      offset = found < 0n ? high : found;
-    }
-    return { topic, partition, offset };
-  });
 }

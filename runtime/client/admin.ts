@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ApiKey } from '../../core/protocol/index.ts';
 import { Cluster, type TopicInfo } from './cluster.ts';
-import { throwIfError } from './errors.ts';
+import { KafkaProtocolError, throwIfError } from './errors.ts';
 import { decodeAssignment, type TopicPartitions } from './group-protocol.ts';
 import { clusterOptions, commonOptionsShape, parseOptions, type KafkaStyleOptions } from './options.ts';
 
@@ -73,6 +73,7 @@ export interface GroupDescription {
 }
 
 export type OffsetSpec = 'earliest' | 'latest' | { timestamp: number | bigint };
+export type ResetTarget = OffsetSpec | { offset: bigint };
 
 export interface PartitionOffset {
   partition: number;
@@ -294,6 +295,39 @@ export class Admin {
     for (const topic of body.topics) {
       for (const partition of topic.partitions) throwIfError(partition.errorCode, `set offset of group ${groupId} for ${topic.name}-${partition.partitionIndex}`);
     }
+  }
+
+  /**
+   * The offsets a reset would commit for `topic` (all partitions, or those listed): the earliest,
+   * the latest, the first at or after a time (the latest when no record is that late), or a
+   * given offset kept within earliest..latest, as kafka-consumer-groups --reset-offsets plans.
+   */
+  async planOffsetReset(topic: string, target: ResetTarget, partitions?: readonly number[]): Promise<TopicPartitionOffset[]> {
+    const earliest = await this.listOffsets(topic, 'earliest');
+    const latest = await this.listOffsets(topic, 'latest');
+    const atTime = typeof target === 'object' && 'timestamp' in target ? await this.listOffsets(topic, target) : [];
+    const chosen = partitions ?? earliest.map((entry) => entry.partition);
+    return chosen.map((partition) => {
+      const low = earliest.find((entry) => entry.partition === partition)?.offset;
+      const high = latest.find((entry) => entry.partition === partition)?.offset;
+      if (low === undefined || high === undefined) throw new KafkaProtocolError(3, `topic ${topic} partition ${partition}`);
+      let offset: bigint;
+      if (target === 'earliest') offset = low;
+      else if (target === 'latest') offset = high;
+      else if ('offset' in target) offset = target.offset < low ? low : target.offset > high ? high : target.offset;
+      else {
+        const found = atTime.find((entry) => entry.partition === partition)?.offset ?? -1n;
+        offset = found < 0n ? high : found;
+      }
+      return { topic, partition, offset };
+    });
+  }
+
+  /** Plans and commits a reset; the group must have no active members. Returns what was committed. */
+  async resetGroupOffsets(groupId: string, topic: string, target: ResetTarget, partitions?: readonly number[]): Promise<TopicPartitionOffset[]> {
+    const plan = await this.planOffsetReset(topic, target, partitions);
+    await this.setGroupOffsets(groupId, plan);
+    return plan;
   }
 
   /** Deletes records before `offset` in each partition (DeleteRecords); returns the new low watermarks. */

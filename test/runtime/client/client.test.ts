@@ -201,6 +201,12 @@ describe('admin', () => {
     expect((await admin.listOffsets(topic, 'earliest'))[0]?.offset).toBe(0n);
     await admin.setGroupOffsets('parked', [{ topic, partition: 0, offset: 3n }]);
     expect(await admin.fetchGroupOffsets('parked', [topic])).toEqual([{ topic, partition: 0, offset: 3n, metadata: '' }]);
+    expect(await admin.planOffsetReset(topic, { offset: 99n })).toEqual([{ topic, partition: 0, offset: 4n }]);
+    expect(await admin.planOffsetReset(topic, { timestamp: 1_001_500 })).toEqual([{ topic, partition: 0, offset: 2n }]);
+    expect(await admin.planOffsetReset(topic, { timestamp: 9_000_000_000_000 })).toEqual([{ topic, partition: 0, offset: 4n }]);
+    expect(await admin.fetchGroupOffsets('parked', [topic])).toEqual([{ topic, partition: 0, offset: 3n, metadata: '' }]);
+    await admin.resetGroupOffsets('parked', topic, 'earliest');
+    expect((await admin.fetchGroupOffsets('parked', [topic]))[0]?.offset).toBe(0n);
     expect((await admin.listGroups()).map((group) => group.groupId)).toContain('parked');
     await admin.deleteGroups(['parked']);
     expect((await admin.listGroups()).map((group) => group.groupId)).not.toContain('parked');
