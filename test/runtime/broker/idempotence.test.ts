@@ -1,6 +1,7 @@
 // Idempotent produce over the raw protocol against a real broker process: a retried batch is
 // answered with its first offset and not stored again, gaps and stale epochs are refused, and
 // all of it holds after SIGKILL (state rebuilt from the log) and after a clean stop (snapshot).
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,20 @@ import { RawConnection } from '../../helpers/raw-connection.ts';
 import { createTopic, fetchAll, initProducerId, latestOffset, produce } from './transaction-requests.ts';
 
 afterAll(cleanup);
+
+function kcat(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.stdin.on('error', () => { /* kcat may exit before reading its input */ });
+    child.stdin.end(input);
+  });
+}
 
 describe('idempotent produce', () => {
   it('stores a batch once, refuses gaps and stale epochs, across SIGKILL and a clean restart', async () => {
@@ -55,6 +70,25 @@ describe('idempotent produce', () => {
 
     const stored = await fetchAll(connection, 'idempotent', 0, 0);
     expect(stored.records.map((r) => r.value)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    connection.destroy();
+    await broker.stop();
+  });
+
+  it('serves librdkafka (kcat) with enable.idempotence=true', async () => {
+    const broker = await startBroker({ overrides: { 'num.partitions': '2' } });
+    const lines = Array.from({ length: 500 }, (_, index) => `key${index % 11}:idempotent-${index}`);
+    const produced = await kcat(['-b', broker.bootstrap, '-t', 'rdkafka-idempotent', '-P', '-K', ':', '-X', 'enable.idempotence=true', '-X', 'linger.ms=5'], lines.join('\n') + '\n');
+    expect(produced.stderr).not.toMatch(/error|fatal/i);
+    expect(produced.code).toBe(0);
+    const consumed = await kcat(['-b', broker.bootstrap, '-t', 'rdkafka-idempotent', '-C', '-e', '-f', '%s\n', '-X', 'isolation.level=read_committed'], '');
+    expect(consumed.code).toBe(0);
+    const values = consumed.stdout.split('\n').filter((line) => line !== '').sort();
+    expect(values).toEqual(lines.map((line) => line.split(':')[1]!).sort());
+    const connection = await RawConnection.connect(broker.port);
+    // librdkafka stamps its batches with a producer id and sequences from 0.
+    const fetched = await fetchAll(connection, 'rdkafka-idempotent', 0, 0);
+    expect(fetched.records.length).toBeGreaterThan(0);
+    expect(fetched.records.every((record) => record.producerId >= 0n)).toBe(true);
     connection.destroy();
     await broker.stop();
   });
