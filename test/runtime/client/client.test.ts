@@ -115,6 +115,38 @@ describe('producer and consumer', () => {
   });
 });
 
+describe('consumer flow control and auto-commit', () => {
+  it('pauses and resumes partitions', async () => {
+    const topic = 'paused';
+    await admin.createTopics([{ topic, numPartitions: 2 }]);
+    await producer().send({ topic, messages: [0, 1, 0, 1].map((partition, index) => ({ value: `v${index}`, partition })) });
+    const reader = consumer();
+    reader.assign([{ topic, partition: 0, offset: 0n }, { topic, partition: 1, offset: 0n }]);
+    reader.pause([{ topic, partition: 0 }]);
+    const first = await readAll(reader, 2, 3_000);
+    expect(first.map((record) => record.partition)).toEqual([1, 1]);
+    expect(await reader.poll({ timeoutMs: 300 })).toEqual([]);
+    reader.resume([{ topic, partition: 0 }]);
+    expect((await readAll(reader, 2, 3_000)).map((record) => record.value?.toString())).toEqual(['v0', 'v2']);
+  });
+
+  it('commits consumed positions every auto.commit.interval.ms while polling', async () => {
+    const topic = 'autocommit';
+    await admin.createTopics([{ topic, numPartitions: 1 }]);
+    await producer().send({ topic, messages: [{ value: 'a' }, { value: 'b' }, { value: 'c' }] });
+    const reader = consumer({ groupId: 'auto-committers', autoOffsetReset: 'earliest', 'auto.commit.interval.ms': 200 });
+    reader.subscribe({ topics: [topic] });
+    expect(await reader.poll({ timeoutMs: 5_000, maxRecords: 2 })).toHaveLength(2);
+    const deadline = Date.now() + 5_000;
+    let committed: bigint | undefined;
+    while (committed !== 2n && Date.now() < deadline) {
+      await reader.poll({ timeoutMs: 100, maxRecords: 0 });
+      committed = (await admin.fetchGroupOffsets('auto-committers'))[0]?.offset;
+    }
+    expect(committed).toBe(2n);
+  });
+});
+
 describe('consumer groups', () => {
   it('splits partitions between two members and hands them out again when one leaves', async () => {
     const topic = 'grouped';
