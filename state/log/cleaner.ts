@@ -81,6 +81,8 @@ export interface CleanResult {
   recordsRead: number;
   recordsRemoved: number;
   tombstonesRemoved: number;
+  /** The offset map filled up, so the pass stopped early; the next one continues from there. */
+  offsetMapFull: boolean;
 }
 
 /** Kafka's log.cleaner.dedupe.buffer.size default. */
@@ -96,6 +98,7 @@ interface OffsetMap {
   latestOffsets: Map<string, number>;
   /** Every dirty batch below this offset is in the map; batches from here on are left as they are. */
   endOffset: bigint;
+  full: boolean;
 }
 
 export class LogCleaner {
@@ -180,6 +183,7 @@ export class LogCleaner {
 
   async #pass(log: PartitionLog, plan: CleaningPlan, nowMs: number, result: CleanResult): Promise<void> {
     const map = await this.#buildOffsetMap(log, plan);
+    result.offsetMapFull = map.full;
     const rules: CompactionRules = { latestOffsets: map.latestOffsets, nowMs, deleteRetentionMs: log.config.deleteRetentionMs };
     const segments = log.sealedSegments().filter((segment) => segment.baseOffset < map.endOffset);
     let earliestHorizon = Infinity;
@@ -206,13 +210,13 @@ export class LogCleaner {
           const cost = keys.reduce((sum, entry) => sum + (latestOffsets.has(entry.key) ? 0 : entry.key.length + OFFSET_MAP_ENTRY_OVERHEAD_BYTES), 0);
           // A full map ends the pass at this batch; the first batch always goes in, so a pass
           // makes progress whatever the limit.
-          if (bytesUsed + cost > this.#offsetMapBytesMax && latestOffsets.size > 0) return { latestOffsets, endOffset: info.baseOffset };
+          if (bytesUsed + cost > this.#offsetMapBytesMax && latestOffsets.size > 0) return { latestOffsets, endOffset: info.baseOffset, full: true };
           bytesUsed += cost;
           for (const entry of keys) latestOffsets.set(entry.key, entry.offset);
         }
       }
     }
-    return { latestOffsets, endOffset: plan.firstUncleanableOffset };
+    return { latestOffsets, endOffset: plan.firstUncleanableOffset, full: false };
   }
 
   /**
@@ -376,6 +380,7 @@ function emptyResult(log: PartitionLog): CleanResult {
   return {
     status: 'skipped', reason: null, plan: null, retention: null, firstDirtyOffset: log.firstDirtyOffset,
     segmentsRead: 0, swaps: 0, bytesRead: 0, bytesWritten: 0, recordsRead: 0, recordsRemoved: 0, tombstonesRemoved: 0,
+    offsetMapFull: false,
   };
 }
 

@@ -121,6 +121,16 @@ export function completeInterruptedSwaps(directory: string, log: (line: string) 
       continue;
     }
     deleteReplacedSegments(directory, manifest.replacedBases);
+    // Until the cleaned log is renamed, the final index files may still describe the old log
+    // (if the crash hit before the cleaned ones were renamed or even made durable); without
+    // them the segment's indexes are rebuilt from the log, which is always right.
+    if (fs.existsSync(path.join(directory, cleanedFileName(first, LOG_SUFFIX)))) {
+      for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+        if (!fs.existsSync(path.join(directory, cleanedFileName(first, suffix)))) {
+          fs.rmSync(path.join(directory, segmentFileName(first, suffix)), { force: true });
+        }
+      }
+    }
     promoteCleanedFiles(directory, first, manifest.hasCleanedSegment);
     finishSwap(directory, first);
     log(`log ${directory}: completed an interrupted segment swap at ${first} (${manifest.replacedBases.length} segment(s))`);
