@@ -37,6 +37,7 @@ export class Broker {
   readonly transactionLog: TransactionLog;
   readonly transactions: TransactionCoordinator;
   private server: KafkaServer | null = null;
+  private producerExpiryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
 
   private constructor(
@@ -88,6 +89,7 @@ export class Broker {
     broker.offsetsTopic.load();
     broker.transactions.recover(broker.transactionLog.load());
     broker.transactions.start();
+    broker.startProducerExpiry();
     const { host, port } = listenerAddress(config.listeners);
     broker.server = await KafkaServer.listen({
       host, port, logger: broker.logger.child('net'), frameBytesMax: config['socket.request.max.bytes'],
@@ -121,6 +123,7 @@ export class Broker {
     this.replicas.purgatory.shutdown();
     this.groups.shutdown();
     this.transactions.shutdown();
+    if (this.producerExpiryTimer !== null) clearInterval(this.producerExpiryTimer);
     this.replicas.forEach((state) => state.producers.writeSnapshot(this.producerSnapshotPath(state.topic, state.partition), state.log.logEndOffset));
     this.logs.closeAll();
     try { unlinkSync(this.lockPath); } catch { /* already gone */ }
@@ -208,6 +211,17 @@ export class Broker {
         topic: topic.name, partition, log, highWatermark: log.logEndOffset, leaderEpoch: 0, producers, ...this.partitionSettings(topic),
       });
     }
+  }
+
+  private startProducerExpiry(): void {
+    const expirationMs = this.config['producer.id.expiration.ms'];
+    this.producerExpiryTimer = setInterval(() => {
+      const now = Date.now();
+      let removed = 0;
+      this.replicas.forEach((state) => { removed += state.producers.expireProducers(now, expirationMs); });
+      if (removed > 0) this.logger.info('expired idle producer ids', { removed });
+    }, this.config['producer.id.expiration.check.interval.ms']);
+    this.producerExpiryTimer.unref();
   }
 
   /** Producer state snapshots live beside the logs, not in them: the log directories belong to state/log. */

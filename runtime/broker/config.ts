@@ -50,6 +50,8 @@ export const BrokerConfigSchema = z.object({
   'transactional.id.expiration.ms': whole(1, 2 ** 31 - 1).default(604_800_000),
   'transaction.state.log.num.partitions': whole(1, 1000).default(50),
   'transaction.abort.timed.out.transaction.cleanup.interval.ms': whole(1).default(10_000),
+  'producer.id.expiration.ms': whole(1, 2 ** 31 - 1).default(86_400_000),
+  'producer.id.expiration.check.interval.ms': whole(1).default(600_000),
 }).strict();
 
 export type BrokerConfig = z.output<typeof BrokerConfigSchema>;

@@ -36,6 +36,8 @@ interface ProducerEntry {
   batches: BatchMetadata[];
   /** First offset of this producer's open transaction on this partition, null when none. */
   openTransactionFirstOffset: bigint | null;
+  /** When the producer last wrote here (ms); idle producers are forgotten after producer.id.expiration.ms. */
+  lastAppendMs: number;
 }
 
 export interface AbortedTransaction {
@@ -108,10 +110,11 @@ export class ProducerStateTable {
     return { kind: 'append' };
   }
 
-  /** Records appended data batches; their headers carry the offsets the log assigned. */
-  recordAppend(header: BatchHeader): void {
+  /** Records an appended data batch; its header carries the offset the log assigned. */
+  recordAppend(header: BatchHeader, nowMs: number = Date.now()): void {
     if (header.producerId < 0n || isControl(header.attributes)) return;
     const entry = this.entryFor(header.producerId, header.producerEpoch);
+    entry.lastAppendMs = nowMs;
     const lastOffset = header.baseOffset + BigInt(header.lastOffsetDelta);
     if (header.baseSequence >= 0) {
       entry.batches.push({
@@ -167,6 +170,27 @@ export class ProducerStateTable {
     }
   }
 
+  /**
+   * Forgets producers idle longer than `expirationMs` without an open transaction, so the
+   * table does not grow with every producer that ever wrote (each kafkajs start is a new id).
+   * Returns how many were removed.
+   */
+  expireProducers(nowMs: number, expirationMs: number): number {
+    let removed = 0;
+    for (const [producerId, entry] of this.producers) {
+      if (entry.openTransactionFirstOffset === null && nowMs - entry.lastAppendMs > expirationMs) {
+        this.producers.delete(producerId);
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
+  /** Producers this partition remembers (for tests and diagnostics). */
+  get producerCount(): number {
+    return this.producers.size;
+  }
+
   /** Producer ids with an open transaction on this partition (for tests and diagnostics). */
   get openTransactionCount(): number {
     return this.openTransactions.size;
@@ -175,7 +199,7 @@ export class ProducerStateTable {
   private entryFor(producerId: bigint, epoch: number): ProducerEntry {
     let entry = this.producers.get(producerId);
     if (entry === undefined) {
-      entry = { producerId, epoch, batches: [], openTransactionFirstOffset: null };
+      entry = { producerId, epoch, batches: [], openTransactionFirstOffset: null, lastAppendMs: Date.now() };
       this.producers.set(producerId, entry);
     } else if (epoch > entry.epoch) {
       entry.epoch = epoch;
@@ -203,7 +227,8 @@ export class ProducerStateTable {
 
   private replayBatch(records: Buffer, position: number, header: BatchHeader): void {
     if (header.producerId < 0n) return;
-    if (!isControl(header.attributes)) { this.recordAppend(header); return; }
+    // A replayed batch counts as written at its own timestamp, as far as expiry is concerned.
+    if (!isControl(header.attributes)) { this.recordAppend(header, Number(header.maxTimestamp)); return; }
     const control = readControlRecord(decodeBatch(records, position).records[0]!);
     if (control.type === 'unknown') return;
     this.recordMarker(header.producerId, header.producerEpoch, header.baseOffset, control.type === 'commit');
@@ -232,6 +257,7 @@ export class ProducerStateTable {
         epoch: entry.epoch,
         batches: entry.batches.map((b) => [b.firstSequence, b.lastSequence, b.firstOffset.toString(), b.lastOffset.toString()]),
         openTransactionFirstOffset: entry.openTransactionFirstOffset?.toString() ?? null,
+        lastAppendMs: entry.lastAppendMs,
       })),
       aborted: this.aborted.map((a) => [a.producerId.toString(), a.firstOffset.toString(), a.lastOffset.toString()]),
     };
@@ -258,6 +284,7 @@ export class ProducerStateTable {
           firstSequence, lastSequence, firstOffset: BigInt(firstOffset), lastOffset: BigInt(lastOffset),
         })),
         openTransactionFirstOffset: open,
+        lastAppendMs: stored.lastAppendMs,
       });
       if (open !== null) this.openTransactions.set(producerId, open);
     }
@@ -310,6 +337,7 @@ const SnapshotSchema = z.object({
     epoch: z.number().int(),
     batches: z.array(z.tuple([z.number().int(), z.number().int(), z.string(), z.string()])),
     openTransactionFirstOffset: z.string().nullable(),
+    lastAppendMs: z.number(),
   })),
   aborted: z.array(z.tuple([z.string(), z.string(), z.string()])),
 });

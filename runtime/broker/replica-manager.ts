@@ -126,13 +126,17 @@ export class ReplicaManager {
       appendedBytes += size;
       position += size;
     }
-    const producerVerdict = state.producers.checkAppend(headers);
-    if (producerVerdict.kind === 'reject') return failed(producerVerdict.errorCode, producerVerdict.message);
-    if (producerVerdict.kind === 'duplicate') {
-      return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: producerVerdict.firstOffset, logAppendTimeMs: -1n, logStartOffset: state.log.logStartOffset };
+    // Plain producers (no producer id) skip the producer state entirely.
+    const idempotent = headers.some((header) => header.producerId >= 0n);
+    if (idempotent) {
+      const producerVerdict = state.producers.checkAppend(headers);
+      if (producerVerdict.kind === 'reject') return failed(producerVerdict.errorCode, producerVerdict.message);
+      if (producerVerdict.kind === 'duplicate') {
+        return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: producerVerdict.firstOffset, logAppendTimeMs: -1n, logStartOffset: state.log.logStartOffset };
+      }
     }
     const appended = state.log.append(records, { leaderEpoch: state.leaderEpoch });
-    recordAppends(state, headers, appended.baseOffset);
+    if (idempotent) recordAppends(state, headers, appended.baseOffset);
     state.highWatermark = state.log.logEndOffset;
     this.purgatory.onAppend(partitionKey(topic, partition), appendedBytes);
     return {

@@ -111,3 +111,17 @@ describe('producer state', () => {
     expect(restored.abortedTransactions(0n, 6n, 0n)).toEqual([{ producerId: 6n, firstOffset: 4n }]);
   });
 });
+
+describe('producer expiry', () => {
+  it('forgets idle producers but never one with an open transaction', () => {
+    const table = new ProducerStateTable();
+    table.recordAppend(header({ producerId: 1n, epoch: 0, sequence: 0 }), 1_000);
+    table.recordAppend(header({ producerId: 2n, epoch: 0, sequence: 0, transactional: true, offset: 1n }), 1_000);
+    table.recordAppend(header({ producerId: 3n, epoch: 0, sequence: 0, offset: 2n }), 9_000);
+    expect(table.expireProducers(10_000, 5_000)).toBe(1);
+    expect(table.producerCount).toBe(2);
+    expect(table.checkAppend([header({ producerId: 1n, epoch: 0, sequence: 1 })])).toMatchObject({ errorCode: ErrorCode.UNKNOWN_PRODUCER_ID });
+    expect(table.checkAppend([header({ producerId: 3n, epoch: 0, sequence: 1 })]).kind).toBe('append');
+    expect(table.lastStableOffset(3n)).toBe(1n);
+  });
+});
