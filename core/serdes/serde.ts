@@ -154,6 +154,8 @@ export function serde<S extends z.ZodType>(schema: S): Serde<z.output<S>> {
   };
 }
 
+const sharedJsonSerde = jsonSerde<unknown>();
+
 export const Serdes = {
   bytes: (): Serde<Uint8Array> => bytesSerde,
   string: (): Serde<string> => stringSerde,
@@ -161,6 +163,7 @@ export const Serdes = {
   int64: (): Serde<bigint> => int64Serde,
   long: (): Serde<number> => longNumberSerde,
   float64: (): Serde<number> => float64Serde,
-  json: <T>(): Serde<T> => jsonSerde<T>(),
+  // One shared instance, so two sources of one topic with JSON values count as the same serde.
+  json: <T>(): Serde<T> => sharedJsonSerde as Serde<T>,
   zod: serde,
 } as const;

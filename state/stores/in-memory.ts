@@ -1,6 +1,7 @@
 // The innermost in-memory store: a hash map for point reads and writes, plus a sorted key list
-// for ranges. The list is built on the first range and then kept sorted by binary-search
-// inserts and removals, so stores that are only written and read by key never sort at all.
+// for ranges. New keys wait in a pending list and deleted keys stay in the sorted list until the
+// next range merges the two (sorting only the pending keys), so point-only workloads never sort
+// and join-style workloads (a put and a range per record) pay a linear merge, not a full sort.
 import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
 import { bytesKey, compareBytes } from './bytes.ts';
 import type { KeyValue, KeyValueBytesStore } from './types.ts';
@@ -13,8 +14,11 @@ interface Entry {
 export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
   readonly persistent = false;
   private readonly entries = new Map<string, Entry>();
-  /** Keys in byte order, or null until the first range read asks for them. */
-  private sortedKeys: string[] | null = null;
+  /** Keys in byte order as of the last merge; may hold deleted keys, which ranges skip. */
+  private sortedKeys: string[] = [];
+  /** Keys added since the last merge, unsorted. */
+  private pendingKeys: string[] = [];
+  private deletesSinceMerge = 0;
   private open = false;
 
   constructor(readonly name: string) {}
@@ -31,7 +35,7 @@ export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
     this.assertOpen();
     const hashKey = bytesKey(key);
     if (value === null) {
-      if (this.entries.delete(hashKey) && this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, hashKey), 1);
+      if (this.entries.delete(hashKey)) this.deletesSinceMerge++;
       return;
     }
     const existing = this.entries.get(hashKey);
@@ -41,7 +45,9 @@ export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
     }
     // Copies guard against callers reusing their buffers after the put.
     this.entries.set(hashKey, { key: Uint8Array.from(key), value });
-    if (this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, hashKey), 0, hashKey);
+    this.pendingKeys.push(hashKey);
+    // Stores that are never ranged still merge now and then, so the lists stay bounded.
+    if (this.pendingKeys.length > 2 * this.entries.size + 1024) this.sorted();
   }
 
   delete(key: Uint8Array): Uint8Array | null {
@@ -80,8 +86,20 @@ export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
   }
 
   private sorted(): string[] {
-    if (this.sortedKeys === null) this.sortedKeys = [...this.entries.keys()].sort();
-    return this.sortedKeys;
+    if (this.pendingKeys.length === 0 && this.deletesSinceMerge === 0) return this.sortedKeys;
+    const pending = this.pendingKeys.sort();
+    const merged: string[] = [];
+    let left = 0;
+    let right = 0;
+    while (left < this.sortedKeys.length || right < pending.length) {
+      const fromLeft = right >= pending.length || (left < this.sortedKeys.length && (this.sortedKeys[left] as string) <= (pending[right] as string));
+      const key = (fromLeft ? this.sortedKeys[left++] : pending[right++]) as string;
+      if (merged[merged.length - 1] !== key && this.entries.has(key)) merged.push(key);
+    }
+    this.sortedKeys = merged;
+    this.pendingKeys = [];
+    this.deletesSinceMerge = 0;
+    return merged;
   }
 
   private assertOpen(): void {

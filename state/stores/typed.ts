@@ -6,7 +6,7 @@
 import type { Serde } from '../../core/serdes/serde.ts';
 import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
 import type { Windowed } from '../../core/topology/windows.ts';
-import { bytesEqual, suffixNumber, withSuffix, withoutSuffix } from './bytes.ts';
+import { bytesEqual, readUint32, suffixNumber, withSuffix, withoutSuffix } from './bytes.ts';
 import type { KeyValue, KeyValueBytesStore, KeyValueStore, SessionStore, StoreMetrics, WindowEntry, WindowStore } from './types.ts';
 
 abstract class MeteredStore {
@@ -78,14 +78,14 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
 const WINDOW_SUFFIX_BYTES = 12;
 
 function suffixSequence(key: Uint8Array): number {
-  return new DataView(key.buffer, key.byteOffset, key.byteLength).getUint32(key.byteLength - 4);
+  return readUint32(key, key.byteLength - 4);
 }
 const SESSION_SUFFIX_BYTES = 16;
 const MAX_TIME = Number.MAX_SAFE_INTEGER;
 
 /**
  * Windows older than the retention period (measured from the latest window start put) are
- * invisible at once and purged from the bytes below in sweeps, every quarter retention period.
+ * invisible at once and purged from the bytes below at the next flush (commit).
  */
 export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStore<K, V> {
   private observedStreamTimeMs = -1;
@@ -110,7 +110,6 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     const bytes = withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], sequence);
     this.inner.put(bytes, value === null ? null : this.valueSerde.serialize(value, this.name));
     this.oldestStartMs = Math.min(this.oldestStartMs, windowStartMs);
-    this.maybePurge();
   }
   fetch(key: K, windowStartMs: number): V | null {
     this.metrics.gets++;
@@ -149,6 +148,11 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   }
   private minLiveTimeMs(): number {
     return this.observedStreamTimeMs - this.options.retentionMs + 1;
+  }
+  /** Expired windows are purged at commit, when the cache below is flushed anyway. */
+  override flush(): void {
+    this.maybePurge();
+    super.flush();
   }
   protected override restored(key: Uint8Array): void {
     const startMs = suffixNumber(key, WINDOW_SUFFIX_BYTES, 0);

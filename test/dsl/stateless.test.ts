@@ -94,3 +94,22 @@ suite('stateless operators through the test driver', () => {
     expect(driver.createOutputTopic('all-logs', strings, strings).readValuesToList()).toEqual(['k1:v1', 'k2:v2']);
   });
 });
+
+suite('source merging', () => {
+  it('a topic read twice with the same serdes becomes one source; different serdes are refused', () => {
+    const builder = new StreamsBuilder();
+    builder.stream('shared', { key: strings, value: Serdes.json<{ n: number }>() }).to('a', { key: strings, value: Serdes.json() });
+    builder.stream('shared', { key: strings, value: Serdes.json<{ n: number }>() }).to('b', { key: strings, value: Serdes.json() });
+    const topology = builder.build();
+    expect(topology.subtopologies).toHaveLength(1);
+    expect(topology.subtopologies[0]?.nodes.filter((node) => node.kind === 'source')).toHaveLength(1);
+    const driver = new TopologyTestDriver(topology);
+    driver.createInputTopic('shared', strings, Serdes.json<{ n: number }>()).pipeInput('k', { n: 1 }, 1);
+    expect(driver.createOutputTopic('a', strings, Serdes.json()).getQueueSize()).toBe(1);
+    expect(driver.createOutputTopic('b', strings, Serdes.json()).getQueueSize()).toBe(1);
+    const conflicting = new StreamsBuilder();
+    conflicting.stream('t', { key: strings, value: strings });
+    conflicting.stream('t', { key: strings, value: Serdes.bytes() });
+    expect(() => conflicting.build()).toThrow(/different serdes/);
+  });
+});

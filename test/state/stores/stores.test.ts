@@ -100,3 +100,34 @@ describe('window and session stores', () => {
     expect(store.fetch('u').map((entry) => entry.value)).toEqual([2]);
   });
 });
+
+describe('in-memory bytes store ranges', () => {
+  it('match a sorted model through interleaved puts, deletes, re-inserts and ranges', () => {
+    const store = inMemoryKeyValueBytesStore('model');
+    store.init(context(null));
+    const model = new Map<string, string>();
+    let seed = 7;
+    const random = (limit: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % limit;
+    };
+    for (let step = 0; step < 3000; step++) {
+      const key = `k${random(200)}`;
+      const action = random(10);
+      if (action < 5) {
+        store.put(Buffer.from(key), Buffer.from(String(step)));
+        model.set(key, String(step));
+      } else if (action < 8) {
+        store.put(Buffer.from(key), null);
+        model.delete(key);
+      } else {
+        const from = `k${random(200)}`;
+        const to = `k${random(200)}`;
+        const expected = [...model.keys()].filter((candidate) => candidate >= from && candidate <= to).sort();
+        const actual = store.range(Buffer.from(from), Buffer.from(to)).map((entry) => Buffer.from(entry.key).toString());
+        expect(actual).toEqual(expected);
+      }
+    }
+    expect(store.range(null, null).map((entry) => Buffer.from(entry.key).toString())).toEqual([...model.keys()].sort());
+  });
+});
