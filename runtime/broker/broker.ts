@@ -48,7 +48,8 @@ export class Broker {
     private readonly lockPath: string,
   ) {
     this.logger = createLogger(`broker-${config['node.id']}`);
-    this.replicas = new ReplicaManager(this.logger.child('replicas'));
+    // The transaction coordinator is created below; the check reaches it only once requests flow.
+    this.replicas = new ReplicaManager(this.logger.child('replicas'), (write) => this.transactions.checkTransactionalWrite(write));
     this.offsetsTopic = new OffsetsTopic(this);
     this.producerIds = new ProducerIdAllocator(dataDirectory);
     this.groups = new GroupCoordinator({

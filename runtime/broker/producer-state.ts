@@ -145,6 +145,10 @@ export class ProducerStateTable {
     if (!commit) this.aborted.push({ producerId, firstOffset, lastOffset: offset });
   }
 
+  hasOpenTransaction(producerId: bigint): boolean {
+    return this.openTransactions.has(producerId);
+  }
+
   /** The first offset of the earliest open transaction, else the high watermark. */
   lastStableOffset(highWatermark: bigint): bigint {
     let stable = highWatermark;

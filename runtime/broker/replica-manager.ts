@@ -5,7 +5,7 @@
 // Each partition's producer state (sequences, epochs, open and aborted transactions) is checked
 // and updated on that same path, from batch headers only.
 import { ErrorCode } from '../../core/protocol/errors.ts';
-import { batchSizeAt, readBatchHeader, type BatchHeader } from '../../core/records/header.ts';
+import { batchSizeAt, isTransactional, readBatchHeader, type BatchHeader } from '../../core/records/header.ts';
 import { encodeControlBatch, validateBatch } from '../../core/records/batch.ts';
 import type { PartitionLog } from '../../state/log/partition-log.ts';
 import type { Logger } from '../logger.ts';
@@ -73,6 +73,13 @@ export function lastStableOffset(state: PartitionState): bigint {
   return state.producers.lastStableOffset(state.highWatermark);
 }
 
+/**
+ * Asks the transaction coordinator whether a transactional write may open a transaction on a
+ * partition: the producer must have added the partition to its ongoing transaction first.
+ * Returns an error code, NONE when the write may go ahead.
+ */
+export type TransactionalWriteCheck = (write: { transactionalId: string | null; producerId: bigint; producerEpoch: number; topic: string; partition: number }) => number;
+
 export function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
@@ -81,7 +88,7 @@ export class ReplicaManager {
   private readonly partitions = new Map<string, PartitionState>();
   readonly purgatory = new FetchPurgatory();
 
-  constructor(private readonly logger: Logger) {}
+  constructor(private readonly logger: Logger, private readonly checkTransactionalWrite: TransactionalWriteCheck = () => ErrorCode.NONE) {}
 
   add(state: PartitionState): void {
     this.partitions.set(partitionKey(state.topic, state.partition), state);
@@ -101,7 +108,7 @@ export class ReplicaManager {
    * Validates and appends the batches of one partition of a produce request. The records buffer
    * is a slice of the request frame; offsets are patched into it and it goes to disk as is.
    */
-  append(topic: string, partition: number, records: Buffer | null, acks: number): ProduceResult {
+  append(topic: string, partition: number, records: Buffer | null, acks: number, transactionalId: string | null = null): ProduceResult {
     const state = this.get(topic, partition);
     const failed = (errorCode: number, errorMessage: string | null = null): ProduceResult => ({
       errorCode, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: state?.log.logStartOffset ?? -1n,
@@ -134,6 +141,8 @@ export class ReplicaManager {
       if (producerVerdict.kind === 'duplicate') {
         return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: producerVerdict.firstOffset, logAppendTimeMs: -1n, logStartOffset: state.log.logStartOffset };
       }
+      const refused = this.verifyTransactionStart(state, headers, transactionalId);
+      if (refused !== ErrorCode.NONE) return failed(refused, 'the partition was not added to an ongoing transaction of this producer');
     }
     const appended = state.log.append(records, { leaderEpoch: state.leaderEpoch });
     if (idempotent) recordAppends(state, headers, appended.baseOffset);
@@ -146,6 +155,23 @@ export class ReplicaManager {
       logAppendTimeMs: appended.logAppendTimeMs === undefined || appended.logAppendTimeMs === null ? -1n : BigInt(appended.logAppendTimeMs),
       logStartOffset: state.log.logStartOffset,
     };
+  }
+
+  /**
+   * A transactional batch that would open a transaction on this partition must belong to an
+   * ongoing transaction that contains the partition. Without the check a client that skips
+   * AddPartitionsToTxn would leave a transaction no coordinator knows about, and the last
+   * stable offset would stay behind it forever (Kafka's "hanging transaction", KIP-890).
+   */
+  private verifyTransactionStart(state: PartitionState, headers: readonly BatchHeader[], transactionalId: string | null): number {
+    for (const header of headers) {
+      if (!isTransactional(header.attributes) || state.producers.hasOpenTransaction(header.producerId)) continue;
+      const errorCode = this.checkTransactionalWrite({
+        transactionalId, producerId: header.producerId, producerEpoch: header.producerEpoch, topic: state.topic, partition: state.partition,
+      });
+      if (errorCode !== ErrorCode.NONE) return errorCode;
+    }
+    return ErrorCode.NONE;
   }
 
   /**

@@ -190,13 +190,13 @@ export class TransactionCoordinator {
     }
   }
 
-  /** Status of a transactional id, for tests and DescribeTransactions. */
-  describe(transactionalId: string): { status: TransactionStatus; producerId: bigint; producerEpoch: number; partitionCount: number } | undefined {
-    const metadata = this.transactions.get(transactionalId);
-    if (metadata === undefined) return undefined;
-    let partitionCount = 0;
-    for (const list of metadata.partitions.values()) partitionCount += list.length;
-    return { status: metadata.status, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch, partitionCount };
+  /** Produce: may this producer's transactional batch open a transaction on the partition? */
+  checkTransactionalWrite(write: { transactionalId: string | null; producerId: bigint; producerEpoch: number; topic: string; partition: number }): number {
+    const metadata = write.transactionalId === null ? undefined : this.transactions.get(write.transactionalId);
+    if (metadata === undefined || metadata.producerId !== write.producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
+    if (metadata.producerEpoch !== write.producerEpoch) return ErrorCode.INVALID_PRODUCER_EPOCH;
+    if (metadata.status !== 'Ongoing' || !(metadata.partitions.get(write.topic) ?? []).includes(write.partition)) return ErrorCode.INVALID_TXN_STATE;
+    return ErrorCode.NONE;
   }
 
   /** Aborts transactions open longer than their timeout and forgets idle transactional ids. */

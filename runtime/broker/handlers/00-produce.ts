@@ -23,7 +23,7 @@ export const produce = defineHandler({
           if (known.internal) {
             return { index: partition.index, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage: `clients may not write to the internal topic ${topic.name}` };
           }
-          const result = broker.replicas.append(topic.name, partition.index, partition.records, request.acks);
+          const result = broker.replicas.append(topic.name, partition.index, partition.records, request.acks, request.transactionalId);
           return {
             index: partition.index,
             errorCode: result.errorCode,

@@ -24,16 +24,17 @@ export interface BatchSpec {
   producerEpoch: number;
   baseSequence: number;
   values: string[];
-  transactional?: boolean;
+  /** Set for transactional batches: the produce request names the transactional id. */
+  transactionalId?: string;
 }
 
 export async function produce(connection: RawConnection, topic: string, partition: number, batch: BatchSpec): Promise<{ errorCode: number; baseOffset: bigint }> {
   const records = encodeBatch({
-    producerId: batch.producerId, producerEpoch: batch.producerEpoch, baseSequence: batch.baseSequence, transactional: batch.transactional,
+    producerId: batch.producerId, producerEpoch: batch.producerEpoch, baseSequence: batch.baseSequence, transactional: batch.transactionalId !== undefined,
     records: batch.values.map((value) => ({ key: `k-${value}`, value })),
   });
   const response = await connection.request(ApiKey.Produce, 8, {
-    transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
+    transactionalId: batch.transactionalId ?? null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
   });
   return response.body.responses[0].partitionResponses[0];
 }

@@ -33,9 +33,15 @@ describe('transactions', () => {
     expect(init).toMatchObject({ errorCode: ErrorCode.NONE, producerEpoch: 0 });
     const producer = { producerId: init.producerId, producerEpoch: init.producerEpoch };
 
+    // A transactional write to a partition the transaction does not hold is refused, so no
+    // transaction the coordinator does not know can hold back the last stable offset.
+    const early = await produce(connection, 'payments', 0, { ...producer, baseSequence: 0, values: ['early'], transactionalId: 'tx-payments' });
+    expect(early.errorCode).toBe(ErrorCode.INVALID_TXN_STATE);
     expect(await addPartitions(connection, 'tx-payments', producer, 'payments', [0])).toEqual([ErrorCode.NONE]);
     expect(await addPartitions(connection, 'tx-payments', producer, 'missing-topic', [0])).toEqual([ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]);
-    expect((await produce(connection, 'payments', 0, { ...producer, baseSequence: 0, values: ['p1', 'p2'], transactional: true })).errorCode).toBe(ErrorCode.NONE);
+    const wrongId = await produce(connection, 'payments', 0, { ...producer, baseSequence: 0, values: ['early'], transactionalId: 'someone-else' });
+    expect(wrongId.errorCode).toBe(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+    expect((await produce(connection, 'payments', 0, { ...producer, baseSequence: 0, values: ['p1', 'p2'], transactionalId: 'tx-payments' })).errorCode).toBe(ErrorCode.NONE);
     // The open transaction holds the last stable offset at its first record.
     expect(await latestOffset(connection, 'payments', 0, READ_COMMITTED)).toBe(0n);
     expect(await latestOffset(connection, 'payments', 0, READ_UNCOMMITTED)).toBe(2n);
@@ -50,7 +56,7 @@ describe('transactions', () => {
     expect(await latestOffset(connection, 'payments', 0, READ_COMMITTED)).toBe(3n);
 
     expect(await addPartitions(connection, 'tx-payments', producer, 'payments', [0])).toEqual([ErrorCode.NONE]);
-    expect((await produce(connection, 'payments', 0, { ...producer, baseSequence: 2, values: ['p3'], transactional: true })).baseOffset).toBe(3n);
+    expect((await produce(connection, 'payments', 0, { ...producer, baseSequence: 2, values: ['p3'], transactionalId: 'tx-payments' })).baseOffset).toBe(3n);
     expect(await endTransaction(connection, 'tx-payments', producer, false)).toBe(ErrorCode.NONE);
     const committed = await fetchAll(connection, 'payments', 0, READ_COMMITTED);
     expect(committed.lastStableOffset).toBe(5n);
@@ -61,12 +67,12 @@ describe('transactions', () => {
 
     // A new producer with the same transactional id fences the old epoch everywhere.
     expect(await addPartitions(connection, 'tx-payments', producer, 'payments', [0])).toEqual([ErrorCode.NONE]);
-    expect((await produce(connection, 'payments', 0, { ...producer, baseSequence: 3, values: ['zombie'], transactional: true })).errorCode).toBe(ErrorCode.NONE);
+    expect((await produce(connection, 'payments', 0, { ...producer, baseSequence: 3, values: ['zombie'], transactionalId: 'tx-payments' })).errorCode).toBe(ErrorCode.NONE);
     const successor = await initProducerId(connection, 'tx-payments');
     expect(successor).toMatchObject({ errorCode: ErrorCode.NONE, producerId: producer.producerId, producerEpoch: 1 });
     expect(await endTransaction(connection, 'tx-payments', producer, true)).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
     expect(await addPartitions(connection, 'tx-payments', producer, 'payments', [0])).toEqual([ErrorCode.INVALID_PRODUCER_EPOCH]);
-    expect((await produce(connection, 'payments', 0, { ...producer, baseSequence: 4, values: ['zombie-2'], transactional: true })).errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
+    expect((await produce(connection, 'payments', 0, { ...producer, baseSequence: 4, values: ['zombie-2'], transactionalId: 'tx-payments' })).errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
     const fenced = await fetchAll(connection, 'payments', 0, READ_COMMITTED);
     expect(committedValues(fenced)).toEqual(['p1', 'p2']);
     expect(fenced.lastStableOffset).toBe(fenced.highWatermark);
@@ -118,10 +124,10 @@ describe('transactions', () => {
     const open = await initProducerId(connection, 'tx-open', { timeoutMs: 4000 });
     const committing = await initProducerId(connection, 'tx-committing');
     expect(await addPartitions(connection, 'tx-open', open, 'ledger', [0])).toEqual([ErrorCode.NONE]);
-    expect((await produce(connection, 'ledger', 0, { ...open, baseSequence: 0, values: ['open-1', 'open-2'], transactional: true })).errorCode).toBe(ErrorCode.NONE);
+    expect((await produce(connection, 'ledger', 0, { ...open, baseSequence: 0, values: ['open-1', 'open-2'], transactionalId: 'tx-open' })).errorCode).toBe(ErrorCode.NONE);
     expect(await addPartitions(connection, 'tx-committing', committing, 'ledger', [0, 1])).toEqual([ErrorCode.NONE, ErrorCode.NONE]);
-    expect((await produce(connection, 'ledger', 0, { ...committing, baseSequence: 0, values: ['c-0'], transactional: true })).errorCode).toBe(ErrorCode.NONE);
-    expect((await produce(connection, 'ledger', 1, { ...committing, baseSequence: 0, values: ['c-1'], transactional: true })).errorCode).toBe(ErrorCode.NONE);
+    expect((await produce(connection, 'ledger', 0, { ...committing, baseSequence: 0, values: ['c-0'], transactionalId: 'tx-committing' })).errorCode).toBe(ErrorCode.NONE);
+    expect((await produce(connection, 'ledger', 1, { ...committing, baseSequence: 0, values: ['c-1'], transactionalId: 'tx-committing' })).errorCode).toBe(ErrorCode.NONE);
     // The broker stores PrepareCommit and kills itself before writing any marker.
     await expect(endTransaction(connection, 'tx-committing', committing, true)).rejects.toThrow(/closed/);
     connection.destroy();
