@@ -180,10 +180,26 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       await this.rebalanceIfNeeded();
       await this.maybeAutoCommit();
       if (this.buffered.length > 0) return;
-      await this.resolvePositions();
+      if (!(await this.resolvePositionsOrBackOff())) {
+        if (Date.now() >= deadline) return;
+        continue;
+      }
       const remaining = deadline - Date.now();
       await this.fetchOnce(Math.max(0, Math.min(this.options.fetchMaxWaitMs, remaining)));
       if (this.buffered.length > 0 || Date.now() >= deadline) return;
+    }
+  }
+
+  /** False after a retriable failure (a leader moving, say), once the backoff has passed. */
+  private async resolvePositionsOrBackOff(): Promise<boolean> {
+    try {
+      await this.resolvePositions();
+      return true;
+    } catch (error) {
+      if (!isRetriableError(error)) throw error;
+      await this.cluster.refreshMetadata().catch(() => undefined);
+      await sleep(this.options.retryBackoffMs);
+      return false;
     }
   }
 
@@ -201,7 +217,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     for (const entry of assigned) {
       this.partitions.set(partitionKey(entry.topic, entry.partition), { topic: entry.topic, partition: entry.partition, position: null, paused: false });
     }
-    await this.resolvePositions();
+    await this.resolvePositionsOrBackOff();
     await this.options.onPartitionsAssigned?.(assigned);
   }
 
