@@ -1,5 +1,7 @@
 export { StreamTask, StreamsProcessingError } from './task.ts';
 export type { RecordCollector, OutgoingRecord, DeserializationErrorHandler, StreamTaskOptions } from './task.ts';
 export { GlobalStoreTask } from './global.ts';
+export { PartitionGroup } from './partition-group.ts';
+export type { QueuedRecord } from './partition-group.ts';
 export { TopologyTestDriver, TestInputTopic, TestOutputTopic } from './test-driver.ts';
 export type { TestDriverOptions, TestRecord } from './test-driver.ts';

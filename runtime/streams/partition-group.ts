@@ -1,0 +1,64 @@
+// The input buffer of one task, Kafka Streams' PartitionGroup: fetched records wait in one queue
+// per input partition, and the task always processes the head with the smallest timestamp, so a
+// join or merge sees its inputs in event-time order whatever order the fetches arrived in. A
+// task with an empty queue may wait (max.task.idle.ms) for that partition before moving on.
+import type { TopicRecord } from '../../core/topology/record.ts';
+
+export interface QueuedRecord {
+  readonly topic: string;
+  readonly record: TopicRecord;
+}
+
+interface PartitionQueue {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: TopicRecord[];
+  /** Index of the head record; records before it were taken. */
+  head: number;
+}
+
+export class PartitionGroup {
+  private readonly queues = new Map<string, PartitionQueue>();
+
+  constructor(private readonly bufferedRecordsMax: number) {}
+
+  /** Queues fetched records; returns false (and queues nothing) when the buffer is full. */
+  addRecords(topic: string, partition: number, records: readonly TopicRecord[]): boolean {
+    if (this.bufferedCount() + records.length > this.bufferedRecordsMax) return false;
+    const id = `${topic}\u0000${partition}`;
+    let queue = this.queues.get(id);
+    if (queue === undefined) this.queues.set(id, (queue = { topic, partition, records: [], head: 0 }));
+    queue.records.push(...records);
+    return true;
+  }
+
+  bufferedCount(): number {
+    let count = 0;
+    for (const queue of this.queues.values()) count += queue.records.length - queue.head;
+    return count;
+  }
+
+  /** Partitions known to the group whose queues are empty: the task may wait for them. */
+  emptyPartitions(): { topic: string; partition: number }[] {
+    return [...this.queues.values()].filter((queue) => queue.head >= queue.records.length).map(({ topic, partition }) => ({ topic, partition }));
+  }
+
+  /** Takes the buffered record with the smallest timestamp (ties: the earliest added partition). */
+  nextRecord(): QueuedRecord | null {
+    let best: PartitionQueue | null = null;
+    for (const queue of this.queues.values()) {
+      const candidate = queue.records[queue.head];
+      if (candidate === undefined) continue;
+      const bestHead = best?.records[best.head];
+      if (bestHead === undefined || candidate.timestamp < bestHead.timestamp) best = queue;
+    }
+    if (best === null) return null;
+    const record = best.records[best.head++] as TopicRecord;
+    // Compact now and then so a long-lived queue does not keep taken records alive.
+    if (best.head > 1024 && best.head * 2 > best.records.length) {
+      best.records.splice(0, best.head);
+      best.head = 0;
+    }
+    return { topic: best.topic, record };
+  }
+}

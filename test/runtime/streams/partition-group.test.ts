@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { PartitionGroup } from '../../../runtime/streams/partition-group.ts';
+import type { TopicRecord } from '../../../core/topology/record.ts';
+
+function records(partition: number, timestamps: readonly number[]): TopicRecord[] {
+  return timestamps.map((timestamp, index) => ({ key: null, value: null, timestamp, headers: [], partition, offset: BigInt(index) }));
+}
+
+describe('PartitionGroup', () => {
+  it('hands out records in timestamp order across partitions and keeps per-partition order', () => {
+    const group = new PartitionGroup(100);
+    group.addRecords('left', 0, records(0, [5, 1, 9]));
+    group.addRecords('right', 0, records(0, [3, 4]));
+    const order: string[] = [];
+    for (let next = group.nextRecord(); next !== null; next = group.nextRecord()) order.push(`${next.topic}@${next.record.timestamp}`);
+    // The head of 'left' is 5, so 'right' goes first; within 'left', offsets stay in order (1 after 5).
+    expect(order).toEqual(['right@3', 'right@4', 'left@5', 'left@1', 'left@9']);
+    expect(group.emptyPartitions()).toEqual([
+      { topic: 'left', partition: 0 },
+      { topic: 'right', partition: 0 },
+    ]);
+  });
+
+  it('refuses records beyond its bound', () => {
+    const group = new PartitionGroup(3);
+    expect(group.addRecords('t', 0, records(0, [1, 2]))).toBe(true);
+    expect(group.addRecords('t', 1, records(1, [1, 2]))).toBe(false);
+    expect(group.bufferedCount()).toBe(2);
+  });
+
+  it('compacts long queues without losing records', () => {
+    const group = new PartitionGroup(10_000);
+    group.addRecords('t', 0, records(0, Array.from({ length: 3000 }, (_, index) => index)));
+    let count = 0;
+    let last = -1;
+    for (let next = group.nextRecord(); next !== null; next = group.nextRecord()) {
+      expect(next.record.timestamp).toBe(last + 1);
+      last = next.record.timestamp;
+      count++;
+    }
+    expect(count).toBe(3000);
+  });
+});
