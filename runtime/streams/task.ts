@@ -71,6 +71,8 @@ export class StreamTask {
   private readonly stores = new Map<string, StateStore>();
   private readonly schedules: PunctuationSchedule[] = [];
   private context: RecordContext = { topic: null, partition: 0, offset: -1n, timestamp: -1, headers: [] };
+  /** Next offset to consume per input partition, for the offset commit. */
+  private readonly consumedOffsets = new Map<string, { topic: string; partition: number; offset: bigint }>();
 
   constructor(private readonly options: StreamTaskOptions) {
     this.id = `${options.subtopologyId}_${options.partition}`;
@@ -120,6 +122,7 @@ export class StreamTask {
 
   /** Processes one input record through the sub-topology, then fires due stream-time punctuations. */
   process(topic: string, record: TopicRecord): void {
+    this.consumedOffsets.set(`${topic}\u0000${record.partition}`, { topic, partition: record.partition, offset: record.offset + 1n });
     const source = this.sourcesByTopic.get(topic) ?? this.patternSources.find((candidate) => candidate.pattern?.test(topic) === true);
     if (source === undefined) throw new Error(`task ${this.id} does not consume topic ${topic}`);
     const typed = this.deserialize(source, topic, record);
@@ -142,9 +145,15 @@ export class StreamTask {
     this.punctuate('wall-clock', nowMs);
   }
 
-  commit(): void {
+  /**
+   * Flushes the stores (caches reach the changelog) and returns the offsets to commit: the next
+   * offset of every input partition processed so far. The runtime flushes its producer and
+   * commits these, in that order, after this returns.
+   */
+  commit(): { topic: string; partition: number; offset: bigint }[] {
     for (const store of this.stores.values()) store.flush();
     this.commitRequested = false;
+    return [...this.consumedOffsets.values()];
   }
 
   close(): void {
