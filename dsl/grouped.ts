@@ -131,7 +131,7 @@ export class TimeWindowedKStream<K, V> {
 export class SlidingWindowedKStream<K, V> {
   constructor(private readonly grouped: KGroupedStream<K, V>, private readonly windows: SlidingWindows) {}
 
-  private aggregateWith<VA>(prefix: string, operator: string, options: AggregateOptions<K, VA>, valueSerde: Serde<VA>, aggregation: aggregate.Aggregation<K, V, VA>): KTable<Windowed<K>, VA> {
+  private aggregateWith<VA>(prefix: string, operator: string, options: WindowedAggregateOptions<K, VA>, valueSerde: Serde<VA>, aggregation: aggregate.Aggregation<K, V, VA>): KTable<Windowed<K>, VA> {
     const builder = this.grouped.builder;
     const storeName = builder.statefulName(options.name, operator, () => builder.newStoreName(prefix));
     const name = builder.newName(prefix);
@@ -144,7 +144,7 @@ export class SlidingWindowedKStream<K, V> {
     const recordsStore = `${storeName}-records`;
     const recordSerde = this.grouped.valueSerde ?? fallbackSerde<V>();
     builder.addStore(windowStoreDescriptor(recordsStore, keySerde, recordSerde, settings, { retentionMs, windowSizeMs: 0, retainDuplicates: true, timestamped: false }));
-    const node = builder.addProcessor(name, [input], aggregate.slidingAggregateProcessor(storeName, recordsStore, this.windows, aggregation), [storeName, recordsStore]);
+    const node = builder.addProcessor(name, [input], aggregate.slidingAggregateProcessor(storeName, recordsStore, this.windows, aggregation, options.emit ?? 'on-window-update'), [storeName, recordsStore]);
     const getter: table.ValueGetterSupplier<Windowed<K>, VA> = {
       storeNames: [storeName],
       create: () => {
@@ -154,16 +154,16 @@ export class SlidingWindowedKStream<K, V> {
     return new KTable<Windowed<K>, VA>(builder, node, windowedSerde(keySerde), valueSerde, storeName, getter, this.windows.graceMs);
   }
 
-  count(options: AggregateOptions<K, number> = {}): KTable<Windowed<K>, number> {
+  count(options: WindowedAggregateOptions<K, number> = {}): KTable<Windowed<K>, number> {
     return this.aggregateWith('KSTREAM-AGGREGATE-', 'sliding count', options, options.value ?? Serdes.long(), count);
   }
 
-  reduce(reducer: (aggregate: V, value: V, key: K) => V, options: AggregateOptions<K, V> = {}): KTable<Windowed<K>, V> {
+  reduce(reducer: (aggregate: V, value: V, key: K) => V, options: WindowedAggregateOptions<K, V> = {}): KTable<Windowed<K>, V> {
     const valueSerde = options.value ?? this.grouped.valueSerde ?? fallbackSerde<V>();
     return this.aggregateWith('KSTREAM-REDUCE-', 'sliding reduce', options, valueSerde, reducing(reducer) as aggregate.Aggregation<K, V, V>);
   }
 
-  aggregate<VA>(initializer: () => VA, aggregator: (key: K, value: V, aggregate: VA) => VA, options: AggregateOptions<K, VA> = {}): KTable<Windowed<K>, VA> {
+  aggregate<VA>(initializer: () => VA, aggregator: (key: K, value: V, aggregate: VA) => VA, options: WindowedAggregateOptions<K, VA> = {}): KTable<Windowed<K>, VA> {
     return this.aggregateWith('KSTREAM-AGGREGATE-', 'sliding aggregate', options, options.value ?? fallbackSerde<VA>(), { initializer, aggregator });
   }
 }

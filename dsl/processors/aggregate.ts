@@ -40,19 +40,19 @@ export type EmitStrategy = 'on-window-update' | 'on-window-close';
 type WindowedForward<K, VA> = (record: StreamRecord<Windowed<K>, Change<VA>>) => void;
 
 /**
- * Emits windows that closed since the last call: those whose end plus grace is at or below
- * stream time. Used for emit-on-window-close.
+ * Emits windows that closed since the last call: those ending at or before closedEndMs and
+ * after the end emitted last time. Used for emit-on-window-close.
  */
 function emitClosedWindows<K, VA>(
   store: WindowStore<K, ValueAndTimestamp<VA>>,
-  windows: TimeWindows,
+  sizeMs: number,
   state: { lastEmittedCloseMs: number },
   closeTimeMs: number,
   forward: WindowedForward<K, VA>,
 ): void {
   if (closeTimeMs <= state.lastEmittedCloseMs) return;
-  const fromStartMs = Math.max(0, state.lastEmittedCloseMs - windows.sizeMs + 1);
-  const toStartMs = closeTimeMs - windows.sizeMs;
+  const fromStartMs = Math.max(0, state.lastEmittedCloseMs - sizeMs + 1);
+  const toStartMs = closeTimeMs - sizeMs;
   if (toStartMs >= fromStartMs) {
     for (const entry of store.fetchAll(fromStartMs, toStartMs)) {
       forward({ key: entry.key, value: { newValue: entry.value.value, oldValue: null }, timestamp: entry.value.timestamp, headers: [] });
@@ -72,7 +72,7 @@ export function windowAggregateProcessor<K, V, VA>(storeName: string, windows: T
       observedStreamTimeMs = Math.max(observedStreamTimeMs, record.timestamp);
       const closeTimeMs = observedStreamTimeMs - windows.graceMs;
       // Closed windows go out before this record's puts, which could expire them in the store.
-      if (emit === 'on-window-close') emitClosedWindows(store, windows, emitState, closeTimeMs, forward);
+      if (emit === 'on-window-close') emitClosedWindows(store, windows.sizeMs, emitState, closeTimeMs, forward);
       for (const window of windows.windowsFor(record.timestamp)) {
         if (window.endMs <= closeTimeMs) {
           context.metrics.droppedLateRecords++;
@@ -154,18 +154,22 @@ export function slidingAggregateProcessor<K, V, VA>(
   recordsStoreName: string,
   windows: SlidingWindows,
   aggregation: Aggregation<K, V, VA>,
+  emit: EmitStrategy,
 ): () => UntypedProcessor {
   const differenceMs = windows.timeDifferenceMs;
   return () => {
     let store: WindowStore<K, ValueAndTimestamp<VA>> | null = null;
     let records: WindowStore<K, V> | null = null;
     let observedStreamTimeMs = -1;
+    const emitState = { lastEmittedCloseMs: -1 };
     return processorOf<K, V, Windowed<K>, Change<VA>>((record, forward, context) => {
       if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
       store ??= context.getStateStore<WindowStore<K, ValueAndTimestamp<VA>>>(storeName);
       records ??= context.getStateStore<WindowStore<K, V>>(recordsStoreName);
       observedStreamTimeMs = Math.max(observedStreamTimeMs, record.timestamp);
       const closeTimeMs = observedStreamTimeMs - windows.graceMs;
+      // Sliding windows include their end, so a window is closed once its end is below close time.
+      if (emit === 'on-window-close') emitClosedWindows(store, differenceMs, emitState, closeTimeMs - 1, forward);
       if (record.timestamp + differenceMs < closeTimeMs) {
         context.metrics.droppedLateRecords++;
         return;
@@ -182,7 +186,7 @@ export function slidingAggregateProcessor<K, V, VA>(
         const timestamp = Math.max(...inside.map((entry) => entry.windowStartMs));
         const old = store.fetch(record.key, startMs);
         store.put(record.key, { value: aggregate, timestamp }, startMs);
-        forward({ ...record, key: { key: record.key, window: { startMs, endMs } }, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
+        if (emit === 'on-window-update') forward({ ...record, key: { key: record.key, window: { startMs, endMs } }, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
       }
     })();
   };

@@ -55,3 +55,33 @@ suite('sliding windows', () => {
     expect(driver.metrics().droppedLateRecords).toBe(1);
   });
 });
+
+suite('sliding windows with emit on window close', () => {
+  it('emits each window once, after stream time passes its end plus grace', () => {
+    const builder = new StreamsBuilder();
+    builder
+      .stream('in', { key: strings, value: strings })
+      .groupByKey()
+      .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(10, 5))
+      .count({ name: 'sliding-final', emit: 'on-window-close' })
+      .toStream()
+      .map((count, windowed) => [`[${windowed.window.startMs},${windowed.window.endMs}]`, count])
+      .to('out', { key: strings, value: Serdes.long() });
+    const driver = new TopologyTestDriver(builder.build());
+    const input = driver.createInputTopic('in', strings, strings);
+    const out = driver.createOutputTopic('out', strings, Serdes.long());
+    input.pipeInput('k', 'a', 20);
+    input.pipeInput('k', 'b', 25); // windows [10,20]=1, [15,25]=2, [21,31]=1
+    input.pipeInput('k', 'c', 35); // close time 30: [10,20] and [15,25] are closed
+    expect(out.readKeyValuesToList()).toEqual([
+      { key: '[10,20]', value: 1 },
+      { key: '[15,25]', value: 2 },
+    ]);
+    input.pipeInput('k', 'd', 100);
+    expect(out.readKeyValuesToList()).toEqual([
+      { key: '[21,31]', value: 1 },
+      { key: '[25,35]', value: 2 },
+      { key: '[26,36]', value: 1 },
+    ]);
+  });
+});
