@@ -42,7 +42,6 @@ const FLAGS = {
 
 type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>;
 const ACTIONS = ['list', 'describe', 'reset-offsets'] as const;
-type Action = (typeof ACTIONS)[number];
 
 
 export const groupsCommand: Command = {

@@ -176,7 +176,7 @@ export class Cluster {
     const cached = this.topics.get(name);
     const fresh = Date.now() - (this.topicFetchedAt.get(name) ?? 0) < this.options.metadataMaxAgeMs;
     if (cached !== undefined && !refresh && fresh && cached.partitions.every((partition) => partition.leader >= 0)) return cached;
-    return this.withRetries(`metadata for topic ${name}`, async () => {
+    return this.withRetries(async () => {
       const result = (await this.refreshMetadata([name])).get(name);
       if (result === undefined) throw new KafkaProtocolError(3, `metadata for topic ${name}`);
       if (result.info === null) throw new KafkaProtocolError(result.errorCode, `metadata for topic ${name}`);
@@ -202,7 +202,7 @@ export class Cluster {
     const cacheKey = `${type}:${key}`;
     const cached = this.coordinators.get(cacheKey);
     if (cached !== undefined) return this.connectionTo(cached);
-    const nodeId = await this.withRetries(`FindCoordinator ${key}`, async () => {
+    const nodeId = await this.withRetries(async () => {
       const connection = await this.anyConnection();
       const keyType = type === 'group' ? 0 : 1;
       const { version, body } = await connection.send(ApiKey.FindCoordinator, { key, keyType, coordinatorKeys: [key] });
@@ -222,7 +222,7 @@ export class Cluster {
   }
 
   /** Runs `attempt` until it succeeds, fails for good, or retries run out; backs off between. */
-  async withRetries<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+  async withRetries<T>(attempt: () => Promise<T>): Promise<T> {
     for (let tries = 0; ; tries++) {
       try {
         return await attempt();

@@ -166,7 +166,7 @@ export class GroupMembership {
   async fetchCommitted(partitions: readonly TopicPartition[]): Promise<Map<string, bigint>> {
     const topics = new Map<string, number[]>();
     for (const entry of partitions) topics.set(entry.topic, [...(topics.get(entry.topic) ?? []), entry.partition]);
-    return this.cluster.withRetries(`fetch offsets of ${this.groupId}`, async () => {
+    return this.cluster.withRetries(async () => {
       const connection = await this.coordinator();
       const { body } = await connection.send(ApiKey.OffsetFetch, {
         groupId: this.groupId, requireStable: true,
