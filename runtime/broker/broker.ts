@@ -125,7 +125,10 @@ export class Broker {
     this.groups.shutdown();
     this.transactions.shutdown();
     if (this.producerExpiryTimer !== null) clearInterval(this.producerExpiryTimer);
-    this.replicas.forEach((state) => state.producers.writeSnapshot(this.producerSnapshotPath(state.topic, state.partition), state.log.logEndOffset));
+    // Empty logs need no snapshot: there is nothing to replay at the next start.
+    this.replicas.forEach((state) => {
+      if (state.log.logEndOffset > state.log.logStartOffset) state.producers.writeSnapshot(this.producerSnapshotPath(state.topic, state.partition), state.log.logEndOffset);
+    });
     this.logs.closeAll();
     try { unlinkSync(this.lockPath); } catch { /* already gone */ }
     this.logger.info('broker stopped');

@@ -267,6 +267,14 @@ export class GroupCoordinator {
     else this.pendingTransactionalOffsets.set(producerId, remaining);
   }
 
+  /** Whether an open transaction holds an offset of this group and partition (OffsetFetch requireStable). */
+  hasPendingTransactionalOffset(groupId: string, topic: string, partition: number): boolean {
+    for (const list of this.pendingTransactionalOffsets.values()) {
+      if (list.some(({ key }) => key.group === groupId && key.topic === topic && key.partition === partition)) return true;
+    }
+    return false;
+  }
+
   committedOffset(groupId: string, topic: string, partition: number): CommittedOffset | undefined {
     return this.groups.get(groupId)?.offsets.get(topic)?.get(partition);
   }

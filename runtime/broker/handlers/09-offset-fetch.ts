@@ -1,5 +1,8 @@
 // OffsetFetch, versions 1-9. Version 8 asks for many groups at once. A null topic list (v2+)
 // means every partition the group has committed. Partitions without a commit answer offset -1.
+// With requireStable (v7+, KIP-447) a partition whose offset an open transaction is about to
+// commit answers UNSTABLE_OFFSET_COMMIT, which the client retries, so that a read_committed
+// consumer does not start from an offset that is about to change.
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import type { Broker } from '../broker.ts';
@@ -13,8 +16,11 @@ interface PartitionAnswer {
   errorCode: number;
 }
 
-function fetchGroup(broker: Broker, groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null): { name: string; partitions: PartitionAnswer[] }[] {
+function fetchGroup(broker: Broker, groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null, requireStable: boolean): { name: string; partitions: PartitionAnswer[] }[] {
   const answer = (topic: string, partition: number): PartitionAnswer => {
+    if (requireStable && broker.groups.hasPendingTransactionalOffset(groupId, topic, partition)) {
+      return { partitionIndex: partition, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT };
+    }
     const committed = broker.groups.committedOffset(groupId, topic, partition);
     return committed === undefined
       ? { partitionIndex: partition, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE }
@@ -36,9 +42,10 @@ export const offsetFetch = defineHandler({
     if (apiVersion >= 8) {
       return {
         throttleTimeMs: 0, topics: [], errorCode: ErrorCode.NONE,
-        groups: request.groups.map((group) => ({ groupId: group.groupId, topics: fetchGroup(broker, group.groupId, group.topics), errorCode: ErrorCode.NONE })),
+        groups: request.groups.map((group) => ({ groupId: group.groupId, topics: fetchGroup(broker, group.groupId, group.topics, request.requireStable), errorCode: ErrorCode.NONE })),
       };
     }
-    return { throttleTimeMs: 0, topics: fetchGroup(broker, request.groupId, request.topics), errorCode: ErrorCode.NONE, groups: [] };
+    const requireStable = apiVersion >= 7 && request.requireStable;
+    return { throttleTimeMs: 0, topics: fetchGroup(broker, request.groupId, request.topics, requireStable), errorCode: ErrorCode.NONE, groups: [] };
   },
 });

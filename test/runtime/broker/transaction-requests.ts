@@ -70,6 +70,12 @@ export async function committedOffset(connection: RawConnection, groupId: string
   return response.body.topics[0].partitions[0].committedOffset;
 }
 
+/** OffsetFetch v7 with requireStable: the error code and offset of partition 0. */
+export async function stableOffset(connection: RawConnection, groupId: string, topic: string): Promise<{ errorCode: number; committedOffset: bigint }> {
+  const response = await connection.request(ApiKey.OffsetFetch, 7, { groupId, topics: [{ name: topic, partitionIndexes: [0] }], groups: [], requireStable: true });
+  return response.body.topics[0].partitions[0];
+}
+
 export async function latestOffset(connection: RawConnection, topic: string, partition: number, isolationLevel: number): Promise<bigint> {
   const response = await connection.request(ApiKey.ListOffsets, 2, {
     replicaId: -1, isolationLevel, topics: [{ name: topic, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 1 }] }],

@@ -7,7 +7,7 @@ import { cleanup, startBroker } from '../../helpers/broker.ts';
 import { RawConnection } from '../../helpers/raw-connection.ts';
 import {
   addOffsets, addPartitions, committedOffset, committedValues, createTopic, endTransaction, fetchAll, initProducerId,
-  latestOffset, produce, txnOffsetCommit,
+  latestOffset, produce, stableOffset, txnOffsetCommit,
 } from './transaction-requests.ts';
 
 afterAll(cleanup);
@@ -96,8 +96,10 @@ describe('transactions', () => {
 
     expect(await addOffsets(connection, 'tx-offsets', producer, 'app-group')).toBe(ErrorCode.NONE);
     expect(await txnOffsetCommit(connection, 'tx-offsets', producer, 'app-group', 'inputs', 43n)).toBe(ErrorCode.NONE);
+    expect((await stableOffset(connection, 'app-group', 'inputs')).errorCode).toBe(ErrorCode.UNSTABLE_OFFSET_COMMIT);
     expect(await endTransaction(connection, 'tx-offsets', producer, true)).toBe(ErrorCode.NONE);
     expect(await committedOffset(connection, 'app-group', 'inputs')).toBe(43n);
+    expect(await stableOffset(connection, 'app-group', 'inputs')).toMatchObject({ errorCode: ErrorCode.NONE, committedOffset: 43n });
 
     // An open transaction's offsets are still staged when the broker dies; they stay hidden
     // after the restart and vanish when the coordinator aborts the transaction.
