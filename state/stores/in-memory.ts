@@ -44,7 +44,7 @@ export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
       return;
     }
     // Copies guard against callers reusing their buffers after the put.
-    this.entries.set(hashKey, { key: Uint8Array.from(key), value });
+    this.entries.set(hashKey, { key: new Uint8Array(key), value });
     this.pendingKeys.push(hashKey);
     // Stores that are never ranged still merge now and then, so the lists stay bounded.
     if (this.pendingKeys.length > 2 * this.entries.size + 1024) this.sorted();

@@ -94,7 +94,7 @@ export class CachingLayer extends WrappedBytesStore {
   }
 
   override put(key: Uint8Array, value: Uint8Array | null): void {
-    this.remember(bytesKey(key), { key: Uint8Array.from(key), value, dirty: true });
+    this.remember(bytesKey(key), { key: new Uint8Array(key), value, dirty: true });
   }
 
   override range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
