@@ -125,10 +125,7 @@ export class Broker {
     this.groups.shutdown();
     this.transactions.shutdown();
     if (this.producerExpiryTimer !== null) clearInterval(this.producerExpiryTimer);
-    // Empty logs need no snapshot: there is nothing to replay at the next start.
-    this.replicas.forEach((state) => {
-      if (state.log.logEndOffset > state.log.logStartOffset) state.producers.writeSnapshot(this.producerSnapshotPath(state.topic, state.partition), state.log.logEndOffset);
-    });
+    this.replicas.forEach((state) => state.producers.snapshotOnClose(state.log));
     this.logs.closeAll();
     try { unlinkSync(this.lockPath); } catch { /* already gone */ }
     this.logger.info('broker stopped');

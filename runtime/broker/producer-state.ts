@@ -5,8 +5,9 @@
 // produce path never decodes records to keep it. The replica manager is the one owner: it asks
 // `checkAppend` before an append and records the append (or marker) after it.
 //
-// The state is rebuilt at start from the log, from a snapshot written on clean shutdown when
-// there is one, so duplicates are recognised across restarts.
+// The state survives restarts: a snapshot is written whenever the log rolls a segment and on
+// clean shutdown (as Kafka does), and a start loads the latest snapshot and replays only the
+// log tail after it, or the whole log when there is no usable snapshot.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -75,6 +76,10 @@ export class ProducerStateTable {
   private readonly openTransactions = new Map<bigint, bigint>();
   /** Aborted transactions in marker order, so sorted by lastOffset. */
   private aborted: AbortedTransaction[] = [];
+  /** Where snapshots go; null for a table that is never persisted (tests). */
+  private snapshotPath: string | null = null;
+  /** The log's segment count at the last look; a change means it rolled (or retention ran). */
+  private segmentCountSeen = 0;
 
   /**
    * Decides whether the batches of one produce request may be appended, as Kafka's
@@ -238,17 +243,34 @@ export class ProducerStateTable {
     this.recordMarker(header.producerId, header.producerEpoch, header.baseOffset, control.type === 'commit');
   }
 
-  /** Loads the snapshot when it still fits the log, replays the rest, and removes the snapshot. */
+  /**
+   * Loads the snapshot when it still fits the log and replays the log after it. A snapshot
+   * past the log end (the log lost an unflushed tail) or before the log start (retention) is
+   * deleted, so it cannot be mistaken for a valid one once the log grows past it again.
+   */
   static load(log: PartitionLog, snapshotPath: string): ProducerStateTable {
     const table = new ProducerStateTable();
+    table.snapshotPath = snapshotPath;
+    table.segmentCountSeen = log.segmentCount;
     const snapshot = readSnapshot(snapshotPath);
     const usable = snapshot !== null && snapshot.offset >= log.logStartOffset && snapshot.offset <= log.logEndOffset;
     if (usable) table.restore(snapshot);
+    else rmSync(snapshotPath, { force: true });
     table.replay(log, usable ? snapshot.offset : log.logStartOffset);
-    // A snapshot is used once: a later start after a crash replays the whole log rather than
-    // trust a file that may predate a truncation of the log below its offset.
-    if (snapshot !== null) rmSync(snapshotPath, { force: true });
     return table;
+  }
+
+  /** Called after every append: a rolled log gets a fresh snapshot, so a crash replays one segment at most. */
+  afterAppend(log: PartitionLog): void {
+    const segmentCount = log.segmentCount;
+    if (segmentCount === this.segmentCountSeen) return;
+    this.segmentCountSeen = segmentCount;
+    if (this.snapshotPath !== null) this.writeSnapshot(this.snapshotPath, log.logEndOffset);
+  }
+
+  /** Writes the snapshot of a clean shutdown; empty logs need none. */
+  snapshotOnClose(log: PartitionLog): void {
+    if (this.snapshotPath !== null && log.logEndOffset > log.logStartOffset) this.writeSnapshot(this.snapshotPath, log.logEndOffset);
   }
 
   /**

@@ -146,6 +146,7 @@ export class ReplicaManager {
     }
     const appended = state.log.append(records, { leaderEpoch: state.leaderEpoch });
     if (idempotent) recordAppends(state, headers, appended.baseOffset);
+    state.producers.afterAppend(state.log);
     state.highWatermark = state.log.logEndOffset;
     this.purgatory.onAppend(partitionKey(topic, partition), appendedBytes);
     return {
@@ -184,6 +185,7 @@ export class ReplicaManager {
     const header = readBatchHeader(batch, 0);
     const appended = state.log.append(batch, { leaderEpoch: state.leaderEpoch });
     recordAppends(state, [header], appended.baseOffset);
+    state.producers.afterAppend(state.log);
     state.highWatermark = state.log.logEndOffset;
     this.purgatory.onAppend(partitionKey(topic, partition), batch.length);
     return null;
@@ -202,6 +204,7 @@ export class ReplicaManager {
     });
     const appended = state.log.append(batch, { leaderEpoch: state.leaderEpoch });
     state.producers.recordMarker(marker.producerId, marker.producerEpoch, appended.baseOffset, marker.commit);
+    state.producers.afterAppend(state.log);
     state.highWatermark = state.log.logEndOffset;
     this.purgatory.onAppend(partitionKey(topic, partition), batch.length);
     return true;

@@ -1,6 +1,6 @@
 // The producer state of one partition, driven with batch headers as the replica manager sees
 // them: duplicates, gaps, fenced epochs, open transactions and the aborted-transaction index.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -86,6 +86,24 @@ describe('producer state', () => {
     table.recordMarker(11n, 1, 10n, false);
     expect(table.checkAppend([header({ producerId: 11n, epoch: 0, sequence: 1, transactional: true })])).toMatchObject({ errorCode: ErrorCode.INVALID_PRODUCER_EPOCH });
     expect(table.checkAppend([header({ producerId: 11n, epoch: 1, sequence: 0, transactional: true })]).kind).toBe('append');
+  });
+
+  it('snapshots when the log rolls and drops a snapshot past the log end', () => {
+    const snapshotPath = path.join(directory, 'roll.json');
+    const log = { logStartOffset: 0n, logEndOffset: 0n, segmentCount: 1, read: () => ({ records: Buffer.alloc(0) }) };
+    const table = ProducerStateTable.load(log as never, snapshotPath);
+    append(table, header({ producerId: 8n, epoch: 0, sequence: 0, count: 5 }), 0n);
+    log.logEndOffset = 5n;
+    table.afterAppend(log as never);
+    expect(existsSync(snapshotPath)).toBe(false);
+    log.segmentCount = 2;
+    table.afterAppend(log as never);
+    expect(JSON.parse(readFileSync(snapshotPath, 'utf8'))).toMatchObject({ offset: '5' });
+    expect(ProducerStateTable.load(log as never, snapshotPath).checkAppend([header({ producerId: 8n, epoch: 0, sequence: 0, count: 5 })]).kind).toBe('duplicate');
+    // The log lost its tail below the snapshot: the snapshot goes, the (empty) log is the truth.
+    const shorter = { ...log, logEndOffset: 3n };
+    expect(ProducerStateTable.load(shorter as never, snapshotPath).producerCount).toBe(0);
+    expect(existsSync(snapshotPath)).toBe(false);
   });
 
   it('ignores a snapshot that does not fit the log', () => {
