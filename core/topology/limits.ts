@@ -5,8 +5,6 @@ export const STREAMS_LIMITS = {
   cacheEntriesMax: 10_000,
   /** Records a test driver processes for one piped record (repartition loops stop here). */
   driverCascadeRecordsMax: 1_000_000,
-  /** Punctuations one scheduled callback may fire for a single advance of time. */
-  punctuationsPerAdvanceMax: 100_000,
   /** Records a suppress buffer holds before it emits early. */
   suppressBufferRecordsMax: 1_000_000,
   /** Windows a single record may fall into (hopping windows with a tiny advance). */

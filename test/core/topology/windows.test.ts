@@ -23,6 +23,7 @@ describe('window math', () => {
   it('rejects nonsense durations', () => {
     expect(() => TimeWindows.ofSizeWithNoGrace(0)).toThrow();
     expect(() => TimeWindows.ofSizeWithNoGrace(10).advanceBy(11)).toThrow();
+    expect(() => TimeWindows.ofSizeWithNoGrace(1_000_000).advanceBy(1)).toThrow(/more than 10000 hopping windows/);
     expect(() => SessionWindows.ofInactivityGapWithNoGrace(-1)).toThrow();
     expect(() => JoinWindows.ofTimeDifferenceWithNoGrace(1.5)).toThrow();
     expect(JoinWindows.ofTimeDifferenceAndGrace(Duration.fromObject({ minutes: 1 }), 0).before(0).sizeMs()).toBe(60_000);
