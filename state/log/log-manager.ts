@@ -6,11 +6,14 @@
 // log.retention.check.interval.ms) one partition per event-loop turn, so an append never waits
 // behind a whole pass; and a flush check every flushCheckIntervalMs that fsyncs the logs whose
 // flushMs has passed (a cheap comparison per log when nothing is due, and it notices configs
-// changed through PartitionLog.reconfigure without being told).
+// changed through PartitionLog.reconfigure without being told). The log cleaner runs every
+// cleanerBackoffMs (Kafka's log.cleaner.backoff.ms) over the compacted logs that are due,
+// filthiest first and one partition at a time; it yields to the event loop while it reads.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { type CleanResult, LogCleaner, type LogCleanerOptions } from './cleaner.ts';
 import type { LogConfig } from './config.ts';
 import { type DeletedSegment, PartitionLog } from './partition-log.ts';
 
@@ -23,6 +26,23 @@ export interface LogManagerOptions {
   configFor?: (topic: string, partition: number) => LogConfig;
   nowMs?: () => number;
   log?: (line: string) => void;
+  /** log.cleaner.enable: run the cleaner on a timer; default true. LogManager.cleaner works either way. */
+  cleanerEnabled?: boolean;
+  /** log.cleaner.backoff.ms: the pause between two cleaner passes; default 15000 (Kafka's). */
+  cleanerBackoffMs?: number;
+  /** log.cleaner.dedupe.buffer.size and log.cleaner.io.buffer.size, under the cleaner's names. */
+  cleaner?: Omit<LogCleanerOptions, 'nowMs'>;
+  /**
+   * The offset below which a partition may be compacted (its high watermark or last stable
+   * offset); undefined means everything below the active segment. The broker supplies it.
+   */
+  cleanableOffsetLimitFor?: (topic: string, partition: number) => bigint | undefined;
+}
+
+export interface CleanerPassResult {
+  topic: string;
+  partition: number;
+  result: CleanResult;
 }
 
 export interface PartitionDirectory {
@@ -43,6 +63,7 @@ const RETENTION_CHECK_INTERVAL_MS_DEFAULT = 300_000;
 /** setInterval's largest delay; longer periods would fire at once. */
 const TIMER_DELAY_MS_MAX = 0x7fff_ffff;
 const FLUSH_CHECK_INTERVAL_MS_DEFAULT = 1000;
+const CLEANER_BACKOFF_MS_DEFAULT = 15_000;
 
 /** Splits `<topic>-<partition>`; topic names may hold '.', '_' and '-', so the last '-' decides. */
 export function parsePartitionDirectoryName(name: string): { topic: string; partition: number } | null {
@@ -66,12 +87,19 @@ export class LogManager {
   #retentionTimer: NodeJS.Timeout | null = null;
   #flushTimer: NodeJS.Timeout | null = null;
   #retentionRunning = false;
+  /** Compacts logs whose cleanup.policy includes compact; tests call cleaner.clean(log) directly. */
+  readonly cleaner: LogCleaner;
+  readonly #cleanableOffsetLimitFor: (topic: string, partition: number) => bigint | undefined;
+  #cleanerTimer: NodeJS.Timeout | null = null;
+  #cleanerRunning = false;
   #closed = false;
 
   private constructor(dataDirectory: string, options: LogManagerOptions) {
     this.dataDirectory = dataDirectory;
     this.#nowMs = options.nowMs ?? Date.now;
     this.#log = options.log ?? ((line: string) => console.warn(line));
+    this.cleaner = new LogCleaner({ ...options.cleaner, nowMs: this.#nowMs });
+    this.#cleanableOffsetLimitFor = options.cleanableOffsetLimitFor ?? (() => undefined);
   }
 
   /** Finds the partition directories, finishes interrupted deletions and starts the timers. */
@@ -99,6 +127,11 @@ export class LogManager {
     const flushCheckMs = options.flushCheckIntervalMs ?? FLUSH_CHECK_INTERVAL_MS_DEFAULT;
     manager.#flushTimer = setInterval(() => manager.flushDue(), Math.min(flushCheckMs, TIMER_DELAY_MS_MAX));
     manager.#flushTimer.unref();
+    if (options.cleanerEnabled ?? true) {
+      const backoffMs = options.cleanerBackoffMs ?? CLEANER_BACKOFF_MS_DEFAULT;
+      manager.#cleanerTimer = setInterval(() => void manager.runCleaner(), Math.min(backoffMs, TIMER_DELAY_MS_MAX));
+      manager.#cleanerTimer.unref();
+    }
     return manager;
   }
 
@@ -178,6 +211,46 @@ export class LogManager {
     return results;
   }
 
+  /**
+   * One cleaner pass: every open compacted log that is due, the dirtiest first, one at a time. A
+   * pass already running makes this call return at once with nothing. A log that fails (a
+   * corrupt sealed segment) is reported and skipped; the others are still cleaned.
+   */
+  async runCleaner(): Promise<CleanerPassResult[]> {
+    if (this.#cleanerRunning || this.#closed) return [];
+    this.#cleanerRunning = true;
+    const results: CleanerPassResult[] = [];
+    try {
+      for (const candidate of this.#dueForCleaning()) {
+        if (this.#closed) break;
+        const options = this.#cleanOptions(candidate.topic, candidate.partition);
+        try {
+          results.push({ ...candidate, result: await this.cleaner.clean(candidate.log, options) });
+        } catch (error) {
+          this.#log(`log cleaner: ${candidate.topic}-${candidate.partition} failed: ${String(error)}`);
+        }
+      }
+    } finally {
+      this.#cleanerRunning = false;
+    }
+    return results;
+  }
+
+  #dueForCleaning(): { topic: string; partition: number; log: PartitionLog; dirtyRatio: number }[] {
+    const due = [];
+    for (const { topic, partition, log } of this.logs()) {
+      if (!log.config.cleanupPolicy.includes('compact')) continue;
+      const plan = this.cleaner.plan(log, this.#nowMs(), this.#cleanOptions(topic, partition));
+      if (plan.due) due.push({ topic, partition, log, dirtyRatio: plan.maxCompactionLagExceeded ? Infinity : plan.dirtyRatio });
+    }
+    return due.sort((a, b) => b.dirtyRatio - a.dirtyRatio);
+  }
+
+  #cleanOptions(topic: string, partition: number): { cleanableOffsetLimit?: bigint } {
+    const limit = this.#cleanableOffsetLimitFor(topic, partition);
+    return limit === undefined ? {} : { cleanableOffsetLimit: limit };
+  }
+
   /** fsyncs the logs whose flushMs has passed; the flush timer calls this. */
   flushDue(nowMs: number = this.#nowMs()): number {
     let flushed = 0;
@@ -191,6 +264,7 @@ export class LogManager {
     this.#closed = true;
     if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer);
     if (this.#flushTimer !== null) clearInterval(this.#flushTimer);
+    if (this.#cleanerTimer !== null) clearInterval(this.#cleanerTimer);
     for (const log of this.#logs.values()) log.close();
     this.#logs.clear();
   }
