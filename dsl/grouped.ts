@@ -270,5 +270,42 @@ export class CogroupedKStream<K, VA> {
     const merge = this.builder.addProcessor(this.builder.newName('COGROUPKSTREAM-MERGE-'), parents, passThroughProcessor());
     return new KTable<K, VA>(this.builder, merge, keySerde, valueSerde, storeName, table.storeGetter<K, VA>(storeName));
   }
+  /** Cogroups into time windows: every input updates the windows its records fall into. */
+  windowedBy(windows: TimeWindows): TimeWindowedCogroupedKStream<K, VA> {
+    return new TimeWindowedCogroupedKStream(this.builder, this.inputs, windows);
+  }
+}
+
+export class TimeWindowedCogroupedKStream<K, VA> {
+  constructor(
+    private readonly builder: InternalBuilder,
+    private readonly inputs: readonly { grouped: KGroupedStream<K, unknown>; aggregator: (key: K, value: unknown, aggregate: VA) => VA }[],
+    private readonly windows: TimeWindows,
+  ) {}
+
+  /** Emits on every window update; several inputs share the store, so final-only emission is not offered. */
+  aggregate(initializer: () => VA, options: AggregateOptions<K, VA> = {}): KTable<Windowed<K>, VA> {
+    const storeName = this.builder.statefulName(options.name, 'windowed cogroup aggregate', () => this.builder.newStoreName('COGROUPKSTREAM-AGGREGATE-'));
+    const first = this.inputs[0];
+    if (first === undefined) throw new Error('cogroup needs at least one grouped stream');
+    const keySerde = options.key ?? first.grouped.keySerde ?? fallbackSerde<K>();
+    const valueSerde = options.value ?? fallbackSerde<VA>();
+    const retentionMs = Math.max(options.retention === undefined ? 0 : durationMs(options.retention, 'retention'), this.windows.retentionMs());
+    const window = { retentionMs, windowSizeMs: this.windows.sizeMs, retainDuplicates: false, timestamped: true };
+    this.builder.addStore(windowStoreDescriptor(storeName, keySerde, valueSerde, settingsFrom(options), window));
+    const parents = this.inputs.map(({ grouped, aggregator }, index) => {
+      const input = grouped.input(`${storeName}-${index}`);
+      const processor = aggregate.windowAggregateProcessor(storeName, this.windows, { initializer, aggregator }, 'on-window-update');
+      return this.builder.addProcessor(this.builder.newName('COGROUPKSTREAM-AGGREGATE-'), [input], processor, [storeName]);
+    });
+    const merge = this.builder.addProcessor(this.builder.newName('COGROUPKSTREAM-MERGE-'), parents, passThroughProcessor());
+    const getter: table.ValueGetterSupplier<Windowed<K>, VA> = {
+      storeNames: [storeName],
+      create: () => {
+        throw new Error('windowed tables cannot be looked up by joins');
+      },
+    };
+    return new KTable<Windowed<K>, VA>(this.builder, merge, windowedSerde(keySerde), valueSerde, storeName, getter, this.windows.graceMs);
+  }
 }
 

@@ -4,7 +4,7 @@ export type { StateStoreSpec } from './builder.ts';
 export { KStream, BranchedKStream } from './kstream.ts';
 export { KTable, GlobalKTable, Suppressed } from './ktable.ts';
 export type { BufferConfig } from './ktable.ts';
-export { KGroupedStream, KGroupedTable, TimeWindowedKStream, SessionWindowedKStream, SlidingWindowedKStream, CogroupedKStream } from './grouped.ts';
+export { KGroupedStream, KGroupedTable, TimeWindowedKStream, SessionWindowedKStream, SlidingWindowedKStream, CogroupedKStream, TimeWindowedCogroupedKStream } from './grouped.ts';
 export type { AggregateOptions, WindowedAggregateOptions } from './grouped.ts';
 export type * from './options.ts';
 export type { BuilderOptions } from './internal.ts';

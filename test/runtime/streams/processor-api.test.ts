@@ -1,7 +1,7 @@
 import { describe as suite, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Duration } from 'luxon';
-import { StreamsBuilder, Serdes, serde, type Processor, type ProcessorContext } from '../../../dsl/index.ts';
+import { StreamsBuilder, Serdes, serde, TimeWindows, type Processor, type ProcessorContext } from '../../../dsl/index.ts';
 import { StreamsProcessingError, TopologyTestDriver } from '../../../runtime/streams/index.ts';
 import type { KeyValueStore } from '../../../state/stores/index.ts';
 
@@ -133,5 +133,27 @@ suite('processor API through the test driver', () => {
     expect(driver.getKeyValueStore('latest').get('k')).toBe('v2');
     latest.pipeInput('k', null, 3);
     expect(driver.getKeyValueStore('latest').get('k')).toBeNull();
+  });
+});
+
+suite('windowed cogroup', () => {
+  it('aggregates several grouped streams into shared time windows', () => {
+    const builder = new StreamsBuilder();
+    const buys = builder.stream('buys', { key: strings, value: Serdes.int32() }).groupByKey();
+    const refunds = builder.stream('refunds', { key: strings, value: Serdes.int32() }).groupByKey();
+    buys
+      .cogroup<number>((_key, amount, total) => total + amount)
+      .cogroup(refunds, (_key, amount, total) => total - amount)
+      .windowedBy(TimeWindows.ofSizeWithNoGrace(100))
+      .aggregate(() => 0, { name: 'net', value: Serdes.int32(), retention: 1000 }); // keep closed windows queryable
+    const driver = new TopologyTestDriver(builder.build());
+    driver.createInputTopic('buys', strings, Serdes.int32()).pipeInput('u', 50, 10);
+    driver.createInputTopic('refunds', strings, Serdes.int32()).pipeInput('u', 20, 20);
+    driver.createInputTopic('buys', strings, Serdes.int32()).pipeInput('u', 5, 120);
+    const store = driver.getWindowStore<string, number>('net');
+    expect(store.fetchRange('u', 0, 200)).toEqual([
+      { windowStartMs: 0, value: 30 },
+      { windowStartMs: 100, value: 5 },
+    ]);
   });
 });
