@@ -8,7 +8,7 @@ import type { UntypedProcessor } from '../core/topology/topology.ts';
 import type { JoinWindows } from '../core/topology/windows.ts';
 import type { GraphNode } from './graph.ts';
 import { fallbackSerde, type InternalBuilder } from './internal.ts';
-import type { Branched, Consumed, Grouped, Joined, Materialized, Named, ProcessorOptions, Produced, Repartitioned, StreamJoined } from './options.ts';
+import type { Branched, Grouped, Joined, Materialized, Named, ProcessorOptions, Produced, Repartitioned, StreamJoined } from './options.ts';
 import * as stateless from './processors/stateless.ts';
 import { KGroupedStream } from './grouped.ts';
 import { KTable, GlobalKTable } from './ktable.ts';
@@ -16,7 +16,6 @@ import { keyValueStoreDescriptor, settingsFrom } from './stores.ts';
 import { tableSourceProcessor, storeGetter } from './processors/table.ts';
 import { joinStreams, lookupJoin } from './joins.ts';
 
-export type { Consumed };
 
 export class KStream<K, V> {
   /** Internal: streams are made by StreamsBuilder and by operators. */
