@@ -182,6 +182,7 @@ export class LogCleaner {
   }
 
   async #pass(log: PartitionLog, plan: CleaningPlan, nowMs: number, result: CleanResult): Promise<void> {
+    if (!log.compactedBefore) log.markCleanedUpTo(log.firstDirtyOffset);
     const map = await this.#buildOffsetMap(log, plan);
     result.offsetMapFull = map.full;
     const rules: CompactionRules = { latestOffsets: map.latestOffsets, nowMs, deleteRetentionMs: log.config.deleteRetentionMs };

@@ -147,6 +147,7 @@ export class PartitionLog {
   #lastFlushMs: number;
   /** The log cleaner's progress: every offset below it was compacted once (cleaner.checkpoint). */
   #firstDirtyOffset: bigint;
+  #compactedBefore: boolean;
   #closed = false;
 
   private constructor(directory: string, config: LogConfig, segments: LogSegment[], logStartOffset: bigint,
@@ -160,7 +161,9 @@ export class PartitionLog {
     this.#nowMs = nowMs;
     this.#log = log;
     this.#lastFlushMs = nowMs();
-    this.#firstDirtyOffset = readCleanerCheckpoint(directory) ?? logStartOffset;
+    const cleanerCheckpoint = readCleanerCheckpoint(directory);
+    this.#firstDirtyOffset = cleanerCheckpoint ?? logStartOffset;
+    this.#compactedBefore = cleanerCheckpoint !== null;
   }
 
   /**
@@ -178,6 +181,9 @@ export class PartitionLog {
     const cleanShutdown = checkpoint?.cleanShutdown ?? false;
     const loaded = loadSegments(directory, config, {
       recoverFrom: cleanShutdown ? null : (checkpoint?.recoveryPoint ?? 0n),
+      // A cleaner checkpoint means the log was compacted once: its segments may have gaps even
+      // if its cleanup.policy no longer says compact.
+      gapsAllowed: readCleanerCheckpoint(directory) !== null,
       nowMs: nowMs(),
       log,
     });
@@ -493,11 +499,21 @@ export class PartitionLog {
     return this.#firstDirtyOffset > this.logEndOffset ? this.logEndOffset : this.#firstDirtyOffset;
   }
 
-  /** Records the cleaner's progress durably (Kafka's cleaner-offset-checkpoint). */
+  /**
+   * Records the cleaner's progress durably (Kafka's cleaner-offset-checkpoint). The file's
+   * existence also tells recovery that segments may have offset gaps, so the cleaner writes it
+   * before its first swap.
+   */
   markCleanedUpTo(firstDirtyOffset: bigint): void {
     this.#assertOpen();
     this.#firstDirtyOffset = firstDirtyOffset;
+    this.#compactedBefore = true;
     writeCleanerCheckpoint(this.directory, firstDirtyOffset);
+  }
+
+  /** True once a cleaner checkpoint exists for this partition. */
+  get compactedBefore(): boolean {
+    return this.#compactedBefore;
   }
 
   /** The segments the cleaner may read: all but the active one, oldest first. */
@@ -648,7 +664,7 @@ interface LoadedSegments {
  * CRC-scanned; if one had to be cut, the segments after it cannot be trusted and are deleted.
  */
 function loadSegments(directory: string, config: LogConfig,
-  options: { recoverFrom: bigint | null; nowMs: number; log: (line: string) => void }): LoadedSegments {
+  options: { recoverFrom: bigint | null; gapsAllowed: boolean; nowMs: number; log: (line: string) => void }): LoadedSegments {
   const bases = listSegmentBaseOffsets(directory);
   const report = { recoveredSegments: 0, rebuiltIndexes: 0, truncatedBytes: 0, deletedSegments: 0 };
   const recoverFrom = options.recoverFrom;
@@ -658,7 +674,9 @@ function loadSegments(directory: string, config: LogConfig,
   let nextOffsetMin = 0n;
   for (let i = 0; i < bases.length; i += 1) {
     const recover = i >= firstRecovered;
-    const result = LogSegment.load(directory, bases[i] as bigint, config, { recover, nextOffsetMin, nowMs: options.nowMs });
+    const result = LogSegment.load(directory, bases[i] as bigint, config, {
+      recover, nextOffsetMin, nowMs: options.nowMs, gapsAllowed: options.gapsAllowed,
+    });
     segments.push(result.segment);
     nextOffsetMin = result.segment.nextOffset;
     if (result.rebuiltIndexes) rescanned.add(result.segment);

@@ -31,6 +31,11 @@ export const NO_TIMESTAMP = -1n;
 export interface SegmentLoadOptions {
   /** Scan and CRC-check every batch instead of trusting the index files. */
   recover: boolean;
+  /**
+   * The log was compacted at some time (its cleanup.policy may have changed since), so batches
+   * may skip offsets and need not start at the segment's base offset.
+   */
+  gapsAllowed?: boolean;
   /** The first batch must not start below this offset (the previous segment's end). */
   nextOffsetMin: bigint;
   nowMs: number;
@@ -71,6 +76,8 @@ export class LogSegment {
   readonly #createdMs: number;
   #offsetIndex: OffsetIndex;
   #timeIndex = new TimeIndex();
+  /** See SegmentLoadOptions.gapsAllowed; cleaned segments always have it. */
+  #gapsAllowed = false;
   #bytesSinceLastIndexEntry = 0;
 
   private constructor(directory: string, baseOffset: bigint, config: LogConfig, fd: number, sizeBytes: number, nowMs: number,
@@ -105,7 +112,9 @@ export class LogSegment {
   static createCleaned(directory: string, baseOffset: bigint, config: LogConfig, nowMs: number): LogSegment {
     removeCleanedFiles(directory, baseOffset);
     const fd = fs.openSync(path.join(directory, cleanedFileName(baseOffset, LOG_SUFFIX)), 'wx+');
-    return new LogSegment(directory, baseOffset, config, fd, 0, nowMs, CLEANED_SUFFIX);
+    const segment = new LogSegment(directory, baseOffset, config, fd, 0, nowMs, CLEANED_SUFFIX);
+    segment.#gapsAllowed = true;
+    return segment;
   }
 
   /** Called once the swap renamed this cleaned segment's files to their final names. */
@@ -119,6 +128,7 @@ export class LogSegment {
   static load(directory: string, baseOffset: bigint, config: LogConfig, options: SegmentLoadOptions): SegmentLoadResult {
     const fd = fs.openSync(path.join(directory, segmentFileName(baseOffset, LOG_SUFFIX)), 'r+');
     const segment = new LogSegment(directory, baseOffset, config, fd, fs.fstatSync(fd).size, options.nowMs);
+    segment.#gapsAllowed = options.gapsAllowed ?? false;
     if (!options.recover && segment.#loadIndexes(options.nextOffsetMin)) {
       return { segment, truncatedBytes: 0, invalidReason: null, rebuiltIndexes: false };
     }
@@ -369,7 +379,7 @@ export class LogSegment {
     this.#resetState();
     // A segment of a log that is never compacted starts with a batch at its base offset; after
     // compaction the first kept batch may start later.
-    const contiguous = !this.#config.cleanupPolicy.includes('compact');
+    const contiguous = !this.#gapsAllowed && !this.#config.cleanupPolicy.includes('compact');
     const floor = nextOffsetMin > this.baseOffset && !contiguous ? nextOffsetMin : this.baseOffset;
     const options = { verifyCrc, contiguous, nextOffsetMin: floor, offsetLimit: this.baseOffset + RELATIVE_OFFSET_MAX };
     const result = scanBatches(this.#fd, 0, this.#sizeBytes, options, (batch) => this.#indexBatch(batch));

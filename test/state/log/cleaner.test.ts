@@ -257,6 +257,26 @@ describe('compaction', () => {
     expect(fs.readdirSync(directory).filter((name) => name.endsWith('.cleaned') || name.endsWith('.swap'))).toEqual([]);
     reopened.close();
   });
+
+  it('recovers a once-compacted log with offset gaps after its policy changed to delete', async () => {
+    const { log, clock, directory } = freshLog(compactConfig({ segmentBytes: 1024 }));
+    for (let round = 0; round < 4; round += 1) {
+      appendAll(log, clock, ['a', 'b', 'a', 'c', 'a'], `r${round}-`);
+      log.roll();
+    }
+    await new LogCleaner({ nowMs: clock.now }).clean(log);
+    const expected = visible(log);
+    expect(expected.length).toBeLessThan(20);
+    log.close();
+    // No partition checkpoint and no indexes: every segment is scanned as after a crash.
+    for (const name of fs.readdirSync(directory)) {
+      if (name === 'partition.checkpoint' || name.endsWith('index')) fs.rmSync(path.join(directory, name));
+    }
+    const reopened = openLog(directory, smallConfig({ cleanupPolicy: ['delete'], segmentBytes: 1024 }), clock).log;
+    expect(reopened.openReport).toMatchObject({ truncatedBytes: 0, deletedSegments: 0 });
+    expect(visible(reopened)).toEqual(expected);
+    reopened.close();
+  });
 });
 
 function sizesOfSealed(log: PartitionLog): number {
