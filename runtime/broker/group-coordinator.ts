@@ -237,14 +237,15 @@ export class GroupCoordinator {
   }
 
   /**
-   * TxnOffsetCommit v3+ names the member and generation (KIP-447) and is checked like a
-   * commit; older versions, or a producer outside any group, are not.
+   * TxnOffsetCommit v3+ names the member and generation (KIP-447). As in Kafka, each is checked
+   * only when given: a known member id must belong to the group, a generation must be current.
+   * Older versions, or a producer outside any group, send neither.
    */
   transactionalCommitError(input: Omit<OffsetCommitInput, 'offsets'>): number {
-    if (input.generationId < 0 && input.memberId === '') return ErrorCode.NONE;
     const group = this.groups.get(input.groupId);
-    if (group === undefined) return ErrorCode.ILLEGAL_GENERATION;
-    return this.checkGenerationForCommit(group, { ...input, offsets: [] });
+    if (input.memberId !== '' && group?.members.has(input.memberId) !== true) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (input.generationId >= 0 && input.generationId !== (group?.generationId ?? 0)) return ErrorCode.ILLEGAL_GENERATION;
+    return ErrorCode.NONE;
   }
 
   /** Holds offsets written to __consumer_offsets inside a transaction until its marker. */

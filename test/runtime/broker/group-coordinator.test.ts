@@ -117,3 +117,38 @@ describe('group coordinator', () => {
     expect(restarted.committedOffset('reload', 't', 2)).toEqual({ offset: 9n, leaderEpoch: 3, metadata: 'meta', commitTimestampMs: 1234n });
   });
 });
+
+describe('transactional offsets', () => {
+  const offset = (group: string, value: bigint) => ({
+    key: { kind: 'offset' as const, group, topic: 't', partition: 0 },
+    value: { offset: value, leaderEpoch: -1, metadata: null, commitTimestampMs: 0n },
+  });
+
+  it('keeps staged offsets hidden until their marker, per producer and per offsets partition', () => {
+    const groups = coordinator();
+    groups.stageTransactionalOffsets(1n, [offset('a', 10n), offset('b', 20n)]);
+    groups.stageTransactionalOffsets(2n, [offset('a', 99n)]);
+    expect(groups.committedOffset('a', 't', 0)).toBeUndefined();
+    expect(groups.hasPendingTransactionalOffset('a', 't', 0)).toBe(true);
+    // The commit marker reached the partition holding group a only.
+    groups.completeTransactionalOffsets(1n, true, (groupId) => groupId === 'a');
+    expect(groups.committedOffset('a', 't', 0)?.offset).toBe(10n);
+    expect(groups.committedOffset('b', 't', 0)).toBeUndefined();
+    groups.completeTransactionalOffsets(2n, false, () => true);
+    expect(groups.committedOffset('a', 't', 0)?.offset).toBe(10n);
+    groups.completeTransactionalOffsets(1n, true, (groupId) => groupId === 'b');
+    expect(groups.committedOffset('b', 't', 0)?.offset).toBe(20n);
+    expect(groups.hasPendingTransactionalOffset('a', 't', 0)).toBe(false);
+  });
+
+  it('checks the member and generation of TxnOffsetCommit only when they are given', async () => {
+    const groups = coordinator();
+    const joined = await joinNew(groups);
+    const base = { groupId: 'g', groupInstanceId: null };
+    expect(groups.transactionalCommitError({ ...base, generationId: -1, memberId: '' })).toBe(ErrorCode.NONE);
+    expect(groups.transactionalCommitError({ ...base, generationId: joined.generationId, memberId: joined.memberId })).toBe(ErrorCode.NONE);
+    expect(groups.transactionalCommitError({ ...base, generationId: joined.generationId + 1, memberId: joined.memberId })).toBe(ErrorCode.ILLEGAL_GENERATION);
+    expect(groups.transactionalCommitError({ ...base, generationId: -1, memberId: 'stranger' })).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+    groups.shutdown();
+  });
+});
