@@ -15,7 +15,7 @@ import type { Logger } from '../logger.ts';
 import type { StoredTransaction, TransactionStatus } from './transaction-log.ts';
 
 /** Epochs are int16; a producer whose epoch would pass this gets a new producer id. */
-const PRODUCER_EPOCH_MAX = 32_767;
+export const PRODUCER_EPOCH_MAX = 32_767;
 
 export interface TransactionMarker {
   producerId: bigint;

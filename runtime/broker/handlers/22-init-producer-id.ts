@@ -6,9 +6,7 @@
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { defineHandler } from '../handler.ts';
-import { fencedErrorFor } from '../transaction-coordinator.ts';
-
-const PRODUCER_EPOCH_MAX = 32_767;
+import { fencedErrorFor, PRODUCER_EPOCH_MAX } from '../transaction-coordinator.ts';
 
 export const initProducerId = defineHandler({
   apiKey: ApiKey.InitProducerId,
