@@ -79,13 +79,15 @@ interface CachedEntry {
  */
 export class CachingLayer extends WrappedBytesStore {
   private readonly cache = new Map<string, CachedEntry>();
+  /** Hash of the last key object seen: a read-modify-write passes the same bytes twice. */
+  private lastKey: { bytes: Uint8Array; hashKey: string } | null = null;
 
   constructor(inner: KeyValueBytesStore, private readonly entriesMax: number = STREAMS_LIMITS.cacheEntriesMax) {
     super(inner);
   }
 
   override get(key: Uint8Array): Uint8Array | null {
-    const hashKey = bytesKey(key);
+    const hashKey = this.hashOf(key);
     const cached = this.cache.get(hashKey);
     if (cached !== undefined) return cached.value;
     const value = this.inner.get(key);
@@ -94,7 +96,14 @@ export class CachingLayer extends WrappedBytesStore {
   }
 
   override put(key: Uint8Array, value: Uint8Array | null): void {
-    this.remember(bytesKey(key), { key: new Uint8Array(key), value, dirty: true });
+    this.remember(this.hashOf(key), { key: new Uint8Array(key), value, dirty: true });
+  }
+
+  private hashOf(key: Uint8Array): string {
+    if (this.lastKey?.bytes === key) return this.lastKey.hashKey;
+    const hashKey = bytesKey(key);
+    this.lastKey = { bytes: key, hashKey };
+    return hashKey;
   }
 
   override range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {

@@ -92,6 +92,8 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   /** Smallest window start that may still be stored below; purges run only when it expires. */
   private oldestStartMs = Number.MAX_SAFE_INTEGER;
   private sequence = 0;
+  /** The last composite key built: an aggregation fetches then puts the same window. */
+  private lastComposite: { key: K; windowStartMs: number; bytes: Uint8Array } | null = null;
 
   constructor(
     inner: KeyValueBytesStore,
@@ -106,16 +108,25 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     this.observedStreamTimeMs = Math.max(this.observedStreamTimeMs, windowStartMs);
     if (windowStartMs < this.minLiveTimeMs()) return;
     if (this.options.retainDuplicates && value === null) return;
-    const sequence = this.options.retainDuplicates ? ++this.sequence : 0;
-    const bytes = withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], sequence);
+    const bytes = this.options.retainDuplicates
+      ? withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], ++this.sequence)
+      : this.compositeKey(key, windowStartMs);
     this.inner.put(bytes, value === null ? null : this.valueSerde.serialize(value, this.name));
     this.oldestStartMs = Math.min(this.oldestStartMs, windowStartMs);
   }
   fetch(key: K, windowStartMs: number): V | null {
     this.metrics.gets++;
     if (windowStartMs < this.minLiveTimeMs()) return null;
-    const bytes = this.inner.get(withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], 0));
+    const bytes = this.inner.get(this.compositeKey(key, windowStartMs));
     return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
+  }
+  /** Primitive keys (strings, numbers) are memoised by value; objects only by identity. */
+  private compositeKey(key: K, windowStartMs: number): Uint8Array {
+    const last = this.lastComposite;
+    if (last !== null && last.key === key && last.windowStartMs === windowStartMs) return last.bytes;
+    const bytes = withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], 0);
+    this.lastComposite = { key, windowStartMs, bytes };
+    return bytes;
   }
   fetchRange(key: K, timeFromMs: number, timeToMs: number): WindowEntry<V>[] {
     this.metrics.ranges++;
