@@ -258,6 +258,26 @@ describe('compaction', () => {
     reopened.close();
   });
 
+  it('keeps an emptied first segment so that the log start offset survives a restart', async () => {
+    // Segments too large to merge: each holds one batch of two 400-byte values.
+    const config = compactConfig({ segmentBytes: 1024 });
+    const { log, clock, directory } = freshLog(config);
+    for (let round = 0; round < 2; round += 1) {
+      log.append(keyedBatch([{ key: 'a', value: `a${round}`.padEnd(400) }, { key: 'b', value: `b${round}`.padEnd(400) }], clock.nowMs));
+      log.roll();
+    }
+    const result = await new LogCleaner({ nowMs: clock.now }).clean(log);
+    expect(result).toMatchObject({ swaps: 1, recordsRemoved: 2 });
+    expect(log.segmentBaseOffsets).toEqual([0n, 2n, 4n]);
+    expect(log.sealedSegments()[0]!.sizeBytes).toBe(0);
+    log.close();
+    const reopened = openLog(directory, config, clock).log;
+    expect(reopened.logStartOffset).toBe(0n);
+    expect(reopened.read(0n, 1 << 20)).toMatchObject({ status: 'ok', firstOffset: 2n });
+    expect(readAll(reopened).map((record) => record.offset)).toEqual([2n, 3n]);
+    reopened.close();
+  });
+
   it('recovers a once-compacted log with offset gaps after its policy changed to delete', async () => {
     const { log, clock, directory } = freshLog(compactConfig({ segmentBytes: 1024 }));
     for (let round = 0; round < 4; round += 1) {
