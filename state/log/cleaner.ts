@@ -35,6 +35,11 @@ export interface LogCleanerOptions {
   offsetMapBytesMax?: number;
   /** log.cleaner.io.buffer.size: bytes read from a segment at a time (a larger batch is read whole). */
   readChunkBytes?: number;
+  /**
+   * Longest the cleaner works before it gives the event loop a turn, so that appends and
+   * fetches on the same thread wait at most about this long. Default 10 ms.
+   */
+  busySliceMs?: number;
   /** Runs after each step of every segment swap; tests throw from it to simulate a crash. */
   onSwapStep?: SwapHook;
 }
@@ -89,7 +94,8 @@ export interface CleanResult {
 const OFFSET_MAP_BYTES_MAX_DEFAULT = 128 * 1024 * 1024;
 /** Rough cost of one map entry besides its key: the string header, the number and the hash slot. */
 const OFFSET_MAP_ENTRY_OVERHEAD_BYTES = 64;
-const READ_CHUNK_BYTES_DEFAULT = 1024 * 1024;
+const READ_CHUNK_BYTES_DEFAULT = 512 * 1024;
+const BUSY_SLICE_MS_DEFAULT = 10;
 
 /** Thrown inside a pass when its segments went away; the pass ends with status 'aborted'. */
 class CleaningAborted extends Error {}
@@ -105,6 +111,9 @@ export class LogCleaner {
   readonly #nowMs: () => number;
   readonly #offsetMapBytesMax: number;
   readonly #readChunkBytes: number;
+  readonly #busySliceMs: number;
+  /** When the current stretch of work without an event-loop turn began. */
+  #sliceStartedMs = performance.now();
   readonly #onSwapStep: SwapHook;
   readonly #running = new WeakSet<PartitionLog>();
   /** The earliest delete horizon each log's last pass left behind; absent when none or unknown. */
@@ -114,6 +123,7 @@ export class LogCleaner {
     this.#nowMs = options.nowMs ?? Date.now;
     this.#offsetMapBytesMax = options.offsetMapBytesMax ?? OFFSET_MAP_BYTES_MAX_DEFAULT;
     this.#readChunkBytes = options.readChunkBytes ?? READ_CHUNK_BYTES_DEFAULT;
+    this.#busySliceMs = options.busySliceMs ?? BUSY_SLICE_MS_DEFAULT;
     this.#onSwapStep = options.onSwapStep ?? (() => {});
     if (this.#offsetMapBytesMax < 1024) throw new Error('log cleaner: offsetMapBytesMax below 1024');
     if (this.#readChunkBytes < BATCH_HEADER_BYTES) throw new Error('log cleaner: readChunkBytes cannot hold a batch header');
@@ -214,6 +224,7 @@ export class LogCleaner {
           if (bytesUsed + cost > this.#offsetMapBytesMax && latestOffsets.size > 0) return { latestOffsets, endOffset: info.baseOffset, full: true };
           bytesUsed += cost;
           for (const entry of keys) latestOffsets.set(entry.key, entry.offset);
+          await this.#yieldIfDue();
         }
       }
     }
@@ -228,29 +239,15 @@ export class LogCleaner {
   async #cleanGroup(log: PartitionLog, group: readonly LogSegment[], rules: CompactionRules, endOffset: bigint, result: CleanResult): Promise<number> {
     const first = group[0] as LogSegment;
     const cleaned = log.createCleanedSegment(first.baseOffset);
-    let changed = false;
-    let earliestHorizon = Infinity;
+    const progress = { changed: false, earliestHorizon: Infinity };
     try {
       for (const segment of group) {
         result.segmentsRead += 1;
         for await (const chunk of this.#chunks(log, segment)) {
           const output: Buffer[] = [];
           for (const info of chunk.infos) {
-            const bytes = chunk.buffer.subarray(info.position, info.position + info.sizeBytes);
-            result.bytesRead += info.sizeBytes;
-            result.recordsRead += info.recordCount;
-            if (info.baseOffset >= endOffset) {
-              output.push(bytes);
-              continue;
-            }
-            const outcome = compactBatch(chunk.buffer, info.position, info.sizeBytes, rules);
-            if (outcome.kind === 'unchanged') output.push(bytes);
-            if (outcome.kind === 'rewritten') output.push(outcome.bytes);
-            if (outcome.kind !== 'removed' && outcome.deleteHorizonMs !== null) earliestHorizon = Math.min(earliestHorizon, outcome.deleteHorizonMs);
-            if (outcome.kind === 'unchanged') continue;
-            changed = true;
-            result.recordsRemoved += outcome.removedRecords;
-            result.tombstonesRemoved += outcome.removedTombstones;
+            output.push(...compactOne(chunk.buffer, info, rules, endOffset, result, progress));
+            await this.#yieldIfDue();
           }
           if (output.length > 0) appendCleaned(cleaned, Buffer.concat(output));
         }
@@ -259,21 +256,36 @@ export class LogCleaner {
       cleaned.delete();
       throw error;
     }
+    const { changed, earliestHorizon } = progress;
     if (!changed && group.length === 1) {
       cleaned.delete();
       return earliestHorizon;
     }
-    if (!log.holdsSegments(group)) {
-      cleaned.delete();
-      throw new CleaningAborted(`segment ${first.baseOffset} left the log during cleaning`);
-    }
     // The first segment stays even when empty, so that the log start offset survives a restart.
     const keep = !cleaned.isEmpty || log.sealedSegments()[0] === first;
-    if (!keep) cleaned.delete();
+    if (keep) {
+      // Like Kafka, the cleaned segment keeps the newest modification time of those it replaces
+      // (retention of segments without timestamps goes by it). The fsyncs run off the thread.
+      cleaned.setLastModifiedMs(Math.max(...group.map((segment) => segment.lastModifiedMs)));
+      await cleaned.sealAsync();
+    } else {
+      cleaned.delete();
+    }
+    if (!log.holdsSegments(group)) {
+      if (keep) cleaned.delete();
+      throw new CleaningAborted(`segment ${first.baseOffset} left the log during cleaning`);
+    }
     log.replaceSegments(group, keep ? cleaned : null, this.#onSwapStep);
     result.swaps += 1;
     result.bytesWritten += keep ? cleaned.sizeBytes : 0;
     return earliestHorizon;
+  }
+
+  /** Gives the event loop a turn once the current slice of work has lasted busySliceMs. */
+  async #yieldIfDue(): Promise<void> {
+    if (performance.now() - this.#sliceStartedMs < this.#busySliceMs) return;
+    await nextTurn();
+    this.#sliceStartedMs = performance.now();
   }
 
   /**
@@ -297,7 +309,7 @@ export class LogCleaner {
       yield { buffer, infos };
       const last = infos[infos.length - 1] as BatchInfo;
       position += last.position + last.sizeBytes;
-      await nextTurn();
+      await this.#yieldIfDue();
     }
   }
 }
@@ -340,6 +352,27 @@ export function groupSegments(segments: readonly LogSegment[], config: LogConfig
   }
   if (current.length > 0) groups.push(current);
   return groups;
+}
+
+/**
+ * What becomes of one batch: nothing, itself or its rewrite. Batches at or past `endOffset` lie
+ * beyond the offset map and are copied unchanged. Counts into `result` and `progress`.
+ */
+function compactOne(buffer: Buffer, info: BatchInfo, rules: CompactionRules, endOffset: bigint, result: CleanResult,
+  progress: { changed: boolean; earliestHorizon: number }): Buffer[] {
+  const bytes = buffer.subarray(info.position, info.position + info.sizeBytes);
+  result.bytesRead += info.sizeBytes;
+  result.recordsRead += info.recordCount;
+  if (info.baseOffset >= endOffset) return [bytes];
+  const outcome = compactBatch(buffer, info.position, info.sizeBytes, rules);
+  if (outcome.kind !== 'removed' && outcome.deleteHorizonMs !== null) {
+    progress.earliestHorizon = Math.min(progress.earliestHorizon, outcome.deleteHorizonMs);
+  }
+  if (outcome.kind === 'unchanged') return [bytes];
+  progress.changed = true;
+  result.recordsRemoved += outcome.removedRecords;
+  result.tombstonesRemoved += outcome.removedTombstones;
+  return outcome.kind === 'rewritten' ? [outcome.bytes] : [];
 }
 
 /** The batches that lie wholly inside `buffer`, from its start. */

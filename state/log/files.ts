@@ -86,6 +86,27 @@ export function writeFilesAtomically(
   if (durable) fsyncDirectory(directory);
 }
 
+/** writeFilesAtomically (durable) without blocking the thread on its fsyncs. */
+export async function writeFilesAtomicallyAsync(directory: string, files: readonly { file: string; content: Buffer | string }[]): Promise<void> {
+  for (const { file, content } of files) {
+    const temporary = file + TEMPORARY_SUFFIX;
+    const handle = await fs.promises.open(temporary, 'w');
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.promises.rename(temporary, file);
+  }
+  const handle = await fs.promises.open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 export interface PartitionCheckpoint {
   /** First offset a consumer may fetch; advanced by retention and DeleteRecords. */
   logStartOffset: bigint;

@@ -537,8 +537,9 @@ export class PartitionLog {
 
   /**
    * Puts `cleaned` (null: nothing survived) in place of `group` with the crash-safe swap of
-   * swap.ts. Synchronous, so no read or append sees a half-swapped log. `onStep` runs after each
-   * step; tests throw from it to simulate a crash there.
+   * swap.ts. Synchronous, so no read or append sees a half-swapped log; a cleaned segment that is
+   * not sealed yet is sealed first (the cleaner seals it asynchronously beforehand). `onStep` runs
+   * after each step; tests throw from it to simulate a crash there.
    */
   replaceSegments(group: readonly LogSegment[], cleaned: LogSegment | null, onStep: SwapHook = () => {}): void {
     this.#assertOpen();
@@ -548,10 +549,7 @@ export class PartitionLog {
       throw new Error(`log ${this.directory}: cleaned segment ${cleaned.baseOffset} does not fit the segments it replaces`);
     }
     const replacedBases = group.map((segment) => segment.baseOffset);
-    if (cleaned !== null) {
-      cleaned.setLastModifiedMs(Math.max(...group.map((segment) => segment.lastModifiedMs)));
-      cleaned.seal();
-    }
+    if (cleaned !== null && !cleaned.isSealed) cleaned.seal();
     onStep('cleaned-written');
     commitSwap(this.directory, { replacedBases, hasCleanedSegment: cleaned !== null });
     onStep('swap-committed');

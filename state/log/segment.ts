@@ -17,6 +17,7 @@ import {
   deleteSegmentFiles,
   segmentFileName,
   writeFilesAtomically,
+  writeFilesAtomicallyAsync,
 } from './files.ts';
 import { OffsetIndex } from './offset-index.ts';
 import { CLEANED_SUFFIX, cleanedFileName, removeCleanedFiles } from './swap.ts';
@@ -78,6 +79,8 @@ export class LogSegment {
   #timeIndex = new TimeIndex();
   /** See SegmentLoadOptions.gapsAllowed; cleaned segments always have it. */
   #gapsAllowed = false;
+  /** Size at the last seal; -1 when never sealed in this process. */
+  #sealedAtBytes = -1;
   #bytesSinceLastIndexEntry = 0;
 
   private constructor(directory: string, baseOffset: bigint, config: LogConfig, fd: number, sizeBytes: number, nowMs: number,
@@ -298,6 +301,29 @@ export class LogSegment {
     this.flush();
     this.writeIndexes(true);
     this.trimIndexes();
+    this.#sealedAtBytes = this.#sizeBytes;
+  }
+
+  /**
+   * seal() without blocking the thread on fsync: the log cleaner makes its output durable this
+   * way before the short synchronous swap. Nothing may append to the segment meanwhile.
+   */
+  async sealAsync(): Promise<void> {
+    const sizeBytes = this.#sizeBytes;
+    await new Promise<void>((resolve, reject) => fs.fsync(this.#fd, (error) => (error === null ? resolve() : reject(error))));
+    if (this.#maxTimestamp !== NO_TIMESTAMP) this.#timeIndex.maybeAppend(this.#maxTimestamp, this.#offsetOfMaxTimestamp);
+    await writeFilesAtomicallyAsync(path.dirname(this.#logFile), [
+      { file: this.#siblingFile(INDEX_SUFFIX), content: this.#offsetIndex.toBuffer() },
+      { file: this.#siblingFile(TIME_INDEX_SUFFIX), content: this.#timeIndex.toBuffer() },
+    ]);
+    this.trimIndexes();
+    if (this.#sizeBytes !== sizeBytes) throw new Error(`segment ${this.baseOffset}: appended to while sealing`);
+    this.#sealedAtBytes = sizeBytes;
+  }
+
+  /** True when seal() or sealAsync() made every byte durable, indexes included, and nothing came after. */
+  get isSealed(): boolean {
+    return this.#sealedAtBytes === this.#sizeBytes;
   }
 
   /** Releases index capacity that only an active segment needs. */

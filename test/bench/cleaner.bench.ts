@@ -1,10 +1,12 @@
 // Log cleaner benchmark: records per second compacted for 100 B values where 10% of the keys are
-// unique (each key written ten times on average), uncompressed and with lz4 batches.
+// unique (each key written ten times on average), uncompressed and with lz4 batches, and the
+// longest the event loop waited during a pass (what an append or fetch could be held up by).
 // Run with `npx tsx test/bench/cleaner.bench.ts`. Rates on this shared 2-core machine; compare
 // runs, not absolute values.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { encodeBatch } from '../../core/records/batch.ts';
 import { CompressionCodec } from '../../core/records/compression.ts';
 import { LogCleaner } from '../../state/log/cleaner.ts';
@@ -41,16 +43,20 @@ async function bench(root: string, name: string, compression: CompressionCodec):
   const sizeBefore = log.sizeBytes;
   const segmentsBefore = log.segmentCount;
   const cleaner = new LogCleaner();
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
   const started = performance.now();
   const result = await cleaner.clean(log, { force: true });
   const seconds = (performance.now() - started) / 1000;
+  delay.disable();
   if (result.status !== 'cleaned') throw new Error(`clean ${result.status}: ${result.reason}`);
   console.log(
     `${name.padEnd(5)} ${(result.recordsRead / seconds).toFixed(0).padStart(9)} records/s ` +
       `${(result.bytesRead / MB / seconds).toFixed(1).padStart(6)} MB/s read  ` +
       `(${result.recordsRead} records, ${result.recordsRemoved} removed, ` +
       `${(sizeBefore / MB).toFixed(1)} → ${(log.sizeBytes / MB).toFixed(1)} MB, ` +
-      `${segmentsBefore} → ${log.segmentCount} segments, ${seconds.toFixed(2)} s)`,
+      `${segmentsBefore} → ${log.segmentCount} segments, ${seconds.toFixed(2)} s, ` +
+      `event loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms max ${(delay.max / 1e6).toFixed(1)} ms)`,
   );
   log.close();
 }

@@ -40,7 +40,7 @@ describe('the cleaner beside live traffic', () => {
     const { log, clock } = freshLog();
     fill(log, clock, 60);
     log.roll();
-    const cleaner = new LogCleaner({ nowMs: clock.now, readChunkBytes: 128 });
+    const cleaner = new LogCleaner({ nowMs: clock.now, readChunkBytes: 128, busySliceMs: 0 });
     let finished = false;
     const pass = cleaner.clean(log).then((result) => {
       finished = true;
@@ -67,7 +67,7 @@ describe('the cleaner beside live traffic', () => {
     fill(log, clock, 60);
     log.roll();
     const before = readAll(log);
-    const cleaner = new LogCleaner({ nowMs: clock.now, readChunkBytes: 128 });
+    const cleaner = new LogCleaner({ nowMs: clock.now, readChunkBytes: 128, busySliceMs: 0 });
     const pass = cleaner.clean(log);
     await nextTurn();
     const cut = log.segmentBaseOffsets[1] as bigint;
@@ -83,7 +83,7 @@ describe('the cleaner beside live traffic', () => {
     const { log, clock } = freshLog();
     fill(log, clock, 40);
     log.roll();
-    const cleaner = new LogCleaner({ nowMs: clock.now, readChunkBytes: 128 });
+    const cleaner = new LogCleaner({ nowMs: clock.now, readChunkBytes: 128, busySliceMs: 0 });
     const [first, second] = await Promise.all([cleaner.clean(log), cleaner.clean(log)]);
     expect(first.status).toBe('cleaned');
     expect(second).toMatchObject({ status: 'skipped', reason: 'a pass over this log is already running' });
@@ -93,7 +93,7 @@ describe('the cleaner beside live traffic', () => {
     const { log, clock, directory } = freshLog();
     fill(log, clock, 60);
     log.roll();
-    const pass = new LogCleaner({ nowMs: clock.now, readChunkBytes: 128 }).clean(log);
+    const pass = new LogCleaner({ nowMs: clock.now, readChunkBytes: 128, busySliceMs: 0 }).clean(log);
     await nextTurn();
     log.close();
     expect((await pass).status).toBe('aborted');
