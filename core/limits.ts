@@ -21,6 +21,8 @@ export const LIMITS = {
   topicNameLengthMax: 249,
   /** Partitions in one topic. */
   partitionsPerTopicMax: 10_000,
+  /** Batches per producer whose sequence numbers a partition remembers for deduplication (Kafka: 5). */
+  producerBatchesKept: 5,
   /** Members in one consumer group. */
   groupMembersMax: 1_000,
   /** Longest a fetch may wait in purgatory, whatever the client asks. */

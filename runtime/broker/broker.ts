@@ -4,6 +4,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiKey, decodeRequestBody, decodeRequestHeader, encodeResponseFrame, encodeResponseFrameChunks, ProtocolDecodeError } from '../../core/protocol/index.ts';
+import { LIMITS } from '../../core/limits.ts';
 import { ErrorCode } from '../../core/protocol/errors.ts';
 import { LogManager } from '../../state/log/log-manager.ts';
 import { createLogger, type Logger } from '../logger.ts';
@@ -137,8 +138,8 @@ export class Broker {
     const nameProblem = topicNameProblem(name);
     if (nameProblem !== null) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: nameProblem };
     if (this.topics.get(name) !== undefined) return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: `topic '${name}' already exists` };
-    if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > 10_000) {
-      return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `partition count ${partitionCount} must be between 1 and 10000` };
+    if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > LIMITS.partitionsPerTopicMax) {
+      return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `partition count ${partitionCount} must be between 1 and ${LIMITS.partitionsPerTopicMax}` };
     }
     const problems = validateTopicConfigs(configs);
     if (problems.length > 0) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: problems.map((p) => p.reason).join('; ') };
@@ -171,7 +172,7 @@ export class Broker {
     if (count <= topic.partitionCount) {
       return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `topic '${name}' has ${topic.partitionCount} partitions; the new count must be larger` };
     }
-    if (count > 10_000) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: 'at most 10000 partitions' };
+    if (count > LIMITS.partitionsPerTopicMax) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `at most ${LIMITS.partitionsPerTopicMax} partitions` };
     if (validateOnly) return null;
     const previous = topic.partitionCount;
     this.topics.update(name, { partitionCount: count });

@@ -2,6 +2,7 @@
 // flags, validated by zod so a wrong value is reported with its key and the reason.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { LIMITS } from '../../core/limits.ts';
 
 /** Accepts a number or its decimal text, as a properties file or a CLI flag gives it. */
 const whole = (min: number, max = Number.MAX_SAFE_INTEGER) => z.preprocess(
@@ -21,7 +22,7 @@ export const BrokerConfigSchema = z.object({
   'listeners': z.string().regex(listenerPattern, 'must look like PLAINTEXT://host:port (port 0 picks a free one)').default('PLAINTEXT://127.0.0.1:9092'),
   'advertised.listeners': z.string().regex(listenerPattern, 'must look like PLAINTEXT://host:port').optional(),
   'log.dirs': z.string().min(1, 'must name a directory').default('./data'),
-  'num.partitions': whole(1, 10_000).default(1),
+  'num.partitions': whole(1, LIMITS.partitionsPerTopicMax).default(1),
   'default.replication.factor': whole(1, 32).default(1),
   'auto.create.topics.enable': flag.default(true),
   'delete.topic.enable': flag.default(true),

@@ -29,3 +29,9 @@ export function defineHandler<K extends keyof RequestBodyByKey & keyof ResponseB
   if (handler.minVersion > handler.maxVersion) throw new Error(`assertion: handler ${handler.apiKey} has an empty version range`);
   return handler;
 }
+
+/** The null topic id, sent where a topic has none (unknown, or an older version). */
+export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+/** Kafka's marker for "authorized operations were not requested". */
+export const OPERATIONS_OMITTED = -2147483648;

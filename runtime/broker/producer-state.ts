@@ -8,6 +8,7 @@
 // The state survives restarts: a snapshot is written whenever the log rolls a segment and on
 // clean shutdown (as Kafka does), and a start loads the latest snapshot and replays only the
 // log tail after it, or the whole log when there is no usable snapshot.
+import { LIMITS } from '../../core/limits.ts';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -17,7 +18,7 @@ import { isControl, isTransactional, type BatchHeader } from '../../core/records
 import type { PartitionLog } from '../../state/log/partition-log.ts';
 
 /** Kafka keeps the last five batches per producer: clients have at most five requests in flight. */
-export const PRODUCER_BATCHES_KEPT = 5;
+export const PRODUCER_BATCHES_KEPT = LIMITS.producerBatchesKept;
 const SEQUENCE_MAX = 2 ** 31 - 1;
 /** Bytes read per step when the state is rebuilt from the log. */
 const REBUILD_READ_BYTES = 1024 * 1024;

@@ -6,10 +6,9 @@
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { LIMITS } from '../../../core/limits.ts';
-import { defineHandler } from '../handler.ts';
+import { defineHandler, ZERO_UUID } from '../handler.ts';
 import type { FetchPartitionRequest } from '../replica-manager.ts';
 
-const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
 export const fetch = defineHandler({
   apiKey: ApiKey.Fetch,

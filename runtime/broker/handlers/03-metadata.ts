@@ -5,12 +5,9 @@
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { CLUSTER_ID, type Broker } from '../broker.ts';
-import { defineHandler } from '../handler.ts';
+import { defineHandler, ZERO_UUID, OPERATIONS_OMITTED } from '../handler.ts';
 import type { TopicRecord } from '../topic-registry.ts';
 
-const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
-/** Kafka's "authorized operations were not requested" marker. */
-const OPERATIONS_OMITTED = -2147483648;
 
 function describeTopic(broker: Broker, topic: TopicRecord) {
   const nodeId = broker.nodeId;

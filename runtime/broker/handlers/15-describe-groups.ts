@@ -1,9 +1,8 @@
 // DescribeGroups, versions 0-5.
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
-import { defineHandler } from '../handler.ts';
+import { defineHandler, OPERATIONS_OMITTED } from '../handler.ts';
 
-const OPERATIONS_OMITTED = -2147483648;
 
 export const describeGroups = defineHandler({
   apiKey: ApiKey.DescribeGroups,

@@ -2,7 +2,7 @@
 // factor must be -1 or 1 on a single node.
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
-import { defineHandler } from '../handler.ts';
+import { defineHandler, ZERO_UUID } from '../handler.ts';
 import { effectiveTopicConfigs } from '../topic-config.ts';
 
 export const createTopics = defineHandler({
@@ -15,7 +15,7 @@ export const createTopics = defineHandler({
       topics: request.topics.map((topic) => {
         const partitions = topic.numPartitions === -1 ? broker.config['num.partitions'] : topic.numPartitions;
         const failed = (errorCode: number, errorMessage: string) => ({
-          name: topic.name, topicId: '00000000-0000-0000-0000-000000000000', errorCode, errorMessage, topicConfigErrorCode: 0,
+          name: topic.name, topicId: ZERO_UUID, errorCode, errorMessage, topicConfigErrorCode: 0,
           numPartitions: -1, replicationFactor: -1, configs: null,
         });
         if (topic.replicationFactor > 1) {
@@ -29,7 +29,7 @@ export const createTopics = defineHandler({
         const created = broker.createTopic(topic.name, partitions, configs, { validateOnly: request.validateOnly });
         if ('errorCode' in created) return failed(created.errorCode, created.errorMessage);
         return {
-          name: topic.name, topicId: created.topicId || '00000000-0000-0000-0000-000000000000', errorCode: ErrorCode.NONE, errorMessage: null,
+          name: topic.name, topicId: created.topicId || ZERO_UUID, errorCode: ErrorCode.NONE, errorMessage: null,
           topicConfigErrorCode: 0, numPartitions: partitions, replicationFactor: 1,
           configs: [...effectiveTopicConfigs(broker.config, configs)].map(([name, entry]) => ({
             name, value: entry.value, readOnly: false, configSource: entry.isDefault ? 5 : 1, isSensitive: false,

@@ -1,9 +1,8 @@
 // DeleteTopics, versions 0-6. Version 6 may name topics by id.
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
-import { defineHandler } from '../handler.ts';
+import { defineHandler, ZERO_UUID } from '../handler.ts';
 
-const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
 export const deleteTopics = defineHandler({
   apiKey: ApiKey.DeleteTopics,
