@@ -263,18 +263,17 @@ export class LogCleaner {
     }
     // The first segment stays even when empty, so that the log start offset survives a restart.
     const keep = !cleaned.isEmpty || log.sealedSegments()[0] === first;
-    if (keep) {
+    try {
       // Like Kafka, the cleaned segment keeps the newest modification time of those it replaces
       // (retention of segments without timestamps goes by it). The fsyncs run off the thread.
-      cleaned.setLastModifiedMs(Math.max(...group.map((segment) => segment.lastModifiedMs)));
-      await cleaned.sealAsync();
-    } else {
+      if (keep) cleaned.setLastModifiedMs(Math.max(...group.map((segment) => segment.lastModifiedMs)));
+      if (keep) await cleaned.sealAsync();
+      if (!log.holdsSegments(group)) throw new CleaningAborted(`segment ${first.baseOffset} left the log during cleaning`);
+    } catch (error) {
       cleaned.delete();
+      throw error;
     }
-    if (!log.holdsSegments(group)) {
-      if (keep) cleaned.delete();
-      throw new CleaningAborted(`segment ${first.baseOffset} left the log during cleaning`);
-    }
+    if (!keep) cleaned.delete();
     log.replaceSegments(group, keep ? cleaned : null, this.#onSwapStep);
     result.swaps += 1;
     result.bytesWritten += keep ? cleaned.sizeBytes : 0;
