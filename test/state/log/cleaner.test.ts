@@ -96,6 +96,18 @@ describe('compaction', () => {
     }
   });
 
+  it('keeps the broker append time of a rewritten LogAppendTime batch', async () => {
+    const { log, clock } = freshLog(compactConfig({ messageTimestampType: 'LogAppendTime' }));
+    log.append(keyedBatch([{ key: 'a', value: 'old' }, { key: 'b', value: 'kept' }], START_MS - 500), { logAppendTimeMs: START_MS + 7 });
+    log.append(keyedBatch([{ key: 'a', value: 'new' }], START_MS - 400), { logAppendTimeMs: START_MS + 9 });
+    log.roll();
+    await new LogCleaner({ nowMs: clock.now }).clean(log);
+    expect(readAll(log).map((record) => [record.offset, record.value, record.timestamp])).toEqual([
+      [1n, 'kept', BigInt(START_MS + 7)],
+      [2n, 'new', BigInt(START_MS + 9)],
+    ]);
+  });
+
   it('keeps control batches as they are', async () => {
     const { log, clock } = freshLog(compactConfig());
     appendAll(log, clock, ['a']);
