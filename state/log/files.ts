@@ -5,6 +5,9 @@
 //   00000000000000000000.index      sparse offset index (see offset-index.ts)
 //   00000000000000000000.timeindex  sparse time index (see time-index.ts)
 //   partition.checkpoint            logStartOffset, recovery point, clean-shutdown flag
+//   cleaner.checkpoint              the log cleaner's first dirty offset (compacted logs only)
+//   <base>.log.cleaned, ...         a cleaned segment being written (see swap.ts)
+//   <base>.swap                     a committed, unfinished segment swap (see swap.ts)
 //
 // Small files are replaced atomically (write a temporary file, fsync it, rename it over the old
 // one, fsync the directory) so a crash leaves either the old or the new content, never a mix.
