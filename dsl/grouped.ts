@@ -151,7 +151,7 @@ export class SlidingWindowedKStream<K, V> {
         throw new Error('windowed tables cannot be looked up by joins');
       },
     };
-    return new KTable<Windowed<K>, VA>(builder, node, windowedSerde(keySerde), valueSerde, storeName, getter, this.windows.graceMs);
+    return new KTable<Windowed<K>, VA>(builder, node, windowedSerde(keySerde), valueSerde, storeName, getter, this.windows.graceMs + 1);
   }
 
   count(options: WindowedAggregateOptions<K, number> = {}): KTable<Windowed<K>, number> {
@@ -171,7 +171,7 @@ export class SlidingWindowedKStream<K, V> {
 export class SessionWindowedKStream<K, V> {
   constructor(private readonly grouped: KGroupedStream<K, V>, private readonly windows: SessionWindows) {}
 
-  private aggregateWith<VA>(prefix: string, operator: string, options: AggregateOptions<K, VA>, valueSerde: Serde<VA>, aggregation: aggregate.SessionAggregation<K, V, VA>): KTable<Windowed<K>, VA> {
+  private aggregateWith<VA>(prefix: string, operator: string, options: WindowedAggregateOptions<K, VA>, valueSerde: Serde<VA>, aggregation: aggregate.SessionAggregation<K, V, VA>): KTable<Windowed<K>, VA> {
     const builder = this.grouped.builder;
     const storeName = builder.statefulName(options.name, operator, () => builder.newStoreName(prefix));
     const name = builder.newName(prefix);
@@ -180,28 +180,28 @@ export class SessionWindowedKStream<K, V> {
     const minimumRetentionMs = this.windows.inactivityGapMs + this.windows.graceMs;
     const retentionMs = Math.max(options.retention === undefined ? 0 : durationMs(options.retention, 'retention'), minimumRetentionMs);
     builder.addStore(sessionStoreDescriptor(storeName, keySerde, valueSerde, settingsFrom(options), retentionMs));
-    const node = builder.addProcessor(name, [input], aggregate.sessionAggregateProcessor(storeName, this.windows, aggregation), [storeName]);
+    const node = builder.addProcessor(name, [input], aggregate.sessionAggregateProcessor(storeName, this.windows, aggregation, options.emit ?? 'on-window-update'), [storeName]);
     const getter: table.ValueGetterSupplier<Windowed<K>, VA> = {
       storeNames: [storeName],
       create: () => {
         throw new Error('session tables cannot be looked up by joins');
       },
     };
-    return new KTable<Windowed<K>, VA>(builder, node, windowedSerde(keySerde), valueSerde, storeName, getter, this.windows.graceMs);
+    return new KTable<Windowed<K>, VA>(builder, node, windowedSerde(keySerde), valueSerde, storeName, getter, this.windows.graceMs + this.windows.inactivityGapMs + 1);
   }
 
-  count(options: AggregateOptions<K, number> = {}): KTable<Windowed<K>, number> {
+  count(options: WindowedAggregateOptions<K, number> = {}): KTable<Windowed<K>, number> {
     return this.aggregateWith('KSTREAM-AGGREGATE-', 'session count', options, options.value ?? Serdes.long(), { ...count, merger: (_key, left, right) => left + right });
   }
 
-  reduce(reducer: (aggregate: V, value: V, key: K) => V, options: AggregateOptions<K, V> = {}): KTable<Windowed<K>, V> {
+  reduce(reducer: (aggregate: V, value: V, key: K) => V, options: WindowedAggregateOptions<K, V> = {}): KTable<Windowed<K>, V> {
     const valueSerde = options.value ?? this.grouped.valueSerde ?? fallbackSerde<V>();
     const base = reducing(reducer);
     const merger = (key: K, left: V | null, right: V | null): V | null => (left === null ? right : right === null ? left : reducer(left, right, key));
     return this.aggregateWith('KSTREAM-REDUCE-', 'session reduce', options, valueSerde, { ...base, merger } as unknown as aggregate.SessionAggregation<K, V, V>);
   }
 
-  aggregate<VA>(initializer: () => VA, aggregator: (key: K, value: V, aggregate: VA) => VA, merger: (key: K, left: VA, right: VA) => VA, options: AggregateOptions<K, VA> = {}): KTable<Windowed<K>, VA> {
+  aggregate<VA>(initializer: () => VA, aggregator: (key: K, value: V, aggregate: VA) => VA, merger: (key: K, left: VA, right: VA) => VA, options: WindowedAggregateOptions<K, VA> = {}): KTable<Windowed<K>, VA> {
     return this.aggregateWith('KSTREAM-AGGREGATE-', 'session aggregate', options, options.value ?? fallbackSerde<VA>(), { initializer, aggregator, merger });
   }
 }
@@ -283,8 +283,11 @@ export class TimeWindowedCogroupedKStream<K, VA> {
     private readonly windows: TimeWindows,
   ) {}
 
-  /** Emits on every window update; several inputs share the store, so final-only emission is not offered. */
-  aggregate(initializer: () => VA, options: AggregateOptions<K, VA> = {}): KTable<Windowed<K>, VA> {
+  /**
+   * Emits on every window update, or with `emit: 'on-window-close'` each window's final result
+   * once: the inputs' processors share the store and with it one stream time per task.
+   */
+  aggregate(initializer: () => VA, options: WindowedAggregateOptions<K, VA> = {}): KTable<Windowed<K>, VA> {
     const storeName = this.builder.statefulName(options.name, 'windowed cogroup aggregate', () => this.builder.newStoreName('COGROUPKSTREAM-AGGREGATE-'));
     const first = this.inputs[0];
     if (first === undefined) throw new Error('cogroup needs at least one grouped stream');
@@ -295,7 +298,7 @@ export class TimeWindowedCogroupedKStream<K, VA> {
     this.builder.addStore(windowStoreDescriptor(storeName, keySerde, valueSerde, settingsFrom(options), window));
     const parents = this.inputs.map(({ grouped, aggregator }, index) => {
       const input = grouped.input(`${storeName}-${index}`);
-      const processor = aggregate.windowAggregateProcessor(storeName, this.windows, { initializer, aggregator }, 'on-window-update');
+      const processor = aggregate.windowAggregateProcessor(storeName, this.windows, { initializer, aggregator }, options.emit ?? 'on-window-update');
       return this.builder.addProcessor(this.builder.newName('COGROUPKSTREAM-AGGREGATE-'), [input], processor, [storeName]);
     });
     const merge = this.builder.addProcessor(this.builder.newName('COGROUPKSTREAM-MERGE-'), parents, passThroughProcessor());

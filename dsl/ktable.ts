@@ -45,8 +45,13 @@ export class KTable<K, V> {
     /** Name of the store holding this table, when it is materialized and queryable. */
     readonly queryableStoreName: string | null,
     readonly getter: table.ValueGetterSupplier<K, V>,
-    /** Grace of the windowed aggregation that made this table, for suppress(untilWindowCloses). */
-    readonly windowGraceMs: number | null = null,
+    /**
+     * For windowed tables, how far stream time must pass a window's end before the window is
+     * closed, for suppress(untilWindowCloses): the grace for time windows, whose end is
+     * exclusive, grace + 1 for sliding windows, whose end is inclusive, and grace + gap + 1 for
+     * session windows, which a record up to one inactivity gap after their end still extends.
+     */
+    readonly windowCloseDelayMs: number | null = null,
   ) {}
 
   private derive<VR>(prefix: string, transform: (value: V, key: K) => VR | null, options: Named & Materialized<K, VR>, valueSerde: Serde<VR> | undefined): KTable<K, VR> {
@@ -59,7 +64,7 @@ export class KTable<K, V> {
     }
     const node = this.builder.addProcessor(name, [this.node], table.tableTransformProcessor(transform, storeName), storeName === null ? [] : [storeName]);
     const getter = storeName === null ? table.derivedGetter(this.getter, transform) : table.storeGetter<K, VR>(storeName);
-    return new KTable<K, VR>(this.builder, node, this.keySerde, options.value ?? valueSerde, storeName, getter, this.windowGraceMs);
+    return new KTable<K, VR>(this.builder, node, this.keySerde, options.value ?? valueSerde, storeName, getter, this.windowCloseDelayMs);
   }
 
   filter(predicate: (value: V, key: K) => boolean, options: Named & Materialized<K, V> = {}): KTable<K, V> {
@@ -147,14 +152,14 @@ export class KTable<K, V> {
     const recordsMax = suppressed.buffer.maxRecords ?? STREAMS_LIMITS.suppressBufferRecordsMax;
     let options;
     if (suppressed.kind === 'until-window-closes') {
-      if (this.windowGraceMs === null) throw new Error('suppress(untilWindowCloses) needs a windowed table');
-      options = { bufferTimeMs: windowEndTime as never, delayMs: this.windowGraceMs, recordsMax, whenFull: 'shut-down' as const, keySerde, storeName };
+      if (this.windowCloseDelayMs === null) throw new Error('suppress(untilWindowCloses) needs a windowed table');
+      options = { bufferTimeMs: windowEndTime as never, delayMs: this.windowCloseDelayMs, recordsMax, whenFull: 'shut-down' as const, keySerde, storeName };
     } else {
       options = { bufferTimeMs: (record: { timestamp: number }) => record.timestamp, delayMs: suppressed.timeLimitMs, recordsMax, whenFull: suppressed.buffer.whenFull ?? 'emit-early', keySerde, storeName };
     }
     this.builder.addStore(keyValueStoreDescriptor(storeName, Serdes.bytes(), bufferedUpdateSerde, settingsFrom({ caching: false }), false));
     const node = this.builder.addProcessor(name, [this.node], suppressProcessor<K, V>(options, valueSerde), [storeName]);
-    return new KTable<K, V>(this.builder, node, this.keySerde, this.valueSerde, null, this.getter, this.windowGraceMs);
+    return new KTable<K, V>(this.builder, node, this.keySerde, this.valueSerde, null, this.getter, this.windowCloseDelayMs);
   }
 }
 

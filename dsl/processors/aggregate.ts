@@ -61,18 +61,36 @@ function emitClosedWindows<K, VA>(
   state.lastEmittedCloseMs = closeTimeMs;
 }
 
+/**
+ * What a windowed aggregation remembers about time: the stream time it observed and the close
+ * time up to which it emitted final results. It is kept per store instance, so the processors of
+ * a windowed cogroup, which share one store in a task, also share one clock and emit each closed
+ * window once.
+ */
+interface WindowClock {
+  observedStreamTimeMs: number;
+  lastEmittedCloseMs: number;
+}
+
+const clocks = new WeakMap<object, WindowClock>();
+
+function clockOf(store: object): WindowClock {
+  let clock = clocks.get(store);
+  if (clock === undefined) clocks.set(store, (clock = { observedStreamTimeMs: -1, lastEmittedCloseMs: -1 }));
+  return clock;
+}
+
 export function windowAggregateProcessor<K, V, VA>(storeName: string, windows: TimeWindows, aggregation: Aggregation<K, V, VA>, emit: EmitStrategy): () => UntypedProcessor {
   return () => {
     let store: WindowStore<K, ValueAndTimestamp<VA>> | null = null;
-    let observedStreamTimeMs = -1;
-    const emitState = { lastEmittedCloseMs: -1 };
     return processorOf<K, V, Windowed<K>, Change<VA>>((record, forward, context) => {
       if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
       store ??= context.getStateStore<WindowStore<K, ValueAndTimestamp<VA>>>(storeName);
-      observedStreamTimeMs = Math.max(observedStreamTimeMs, record.timestamp);
-      const closeTimeMs = observedStreamTimeMs - windows.graceMs;
+      const clock = clockOf(store);
+      clock.observedStreamTimeMs = Math.max(clock.observedStreamTimeMs, record.timestamp);
+      const closeTimeMs = clock.observedStreamTimeMs - windows.graceMs;
       // Closed windows go out before this record's puts, which could expire them in the store.
-      if (emit === 'on-window-close') emitClosedWindows(store, windows.sizeMs, emitState, closeTimeMs, forward);
+      if (emit === 'on-window-close') emitClosedWindows(store, windows.sizeMs, clock, closeTimeMs, forward);
       for (const window of windows.windowsFor(record.timestamp)) {
         if (window.endMs <= closeTimeMs) {
           context.metrics.droppedLateRecords++;
@@ -105,41 +123,74 @@ function mergedWindow(sessions: readonly { key: Windowed<unknown> }[], timestamp
 }
 
 /**
- * Session windows: a record joins every session within the inactivity gap of it and merges them
- * into one; the sessions it replaced are deleted downstream (a change with a null new value).
+ * Emits the sessions that closed since the last call. A session is final once no record that is
+ * not late can reach it: such a record has a timestamp at or above the close time (stream time
+ * minus grace) and joins a session ending within the inactivity gap before it, so a session is
+ * closed once its end plus the gap is below the close time. The range starts at the previous
+ * bound, because sessions ending there were still open then.
  */
-export function sessionAggregateProcessor<K, V, VA>(storeName: string, windows: SessionWindows, aggregation: SessionAggregation<K, V, VA>): () => UntypedProcessor {
+function emitClosedSessions<K, VA>(store: SessionStore<K, VA>, clock: WindowClock, endBelowMs: number, forward: WindowedForward<K, VA>): void {
+  if (endBelowMs <= clock.lastEmittedCloseMs) return;
+  for (const session of store.findSessionsEndingWithin(Math.max(0, clock.lastEmittedCloseMs), endBelowMs - 1)) {
+    forward({ key: session.key, value: { newValue: session.value, oldValue: null }, timestamp: session.key.window.endMs, headers: [] });
+  }
+  clock.lastEmittedCloseMs = endBelowMs;
+}
+
+/**
+ * Session windows: a record joins every session within the inactivity gap of it and merges them
+ * into one; on update the sessions it replaced are deleted downstream (a change with a null new
+ * value). With emit-final only closed sessions go downstream, once each, after the record that
+ * closed them was aggregated (Kafka Streams' order), so a session merged away is never emitted.
+ * One edge remains, as in Kafka Streams: a record that bridges an emitted session and a later
+ * open one is not late, so it merges the emitted session into a new result.
+ */
+export function sessionAggregateProcessor<K, V, VA>(storeName: string, windows: SessionWindows, aggregation: SessionAggregation<K, V, VA>, emit: EmitStrategy = 'on-window-update'): () => UntypedProcessor {
   return () => {
     let store: SessionStore<K, VA> | null = null;
-    let observedStreamTimeMs = -1;
     return processorOf<K, V, Windowed<K>, Change<VA>>((record, forward, context) => {
       if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
       store ??= context.getStateStore<SessionStore<K, VA>>(storeName);
-      observedStreamTimeMs = Math.max(observedStreamTimeMs, record.timestamp);
-      const closeTimeMs = observedStreamTimeMs - windows.graceMs;
-      const overlapping = store.findSessions(record.key, record.timestamp - windows.inactivityGapMs, record.timestamp + windows.inactivityGapMs);
-      const window = mergedWindow(overlapping, record.timestamp);
-      if (window.endMs < closeTimeMs) {
-        context.metrics.droppedLateRecords++;
-        return;
-      }
-      let aggregate = aggregation.initializer();
-      let replaced: VA | null = null;
-      for (const session of overlapping) {
-        aggregate = aggregation.merger(record.key, aggregate, session.value);
-        if (session.key.window.startMs === window.startMs && session.key.window.endMs === window.endMs) {
-          replaced = session.value;
-          continue;
-        }
-        store.remove(session.key);
-        forward({ ...record, key: session.key, timestamp: session.key.window.endMs, value: { newValue: null, oldValue: session.value } });
-      }
-      aggregate = aggregation.aggregator(record.key, record.value, aggregate);
-      const sessionKey = { key: record.key, window };
-      store.put(sessionKey, aggregate);
-      forward({ ...record, key: sessionKey, timestamp: window.endMs, value: { newValue: aggregate, oldValue: replaced } });
+      const clock = clockOf(store);
+      clock.observedStreamTimeMs = Math.max(clock.observedStreamTimeMs, record.timestamp);
+      const closeTimeMs = clock.observedStreamTimeMs - windows.graceMs;
+      const updates = emit === 'on-window-update' ? forward : () => undefined;
+      aggregateSession(store, windows, aggregation, record, closeTimeMs, updates, context.metrics);
+      if (emit === 'on-window-close') emitClosedSessions(store, clock, closeTimeMs - windows.inactivityGapMs, forward);
     })();
   };
+}
+
+function aggregateSession<K, V, VA>(
+  store: SessionStore<K, VA>,
+  windows: SessionWindows,
+  aggregation: SessionAggregation<K, V, VA>,
+  record: StreamRecord<K, V>,
+  closeTimeMs: number,
+  forward: WindowedForward<K, VA>,
+  metrics: { droppedLateRecords: number },
+): void {
+  const overlapping = store.findSessions(record.key, record.timestamp - windows.inactivityGapMs, record.timestamp + windows.inactivityGapMs);
+  const window = mergedWindow(overlapping, record.timestamp);
+  if (window.endMs < closeTimeMs) {
+    metrics.droppedLateRecords++;
+    return;
+  }
+  let aggregate = aggregation.initializer();
+  let replaced: VA | null = null;
+  for (const session of overlapping) {
+    aggregate = aggregation.merger(record.key, aggregate, session.value);
+    if (session.key.window.startMs === window.startMs && session.key.window.endMs === window.endMs) {
+      replaced = session.value;
+      continue;
+    }
+    store.remove(session.key);
+    forward({ ...record, key: session.key, timestamp: session.key.window.endMs, value: { newValue: null, oldValue: session.value } });
+  }
+  aggregate = aggregation.aggregator(record.key, record.value, aggregate);
+  const sessionKey = { key: record.key, window };
+  store.put(sessionKey, aggregate);
+  forward({ ...record, key: sessionKey, timestamp: window.endMs, value: { newValue: aggregate, oldValue: replaced } });
 }
 
 /**

@@ -213,6 +213,24 @@ export class MeteredSessionStore<K, V> extends MeteredStore implements SessionSt
     }
     return result;
   }
+  /**
+   * The layout sorts by key first, so this scans every session; emit-final calls it once per
+   * advance of the window close time, not once per record of a key.
+   */
+  findSessionsEndingWithin(earliestSessionEndMs: number, latestSessionEndMs: number): KeyValue<Windowed<K>, V>[] {
+    this.metrics.ranges++;
+    const result: KeyValue<Windowed<K>, V>[] = [];
+    if (latestSessionEndMs < earliestSessionEndMs) return result;
+    for (const entry of this.inner.range(null, null)) {
+      const endMs = suffixNumber(entry.key, SESSION_SUFFIX_BYTES, 0);
+      if (endMs < earliestSessionEndMs || endMs > latestSessionEndMs) continue;
+      const startMs = suffixNumber(entry.key, SESSION_SUFFIX_BYTES, 1);
+      const key = this.keySerde.deserialize(withoutSuffix(entry.key, SESSION_SUFFIX_BYTES), this.name);
+      result.push({ key: { key, window: { startMs, endMs } }, value: this.valueSerde.deserialize(entry.value, this.name) });
+    }
+    // Stable sort: sessions ending together keep the byte order of their keys.
+    return result.sort((a, b) => a.key.window.endMs - b.key.window.endMs);
+  }
   fetch(key: K): KeyValue<Windowed<K>, V>[] {
     return this.findSessions(key, 0, MAX_TIME);
   }

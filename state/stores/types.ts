@@ -70,6 +70,8 @@ export interface ReadOnlySessionStore<K, V> {
 export interface SessionStore<K, V> extends StateStore, ReadOnlySessionStore<K, V> {
   /** Sessions of a key that end at or after earliestSessionEndMs and start at or before latestSessionStartMs. */
   findSessions(key: K, earliestSessionEndMs: number, latestSessionStartMs: number): KeyValue<Windowed<K>, V>[];
+  /** Sessions of all keys that end within [earliestSessionEndMs, latestSessionEndMs], by end then key; for emit-final. */
+  findSessionsEndingWithin(earliestSessionEndMs: number, latestSessionEndMs: number): KeyValue<Windowed<K>, V>[];
   put(session: Windowed<K>, value: V | null): void;
   remove(session: Windowed<K>): void;
 }
