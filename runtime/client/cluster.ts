@@ -186,6 +186,13 @@ export class Cluster {
     });
   }
 
+  /** True when the topic's cached metadata is younger than metadata.max.age.ms and has every leader. */
+  isFresh(name: string): boolean {
+    const cached = this.topics.get(name);
+    if (cached === undefined || Date.now() - (this.topicFetchedAt.get(name) ?? 0) >= this.options.metadataMaxAgeMs) return false;
+    return cached.partitions.every((partition) => partition.leader >= 0);
+  }
+
   cachedTopic(name: string): TopicInfo | undefined {
     return this.topics.get(name);
   }

@@ -1,16 +1,28 @@
-// The producer: records are appended to a batch per partition, a batch is closed when it
-// reaches batch.size or has waited linger.ms, and closed batches are sent in one Produce request
-// per leader. A partition has at most one batch in flight, so a retried batch can never land
-// behind a later one; that is also the order idempotence (the next step) needs, where each
-// batch gets its producer id, epoch and sequence when it is first encoded.
+// The producer: records are encoded straight into a batch per partition as send() is called; a
+// batch is sealed when it reaches batch.size or has waited linger.ms, and the Sender ships
+// sealed batches in Produce requests, up to max.in.flight.requests.per.connection per broker.
+// One send() call is one promise, however many records it carries.
+//
+// Idempotence is on by default (as in Kafka 3+): the producer gets an id and epoch with
+// InitProducerId, every batch a per-partition sequence, and the broker drops duplicates of a
+// retried batch, so retries neither duplicate nor reorder records. Like the Java client, a
+// producer that did not ask for idempotence explicitly runs without it when acks is not 'all',
+// when more than 5 requests may be in flight, or when the broker lacks InitProducerId.
+//
+// buffer.memory bounds the bytes of records waiting to be acknowledged: a send() that would go
+// beyond it waits for room up to max.block.ms, then fails; that is the back-pressure.
 import { z } from 'zod';
-import { ApiKey } from '../../core/protocol/index.ts';
-import { encodeBatch, type RecordHeaderInput, type RecordInput } from '../../core/records/batch.ts';
 import { CompressionCodec } from '../../core/records/compression.ts';
-import { Cluster } from './cluster.ts';
-import { KafkaClientError, KafkaConfigError, KafkaProtocolError, KafkaStateError, isRetriableError } from './errors.ts';
+import { BATCH_HEADER_BYTES } from '../../core/records/header.ts';
+import { BatchBuilder, recordBytes, type HeaderInput } from './batch-builder.ts';
+import { Cluster, type TopicInfo } from './cluster.ts';
+import { KafkaConfigError, KafkaProtocolError, KafkaStateError, KafkaTimeoutError } from './errors.ts';
 import { clusterOptions, commonOptionsShape, integer, parseOptions, type KafkaStyleOptions } from './options.ts';
 import { StickyPartitions, partitionForKey } from './partitioner.ts';
+import type { Batch, PartitionQueue, RecordMetadata, SendCall } from './producer-batch.ts';
+import { Sender } from './producer-sender.ts';
+
+export type { RecordMetadata } from './producer-batch.ts';
 
 const CODECS: Readonly<Record<string, CompressionCodec>> = {
   none: CompressionCodec.None, gzip: CompressionCodec.Gzip, snappy: CompressionCodec.Snappy, lz4: CompressionCodec.Lz4, zstd: CompressionCodec.Zstd,
@@ -22,25 +34,59 @@ const acksSchema = z
   .union([z.literal('all'), z.literal('-1'), z.literal('0'), z.literal('1'), z.literal(-1), z.literal(0), z.literal(1)])
   .transform((value) => (value === 'all' ? -1 : Number(value)) as -1 | 0 | 1);
 
+const booleanSchema = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]);
+
+/** Kafka's limit for idempotence: the broker remembers the last five batches per producer. */
+export const IDEMPOTENT_IN_FLIGHT_MAX = 5;
+const PRODUCER_RETRIES_MAX = 2_147_483_647;
+
 export const producerOptionsSchema = z.strictObject({
   ...commonOptionsShape,
+  /** Batches are retried until delivery.timeout.ms; this caps the attempts too (Kafka: MAX_INT). */
+  retries: integer(0, PRODUCER_RETRIES_MAX).default(PRODUCER_RETRIES_MAX),
   /** 0: no answer; 1: the leader wrote it; -1 or 'all': every in-sync replica has it. */
-  acks: acksSchema.default(-1),
+  acks: acksSchema.optional(),
   lingerMs: integer(0, 60_000).default(5),
   batchSize: integer(1, 64 * 1024 * 1024).default(16_384),
   maxRequestSize: integer(1, 100 * 1024 * 1024).default(1_048_576),
   compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
   allowAutoTopicCreation: z.boolean().default(true),
+  /** Undefined: on, unless acks or max in-flight rule it out (then off, as in Kafka). */
+  idempotent: booleanSchema.optional(),
+  maxInFlightRequests: integer(1, 64).default(IDEMPOTENT_IN_FLIGHT_MAX),
+  /** Upper bound on the time from send() to success or failure, retries included. */
+  deliveryTimeoutMs: integer(1).default(120_000),
+  /** Bytes of records the producer holds before send() waits (buffer.memory). */
+  bufferMemory: integer(1024).default(32 * 1024 * 1024),
+  /** How long send() waits for buffer memory or metadata before failing (max.block.ms). */
+  maxBlockMs: integer(0).default(60_000),
+}).superRefine((options, context) => {
+  if (options.idempotent !== true) return;
+  if (options.acks !== undefined && options.acks !== -1) context.addIssue({ code: 'custom', path: ['acks'], message: 'idempotence needs acks=all; set idempotent false to use acks 0 or 1' });
+  if (options.maxInFlightRequests > IDEMPOTENT_IN_FLIGHT_MAX) context.addIssue({ code: 'custom', path: ['maxInFlightRequests'], message: `idempotence allows at most ${IDEMPOTENT_IN_FLIGHT_MAX} requests in flight` });
 });
 
 export type ProducerOptions = Partial<z.input<typeof producerOptionsSchema>> & KafkaStyleOptions;
-type ResolvedOptions = z.output<typeof producerOptionsSchema>;
+type ParsedOptions = z.output<typeof producerOptionsSchema>;
+
+export interface ResolvedProducerOptions extends Omit<ParsedOptions, 'acks' | 'idempotent'> {
+  acks: -1 | 0 | 1;
+  /** 'auto': idempotent unless the broker lacks InitProducerId (idempotence was not asked for). */
+  idempotent: boolean | 'auto';
+}
+
+function resolveOptions(parsed: ParsedOptions): ResolvedProducerOptions {
+  const acks = parsed.acks ?? -1;
+  const possible = acks === -1 && parsed.maxInFlightRequests <= IDEMPOTENT_IN_FLIGHT_MAX;
+  const idempotent = parsed.idempotent ?? (possible ? 'auto' : false);
+  return { ...parsed, acks, idempotent };
+}
 
 export interface ProducerMessage {
   key?: Buffer | string | null;
   value: Buffer | string | null;
   /** A map, or a list when a key repeats. */
-  headers?: Readonly<Record<string, Buffer | string | null>> | readonly RecordHeaderInput[];
+  headers?: Readonly<Record<string, Buffer | string | null>> | readonly HeaderInput[];
   partition?: number;
   /** Milliseconds since the epoch (or a Date); defaults to now. */
   timestamp?: number | bigint | Date;
@@ -51,303 +97,277 @@ export interface ProducerRecord {
   messages: readonly ProducerMessage[];
 }
 
-export interface RecordMetadata {
-  topic: string;
-  partition: number;
-  /** -1 when acks=0, since the broker does not answer. */
-  offset: bigint;
-  /** The broker's append time under LogAppendTime, else the record's own timestamp. */
-  timestamp: bigint;
+function headerList(headers: ProducerMessage['headers']): readonly HeaderInput[] | null {
+  if (headers === undefined) return null;
+  if (Array.isArray(headers)) return headers as readonly HeaderInput[];
+  const list = Object.entries(headers as Record<string, Buffer | string | null>).map(([key, value]) => ({ key, value }));
+  return list.length === 0 ? null : list;
 }
 
-interface Deferred {
-  timestamp: bigint;
-  resolve(metadata: RecordMetadata): void;
-  reject(error: Error): void;
+function timestampOf(message: ProducerMessage, now: number): number {
+  const timestamp = message.timestamp;
+  if (timestamp === undefined) return now;
+  return timestamp instanceof Date ? timestamp.getTime() : Number(timestamp);
 }
 
-interface Batch {
-  topic: string;
-  partition: number;
-  records: RecordInput[];
-  deferreds: Deferred[];
-  bytes: number;
-  attempts: number;
-  encoded: Buffer | null;
-  lingerTimer: NodeJS.Timeout | null;
-}
-
-interface PartitionQueue {
-  open: Batch | null;
-  ready: Batch[];
-  inFlight: boolean;
-}
-
-/** Per-record overhead of the v2 format (length, attributes, deltas, lengths), an estimate. */
-const RECORD_OVERHEAD_BYTES = 21;
-const BATCH_OVERHEAD_BYTES = 61;
-
-function toBuffer(value: Buffer | string | null | undefined): Buffer | null {
-  if (value === null || value === undefined) return null;
-  return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-}
-
-function headerList(headers: ProducerMessage['headers']): RecordHeaderInput[] {
-  if (headers === undefined) return [];
-  if (Array.isArray(headers)) return [...(headers as readonly RecordHeaderInput[])];
-  return Object.entries(headers as Record<string, Buffer | string | null>).map(([key, value]) => ({ key, value }));
-}
-
-function recordBytes(record: RecordInput): number {
-  let bytes = RECORD_OVERHEAD_BYTES + (toBuffer(record.key)?.length ?? 0) + (toBuffer(record.value)?.length ?? 0);
-  for (const header of record.headers ?? []) bytes += Buffer.byteLength(header.key) + (toBuffer(header.value)?.length ?? 0) + 4;
-  return bytes;
+function approximateBytes(message: ProducerMessage): number {
+  const size = (field: Buffer | string | null | undefined): number => (field === null || field === undefined ? 0 : field.length);
+  return size(message.key) + size(message.value) + 16;
 }
 
 export class Producer {
-  readonly options: ResolvedOptions;
+  readonly options: ResolvedProducerOptions;
   private readonly cluster: Cluster;
-  private readonly queues = new Map<string, PartitionQueue>();
+  private readonly queues = new Map<string, Map<number, PartitionQueue>>();
   private readonly sticky = new StickyPartitions();
-  private readonly outstanding = new Set<Promise<unknown>>();
-  private drainScheduled = false;
+  private readonly sender: Sender;
+  private readonly calls = new Set<SendCall>();
+  private readonly memoryWaiters: (() => void)[] = [];
+  private readonly freeBuffers: Buffer[] = [];
+  private memoryBytes = 0;
+  private idleWaiters: (() => void)[] = [];
+  private sealScheduled = false;
   private closed = false;
 
   constructor(options: ProducerOptions) {
-    this.options = parseOptions(producerOptionsSchema, options, 'producer');
-    this.cluster = new Cluster(clusterOptions(this.options, this.options.allowAutoTopicCreation));
+    this.options = resolveOptions(parseOptions(producerOptionsSchema, options, 'producer'));
+    const common = { ...this.options, retries: Math.min(this.options.retries, 10) };
+    this.cluster = new Cluster(clusterOptions(common, this.options.allowAutoTopicCreation));
+    this.sender = new Sender(this.cluster, this.options, {
+      queues: () => this.allQueues(),
+      completed: (batch) => this.batchCompleted(batch),
+    });
   }
 
-  /** Fetches cluster metadata now, so a broker that cannot be reached fails here. */
+  /** Fetches cluster metadata (and a producer id) now, so a broker that cannot be reached fails here. */
   async connect(): Promise<void> {
     await this.cluster.refreshMetadata([]);
+    await this.sender.initProducerId();
+  }
+
+  /** The producer id and epoch in use (-1 without idempotence or before the first send). */
+  get producerIdentity(): { producerId: bigint; producerEpoch: number } {
+    return this.sender.identity();
   }
 
   /** Appends the messages to their partitions' batches; resolves once every one is acknowledged. */
   async send(record: ProducerRecord): Promise<RecordMetadata[]> {
     if (this.closed) throw new KafkaStateError('the producer is closed');
-    if (record.messages.length === 0) return [];
-    const topic = await this.cluster.topic(record.topic);
-    const partitionCount = topic.partitions.length;
+    const messages = record.messages;
+    if (messages.length === 0) return [];
+    const topic = await this.topicWithin(record.topic);
     // Every partition is chosen before anything is appended, so a bad message fails the whole
     // call without leaving the others half-sent.
-    const partitions = record.messages.map((message) => this.choosePartition(record.topic, message, partitionCount));
-    const results: Promise<RecordMetadata>[] = [];
-    for (const [index, message] of record.messages.entries()) {
-      const partition = partitions[index] as number;
-      const input: RecordInput = {
-        key: toBuffer(message.key),
-        value: toBuffer(message.value),
-        headers: headerList(message.headers),
-        timestamp: message.timestamp instanceof Date ? message.timestamp.getTime() : (message.timestamp ?? Date.now()),
-      };
-      results.push(this.append(record.topic, partition, input));
+    const partitions = new Int32Array(messages.length);
+    let bytes = 0;
+    for (let index = 0; index < messages.length; index++) {
+      const message = messages[index] as ProducerMessage;
+      partitions[index] = this.choosePartition(topic, message);
+      bytes += approximateBytes(message);
     }
-    const all = Promise.all(results);
-    this.track(all);
-    return all;
+    await this.reserveMemory(bytes);
+    if (this.closed) {
+      this.releaseMemory(bytes);
+      throw new KafkaStateError('the producer is closed');
+    }
+    return new Promise<RecordMetadata[]>((resolve, reject) => {
+      const now = Date.now();
+      const call: SendCall = { results: new Array<RecordMetadata>(messages.length), pendingRecords: messages.length, memoryBytes: bytes, error: null, timestampMs: now, timestamps: null, resolve, reject };
+      this.calls.add(call);
+      try {
+        for (let index = 0; index < messages.length; index++) {
+          this.append(topic.name, partitions[index] as number, messages[index] as ProducerMessage, call, index, now);
+        }
+      } catch (error) {
+        // Only a programmer error gets here (a record bigger than max.request.size is checked first).
+        this.failCall(call, error instanceof Error ? error : new Error(String(error)));
+      }
+      if (this.options.lingerMs === 0) this.scheduleSealAll();
+    });
   }
 
-  private choosePartition(topic: string, message: ProducerMessage, partitionCount: number): number {
+  /** The topic's metadata, failing after max.block.ms like Kafka's producer does. */
+  private async topicWithin(name: string): Promise<TopicInfo> {
+    const cached = this.cluster.cachedTopic(name);
+    if (cached !== undefined && this.cluster.isFresh(name)) return cached;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new KafkaTimeoutError(`topic ${name} not present in metadata after ${this.options.maxBlockMs} ms (max.block.ms)`)), this.options.maxBlockMs);
+    });
+    try {
+      return await Promise.race([this.cluster.topic(name), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private choosePartition(topic: TopicInfo, message: ProducerMessage): number {
+    const partitionCount = topic.partitions.length;
     if (message.partition !== undefined) {
       if (!Number.isInteger(message.partition) || message.partition < 0 || message.partition >= partitionCount) {
-        throw new KafkaConfigError(`topic ${topic} has partitions 0-${partitionCount - 1}; partition ${message.partition} does not exist`);
+        throw new KafkaConfigError(`topic ${topic.name} has partitions 0-${partitionCount - 1}; partition ${message.partition} does not exist`);
       }
       return message.partition;
     }
-    const key = toBuffer(message.key);
-    return key === null ? this.sticky.partition(topic, partitionCount) : partitionForKey(key, partitionCount);
+    const key = message.key;
+    if (key === null || key === undefined) return this.sticky.partition(topic.name, partitionCount);
+    return partitionForKey(typeof key === 'string' ? Buffer.from(key, 'utf8') : key, partitionCount);
   }
 
-  private append(topic: string, partition: number, record: RecordInput): Promise<RecordMetadata> {
-    const size = recordBytes(record);
-    if (size + BATCH_OVERHEAD_BYTES > this.options.maxRequestSize) {
-      return Promise.reject(new KafkaProtocolError(10, `record of about ${size} bytes for ${topic}-${partition}`, `it exceeds max.request.size ${this.options.maxRequestSize}`));
+  private append(topic: string, partition: number, message: ProducerMessage, call: SendCall, index: number, now: number): void {
+    const key = message.key ?? null;
+    const value = message.value;
+    const headers = headerList(message.headers);
+    const timestamp = timestampOf(message, now);
+    if (timestamp !== now) {
+      call.timestamps ??= new Array<number>(call.results.length).fill(now);
+      call.timestamps[index] = timestamp;
     }
     const queue = this.queueFor(topic, partition);
-    if (queue.open !== null && queue.open.bytes + size > this.options.batchSize) this.closeBatch(queue);
-    const batch = queue.open ?? this.openBatch(queue, topic, partition);
-    const promise = new Promise<RecordMetadata>((resolve, reject) => {
-      batch.deferreds.push({ timestamp: BigInt(record.timestamp ?? 0), resolve, reject });
-    });
-    batch.records.push(record);
-    batch.bytes += size;
-    if (batch.bytes >= this.options.batchSize) this.closeBatch(queue);
-    else if (this.options.lingerMs === 0) this.scheduleDrain(true);
-    return promise;
+    let batch = queue.open;
+    if (batch === null || !(batch.builder as BatchBuilder).tryAppend(key, value, headers, timestamp)) {
+      if (batch !== null) this.seal(queue);
+      const size = BATCH_HEADER_BYTES + recordBytes(key, value, headers, 0, 0);
+      if (size > this.options.maxRequestSize) {
+        throw new KafkaProtocolError(10, `record of ${size} bytes for ${topic}-${partition}`, `it exceeds max.request.size ${this.options.maxRequestSize}`);
+      }
+      batch = this.openBatch(queue, size);
+      (batch.builder as BatchBuilder).tryAppend(key, value, headers, timestamp);
+    }
+    const last = batch.segments[batch.segments.length - 1];
+    if (last !== undefined && last.call === call && last.resultIndex + last.count === index) last.count += 1;
+    else batch.segments.push({ call, resultIndex: index, offsetDelta: batch.recordCount, count: 1 });
+    batch.recordCount += 1;
+    if ((batch.builder as BatchBuilder).size >= this.options.batchSize) this.seal(queue);
   }
 
   private queueFor(topic: string, partition: number): PartitionQueue {
-    const id = `${topic}\u0000${partition}`;
-    let queue = this.queues.get(id);
+    let partitions = this.queues.get(topic);
+    if (partitions === undefined) {
+      partitions = new Map();
+      this.queues.set(topic, partitions);
+    }
+    let queue = partitions.get(partition);
     if (queue === undefined) {
-      queue = { open: null, ready: [], inFlight: false };
-      this.queues.set(id, queue);
+      queue = { topic, partition, open: null, ready: [], inFlight: [], nextSequence: 0 };
+      partitions.set(partition, queue);
     }
     return queue;
   }
 
-  private openBatch(queue: PartitionQueue, topic: string, partition: number): Batch {
-    const batch: Batch = { topic, partition, records: [], deferreds: [], bytes: BATCH_OVERHEAD_BYTES, attempts: 0, encoded: null, lingerTimer: null };
+  private *allQueues(): Generator<PartitionQueue> {
+    for (const partitions of this.queues.values()) yield* partitions.values();
+  }
+
+  private openBatch(queue: PartitionQueue, firstRecordBytes: number): Batch {
+    const capacity = Math.max(this.options.batchSize, firstRecordBytes);
+    const pooled = capacity === this.options.batchSize ? this.freeBuffers.pop() : undefined;
+    const builder = new BatchBuilder(capacity, pooled);
+    const batch: Batch = {
+      queue, builder, bytes: null, recordCount: 0, segments: [], createdAtMs: Date.now(), attempts: 0, retryAtMs: 0,
+      baseSequence: -1, producerEpoch: -1, outcomeUnknown: false, lingerTimer: null,
+    };
     if (this.options.lingerMs > 0) {
-      batch.lingerTimer = setTimeout(() => { if (queue.open === batch) this.closeBatch(queue); }, this.options.lingerMs);
+      batch.lingerTimer = setTimeout(() => { if (queue.open === batch) this.seal(queue); }, this.options.lingerMs);
     }
     queue.open = batch;
     return batch;
   }
 
-  /** Moves the open batch to the ready list and lets a keyless topic move to a new partition. */
-  private closeBatch(queue: PartitionQueue): void {
+  /** Seals the open batch, queues it for sending and lets a keyless topic move to a new partition. */
+  private seal(queue: PartitionQueue): void {
     const batch = queue.open;
     if (batch === null) return;
     if (batch.lingerTimer !== null) clearTimeout(batch.lingerTimer);
+    batch.lingerTimer = null;
     queue.open = null;
-    queue.ready.push(batch);
-    if (this.sticky.isCurrent(batch.topic, batch.partition)) {
-      const count = this.cluster.cachedTopic(batch.topic)?.partitions.length ?? 1;
-      this.sticky.next(batch.topic, count);
+    const builder = batch.builder as BatchBuilder;
+    batch.bytes = builder.seal(CODECS[this.options.compression] ?? CompressionCodec.None, false);
+    // A compressed batch was copied out of the builder, whose buffer can serve the next batch.
+    if (batch.bytes.buffer !== builder.buffer.buffer || batch.bytes.byteOffset !== builder.buffer.byteOffset) {
+      this.recycle(builder.buffer);
+      batch.builder = null;
     }
-    this.scheduleDrain(false);
+    queue.ready.push(batch);
+    if (this.sticky.isCurrent(queue.topic, queue.partition)) {
+      const count = this.cluster.cachedTopic(queue.topic)?.partitions.length ?? 1;
+      this.sticky.next(queue.topic, count);
+    }
+    this.sender.wake();
   }
 
-  /** Drains on the next turn of the event loop, so one send() call fills one batch. */
-  private scheduleDrain(closeOpen: boolean): void {
-    if (this.drainScheduled) return;
-    this.drainScheduled = true;
+  /** Seals every open batch on the next turn, so one send() call (or several) fills one batch. */
+  private scheduleSealAll(): void {
+    if (this.sealScheduled) return;
+    this.sealScheduled = true;
     setImmediate(() => {
-      this.drainScheduled = false;
-      if (closeOpen || this.options.lingerMs === 0) for (const queue of this.queues.values()) this.closeOpenQuietly(queue);
-      void this.drain();
+      this.sealScheduled = false;
+      for (const queue of this.allQueues()) this.seal(queue);
     });
   }
 
-  private closeOpenQuietly(queue: PartitionQueue): void {
-    const batch = queue.open;
-    if (batch === null) return;
-    if (batch.lingerTimer !== null) clearTimeout(batch.lingerTimer);
-    queue.open = null;
-    queue.ready.push(batch);
+  private recycle(buffer: Buffer): void {
+    if (buffer.length === this.options.batchSize && this.freeBuffers.length < 16) this.freeBuffers.push(buffer);
   }
 
-  /** Sends the first ready batch of every idle partition, one request per leader. */
-  private async drain(): Promise<void> {
-    const byLeader = new Map<number, { batches: Batch[]; queues: PartitionQueue[] }>();
-    for (const queue of this.queues.values()) {
-      const batch = queue.ready[0];
-      if (queue.inFlight || batch === undefined) continue;
-      queue.inFlight = true;
-      queue.ready.shift();
-      const leader = this.cluster.cachedTopic(batch.topic)?.partitions[batch.partition]?.leader ?? -1;
-      const group = byLeader.get(leader) ?? { batches: [], queues: [] };
-      group.batches.push(batch);
-      group.queues.push(queue);
-      byLeader.set(leader, group);
+  /** Called by the Sender once a batch succeeded or failed for good. */
+  private batchCompleted(batch: Batch): void {
+    if (batch.builder !== null) this.recycle(batch.builder.buffer);
+    batch.builder = null;
+    for (const segment of batch.segments) {
+      const call = segment.call;
+      call.pendingRecords -= segment.count;
+      if (call.pendingRecords === 0) this.settle(call);
     }
-    await Promise.all([...byLeader].map(([leader, group]) => this.sendToLeader(leader, group.batches, group.queues)));
   }
 
-  private async sendToLeader(leader: number, batches: Batch[], queues: PartitionQueue[]): Promise<void> {
-    // Batches are grouped into requests that stay under max.request.size.
-    let request: Batch[] = [];
-    let requestBytes = 0;
-    const requests: Batch[][] = [];
-    for (const batch of batches) {
-      batch.encoded ??= encodeBatch({ records: batch.records, compression: CODECS[this.options.compression] ?? CompressionCodec.None });
-      if (request.length > 0 && requestBytes + batch.encoded.length > this.options.maxRequestSize) {
-        requests.push(request);
-        request = [];
-        requestBytes = 0;
+  private failCall(call: SendCall, error: Error): void {
+    call.error ??= error;
+    if (call.pendingRecords <= 0 || !this.calls.has(call)) return;
+    // Records of the call already appended to batches still go out; the call reports the error.
+    this.settle(call);
+  }
+
+  private settle(call: SendCall): void {
+    if (!this.calls.delete(call)) return;
+    this.releaseMemory(call.memoryBytes);
+    if (call.error !== null) call.reject(call.error);
+    else call.resolve(call.results);
+    if (this.calls.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  private async reserveMemory(bytes: number): Promise<void> {
+    const deadline = Date.now() + this.options.maxBlockMs;
+    while (this.memoryBytes > 0 && this.memoryBytes + bytes > this.options.bufferMemory) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || this.closed) {
+        throw new KafkaTimeoutError(`no room for ${bytes} bytes in buffer.memory (${this.options.bufferMemory} bytes, ${this.memoryBytes} in use) after max.block.ms ${this.options.maxBlockMs}`);
       }
-      request.push(batch);
-      requestBytes += batch.encoded.length;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, remaining);
+        this.memoryWaiters.push(() => { clearTimeout(timer); resolve(); });
+      });
     }
-    if (request.length > 0) requests.push(request);
-    await Promise.all(requests.map((part) => this.produce(leader, part)));
-    for (const queue of queues) queue.inFlight = false;
-    if ([...this.queues.values()].some((queue) => queue.ready.length > 0 && !queue.inFlight)) void this.drain();
+    this.memoryBytes += bytes;
   }
 
-  private async produce(leader: number, batches: Batch[]): Promise<void> {
-    let outcome: Map<Batch, { errorCode: number; baseOffset: bigint; logAppendTimeMs: bigint; errorMessage: string | null }>;
-    try {
-      if (leader < 0) throw new KafkaProtocolError(5, `partition ${batches[0]?.topic}-${batches[0]?.partition}`);
-      outcome = await this.produceRequest(leader, batches);
-    } catch (error) {
-      const failure = error instanceof Error ? error : new Error(String(error));
-      await Promise.all(batches.map((batch) => this.retryOrFail(batch, failure)));
-      return;
-    }
-    await Promise.all(batches.map(async (batch) => {
-      const result = outcome.get(batch);
-      if (result === undefined) return this.retryOrFail(batch, new KafkaClientError(`no answer for ${batch.topic}-${batch.partition}`, true));
-      if (result.errorCode !== 0) return this.retryOrFail(batch, new KafkaProtocolError(result.errorCode, `produce to ${batch.topic}-${batch.partition}`, result.errorMessage));
-      batch.deferreds.forEach((deferred, index) => deferred.resolve({
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: this.options.acks === 0 ? -1n : result.baseOffset + BigInt(index),
-        timestamp: result.logAppendTimeMs >= 0n ? result.logAppendTimeMs : deferred.timestamp,
-      }));
-    }));
-  }
-
-  private async produceRequest(leader: number, batches: Batch[]): Promise<Map<Batch, { errorCode: number; baseOffset: bigint; logAppendTimeMs: bigint; errorMessage: string | null }>> {
-    const connection = await this.cluster.connectionTo(leader);
-    const topics = new Map<string, { index: number; records: Buffer }[]>();
-    for (const batch of batches) {
-      const list = topics.get(batch.topic) ?? [];
-      list.push({ index: batch.partition, records: batch.encoded as Buffer });
-      topics.set(batch.topic, list);
-    }
-    const body = {
-      transactionalId: null,
-      acks: this.options.acks,
-      timeoutMs: this.options.requestTimeoutMs,
-      topicData: [...topics].map(([name, partitionData]) => ({ name, partitionData })),
-    };
-    const outcome = new Map<Batch, { errorCode: number; baseOffset: bigint; logAppendTimeMs: bigint; errorMessage: string | null }>();
-    if (this.options.acks === 0) {
-      await connection.send(ApiKey.Produce, body, { expectResponse: false });
-      for (const batch of batches) outcome.set(batch, { errorCode: 0, baseOffset: -1n, logAppendTimeMs: -1n, errorMessage: null });
-      return outcome;
-    }
-    const { body: response } = await connection.send(ApiKey.Produce, body);
-    for (const topic of response.responses) {
-      for (const partition of topic.partitionResponses) {
-        const batch = batches.find((candidate) => candidate.topic === topic.name && candidate.partition === partition.index);
-        if (batch !== undefined) outcome.set(batch, partition);
-      }
-    }
-    return outcome;
-  }
-
-  private async retryOrFail(batch: Batch, error: Error): Promise<void> {
-    batch.attempts += 1;
-    if (!isRetriableError(error) || batch.attempts > this.options.retries || this.closed) {
-      for (const deferred of batch.deferreds) deferred.reject(error);
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, this.options.retryBackoffMs * Math.min(2 ** (batch.attempts - 1), 32)));
-    await this.cluster.topic(batch.topic, true).catch(() => undefined);
-    this.queueFor(batch.topic, batch.partition).ready.unshift(batch);
-  }
-
-  private track(promise: Promise<unknown>): void {
-    const settled = promise.then(() => undefined, () => undefined);
-    this.outstanding.add(settled);
-    void settled.then(() => this.outstanding.delete(settled));
+  private releaseMemory(bytes: number): void {
+    this.memoryBytes -= bytes;
+    for (const wake of this.memoryWaiters.splice(0)) wake();
   }
 
   /** Sends every buffered record now and waits until all of them are answered. */
   async flush(): Promise<void> {
-    for (const queue of this.queues.values()) this.closeOpenQuietly(queue);
-    void this.drain();
-    while (this.outstanding.size > 0) await Promise.all([...this.outstanding]);
+    for (const queue of this.allQueues()) this.seal(queue);
+    while (this.calls.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     await this.flush();
     this.closed = true;
+    this.sender.close();
+    for (const wake of this.memoryWaiters.splice(0)) wake();
     await this.cluster.close();
   }
 }

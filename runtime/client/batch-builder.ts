@@ -1,0 +1,191 @@
+// Encodes a producer's records straight into the bytes of one RecordBatch v2, as they are
+// appended, so a record costs one pass over its fields and no intermediate objects. The header
+// is reserved up front and written when the batch is sealed; the producer id, epoch and base
+// sequence (and with them the CRC) are stamped when the batch is first sent, because only then
+// is its place in the partition's sequence known.
+//
+//   Record => length varint | attributes i8 | timestampDelta varlong | offsetDelta varint |
+//             key varint-length bytes | value varint-length bytes | headerCount varint | Header*
+//
+// The header layout and the CRC are core/records' (header.ts); only the record writing lives
+// here, because it writes from the producer's own input types without building records first.
+import { compress, type CompressionCodec } from '../../core/records/compression.ts';
+import {
+  ATTRIBUTE_TRANSACTIONAL,
+  BATCH_HEADER_BYTES,
+  BATCH_LOG_OVERHEAD,
+  BATCH_OFFSETS,
+  CURRENT_MAGIC,
+  rewriteBatchCrc,
+} from '../../core/records/header.ts';
+
+export interface HeaderInput {
+  key: string;
+  value: Buffer | string | null;
+}
+
+/** Bytes of a zigzag varint for an int32. */
+function varintBytes(value: number): number {
+  let unsigned = ((value << 1) ^ (value >> 31)) >>> 0;
+  let size = 1;
+  while (unsigned >= 0x80) {
+    unsigned >>>= 7;
+    size += 1;
+  }
+  return size;
+}
+
+/** Bytes of a zigzag varlong for a safe integer (timestamp deltas). */
+function varlongBytes(value: number): number {
+  let unsigned = value >= 0 ? value * 2 : -value * 2 - 1;
+  let size = 1;
+  while (unsigned >= 0x80) {
+    unsigned = Math.floor(unsigned / 128);
+    size += 1;
+  }
+  return size;
+}
+
+function writeVarint(buffer: Buffer, value: number, position: number): number {
+  let unsigned = ((value << 1) ^ (value >> 31)) >>> 0;
+  let at = position;
+  while (unsigned >= 0x80) {
+    buffer[at++] = (unsigned & 0x7f) | 0x80;
+    unsigned >>>= 7;
+  }
+  buffer[at++] = unsigned;
+  return at;
+}
+
+function writeVarlong(buffer: Buffer, value: number, position: number): number {
+  if (value >= -0x20000000 && value < 0x20000000) return writeVarint(buffer, value, position);
+  let unsigned = value >= 0 ? value * 2 : -value * 2 - 1;
+  let at = position;
+  while (unsigned >= 0x80) {
+    buffer[at++] = (unsigned % 128) | 0x80;
+    unsigned = Math.floor(unsigned / 128);
+  }
+  buffer[at++] = unsigned;
+  return at;
+}
+
+function fieldBytes(value: Buffer | string | null): number {
+  if (value === null) return 1;
+  const length = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
+  return varintBytes(length) + length;
+}
+
+function writeField(buffer: Buffer, value: Buffer | string | null, position: number): number {
+  if (value === null) return writeVarint(buffer, -1, position);
+  if (typeof value === 'string') {
+    const length = Buffer.byteLength(value, 'utf8');
+    const at = writeVarint(buffer, length, position);
+    return at + buffer.write(value, at, 'utf8');
+  }
+  const at = writeVarint(buffer, value.length, position);
+  buffer.set(value, at);
+  return at + value.length;
+}
+
+/** Bytes of a record's body (everything after its length prefix). */
+function recordBodyBytes(key: Buffer | string | null, value: Buffer | string | null, headers: readonly HeaderInput[] | null, timestampDelta: number, offsetDelta: number): number {
+  let body = 1 + varlongBytes(timestampDelta) + varintBytes(offsetDelta) + fieldBytes(key) + fieldBytes(value);
+  body += varintBytes(headers === null ? 0 : headers.length);
+  if (headers !== null) for (const header of headers) body += fieldBytes(header.key) + fieldBytes(header.value);
+  return body;
+}
+
+/** Bytes a record takes in a batch, its length prefix included. */
+export function recordBytes(key: Buffer | string | null, value: Buffer | string | null, headers: readonly HeaderInput[] | null, timestampDelta: number, offsetDelta: number): number {
+  const body = recordBodyBytes(key, value, headers, timestampDelta, offsetDelta);
+  return varintBytes(body) + body;
+}
+
+/** One batch being filled. `bytes` holds the reserved header and the records written so far. */
+export class BatchBuilder {
+  readonly buffer: Buffer;
+  /** The end of the written records. */
+  size = BATCH_HEADER_BYTES;
+  recordCount = 0;
+  baseTimestamp = 0;
+  maxTimestamp = 0;
+
+  /** `reuse`, a buffer of a finished batch, saves an allocation when it is large enough. */
+  constructor(capacity: number, reuse?: Buffer) {
+    const bytes = Math.max(capacity, BATCH_HEADER_BYTES + 16);
+    this.buffer = reuse !== undefined && reuse.length >= bytes ? reuse : Buffer.allocUnsafe(bytes);
+  }
+
+  get capacity(): number {
+    return this.buffer.length;
+  }
+
+  /**
+   * Appends a record if it fits and returns true; false leaves the batch untouched. The first
+   * record always fits when the builder was made with recordBytes of it plus the header.
+   */
+  tryAppend(key: Buffer | string | null, value: Buffer | string | null, headers: readonly HeaderInput[] | null, timestamp: number): boolean {
+    if (this.recordCount === 0) {
+      this.baseTimestamp = timestamp;
+      this.maxTimestamp = timestamp;
+    }
+    const timestampDelta = timestamp - this.baseTimestamp;
+    const bodyBytes = recordBodyBytes(key, value, headers, timestampDelta, this.recordCount);
+    const bytes = varintBytes(bodyBytes) + bodyBytes;
+    if (this.size + bytes > this.buffer.length) return false;
+    const buffer = this.buffer;
+    let at = writeVarint(buffer, bodyBytes, this.size);
+    buffer[at++] = 0;
+    at = writeVarlong(buffer, timestampDelta, at);
+    at = writeVarint(buffer, this.recordCount, at);
+    at = writeField(buffer, key, at);
+    at = writeField(buffer, value, at);
+    at = writeVarint(buffer, headers === null ? 0 : headers.length, at);
+    if (headers !== null) {
+      for (const header of headers) {
+        at = writeField(buffer, header.key, at);
+        at = writeField(buffer, header.value, at);
+      }
+    }
+    if (at !== this.size + bytes) throw new Error(`batch builder wrote ${at - this.size} bytes for a record of ${bytes}`);
+    this.size = at;
+    this.recordCount += 1;
+    if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
+    return true;
+  }
+
+  /**
+   * Finishes the batch: compresses the records when asked and writes every header field but
+   * the producer fields and the CRC, which `stamp` writes. Returns the batch's bytes.
+   */
+  seal(codec: CompressionCodec, transactional: boolean): Buffer {
+    if (this.recordCount === 0) throw new Error('a sealed batch needs at least one record');
+    let batch = this.buffer.subarray(0, this.size);
+    if (codec !== 0) {
+      const compressed = compress(codec, batch.subarray(BATCH_HEADER_BYTES));
+      batch = Buffer.allocUnsafe(BATCH_HEADER_BYTES + compressed.length);
+      compressed.copy(batch, BATCH_HEADER_BYTES);
+    }
+    let attributes: number = codec;
+    if (transactional) attributes |= ATTRIBUTE_TRANSACTIONAL;
+    batch.writeBigInt64BE(0n, BATCH_OFFSETS.baseOffset);
+    batch.writeInt32BE(batch.length - BATCH_LOG_OVERHEAD, BATCH_OFFSETS.batchLength);
+    batch.writeInt32BE(-1, BATCH_OFFSETS.partitionLeaderEpoch);
+    batch.writeInt8(CURRENT_MAGIC, BATCH_OFFSETS.magic);
+    batch.writeInt16BE(attributes, BATCH_OFFSETS.attributes);
+    batch.writeInt32BE(this.recordCount - 1, BATCH_OFFSETS.lastOffsetDelta);
+    batch.writeBigInt64BE(BigInt(this.baseTimestamp), BATCH_OFFSETS.baseTimestamp);
+    batch.writeBigInt64BE(BigInt(this.maxTimestamp), BATCH_OFFSETS.maxTimestamp);
+    batch.writeInt32BE(this.recordCount, BATCH_OFFSETS.recordCount);
+    stamp(batch, -1n, -1, -1);
+    return batch;
+  }
+}
+
+/** Writes the producer id, epoch and base sequence into a sealed batch and recomputes its CRC. */
+export function stamp(batch: Buffer, producerId: bigint, producerEpoch: number, baseSequence: number): void {
+  batch.writeBigInt64BE(producerId, BATCH_OFFSETS.producerId);
+  batch.writeInt16BE(producerEpoch, BATCH_OFFSETS.producerEpoch);
+  batch.writeInt32BE(baseSequence, BATCH_OFFSETS.baseSequence);
+  rewriteBatchCrc(batch, 0, batch.length);
+}
