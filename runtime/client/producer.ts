@@ -110,9 +110,13 @@ function timestampOf(message: ProducerMessage, now: number): number {
   return timestamp instanceof Date ? timestamp.getTime() : Number(timestamp);
 }
 
+function fieldLength(field: Buffer | string | null | undefined): number {
+  return field === null || field === undefined ? 0 : field.length;
+}
+
+/** What a message holds of buffer.memory: its key and value and a little for the rest. */
 function approximateBytes(message: ProducerMessage): number {
-  const size = (field: Buffer | string | null | undefined): number => (field === null || field === undefined ? 0 : field.length);
-  return size(message.key) + size(message.value) + 16;
+  return fieldLength(message.key) + fieldLength(message.value) + 16;
 }
 
 export class Producer {
