@@ -16,7 +16,7 @@ import type { RequestContext } from './handler.ts';
 import { OFFSETS_TOPIC, OffsetsTopic } from './offsets-topic.ts';
 import { ProducerIdAllocator } from './producer-ids.ts';
 import { ProducerStateTable } from './producer-state.ts';
-import { ReplicaManager } from './replica-manager.ts';
+import { lastStableOffset, ReplicaManager } from './replica-manager.ts';
 import { TransactionCoordinator, type TransactionMarker } from './transaction-coordinator.ts';
 import { TransactionLog, type TransactionStatus } from './transaction-log.ts';
 import { toLogConfig, validateTopicConfigs } from './topic-config.ts';
@@ -80,11 +80,20 @@ export class Broker {
     const lockPath = acquireLock(dataDirectory);
     const topics = new TopicRegistry(dataDirectory);
     const logLogger = createLogger(`broker-${config['node.id']}.log`);
+    let broker: Broker | undefined;
     const logs = LogManager.open(dataDirectory, {
       retentionCheckIntervalMs: config['log.retention.check.interval.ms'],
+      cleanerEnabled: config['log.cleaner.enable'],
+      cleanerBackoffMs: config['log.cleaner.backoff.ms'],
+      // The cleaner never compacts past the last stable offset: records of an open transaction
+      // may still be aborted, and consumers have not been allowed to see them.
+      cleanableOffsetLimitFor: (topic, partition) => {
+        const state = broker?.replicas.get(topic, partition);
+        return state === undefined ? 0n : lastStableOffset(state);
+      },
       log: (line) => logLogger.warn(line),
     });
-    const broker = new Broker(config, dataDirectory, topics, logs, lockPath);
+    broker = new Broker(config, dataDirectory, topics, logs, lockPath);
     for (const topic of topics.list()) broker.openPartitions(topic, 0);
     // Groups load before transactions: staged transactional offsets must be in place when the
     // coordinator completes the transactions a crash interrupted.
