@@ -1,0 +1,262 @@
+// The RocksDB key-value bytes store. RocksDB through rocksdb-native answers only with promises,
+// so this store is asynchronous where it must be and synchronous where it can be:
+// - writes (put, putAll) are staged in memory synchronously and reach RocksDB as one atomic write
+//   batch on flush, or earlier once stagedWritesMax writes are waiting; batches are applied one
+//   after the other, in order, because two native writes in flight may complete in any order;
+// - point reads look at the staged and in-flight batches first, then ask RocksDB;
+// - range reads first push every staged write into RocksDB, so the iterator sees them.
+// Values are kept by reference until written, like the in-memory store; keys are copied.
+import type RocksDB from 'rocksdb-native';
+import type { ChangelogRecord } from '../../../core/topology/processor.ts';
+import { bytesKey } from '../bytes.ts';
+import type { KeyValue } from '../types.ts';
+import { ROCKSDB_LIMITS } from './limits.ts';
+
+export interface RangeOptions {
+  /** Largest key first. */
+  readonly reverse?: boolean;
+}
+
+/** The asynchronous counterpart of KeyValueBytesStore; ranges are inclusive, null bounds open. */
+export interface AsyncKeyValueBytesStore {
+  readonly name: string;
+  get(key: Uint8Array): Promise<Uint8Array | null>;
+  /** One RocksDB read batch for all keys; results line up with keys. */
+  getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | null)[]>;
+  /** Stages the write (null deletes); it is durable in RocksDB after flush(). */
+  put(key: Uint8Array, value: Uint8Array | null): void;
+  putAll(entries: readonly ChangelogRecord[]): void;
+  putIfAbsent(key: Uint8Array, value: Uint8Array): Promise<Uint8Array | null>;
+  delete(key: Uint8Array): Promise<Uint8Array | null>;
+  range(from: Uint8Array | null, to: Uint8Array | null, options?: RangeOptions): Promise<KeyValue<Uint8Array, Uint8Array>[]>;
+  prefixScan(prefix: Uint8Array, options?: RangeOptions): Promise<KeyValue<Uint8Array, Uint8Array>[]>;
+  all(options?: RangeOptions): Promise<KeyValue<Uint8Array, Uint8Array>[]>;
+  approximateNumEntries(): Promise<number>;
+  flush(): Promise<void>;
+}
+
+interface StagedWrite {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array | null;
+}
+
+export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
+  /** Writes not yet handed to RocksDB, by latin1 key. */
+  private staged = new Map<string, StagedWrite>();
+  /** Batches handed to RocksDB and not yet applied, oldest first. */
+  private readonly writing: Map<string, StagedWrite>[] = [];
+  private writeChain: Promise<void> = Promise.resolve();
+  private writeError: unknown = null;
+  private closed = false;
+
+  /** The session must be bound to this store's column family. */
+  constructor(
+    readonly name: string,
+    private readonly session: RocksDB,
+  ) {}
+
+  async get(key: Uint8Array): Promise<Uint8Array | null> {
+    this.assertOpen();
+    const pending = this.pendingWrite(bytesKey(key));
+    if (pending !== undefined) return pending.value;
+    return this.session.get(key);
+  }
+
+  async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | null)[]> {
+    this.assertOpen();
+    const results: (Uint8Array | null)[] = new Array<Uint8Array | null>(keys.length).fill(null);
+    const reads: Promise<void>[] = [];
+    let batch = this.session.read({ capacity: Math.min(keys.length, ROCKSDB_LIMITS.readBatchKeysMax) });
+    let batchSize = 0;
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index] as Uint8Array;
+      const pending = this.pendingWrite(bytesKey(key));
+      if (pending !== undefined) {
+        results[index] = pending.value;
+        continue;
+      }
+      reads.push(batch.get(key).then((value) => void (results[index] = value)));
+      if (++batchSize === ROCKSDB_LIMITS.readBatchKeysMax) {
+        batch.tryFlush();
+        batch = this.session.read({ capacity: ROCKSDB_LIMITS.readBatchKeysMax });
+        batchSize = 0;
+      }
+    }
+    if (batchSize > 0) batch.tryFlush();
+    else batch.destroy();
+    await Promise.all(reads);
+    return results;
+  }
+
+  put(key: Uint8Array, value: Uint8Array | null): void {
+    this.assertOpen();
+    const copy = new Uint8Array(key);
+    this.staged.set(bytesKey(copy), { key: copy, value });
+    if (this.staged.size >= ROCKSDB_LIMITS.stagedWritesMax) this.submitStaged();
+  }
+
+  putAll(entries: readonly ChangelogRecord[]): void {
+    for (const entry of entries) this.put(entry.key, entry.value);
+  }
+
+  async putIfAbsent(key: Uint8Array, value: Uint8Array): Promise<Uint8Array | null> {
+    const previous = await this.get(key);
+    if (previous === null) this.put(key, value);
+    return previous;
+  }
+
+  async delete(key: Uint8Array): Promise<Uint8Array | null> {
+    const previous = await this.get(key);
+    if (previous !== null) this.put(key, null);
+    return previous;
+  }
+
+  async range(from: Uint8Array | null, to: Uint8Array | null, options: RangeOptions = {}): Promise<KeyValue<Uint8Array, Uint8Array>[]> {
+    const result: KeyValue<Uint8Array, Uint8Array>[] = [];
+    for await (const entry of this.entries(from, to, options)) result.push(entry);
+    return result;
+  }
+
+  async prefixScan(prefix: Uint8Array, options: RangeOptions = {}): Promise<KeyValue<Uint8Array, Uint8Array>[]> {
+    const result: KeyValue<Uint8Array, Uint8Array>[] = [];
+    await this.writeStaged();
+    const upper = prefixUpperBound(prefix);
+    const bounds = { gte: prefix, ...(upper === null ? {} : { lt: upper }) };
+    for await (const entry of this.session.iterator({ ...bounds, reverse: options.reverse ?? false, capacity: ROCKSDB_LIMITS.iteratorCapacity })) {
+      result.push(entry);
+    }
+    return result;
+  }
+
+  all(options: RangeOptions = {}): Promise<KeyValue<Uint8Array, Uint8Array>[]> {
+    return this.range(null, null, options);
+  }
+
+  /** Streams [from, to] without holding the whole range in memory. */
+  async *entries(from: Uint8Array | null, to: Uint8Array | null, options: RangeOptions = {}): AsyncGenerator<KeyValue<Uint8Array, Uint8Array>> {
+    await this.writeStaged();
+    // The binding reads an empty bound as no bound, so an upper bound of the empty key, which
+    // admits only the empty key itself, is answered with a point read.
+    if (to !== null && to.byteLength === 0) {
+      const value = from === null || from.byteLength === 0 ? await this.session.get(to) : null;
+      if (value !== null) yield { key: new Uint8Array(0), value };
+      return;
+    }
+    const bounds = { ...(from === null ? {} : { gte: from }), ...(to === null ? {} : { lte: to }) };
+    yield* this.session.iterator({ ...bounds, reverse: options.reverse ?? false, capacity: ROCKSDB_LIMITS.iteratorCapacity });
+  }
+
+  /** RocksDB's estimate of the keys in this column family, after staged writes are applied. */
+  async approximateNumEntries(): Promise<number> {
+    await this.writeStaged();
+    const estimate = await this.session.getProperty('rocksdb.estimate-num-keys');
+    return Number(estimate ?? 0);
+  }
+
+  /** Deletes keys in [from, toExclusive) as one range tombstone, after all staged writes. */
+  async deleteRange(from: Uint8Array, toExclusive: Uint8Array): Promise<void> {
+    await this.writeStaged();
+    const batch = this.session.write({ capacity: 1, autoDestroy: true });
+    batch.tryDeleteRange(from, toExclusive);
+    await this.enqueueWrite(() => batch.flush());
+  }
+
+  /**
+   * Applies records as one write batch without staging them, for restoration. Batches apply in
+   * call order, so a caller may build the next batch while this one is written.
+   */
+  applyBatch(records: readonly ChangelogRecord[]): Promise<void> {
+    this.assertOpen();
+    if (this.staged.size > 0) this.submitStaged();
+    const batch = this.session.write({ capacity: records.length, autoDestroy: true });
+    for (const record of records) {
+      if (record.value === null) batch.tryDelete(record.key);
+      else batch.tryPut(record.key, record.value);
+    }
+    return this.enqueueWrite(() => batch.flush());
+  }
+
+  /** Hands every staged write to RocksDB and waits until all are applied. */
+  async writeStaged(): Promise<void> {
+    this.assertOpen();
+    this.submitStaged();
+    await this.writeChain;
+    this.throwWriteError();
+  }
+
+  /** Writes staged data and flushes the memtable to disk, so a reopen replays no write-ahead log. */
+  async flush(): Promise<void> {
+    await this.writeStaged();
+    await this.session.flush();
+  }
+
+  /** Flushes, then refuses further use; the task closes the RocksDB instance itself. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+  }
+
+  get stagedCount(): number {
+    return this.staged.size;
+  }
+
+  private pendingWrite(hashKey: string): StagedWrite | undefined {
+    const staged = this.staged.get(hashKey);
+    if (staged !== undefined) return staged;
+    for (let index = this.writing.length - 1; index >= 0; index--) {
+      const write = (this.writing[index] as Map<string, StagedWrite>).get(hashKey);
+      if (write !== undefined) return write;
+    }
+    return undefined;
+  }
+
+  private submitStaged(): void {
+    if (this.staged.size === 0) return;
+    const writes = this.staged;
+    this.staged = new Map();
+    this.writing.push(writes);
+    const batch = this.session.write({ capacity: writes.size, autoDestroy: true });
+    for (const write of writes.values()) {
+      if (write.value === null) batch.tryDelete(write.key);
+      else batch.tryPut(write.key, write.value);
+    }
+    // Batches complete in submission order, so the one finishing is the oldest. A failure is
+    // already kept by enqueueWrite for the next flush to throw.
+    const done = (): void => void this.writing.shift();
+    this.enqueueWrite(() => batch.flush()).then(done, done);
+  }
+
+  private enqueueWrite(write: () => Promise<void>): Promise<void> {
+    const applied = this.writeChain.then(write);
+    // The chain itself never rejects, so one failed batch does not hide the batches after it;
+    // the first failure is kept and thrown from the next flush.
+    this.writeChain = applied.catch((error: unknown) => {
+      this.writeError ??= error;
+    });
+    return applied;
+  }
+
+  private throwWriteError(): void {
+    if (this.writeError === null) return;
+    const error = this.writeError;
+    this.writeError = null;
+    throw new Error(`store ${this.name}: a RocksDB write batch failed`, { cause: error });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`store ${this.name} is closed`);
+  }
+}
+
+/** The smallest key greater than every key starting with prefix, or null when there is none. */
+export function prefixUpperBound(prefix: Uint8Array): Uint8Array | null {
+  for (let index = prefix.byteLength - 1; index >= 0; index--) {
+    if ((prefix[index] as number) !== 0xff) {
+      const bound = prefix.slice(0, index + 1);
+      bound[index] = (bound[index] as number) + 1;
+      return bound;
+    }
+  }
+  return null;
+}
