@@ -143,7 +143,7 @@ export class SlidingWindowedKStream<K, V> {
     builder.addStore(windowStoreDescriptor(storeName, keySerde, valueSerde, settings, { retentionMs, windowSizeMs: differenceMs, retainDuplicates: false, timestamped: true }));
     const recordsStore = `${storeName}-records`;
     const recordSerde = this.grouped.valueSerde ?? fallbackSerde<V>();
-    builder.addStore(windowStoreDescriptor(recordsStore, keySerde, recordSerde, settings, { retentionMs, windowSizeMs: 0, retainDuplicates: true, timestamped: false }));
+    builder.addStore(windowStoreDescriptor(recordsStore, keySerde, recordSerde, { ...settings, queryable: false }, { retentionMs, windowSizeMs: 0, retainDuplicates: true, timestamped: false }));
     const node = builder.addProcessor(name, [input], aggregate.slidingAggregateProcessor(storeName, recordsStore, this.windows, aggregation, options.emit ?? 'on-window-update'), [storeName, recordsStore]);
     const getter: table.ValueGetterSupplier<Windowed<K>, VA> = {
       storeNames: [storeName],

@@ -42,8 +42,8 @@ export class KTable<K, V> {
     readonly node: GraphNode,
     readonly keySerde: Serde<K> | undefined,
     readonly valueSerde: Serde<V> | undefined,
-    /** Name of the store holding this table, when it is materialized and queryable. */
-    readonly queryableStoreName: string | null,
+    /** Name of the store holding this table, when it is materialized. */
+    readonly storeName: string | null,
     readonly getter: table.ValueGetterSupplier<K, V>,
     /**
      * For windowed tables, how far stream time must pass a window's end before the window is
@@ -53,6 +53,11 @@ export class KTable<K, V> {
      */
     readonly windowCloseDelayMs: number | null = null,
   ) {}
+
+  /** The store interactive queries can read this table from, or null (Kafka's queryableStoreName()). */
+  get queryableStoreName(): string | null {
+    return this.storeName !== null && this.builder.stores.get(this.storeName)?.queryable === true ? this.storeName : null;
+  }
 
   private derive<VR>(prefix: string, transform: (value: V, key: K) => VR | null, options: Named & Materialized<K, VR>, valueSerde: Serde<VR> | undefined): KTable<K, VR> {
     const name = this.builder.newName(prefix);

@@ -41,8 +41,14 @@ export interface Repartitioned<K, V> {
 }
 
 export interface Materialized<K, V> {
-  /** Store name; a named store is queryable and decides the changelog topic name. */
+  /** Store name; it decides the changelog topic name, and a named store is queryable. */
   readonly name?: string;
+  /**
+   * Default true for a named store: interactive queries may read it by name. False keeps the
+   * store private to its operator. Unnamed stores are never queryable, since their generated
+   * names change with the topology.
+   */
+  readonly queryable?: boolean;
   readonly key?: Serde<K>;
   readonly value?: Serde<V>;
   /** Default true. */

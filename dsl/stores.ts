@@ -9,17 +9,23 @@ import type { KeyValueBytesStoreSupplier } from '../state/stores/types.ts';
 export interface StoreSettings {
   readonly logging: boolean;
   readonly caching: boolean;
+  /** Named by the user and not hidden with `queryable: false`. */
+  readonly queryable: boolean;
   readonly changelogConfig: Readonly<Record<string, string>>;
   readonly supplier?: KeyValueBytesStoreSupplier;
 }
 
+/** Settings from Materialized-like options; a store is queryable only when they name it. */
 export function settingsFrom(options: {
+  readonly name?: string;
+  readonly queryable?: boolean;
   readonly logging?: boolean;
   readonly caching?: boolean;
   readonly changelogConfig?: Readonly<Record<string, string>>;
   readonly storeSupplier?: KeyValueBytesStoreSupplier;
 }): StoreSettings {
-  const base = { logging: options.logging ?? true, caching: options.caching ?? true, changelogConfig: options.changelogConfig ?? {} };
+  const queryable = options.name !== undefined && options.queryable !== false;
+  const base = { logging: options.logging ?? true, caching: options.caching ?? true, queryable, changelogConfig: options.changelogConfig ?? {} };
   return options.storeSupplier === undefined ? base : { ...base, supplier: options.storeSupplier };
 }
 
@@ -33,6 +39,7 @@ function common(name: string, settings: StoreSettings) {
     name,
     logging: settings.logging,
     caching: settings.caching,
+    queryable: settings.queryable,
     changelogTopic: settings.logging ? `${name}-changelog` : null,
     changelogConfig: settings.changelogConfig,
   };

@@ -56,6 +56,12 @@ export interface StoreDescriptor {
   readonly timestamped: boolean;
   readonly logging: boolean;
   readonly caching: boolean;
+  /**
+   * Whether interactive queries (and the test driver's store getters) may read the store by
+   * name. Only stores the user named are queryable, unless Materialized said otherwise;
+   * generated and internal stores (join buffers, suppress buffers, subscriptions) never are.
+   */
+  readonly queryable: boolean;
   /** Changelog topic without the application id prefix, or null when logging is off. */
   readonly changelogTopic: string | null;
   readonly changelogConfig: Readonly<Record<string, string>>;
@@ -112,6 +118,15 @@ export function findStore(topology: Topology, name: string): StoreDescriptor | u
 }
 
 /** Source topics read by name in a sub-topology (patterns are resolved by the runtime). */
+/** The descriptor of a store that interactive queries may read, or an error saying why not. */
+export function findQueryableStore(topology: Topology, name: string, kind: StoreKind): StoreDescriptor {
+  const descriptor = findStore(topology, name);
+  if (descriptor === undefined) throw new Error(`no store named ${name}`);
+  if (!descriptor.queryable) throw new Error(`store ${name} is not queryable: name it in Materialized (and leave queryable on)`);
+  if (descriptor.kind !== kind) throw new Error(`store ${name} is a ${descriptor.kind} store, not a ${kind} store`);
+  return descriptor;
+}
+
 export function subtopologySourceTopics(subtopology: Subtopology): string[] {
   return subtopology.nodes.flatMap((node) => (node.kind === 'source' ? [...node.topics] : []));
 }

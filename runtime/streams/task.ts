@@ -78,6 +78,14 @@ export class StreamTask {
     this.id = `${options.subtopologyId}_${options.partition}`;
   }
 
+  get partition(): number {
+    return this.options.partition;
+  }
+
+  get subtopologyId(): number {
+    return this.options.subtopologyId;
+  }
+
   /** Input topics of this task as named on the cluster (internal topics prefixed). */
   sourceTopics(): string[] {
     return [...this.sourcesByTopic.keys()];

@@ -7,9 +7,9 @@ import type { Serde } from '../../core/serdes/serde.ts';
 import { STREAMS_LIMITS } from '../../core/topology/limits.ts';
 import type { ChangelogRecord, ChangelogWriter, StateStore, TaskMetrics } from '../../core/topology/processor.ts';
 import type { Headers, TopicRecord, ValueAndTimestamp } from '../../core/topology/record.ts';
-import { findStore, resolveTopicName, type Topology } from '../../core/topology/topology.ts';
+import { findQueryableStore, resolveTopicName, type Topology } from '../../core/topology/topology.ts';
 import type { KeyValueStore, ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore, SessionStore, WindowStore } from '../../state/stores/types.ts';
-import { keyValueView, windowView } from '../../state/stores/views.ts';
+import { compositeKeyValueView, compositeSessionView, compositeWindowView, keyValueView, windowView } from '../../state/stores/views.ts';
 import { GlobalStoreTask } from './global.ts';
 import { StreamTask, type DeserializationErrorHandler, type OutgoingRecord } from './task.ts';
 
@@ -139,37 +139,58 @@ export class TopologyTestDriver {
     return total;
   }
 
-  getStateStore(name: string): StateStore {
+  /**
+   * Raw access to one instance of any store, internal ones included, for tests that need to
+   * look inside or pre-populate it (as Kafka's TopologyTestDriver allows). With several
+   * partitions it is the instance of the given partition. Queries go through the typed getters.
+   */
+  getStateStore(name: string, partition = 0): StateStore {
+    const global = this.globalTasks.find((task) => task.storeName === name);
+    if (global !== undefined) return global.store;
     for (const task of this.tasks) {
+      if (task.partition !== partition) continue;
       const store = task.getStore(name);
       if (store !== undefined) return store;
     }
-    const global = this.globalTasks.find((task) => task.storeName === name);
-    if (global !== undefined) return global.store;
-    throw new Error(`no store named ${name}`);
+    throw new Error(`no store named ${name} in partition ${partition}`);
   }
 
-  /** A key-value store's contents without timestamps. */
+  /** Every instance of a store: one per task that has it, or the single global one. */
+  private instances<S>(name: string): S[] {
+    const global = this.globalTasks.find((task) => task.storeName === name);
+    if (global !== undefined) return [global.store as S];
+    return this.tasks.flatMap((task) => {
+      const store = task.getStore(name);
+      return store === undefined ? [] : [store as S];
+    });
+  }
+
+  /** A queryable key-value store's contents without timestamps, across all partitions, read-only. */
   getKeyValueStore<K, V>(name: string): ReadOnlyKeyValueStore<K, V> {
-    const descriptor = this.descriptor(name, 'key-value');
-    const store = this.getStateStore(name);
-    return descriptor.timestamped ? keyValueView(store as KeyValueStore<K, ValueAndTimestamp<V>>) : (store as KeyValueStore<K, V>);
+    const descriptor = findQueryableStore(this.topology, name, 'key-value');
+    const stores = descriptor.timestamped
+      ? this.instances<KeyValueStore<K, ValueAndTimestamp<V>>>(name).map((store) => keyValueView(store))
+      : this.instances<KeyValueStore<K, V>>(name);
+    return compositeKeyValueView(name, stores);
   }
 
   getTimestampedKeyValueStore<K, V>(name: string): ReadOnlyKeyValueStore<K, ValueAndTimestamp<V>> {
-    this.descriptor(name, 'key-value');
-    return this.getStateStore(name) as KeyValueStore<K, ValueAndTimestamp<V>>;
+    const descriptor = findQueryableStore(this.topology, name, 'key-value');
+    if (!descriptor.timestamped) throw new Error(`store ${name} keeps no timestamps; use getKeyValueStore`);
+    return compositeKeyValueView(name, this.instances<KeyValueStore<K, ValueAndTimestamp<V>>>(name));
   }
 
   getWindowStore<K, V>(name: string): ReadOnlyWindowStore<K, V> {
-    const descriptor = this.descriptor(name, 'window');
-    const store = this.getStateStore(name);
-    return descriptor.timestamped ? windowView(store as WindowStore<K, ValueAndTimestamp<V>>) : (store as WindowStore<K, V>);
+    const descriptor = findQueryableStore(this.topology, name, 'window');
+    const stores = descriptor.timestamped
+      ? this.instances<WindowStore<K, ValueAndTimestamp<V>>>(name).map((store) => windowView(store))
+      : this.instances<WindowStore<K, V>>(name);
+    return compositeWindowView(name, stores);
   }
 
   getSessionStore<K, V>(name: string): ReadOnlySessionStore<K, V> {
-    this.descriptor(name, 'session');
-    return this.getStateStore(name) as SessionStore<K, V>;
+    findQueryableStore(this.topology, name, 'session');
+    return compositeSessionView(name, this.instances<SessionStore<K, V>>(name));
   }
 
   close(): void {
@@ -189,13 +210,6 @@ export class TopologyTestDriver {
       restored.push({ key: record.key, value: record.value });
     }
     return restored;
-  }
-
-  private descriptor(name: string, kind: 'key-value' | 'window' | 'session') {
-    const descriptor = findStore(this.topology, name);
-    if (descriptor === undefined) throw new Error(`no store named ${name}`);
-    if (descriptor.kind !== kind) throw new Error(`store ${name} is a ${descriptor.kind} store, not a ${kind} store`);
-    return descriptor;
   }
 
   private record(topic: string, key: Uint8Array | null, value: Uint8Array | null, timestamp: number, headers: Headers): TopicRecord {

@@ -4,4 +4,4 @@ export { CachingLayer, ChangeLoggingLayer, WrappedBytesStore } from './layers.ts
 export { MeteredKeyValueStore, MeteredSessionStore, MeteredWindowStore } from './typed.ts';
 export { buildKeyValueStore, buildSessionStore, buildWindowStore } from './builders.ts';
 export type { StoreLayerOptions, WindowStoreOptions, SessionStoreOptions } from './builders.ts';
-export { keyValueView, sessionView, windowView } from './views.ts';
+export { compositeKeyValueView, compositeSessionView, compositeWindowView, keyValueView, sessionView, windowView } from './views.ts';
