@@ -32,6 +32,9 @@ export interface MembershipOptions {
   partitionAssignors: readonly string[];
 }
 
+/** Error codes that mean this member is no longer in the group: its partitions are lost. */
+const LOST_CODES = new Set([22 /* ILLEGAL_GENERATION */, 25 /* UNKNOWN_MEMBER_ID */, 82 /* FENCED_INSTANCE_ID */]);
+
 /** Error codes after which the member must join again. */
 const REJOIN_CODES = new Set([22 /* ILLEGAL_GENERATION */, 25 /* UNKNOWN_MEMBER_ID */, 27 /* REBALANCE_IN_PROGRESS */, 82 /* FENCED_INSTANCE_ID */]);
 const COORDINATOR_CODES = new Set([14 /* COORDINATOR_LOAD_IN_PROGRESS */, 15 /* COORDINATOR_NOT_AVAILABLE */, 16 /* NOT_COORDINATOR */]);
@@ -43,6 +46,16 @@ export class GroupMembership {
   generationId = -1;
   /** True once a heartbeat, commit or failed request shows the group is rebalancing. */
   rejoinNeeded = true;
+  /**
+   * True once the member learns it was dropped from the group (session expired, fenced, or it
+   * left because poll was not called within max.poll.interval.ms): its partitions may already
+   * belong to others, so they are reported lost and nothing is committed for them.
+   */
+  membershipLost = false;
+  /** The protocol (assignor) the group chose at the last join. */
+  protocol = '';
+  /** Asked at each heartbeat; true makes the member leave (max.poll.interval.ms passed). */
+  pollOverdue: () => boolean = () => false;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeatInFlight = false;
 
@@ -64,14 +77,18 @@ export class GroupMembership {
     if (COORDINATOR_CODES.has(code)) this.cluster.invalidateCoordinator(this.groupId);
     if (code === 25) this.memberId = '';
     if (REJOIN_CODES.has(code)) this.rejoinNeeded = true;
+    if (LOST_CODES.has(code)) {
+      this.membershipLost = true;
+      this.generationId = -1;
+    }
   }
 
   /** Joins (or rejoins) the group with `topics` and returns this member's partitions. */
-  async join(topics: readonly string[]): Promise<TopicPartition[]> {
+  async join(topics: readonly string[], owned: readonly TopicPartition[] = []): Promise<TopicPartition[]> {
     this.stopHeartbeats();
     for (let attempt = 0; ; attempt++) {
       try {
-        const assigned = await this.joinAndSync(topics);
+        const assigned = await this.joinAndSync(topics, owned);
         this.rejoinNeeded = false;
         this.startHeartbeats();
         return assigned;
@@ -86,9 +103,9 @@ export class GroupMembership {
     }
   }
 
-  private async joinAndSync(topics: readonly string[]): Promise<TopicPartition[]> {
+  private async joinAndSync(topics: readonly string[], owned: readonly TopicPartition[]): Promise<TopicPartition[]> {
     const connection = await this.coordinator();
-    const metadata = encodeSubscription(topics);
+    const metadata = encodeSubscription(topics, null, groupByTopic(owned));
     const { body: joined } = await connection.send(ApiKey.JoinGroup, {
       groupId: this.groupId,
       sessionTimeoutMs: this.options.sessionTimeoutMs,
@@ -105,6 +122,7 @@ export class GroupMembership {
     this.memberId = joined.memberId;
     this.generationId = joined.generationId;
     const protocol = joined.protocolName ?? '';
+    this.protocol = protocol;
     const assignments = joined.leader === joined.memberId ? await this.assign(protocol, joined.members) : [];
     const { body: synced } = await connection.send(ApiKey.SyncGroup, {
       groupId: this.groupId,
@@ -123,7 +141,10 @@ export class GroupMembership {
   private async assign(protocol: string, members: readonly { memberId: string; metadata: Buffer }[]): Promise<{ memberId: string; assignment: Buffer }[]> {
     const assignor = ASSIGNORS[protocol];
     if (assignor === undefined) throw new KafkaClientError(`the group chose assignor '${protocol}', which this client does not implement`, false);
-    const subscriptions: GroupMember[] = members.map((member) => ({ memberId: member.memberId, topics: decodeSubscription(member.metadata).topics }));
+    const subscriptions: GroupMember[] = members.map((member) => {
+      const subscription = decodeSubscription(member.metadata);
+      return { memberId: member.memberId, topics: subscription.topics, ownedPartitions: subscription.ownedPartitions };
+    });
     const counts = new Map<string, number>();
     const topics = [...new Set(subscriptions.flatMap((member) => member.topics))];
     const metadata = await this.cluster.refreshMetadata(topics);
@@ -147,6 +168,12 @@ export class GroupMembership {
     // Heartbeats go on after the coordinator has announced a rebalance, until the next poll
     // rejoins: they keep the session alive while the application finishes its records.
     if (this.heartbeatInFlight || this.memberId === '') return;
+    if (this.pollOverdue()) {
+      // Kafka's rule: a member that stops polling leaves, so its partitions go to someone who works.
+      this.membershipLost = true;
+      await this.leave('poll was not called within max.poll.interval.ms').catch(() => undefined);
+      return;
+    }
     this.heartbeatInFlight = true;
     try {
       const connection = await this.coordinator();
@@ -213,7 +240,7 @@ export class GroupMembership {
     }
   }
 
-  async leave(): Promise<void> {
+  async leave(reason = 'the consumer is closing'): Promise<void> {
     this.stopHeartbeats();
     if (this.memberId === '') return;
     const connection = await this.coordinator();
@@ -223,7 +250,13 @@ export class GroupMembership {
     this.rejoinNeeded = true;
     await connection.send(ApiKey.LeaveGroup, {
       groupId: this.groupId, memberId,
-      members: [{ memberId, groupInstanceId: this.options.groupInstanceId ?? null, reason: 'the consumer is closing' }],
+      members: [{ memberId, groupInstanceId: this.options.groupInstanceId ?? null, reason }],
     });
   }
+}
+
+function groupByTopic(partitions: readonly TopicPartition[]): { topic: string; partitions: number[] }[] {
+  const topics = new Map<string, number[]>();
+  for (const entry of partitions) topics.set(entry.topic, [...(topics.get(entry.topic) ?? []), entry.partition]);
+  return [...topics].map(([topic, list]) => ({ topic, partitions: list.sort((a, b) => a - b) }));
 }

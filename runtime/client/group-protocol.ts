@@ -8,7 +8,8 @@
 //   Assignment   => version i16 | partitions [topic string, partitions [i32]] | userData nullable bytes
 //
 // Arrays have an i32 count, strings an i16 length, bytes an i32 length (-1 for null). We write
-// version 0 of both, which every client reads; readers ignore fields after the ones they know,
+// subscription v1 when the member owns partitions (sticky assignors need to know who owns
+// what) and v0 otherwise, and assignment v0; readers ignore fields after the ones they know,
 // so later versions sent by other clients decode here too.
 import { Reader, Writer } from '../../core/protocol/index.ts';
 
@@ -21,6 +22,8 @@ export interface Subscription {
   version: number;
   topics: string[];
   userData: Buffer | null;
+  /** v1+: the partitions the member owns now (KIP-429); empty before. */
+  ownedPartitions: TopicPartitions[];
 }
 
 export interface Assignment {
@@ -31,10 +34,11 @@ export interface Assignment {
 
 export const CONSUMER_PROTOCOL_TYPE = 'consumer';
 
-export function encodeSubscription(topics: readonly string[], userData: Buffer | null = null): Buffer {
-  const writer = new Writer(64).int16(0).int32(topics.length);
+export function encodeSubscription(topics: readonly string[], userData: Buffer | null = null, ownedPartitions: readonly TopicPartitions[] | null = null): Buffer {
+  const writer = new Writer(64).int16(ownedPartitions === null ? 0 : 1).int32(topics.length);
   for (const topic of topics) writer.string(topic);
   writer.nullableBytes(userData);
+  if (ownedPartitions !== null) writeTopicPartitions(writer, ownedPartitions);
   return writer.finish();
 }
 
@@ -43,15 +47,25 @@ export function decodeSubscription(data: Buffer): Subscription {
   const version = reader.int16();
   const topics = readArray(reader, () => reader.string());
   const userData = reader.nullableBytes();
-  return { version, topics, userData };
+  const ownedPartitions = version >= 1 && reader.remaining >= 4 ? readTopicPartitions(reader) : [];
+  return { version, topics, userData, ownedPartitions };
 }
 
-export function encodeAssignment(partitions: readonly TopicPartitions[], userData: Buffer | null = null): Buffer {
-  const writer = new Writer(64).int16(0).int32(partitions.length);
+function writeTopicPartitions(writer: Writer, partitions: readonly TopicPartitions[]): void {
+  writer.int32(partitions.length);
   for (const entry of partitions) {
     writer.string(entry.topic).int32(entry.partitions.length);
     for (const partition of entry.partitions) writer.int32(partition);
   }
+}
+
+function readTopicPartitions(reader: Reader): TopicPartitions[] {
+  return readArray(reader, () => ({ topic: reader.string(), partitions: readArray(reader, () => reader.int32()) }));
+}
+
+export function encodeAssignment(partitions: readonly TopicPartitions[], userData: Buffer | null = null): Buffer {
+  const writer = new Writer(64).int16(0);
+  writeTopicPartitions(writer, partitions);
   writer.nullableBytes(userData);
   return writer.finish();
 }
@@ -61,7 +75,7 @@ export function decodeAssignment(data: Buffer): Assignment {
   if (data.length === 0) return { version: 0, partitions: [], userData: null };
   const reader = new Reader(data);
   const version = reader.int16();
-  const partitions = readArray(reader, () => ({ topic: reader.string(), partitions: readArray(reader, () => reader.int32()) }));
+  const partitions = readTopicPartitions(reader);
   const userData = reader.remaining > 0 ? reader.nullableBytes() : null;
   return { version, partitions, userData };
 }
@@ -79,6 +93,8 @@ function readArray<T>(reader: Reader, readOne: () => T): T[] {
 export interface GroupMember {
   memberId: string;
   topics: readonly string[];
+  /** What the member owns now; sticky assignors keep as much of it as balance allows. */
+  ownedPartitions?: readonly TopicPartitions[];
 }
 
 /** Assigns partitions of the subscribed topics to members; `partitionCounts` holds every topic. */
@@ -151,5 +167,114 @@ export const roundRobinAssignor: Assignor = (members, partitionCounts) => {
   return finish(members, result);
 };
 
-export const ASSIGNORS: Readonly<Record<string, Assignor>> = { range: rangeAssignor, roundrobin: roundRobinAssignor };
-export type AssignorName = 'range' | 'roundrobin';
+/**
+ * Sticky: as balanced as round robin, but every member keeps the partitions it owns up to its
+ * fair share, so a rebalance moves as few partitions as it can. Fair shares: with P partitions
+ * and M members, everyone gets floor(P/M) and P mod M of them one more. Unowned partitions go
+ * to the least loaded member subscribed to their topic, then partitions move from the most to
+ * the least loaded member until no two differ by more than one.
+ */
+export const stickyAssignor: Assignor = (members, partitionCounts) => {
+  const sorted = [...members].sort((a, b) => a.memberId.localeCompare(b.memberId));
+  const all = allPartitions(sorted, partitionCounts);
+  const owner = new Map<string, string>();
+  const load = new Map<string, string[]>(sorted.map((member) => [member.memberId, []]));
+  const ceiling = Math.ceil(all.length / Math.max(1, sorted.length));
+  for (const member of sorted) {
+    for (const entry of member.ownedPartitions ?? []) {
+      for (const partition of entry.partitions) {
+        const id = `${entry.topic}\u0000${partition}`;
+        const owned = load.get(member.memberId) as string[];
+        if (!all.includes(id) || owner.has(id) || !member.topics.includes(entry.topic) || owned.length >= ceiling) continue;
+        owner.set(id, member.memberId);
+        owned.push(id);
+      }
+    }
+  }
+  for (const id of all) {
+    if (owner.has(id)) continue;
+    const topic = id.slice(0, id.indexOf('\u0000'));
+    const target = leastLoaded(sorted, load, topic);
+    if (target === undefined) continue;
+    owner.set(id, target);
+    (load.get(target) as string[]).push(id);
+  }
+  balance(sorted, load);
+  const result = new Map<string, Map<string, number[]>>();
+  for (const [memberId, ids] of load) {
+    for (const id of ids.sort(comparePartitionIds)) {
+      const at = id.indexOf('\u0000');
+      addPartition(result, memberId, id.slice(0, at), Number(id.slice(at + 1)));
+    }
+  }
+  return finish(members, result);
+};
+
+function allPartitions(members: readonly GroupMember[], partitionCounts: ReadonlyMap<string, number>): string[] {
+  const topics = [...new Set(members.flatMap((member) => member.topics))].sort();
+  return topics.flatMap((topic) => Array.from({ length: partitionCounts.get(topic) ?? 0 }, (_, partition) => `${topic}\u0000${partition}`));
+}
+
+function comparePartitionIds(a: string, b: string): number {
+  const [topicA = '', partitionA = '0'] = a.split('\u0000');
+  const [topicB = '', partitionB = '0'] = b.split('\u0000');
+  return topicA === topicB ? Number(partitionA) - Number(partitionB) : topicA.localeCompare(topicB);
+}
+
+function leastLoaded(members: readonly GroupMember[], load: ReadonlyMap<string, string[]>, topic: string): string | undefined {
+  let best: string | undefined;
+  for (const member of members) {
+    if (!member.topics.includes(topic)) continue;
+    if (best === undefined || (load.get(member.memberId)?.length ?? 0) < (load.get(best)?.length ?? 0)) best = member.memberId;
+  }
+  return best;
+}
+
+/** Moves partitions from the most to the least loaded eligible member until balanced. */
+function balance(members: readonly GroupMember[], load: Map<string, string[]>): void {
+  const topicsOf = new Map(members.map((member) => [member.memberId, member.topics]));
+  for (let moves = 0; moves < 100_000; moves++) {
+    let moved = false;
+    const byLoad = [...load].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
+    for (const [donor, donated] of byLoad) {
+      for (const [receiver, received] of [...byLoad].reverse()) {
+        if (donated.length - received.length <= 1) break;
+        const index = donated.findLastIndex((id) => topicsOf.get(receiver)?.includes(id.slice(0, id.indexOf('\u0000'))) === true);
+        if (index < 0) continue;
+        received.push(...donated.splice(index, 1));
+        moved = true;
+        break;
+      }
+      if (moved) break;
+    }
+    if (!moved) return;
+  }
+}
+
+/**
+ * Cooperative sticky (KIP-429): the sticky plan, less every partition that would move from one
+ * live member to another. Such a partition is first given up by its owner, which then rejoins;
+ * the rebalance that follows assigns it to its new member. Nobody stops work on the partitions
+ * it keeps.
+ */
+export const cooperativeStickyAssignor: Assignor = (members, partitionCounts) => {
+  const plan = stickyAssignor(members, partitionCounts);
+  const previousOwner = new Map<string, string>();
+  for (const member of members) {
+    for (const entry of member.ownedPartitions ?? []) for (const partition of entry.partitions) previousOwner.set(`${entry.topic}\u0000${partition}`, member.memberId);
+  }
+  const result = new Map<string, TopicPartitions[]>();
+  for (const [memberId, entries] of plan) {
+    result.set(memberId, entries
+      .map((entry) => ({ topic: entry.topic, partitions: entry.partitions.filter((partition) => (previousOwner.get(`${entry.topic}\u0000${partition}`) ?? memberId) === memberId) }))
+      .filter((entry) => entry.partitions.length > 0));
+  }
+  return result;
+};
+
+export const ASSIGNORS: Readonly<Record<string, Assignor>> = {
+  range: rangeAssignor, roundrobin: roundRobinAssignor, sticky: stickyAssignor, 'cooperative-sticky': cooperativeStickyAssignor,
+};
+export type AssignorName = 'range' | 'roundrobin' | 'sticky' | 'cooperative-sticky';
+/** Assignors whose members keep their partitions through a rebalance (KIP-429). */
+export const COOPERATIVE_ASSIGNORS: ReadonlySet<string> = new Set(['cooperative-sticky']);

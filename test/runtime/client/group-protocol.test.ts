@@ -14,14 +14,14 @@ describe('consumer protocol encoding', () => {
   it('writes subscription v0 byte for byte', () => {
     const bytes = encodeSubscription(['ab', 'c']);
     expect(bytes.toString('hex')).toBe('0000' + '00000002' + '0002' + '6162' + '0001' + '63' + 'ffffffff');
-    expect(decodeSubscription(bytes)).toEqual({ version: 0, topics: ['ab', 'c'], userData: null });
+    expect(decodeSubscription(bytes)).toEqual({ version: 0, topics: ['ab', 'c'], userData: null, ownedPartitions: [] });
   });
 
   it('reads a v3 subscription as the Java client writes it, ignoring the fields it does not use', () => {
     const writer = new Writer(64).int16(3).int32(1).string('orders').nullableBytes(Buffer.from('u'));
     writer.int32(1).string('orders').int32(2).int32(0).int32(1); // ownedPartitions
     writer.int32(7).nullableString('rack-a'); // generationId, rackId
-    expect(decodeSubscription(writer.finish())).toEqual({ version: 3, topics: ['orders'], userData: Buffer.from('u') });
+    expect(decodeSubscription(writer.finish())).toEqual({ version: 3, topics: ['orders'], userData: Buffer.from('u'), ownedPartitions: [{ topic: 'orders', partitions: [0, 1] }] });
   });
 
   it('round-trips an assignment and reads an empty one as nothing assigned', () => {

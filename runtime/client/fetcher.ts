@@ -1,0 +1,239 @@
+// The consumer's fetching side. Fetches run in the background, one at a time per broker, for
+// every assigned partition whose fetched records have all been handed out: while the
+// application works through one response, the next is already on its way (prefetching), and
+// memory stays bounded by one response per partition.
+//
+// Each partition has two offsets: `position`, the next record the application gets (what
+// commits use), and `fetchPosition`, the next offset to fetch, which runs ahead by the records
+// buffered. A seek, a pause or a rebalance drops the buffered records and brings fetchPosition
+// back to position; an answer to a fetch sent before that is recognised as stale and ignored.
+import { ApiKey, ErrorCode } from '../../core/protocol/index.ts';
+import { sleep, type Cluster } from './cluster.ts';
+import { KafkaProtocolError, isRetriableError, throwIfError } from './errors.ts';
+import { recordsFromFetch, type ConsumerRecord } from './fetch-records.ts';
+
+export interface PartitionState {
+  topic: string;
+  partition: number;
+  /** The offset of the next record to hand out; null until looked up. */
+  position: bigint | null;
+  /** The offset the next fetch starts at; null until looked up. */
+  fetchPosition: bigint | null;
+  paused: boolean;
+  /** A fetch for this partition is out. */
+  fetching: boolean;
+  /** Records of this partition wait in the buffer. */
+  buffered: boolean;
+}
+
+interface Chunk {
+  state: PartitionState;
+  records: ConsumerRecord[];
+  /** The index of the next record to hand out. */
+  next: number;
+  /** Where the partition's position goes once every record of the chunk is out. */
+  nextOffset: bigint;
+}
+
+export interface FetcherOptions {
+  fetchMinBytes: number;
+  fetchMaxBytes: number;
+  fetchMaxWaitMs: number;
+  maxPartitionFetchBytes: number;
+  isolationLevel: 'read_uncommitted' | 'read_committed';
+  requestTimeoutMs: number;
+  retryBackoffMs: number;
+}
+
+export class Fetcher {
+  private chunks: Chunk[] = [];
+  private readonly brokersFetching = new Set<number>();
+  private waiters: (() => void)[] = [];
+  /** A fetch failure that the application must see, raised by the next poll. */
+  private failure: Error | null = null;
+  private backoffUntilMs = 0;
+  private refreshing = false;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly options: FetcherOptions,
+    private readonly partitions: () => Iterable<PartitionState>,
+    private readonly isCurrent: (state: PartitionState) => boolean,
+    private readonly outOfRange: (state: PartitionState) => void,
+  ) {}
+
+  get hasRecords(): boolean {
+    return this.chunks.length > 0;
+  }
+
+  /** Throws a failure of a background fetch, once. */
+  raiseFailure(): void {
+    const failure = this.failure;
+    this.failure = null;
+    if (failure !== null) throw failure;
+  }
+
+  /** Hands out up to `max` records and moves positions past them. */
+  take(max: number): ConsumerRecord[] {
+    const taken: ConsumerRecord[] = [];
+    while (taken.length < max && this.chunks.length > 0) {
+      const chunk = this.chunks[0] as Chunk;
+      const count = Math.min(max - taken.length, chunk.records.length - chunk.next);
+      const part = chunk.next === 0 && count === chunk.records.length ? chunk.records : chunk.records.slice(chunk.next, chunk.next + count);
+      for (const record of part) taken.push(record);
+      chunk.next += count;
+      if (chunk.next >= chunk.records.length) {
+        this.chunks.shift();
+        chunk.state.position = chunk.nextOffset;
+        chunk.state.buffered = false;
+      } else {
+        chunk.state.position = (chunk.records[chunk.next - 1] as ConsumerRecord).offset + 1n;
+      }
+    }
+    return taken;
+  }
+
+  /** Drops buffered records of the partitions that match; their fetching restarts at position. */
+  drop(matches: (state: PartitionState) => boolean): void {
+    this.chunks = this.chunks.filter((chunk) => {
+      if (!matches(chunk.state)) return true;
+      chunk.state.buffered = false;
+      chunk.state.fetchPosition = chunk.state.position;
+      return false;
+    });
+  }
+
+  dropAll(): void {
+    this.drop(() => true);
+  }
+
+  /** Starts a fetch to every broker that leads a partition ready for one and has none out. */
+  start(): void {
+    if (Date.now() < this.backoffUntilMs) return;
+    const byLeader = new Map<number, PartitionState[]>();
+    for (const state of this.partitions()) {
+      if (state.fetchPosition === null || state.paused || state.fetching || state.buffered) continue;
+      const leader = this.cluster.cachedTopic(state.topic)?.partitions[state.partition]?.leader ?? -1;
+      if (leader < 0) {
+        this.refreshMetadata();
+        continue;
+      }
+      if (this.brokersFetching.has(leader)) continue;
+      byLeader.set(leader, [...(byLeader.get(leader) ?? []), state]);
+    }
+    for (const [leader, states] of byLeader) {
+      this.brokersFetching.add(leader);
+      for (const state of states) state.fetching = true;
+      void this.fetchFrom(leader, states)
+        .catch((error: unknown) => this.fetchFailed(error))
+        .finally(() => {
+          this.brokersFetching.delete(leader);
+          for (const state of states) state.fetching = false;
+          this.notify();
+        });
+    }
+  }
+
+  /** Resolves when a fetch completes or `timeoutMs` passes. */
+  async waitForFetch(timeoutMs: number): Promise<void> {
+    if (timeoutMs <= 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.waiters.push(done);
+    });
+  }
+
+  private notify(): void {
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  private fetchFailed(error: unknown): void {
+    if (isRetriableError(error)) {
+      this.refreshAndBackOff();
+      return;
+    }
+    this.failure = error instanceof Error ? error : new Error(String(error));
+  }
+
+  /** After an error: refresh metadata and send no fetch for retry.backoff.ms. */
+  private refreshAndBackOff(): void {
+    if (Date.now() < this.backoffUntilMs) return;
+    this.backoffUntilMs = Date.now() + this.options.retryBackoffMs;
+    this.refreshMetadata();
+    void sleep(this.options.retryBackoffMs).then(() => this.notify());
+  }
+
+  /** Looks up the leaders of the assigned partitions; fetching resumes when they are known. */
+  private refreshMetadata(): void {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    const topics = [...new Set([...this.partitions()].map((state) => state.topic))];
+    void this.cluster.refreshMetadata(topics).catch(() => undefined).finally(() => {
+      this.refreshing = false;
+      this.notify();
+    });
+  }
+
+  private async fetchFrom(leader: number, states: readonly PartitionState[]): Promise<void> {
+    const connection = await this.cluster.connectionTo(leader);
+    const sent = new Map<PartitionState, bigint>();
+    for (const state of states) sent.set(state, state.fetchPosition as bigint);
+    const topics = new Map<string, PartitionState[]>();
+    for (const state of states) topics.set(state.topic, [...(topics.get(state.topic) ?? []), state]);
+    const { body } = await connection.send(ApiKey.Fetch, {
+      replicaId: -1, maxWaitMs: this.options.fetchMaxWaitMs, minBytes: this.options.fetchMinBytes, maxBytes: this.options.fetchMaxBytes,
+      isolationLevel: this.options.isolationLevel === 'read_committed' ? 1 : 0, sessionId: 0, sessionEpoch: -1,
+      topics: [...topics].map(([topic, entries]) => ({
+        topic,
+        partitions: entries.map((state) => ({
+          partition: state.partition, currentLeaderEpoch: -1, fetchOffset: sent.get(state) as bigint,
+          lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: this.options.maxPartitionFetchBytes,
+        })),
+      })),
+      forgottenTopicsData: [], rackId: '',
+    }, { timeoutMs: this.options.requestTimeoutMs + this.options.fetchMaxWaitMs });
+    throwIfError(body.errorCode, `fetch from broker ${leader}`);
+    const byKey = new Map<string, PartitionState>();
+    for (const state of states) byKey.set(`${state.topic}\u0000${state.partition}`, state);
+    for (const topic of body.responses) {
+      for (const partition of topic.partitions) {
+        const state = byKey.get(`${topic.topic}\u0000${partition.partitionIndex}`);
+        // A seek, pause or rebalance while the fetch was out makes its answer stale.
+        if (state === undefined || !this.isCurrent(state) || state.fetchPosition !== sent.get(state) || state.buffered) continue;
+        this.accept(state, sent.get(state) as bigint, partition);
+      }
+    }
+  }
+
+  private accept(
+    state: PartitionState,
+    fetchOffset: bigint,
+    partition: { partitionIndex: number; errorCode: number; records: Buffer | null; abortedTransactions: { producerId: bigint; firstOffset: bigint }[] | null },
+  ): void {
+    if (partition.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
+      this.outOfRange(state);
+      return;
+    }
+    if (partition.errorCode !== ErrorCode.NONE) {
+      const error = new KafkaProtocolError(partition.errorCode, `fetch ${state.topic}-${state.partition}`);
+      if (error.retriable) {
+        this.refreshAndBackOff();
+        return;
+      }
+      throw error;
+    }
+    const { records, nextOffset } = recordsFromFetch(state.topic, state.partition, fetchOffset, partition.records, partition.abortedTransactions);
+    state.fetchPosition = nextOffset;
+    if (records.length === 0) {
+      // Only control records or skipped ones: the position moves past them at once.
+      if (state.position === fetchOffset) state.position = nextOffset;
+      return;
+    }
+    state.buffered = true;
+    this.chunks.push({ state, records, next: 0, nextOffset });
+  }
+}
