@@ -66,7 +66,8 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
     this.assertOpen();
     const results: (Uint8Array | null)[] = new Array<Uint8Array | null>(keys.length).fill(null);
     const reads: Promise<void>[] = [];
-    let batch = this.session.read({ capacity: Math.min(keys.length, ROCKSDB_LIMITS.readBatchKeysMax) });
+    // The binding doubles a batch's capacity until it fits, so a capacity of zero would never grow.
+    let batch = this.session.read({ capacity: Math.max(1, Math.min(keys.length, ROCKSDB_LIMITS.readBatchKeysMax)), autoDestroy: true });
     let batchSize = 0;
     for (let index = 0; index < keys.length; index++) {
       const key = keys[index] as Uint8Array;
@@ -78,10 +79,12 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
       reads.push(batch.get(key).then((value) => void (results[index] = value)));
       if (++batchSize === ROCKSDB_LIMITS.readBatchKeysMax) {
         batch.tryFlush();
-        batch = this.session.read({ capacity: ROCKSDB_LIMITS.readBatchKeysMax });
+        batch = this.session.read({ capacity: ROCKSDB_LIMITS.readBatchKeysMax, autoDestroy: true });
         batchSize = 0;
       }
     }
+    // Batches hold a reference on the database until destroyed (autoDestroy after the read);
+    // one leaked batch makes close wait forever.
     if (batchSize > 0) batch.tryFlush();
     else batch.destroy();
     await Promise.all(reads);
@@ -168,7 +171,7 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
   applyBatch(records: readonly ChangelogRecord[]): Promise<void> {
     this.assertOpen();
     if (this.staged.size > 0) this.submitStaged();
-    const batch = this.session.write({ capacity: records.length, autoDestroy: true });
+    const batch = this.session.write({ capacity: Math.max(1, records.length), autoDestroy: true });
     for (const record of records) {
       if (record.value === null) batch.tryDelete(record.key);
       else batch.tryPut(record.key, record.value);

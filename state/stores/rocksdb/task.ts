@@ -42,9 +42,14 @@ export class RocksDbTask {
     await mkdir(path, { recursive: true });
     const columnFamilies = [...new Set([...(await readManifest(path)), ...options.storeNames])].sort();
     if (columnFamilies.length > ROCKSDB_LIMITS.columnFamiliesPerTaskMax) throw new Error(`task has ${columnFamilies.length} stores, above ${ROCKSDB_LIMITS.columnFamiliesPerTaskMax}`);
-    await writeManifest(path, columnFamilies);
     const budget = options.budget ?? sharedRocksDbBudget();
     const settings = budget.reserve(columnFamilies.length);
+    try {
+      await writeManifest(path, columnFamilies);
+    } catch (error) {
+      budget.release(columnFamilies.length);
+      throw error;
+    }
     const database = new RocksDB(path, {
       columnFamilies,
       writeBufferSize: settings.writeBufferSize,

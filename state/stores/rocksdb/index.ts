@@ -1,0 +1,13 @@
+// The RocksDB stores: one database per task, a column family per store, asynchronous reads,
+// staged write batches, a time-segmented window store and changelog restoration.
+export { configureSharedRocksDbBudget, RocksDbMemoryBudget, rocksDbBudgetConfigSchema, sharedRocksDbBudget } from './budget.ts';
+export type { ColumnFamilySettings, RocksDbBudgetConfig } from './budget.ts';
+export { prefixUpperBound, RocksDbKeyValueStore } from './key-value.ts';
+export type { AsyncKeyValueBytesStore, RangeOptions } from './key-value.ts';
+export { ROCKSDB_LIMITS } from './limits.ts';
+export { restoreChangelog } from './restore.ts';
+export type { RestoreOptions, RestoreProgress, RestoreTarget } from './restore.ts';
+export { RocksDbTask } from './task.ts';
+export type { RocksDbTaskOptions } from './task.ts';
+export { RocksDbWindowStore } from './window.ts';
+export type { SegmentedWindowStoreOptions, WindowedBytes } from './window.ts';
