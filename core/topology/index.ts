@@ -6,3 +6,4 @@ export * from './duration.ts';
 export * from './describe.ts';
 export * from './compatibility.ts';
 export { STREAMS_LIMITS } from './limits.ts';
+export * from './partition-counts.ts';

@@ -1,10 +1,14 @@
 // TopologyTestDriver: runs a Topology without a broker. It drives the same StreamTask code the
-// broker-backed runtime uses, with one partition per topic: piped records go to the tasks that
-// read their topic, records written to repartition topics are fed back in, exactly as a
-// consumer would read them, and every pipe ends with a commit.
+// broker-backed runtime uses, one task per sub-topology and partition. Topics have one
+// partition unless the options say otherwise; keyed records go to the partition the Java
+// client's murmur2 picks, records without a key go round-robin. Piped records go to the task
+// of their sub-topology and partition, records written to repartition topics are fed back in,
+// exactly as a consumer would read them, and every pipe ends with a commit.
 import { Duration, DateTime } from 'luxon';
 import type { Serde } from '../../core/serdes/serde.ts';
+import { partitionForKey } from '../../core/partitioner.ts';
 import { STREAMS_LIMITS } from '../../core/topology/limits.ts';
+import { resolvePartitionCounts } from '../../core/topology/partition-counts.ts';
 import type { ChangelogRecord, ChangelogWriter, StateStore, TaskMetrics } from '../../core/topology/processor.ts';
 import type { Headers, TopicRecord, ValueAndTimestamp } from '../../core/topology/record.ts';
 import { findQueryableStore, resolveTopicName, type Topology } from '../../core/topology/topology.ts';
@@ -23,6 +27,14 @@ export interface TestDriverOptions {
    * them: a restart of the application with its local state lost.
    */
   readonly changelogs?: ReadonlyMap<string, readonly TopicRecord[]>;
+  /**
+   * Partition counts of user topics (input, output, pattern matches), by name. Internal topics
+   * follow the topology: repartition topics take their fixed count or their writer's task
+   * count, changelogs one partition per task.
+   */
+  readonly partitions?: Readonly<Record<string, number>>;
+  /** Partition count of user topics not named in partitions. Default 1. */
+  readonly defaultPartitions?: number;
 }
 
 export interface TestRecord<K, V> {
@@ -30,6 +42,8 @@ export interface TestRecord<K, V> {
   readonly value: V | null;
   readonly timestamp: number;
   readonly headers: Headers;
+  /** Output records carry the partition they were written to; input records may choose one. */
+  readonly partition?: number;
 }
 
 type TimestampLike = number | DateTime;
@@ -43,38 +57,60 @@ export class TopologyTestDriver {
   private wallClockMs: number;
   private readonly tasks: StreamTask[] = [];
   private readonly globalTasks: GlobalStoreTask[] = [];
-  /** Every record produced to each topic, in order; output topics read from here. */
+  /** Every record produced to each topic, in order of production; output topics read from here. */
   private readonly topics = new Map<string, TopicRecord[]>();
   private readonly readPositions = new Map<string, number>();
-  /** Next offset per topic, counting piped and produced records alike. */
+  /** Next offset per topic partition, counting piped and produced records alike. */
   private readonly nextOffsets = new Map<string, bigint>();
+  /** Partition counts by full topic name (internal topics prefixed). */
+  private readonly partitionCounts = new Map<string, number>();
+  private readonly userPartitions: (topic: string) => number;
+  /** Next partition for records without a key, per topic. */
+  private readonly roundRobin = new Map<string, number>();
   private readonly pending: { topic: string; record: TopicRecord }[] = [];
 
   constructor(private readonly topology: Topology, options: TestDriverOptions = {}) {
     this.applicationId = options.applicationId ?? 'test-application';
     this.wallClockMs = options.initialWallClockTimeMs ?? 0;
+    const defaultPartitions = options.defaultPartitions ?? 1;
+    this.userPartitions = (topic) => options.partitions?.[topic] ?? defaultPartitions;
+    const counts = resolvePartitionCounts(topology, (topic) => (typeof topic === 'string' ? this.userPartitions(topic) : defaultPartitions));
+    for (const [topic, count] of counts.topics) this.partitionCounts.set(resolveTopicName(topology, this.applicationId, topic), count);
     const changelogWriter: ChangelogWriter = {
-      send: (topic, partition, key, value, timestamp) => this.append(topic, { key, value, timestamp, headers: [], partition: null }),
+      send: (topic, partition, key, value, timestamp) => this.append(topic, { key, value, timestamp, headers: [], partition }),
     };
-    const log = options.log ?? (() => undefined);
     for (const global of topology.globalStores) this.globalTasks.push(new GlobalStoreTask(topology, global, this.applicationId, () => this.wallClockMs));
     const globalStores = new Map<string, StateStore>(this.globalTasks.map((task) => [task.storeName, task.store]));
     for (const subtopology of topology.subtopologies) {
-      const task = new StreamTask({
-        applicationId: this.applicationId,
-        topology,
-        subtopologyId: subtopology.id,
-        partition: 0,
-        collector: { send: (record) => this.produce(record) },
-        changelogWriter,
-        clock: () => this.wallClockMs,
-        deserializationErrorHandler: options.deserializationErrorHandler ?? 'log-and-continue',
-        globalStores,
-        log,
-      });
-      task.init((_storeName, topic) => this.restoreFrom(options.changelogs?.get(topic) ?? [], topic));
-      this.tasks.push(task);
+      for (let partition = 0; partition < (counts.tasks.get(subtopology.id) ?? 1); partition++) {
+        const task = new StreamTask({
+          applicationId: this.applicationId,
+          topology,
+          subtopologyId: subtopology.id,
+          partition,
+          collector: { send: (record) => this.produce(record) },
+          changelogWriter,
+          clock: () => this.wallClockMs,
+          deserializationErrorHandler: options.deserializationErrorHandler ?? 'log-and-continue',
+          globalStores,
+          log: options.log ?? (() => undefined),
+          partitionCount: (topic) => this.partitionCount(topic),
+        });
+        const changelog = (topic: string) => (options.changelogs?.get(topic) ?? []).filter((record) => record.partition === partition);
+        task.init((_storeName, topic) => this.restoreFrom(changelog(topic), topic));
+        this.tasks.push(task);
+      }
     }
+  }
+
+  /** Partitions of a topic by its full name: internal ones as the topology decides, user ones as the options say. */
+  partitionCount(topic: string): number {
+    return this.partitionCounts.get(topic) ?? this.userPartitions(topic);
+  }
+
+  /** Ids of the tasks the driver runs, `<subtopology>_<partition>`. */
+  taskIds(): string[] {
+    return this.tasks.map((task) => task.id);
   }
 
   createInputTopic<K, V>(topic: string, keySerde: Serde<K>, valueSerde: Serde<V>, options: { startTimestamp?: TimestampLike; autoAdvanceMs?: number } = {}): TestInputTopic<K, V> {
@@ -86,10 +122,10 @@ export class TopologyTestDriver {
   }
 
   /** Internal: pipes one raw record and processes everything it causes. */
-  pipeRaw(topic: string, key: Uint8Array | null, value: Uint8Array | null, timestamp: number, headers: Headers): void {
+  pipeRaw(topic: string, key: Uint8Array | null, value: Uint8Array | null, timestamp: number, headers: Headers, partition?: number): void {
     const consumed = this.tasks.some((task) => task.consumesTopic(topic)) || this.globalTasks.some((task) => task.consumesTopic(topic));
     if (!consumed) throw new Error(`no source in the topology reads topic ${topic}`);
-    this.pending.push({ topic, record: this.record(topic, key, value, timestamp, headers) });
+    this.pending.push({ topic, record: this.record(topic, key, value, timestamp, headers, partition ?? null) });
     this.drain();
   }
 
@@ -206,20 +242,35 @@ export class TopologyTestDriver {
     const restored: ChangelogRecord[] = [];
     for (const record of records) {
       if (record.key === null) throw new Error(`changelog ${topic} holds a record without a key`);
-      this.append(topic, { key: record.key, value: record.value, timestamp: record.timestamp, headers: record.headers, partition: null });
+      this.append(topic, { key: record.key, value: record.value, timestamp: record.timestamp, headers: record.headers, partition: record.partition });
       restored.push({ key: record.key, value: record.value });
     }
     return restored;
   }
 
-  private record(topic: string, key: Uint8Array | null, value: Uint8Array | null, timestamp: number, headers: Headers): TopicRecord {
-    const offset = this.nextOffsets.get(topic) ?? 0n;
-    this.nextOffsets.set(topic, offset + 1n);
-    return { key, value, timestamp, headers, partition: 0, offset };
+  /** The partition a record goes to: the chosen one, else murmur2 of the key, else round-robin. */
+  private choosePartition(topic: string, key: Uint8Array | null, chosen: number | null): number {
+    const count = this.partitionCount(topic);
+    if (chosen !== null) {
+      if (!Number.isInteger(chosen) || chosen < 0 || chosen >= count) throw new Error(`partition ${chosen} of topic ${topic} does not exist; it has ${count}`);
+      return chosen;
+    }
+    if (key !== null) return partitionForKey(key, count);
+    const next = this.roundRobin.get(topic) ?? 0;
+    this.roundRobin.set(topic, (next + 1) % count);
+    return next;
+  }
+
+  private record(topic: string, key: Uint8Array | null, value: Uint8Array | null, timestamp: number, headers: Headers, chosenPartition: number | null): TopicRecord {
+    const partition = this.choosePartition(topic, key, chosenPartition);
+    const position = `${topic}\u0000${partition}`;
+    const offset = this.nextOffsets.get(position) ?? 0n;
+    this.nextOffsets.set(position, offset + 1n);
+    return { key, value, timestamp, headers, partition, offset };
   }
 
   private append(topic: string, record: Omit<OutgoingRecord, 'topic'>): TopicRecord {
-    const stored = this.record(topic, record.key, record.value, record.timestamp, record.headers);
+    const stored = this.record(topic, record.key, record.value, record.timestamp, record.headers, record.partition);
     let records = this.topics.get(topic);
     if (records === undefined) this.topics.set(topic, (records = []));
     records.push(stored);
@@ -238,7 +289,7 @@ export class TopologyTestDriver {
     for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
       if (++processed > STREAMS_LIMITS.driverCascadeRecordsMax) throw new Error('test driver: records keep cycling through topics');
       for (const global of this.globalTasks) if (global.consumesTopic(next.topic)) global.process(next.topic, next.record);
-      for (const task of this.tasks) if (task.consumesTopic(next.topic)) task.process(next.topic, next.record);
+      for (const task of this.tasks) if (task.partition === next.record.partition && task.consumesTopic(next.topic)) task.process(next.topic, next.record);
     }
     for (const task of this.tasks) task.commit();
     for (const global of this.globalTasks) global.flush();
@@ -259,12 +310,13 @@ export class TestInputTopic<K, V> {
     this.nextTimestampMs = startTimestampMs;
   }
 
-  pipeInput(key: K | null, value: V | null, timestamp?: TimestampLike, headers: Headers = []): void {
+  /** Pipes one record; without a partition, a keyed record goes where murmur2 of its key bytes says. */
+  pipeInput(key: K | null, value: V | null, timestamp?: TimestampLike, headers: Headers = [], partition?: number): void {
     const time = timestamp === undefined ? this.nextTimestampMs : timestampMs(timestamp);
     if (timestamp === undefined) this.nextTimestampMs += this.autoAdvanceMs;
     const keyBytes = key === null ? null : this.keySerde.serialize(key, this.topic);
     const valueBytes = value === null ? null : this.valueSerde.serialize(value, this.topic);
-    this.driver.pipeRaw(this.topic, keyBytes, valueBytes, time, headers);
+    this.driver.pipeRaw(this.topic, keyBytes, valueBytes, time, headers, partition);
   }
 
   pipeValue(value: V | null, timestamp?: TimestampLike): void {
@@ -276,7 +328,7 @@ export class TestInputTopic<K, V> {
   }
 
   pipeRecordList(records: readonly TestRecord<K, V>[]): void {
-    for (const record of records) this.pipeInput(record.key, record.value, record.timestamp, record.headers);
+    for (const record of records) this.pipeInput(record.key, record.value, record.timestamp, record.headers, record.partition);
   }
 
   advanceTime(advance: number | Duration): void {
@@ -300,6 +352,7 @@ export class TestOutputTopic<K, V> {
       value: raw.value === null ? null : this.valueSerde.deserialize(raw.value, this.topic),
       timestamp: raw.timestamp,
       headers: raw.headers,
+      partition: raw.partition,
     };
   }
 

@@ -376,6 +376,6 @@ suite('describe() of joins and global stores', () => {
     const driver = new TopologyTestDriver(builder.build());
     const headers = [{ key: 'trace', value: new Uint8Array([1, 2]) }];
     driver.createInputTopic('in', strings, strings).pipeInput('k', 'v', 7, headers);
-    expect(driver.createOutputTopic('out', strings, strings).readRecord()).toEqual({ key: 'k', value: 'V', timestamp: 7, headers });
+    expect(driver.createOutputTopic('out', strings, strings).readRecord()).toEqual({ key: 'k', value: 'V', timestamp: 7, headers, partition: 0 });
   });
 });

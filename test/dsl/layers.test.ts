@@ -43,4 +43,15 @@ describe('layering of the streams folders', () => {
       expect(violations).toEqual([]);
     });
   }
+
+  // The engine partitions keys with core/partitioner.ts; the client keeps its own copy.
+  it('dsl and runtime/streams never import runtime/client', () => {
+    const files = [...sources('dsl'), ...sources('runtime/streams')];
+    const violations = files.flatMap((file) =>
+      imports(file)
+        .filter((specifier) => specifier.startsWith('.') && relative(root, join(root, file, '..', specifier)).startsWith('runtime/client'))
+        .map((specifier) => `${file} -> ${specifier}`),
+    );
+    expect(violations).toEqual([]);
+  });
 });
