@@ -165,8 +165,13 @@ export class MemoryRaftLog implements RaftLog {
 
   close(): void {}
 
-  /** Every batch with its offsets and epoch, for the simulation's safety checks. */
+  /** Every batch with its offsets and epoch, for the simulation's safety checks (a copy). */
   snapshot(): readonly Readonly<StoredBatch>[] {
     return this.batches.slice();
+  }
+
+  /** The live list of batches, for checks that must not copy it on every event. */
+  get batchList(): readonly Readonly<StoredBatch>[] {
+    return this.batches;
   }
 }
