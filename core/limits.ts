@@ -29,6 +29,16 @@ export const LIMITS = {
   fetchWaitMsMax: 30_000,
   /** Connections a broker serves at once. */
   connectionsMax: 10_000,
+
+  // Streams engine.
+  /** Entries a caching store layer holds before it flushes to the layer below. */
+  cacheEntriesMax: 10_000,
+  /** Records the test driver processes for one piped record; repartition loops stop here. */
+  driverCascadeRecordsMax: 1_000_000,
+  /** Keys a suppress buffer holds before it emits early (or fails, for final results). */
+  suppressBufferRecordsMax: 1_000_000,
+  /** Windows a single record may fall into (hopping windows with a tiny advance). */
+  windowsPerRecordMax: 10_000,
 } as const;
 
 function assert(condition: boolean, message: string): void {
@@ -39,3 +49,6 @@ assert(LIMITS.messageBytesDefault < LIMITS.segmentBytesDefault, 'a batch must fi
 assert(LIMITS.messageBytesDefault < LIMITS.requestFrameBytesMax, 'a batch must fit in a request');
 assert(LIMITS.requestFrameBytesMax <= LIMITS.responseFrameBytesMax, 'fetch responses may exceed requests');
 assert(LIMITS.indexIntervalBytes < LIMITS.segmentBytesMin * 8, 'indexes need entries per segment');
+assert(LIMITS.cacheEntriesMax >= 1, 'a caching layer must hold at least one entry');
+assert(LIMITS.windowsPerRecordMax <= LIMITS.driverCascadeRecordsMax, 'one hopping record must not exhaust the driver');
+assert(LIMITS.suppressBufferRecordsMax <= LIMITS.driverCascadeRecordsMax, 'emptying a full suppress buffer must fit in one driver cascade');

@@ -14,7 +14,7 @@ import * as table from './processors/table.ts';
 import * as fk from './processors/fk-join.ts';
 import { Serdes } from '../core/serdes/serde.ts';
 import { keyValueStoreDescriptor, settingsFrom } from './stores.ts';
-import { STREAMS_LIMITS } from '../core/topology/limits.ts';
+import { LIMITS } from '../core/limits.ts';
 
 export interface BufferConfig {
   /** Keys held at most; default unbounded (up to the engine's limit). */
@@ -154,7 +154,7 @@ export class KTable<K, V> {
     const storeName = this.builder.statefulName(suppressed.name === undefined ? undefined : `${suppressed.name}-store`, 'suppress', () => this.builder.newStoreName('KTABLE-SUPPRESS-'));
     const keySerde = this.keySerde ?? fallbackSerde<K>();
     const valueSerde = this.valueSerde ?? fallbackSerde<V>();
-    const recordsMax = suppressed.buffer.maxRecords ?? STREAMS_LIMITS.suppressBufferRecordsMax;
+    const recordsMax = suppressed.buffer.maxRecords ?? LIMITS.suppressBufferRecordsMax;
     let options;
     if (suppressed.kind === 'until-window-closes') {
       if (this.windowCloseDelayMs === null) throw new Error('suppress(untilWindowCloses) needs a windowed table');

@@ -5,5 +5,4 @@ export * from './windows.ts';
 export * from './duration.ts';
 export * from './describe.ts';
 export * from './compatibility.ts';
-export { STREAMS_LIMITS } from './limits.ts';
 export * from './partition-counts.ts';

@@ -1,7 +1,7 @@
 // Window definitions and their math. Window boundaries follow Kafka Streams: time windows are
 // aligned to the epoch and half-open [start, end); session windows are closed [start, end].
 import { durationMs, type DurationLike } from './duration.ts';
-import { STREAMS_LIMITS } from './limits.ts';
+import { LIMITS } from '../limits.ts';
 
 export interface Window {
   readonly startMs: number;
@@ -24,8 +24,8 @@ export class TimeWindows {
   ) {
     if (sizeMs <= 0) throw new RangeError('window size must be positive');
     if (advanceMs <= 0 || advanceMs > sizeMs) throw new RangeError('window advance must be positive and at most the size');
-    if (Math.ceil(sizeMs / advanceMs) > STREAMS_LIMITS.windowsPerRecordMax) {
-      throw new RangeError(`a record would fall into more than ${STREAMS_LIMITS.windowsPerRecordMax} hopping windows`);
+    if (Math.ceil(sizeMs / advanceMs) > LIMITS.windowsPerRecordMax) {
+      throw new RangeError(`a record would fall into more than ${LIMITS.windowsPerRecordMax} hopping windows`);
     }
   }
   static ofSizeWithNoGrace(size: DurationLike): TimeWindows {

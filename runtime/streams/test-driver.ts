@@ -7,7 +7,7 @@
 import { Duration, DateTime } from 'luxon';
 import type { Serde } from '../../core/serdes/serde.ts';
 import { partitionForKey } from '../../core/partitioner.ts';
-import { STREAMS_LIMITS } from '../../core/topology/limits.ts';
+import { LIMITS } from '../../core/limits.ts';
 import { resolvePartitionCounts } from '../../core/topology/partition-counts.ts';
 import type { ChangelogRecord, ChangelogWriter, StateStore, TaskMetrics } from '../../core/topology/processor.ts';
 import type { Headers, TopicRecord, ValueAndTimestamp } from '../../core/topology/record.ts';
@@ -287,7 +287,7 @@ export class TopologyTestDriver {
   private drain(): void {
     let processed = 0;
     for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
-      if (++processed > STREAMS_LIMITS.driverCascadeRecordsMax) throw new Error('test driver: records keep cycling through topics');
+      if (++processed > LIMITS.driverCascadeRecordsMax) throw new Error('test driver: records keep cycling through topics');
       for (const global of this.globalTasks) if (global.consumesTopic(next.topic)) global.process(next.topic, next.record);
       for (const task of this.tasks) if (task.partition === next.record.partition && task.consumesTopic(next.topic)) task.process(next.topic, next.record);
     }

@@ -1,6 +1,6 @@
 // Byte-level layers stacked over the innermost store: change logging and caching. Each layer is
 // small and does one thing; the typed stores in typed.ts sit on top and own the serdes.
-import { STREAMS_LIMITS } from '../../core/topology/limits.ts';
+import { LIMITS } from '../../core/limits.ts';
 import type { ChangelogRecord, ChangelogWriter, StateStoreContext } from '../../core/topology/processor.ts';
 import { bytesKey } from './bytes.ts';
 import type { KeyValue, KeyValueBytesStore } from './types.ts';
@@ -82,7 +82,7 @@ export class CachingLayer extends WrappedBytesStore {
   /** Hash of the last key object seen: a read-modify-write passes the same bytes twice. */
   private lastKey: { bytes: Uint8Array; hashKey: string } | null = null;
 
-  constructor(inner: KeyValueBytesStore, private readonly entriesMax: number = STREAMS_LIMITS.cacheEntriesMax) {
+  constructor(inner: KeyValueBytesStore, private readonly entriesMax: number = LIMITS.cacheEntriesMax) {
     super(inner);
   }
 
