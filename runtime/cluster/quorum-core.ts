@@ -8,11 +8,13 @@
 // through QuorumEnvironment, so the simulation tests replay any run from its seed. One core
 // owns all quorum state; the driver (quorum-node.ts, or the simulation) calls it from one place.
 //
-// Beyond plain Raft, two rules keep a leader without a quorum from acting next to a new one:
-// a leader resigns when a majority has not fetched within fetchTimeoutMs (check quorum), and a
-// voter that heard from a leader (or granted a vote) within fetchTimeoutMs refuses to vote for
-// anyone else (leader stickiness). With equal clock rates, a new leader can then only be elected
-// after the old one has stopped.
+// Beyond plain Raft, two rules keep a leader without a quorum from acting next to a new one.
+// Leader stickiness: a voter that followed a leader (sent it a fetch, heard from it) or granted
+// a vote within fetchTimeoutMs votes for no one else, itself included. Check quorum: a leader
+// resigns when a majority has not fetched within three quarters of fetchTimeoutMs. A fetch
+// arrives after it was sent, so the leader's view of a voter ends before that voter's promise
+// does as long as a message takes less than a quarter of fetchTimeoutMs to arrive and clocks
+// run at the same rate; a new leader is then elected only after the old one stopped acting.
 import { ErrorCode } from '../../core/protocol/index.ts';
 import type { BodyInput, ResponseBodyByKey } from '../../core/protocol/index.ts';
 import { ApiKey } from '../../core/protocol/index.ts';
@@ -96,8 +98,13 @@ export class QuorumCore {
   private highWatermarkValue = 0n;
   /** Committed offsets below this were handed to the listener. */
   private appliedOffset = 0n;
-  /** When this node last heard from a leader or granted a vote; votes for others wait fetchTimeoutMs after it. */
+  /** When this node last heard from its leader; fetchTimeoutMs later it stops following. */
   private lastLeaderContactMs: number;
+  /**
+   * When this node last promised itself to a leader or candidate (sent a fetch, received
+   * BeginQuorumEpoch, granted a vote, started); it votes for no one else until fetchTimeoutMs later.
+   */
+  private promiseMs: number;
   private nextRequestId = 1;
   private queued: PendingAppend[] = [];
   private waiting: PendingAppend[] = [];
@@ -116,6 +123,7 @@ export class QuorumCore {
     // A restarted node behaves as if it had just heard from a leader, so it cannot help elect
     // a second leader while the one it may have followed still holds its quorum.
     this.lastLeaderContactMs = now;
+    this.promiseMs = now;
     const deadline = now + config.fetchTimeoutMs + this.randomElectionTimeoutMs();
     if (this.election.leaderId === config.nodeId) this.role = { name: 'resigned', electionDeadlineMs: deadline };
     else if (this.election.leaderId >= 0) this.role = this.followerRole(now);
@@ -190,11 +198,15 @@ export class QuorumCore {
       case 'unattached':
       case 'resigned':
       case 'candidate':
-        if (now >= role.electionDeadlineMs) this.startElection();
+        if (now < role.electionDeadlineMs) return;
+        if (now - this.promiseMs < this.config.fetchTimeoutMs) role.electionDeadlineMs = this.promiseMs + this.config.fetchTimeoutMs;
+        else this.startElection();
         return;
       case 'follower':
         if (now - this.lastLeaderContactMs >= this.config.fetchTimeoutMs) {
-          this.startElection();
+          // Stop following; the election waits until the promise made by the last fetch expires.
+          this.role = { name: 'unattached', electionDeadlineMs: now + Math.floor(this.env.random() * this.config.electionTimeoutMs) };
+          this.poll();
           return;
         }
         if (role.fetchId === null ? now >= role.nextFetchMs : now - role.fetchSentMs >= this.config.requestTimeoutMs) this.sendFetch();
@@ -227,7 +239,12 @@ export class QuorumCore {
   private quorumDeadlineMs(role: Extract<Role, { name: 'leader' }>): number {
     const times = [...role.replicas.entries()].map(([voter, progress]) => (voter === this.nodeId ? Infinity : progress.lastFetchMs));
     times.sort((a, b) => b - a);
-    return (times[this.majority - 1] as number) + this.config.fetchTimeoutMs;
+    return (times[this.majority - 1] as number) + this.leaderLeaseMs();
+  }
+
+  /** How long a fetch keeps a voter counted for check quorum: see the note at the top. */
+  private leaderLeaseMs(): number {
+    return this.config.fetchTimeoutMs - Math.ceil(this.config.fetchTimeoutMs / 4);
   }
 
   private randomElectionTimeoutMs(): number {
@@ -297,7 +314,7 @@ export class QuorumCore {
   private resign(): void {
     this.leaveRole();
     // Without a quorum behind it this node acts no more, so it may vote for others at once.
-    this.lastLeaderContactMs = -Infinity;
+    this.promiseMs = -Infinity;
     this.role = { name: 'resigned', electionDeadlineMs: this.env.nowMs() + this.randomElectionTimeoutMs() };
   }
 
@@ -389,7 +406,7 @@ export class QuorumCore {
     // Stickiness: while a leader may still be acting, a vote for someone else could elect a
     // second one. Only the vote already cast in this epoch may be repeated.
     const repeat = candidateEpoch === this.election.epoch && this.election.votedFor === candidateId;
-    if (!repeat && (this.role.name === 'leader' || now - this.lastLeaderContactMs < this.config.fetchTimeoutMs)) return false;
+    if (!repeat && (this.role.name === 'leader' || now - this.promiseMs < this.config.fetchTimeoutMs)) return false;
     if (candidateEpoch > this.election.epoch) this.becomeUnattached(candidateEpoch);
     if (this.election.votedFor >= 0 && this.election.votedFor !== candidateId) return false;
     if (this.election.leaderId >= 0) return false;
@@ -397,7 +414,7 @@ export class QuorumCore {
     const upToDate = lastEpoch > ourLastEpoch || (lastEpoch === ourLastEpoch && lastOffset >= this.log.endOffset);
     if (!upToDate) return false;
     this.persist({ epoch: candidateEpoch, votedFor: candidateId, leaderId: -1 });
-    this.lastLeaderContactMs = now;
+    this.promiseMs = now;
     this.role = { name: 'unattached', electionDeadlineMs: now + this.config.fetchTimeoutMs + this.randomElectionTimeoutMs() };
     return true;
   }
@@ -406,7 +423,10 @@ export class QuorumCore {
     const partition = body.topics[0]?.partitions[0];
     if (partition !== undefined && partition.leaderEpoch >= this.election.epoch && partition.leaderId !== this.nodeId) {
       this.observeEpoch(partition.leaderEpoch, partition.leaderId);
-      if (this.election.leaderId === partition.leaderId) this.lastLeaderContactMs = this.env.nowMs();
+      if (this.election.leaderId === partition.leaderId) {
+        this.lastLeaderContactMs = this.env.nowMs();
+        this.promiseMs = this.env.nowMs();
+      }
     }
     return {
       apiKey: ApiKey.BeginQuorumEpoch,
@@ -422,7 +442,7 @@ export class QuorumCore {
     const now = this.env.nowMs();
     if (partition !== undefined && partition.leaderEpoch === this.election.epoch && partition.leaderId === this.election.leaderId && this.role.name === 'follower') {
       // The leader stepped down on purpose: no leader is acting, so votes may go out at once.
-      this.lastLeaderContactMs = -Infinity;
+      this.promiseMs = -Infinity;
       this.role = { name: 'unattached', electionDeadlineMs: now + Math.floor(this.env.random() * this.config.electionTimeoutMs) };
     }
     return {
@@ -668,6 +688,7 @@ export class QuorumCore {
     const requestId = this.nextRequestId++;
     role.fetchId = requestId;
     role.fetchSentMs = this.env.nowMs();
+    this.promiseMs = this.env.nowMs();
     this.env.send(this.election.leaderId, requestId, {
       apiKey: ApiKey.Fetch,
       body: {
