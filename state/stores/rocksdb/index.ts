@@ -5,6 +5,7 @@ export type { ColumnFamilySettings, RocksDbBudgetConfig } from './budget.ts';
 export { prefixUpperBound, RocksDbKeyValueStore } from './key-value.ts';
 export type { AsyncKeyValueBytesStore, RangeOptions } from './key-value.ts';
 export { ROCKSDB_LIMITS } from './limits.ts';
+export { PrefetchedKeyValueStore } from './prefetch.ts';
 export { restoreChangelog } from './restore.ts';
 export type { RestoreOptions, RestoreProgress, RestoreTarget } from './restore.ts';
 export { RocksDbTask } from './task.ts';
