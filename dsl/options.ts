@@ -51,7 +51,12 @@ export interface Materialized<K, V> {
   readonly queryable?: boolean;
   readonly key?: Serde<K>;
   readonly value?: Serde<V>;
-  /** Default true. */
+  /**
+   * Default true: writes stay in a cache until commit, and a table's updates go downstream
+   * merged, one per key per commit (or when the cache fills), old value = last one sent.
+   * False writes and forwards every update at once. Windowed and session stores cache writes
+   * but still forward every update.
+   */
   readonly caching?: boolean;
   /** Default true. */
   readonly logging?: boolean;

@@ -6,8 +6,8 @@ import type { Change, StreamRecord, ValueAndTimestamp } from '../../core/topolog
 import type { UntypedProcessor } from '../../core/topology/topology.ts';
 import type { SessionWindows, SlidingWindows, TimeWindows, Window, Windowed } from '../../core/topology/windows.ts';
 import type { SessionStore, WindowStore } from '../../state/stores/types.ts';
-import { processorOf } from './stateless.ts';
-import type { TimestampedStore } from './table.ts';
+import { processorOf, type Forward } from './stateless.ts';
+import { tableEmitter, type TimestampedStore } from './table.ts';
 
 export interface Aggregation<K, V, VA> {
   readonly initializer: () => VA;
@@ -23,14 +23,16 @@ function dropsNull<K, V>(record: StreamRecord<K, V>, context: ProcessorContext<u
 export function streamAggregateProcessor<K, V, VA>(storeName: string, aggregation: Aggregation<K, V, VA>): () => UntypedProcessor {
   return () => {
     let store: TimestampedStore<K, VA> | null = null;
+    let emit: Forward<K, Change<VA>> | null = null;
     return processorOf<K, V, K, Change<VA>>((record, forward, context) => {
       if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
       store ??= context.getStateStore<TimestampedStore<K, VA>>(storeName);
+      emit ??= tableEmitter(store, forward);
       const old = store.get(record.key);
       const aggregate = aggregation.aggregator(record.key, record.value, old?.value ?? aggregation.initializer());
       const timestamp = old === null ? record.timestamp : Math.max(record.timestamp, old.timestamp);
       store.put(record.key, { value: aggregate, timestamp });
-      forward({ ...record, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
+      emit({ ...record, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
     })();
   };
 }

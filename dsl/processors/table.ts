@@ -4,8 +4,8 @@
 import type { ProcessorContext } from '../../core/topology/processor.ts';
 import type { Change, ValueAndTimestamp } from '../../core/topology/record.ts';
 import type { UntypedProcessor } from '../../core/topology/topology.ts';
-import type { KeyValueStore } from '../../state/stores/types.ts';
-import { processorOf } from './stateless.ts';
+import type { CachedKeyValueStore, KeyValueStore } from '../../state/stores/types.ts';
+import { processorOf, type Forward } from './stateless.ts';
 
 export interface ValueGetter<K, V> {
   init(context: ProcessorContext<unknown, unknown>): void;
@@ -54,19 +54,38 @@ export function derivedGetter<K, V, VR>(parent: ValueGetterSupplier<K, V>, trans
   };
 }
 
+/**
+ * How a materialized table sends its updates on. When its store caches (Materialized caching,
+ * on by default), the store forwards one merged change per key when it flushes at commit or
+ * when the cache fills, with the value of the previous flush as the old value, so downstream
+ * sees one update per key per commit (Kafka Streams' record cache). Otherwise every update goes
+ * on at once. Cached changes carry the timestamp stored with the value (for a delete, the
+ * deleting record's) and no headers.
+ */
+export function tableEmitter<K, V>(store: TimestampedStore<K, V>, forward: Forward<K, Change<V>>): Forward<K, Change<V>> {
+  if (!('setFlushListener' in store)) return forward;
+  const cached = (store as CachedKeyValueStore<K, ValueAndTimestamp<V>>).setFlushListener((key, newValue, oldValue, writtenAtMs) => {
+    const timestamp = newValue?.timestamp ?? writtenAtMs;
+    forward({ key, value: { newValue: newValue?.value ?? null, oldValue: oldValue?.value ?? null }, timestamp, headers: [] });
+  });
+  return cached ? () => undefined : forward;
+}
+
 /** Reads a topic into a store and forwards each update as a change. Null keys are dropped. */
 export function tableSourceProcessor<K, V>(storeName: string): () => UntypedProcessor {
   return () => {
     let store: TimestampedStore<K, V> | null = null;
+    let emit: Forward<K, Change<V>> | null = null;
     return processorOf<K, V | null, K, Change<V>>((record, forward, context) => {
-    if (record.key === null || record.key === undefined) {
-      context.metrics.droppedRecords++;
-      return;
-    }
-    store ??= context.getStateStore<TimestampedStore<K, V>>(storeName);
-    const old = store.get(record.key);
-    store.put(record.key, record.value === null ? null : { value: record.value, timestamp: record.timestamp });
-    forward({ ...record, value: { newValue: record.value, oldValue: old?.value ?? null } });
+      if (record.key === null || record.key === undefined) {
+        context.metrics.droppedRecords++;
+        return;
+      }
+      store ??= context.getStateStore<TimestampedStore<K, V>>(storeName);
+      emit ??= tableEmitter(store, forward);
+      const old = store.get(record.key);
+      store.put(record.key, record.value === null ? null : { value: record.value, timestamp: record.timestamp });
+      emit({ ...record, value: { newValue: record.value, oldValue: old?.value ?? null } });
     })();
   };
 }
@@ -78,15 +97,17 @@ export function tableSourceProcessor<K, V>(storeName: string): () => UntypedProc
 export function tableTransformProcessor<K, V, VR>(transform: (value: V, key: K) => VR | null, storeName: string | null): () => UntypedProcessor {
   return () => {
     let store: TimestampedStore<K, VR> | null = null;
+    let emit: Forward<K, Change<VR>> | null = null;
     return processorOf<K, Change<V>, K, Change<VR>>((record, forward, context) => {
       const apply = (value: V | null): VR | null => (value === null ? null : transform(value, record.key));
       const change = { newValue: apply(record.value.newValue), oldValue: apply(record.value.oldValue) };
       if (change.newValue === null && change.oldValue === null) return;
       if (storeName !== null) {
         store ??= context.getStateStore<TimestampedStore<K, VR>>(storeName);
+        emit ??= tableEmitter(store, forward);
         store.put(record.key, change.newValue === null ? null : { value: change.newValue, timestamp: record.timestamp });
       }
-      forward({ ...record, value: change });
+      (emit ?? forward)({ ...record, value: change });
     })();
   };
 }
@@ -121,19 +142,21 @@ export interface TableAggregation<K, V, VA> {
 export function tableAggregateProcessor<K, V, VA>(storeName: string, aggregation: TableAggregation<K, V, VA>): () => UntypedProcessor {
   return () => {
     let store: TimestampedStore<K, VA> | null = null;
+    let emit: Forward<K, Change<VA>> | null = null;
     return processorOf<K, Change<V>, K, Change<VA>>((record, forward, context) => {
       if (record.key === null || record.key === undefined) {
         context.metrics.droppedRecords++;
         return;
       }
       store ??= context.getStateStore<TimestampedStore<K, VA>>(storeName);
+      emit ??= tableEmitter(store, forward);
       const old = store.get(record.key);
       let aggregate = old?.value ?? aggregation.initializer();
       if (record.value.oldValue !== null && old !== null) aggregate = aggregation.subtractor(record.key, record.value.oldValue, aggregate);
       if (record.value.newValue !== null) aggregate = aggregation.adder(record.key, record.value.newValue, aggregate);
       const timestamp = Math.max(record.timestamp, old?.timestamp ?? record.timestamp);
       store.put(record.key, { value: aggregate, timestamp });
-      forward({ ...record, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
+      emit({ ...record, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
     })();
   };
 }
@@ -142,18 +165,20 @@ export function tableAggregateProcessor<K, V, VA>(storeName: string, aggregation
 export function tableReduceProcessor<K, V>(storeName: string, adder: (aggregate: V, value: V) => V, subtractor: (aggregate: V, value: V) => V): () => UntypedProcessor {
   return () => {
     let store: TimestampedStore<K, V> | null = null;
+    let emit: Forward<K, Change<V>> | null = null;
     return processorOf<K, Change<V>, K, Change<V>>((record, forward, context) => {
       if (record.key === null || record.key === undefined) {
         context.metrics.droppedRecords++;
         return;
       }
       store ??= context.getStateStore<TimestampedStore<K, V>>(storeName);
+      emit ??= tableEmitter(store, forward);
       const old = store.get(record.key);
       let aggregate: V | null = old?.value ?? null;
       if (record.value.oldValue !== null && aggregate !== null) aggregate = subtractor(aggregate, record.value.oldValue);
       if (record.value.newValue !== null) aggregate = aggregate === null ? record.value.newValue : adder(aggregate, record.value.newValue);
       store.put(record.key, aggregate === null ? null : { value: aggregate, timestamp: record.timestamp });
-      forward({ ...record, value: { newValue: aggregate, oldValue: old?.value ?? null } });
+      emit({ ...record, value: { newValue: aggregate, oldValue: old?.value ?? null } });
     })();
   };
 }

@@ -286,13 +286,17 @@ export class TopologyTestDriver {
   /** Processes queued records breadth-first, as consumers would see them, then commits. */
   private drain(): void {
     let processed = 0;
-    for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
-      if (++processed > LIMITS.driverCascadeRecordsMax) throw new Error('test driver: records keep cycling through topics');
-      for (const global of this.globalTasks) if (global.consumesTopic(next.topic)) global.process(next.topic, next.record);
-      for (const task of this.tasks) if (task.partition === next.record.partition && task.consumesTopic(next.topic)) task.process(next.topic, next.record);
-    }
-    for (const task of this.tasks) task.commit();
-    for (const global of this.globalTasks) global.flush();
+    // A commit flushes caches, which may send table updates on to sinks and repartition
+    // topics; those records are processed and committed too before the pipe returns.
+    do {
+      for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
+        if (++processed > LIMITS.driverCascadeRecordsMax) throw new Error('test driver: records keep cycling through topics');
+        for (const global of this.globalTasks) if (global.consumesTopic(next.topic)) global.process(next.topic, next.record);
+        for (const task of this.tasks) if (task.partition === next.record.partition && task.consumesTopic(next.topic)) task.process(next.topic, next.record);
+      }
+      for (const task of this.tasks) task.commit();
+      for (const global of this.globalTasks) global.flush();
+    } while (this.pending.length > 0);
   }
 }
 

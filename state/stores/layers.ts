@@ -70,15 +70,27 @@ interface CachedEntry {
   readonly key: Uint8Array;
   value: Uint8Array | null;
   dirty: boolean;
+  /** Timestamp of the record being processed at the last write; -1 for entries only read. */
+  writtenAtMs: number;
 }
 
 /**
+ * Told about each key a flush writes below: its new value, the value it replaced there (the value
+ * of the previous flush) and the timestamp of the record whose processing wrote it last. Tables
+ * forward these merged changes downstream.
+ */
+export type BytesFlushListener = (key: Uint8Array, newValue: Uint8Array | null, oldValue: Uint8Array | null, writtenAtMs: number) => void;
+
+/**
  * A write-back cache: writes stay here until flush (commit) or until the cache is full, so a key
- * updated many times between commits reaches the changelog once. Ranges flush first, so they
- * read one consistent store below.
+ * updated many times between commits reaches the changelog once, and, with a flush listener,
+ * reaches downstream processors once too (Kafka Streams' record cache). Ranges flush first, so
+ * they read one consistent store below.
  */
 export class CachingLayer extends WrappedBytesStore {
   private readonly cache = new Map<string, CachedEntry>();
+  private flushListener: BytesFlushListener | null = null;
+  private recordTimestampMs: () => number = () => -1;
   /** Hash of the last key object seen: a read-modify-write passes the same bytes twice. */
   private lastKey: { bytes: Uint8Array; hashKey: string } | null = null;
 
@@ -86,17 +98,26 @@ export class CachingLayer extends WrappedBytesStore {
     super(inner);
   }
 
+  override init(context: StateStoreContext): void {
+    super.init(context);
+    this.recordTimestampMs = () => context.recordTimestampMs();
+  }
+
+  setFlushListener(listener: BytesFlushListener): void {
+    this.flushListener = listener;
+  }
+
   override get(key: Uint8Array): Uint8Array | null {
     const hashKey = this.hashOf(key);
     const cached = this.cache.get(hashKey);
     if (cached !== undefined) return cached.value;
     const value = this.inner.get(key);
-    this.remember(hashKey, { key, value, dirty: false });
+    this.remember(hashKey, { key, value, dirty: false, writtenAtMs: -1 });
     return value;
   }
 
   override put(key: Uint8Array, value: Uint8Array | null): void {
-    this.remember(this.hashOf(key), { key: new Uint8Array(key), value, dirty: true });
+    this.remember(this.hashOf(key), { key: new Uint8Array(key), value, dirty: true, writtenAtMs: this.recordTimestampMs() });
   }
 
   private hashOf(key: Uint8Array): string {
@@ -135,6 +156,7 @@ export class CachingLayer extends WrappedBytesStore {
     const existing = this.cache.get(hashKey);
     if (existing !== undefined) {
       existing.value = entry.value;
+      if (entry.dirty) existing.writtenAtMs = entry.writtenAtMs;
       existing.dirty ||= entry.dirty;
       return;
     }
@@ -142,8 +164,26 @@ export class CachingLayer extends WrappedBytesStore {
     this.cache.set(hashKey, entry);
   }
 
+  /**
+   * Writes dirty entries below in the order they were first cached, then tells the listener.
+   * The cache is emptied before anything is written or told, so a listener whose downstream
+   * reads this store (a join's value getter) reads the flushed values and cannot re-enter an
+   * iteration in progress.
+   */
   private flushCache(): void {
-    for (const entry of this.cache.values()) if (entry.dirty) this.inner.put(entry.key, entry.value);
+    const dirty = [...this.cache.values()].filter((entry) => entry.dirty);
     this.cache.clear();
+    this.lastKey = null;
+    const listener = this.flushListener;
+    const replaced = dirty.map((entry) => {
+      const oldValue = listener === null ? null : this.inner.get(entry.key);
+      this.inner.put(entry.key, entry.value);
+      return oldValue;
+    });
+    if (listener === null) return;
+    for (const [index, entry] of dirty.entries()) {
+      const oldValue = replaced[index] ?? null;
+      if (entry.value !== null || oldValue !== null) listener(entry.key, entry.value, oldValue, entry.writtenAtMs);
+    }
   }
 }

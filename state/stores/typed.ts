@@ -7,7 +7,8 @@ import type { Serde } from '../../core/serdes/serde.ts';
 import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
 import type { Windowed } from '../../core/topology/windows.ts';
 import { bytesEqual, readUint32, suffixNumber, withSuffix, withoutSuffix } from './bytes.ts';
-import type { KeyValue, KeyValueBytesStore, KeyValueStore, SessionStore, StoreMetrics, WindowEntry, WindowStore } from './types.ts';
+import { CachingLayer } from './layers.ts';
+import type { FlushListener, KeyValue, KeyValueBytesStore, KeyValueStore, SessionStore, StoreMetrics, WindowEntry, WindowStore } from './types.ts';
 
 abstract class MeteredStore {
   readonly metrics: StoreMetrics = { puts: 0, gets: 0, deletes: 0, ranges: 0 };
@@ -38,6 +39,16 @@ abstract class MeteredStore {
 export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValueStore<K, V> {
   constructor(inner: KeyValueBytesStore, private readonly keySerde: Serde<K>, private readonly valueSerde: Serde<V>) {
     super(inner);
+  }
+  /**
+   * Asks the caching layer to report what each flush writes, with typed keys and values.
+   * Returns false when the store has no cache, and the caller must forward updates itself.
+   */
+  setFlushListener(listener: FlushListener<K, V>): boolean {
+    if (!(this.inner instanceof CachingLayer)) return false;
+    const deserialize = (bytes: Uint8Array | null): V | null => (bytes === null ? null : this.valueSerde.deserialize(bytes, this.name));
+    this.inner.setFlushListener((key, newValue, oldValue, writtenAtMs) => listener(this.keySerde.deserialize(key, this.name), deserialize(newValue), deserialize(oldValue), writtenAtMs));
+    return true;
   }
   get(key: K): V | null {
     this.metrics.gets++;

@@ -39,6 +39,18 @@ export interface KeyValueStore<K, V> extends StateStore, ReadOnlyKeyValueStore<K
   delete(key: K): V | null;
 }
 
+/**
+ * What a flush of a caching store wrote for one key: the new value, the one it replaced and the
+ * timestamp of the record whose processing wrote it last.
+ */
+export type FlushListener<K, V> = (key: K, newValue: V | null, oldValue: V | null, writtenAtMs: number) => void;
+
+/** A key-value store that may hold writes in a cache until commit. */
+export interface CachedKeyValueStore<K, V> extends KeyValueStore<K, V> {
+  /** Registers the listener and returns true when the store caches; false when it writes through. */
+  setFlushListener(listener: FlushListener<K, V>): boolean;
+}
+
 export interface WindowEntry<V> {
   readonly windowStartMs: number;
   readonly value: V;

@@ -131,3 +131,47 @@ describe('in-memory bytes store ranges', () => {
     expect(store.range(null, null).map((entry) => Buffer.from(entry.key).toString())).toEqual([...model.keys()].sort());
   });
 });
+
+describe('caching layer flush listener', () => {
+  const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+  const text = (value: Uint8Array | null): string | null => (value === null ? null : new TextDecoder().decode(value));
+
+  function cachingStore(entriesMax: number) {
+    const store = new CachingLayer(inMemoryKeyValueBytesStore('cached'), entriesMax);
+    let nowMs = 0;
+    store.init({ applicationId: 'app', taskId: '0_0', partition: 0, changelogTopic: null, changelogWriter: null, recordTimestampMs: () => nowMs });
+    const flushed: [string | null, string | null, string | null, number][] = [];
+    store.setFlushListener((key, newValue, oldValue, writtenAtMs) => flushed.push([text(key), text(newValue), text(oldValue), writtenAtMs]));
+    return { store, flushed, at: (timeMs: number) => (nowMs = timeMs) };
+  }
+
+  it('reports each dirty key once per flush with the previously flushed value as old value', () => {
+    const { store, flushed, at } = cachingStore(100);
+    at(1);
+    store.put(bytes('k'), bytes('1'));
+    at(2);
+    store.put(bytes('k'), bytes('2'));
+    store.get(bytes('other'));
+    expect(flushed).toEqual([]);
+    store.flush();
+    expect(flushed).toEqual([['k', '2', null, 2]]);
+    at(5);
+    store.put(bytes('k'), null);
+    store.flush();
+    expect(flushed.at(-1)).toEqual(['k', null, '2', 5]);
+    store.put(bytes('n'), bytes('x'));
+    store.put(bytes('n'), null);
+    store.flush();
+    expect(flushed).toHaveLength(2);
+  });
+
+  it('a full cache flushes, and tells the listener, before the commit', () => {
+    const { store, flushed } = cachingStore(2);
+    store.put(bytes('a'), bytes('1'));
+    store.put(bytes('b'), bytes('1'));
+    expect(flushed).toEqual([]);
+    store.put(bytes('c'), bytes('1'));
+    expect(flushed.map(([key]) => key)).toEqual(['a', 'b']);
+    expect(text(store.get(bytes('a')))).toBe('1');
+  });
+});
