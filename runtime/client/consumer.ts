@@ -17,6 +17,7 @@ import type { ConsumerRecord } from './fetch-records.ts';
 import { Fetcher, type PartitionState } from './fetcher.ts';
 import { GroupMembership, type TopicPartition } from './group-membership.ts';
 import { COOPERATIVE_ASSIGNORS } from './group-protocol.ts';
+import { TypedConsumer, type Serde } from './serdes.ts';
 import { clusterOptions, commonOptionsShape, integer, parseOptions, type KafkaStyleOptions } from './options.ts';
 
 export type { ConsumerRecord } from './fetch-records.ts';
@@ -121,6 +122,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.patternCheckedAt = 0;
     if (subscription.fromBeginning === true) this.resetStrategy = 'earliest';
     this.membership.requestRejoin();
+  }
+
+  /** A view of this consumer whose records carry typed keys and values (the key defaults to bytes). */
+  typed<V, K = Buffer | null>(serdes: { key?: Serde<K>; value: Serde<V> }): TypedConsumer<K, V> {
+    return new TypedConsumer(this, serdes);
   }
 
   /** Reads exactly these partitions, without group membership; offset given or looked up. */

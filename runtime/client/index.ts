@@ -3,9 +3,11 @@
 export { Admin } from './admin.ts';
 export type { AdminOptions, ConfigEntry, GroupDescription, GroupListing, NewTopic, OffsetSpec, PartitionOffset, TopicDescription, TopicPartitionOffset } from './admin.ts';
 export { Consumer } from './consumer.ts';
-export type { ConsumerOptions, ConsumerRecord, TopicPartition } from './consumer.ts';
+export type { ConsumerOptions, ConsumerRecord, Subscription, TopicPartition } from './consumer.ts';
 export { Producer } from './producer.ts';
 export type { CompressionName, ProducerMessage, ProducerOptions, ProducerRecord, RecordMetadata } from './producer.ts';
 export { KafkaClientError, KafkaConfigError, KafkaConnectionError, KafkaProtocolError, KafkaStateError, KafkaTimeoutError, KafkaVersionError } from './errors.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
-export { rangeAssignor, roundRobinAssignor } from './group-protocol.ts';
+export { cooperativeStickyAssignor, rangeAssignor, roundRobinAssignor, stickyAssignor } from './group-protocol.ts';
+export { KafkaSerializationError, Serdes, TypedConsumer, TypedProducer } from './serdes.ts';
+export type { Serde, TypedMessage, TypedRecord } from './serdes.ts';

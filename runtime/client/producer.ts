@@ -21,6 +21,7 @@ import { clusterOptions, commonOptionsShape, integer, parseOptions, type KafkaSt
 import { StickyPartitions, partitionForKey } from './partitioner.ts';
 import type { Batch, PartitionQueue, RecordMetadata, SendCall } from './producer-batch.ts';
 import { Sender } from './producer-sender.ts';
+import { TypedProducer, type Serde } from './serdes.ts';
 
 export type { RecordMetadata } from './producer-batch.ts';
 
@@ -152,6 +153,11 @@ export class Producer {
   /** The producer id and epoch in use (-1 without idempotence or before the first send). */
   get producerIdentity(): { producerId: bigint; producerEpoch: number } {
     return this.sender.identity();
+  }
+
+  /** A view of this producer that takes typed keys and values, e.g. `typed({ value: Serdes.json(Order) })`. */
+  typed<V, K = Buffer | null>(serdes: { key?: Serde<K>; value: Serde<V> }): TypedProducer<K, V> {
+    return new TypedProducer(this, serdes);
   }
 
   /** Appends the messages to their partitions' batches; resolves once every one is acknowledged. */
