@@ -1,3 +1,5 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StateStoreContext } from '../../../../core/topology/processor.ts';
 import { InMemoryKeyValueBytesStore } from '../../../../state/stores/in-memory.ts';
@@ -77,7 +79,7 @@ describe('RocksDbKeyValueStore against the in-memory store', () => {
     }
   });
 
-  it('keeps data across close and reopen, without replaying staged writes twice', async () => {
+  it('keeps data across close and reopen, leaving no write-ahead log to replay', async () => {
     const first = await RocksDbTask.open({ taskDirectory: directory.path, storeNames: ['a', 'b'], budget });
     first.store('a').put(Uint8Array.of(1), Uint8Array.of(10));
     first.store('a').put(Uint8Array.of(2), Uint8Array.of(20));
@@ -85,6 +87,10 @@ describe('RocksDbKeyValueStore against the in-memory store', () => {
     first.store('a').put(Uint8Array.of(2), null);
     await first.close();
     expect(budget.inUse).toBe(0);
+    // Close flushed every memtable, so the live write-ahead logs are empty and reopening replays nothing.
+    const walFiles = readdirSync(join(directory.path, 'rocksdb')).filter((name) => name.endsWith('.log'));
+    expect(walFiles.length).toBeGreaterThan(0);
+    expect(walFiles.map((name) => statSync(join(directory.path, 'rocksdb', name)).size)).toEqual(walFiles.map(() => 0));
 
     // Reopening with only one store still opens the other column family, from the manifest.
     const second = await RocksDbTask.open({ taskDirectory: directory.path, storeNames: ['a'], budget });
