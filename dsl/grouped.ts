@@ -22,6 +22,18 @@ export type WindowedAggregateOptions<K, VA> = AggregateOptions<K, VA> & {
   readonly emit?: aggregate.EmitStrategy;
 };
 
+/**
+ * Emit-final aggregations keep how far they emitted in a small logged store beside their own,
+ * so a restarted task does not emit closed windows a second time. Returns the store to connect.
+ */
+function emitProgressStores(builder: InternalBuilder, storeName: string, options: { readonly emit?: aggregate.EmitStrategy; readonly logging?: boolean }): string[] {
+  if (options.emit !== 'on-window-close') return [];
+  const name = aggregate.emitProgressStoreName(storeName);
+  // Cached, so a commit logs the progress once however many records advanced it.
+  if (!builder.stores.has(name)) builder.addStore(keyValueStoreDescriptor(name, Serdes.string(), Serdes.long(), settingsFrom({ logging: options.logging ?? true, caching: true }), false));
+  return [name];
+}
+
 const count = { initializer: () => 0, aggregator: (_key: unknown, _value: unknown, total: number) => total + 1 };
 
 function reducing<K, V>(reducer: (aggregate: V, value: V, key: K) => V): aggregate.Aggregation<K, V, V | null> {
@@ -104,7 +116,7 @@ export class TimeWindowedKStream<K, V> {
     const window = { retentionMs, windowSizeMs: this.windows.sizeMs, retainDuplicates: false, timestamped: true };
     builder.addStore(windowStoreDescriptor(storeName, keySerde, valueSerde, settingsFrom(options), window));
     const processor = aggregate.windowAggregateProcessor(storeName, this.windows, aggregation, options.emit ?? 'on-window-update');
-    const node = builder.addProcessor(name, [input], processor, [storeName]);
+    const node = builder.addProcessor(name, [input], processor, [storeName, ...emitProgressStores(builder, storeName, options)]);
     const getter: table.ValueGetterSupplier<Windowed<K>, VA> = {
       storeNames: [storeName],
       create: () => {
@@ -144,7 +156,7 @@ export class SlidingWindowedKStream<K, V> {
     const recordsStore = `${storeName}-records`;
     const recordSerde = this.grouped.valueSerde ?? fallbackSerde<V>();
     builder.addStore(windowStoreDescriptor(recordsStore, keySerde, recordSerde, { ...settings, queryable: false }, { retentionMs, windowSizeMs: 0, retainDuplicates: true, timestamped: false }));
-    const node = builder.addProcessor(name, [input], aggregate.slidingAggregateProcessor(storeName, recordsStore, this.windows, aggregation, options.emit ?? 'on-window-update'), [storeName, recordsStore]);
+    const node = builder.addProcessor(name, [input], aggregate.slidingAggregateProcessor(storeName, recordsStore, this.windows, aggregation, options.emit ?? 'on-window-update'), [storeName, recordsStore, ...emitProgressStores(builder, storeName, options)]);
     const getter: table.ValueGetterSupplier<Windowed<K>, VA> = {
       storeNames: [storeName],
       create: () => {
@@ -180,7 +192,7 @@ export class SessionWindowedKStream<K, V> {
     const minimumRetentionMs = this.windows.inactivityGapMs + this.windows.graceMs;
     const retentionMs = Math.max(options.retention === undefined ? 0 : durationMs(options.retention, 'retention'), minimumRetentionMs);
     builder.addStore(sessionStoreDescriptor(storeName, keySerde, valueSerde, settingsFrom(options), retentionMs));
-    const node = builder.addProcessor(name, [input], aggregate.sessionAggregateProcessor(storeName, this.windows, aggregation, options.emit ?? 'on-window-update'), [storeName]);
+    const node = builder.addProcessor(name, [input], aggregate.sessionAggregateProcessor(storeName, this.windows, aggregation, options.emit ?? 'on-window-update'), [storeName, ...emitProgressStores(builder, storeName, options)]);
     const getter: table.ValueGetterSupplier<Windowed<K>, VA> = {
       storeNames: [storeName],
       create: () => {
@@ -299,7 +311,7 @@ export class TimeWindowedCogroupedKStream<K, VA> {
     const parents = this.inputs.map(({ grouped, aggregator }, index) => {
       const input = grouped.input(`${storeName}-${index}`);
       const processor = aggregate.windowAggregateProcessor(storeName, this.windows, { initializer, aggregator }, options.emit ?? 'on-window-update');
-      return this.builder.addProcessor(this.builder.newName('COGROUPKSTREAM-AGGREGATE-'), [input], processor, [storeName]);
+      return this.builder.addProcessor(this.builder.newName('COGROUPKSTREAM-AGGREGATE-'), [input], processor, [storeName, ...emitProgressStores(this.builder, storeName, options)]);
     });
     const merge = this.builder.addProcessor(this.builder.newName('COGROUPKSTREAM-MERGE-'), parents, passThroughProcessor());
     const getter: table.ValueGetterSupplier<Windowed<K>, VA> = {

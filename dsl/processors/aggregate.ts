@@ -5,7 +5,7 @@ import type { ProcessorContext } from '../../core/topology/processor.ts';
 import type { Change, StreamRecord, ValueAndTimestamp } from '../../core/topology/record.ts';
 import type { UntypedProcessor } from '../../core/topology/topology.ts';
 import type { SessionWindows, SlidingWindows, TimeWindows, Window, Windowed } from '../../core/topology/windows.ts';
-import type { SessionStore, WindowStore } from '../../state/stores/types.ts';
+import type { KeyValueStore, SessionStore, WindowStore } from '../../state/stores/types.ts';
 import { processorOf, type Forward } from './stateless.ts';
 import { tableEmitter, type TimestampedStore } from './table.ts';
 
@@ -48,7 +48,7 @@ type WindowedForward<K, VA> = (record: StreamRecord<Windowed<K>, Change<VA>>) =>
 function emitClosedWindows<K, VA>(
   store: WindowStore<K, ValueAndTimestamp<VA>>,
   sizeMs: number,
-  state: { lastEmittedCloseMs: number },
+  state: WindowClock,
   closeTimeMs: number,
   forward: WindowedForward<K, VA>,
 ): void {
@@ -60,7 +60,7 @@ function emitClosedWindows<K, VA>(
       forward({ key: entry.key, value: { newValue: entry.value.value, oldValue: null }, timestamp: entry.value.timestamp, headers: [] });
     }
   }
-  state.lastEmittedCloseMs = closeTimeMs;
+  recordEmitted(state, closeTimeMs);
 }
 
 /**
@@ -72,14 +72,34 @@ function emitClosedWindows<K, VA>(
 interface WindowClock {
   observedStreamTimeMs: number;
   lastEmittedCloseMs: number;
+  /** Where emit-final keeps lastEmittedCloseMs, so a restart does not emit closed windows again. */
+  readonly progress: EmitProgressStore | null;
+}
+
+/** A logged key-value store beside an emit-final aggregation's store. */
+export type EmitProgressStore = KeyValueStore<string, number>;
+const LAST_EMITTED_CLOSE_KEY = 'last-emitted-close-ms';
+
+/** Name of the store that keeps an emit-final aggregation's progress. */
+export function emitProgressStoreName(storeName: string): string {
+  return `${storeName}-emit-final`;
 }
 
 const clocks = new WeakMap<object, WindowClock>();
 
-function clockOf(store: object): WindowClock {
+function clockOf(store: object, progress: EmitProgressStore | null): WindowClock {
   let clock = clocks.get(store);
-  if (clock === undefined) clocks.set(store, (clock = { observedStreamTimeMs: -1, lastEmittedCloseMs: -1 }));
+  if (clock === undefined) clocks.set(store, (clock = { observedStreamTimeMs: -1, lastEmittedCloseMs: progress?.get(LAST_EMITTED_CLOSE_KEY) ?? -1, progress }));
   return clock;
+}
+
+function recordEmitted(clock: WindowClock, closeTimeMs: number): void {
+  clock.lastEmittedCloseMs = closeTimeMs;
+  clock.progress?.put(LAST_EMITTED_CLOSE_KEY, closeTimeMs);
+}
+
+function progressStore(context: ProcessorContext<unknown, unknown>, storeName: string, emit: EmitStrategy): EmitProgressStore | null {
+  return emit === 'on-window-close' ? context.getStateStore<EmitProgressStore>(emitProgressStoreName(storeName)) : null;
 }
 
 export function windowAggregateProcessor<K, V, VA>(storeName: string, windows: TimeWindows, aggregation: Aggregation<K, V, VA>, emit: EmitStrategy): () => UntypedProcessor {
@@ -88,7 +108,7 @@ export function windowAggregateProcessor<K, V, VA>(storeName: string, windows: T
     return processorOf<K, V, Windowed<K>, Change<VA>>((record, forward, context) => {
       if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
       store ??= context.getStateStore<WindowStore<K, ValueAndTimestamp<VA>>>(storeName);
-      const clock = clockOf(store);
+      const clock = clockOf(store, progressStore(context as ProcessorContext<unknown, unknown>, storeName, emit));
       clock.observedStreamTimeMs = Math.max(clock.observedStreamTimeMs, record.timestamp);
       const closeTimeMs = clock.observedStreamTimeMs - windows.graceMs;
       // Closed windows go out before this record's puts, which could expire them in the store.
@@ -136,7 +156,7 @@ function emitClosedSessions<K, VA>(store: SessionStore<K, VA>, clock: WindowCloc
   for (const session of store.findSessionsEndingWithin(Math.max(0, clock.lastEmittedCloseMs), endBelowMs - 1)) {
     forward({ key: session.key, value: { newValue: session.value, oldValue: null }, timestamp: session.key.window.endMs, headers: [] });
   }
-  clock.lastEmittedCloseMs = endBelowMs;
+  recordEmitted(clock, endBelowMs);
 }
 
 /**
@@ -153,7 +173,7 @@ export function sessionAggregateProcessor<K, V, VA>(storeName: string, windows: 
     return processorOf<K, V, Windowed<K>, Change<VA>>((record, forward, context) => {
       if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
       store ??= context.getStateStore<SessionStore<K, VA>>(storeName);
-      const clock = clockOf(store);
+      const clock = clockOf(store, progressStore(context as ProcessorContext<unknown, unknown>, storeName, emit));
       clock.observedStreamTimeMs = Math.max(clock.observedStreamTimeMs, record.timestamp);
       const closeTimeMs = clock.observedStreamTimeMs - windows.graceMs;
       const updates = emit === 'on-window-update' ? forward : () => undefined;
@@ -213,16 +233,15 @@ export function slidingAggregateProcessor<K, V, VA>(
   return () => {
     let store: WindowStore<K, ValueAndTimestamp<VA>> | null = null;
     let records: WindowStore<K, V> | null = null;
-    let observedStreamTimeMs = -1;
-    const emitState = { lastEmittedCloseMs: -1 };
     return processorOf<K, V, Windowed<K>, Change<VA>>((record, forward, context) => {
       if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
       store ??= context.getStateStore<WindowStore<K, ValueAndTimestamp<VA>>>(storeName);
       records ??= context.getStateStore<WindowStore<K, V>>(recordsStoreName);
-      observedStreamTimeMs = Math.max(observedStreamTimeMs, record.timestamp);
-      const closeTimeMs = observedStreamTimeMs - windows.graceMs;
+      const clock = clockOf(store, progressStore(context as ProcessorContext<unknown, unknown>, storeName, emit));
+      clock.observedStreamTimeMs = Math.max(clock.observedStreamTimeMs, record.timestamp);
+      const closeTimeMs = clock.observedStreamTimeMs - windows.graceMs;
       // Sliding windows include their end, so a window is closed once its end is below close time.
-      if (emit === 'on-window-close') emitClosedWindows(store, differenceMs, emitState, closeTimeMs - 1, forward);
+      if (emit === 'on-window-close') emitClosedWindows(store, differenceMs, clock, closeTimeMs - 1, forward);
       if (record.timestamp + differenceMs < closeTimeMs) {
         context.metrics.droppedLateRecords++;
         return;

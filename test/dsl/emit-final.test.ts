@@ -124,3 +124,46 @@ suite('emit-final for windowed cogroup', () => {
     });
   }
 });
+
+suite('emit-final across a restart', () => {
+  function build() {
+    const builder = new StreamsBuilder();
+    const grouped = builder.stream('in', { key: strings, value: strings }).groupByKey();
+    grouped
+      .windowedBy(TimeWindows.ofSizeAndGrace(10, 2))
+      .count({ name: 'final', emit: 'on-window-close' })
+      .toStream()
+      .map((count, windowed) => [label(windowed), count])
+      .to('out', { key: strings, value: Serdes.long() });
+    grouped
+      .windowedBy(SessionWindows.ofInactivityGapAndGrace(5, 0))
+      .count({ name: 'final-sessions', emit: 'on-window-close' })
+      .toStream()
+      .map((count, windowed) => [label(windowed), count])
+      .to('out', { key: strings, value: Serdes.long() });
+    return builder.build();
+  }
+
+  it('a restored task does not emit windows and sessions it emitted before the restart', () => {
+    const topology = build();
+    expect(topology.stores.map((store) => store.name)).toContain('final-emit-final');
+    const first = new TopologyTestDriver(topology, { applicationId: 'ef' });
+    const input = first.createInputTopic('in', strings, strings);
+    input.pipeInput('a', 'x', 1);
+    input.pipeInput('b', 'y', 12);
+    expect(first.createOutputTopic('out', strings, Serdes.long()).readKeyValuesToList()).toEqual([
+      { key: 'a@0-10', value: 1 },
+      { key: 'a@1-1', value: 1 },
+    ]);
+    const changelogs = first.changelogRecords();
+    first.close();
+    const second = new TopologyTestDriver(topology, { applicationId: 'ef', changelogs });
+    second.createInputTopic('in', strings, strings).pipeInput('b', 'z', 13);
+    expect(second.createOutputTopic('out', strings, Serdes.long()).isEmpty()).toBe(true);
+    second.createInputTopic('in', strings, strings).pipeInput('c', 'w', 30);
+    expect(second.createOutputTopic('out', strings, Serdes.long()).readKeyValuesToList()).toEqual([
+      { key: 'b@10-20', value: 2 },
+      { key: 'b@12-13', value: 2 },
+    ]);
+  });
+});
