@@ -92,6 +92,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   private resetStrategy: 'earliest' | 'latest' | 'none';
   private lastAutoCommit = Date.now();
   private lastPollAt = Date.now();
+  private polling = false;
   private commitChain: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -101,7 +102,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.resetStrategy = this.options.autoOffsetReset;
     const rebalanceTimeoutMs = this.options.rebalanceTimeoutMs ?? this.options.maxPollIntervalMs;
     this.membership = this.options.groupId === undefined ? null : new GroupMembership(this.cluster, { ...this.options, rebalanceTimeoutMs });
-    if (this.membership !== null) this.membership.pollOverdue = () => Date.now() - this.lastPollAt > this.options.maxPollIntervalMs;
+    // Time spent inside poll does not count: the interval bounds the application's work between polls.
+    if (this.membership !== null) this.membership.pollOverdue = () => !this.polling && Date.now() - this.lastPollAt > this.options.maxPollIntervalMs;
     this.fetcher = new Fetcher(this.cluster, this.options, () => this.partitions.values(), (state) => this.partitions.get(partitionKey(state.topic, state.partition)) === state, (state) => {
       // OFFSET_OUT_OF_RANGE: the position is gone (retention) or not there yet; look it up again.
       state.position = null;
@@ -204,8 +206,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
    * (max.poll.records by default); the rest stay buffered, and positions move only past those returned.
    */
   async poll(options: { timeoutMs?: number; maxRecords?: number } = {}): Promise<ConsumerRecord[]> {
-    this.lastPollAt = Date.now();
-    await this.fill(options.timeoutMs ?? 1_000);
+    await this.fillPolling(options.timeoutMs ?? 1_000);
     const records = this.fetcher.take(Math.max(0, options.maxRecords ?? this.options.maxPollRecords));
     // Fetching the next records starts now, while the application works on these.
     this.fetcher.start();
@@ -218,9 +219,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<ConsumerRecord> {
     while (!this.closed) {
-      this.lastPollAt = Date.now();
       try {
-        await this.fill(1_000);
+        await this.fillPolling(1_000);
       } catch (error) {
         if (this.closed) return;
         throw error;
@@ -228,6 +228,16 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       const [record] = this.fetcher.take(1);
       this.fetcher.start();
       if (record !== undefined) yield record;
+    }
+  }
+
+  private async fillPolling(timeoutMs: number): Promise<void> {
+    this.polling = true;
+    try {
+      await this.fill(timeoutMs);
+    } finally {
+      this.polling = false;
+      this.lastPollAt = Date.now();
     }
   }
 

@@ -2,12 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { Writer } from '../../../core/protocol/index.ts';
 import {
+  cooperativeStickyAssignor,
   decodeAssignment,
   decodeSubscription,
   encodeAssignment,
   encodeSubscription,
   rangeAssignor,
   roundRobinAssignor,
+  stickyAssignor,
 } from '../../../runtime/client/group-protocol.ts';
 
 describe('consumer protocol encoding', () => {
@@ -61,5 +63,37 @@ describe('assignors', () => {
       expect(plan.get('r')).toEqual([]);
       expect(plan.get('q')?.every((entry) => entry.topic === 'b')).toBe(true);
     }
+  });
+});
+
+describe('sticky assignors', () => {
+  const counts = new Map([['t', 6]]);
+  const owned = (memberId: string, partitions: number[]) => ({ memberId, topics: ['t'], ownedPartitions: [{ topic: 't', partitions }] });
+
+  it('sticky keeps what members own up to a fair share and balances the rest', () => {
+    const plan = stickyAssignor([owned('a', [0, 1, 2, 3, 4, 5]), owned('b', []), owned('c', [])], counts);
+    expect(plan.get('a')?.[0]?.partitions).toHaveLength(2);
+    expect(plan.get('a')?.[0]?.partitions.every((partition) => partition <= 5)).toBe(true);
+    const all = ['a', 'b', 'c'].flatMap((member) => plan.get(member)?.[0]?.partitions ?? []).sort();
+    expect(all).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(['b', 'c'].map((member) => plan.get(member)?.[0]?.partitions.length)).toEqual([2, 2]);
+    // A member that leaves gives up only its own partitions.
+    const after = stickyAssignor([owned('a', [0, 1]), owned('c', [4, 5])], counts);
+    expect(after.get('a')?.[0]?.partitions.slice(0, 2)).toEqual([0, 1]);
+    expect(after.get('c')?.[0]?.partitions).toEqual(expect.arrayContaining([4, 5]));
+  });
+
+  it('cooperative sticky holds back partitions that move between live members for a second round', () => {
+    const first = cooperativeStickyAssignor([owned('a', [0, 1, 2, 3, 4, 5]), owned('b', [])], counts);
+    expect(first.get('a')?.[0]?.partitions).toEqual([0, 1, 2]);
+    expect(first.get('b')).toEqual([]);
+    const second = cooperativeStickyAssignor([owned('a', [0, 1, 2]), owned('b', [])], counts);
+    expect(second.get('a')?.[0]?.partitions).toEqual([0, 1, 2]);
+    expect(second.get('b')?.[0]?.partitions).toEqual([3, 4, 5]);
+  });
+
+  it('writes subscription v1 with the owned partitions when given them', () => {
+    const bytes = encodeSubscription(['t'], null, [{ topic: 't', partitions: [1, 3] }]);
+    expect(decodeSubscription(bytes)).toEqual({ version: 1, topics: ['t'], userData: null, ownedPartitions: [{ topic: 't', partitions: [1, 3] }] });
   });
 });

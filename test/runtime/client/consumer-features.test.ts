@@ -1,0 +1,153 @@
+// Consumer and serde features against a real broker: typed records through zod-validated JSON,
+// pattern subscriptions that pick up new topics, max.poll.records, offsets for times, seeking to
+// either end, ordered async commits, and partitions reported lost after max.poll.interval.ms.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { Admin } from '../../../runtime/client/admin.ts';
+import { Consumer, type ConsumerRecord, type TopicPartition } from '../../../runtime/client/consumer.ts';
+import { Producer } from '../../../runtime/client/producer.ts';
+import { KafkaSerializationError, Serdes, type TypedRecord } from '../../../runtime/client/serdes.ts';
+import { cleanup, startBroker, type BrokerProcess } from '../../helpers/broker.ts';
+
+let broker: BrokerProcess;
+let admin: Admin;
+const open: { close(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  broker = await startBroker();
+  admin = new Admin({ bootstrapServers: broker.bootstrap });
+});
+
+afterAll(async () => {
+  await Promise.allSettled(open.map((client) => client.close()));
+  await admin.close();
+  await cleanup();
+});
+
+function producer(): Producer {
+  const created = new Producer({ bootstrapServers: broker.bootstrap, lingerMs: 1 });
+  open.push(created);
+  return created;
+}
+
+function consumer(options: Record<string, unknown> = {}): Consumer {
+  const created = new Consumer({ bootstrapServers: broker.bootstrap, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 200, fetchMaxWaitMs: 100, ...options });
+  open.push(created);
+  return created;
+}
+
+async function pollUntil<T>(poll: () => Promise<T[]>, count: number, timeoutMs = 15_000): Promise<T[]> {
+  const records: T[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (records.length < count && Date.now() < deadline) records.push(...(await poll()));
+  return records;
+}
+
+const Order = z.object({ id: z.number().int(), item: z.string(), quantity: z.number().positive() });
+
+describe('serdes', () => {
+  it('sends and reads typed orders, validating on both sides, with headers', async () => {
+    await admin.createTopics([{ topic: 'orders', numPartitions: 1 }]);
+    const orders = producer().typed({ key: Serdes.string(), value: Serdes.json(Order) });
+    await orders.send({ topic: 'orders', messages: [{ key: 'c1', value: { id: 1, item: 'tea', quantity: 2 }, headers: { source: 'web' } }] });
+    await expect(orders.send({ topic: 'orders', messages: [{ key: 'c2', value: { id: 2, item: 'cake', quantity: -1 } }] })).rejects.toThrow(/quantity/);
+    // A record that does not match the schema, written around the typed producer.
+    await producer().send({ topic: 'orders', messages: [{ key: 'c3', value: '{"id":"three"}' }] });
+    const reader = consumer().typed({ key: Serdes.string(), value: Serdes.json(Order) });
+    reader.consumer.assign([{ topic: 'orders', partition: 0, offset: 0n }]);
+    const [first] = await pollUntil(() => reader.poll({ maxRecords: 1 }), 1);
+    const typed: TypedRecord<string | null, z.output<typeof Order>> | undefined = first;
+    expect(typed?.value).toEqual({ id: 1, item: 'tea', quantity: 2 });
+    expect(typed?.key).toBe('c1');
+    expect(typed?.headers).toEqual([{ key: 'source', value: Buffer.from('web') }]);
+    const failure = await pollUntil(() => reader.poll(), 1).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(KafkaSerializationError);
+    expect((failure as Error).message).toMatch(/orders-0 at offset 1/);
+  });
+});
+
+describe('consumer', () => {
+  it('subscribes to a pattern and picks up a matching topic created later', async () => {
+    await admin.createTopics([{ topic: 'metrics-cpu', numPartitions: 1 }, { topic: 'metrics-disk', numPartitions: 2 }, { topic: 'logs', numPartitions: 1 }]);
+    const writer = producer();
+    await writer.send({ topic: 'metrics-cpu', messages: [{ value: 'cpu' }] });
+    await writer.send({ topic: 'logs', messages: [{ value: 'log' }] });
+    const reader = consumer({ groupId: 'patterns', autoOffsetReset: 'earliest', metadataMaxAgeMs: 300 });
+    reader.subscribe({ pattern: /^metrics-/ });
+    const before = await pollUntil(() => reader.poll({ timeoutMs: 200 }), 1);
+    expect(before.map((record) => record.value?.toString())).toEqual(['cpu']);
+    expect(reader.assignment().map((entry) => `${entry.topic}-${entry.partition}`).sort()).toEqual(['metrics-cpu-0', 'metrics-disk-0', 'metrics-disk-1']);
+    await admin.createTopics([{ topic: 'metrics-net', numPartitions: 1 }]);
+    await writer.send({ topic: 'metrics-net', messages: [{ value: 'net' }] });
+    const after = await pollUntil(() => reader.poll({ timeoutMs: 200 }), 1);
+    expect(after.map((record) => record.value?.toString())).toEqual(['net']);
+    expect(reader.assignment().some((entry) => entry.topic === 'logs')).toBe(false);
+  });
+
+  it('returns at most max.poll.records per poll and finds offsets by time', async () => {
+    await admin.createTopics([{ topic: 'timed', numPartitions: 1 }]);
+    await producer().send({ topic: 'timed', messages: Array.from({ length: 10 }, (_, index) => ({ value: `v${index}`, timestamp: 1_000 * (index + 1) })) });
+    const reader = consumer({ 'max.poll.records': 3 });
+    reader.assign([{ topic: 'timed', partition: 0, offset: 0n }]);
+    const sizes: number[] = [];
+    const records: ConsumerRecord[] = [];
+    while (records.length < 10) {
+      const batch = await reader.poll({ timeoutMs: 500 });
+      if (batch.length > 0) sizes.push(batch.length);
+      records.push(...batch);
+    }
+    expect(Math.max(...sizes)).toBe(3);
+    expect(records.map((record) => record.offset)).toEqual(Array.from({ length: 10 }, (_, index) => BigInt(index)));
+    const found = await reader.offsetsForTimes([{ topic: 'timed', partition: 0, timestamp: 4_500 }]);
+    expect(found).toEqual([{ topic: 'timed', partition: 0, offset: 4n, timestamp: 5_000n }]);
+    const none = await reader.offsetsForTimes([{ topic: 'timed', partition: 0, timestamp: new Date(99_000) }]);
+    expect(none[0]?.offset).toBeNull();
+    reader.seekToBeginning();
+    expect((await pollUntil(() => reader.poll({ timeoutMs: 300 }), 1))[0]?.offset).toBe(0n);
+    reader.seekToEnd();
+    expect(await reader.poll({ timeoutMs: 300 })).toEqual([]);
+    expect(reader.positions()).toEqual([{ topic: 'timed', partition: 0, offset: 10n }]);
+  });
+
+  it('commits asynchronously, in order, and reports each outcome', async () => {
+    await admin.createTopics([{ topic: 'async-commits', numPartitions: 1 }]);
+    await producer().send({ topic: 'async-commits', messages: Array.from({ length: 6 }, (_, index) => ({ value: `v${index}` })) });
+    const reader = consumer({ groupId: 'async-committers', autoOffsetReset: 'earliest', autoCommit: false });
+    reader.subscribe({ topics: ['async-commits'] });
+    await pollUntil(() => reader.poll({ timeoutMs: 200 }), 6);
+    const outcomes: string[] = [];
+    const settled = new Promise<void>((resolve) => {
+      for (const offset of [2n, 4n, 6n]) {
+        reader.commitAsync([{ topic: 'async-commits', partition: 0, offset }], (error, offsets) => {
+          outcomes.push(`${offsets[0]?.offset}:${error === null ? 'ok' : error.message}`);
+          if (outcomes.length === 3) resolve();
+        });
+      }
+    });
+    await settled;
+    expect(outcomes).toEqual(['2:ok', '4:ok', '6:ok']);
+    expect((await admin.fetchGroupOffsets('async-committers'))[0]?.offset).toBe(6n);
+  });
+
+  it('leaves the group when poll stops for max.poll.interval.ms and reports the partitions lost', async () => {
+    await admin.createTopics([{ topic: 'slow', numPartitions: 2 }]);
+    const lost: TopicPartition[][] = [];
+    const revoked: TopicPartition[][] = [];
+    const reader = consumer({
+      groupId: 'slow-pollers', maxPollIntervalMs: 600, rebalanceTimeoutMs: 5_000,
+      onPartitionsLost: (partitions: TopicPartition[]) => { lost.push(partitions); },
+      onPartitionsRevoked: (partitions: TopicPartition[]) => { revoked.push(partitions); },
+    });
+    reader.subscribe({ topics: ['slow'] });
+    const deadline = Date.now() + 15_000;
+    while (reader.assignment().length < 2 && Date.now() < deadline) await reader.poll({ timeoutMs: 200 });
+    expect(reader.assignment()).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const groups = await admin.describeGroups(['slow-pollers']);
+    expect(groups[0]?.members).toHaveLength(0);
+    await reader.poll({ timeoutMs: 2_000 });
+    expect(lost.map((partitions) => partitions.length)).toEqual([2]);
+    expect(revoked).toEqual([]);
+    expect(reader.assignment()).toHaveLength(2);
+  });
+});
