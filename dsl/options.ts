@@ -54,8 +54,9 @@ export interface Materialized<K, V> {
   /**
    * Default true: writes stay in a cache until commit, and a table's updates go downstream
    * merged, one per key per commit (or when the cache fills), old value = last one sent.
-   * False writes and forwards every update at once. Windowed and session stores cache writes
-   * but still forward every update.
+   * False writes and forwards every update at once. Time-windowed aggregations (and windowed
+   * cogroups) merge per window the same way; sliding and session aggregations cache writes but
+   * still forward every update.
    */
   readonly caching?: boolean;
   /** Default true. */

@@ -5,7 +5,7 @@ import type { ProcessorContext } from '../../core/topology/processor.ts';
 import type { Change, StreamRecord, ValueAndTimestamp } from '../../core/topology/record.ts';
 import type { UntypedProcessor } from '../../core/topology/topology.ts';
 import type { SessionWindows, SlidingWindows, TimeWindows, Window, Windowed } from '../../core/topology/windows.ts';
-import type { KeyValueStore, SessionStore, WindowStore } from '../../state/stores/types.ts';
+import type { CachedWindowStore, KeyValueStore, SessionStore, WindowStore } from '../../state/stores/types.ts';
 import { processorOf, type Forward } from './stateless.ts';
 import { tableEmitter, type TimestampedStore } from './table.ts';
 
@@ -102,12 +102,28 @@ function progressStore(context: ProcessorContext<unknown, unknown>, storeName: s
   return emit === 'on-window-close' ? context.getStateStore<EmitProgressStore>(emitProgressStoreName(storeName)) : null;
 }
 
+/**
+ * Window updates with emit-on-update: like tables (see tableEmitter), a caching store sends one
+ * merged update per window per commit. Deletes seen at flush come from purging expired windows,
+ * which is retention rather than an update, so they are not sent on.
+ */
+function windowEmitter<K, VA>(store: WindowStore<K, ValueAndTimestamp<VA>>, forward: WindowedForward<K, VA>): WindowedForward<K, VA> {
+  if (!('setFlushListener' in store)) return forward;
+  const cached = (store as CachedWindowStore<K, ValueAndTimestamp<VA>>).setFlushListener((key, newValue, oldValue) => {
+    if (newValue === null) return;
+    forward({ key, value: { newValue: newValue.value, oldValue: oldValue?.value ?? null }, timestamp: newValue.timestamp, headers: [] });
+  });
+  return cached ? () => undefined : forward;
+}
+
 export function windowAggregateProcessor<K, V, VA>(storeName: string, windows: TimeWindows, aggregation: Aggregation<K, V, VA>, emit: EmitStrategy): () => UntypedProcessor {
   return () => {
     let store: WindowStore<K, ValueAndTimestamp<VA>> | null = null;
+    let updates: WindowedForward<K, VA> | null = null;
     return processorOf<K, V, Windowed<K>, Change<VA>>((record, forward, context) => {
       if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
       store ??= context.getStateStore<WindowStore<K, ValueAndTimestamp<VA>>>(storeName);
+      updates ??= emit === 'on-window-update' ? windowEmitter(store, forward) : () => undefined;
       const clock = clockOf(store, progressStore(context as ProcessorContext<unknown, unknown>, storeName, emit));
       clock.observedStreamTimeMs = Math.max(clock.observedStreamTimeMs, record.timestamp);
       const closeTimeMs = clock.observedStreamTimeMs - windows.graceMs;
@@ -122,9 +138,7 @@ export function windowAggregateProcessor<K, V, VA>(storeName: string, windows: T
         const aggregate = aggregation.aggregator(record.key, record.value, old?.value ?? aggregation.initializer());
         const timestamp = old === null ? record.timestamp : Math.max(record.timestamp, old.timestamp);
         store.put(record.key, { value: aggregate, timestamp }, window.startMs);
-        if (emit === 'on-window-update') {
-          forward({ ...record, key: { key: record.key, window }, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
-        }
+        updates({ ...record, key: { key: record.key, window }, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
       }
     })();
   };

@@ -125,6 +125,21 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     this.inner.put(bytes, value === null ? null : this.valueSerde.serialize(value, this.name));
     this.oldestStartMs = Math.min(this.oldestStartMs, windowStartMs);
   }
+  /**
+   * Asks the caching layer to report what each flush writes, per window. Purging expired
+   * windows writes deletes too, which listeners see with a null new value. Returns false when
+   * the store has no cache.
+   */
+  setFlushListener(listener: FlushListener<Windowed<K>, V>): boolean {
+    if (!(this.inner instanceof CachingLayer)) return false;
+    const deserialize = (bytes: Uint8Array | null): V | null => (bytes === null ? null : this.valueSerde.deserialize(bytes, this.name));
+    this.inner.setFlushListener((bytes, newValue, oldValue, writtenAtMs) => {
+      const startMs = suffixNumber(bytes, WINDOW_SUFFIX_BYTES, 0);
+      const key = this.keySerde.deserialize(withoutSuffix(bytes, WINDOW_SUFFIX_BYTES), this.name);
+      listener({ key, window: { startMs, endMs: startMs + this.options.windowSizeMs } }, deserialize(newValue), deserialize(oldValue), writtenAtMs);
+    });
+    return true;
+  }
   fetch(key: K, windowStartMs: number): V | null {
     this.metrics.gets++;
     if (windowStartMs < this.minLiveTimeMs()) return null;

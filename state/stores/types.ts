@@ -72,6 +72,12 @@ export interface WindowStore<K, V> extends StateStore, ReadOnlyWindowStore<K, V>
   put(key: K, value: V | null, windowStartMs: number): void;
 }
 
+/** A window store that may hold writes in a cache until commit. */
+export interface CachedWindowStore<K, V> extends WindowStore<K, V> {
+  /** Registers the listener and returns true when the store caches; false when it writes through. */
+  setFlushListener(listener: FlushListener<Windowed<K>, V>): boolean;
+}
+
 export interface ReadOnlySessionStore<K, V> {
   readonly name: string;
   /** All live sessions of a key, oldest first. */

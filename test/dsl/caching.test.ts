@@ -1,5 +1,5 @@
 import { describe as suite, expect, it } from 'vitest';
-import { Serdes, StreamsBuilder } from '../../dsl/index.ts';
+import { Serdes, StreamsBuilder, TimeWindows } from '../../dsl/index.ts';
 import { TopologyTestDriver } from '../../runtime/streams/index.ts';
 
 const strings = Serdes.string();
@@ -79,4 +79,40 @@ suite('record cache for table updates', () => {
     events.pipeInput('k', 'x,-', 3); // added and deleted again: nothing changed since the last flush
     expect(out.isEmpty()).toBe(true);
   });
+
+  for (const caching of [true, false]) {
+    it(`windowed counts with caching ${caching ? 'on' : 'off'} send ${caching ? 'one merged update per window' : 'every update'}`, () => {
+      const builder = new StreamsBuilder();
+      builder
+        .stream('lines', { key: strings, value: strings })
+        .flatMap((line) => line.split(' ').map((word) => [word, word] as const))
+        .groupByKey({ key: strings, value: strings })
+        .windowedBy(TimeWindows.ofSizeAndGrace(10, 0).advanceBy(5))
+        .count({ name: 'windowed', caching })
+        .toStream()
+        .map((count, windowed) => [`${windowed.key}@${windowed.window.startMs}`, count])
+        .to('out', { key: strings, value: Serdes.long() });
+      const driver = new TopologyTestDriver(builder.build());
+      driver.createInputTopic('lines', strings, strings).pipeInput(null, 'a b a', 7);
+      const out = driver.createOutputTopic('out', strings, Serdes.long()).readKeyValuesToList();
+      if (caching) {
+        expect(out).toEqual([
+          { key: 'a@0', value: 2 },
+          { key: 'a@5', value: 2 },
+          { key: 'b@0', value: 1 },
+          { key: 'b@5', value: 1 },
+        ]);
+      } else {
+        expect(out).toEqual([
+          { key: 'a@0', value: 1 },
+          { key: 'a@5', value: 1 },
+          { key: 'b@0', value: 1 },
+          { key: 'b@5', value: 1 },
+          { key: 'a@0', value: 2 },
+          { key: 'a@5', value: 2 },
+        ]);
+      }
+      expect(driver.getWindowStore<string, number>('windowed').fetch('a', 5)).toBe(2);
+    });
+  }
 });
