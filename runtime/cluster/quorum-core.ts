@@ -29,7 +29,10 @@ import type { RaftLog } from './raft-log.ts';
 
 /** What the core needs from the world; the simulation fakes all of it. */
 export interface QuorumEnvironment {
+  /** A monotonic clock for timeouts. */
   nowMs(): number;
+  /** Milliseconds since the Unix epoch, an integer, for record timestamps. */
+  wallClockMs(): number;
   /** Uniform in [0, 1). */
   random(): number;
   /** Sends a request; its answer comes back through handleResponse with the same requestId, or never. */
@@ -303,7 +306,7 @@ export class QuorumCore {
     }
     const epochStartOffset = this.log.endOffset;
     this.role = { name: 'leader', epochStartOffset, replicas, parked: [], nextBeginEpochMs: now + this.config.requestTimeoutMs };
-    this.log.appendAsLeader(this.leaderChangeBatch(now), this.election.epoch);
+    this.log.appendAsLeader(this.leaderChangeBatch(this.env.wallClockMs()), this.election.epoch);
     this.log.flush();
     this.updateLeaderEndOffset();
     for (const voter of this.config.voters) {
@@ -316,6 +319,11 @@ export class QuorumCore {
     // Without a quorum behind it this node acts no more, so it may vote for others at once.
     this.promiseMs = -Infinity;
     this.role = { name: 'resigned', electionDeadlineMs: this.env.nowMs() + this.randomElectionTimeoutMs() };
+  }
+
+  /** Stops acting before the node goes away: pending appends fail, held fetches are answered. */
+  shutdown(): void {
+    this.resign();
   }
 
   /** Steps down on purpose (controlled shutdown): tells the followers so they elect at once. */
@@ -635,7 +643,7 @@ export class QuorumCore {
         records.push(...next.records);
         this.queued.shift();
       }
-      const batch = encodeBatch({ records, baseTimestamp: this.env.nowMs(), partitionLeaderEpoch: this.election.epoch });
+      const batch = encodeBatch({ records, baseTimestamp: this.env.wallClockMs(), partitionLeaderEpoch: this.election.epoch });
       const range = this.log.appendAsLeader(batch, this.election.epoch);
       let offset = range.baseOffset;
       for (const pending of taken) {

@@ -131,6 +131,7 @@ export class Simulation {
     const incarnation = node.incarnation;
     const environment = {
       nowMs: () => this.nowMs,
+      wallClockMs: () => this.nowMs,
       random: this.random,
       send: (to: number, requestId: number, request: OutboundRequest) => this.send(node.id, incarnation, to, requestId, request),
     };
