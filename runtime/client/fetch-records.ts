@@ -132,14 +132,31 @@ function scanBatch(topic: string, partition: number, data: Buffer, position: num
   const cursor: Cursor = { position: 0 };
   for (let index = 0; index < header.recordCount; index++) {
     const start = cursor.position;
-    const length = readVarint(section, cursor);
+    const length = readSmallVarint(section, cursor);
     const end = cursor.position + length;
     if (length < 1 || end > section.length) throw new CorruptRecordError(`record length ${length} at ${start} does not fit the batch`);
     cursor.position += 1;
-    const timestampDelta = readVarlongNumber(section, cursor);
-    const offsetDelta = readVarint(section, cursor);
+    const timestampDelta = section[cursor.position] === 0 ? (cursor.position++, 0) : readVarlongNumber(section, cursor);
+    const offsetDelta = readSmallVarint(section, cursor);
     cursor.position = end;
     if (offsetDelta >= skipBelow) records.push(new FetchedRecord(topic, partition, bases, start, offsetDelta, timestampDelta));
   }
   if (cursor.position !== section.length) throw new CorruptRecordError(`${section.length - cursor.position} bytes follow the last of ${header.recordCount} records`);
+}
+
+/** readVarint with the one- and two-byte cases (nearly every length and delta) done inline. */
+function readSmallVarint(buffer: Buffer, cursor: Cursor): number {
+  const at = cursor.position;
+  const first = buffer[at];
+  if (first !== undefined && first < 0x80) {
+    cursor.position = at + 1;
+    return (first >>> 1) ^ -(first & 1);
+  }
+  const second = buffer[at + 1];
+  if (first !== undefined && second !== undefined && second < 0x80) {
+    const unsigned = (first & 0x7f) | (second << 7);
+    cursor.position = at + 2;
+    return (unsigned >>> 1) ^ -(unsigned & 1);
+  }
+  return readVarint(buffer, cursor);
 }

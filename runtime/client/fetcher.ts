@@ -53,6 +53,7 @@ export class Fetcher {
   private failure: Error | null = null;
   private backoffUntilMs = 0;
   private refreshing = false;
+  private lastRefreshAtMs = 0;
 
   constructor(
     private readonly cluster: Cluster,
@@ -75,12 +76,12 @@ export class Fetcher {
 
   /** Hands out up to `max` records and moves positions past them. */
   take(max: number): ConsumerRecord[] {
-    const taken: ConsumerRecord[] = [];
+    let taken: ConsumerRecord[] = [];
     while (taken.length < max && this.chunks.length > 0) {
       const chunk = this.chunks[0] as Chunk;
       const count = Math.min(max - taken.length, chunk.records.length - chunk.next);
-      const part = chunk.next === 0 && count === chunk.records.length ? chunk.records : chunk.records.slice(chunk.next, chunk.next + count);
-      for (const record of part) taken.push(record);
+      if (taken.length === 0 && chunk.next === 0 && count === chunk.records.length) taken = chunk.records;
+      else for (let index = chunk.next; index < chunk.next + count; index++) taken.push(chunk.records[index] as ConsumerRecord);
       chunk.next += count;
       if (chunk.next >= chunk.records.length) {
         this.chunks.shift();
@@ -167,15 +168,24 @@ export class Fetcher {
     void sleep(this.options.retryBackoffMs).then(() => this.notify());
   }
 
-  /** Looks up the leaders of the assigned partitions; fetching resumes when they are known. */
+  /**
+   * Looks up the leaders of the assigned partitions; fetching resumes when they are known. A
+   * lookup within retry.backoff.ms of the last one waits, so a leaderless partition does not
+   * turn into a stream of Metadata requests.
+   */
   private refreshMetadata(): void {
     if (this.refreshing) return;
     this.refreshing = true;
+    const waitMs = Math.max(0, this.lastRefreshAtMs + this.options.retryBackoffMs - Date.now());
     const topics = [...new Set([...this.partitions()].map((state) => state.topic))];
-    void this.cluster.refreshMetadata(topics).catch(() => undefined).finally(() => {
-      this.refreshing = false;
-      this.notify();
-    });
+    void sleep(waitMs)
+      .then(() => this.cluster.refreshMetadata(topics))
+      .catch(() => undefined)
+      .finally(() => {
+        this.lastRefreshAtMs = Date.now();
+        this.refreshing = false;
+        this.notify();
+      });
   }
 
   private async fetchFrom(leader: number, states: readonly PartitionState[]): Promise<void> {

@@ -54,6 +54,7 @@ export class Sender {
   private wakeScheduled = false;
   private wakeTimer: NodeJS.Timeout | null = null;
   private metadataRefresh: Promise<unknown> | null = null;
+  private lastRefreshAtMs = 0;
   private closed = false;
 
   constructor(private readonly cluster: Cluster, private readonly options: ResolvedProducerOptions, private readonly hooks: SenderHooks) {
@@ -345,11 +346,15 @@ export class Sender {
     this.hooks.completed(batch);
   }
 
+  /** One metadata refresh at a time, at most one per retry.backoff.ms, then another drain. */
   private refreshMetadata(): void {
     if (this.metadataRefresh !== null) return;
-    this.metadataRefresh = this.cluster.refreshMetadata()
+    const waitMs = Math.max(0, this.lastRefreshAtMs + this.options.retryBackoffMs - Date.now());
+    this.metadataRefresh = new Promise((resolve) => setTimeout(resolve, waitMs))
+      .then(() => this.cluster.refreshMetadata())
       .catch(() => undefined)
       .finally(() => {
+        this.lastRefreshAtMs = Date.now();
         this.metadataRefresh = null;
         this.wake();
       });
