@@ -170,3 +170,37 @@ describe('QuorumCore leader', () => {
     return expect(pending).rejects.toThrow(/not the leader/);
   });
 });
+
+describe('QuorumCore observers and hand-overs', () => {
+  it('serves observers (brokers) only committed records', async () => {
+    const env = setup();
+    elect(env);
+    const appended = env.core.append([{ value: 'committed later' }]);
+    env.core.poll();
+    expect(env.core.logEndOffset).toBe(2n);
+    const early = answer(env.core, fetch(9, 1, 0n, 0));
+    if (early.apiKey !== ApiKey.Fetch) throw new Error('not a fetch response');
+    expect(early.body.responses[0]!.partitions[0]!.records?.length ?? 0).toBe(0);
+    answer(env.core, fetch(2, 1, 2n, 1));
+    expect(env.core.highWatermark).toBe(2n);
+    await expect(appended).resolves.toEqual({ baseOffset: 1n, lastOffset: 1n });
+    const late = answer(env.core, fetch(9, 1, 0n, 0));
+    if (late.apiKey !== ApiKey.Fetch) throw new Error('not a fetch response');
+    expect(late.body.responses[0]!.partitions[0]!.highWatermark).toBe(2n);
+    expect(late.body.responses[0]!.partitions[0]!.records!.length).toBeGreaterThan(0);
+  });
+
+  it('a follower told by EndQuorumEpoch that its leader stepped down stands at once', () => {
+    const env = setup();
+    env.clock.nowMs = 10;
+    answer(env.core, wireRequest({ apiKey: ApiKey.BeginQuorumEpoch, body: { topics: [{ topicName: METADATA_TOPIC, partitions: [{ partitionIndex: 0, leaderId: 2, leaderEpoch: 1 }] }] } }));
+    expect(env.core.roleName).toBe('follower');
+    expect(env.core.leaderId).toBe(2);
+    env.clock.nowMs = 20;
+    answer(env.core, wireRequest({ apiKey: ApiKey.EndQuorumEpoch, body: { topics: [{ topicName: METADATA_TOPIC, partitions: [{ partitionIndex: 0, leaderId: 2, leaderEpoch: 1, preferredSuccessors: [] }] }] } }));
+    env.core.poll();
+    // Well inside the fetch timeout (400 ms), which a crashed leader would have cost.
+    expect(env.core.roleName).toBe('candidate');
+    expect(env.core.epoch).toBe(2);
+  });
+});
