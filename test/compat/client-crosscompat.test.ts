@@ -18,7 +18,7 @@ beforeAll(async () => {
   broker = await startBroker();
   kafka = new Kafka({ clientId: 'crosscompat', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100 } });
   const admin = new Admin({ bootstrapServers: broker.bootstrap });
-  await admin.createTopics([{ topic: 'runnel-to-kafkajs', numPartitions: PARTITIONS }, { topic: 'kafkajs-to-runnel', numPartitions: PARTITIONS }]);
+  await admin.createTopics([{ topic: 'runnel-to-kafkajs', numPartitions: PARTITIONS }, { topic: 'kafkajs-to-runnel', numPartitions: PARTITIONS }, { topic: 'transactions', numPartitions: 1 }]);
   await admin.close();
 });
 
@@ -102,5 +102,31 @@ describe('Runnel client and kafkajs', () => {
     expect(received.every((record, index) => record.value === `value-${index}` && record.key === keyOf(index) && record.header === 'kafkajs' && record.timestamp === String(1_700_000_000_000 + index))).toBe(true);
     const kafkajsPlacement = partitionsByKey(received);
     expect(kafkajsPlacement).toEqual(runnelPlacement);
+  });
+
+  it('a read_committed Runnel consumer sees only committed transactions of a kafkajs producer', async () => {
+    const producer = kafka.producer({ transactionalId: 'crosscompat-tx', idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    for (const [value, outcome] of [['committed-1', 'commit'], ['aborted-1', 'abort'], ['committed-2', 'commit']] as const) {
+      const transaction = await producer.transaction();
+      await transaction.send({ topic: 'transactions', messages: [{ value }] });
+      if (outcome === 'commit') await transaction.commit();
+      else await transaction.abort();
+    }
+    await producer.disconnect();
+    const read = async (isolationLevel: 'read_committed' | 'read_uncommitted'): Promise<string[]> => {
+      const consumer = new Consumer({ bootstrapServers: broker.bootstrap, isolationLevel, fetchMaxWaitMs: 100 });
+      consumer.assign([{ topic: 'transactions', partition: 0, offset: 0n }]);
+      const values: string[] = [];
+      const deadline = Date.now() + 10_000;
+      // Three records and three markers: the position passes the last marker at offset 5.
+      while ((consumer.positions()[0]?.offset ?? 0n) < 6n && Date.now() < deadline) {
+        for (const record of await consumer.poll({ timeoutMs: 200 })) values.push(record.value?.toString() ?? '');
+      }
+      await consumer.close();
+      return values;
+    };
+    expect(await read('read_committed')).toEqual(['committed-1', 'committed-2']);
+    expect(await read('read_uncommitted')).toEqual(['committed-1', 'aborted-1', 'committed-2']);
   });
 });
