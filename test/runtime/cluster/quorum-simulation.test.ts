@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { Simulation } from './simulation.ts';
 
 /** Drives one seeded run: client appends throughout, faults for most of it, then a calm end. */
-async function runScenario(seed: number, voters: number, faults: boolean): Promise<Simulation> {
+async function runScenario(seed: number, voters: number, faults: boolean, network = { lossRate: 0.05, delayMsMax: 8, smallFetches: true }): Promise<Simulation> {
   // Odd seeds fetch one batch at a time, so a lagging follower catches up over many fetches
   // and old-epoch batches reach a majority before the new leader's first batch does.
-  const quorum = { fetchMaxBytes: seed % 2 === 1 ? 100 : 4096 };
-  const sim = new Simulation({ seed, voters, lossRate: faults ? 0.05 : 0, delayMsMax: 8, quorum });
+  const quorum = { fetchMaxBytes: network.smallFetches && seed % 2 === 1 ? 100 : 4096 };
+  const sim = new Simulation({ seed, voters, lossRate: faults ? network.lossRate : 0, delayMsMax: network.delayMsMax, quorum });
   const faultEndMs = 8_000;
   const endMs = 12_000;
   let counter = 0;
@@ -84,6 +84,15 @@ describe('metadata quorum simulation', () => {
     // The faults must have done something: many leaders over the runs, and progress despite them.
     expect(elections).toBeGreaterThan(80);
     expect(acknowledged).toBeGreaterThan(40 * 50);
+  });
+
+  it('keeps every safety property on a slow, lossy network (20 seeds, delays up to 60 ms, 15% loss)', async () => {
+    // Delays stay below a quarter of the fetch timeout (300 ms): the bound the leader lease assumes.
+    // Fetches carry many batches, so that a restarted voter catches up within the calm end.
+    for (let seed = 900; seed < 920; seed += 1) {
+      const sim = await runScenario(seed, 3, true, { lossRate: 0.15, delayMsMax: 60, smallFetches: false });
+      expectConverged(sim);
+    }
   });
 
   it('keeps every safety property across 15 seeds with 5 voters', async () => {
