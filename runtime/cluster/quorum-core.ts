@@ -164,9 +164,12 @@ export class QuorumCore {
     return this.log.endOffset;
   }
 
-  /** True while this node leads with a quorum behind it: the only state in which it may act. */
+  /**
+   * True while this node leads with a quorum behind it: the only state in which it may act. The
+   * lease is checked here too, not only when poll() runs, so a late timer cannot stretch it.
+   */
   get isActiveLeader(): boolean {
-    return this.role.name === 'leader';
+    return this.role.name === 'leader' && this.env.nowMs() < this.quorumDeadlineMs(this.role);
   }
 
   /** The earliest time poll() has something to do. */
