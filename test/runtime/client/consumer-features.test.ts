@@ -150,4 +150,15 @@ describe('consumer', () => {
     expect(revoked).toEqual([]);
     expect(reader.assignment()).toHaveLength(2);
   });
+
+  it('passes fetch.min.bytes to the broker, which holds the fetch until fetch.max.wait.ms', async () => {
+    await admin.createTopics([{ topic: 'trickle', numPartitions: 1 }]);
+    await producer().send({ topic: 'trickle', messages: [{ value: 'small' }] });
+    const patient = consumer({ 'fetch.min.bytes': 1_000_000, fetchMaxWaitMs: 400 });
+    patient.assign([{ topic: 'trickle', partition: 0, offset: 0n }]);
+    const started = Date.now();
+    const records = await pollUntil(() => patient.poll({ timeoutMs: 2_000 }), 1);
+    expect(records.map((record) => record.value?.toString())).toEqual(['small']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+  });
 });
