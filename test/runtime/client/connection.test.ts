@@ -114,4 +114,23 @@ describe('Connection', () => {
     expect(failure).toBeInstanceOf(KafkaConnectionError);
     expect((failure as KafkaConnectionError).retriable).toBe(true);
   });
+
+  it('reassembles large and small frames whatever the chunk boundaries', async () => {
+    const brokers = Array.from({ length: 30_000 }, (_, nodeId) => ({ nodeId, host: `host-${nodeId}`.padEnd(100, '.'), port: 9092, rack: null }));
+    const port = await fakeBroker((header, _frame, socket) => {
+      if (header.apiKey === ApiKey.ApiVersions) { answerApiVersions(header, socket); return; }
+      // Two answers (a 3 MB one, then a small one) written in odd-sized pieces that straddle both.
+      const frames = Buffer.concat([
+        encodeResponseFrame(ApiKey.Metadata, header.apiVersion, header.correlationId, { brokers, clusterId: 'big', controllerId: 1, topics: [] }),
+        encodeResponseFrame(ApiKey.Metadata, header.apiVersion, header.correlationId + 1, { brokers: [], clusterId: 'small', controllerId: 2, topics: [] }),
+      ]);
+      for (let at = 0; at < frames.length; at += 65_533) socket.write(frames.subarray(at, at + 65_533));
+    });
+    const connection = await open(port);
+    const [first, second] = await Promise.all([connection.send(ApiKey.Metadata, { topics: [] }), connection.send(ApiKey.Metadata, { topics: [] })]);
+    expect(first.body.brokers).toHaveLength(30_000);
+    expect(first.body.brokers[29_999]?.host).toBe('host-29999'.padEnd(100, '.'));
+    expect(second.body.controllerId).toBe(2);
+    connection.close();
+  });
 });
