@@ -18,6 +18,7 @@ import { Fetcher, type PartitionState } from './fetcher.ts';
 import { GroupMembership, type TopicPartition } from './group-membership.ts';
 import { COOPERATIVE_ASSIGNORS } from './group-protocol.ts';
 import { TypedConsumer, type Serde } from './serdes.ts';
+import type { ConsumerGroupMetadata } from './transaction-manager.ts';
 import { clusterOptions, commonOptionsShape, integer, parseOptions, type KafkaStyleOptions } from './options.ts';
 
 export type { ConsumerRecord } from './fetch-records.ts';
@@ -442,6 +443,17 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       if (state !== undefined && state.position !== null) offsets.push({ topic: state.topic, partition: state.partition, offset: state.position });
     }
     return offsets;
+  }
+
+  /**
+   * The group, generation and member id as of now, for a transactional producer's
+   * sendOffsetsToTransaction: the group coordinator refuses offsets sent for a generation this
+   * member no longer belongs to, which fences a zombie that lost its partitions.
+   */
+  groupMetadata(): ConsumerGroupMetadata {
+    const membership = this.membership;
+    if (membership === null) throw new KafkaStateError('groupMetadata needs a groupId');
+    return { groupId: membership.groupId, generationId: membership.generationId, memberId: membership.memberId, groupInstanceId: this.options.groupInstanceId ?? null };
   }
 
   /** Commits the given offsets, or the current positions of every assigned partition, and waits. */

@@ -73,3 +73,39 @@ export function throwIfError(code: number, context: string, detail?: string | nu
 export function isRetriableError(error: unknown): boolean {
   return error instanceof KafkaClientError && error.retriable;
 }
+
+/**
+ * The producer can no longer be used: a newer producer with the same transactional id fenced
+ * it, or the broker refused it for good (authorization, a broken producer id mapping). Every
+ * later call fails with this error; close the producer and, if this instance should still
+ * run, create a new one, which fences whatever else holds the transactional id.
+ */
+export class KafkaFatalProducerError extends KafkaClientError {
+  /** The Kafka error code behind it, or -1 when the client itself gave up. */
+  readonly code: number;
+
+  constructor(message: string, code: number, options?: ErrorOptions) {
+    super(message, false, options);
+    this.code = code;
+  }
+}
+
+/** A newer producer with the same transactional id took over (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH). */
+export class KafkaProducerFencedError extends KafkaFatalProducerError {}
+
+/**
+ * The current transaction cannot commit (a batch or an offset commit in it failed), but the
+ * producer is fine: abort the transaction and run it again. `cause` holds the first failure.
+ */
+export class KafkaTransactionAbortableError extends KafkaClientError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, false, options);
+  }
+}
+
+/** Records that were still waiting to be sent when their transaction was aborted. */
+export class KafkaTransactionAbortedError extends KafkaClientError {
+  constructor(message: string) {
+    super(message, false);
+  }
+}

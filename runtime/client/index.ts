@@ -5,8 +5,11 @@ export type { AdminOptions, ConfigEntry, GroupDescription, GroupListing, NewTopi
 export { Consumer } from './consumer.ts';
 export type { ConsumerOptions, ConsumerRecord, Subscription, TopicPartition } from './consumer.ts';
 export { Producer } from './producer.ts';
-export type { CompressionName, ProducerMessage, ProducerOptions, ProducerRecord, RecordMetadata } from './producer.ts';
-export { KafkaClientError, KafkaConfigError, KafkaConnectionError, KafkaProtocolError, KafkaStateError, KafkaTimeoutError, KafkaVersionError } from './errors.ts';
+export type { CompressionName, ConsumerGroupMetadata, ProducerMessage, ProducerOptions, ProducerRecord, RecordMetadata, Transaction, TransactionState, TransactionalOffset } from './producer.ts';
+export {
+  KafkaClientError, KafkaConfigError, KafkaConnectionError, KafkaFatalProducerError, KafkaProducerFencedError, KafkaProtocolError, KafkaStateError,
+  KafkaTimeoutError, KafkaTransactionAbortableError, KafkaTransactionAbortedError, KafkaVersionError,
+} from './errors.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
 export { cooperativeStickyAssignor, rangeAssignor, roundRobinAssignor, stickyAssignor } from './group-protocol.ts';
 export { KafkaSerializationError, Serdes, TypedConsumer, TypedProducer } from './serdes.ts';

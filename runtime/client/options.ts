@@ -41,6 +41,8 @@ export const KAFKA_NAMES: Readonly<Record<string, string>> = {
   'fetch.max.wait.ms': 'fetchMaxWaitMs',
   'max.partition.fetch.bytes': 'maxPartitionFetchBytes',
   'isolation.level': 'isolationLevel',
+  'transactional.id': 'transactionalId',
+  'transaction.timeout.ms': 'transactionTimeoutMs',
 };
 
 /** A whole number given as a number or as a string (properties files hold only strings). */

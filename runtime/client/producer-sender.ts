@@ -17,6 +17,12 @@
 // A batch given up (retries or delivery.timeout.ms spent) after a lost answer leaves the
 // sequence unknown, so the epoch is bumped too, and batches that may have been written are
 // failed rather than resent under the new epoch, where the broker could not see the duplicate.
+//
+// Transactions. With a TransactionManager the Sender never picks or bumps the producer id
+// itself: the manager does (it must name the transactional id), and a batch that fails makes
+// the transaction abortable instead. Before the first batch to a partition goes out in a
+// transaction the partition is added to it: one AddPartitionsToTxn covers every new partition
+// with batches ready at that moment, and those batches wait for its answer.
 import { ApiKey, ErrorCode } from '../../core/protocol/index.ts';
 import { stamp } from './batch-builder.ts';
 import type { Cluster } from './cluster.ts';
@@ -24,6 +30,7 @@ import type { Connection, Response } from './connection.ts';
 import { KafkaClientError, KafkaProtocolError, KafkaTimeoutError, KafkaVersionError, isRetriableError } from './errors.ts';
 import { BatchRecordMetadata, type Batch, type PartitionQueue } from './producer-batch.ts';
 import type { ResolvedProducerOptions } from './producer.ts';
+import type { TransactionManager } from './transaction-manager.ts';
 
 export interface SenderHooks {
   queues(): Iterable<PartitionQueue>;
@@ -57,8 +64,29 @@ export class Sender {
   private lastRefreshAtMs = 0;
   private closed = false;
 
-  constructor(private readonly cluster: Cluster, private readonly options: ResolvedProducerOptions, private readonly hooks: SenderHooks) {
-    this.idempotent = options.idempotent;
+  constructor(private readonly cluster: Cluster, private readonly options: ResolvedProducerOptions, private readonly hooks: SenderHooks,
+    private readonly transaction: TransactionManager | null = null) {
+    this.idempotent = transaction === null ? options.idempotent : true;
+  }
+
+  /**
+   * Takes the producer id and epoch the transaction manager got. A new epoch starts every
+   * partition at sequence 0; only batches not yet stamped can be waiting then.
+   */
+  adoptIdentity(producerId: bigint, producerEpoch: number): void {
+    const changed = producerId !== this.producerId || producerEpoch !== this.producerEpoch;
+    this.producerId = producerId;
+    this.producerEpoch = producerEpoch;
+    this.idempotent = true;
+    this.bumpNeeded = false;
+    if (changed) for (const queue of this.hooks.queues()) queue.nextSequence = 0;
+  }
+
+  /** Fails every batch that is waiting to be sent (an aborted or doomed transaction). */
+  failReady(error: Error): void {
+    for (const queue of this.hooks.queues()) {
+      for (const batch of queue.ready.splice(0)) this.complete(batch, error);
+    }
   }
 
   identity(): { producerId: bigint; producerEpoch: number } {
@@ -67,6 +95,7 @@ export class Sender {
 
   /** Gets a producer id (or bumps the epoch of ours) when idempotence is on or may be. */
   async initProducerId(): Promise<void> {
+    if (this.transaction !== null) return this.transaction.initTransactions();
     if (this.idempotent === false || (this.producerId >= 0n && !this.bumpNeeded)) return;
     this.initializing ??= this.cluster.withRetries(() => this.requestProducerId()).finally(() => { this.initializing = null; });
     await this.initializing;
@@ -111,6 +140,7 @@ export class Sender {
 
   private drain(): void {
     if (this.closed) return;
+    if (this.transaction !== null && !this.prepareTransaction()) return;
     if (this.idempotent !== false && (this.producerId < 0n || this.bumpNeeded)) {
       this.prepareIdentity();
       return;
@@ -121,6 +151,34 @@ export class Sender {
       if (requests.size === 0) return;
       for (const [leader, batches] of requests) this.dispatch(leader, batches);
     }
+  }
+
+  /**
+   * Fails what may not be sent any more and adds new partitions to the transaction. Returns
+   * false when nothing can be sent now.
+   */
+  private prepareTransaction(): boolean {
+    const transaction = this.transaction as TransactionManager;
+    const blocked = transaction.sendBlockedBy();
+    if (blocked !== null) {
+      this.failReady(blocked);
+      return false;
+    }
+    if (transaction.addInProgress) return true;
+    const fresh: PartitionQueue[] = [];
+    for (const queue of this.hooks.queues()) {
+      if (queue.ready.length > 0 && !transaction.isAdded(queue.topic, queue.partition)) fresh.push(queue);
+    }
+    if (fresh.length === 0) return true;
+    transaction.addPartitions(fresh.map((queue) => ({ topic: queue.topic, partition: queue.partition }))).then(
+      () => this.wake(),
+      (error: unknown) => {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        for (const queue of fresh) for (const batch of queue.ready.splice(0)) this.complete(batch, failure);
+        this.wake();
+      },
+    );
+    return true;
   }
 
   /** Gets the producer id, or bumps the epoch once nothing is in flight any more. */
@@ -189,6 +247,7 @@ export class Sender {
       return false;
     }
     if (queue.inFlight.length >= this.options.maxInFlightRequests) return false;
+    if (this.transaction !== null && !this.transaction.isAdded(queue.topic, queue.partition)) return false;
     // A retried batch goes alone, and nothing follows it until it is answered: that keeps order.
     if (batch.attempts > 0 && queue.inFlight.length > 0) return false;
     return !queue.inFlight.some((sent) => sent.attempts > 1);
@@ -247,7 +306,7 @@ export class Sender {
       topics.set(batch.queue.topic, list);
     }
     const body = {
-      transactionalId: null,
+      transactionalId: this.transaction?.transactionalId ?? null,
       acks: this.options.acks,
       timeoutMs: this.options.requestTimeoutMs,
       topicData: [...topics].map(([name, partitionData]) => ({ name, partitionData })),
@@ -307,16 +366,19 @@ export class Sender {
         this.requeue(batch, now + backoffMs);
         return;
       }
-      this.bumpNeeded = true;
-      this.requeue(batch, now);
-      return;
+      // Inside a transaction the gap is repaired by aborting it (the next epoch restarts sequences).
+      if (this.transaction === null) {
+        this.bumpNeeded = true;
+        this.requeue(batch, now);
+        return;
+      }
     }
     if (isRetriableError(error) && withinBudget) {
       this.requeue(batch, now + backoffMs);
       this.refreshMetadata();
       return;
     }
-    if (this.idempotent === true) this.bumpNeeded = true;
+    if (this.idempotent === true && this.transaction === null) this.bumpNeeded = true;
     this.complete(batch, error);
   }
 
@@ -342,7 +404,8 @@ export class Sender {
   }
 
   private complete(batch: Batch, error: Error): void {
-    for (const segment of batch.segments) segment.call.error ??= error;
+    const reported = this.transaction === null ? error : this.transaction.batchFailed(error, batch.baseSequence >= 0);
+    for (const segment of batch.segments) segment.call.error ??= reported;
     this.hooks.completed(batch);
   }
 

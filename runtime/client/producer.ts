@@ -11,19 +11,28 @@
 //
 // buffer.memory bounds the bytes of records waiting to be acknowledged: a send() that would go
 // beyond it waits for room up to max.block.ms, then fails; that is the back-pressure.
+//
+// With a transactionalId the producer is transactional (KIP-98): records go out only inside a
+// transaction, and a transaction's records, and the consumer offsets sent with it, become
+// visible to read_committed consumers together or never. `transaction(async (tx) => ...)`
+// commits when the callback resolves and aborts when it throws; beginTransaction,
+// commitTransaction and abortTransaction do the same by hand. The state machine is in
+// transaction-manager.ts.
 import { z } from 'zod';
 import { CompressionCodec } from '../../core/records/compression.ts';
 import { BATCH_HEADER_BYTES } from '../../core/records/header.ts';
 import { BatchBuilder, recordBytes, type HeaderInput } from './batch-builder.ts';
 import { Cluster, type TopicInfo } from './cluster.ts';
-import { KafkaConfigError, KafkaProtocolError, KafkaStateError, KafkaTimeoutError } from './errors.ts';
+import { KafkaConfigError, KafkaFatalProducerError, KafkaProtocolError, KafkaStateError, KafkaTimeoutError } from './errors.ts';
 import { clusterOptions, commonOptionsShape, integer, parseOptions, type KafkaStyleOptions } from './options.ts';
 import { StickyPartitions, partitionForKey } from './partitioner.ts';
 import type { Batch, PartitionQueue, RecordMetadata, SendCall } from './producer-batch.ts';
 import { Sender } from './producer-sender.ts';
 import { TypedProducer, type Serde } from './serdes.ts';
+import { TransactionManager, type ConsumerGroupMetadata, type TransactionState, type TransactionalOffset } from './transaction-manager.ts';
 
 export type { RecordMetadata } from './producer-batch.ts';
+export type { ConsumerGroupMetadata, TransactionState, TransactionalOffset } from './transaction-manager.ts';
 
 const CODECS: Readonly<Record<string, CompressionCodec>> = {
   none: CompressionCodec.None, gzip: CompressionCodec.Gzip, snappy: CompressionCodec.Snappy, lz4: CompressionCodec.Lz4, zstd: CompressionCodec.Zstd,
@@ -61,8 +70,15 @@ export const producerOptionsSchema = z.strictObject({
   bufferMemory: integer(1024).default(32 * 1024 * 1024),
   /** How long send() waits for buffer memory or metadata before failing (max.block.ms). */
   maxBlockMs: integer(0).default(60_000),
+  /** Makes the producer transactional; one id per producer instance that must fence its predecessor (transactional.id). */
+  transactionalId: z.string().min(1).optional(),
+  /** How long the broker lets a transaction stay open before it aborts it (transaction.timeout.ms). */
+  transactionTimeoutMs: integer(1).default(60_000),
 }).superRefine((options, context) => {
-  if (options.idempotent !== true) return;
+  if (options.transactionalId !== undefined && options.idempotent === false) {
+    context.addIssue({ code: 'custom', path: ['idempotent'], message: 'a transactional producer is idempotent; remove idempotent false or the transactionalId' });
+  }
+  if (options.idempotent !== true && options.transactionalId === undefined) return;
   if (options.acks !== undefined && options.acks !== -1) context.addIssue({ code: 'custom', path: ['acks'], message: 'idempotence needs acks=all; set idempotent false to use acks 0 or 1' });
   if (options.maxInFlightRequests > IDEMPOTENT_IN_FLIGHT_MAX) context.addIssue({ code: 'custom', path: ['maxInFlightRequests'], message: `idempotence allows at most ${IDEMPOTENT_IN_FLIGHT_MAX} requests in flight` });
 });
@@ -79,7 +95,7 @@ export interface ResolvedProducerOptions extends Omit<ParsedOptions, 'acks' | 'i
 function resolveOptions(parsed: ParsedOptions): ResolvedProducerOptions {
   const acks = parsed.acks ?? -1;
   const possible = acks === -1 && parsed.maxInFlightRequests <= IDEMPOTENT_IN_FLIGHT_MAX;
-  const idempotent = parsed.idempotent ?? (possible ? 'auto' : false);
+  const idempotent = parsed.transactionalId !== undefined ? true : (parsed.idempotent ?? (possible ? 'auto' : false));
   return { ...parsed, acks, idempotent };
 }
 
@@ -96,6 +112,17 @@ export interface ProducerMessage {
 export interface ProducerRecord {
   topic: string;
   messages: readonly ProducerMessage[];
+}
+
+/** What the callback of `producer.transaction(...)` works with. */
+export interface Transaction {
+  send(record: ProducerRecord): Promise<RecordMetadata[]>;
+  /** Commits these consumer offsets (next record to read) with the transaction. */
+  sendOffsets(offsets: readonly TransactionalOffset[], group: ConsumerGroupMetadata | string): Promise<void>;
+}
+
+function groupMetadataOf(group: ConsumerGroupMetadata | string): ConsumerGroupMetadata {
+  return typeof group === 'string' ? { groupId: group, generationId: -1, memberId: '', groupInstanceId: null } : group;
 }
 
 function headerList(headers: ProducerMessage['headers']): readonly HeaderInput[] | null {
@@ -126,6 +153,8 @@ export class Producer {
   private readonly queues = new Map<string, Map<number, PartitionQueue>>();
   private readonly sticky = new StickyPartitions();
   private readonly sender: Sender;
+  /** Null for a producer without a transactionalId. */
+  private readonly transactions: TransactionManager | null;
   private readonly calls = new Set<SendCall>();
   private readonly memoryWaiters: (() => void)[] = [];
   private readonly freeBuffers: Buffer[] = [];
@@ -138,10 +167,14 @@ export class Producer {
     this.options = resolveOptions(parseOptions(producerOptionsSchema, options, 'producer'));
     const common = { ...this.options, retries: Math.min(this.options.retries, 10) };
     this.cluster = new Cluster(clusterOptions(common, this.options.allowAutoTopicCreation));
+    const transactionalId = this.options.transactionalId;
+    this.transactions = transactionalId === undefined ? null : new TransactionManager(this.cluster, {
+      transactionalId, transactionTimeoutMs: this.options.transactionTimeoutMs, retryBackoffMs: this.options.retryBackoffMs, maxBlockMs: this.options.maxBlockMs,
+    }, (producerId, producerEpoch) => this.sender.adoptIdentity(producerId, producerEpoch));
     this.sender = new Sender(this.cluster, this.options, {
       queues: () => this.allQueues(),
       completed: (batch) => this.batchCompleted(batch),
-    });
+    }, this.transactions);
   }
 
   /** Fetches cluster metadata (and a producer id) now, so a broker that cannot be reached fails here. */
@@ -155,6 +188,83 @@ export class Producer {
     return this.sender.identity();
   }
 
+  /** Where the transaction state machine is ('uninitialized' ... 'fatalError'); null without a transactionalId. */
+  get transactionState(): TransactionState | null {
+    return this.transactions?.state ?? null;
+  }
+
+  /**
+   * Registers the transactional id with its coordinator: fences any older producer with the
+   * same id and finishes (aborts) a transaction it left open. beginTransaction does it if needed.
+   */
+  async initTransactions(): Promise<void> {
+    await this.cluster.refreshMetadata([]);
+    await this.requireTransactions().initTransactions();
+  }
+
+  async beginTransaction(): Promise<void> {
+    if (this.closed) throw new KafkaStateError('the producer is closed');
+    await this.requireTransactions().begin();
+  }
+
+  /** Sends every record of the transaction, then commits it (EndTxn). */
+  async commitTransaction(): Promise<void> {
+    const transactions = this.requireTransactions();
+    transactions.startCommit();
+    await this.flush();
+    await transactions.finishCommit();
+  }
+
+  /** Drops records not yet sent, waits for those in flight, then aborts the transaction (EndTxn). */
+  async abortTransaction(): Promise<void> {
+    const transactions = this.requireTransactions();
+    transactions.startAbort();
+    for (const queue of this.allQueues()) this.seal(queue);
+    const blocked = transactions.sendBlockedBy();
+    if (blocked !== null) this.sender.failReady(blocked);
+    await this.flush();
+    await transactions.finishAbort();
+  }
+
+  /**
+   * Adds consumer offsets to the transaction: they are committed for `group` (a consumer's
+   * groupMetadata(), or a group id) if and only if the transaction commits. The generation and
+   * member id let the group coordinator refuse offsets from a member it has replaced.
+   */
+  async sendOffsetsToTransaction(offsets: readonly TransactionalOffset[], group: ConsumerGroupMetadata | string): Promise<void> {
+    await this.requireTransactions().sendOffsets(offsets, groupMetadataOf(group));
+  }
+
+  /**
+   * Runs `work` in a transaction: commits when it resolves, aborts when it (or the commit)
+   * throws, and rethrows. After a fatal error (fenced) nothing is aborted: the producer is done.
+   */
+  async transaction<T>(work: (transaction: Transaction) => Promise<T>): Promise<T> {
+    await this.beginTransaction();
+    const handle: Transaction = {
+      send: (record) => this.send(record),
+      sendOffsets: (offsets, group) => this.sendOffsetsToTransaction(offsets, group),
+    };
+    try {
+      const result = await work(handle);
+      await this.commitTransaction();
+      return result;
+    } catch (error) {
+      const state = this.transactions?.state;
+      // A commit that ran out of time is left alone: the broker may have committed it already,
+      // and calling commitTransaction again finishes it.
+      if (!(error instanceof KafkaFatalProducerError) && (state === 'inTransaction' || state === 'abortableError')) {
+        await this.abortTransaction().catch(() => undefined);
+      }
+      throw error;
+    }
+  }
+
+  private requireTransactions(): TransactionManager {
+    if (this.transactions === null) throw new KafkaStateError('transactions need the transactionalId option (transactional.id)');
+    return this.transactions;
+  }
+
   /** A view of this producer that takes typed keys and values, e.g. `typed({ value: Serdes.json(Order) })`. */
   typed<V, K = Buffer | null>(serdes: { key?: Serde<K>; value: Serde<V> }): TypedProducer<K, V> {
     return new TypedProducer(this, serdes);
@@ -163,6 +273,7 @@ export class Producer {
   /** Appends the messages to their partitions' batches; resolves once every one is acknowledged. */
   async send(record: ProducerRecord): Promise<RecordMetadata[]> {
     if (this.closed) throw new KafkaStateError('the producer is closed');
+    this.transactions?.checkSendable();
     const messages = record.messages;
     if (messages.length === 0) return [];
     const topic = await this.topicWithin(record.topic);
@@ -179,6 +290,13 @@ export class Producer {
     if (this.closed) {
       this.releaseMemory(bytes);
       throw new KafkaStateError('the producer is closed');
+    }
+    try {
+      // The transaction may have ended while this call waited for metadata or memory.
+      this.transactions?.checkSendable();
+    } catch (error) {
+      this.releaseMemory(bytes);
+      throw error;
     }
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const now = Date.now();
@@ -292,7 +410,7 @@ export class Producer {
     batch.lingerTimer = null;
     queue.open = null;
     const builder = batch.builder as BatchBuilder;
-    batch.bytes = builder.seal(CODECS[this.options.compression] ?? CompressionCodec.None, false);
+    batch.bytes = builder.seal(CODECS[this.options.compression] ?? CompressionCodec.None, this.transactions !== null);
     // A compressed batch was copied out of the builder, whose buffer can serve the next batch.
     if (batch.bytes.buffer !== builder.buffer.buffer || batch.bytes.byteOffset !== builder.buffer.byteOffset) {
       this.recycle(builder.buffer);
