@@ -143,6 +143,7 @@ export class TransactionManager {
   checkSendable(): void {
     this.throwIfFatal();
     if (this.stateValue === 'abortableError') throw this.abortableFailure();
+    if (this.stateValue === 'aborting') throw new KafkaTransactionAbortedError('the transaction is being aborted; these records were not sent');
     if (this.stateValue !== 'inTransaction') throw new KafkaStateError(`a transactional producer sends only inside a transaction (call beginTransaction first); it is ${this.stateValue}`);
   }
 
@@ -252,7 +253,7 @@ export class TransactionManager {
     return this.fail(classified);
   }
 
-  /** The Sender's identity comes from here; a failed Sender-side request never bumps the epoch itself. */
+  /** Every producer id and epoch comes through here: the Sender never asks for one itself. */
   private setIdentity(producerId: bigint, producerEpoch: number): void {
     if (producerId < 0n || producerEpoch < 0) throw new Error(`assertion: InitProducerId answered producer ${producerId} epoch ${producerEpoch}`);
     this.producerIdValue = producerId;
