@@ -5,9 +5,10 @@ import { CliError, type Command } from './command.ts';
 import { consumeCommand } from './consume-command.ts';
 import { groupsCommand } from './groups-command.ts';
 import { produceCommand } from './produce-command.ts';
+import { streamsCommand } from './streams-command.ts';
 import { topicsCommand } from './topics-command.ts';
 
-const COMMANDS: Command[] = [brokerCommand, topicsCommand, produceCommand, consumeCommand, groupsCommand];
+const COMMANDS: Command[] = [brokerCommand, topicsCommand, produceCommand, consumeCommand, groupsCommand, streamsCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);

@@ -1,12 +1,10 @@
 // The `runnel` client commands, run as child processes against a real broker process.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin } from '../../../runtime/client/admin.ts';
 import { Producer } from '../../../runtime/client/producer.ts';
-import { REPOSITORY_ROOT, cleanup, startBroker, type BrokerProcess } from '../../helpers/broker.ts';
+import { cleanup, startBroker, type BrokerProcess } from '../../helpers/broker.ts';
+import { runnel } from '../../helpers/cli.ts';
 
-const CLI = path.join(REPOSITORY_ROOT, 'runtime/cli/main.ts');
 let broker: BrokerProcess;
 let admin: Admin;
 
@@ -19,21 +17,6 @@ afterAll(async () => {
   await admin.close();
   await cleanup();
 });
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function runnel(args: string[], stdin = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPOSITORY_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`runnel ${args.join(' ')} did not finish:\n${stderr}`)); }, 30_000);
-    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-    child.stdin.end(stdin);
-  });
-}
 
 const at = (): string[] => ['--bootstrap-server', broker.bootstrap];
 
