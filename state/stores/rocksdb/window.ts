@@ -9,14 +9,11 @@
 import { bytesEqual, readUint32, suffixNumber, withSuffix } from '../bytes.ts';
 import type { ChangelogRecord } from '../../../core/topology/processor.ts';
 import type { RocksDbKeyValueStore } from './key-value.ts';
-import { ROCKSDB_LIMITS } from './limits.ts';
+import { assertSegmentOptions, assertTime, concat, SEGMENT_BYTES, segmentPrefix } from './segments.ts';
+import type { SegmentOptions } from './segments.ts';
 
-export interface SegmentedWindowStoreOptions {
-  /** How long a window stays after stream time passes its start. */
-  readonly retentionMs: number;
-  /** Time covered by one segment; Kafka Streams uses max(retention / 2, 60 s). */
-  readonly segmentIntervalMs: number;
-}
+/** retentionMs: how long a window stays after stream time passes its start. */
+export type SegmentedWindowStoreOptions = SegmentOptions;
 
 export interface WindowedBytes {
   readonly key: Uint8Array;
@@ -25,7 +22,6 @@ export interface WindowedBytes {
   readonly value: Uint8Array;
 }
 
-const SEGMENT_BYTES = 8;
 const WINDOW_SUFFIX_BYTES = 12;
 const SEQUENCE_MAX = 0xffff_ffff;
 
@@ -43,12 +39,7 @@ export class RocksDbWindowStore {
     private readonly inner: RocksDbKeyValueStore,
     private readonly options: SegmentedWindowStoreOptions,
   ) {
-    if (!(options.segmentIntervalMs > 0) || !(options.retentionMs >= options.segmentIntervalMs)) {
-      throw new Error(`window store ${name}: need 0 < segmentIntervalMs <= retentionMs`);
-    }
-    if (options.retentionMs / options.segmentIntervalMs > ROCKSDB_LIMITS.windowSegmentsMax) {
-      throw new Error(`window store ${name}: retention spans more than ${ROCKSDB_LIMITS.windowSegmentsMax} segments`);
-    }
+    assertSegmentOptions(name, options);
   }
 
   /** Recovers stream time from the newest entry on disk, so retention resumes after a restart. */
@@ -166,10 +157,6 @@ export class RocksDbWindowStore {
   }
 }
 
-function segmentPrefix(segmentId: number): Uint8Array {
-  return withSuffix(new Uint8Array(0), [segmentId], null);
-}
-
 function decode(compositeKey: Uint8Array, value: Uint8Array): WindowedBytes {
   const windowedKey = compositeKey.subarray(SEGMENT_BYTES);
   const sequence = readUint32(windowedKey, windowedKey.byteLength - 4);
@@ -179,15 +166,4 @@ function decode(compositeKey: Uint8Array, value: Uint8Array): WindowedBytes {
     sequence,
     value,
   };
-}
-
-function concat(head: Uint8Array, tail: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(head.byteLength + tail.byteLength);
-  bytes.set(head, 0);
-  bytes.set(tail, head.byteLength);
-  return bytes;
-}
-
-function assertTime(timeMs: number): void {
-  if (!Number.isSafeInteger(timeMs) || timeMs < 0) throw new Error(`window start ${timeMs} must be a non-negative safe integer`);
 }
