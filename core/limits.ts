@@ -39,6 +39,14 @@ export const LIMITS = {
   suppressBufferRecordsMax: 1_000_000,
   /** Windows a single record may fall into (hopping windows with a tiny advance). */
   windowsPerRecordMax: 10_000,
+
+  // Local state.
+  /** Default for state.cleanup.delay.ms: how long an unused task directory stays (Kafka Streams: 10 minutes). */
+  stateCleanupDelayMsDefault: 600_000,
+  /** Changelog records restoration writes to RocksDB in one write batch. */
+  restoreBatchRecordsDefault: 20_000,
+  /** Largest restoration write batch a caller may ask for. */
+  restoreBatchRecordsMax: 1_000_000,
 } as const;
 
 function assert(condition: boolean, message: string): void {
@@ -51,4 +59,5 @@ assert(LIMITS.requestFrameBytesMax <= LIMITS.responseFrameBytesMax, 'fetch respo
 assert(LIMITS.indexIntervalBytes < LIMITS.segmentBytesMin * 8, 'indexes need entries per segment');
 assert(LIMITS.cacheEntriesMax >= 1, 'a caching layer must hold at least one entry');
 assert(LIMITS.windowsPerRecordMax <= LIMITS.driverCascadeRecordsMax, 'one hopping record must not exhaust the driver');
+assert(LIMITS.restoreBatchRecordsDefault <= LIMITS.restoreBatchRecordsMax, 'the default restoration batch must be allowed');
 assert(LIMITS.suppressBufferRecordsMax <= LIMITS.driverCascadeRecordsMax, 'emptying a full suppress buffer must fit in one driver cascade');
