@@ -132,6 +132,7 @@ export class Broker {
     this.stopped = true;
     await this.server?.close();
     this.replicas.purgatory.shutdown();
+    this.replicas.producePurgatory.shutdown();
     this.groups.shutdown();
     this.transactions.shutdown();
     if (this.producerExpiryTimer !== null) clearInterval(this.producerExpiryTimer);

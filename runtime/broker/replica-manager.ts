@@ -10,7 +10,9 @@ import { encodeControlBatch, validateBatch } from '../../core/records/batch.ts';
 import type { PartitionLog } from '../../state/log/partition-log.ts';
 import type { Logger } from '../logger.ts';
 import { FetchPurgatory } from './fetch-purgatory.ts';
+import { ProducePurgatory } from './produce-purgatory.ts';
 import type { ProducerStateTable } from './producer-state.ts';
+import { leaderHighWatermark, type PartitionReplication } from './replication.ts';
 
 /** Fetch and ListOffsets isolation levels. */
 export const READ_UNCOMMITTED = 0;
@@ -31,6 +33,8 @@ export interface PartitionState {
   minInsyncReplicas: number;
   /** Idempotence and transactions: epochs, sequences, open and aborted transactions. */
   producers: ProducerStateTable;
+  /** Only in a cluster: leader or follower, the ISR and the followers' progress. */
+  replication?: PartitionReplication;
 }
 
 export interface ProduceResult {
@@ -84,9 +88,18 @@ export function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
+/**
+ * Followers' fetches wait under their own key: they are woken by appends, while consumers of
+ * a replicated partition are woken only when the high watermark moves.
+ */
+export function followerKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}\u0000followers`;
+}
+
 export class ReplicaManager {
   private readonly partitions = new Map<string, PartitionState>();
   readonly purgatory = new FetchPurgatory();
+  readonly producePurgatory = new ProducePurgatory();
 
   constructor(private readonly logger: Logger, private readonly checkTransactionalWrite: TransactionalWriteCheck = () => ErrorCode.NONE) {}
 
@@ -98,6 +111,7 @@ export class ReplicaManager {
     const key = partitionKey(topic, partition);
     this.partitions.delete(key);
     this.purgatory.wakeAll(key);
+    this.producePurgatory.failAll(key, ErrorCode.NOT_LEADER_OR_FOLLOWER);
   }
 
   get(topic: string, partition: number): PartitionState | undefined {
@@ -114,9 +128,11 @@ export class ReplicaManager {
       errorCode, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: state?.log.logStartOffset ?? -1n,
     });
     if (state === undefined) return failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    if (state.replication !== undefined && state.replication.role !== 'leader') return failed(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     if (records === null || records.length === 0) return failed(ErrorCode.CORRUPT_MESSAGE, 'no record batch');
-    if (acks === -1 && state.minInsyncReplicas > 1) {
-      return failed(ErrorCode.NOT_ENOUGH_REPLICAS, `min.insync.replicas=${state.minInsyncReplicas} but this partition has 1 in-sync replica`);
+    const insyncCount = state.replication?.isr.length ?? 1;
+    if (acks === -1 && state.minInsyncReplicas > insyncCount) {
+      return failed(ErrorCode.NOT_ENOUGH_REPLICAS, `min.insync.replicas=${state.minInsyncReplicas} but this partition has ${insyncCount} in-sync replica(s)`);
     }
     let appendedBytes = 0;
     let position = 0;
@@ -147,8 +163,7 @@ export class ReplicaManager {
     const appended = state.log.append(records, { leaderEpoch: state.leaderEpoch });
     if (idempotent) recordAppends(state, headers, appended.baseOffset);
     state.producers.afterAppend(state.log);
-    state.highWatermark = state.log.logEndOffset;
-    this.purgatory.onAppend(partitionKey(topic, partition), appendedBytes);
+    this.afterLeaderAppend(state, appendedBytes);
     return {
       errorCode: ErrorCode.NONE,
       errorMessage: null,
@@ -186,8 +201,7 @@ export class ReplicaManager {
     const appended = state.log.append(batch, { leaderEpoch: state.leaderEpoch });
     recordAppends(state, [header], appended.baseOffset);
     state.producers.afterAppend(state.log);
-    state.highWatermark = state.log.logEndOffset;
-    this.purgatory.onAppend(partitionKey(topic, partition), batch.length);
+    this.afterLeaderAppend(state, batch.length);
     return null;
   }
 
@@ -205,9 +219,57 @@ export class ReplicaManager {
     const appended = state.log.append(batch, { leaderEpoch: state.leaderEpoch });
     state.producers.recordMarker(marker.producerId, marker.producerEpoch, appended.baseOffset, marker.commit);
     state.producers.afterAppend(state.log);
-    state.highWatermark = state.log.logEndOffset;
-    this.purgatory.onAppend(partitionKey(topic, partition), batch.length);
+    this.afterLeaderAppend(state, batch.length);
     return true;
+  }
+
+  /**
+   * After an append on the leader: alone, the records are committed at once; with followers
+   * they wake the followers' fetches and commit when the high watermark passes them.
+   */
+  private afterLeaderAppend(state: PartitionState, bytes: number): void {
+    if (state.replication === undefined) {
+      state.highWatermark = state.log.logEndOffset;
+      this.purgatory.onAppend(partitionKey(state.topic, state.partition), bytes);
+      return;
+    }
+    this.purgatory.onAppend(followerKey(state.topic, state.partition), bytes);
+    this.advanceHighWatermark(state);
+  }
+
+  /**
+   * Moves a replicated partition's high watermark forward (never back): on the leader to the
+   * smallest log end offset of the ISR, on a follower to `followerMark` (the leader's, capped
+   * at the local log end). Wakes the consumers and acks=all producers it satisfies.
+   */
+  advanceHighWatermark(state: PartitionState, followerMark?: bigint): void {
+    const replication = state.replication;
+    if (replication === undefined) return;
+    let mark = followerMark ?? (replication.role === 'leader' ? leaderHighWatermark(replication, state.log.logEndOffset) : state.highWatermark);
+    if (mark > state.log.logEndOffset) mark = state.log.logEndOffset;
+    if (mark <= state.highWatermark) return;
+    state.highWatermark = mark;
+    const key = partitionKey(state.topic, state.partition);
+    this.purgatory.wakeAll(key);
+    this.producePurgatory.onHighWatermark(key, mark);
+  }
+
+  /**
+   * acks=all: resolves once the records below `requiredOffset` are on every in-sync replica,
+   * with NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank below min.insync.replicas on the
+   * way. A single node has committed them already.
+   */
+  async awaitReplication(topic: string, partition: number, requiredOffset: bigint, timeoutMs: number): Promise<number> {
+    const state = this.get(topic, partition);
+    if (state === undefined) return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    if (state.replication === undefined) return ErrorCode.NONE;
+    const errorCode = state.highWatermark >= requiredOffset
+      ? ErrorCode.NONE
+      : await this.producePurgatory.wait(partitionKey(topic, partition), requiredOffset, timeoutMs);
+    if (errorCode !== ErrorCode.NONE) return errorCode;
+    const now = this.get(topic, partition);
+    if (now?.replication === undefined || now.replication.role !== 'leader') return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    return now.replication.isr.length < now.minInsyncReplicas ? ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND : ErrorCode.NONE;
   }
 
   /** Reads each partition once; parks the fetch when fewer than minBytes are there. */
@@ -238,6 +300,7 @@ export class ReplicaManager {
     const state = this.get(request.topic, request.partition);
     const empty = { topic: request.topic, partition: request.partition, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, abortedTransactions: [], records: null };
     if (state === undefined) return { ...empty, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    if (state.replication !== undefined && state.replication.role !== 'leader') return { ...empty, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     const { log } = state;
     const stable = lastStableOffset(state);
     const base = { ...empty, highWatermark: state.highWatermark, lastStableOffset: stable, logStartOffset: log.logStartOffset };
@@ -261,6 +324,7 @@ export class ReplicaManager {
   listOffset(topic: string, partition: number, timestamp: bigint, isolationLevel: number = READ_UNCOMMITTED): { errorCode: number; offset: bigint; timestamp: bigint; leaderEpoch: number } {
     const state = this.get(topic, partition);
     if (state === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, offset: -1n, timestamp: -1n, leaderEpoch: -1 };
+    if (state.replication !== undefined && state.replication.role !== 'leader') return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, offset: -1n, timestamp: -1n, leaderEpoch: -1 };
     const { log, leaderEpoch } = state;
     if (timestamp === -1n) {
       const latest = isolationLevel === READ_COMMITTED ? lastStableOffset(state) : state.highWatermark;
