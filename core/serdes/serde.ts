@@ -2,10 +2,12 @@
 // reach a serde: the framework passes them through as null, as Kafka's serdes do by convention.
 import { Buffer, isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
+import { readInt32, readInt64Number, writeInt32, writeInt64Number } from './numbers.ts';
 
 export interface Serde<T> {
   /** A short name for messages and describe() output. */
   readonly name: string;
+  /** Returns new bytes the caller may keep: stores hold on to them without copying. */
   serialize(value: T, topic: string): Uint8Array;
   /** Throws DeserializationError when the bytes do not hold a valid T. */
   deserialize(bytes: Uint8Array, topic: string): T;
@@ -21,15 +23,77 @@ export class DeserializationError extends Error {
   }
 }
 
-const textEncoder = { encode: (text: string): Uint8Array => Buffer.from(text, 'utf8') };
-// Buffer's codec is several times faster than TextDecoder for short strings; isUtf8 keeps the
-// strictness of a fatal decoder.
-const textDecoder = {
-  decode: (bytes: Uint8Array): string => {
-    if (!isUtf8(bytes)) throw new TypeError('invalid UTF-8');
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  },
+// Buffer's codec is several times faster than TextEncoder/TextDecoder for short strings, and
+// short ASCII strings (most keys) are faster still by hand: no Buffer view, no native UTF-8 pass.
+// isUtf8 keeps the strictness of a fatal decoder for everything else.
+const ASCII_BY_HAND_CHARS_MAX = 64;
+const nativeSlices = Buffer.prototype as unknown as {
+  latin1Slice(this: Uint8Array, start: number, end: number): string;
+  utf8Slice(this: Uint8Array, start: number, end: number): string;
 };
+
+/** UTF-8 bytes of a string; the result is new and never reused by the serde. */
+export function encodeUtf8(text: string): Uint8Array {
+  const length = text.length;
+  if (length > ASCII_BY_HAND_CHARS_MAX) return Buffer.from(text, 'utf8');
+  const bytes = Buffer.allocUnsafe(length);
+  for (let index = 0; index < length; index++) {
+    const code = text.charCodeAt(index);
+    if (code > 0x7f) return Buffer.from(text, 'utf8');
+    bytes[index] = code;
+  }
+  return bytes;
+}
+
+/** Decodes bytes[start, end) as strict UTF-8; throws TypeError on invalid input. */
+export function decodeUtf8(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start <= ASCII_BY_HAND_CHARS_MAX) {
+    let ascii = true;
+    for (let index = start; index < end; index++) {
+      if ((bytes[index] as number) > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    // For ASCII, latin1 and UTF-8 agree, and the latin1 decoder does no validation pass.
+    if (ascii) return nativeSlices.latin1Slice.call(bytes, start, end);
+  }
+  if (!isUtf8(start === 0 && end === bytes.byteLength ? bytes : bytes.subarray(start, end))) throw new TypeError('invalid UTF-8');
+  return nativeSlices.utf8Slice.call(bytes, start, end);
+}
+
+/**
+ * A serde whose values always take the same number of bytes and that can write into and read
+ * from a larger buffer, so composite serdes (timestamped values) build one buffer, not two.
+ */
+export interface FixedWidthSerde<T> extends Serde<T> {
+  readonly widthBytes: number;
+  writeInto(value: T, bytes: Uint8Array, offset: number): void;
+  /** The caller has checked that widthBytes bytes are there. */
+  readFrom(bytes: Uint8Array, offset: number): T;
+}
+
+export function isFixedWidth<T>(serde: Serde<T>): serde is FixedWidthSerde<T> {
+  return typeof (serde as Partial<FixedWidthSerde<T>>).widthBytes === 'number';
+}
+
+function fixedWidth<T>(name: string, widthBytes: number, writeInto: (value: T, bytes: Uint8Array, offset: number) => void, readFrom: (bytes: Uint8Array, offset: number) => T): FixedWidthSerde<T> {
+  return {
+    name,
+    widthBytes,
+    writeInto,
+    readFrom,
+    serialize: (value) => {
+      const bytes = new Uint8Array(widthBytes);
+      writeInto(value, bytes, 0);
+      return bytes;
+    },
+    deserialize: (bytes, topic) => {
+      expectLength(bytes, widthBytes, topic, name);
+      return readFrom(bytes, 0);
+    },
+  };
+}
 
 function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -49,10 +113,10 @@ const bytesSerde: Serde<Uint8Array> = {
 
 const stringSerde: Serde<string> = {
   name: 'string',
-  serialize: (value) => textEncoder.encode(value),
+  serialize: (value) => encodeUtf8(value),
   deserialize: (bytes, topic) => {
     try {
-      return textDecoder.decode(bytes);
+      return decodeUtf8(bytes, 0, bytes.byteLength);
     } catch (error) {
       throw new DeserializationError(topic, 'not valid UTF-8', { cause: error });
     }
@@ -60,18 +124,7 @@ const stringSerde: Serde<string> = {
 };
 
 // Numbers use Kafka's big-endian layouts so Java clients read the same values.
-const int32Serde: Serde<number> = {
-  name: 'int32',
-  serialize: (value) => {
-    const bytes = new Uint8Array(4);
-    view(bytes).setInt32(0, value);
-    return bytes;
-  },
-  deserialize: (bytes, topic) => {
-    expectLength(bytes, 4, topic, 'int32');
-    return view(bytes).getInt32(0);
-  },
-};
+const int32Serde = fixedWidth<number>('int32', 4, (value, bytes, offset) => writeInt32(bytes, offset, value), readInt32);
 
 const int64Serde: Serde<bigint> = {
   name: 'int64',
@@ -87,44 +140,39 @@ const int64Serde: Serde<bigint> = {
 };
 
 /** A JavaScript number stored as an 8-byte signed integer, for counts that Java reads as Long. */
-const longNumberSerde: Serde<number> = {
-  name: 'long',
-  // Two 32-bit halves avoid BigInt; safe integers fit (the high half is signed).
-  serialize: (value) => {
+const longNumberSerde = fixedWidth<number>(
+  'long',
+  8,
+  (value, bytes, offset) => {
     if (!Number.isSafeInteger(value)) throw new TypeError(`long serde needs a safe integer, got ${value}`);
-    const bytes = new Uint8Array(8);
-    const data = view(bytes);
-    data.setInt32(0, Math.floor(value / 0x1_0000_0000));
-    data.setUint32(4, value >>> 0);
-    return bytes;
+    writeInt64Number(bytes, offset, value);
   },
-  deserialize: (bytes, topic) => {
-    expectLength(bytes, 8, topic, 'long');
-    const data = view(bytes);
-    return data.getInt32(0) * 0x1_0000_0000 + data.getUint32(4);
-  },
-};
+  readInt64Number,
+);
 
-const float64Serde: Serde<number> = {
-  name: 'float64',
-  serialize: (value) => {
-    const bytes = new Uint8Array(8);
-    view(bytes).setFloat64(0, value);
-    return bytes;
+// One scratch view converts doubles; copying 8 bytes costs less than a DataView per call.
+const float64Scratch = new DataView(new ArrayBuffer(8));
+const float64ScratchBytes = new Uint8Array(float64Scratch.buffer);
+const float64Serde = fixedWidth<number>(
+  'float64',
+  8,
+  (value, bytes, offset) => {
+    float64Scratch.setFloat64(0, value);
+    bytes.set(float64ScratchBytes, offset);
   },
-  deserialize: (bytes, topic) => {
-    expectLength(bytes, 8, topic, 'float64');
-    return view(bytes).getFloat64(0);
+  (bytes, offset) => {
+    float64ScratchBytes.set(bytes.subarray(offset, offset + 8));
+    return float64Scratch.getFloat64(0);
   },
-};
+);
 
 function jsonSerde<T>(): Serde<T> {
   return {
     name: 'json',
-    serialize: (value) => textEncoder.encode(JSON.stringify(value)),
+    serialize: (value) => encodeUtf8(JSON.stringify(value)),
     deserialize: (bytes, topic) => {
       try {
-        return JSON.parse(textDecoder.decode(bytes)) as T;
+        return JSON.parse(decodeUtf8(bytes, 0, bytes.byteLength)) as T;
       } catch (error) {
         throw new DeserializationError(topic, 'not valid JSON', { cause: error });
       }
