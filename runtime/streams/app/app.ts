@@ -1,0 +1,369 @@
+// StreamsApp: runs a Topology against a broker. One poll loop per instance owns everything
+// mutable (tasks, stores, offsets): it rejoins the group when asked, routes polled records to
+// their tasks, processes them, hands outputs to the producer, fires wall-clock punctuations and
+// commits every commit.interval.ms. Several instances share the work through the consumer group
+// named by application.id; each task (sub-topology, partition) runs in exactly one of them.
+//
+// at-least-once commit: flush the stores (caches reach sinks and changelogs), flush the
+// producer (everything acknowledged), write the local RocksDB copies and checkpoints, commit the
+// input offsets. A crash between two commits replays the input since the last commit, so
+// outputs may repeat and aggregates may count a record twice, but nothing is lost.
+import path from 'node:path';
+import type { Topology } from '../../../core/topology/topology.ts';
+import type { TopicRecord } from '../../../core/topology/record.ts';
+import { Cluster } from '../../client/cluster.ts';
+import { Admin, Consumer, Producer, type ConsumerRecord, type TopicPartition } from '../../client/index.ts';
+import { StreamsProcessingError } from '../task.ts';
+import type { ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore } from '../../../state/stores/types.ts';
+import { ActiveTask, type RestoreReport } from './active-task.ts';
+import { decodeAssignmentInfo, encodeInfo, streamsGroupAssignor } from './assignment-info.ts';
+import { ProducerCollector } from './collector.ts';
+import { parseStreamsConfig, StreamsConfigError, type StreamsConfig, type StreamsConfigInput } from './config.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from './embedded.ts';
+import { StreamsGroupMember } from './group-member.ts';
+import type { TaskPlan, TopologyPlan } from './plan.ts';
+import { StoreQueries, type KeyQueryMetadata } from './queries.ts';
+import { listTaskDirectories } from './state-directory.ts';
+import { transitionAllowed, type StreamsState } from './states.ts';
+import { prepareTopics } from './topics.ts';
+
+export type { StreamsState } from './states.ts';
+
+/** What to do after an uncaught processing error (Kafka's StreamThreadExceptionResponse). */
+export type UncaughtErrorResponse = 'replace-thread' | 'shutdown-client';
+export type UncaughtErrorHandler = (error: Error) => UncaughtErrorResponse;
+export type StateListener = (next: StreamsState, previous: StreamsState) => void;
+
+/** Group errors after which a commit is simply dropped: the rejoin replays from the last commit. */
+const REBALANCE_COMMIT_CODES = new Set([22, 25, 27]);
+
+interface Clients {
+  readonly bootstrap: string;
+  readonly admin: Admin;
+  readonly producer: Producer;
+  readonly consumer: Consumer;
+  readonly restoreConsumer: Consumer;
+  readonly cluster: Cluster;
+  readonly member: StreamsGroupMember;
+  readonly collector: ProducerCollector;
+  readonly embedded: EmbeddedBroker | null;
+}
+
+export class StreamsApp {
+  readonly config: StreamsConfig;
+  private currentState: StreamsState = 'CREATED';
+  private readonly stateListeners: StateListener[] = [];
+  private readonly restoreListeners: ((report: RestoreReport) => void)[] = [];
+  private uncaughtErrorHandler: UncaughtErrorHandler = () => 'shutdown-client';
+  private clients: Clients | null = null;
+  private plan: TopologyPlan | null = null;
+  private readonly tasks = new Map<string, ActiveTask>();
+  /** Active task ids by task, with the endpoint that runs them, from the last assignment. */
+  private endpoints = new Map<string, string>();
+  private loop: Promise<void> | null = null;
+  private lastCommitMs = Date.now();
+  private readonly queries: StoreQueries;
+  /** Records processed since start, for tests and progress reports. */
+  processedRecords = 0;
+
+  constructor(private readonly topology: Topology, config: StreamsConfigInput) {
+    this.config = parseStreamsConfig(config);
+    if (this.config.processingGuarantee === 'exactly_once_v2') throw new StreamsConfigError('processing.guarantee exactly_once_v2 is not supported by StreamsApp yet; use at_least_once');
+    this.queries = new StoreQueries(topology, () => [...this.tasks.values()].map((task) => task.task));
+  }
+
+  get state(): StreamsState {
+    return this.currentState;
+  }
+
+  /** The bootstrap address in use; with an embedded broker, the address it listens on. */
+  get bootstrapServers(): string {
+    if (this.clients === null) throw new Error('the application has not started');
+    return this.clients.bootstrap;
+  }
+
+  onStateChange(listener: StateListener): void {
+    this.stateListeners.push(listener);
+  }
+
+  onRestore(listener: (report: RestoreReport) => void): void {
+    this.restoreListeners.push(listener);
+  }
+
+  setUncaughtErrorHandler(handler: UncaughtErrorHandler): void {
+    this.uncaughtErrorHandler = handler;
+  }
+
+  /** Ids of the tasks this instance runs now. */
+  activeTaskIds(): string[] {
+    return [...this.tasks.keys()].sort();
+  }
+
+  /** Connects, creates internal topics and starts the poll loop; resolves once it runs. */
+  async start(): Promise<void> {
+    if (this.currentState !== 'CREATED') throw new Error(`start() needs state CREATED, not ${this.currentState}`);
+    this.setState('REBALANCING');
+    try {
+      this.clients = await this.connect();
+      this.plan = await prepareTopics(this.clients.admin, this.topology, this.config.applicationId);
+    } catch (error) {
+      await this.releaseClients();
+      this.setState('PENDING_ERROR');
+      this.setState('ERROR');
+      throw error;
+    }
+    this.loop = this.runLoop();
+  }
+
+  /** Resolves once the application is RUNNING, or rejects when it fails or the deadline passes. */
+  async waitUntilRunning(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.currentState !== 'RUNNING') {
+      if (this.currentState === 'ERROR' || this.currentState === 'NOT_RUNNING') throw new Error(`the application stopped in state ${this.currentState}`);
+      if (Date.now() > deadline) throw new Error(`the application did not reach RUNNING within ${timeoutMs} ms (state ${this.currentState})`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Commits, closes every task cleanly (checkpoints written), leaves the group and disconnects. */
+  async close(): Promise<void> {
+    if (this.currentState === 'NOT_RUNNING' || this.currentState === 'ERROR') return;
+    if (this.currentState === 'CREATED') {
+      this.setState('PENDING_SHUTDOWN');
+      this.setState('NOT_RUNNING');
+      return;
+    }
+    if (this.currentState !== 'PENDING_SHUTDOWN' && this.currentState !== 'PENDING_ERROR') this.setState('PENDING_SHUTDOWN');
+    await this.loop;
+  }
+
+  keyValueStore<K, V>(name: string): ReadOnlyKeyValueStore<K, V> {
+    return this.queries.keyValueStore<K, V>(name);
+  }
+
+  windowStore<K, V>(name: string): ReadOnlyWindowStore<K, V> {
+    return this.queries.windowStore<K, V>(name);
+  }
+
+  sessionStore<K, V>(name: string): ReadOnlySessionStore<K, V> {
+    return this.queries.sessionStore<K, V>(name);
+  }
+
+  /** Which instance (application.server) holds the key in the store, by the last assignment. */
+  metadataForKey<K>(storeName: string, key: K, serializer: (key: K) => Uint8Array): KeyQueryMetadata {
+    return this.queries.metadataForKey(storeName, key, serializer, this.plan?.taskCounts ?? new Map(), this.endpoints);
+  }
+
+  private setState(next: StreamsState): void {
+    const previous = this.currentState;
+    if (previous === next) return;
+    if (!transitionAllowed(previous, next)) throw new Error(`illegal state transition ${previous} -> ${next}`);
+    this.currentState = next;
+    for (const listener of this.stateListeners) listener(next, previous);
+  }
+
+  private log(message: string): void {
+    process.stderr.write(`${new Date().toISOString()} INFO  streams ${this.config.applicationId} ${message}\n`);
+  }
+
+  private async connect(): Promise<Clients> {
+    const config = this.config;
+    let embedded: EmbeddedBroker | null = null;
+    if (config.bootstrapServers === 'embedded') embedded = await startEmbeddedBroker(config.embeddedDataDir ?? path.join(config.stateDir, `${config.applicationId}-broker`));
+    const bootstrap = embedded?.bootstrap ?? (config.bootstrapServers as string[]).join(',');
+    const common = { bootstrapServers: bootstrap, requestTimeoutMs: config.requestTimeoutMs };
+    const admin = new Admin({ ...common, clientId: `${config.clientId}-admin` });
+    const producer = new Producer({ ...common, clientId: `${config.clientId}-producer`, lingerMs: 5, allowAutoTopicCreation: false });
+    const consumer = new Consumer({
+      ...common, clientId: `${config.clientId}-consumer`, groupId: config.applicationId, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: config.maxPollRecords,
+    });
+    const restoreConsumer = new Consumer({ ...common, clientId: `${config.clientId}-restore-consumer`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: 10_000 });
+    const cluster = new Cluster({
+      bootstrapServers: bootstrap.split(','), clientId: `${config.clientId}-group`, connectTimeoutMs: 10_000, requestTimeoutMs: config.requestTimeoutMs,
+      retryBackoffMs: 100, retries: 5, allowAutoTopicCreation: false, metadataMaxAgeMs: 300_000,
+    });
+    const member = new StreamsGroupMember(cluster, {
+      groupId: config.applicationId, sessionTimeoutMs: config.sessionTimeoutMs, rebalanceTimeoutMs: config.maxPollIntervalMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs, requestTimeoutMs: config.requestTimeoutMs, retryBackoffMs: 100,
+    }, streamsGroupAssignor(() => prepareTopics(admin, this.topology, config.applicationId), config.numStandbyReplicas));
+    const collector = new ProducerCollector(producer, config.productionExceptionHandler, (message) => this.log(message));
+    await admin.connect();
+    await producer.connect();
+    return { bootstrap, admin, producer, consumer, restoreConsumer, cluster, member, collector, embedded };
+  }
+
+  private async releaseClients(): Promise<void> {
+    const clients = this.clients;
+    if (clients === null) return;
+    await clients.member.leave().catch(() => undefined);
+    for (const close of [() => clients.consumer.close(), () => clients.restoreConsumer.close(), () => clients.producer.close(), () => clients.admin.close(), () => clients.cluster.close()]) {
+      await close().catch(() => undefined);
+    }
+    await clients.embedded?.stop().catch(() => undefined);
+  }
+
+  private async runLoop(): Promise<void> {
+    const clients = this.clients as Clients;
+    for (;;) {
+      try {
+        await this.runUntilStopped(clients);
+        await this.shutdown(clients, true);
+        this.setState('NOT_RUNNING');
+        return;
+      } catch (error) {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        this.log(`stream thread failed: ${failure.message}`);
+        const response = this.stopping() ? 'shutdown-client' : this.uncaughtErrorHandler(failure);
+        await this.closeTasksDirty(clients);
+        if (response === 'replace-thread' && !this.stopping()) {
+          clients.member.rejoinNeeded = true;
+          continue;
+        }
+        if (this.currentState !== 'PENDING_SHUTDOWN') this.setState('PENDING_ERROR');
+        await this.shutdown(clients, false);
+        this.setState(this.currentState === 'PENDING_SHUTDOWN' ? 'NOT_RUNNING' : 'ERROR');
+        return;
+      }
+    }
+  }
+
+  private stopping(): boolean {
+    return this.currentState === 'PENDING_SHUTDOWN' || this.currentState === 'PENDING_ERROR';
+  }
+
+  private async runUntilStopped(clients: Clients): Promise<void> {
+    while (!this.stopping()) {
+      if (clients.member.rejoinNeeded) await this.rebalance(clients);
+      if (this.stopping()) return;
+      const records = await clients.consumer.poll({ timeoutMs: this.config.pollMs });
+      this.route(records);
+      for (const task of this.tasks.values()) this.processedRecords += task.processBuffered();
+      const now = Date.now();
+      for (const task of this.tasks.values()) task.task.punctuateWallClock(now);
+      await clients.collector.dispatch();
+      const requested = [...this.tasks.values()].some((task) => task.task.commitRequested);
+      if (requested || now - this.lastCommitMs >= this.config.commitIntervalMs) await this.commit(clients);
+    }
+  }
+
+  private route(records: readonly ConsumerRecord[]): void {
+    const byTask = new Map<ActiveTask, Map<string, { topic: string; partition: number; records: TopicRecord[] }>>();
+    for (const record of records) {
+      const subtopologyId = this.plan?.subtopologyByTopic.get(record.topic);
+      const task = subtopologyId === undefined ? undefined : this.tasks.get(`${subtopologyId}_${record.partition}`);
+      if (task === undefined) throw new Error(`polled ${record.topic}-${record.partition}, which no active task reads`);
+      let partitions = byTask.get(task);
+      if (partitions === undefined) byTask.set(task, (partitions = new Map()));
+      const id = `${record.topic}\u0000${record.partition}`;
+      let batch = partitions.get(id);
+      if (batch === undefined) partitions.set(id, (batch = { topic: record.topic, partition: record.partition, records: [] }));
+      batch.records.push({ key: record.key, value: record.value, timestamp: Number(record.timestamp), headers: record.headers, partition: record.partition, offset: record.offset });
+    }
+    for (const [task, partitions] of byTask) for (const batch of partitions.values()) task.addRecords(batch.topic, batch.partition, batch.records);
+  }
+
+  /** The at-least-once commit; a commit refused because of a rebalance is dropped, not fatal. */
+  private async commit(clients: Clients): Promise<void> {
+    this.lastCommitMs = Date.now();
+    const offsets: (TopicPartition & { offset: bigint })[] = [];
+    for (const task of this.tasks.values()) offsets.push(...task.task.commit());
+    await clients.collector.flush();
+    for (const task of this.tasks.values()) await task.state.checkpoint(task.writtenChangelogOffsets(clients.collector));
+    if (clients.member.membershipLost) return;
+    try {
+      await clients.member.commit(offsets);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== 'number' || !REBALANCE_COMMIT_CODES.has(code)) throw error;
+      this.log(`offset commit refused (${code}); rejoining the group`);
+    }
+  }
+
+  private async rebalance(clients: Clients): Promise<void> {
+    if (this.currentState === 'RUNNING') this.setState('REBALANCING');
+    if (clients.member.membershipLost) await this.closeTasksDirty(clients);
+    else if (this.tasks.size > 0) await this.commit(clients);
+    const plan = this.plan as TopologyPlan;
+    const topics = [...plan.subtopologyByTopic.keys()].sort();
+    const localState = await listTaskDirectories(this.appDirectory());
+    const userData = encodeInfo({ version: 1, endpoint: this.config.applicationServer ?? null, previousActive: [...this.tasks.keys()], localState });
+    const assigned = await clients.member.join(topics, userData);
+    const info = decodeAssignmentInfo(assigned.userData);
+    if (info === null) throw new Error('the group leader sent an assignment without streams task information (is another kind of client in the group?)');
+    this.endpoints = new Map(Object.entries(info.endpoints).flatMap(([endpoint, ids]) => ids.map((id) => [id, endpoint] as const)));
+    const wanted = new Set(info.active);
+    for (const [id, task] of [...this.tasks]) {
+      if (wanted.has(id)) continue;
+      await this.closeTaskClean(clients, task);
+    }
+    this.plan = await prepareTopics(clients.admin, this.topology, this.config.applicationId);
+    for (const id of info.active) if (!this.tasks.has(id)) await this.createTask(clients, id);
+    clients.consumer.assign([...this.tasks.values()].flatMap((task) => task.plan.inputs.map((input) => ({ topic: input.topic, partition: input.partition }))));
+    this.lastCommitMs = Date.now();
+    if (!this.stopping() && !clients.member.rejoinNeeded) this.setState('RUNNING');
+  }
+
+  private appDirectory(): string {
+    return path.join(this.config.stateDir, this.config.applicationId);
+  }
+
+  private async createTask(clients: Clients, id: string): Promise<void> {
+    const plan: TaskPlan | undefined = this.plan?.tasks.find((candidate) => candidate.id === id);
+    if (plan === undefined) throw new Error(`assigned task ${id} is not in the topology's plan`);
+    const { task, report } = await ActiveTask.create({
+      applicationId: this.config.applicationId,
+      topology: this.topology,
+      plan,
+      directory: path.join(this.appDirectory(), id),
+      persistent: this.config.defaultDslStore === 'rocksDB',
+      collector: clients.collector,
+      restoreConsumer: clients.restoreConsumer,
+      deserializationErrorHandler: this.config.deserializationExceptionHandler,
+      partitionCount: (topic) => this.plan?.partitionCounts.get(topic) ?? 1,
+      log: (message) => this.log(message),
+    });
+    for (const store of task.stores) clients.collector.registerChangelog(store.changelogTopic);
+    this.tasks.set(id, task);
+    if (report.localRecords + report.changelogRecords > 0) this.log(`task ${id} restored ${report.localRecords} records from local state and ${report.changelogRecords} from changelogs in ${report.durationMs} ms`);
+    for (const listener of this.restoreListeners) listener(report);
+  }
+
+  /** The task was committed just before; close its processors and stores and keep its checkpoint. */
+  private async closeTaskClean(clients: Clients, task: ActiveTask): Promise<void> {
+    task.task.close();
+    await clients.collector.flush();
+    await task.state.checkpoint(task.writtenChangelogOffsets(clients.collector));
+    await task.state.close();
+    this.tasks.delete(task.id);
+  }
+
+  /**
+   * Closes tasks without committing offsets. Outputs already handed to the producer are still
+   * flushed, so the local copies hold nothing the changelogs lack; if that fails the local
+   * state is closed anyway and its checkpoint stays at the last commit.
+   */
+  private async closeTasksDirty(clients: Clients): Promise<void> {
+    await clients.collector.flush().catch(() => undefined);
+    for (const task of this.tasks.values()) {
+      try {
+        task.task.close();
+      } catch (error) {
+        this.log(`task ${task.id} failed to close: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      await task.state.close().catch(() => undefined);
+    }
+    this.tasks.clear();
+  }
+
+  private async shutdown(clients: Clients, clean: boolean): Promise<void> {
+    if (clean && !clients.member.membershipLost && this.tasks.size > 0) {
+      await this.commit(clients);
+      for (const task of [...this.tasks.values()]) await this.closeTaskClean(clients, task);
+    } else {
+      await this.closeTasksDirty(clients);
+    }
+    await this.releaseClients();
+  }
+}
+
+export { StreamsProcessingError, StreamsConfigError };

@@ -1,0 +1,106 @@
+// The producer side of the runtime: sink records and changelog records from every task are
+// gathered while a batch of input is processed and handed to the producer in one send per topic
+// afterwards, which keeps per-record promise overhead off the hot path. It remembers the
+// highest acknowledged offset of each changelog partition, which the checkpoint needs, and the
+// first delivery failure, which the poll loop raises (or logs, with log-and-continue).
+import type { ProducerMessage } from '../../client/index.ts';
+import type { Producer } from '../../client/index.ts';
+import type { OutgoingRecord } from '../task.ts';
+import { STREAMS_APP_LIMITS } from './limits.ts';
+
+function buffer(bytes: Uint8Array | null): Buffer | null {
+  if (bytes === null) return null;
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export class ProducerCollector {
+  /** Messages waiting for dispatch(), by topic, in the order the tasks produced them. */
+  private readonly waiting = new Map<string, ProducerMessage[]>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private inFlightBytes = 0;
+  /** Next offset after the last acknowledged changelog record, by `topic\0partition`. */
+  private readonly changelogEnds = new Map<string, bigint>();
+  private readonly changelogTopics = new Set<string>();
+  private failure: Error | null = null;
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly onError: 'log-and-continue' | 'fail',
+    private readonly log: (message: string) => void,
+  ) {}
+
+  registerChangelog(topic: string): void {
+    this.changelogTopics.add(topic);
+  }
+
+  send(record: OutgoingRecord): void {
+    const message: ProducerMessage = { key: buffer(record.key), value: buffer(record.value), timestamp: record.timestamp };
+    if (record.partition !== null) message.partition = record.partition;
+    if (record.headers.length > 0) message.headers = record.headers.map((header) => ({ key: header.key, value: buffer(header.value) }));
+    this.queue(record.topic, message);
+  }
+
+  sendChangelog(topic: string, partition: number, key: Uint8Array, value: Uint8Array | null, timestampMs: number): void {
+    this.queue(topic, { key: buffer(key), value: buffer(value), partition, timestamp: timestampMs });
+  }
+
+  private queue(topic: string, message: ProducerMessage): void {
+    let messages = this.waiting.get(topic);
+    if (messages === undefined) this.waiting.set(topic, (messages = []));
+    messages.push(message);
+  }
+
+  /** Hands every waiting message to the producer; waits only when too much is unacknowledged. */
+  async dispatch(): Promise<void> {
+    for (const [topic, messages] of this.waiting) {
+      let bytes = 0;
+      for (const message of messages) bytes += (message.key?.length ?? 0) + (message.value?.length ?? 0) + 16;
+      this.inFlightBytes += bytes;
+      const sent: Promise<void> = this.producer.send({ topic, messages }).then(
+        (results) => {
+          if (!this.changelogTopics.has(topic)) return;
+          for (const result of results) {
+            const id = `${topic}\u0000${result.partition}`;
+            const next = result.offset + 1n;
+            if (next > (this.changelogEnds.get(id) ?? -1n)) this.changelogEnds.set(id, next);
+          }
+        },
+        (error: unknown) => this.noteFailure(topic, messages.length, error),
+      ).finally(() => {
+        this.inFlightBytes -= bytes;
+        this.inFlight.delete(sent);
+      });
+      this.inFlight.add(sent);
+    }
+    this.waiting.clear();
+    if (this.inFlightBytes > STREAMS_APP_LIMITS.inFlightOutputBytesMax) await this.flush();
+    this.raiseFailure();
+  }
+
+  /** Sends everything and waits for every acknowledgement; the first step of a commit. */
+  async flush(): Promise<void> {
+    if (this.waiting.size > 0) await this.dispatch();
+    await this.producer.flush();
+    await Promise.all([...this.inFlight]);
+    this.raiseFailure();
+  }
+
+  /** Acknowledged end offset of a changelog partition, if this instance wrote to it. */
+  changelogEnd(topic: string, partition: number): bigint | undefined {
+    return this.changelogEnds.get(`${topic}\u0000${partition}`);
+  }
+
+  private noteFailure(topic: string, count: number, error: unknown): void {
+    const reason = error instanceof Error ? error.message : String(error);
+    // Changelog writes are never skipped: a store whose changelog misses a change restores wrong.
+    if (this.onError === 'log-and-continue' && !this.changelogTopics.has(topic)) {
+      this.log(`production of ${count} records to ${topic} failed and was skipped: ${reason}`);
+      return;
+    }
+    this.failure ??= error instanceof Error ? error : new Error(reason);
+  }
+
+  private raiseFailure(): void {
+    if (this.failure !== null) throw new Error(`sending records failed: ${this.failure.message}`, { cause: this.failure });
+  }
+}

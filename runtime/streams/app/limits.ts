@@ -1,0 +1,34 @@
+// Limits and defaults of the streams application runtime. They live beside the runtime rather
+// than in core/limits.ts because nothing below runtime uses them; the assertions at the end say
+// how they must relate.
+import assert from 'node:assert/strict';
+
+export const STREAMS_APP_LIMITS = {
+  /** Records one poll hands to the tasks (Kafka Streams' max.poll.records default). */
+  maxPollRecordsDefault: 1_000,
+  /** How long one poll waits for records before the loop punctuates and commits. */
+  pollMsDefault: 100,
+  /** at-least-once commits every 30 s, exactly-once every 100 ms, as in Kafka Streams. */
+  commitIntervalMsAtLeastOnce: 30_000,
+  commitIntervalMsExactlyOnce: 100,
+  /** Unacknowledged output bytes before the poll loop waits for the producer: back-pressure. */
+  inFlightOutputBytesMax: 8 * 1024 * 1024,
+  /** Records restored per store batch. */
+  restoreBatchRecords: 10_000,
+  /** A changelog read that makes no progress for this long is a failure, not a slow broker. */
+  restoreStallMsMax: 120_000,
+  /** Kafka Streams keeps window changelogs this much longer than the store's retention. */
+  windowChangelogAdditionalRetentionMs: 86_400_000,
+  /** Tasks one instance may run; a bound on open RocksDB instances and memory. */
+  tasksPerInstanceMax: 4_096,
+  /** Members a streams group may have; the assignor's loops are bounded by it. */
+  membersMax: 1_000,
+  /** Join attempts before a rebalance is reported as a failure. */
+  joinAttemptsMax: 50,
+  /** Bytes of assignment or subscription user data accepted from the group. */
+  userDataBytesMax: 1024 * 1024,
+} as const;
+
+assert(STREAMS_APP_LIMITS.commitIntervalMsExactlyOnce <= STREAMS_APP_LIMITS.commitIntervalMsAtLeastOnce, 'exactly-once commits at least as often as at-least-once');
+assert(STREAMS_APP_LIMITS.inFlightOutputBytesMax < 32 * 1024 * 1024, 'in-flight output stays below the producer buffer.memory default, so sends never wait for memory and never reorder');
+assert(STREAMS_APP_LIMITS.pollMsDefault < STREAMS_APP_LIMITS.commitIntervalMsExactlyOnce * 10, 'a poll must not hold back commits by much');

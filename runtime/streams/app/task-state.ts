@@ -1,0 +1,111 @@
+// The local state of one task: its directory `<state.dir>/<application.id>/<task>`, a RocksDB
+// instance in its `rocksdb` folder holding each logged store as a column family, and the
+// `.checkpoint` file that says up to which changelog offset that copy is complete.
+//
+// The engine's stores are synchronous and RocksDB answers with promises, so a store runs in
+// memory and RocksDB keeps a copy of it: every change the store logs (the ChangelogWriter sees
+// the exact key and value bytes written to the innermost store) is staged into the store's
+// column family too, and the staged batch is written on commit before the checkpoint. On start
+// the copy is loaded back, and only the changelog after the checkpoint is read from the broker.
+// The cost is memory: a store's whole content lives in the process. Without a checkpoint the
+// copy cannot be trusted (a crash before the first commit), so it is wiped.
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { ChangelogRecord } from '../../../core/topology/processor.ts';
+import { readCheckpoint, writeCheckpoint, type ChangelogOffset } from '../../../state/checkpoint/checkpoint.ts';
+import { RocksDbTask } from '../../../state/stores/rocksdb/task.ts';
+
+export interface LoggedStore {
+  readonly storeName: string;
+  /** Full changelog topic name. */
+  readonly changelogTopic: string;
+}
+
+export interface TaskStateOptions {
+  readonly directory: string;
+  readonly partition: number;
+  readonly stores: readonly LoggedStore[];
+  /** False keeps stores in memory only: no local copy and no checkpoint, a full restore each start. */
+  readonly persistent: boolean;
+  /** Changelog end offsets now, by topic, for this task's partition. */
+  readonly changelogEnds: ReadonlyMap<string, bigint>;
+  readonly log: (message: string) => void;
+}
+
+export class TaskState {
+  /** Next changelog offset the local state covers, by changelog topic. */
+  readonly positions = new Map<string, bigint>();
+  private readonly storeByTopic = new Map<string, string>();
+
+  private constructor(private readonly options: TaskStateOptions, private readonly rocksdb: RocksDbTask | null) {
+    for (const store of options.stores) this.storeByTopic.set(store.changelogTopic, store.storeName);
+  }
+
+  /** Opens the task directory, wiping the local copy when no checkpoint vouches for it. */
+  static async open(options: TaskStateOptions): Promise<TaskState> {
+    await mkdir(options.directory, { recursive: true });
+    if (!options.persistent || options.stores.length === 0) return new TaskState(options, null);
+    const checkpoint = await readCheckpoint(options.directory, { warn: options.log });
+    const offsets = new Map<string, bigint>();
+    for (const store of options.stores) {
+      const entry = checkpoint.get(`${store.changelogTopic}-${options.partition}`);
+      if (entry !== undefined) offsets.set(store.changelogTopic, entry.offset);
+    }
+    const trusted = options.stores.every((store) => {
+      const offset = offsets.get(store.changelogTopic);
+      // An offset beyond the changelog's end means the changelog was deleted and recreated.
+      return offset !== undefined && offset <= (options.changelogEnds.get(store.changelogTopic) ?? 0n);
+    });
+    if (!trusted) {
+      if (checkpoint.size > 0) options.log(`task directory ${options.directory}: checkpoint does not match the changelogs; wiping local state`);
+      await rm(path.join(options.directory, 'rocksdb'), { recursive: true, force: true });
+      offsets.clear();
+    }
+    const rocksdb = await RocksDbTask.open({ taskDirectory: options.directory, storeNames: options.stores.map((store) => store.storeName) });
+    const state = new TaskState(options, rocksdb);
+    for (const [topic, offset] of offsets) state.positions.set(topic, offset);
+    return state;
+  }
+
+  /** The local copy of a store, to restore before the changelog tail. */
+  async localRecords(storeName: string): Promise<ChangelogRecord[]> {
+    if (this.rocksdb === null) return [];
+    const entries = await this.rocksdb.store(storeName).all();
+    return entries.map((entry) => ({ key: entry.key, value: entry.value }));
+  }
+
+  /** Where restoration from the changelog starts for a store's changelog topic. */
+  restoreFrom(changelogTopic: string): bigint {
+    return this.positions.get(changelogTopic) ?? 0n;
+  }
+
+  /** Applies restored changelog records to the local copy (staged until the next write). */
+  stageRestored(changelogTopic: string, records: readonly ChangelogRecord[]): void {
+    const storeName = this.storeByTopic.get(changelogTopic);
+    if (this.rocksdb === null || storeName === undefined) return;
+    this.rocksdb.store(storeName).putAll(records);
+  }
+
+  /** Tees one logged change into the local copy. */
+  stageChange(changelogTopic: string, key: Uint8Array, value: Uint8Array | null): void {
+    const storeName = this.storeByTopic.get(changelogTopic);
+    if (this.rocksdb === null || storeName === undefined) return;
+    this.rocksdb.store(storeName).put(key, value);
+  }
+
+  /**
+   * Writes the staged changes, then the checkpoint with the changelog offsets the copy now
+   * covers. The caller has flushed the producer, so `written` holds acknowledged offsets.
+   */
+  async checkpoint(written: ReadonlyMap<string, bigint>): Promise<void> {
+    for (const [topic, next] of written) if (next > (this.positions.get(topic) ?? 0n)) this.positions.set(topic, next);
+    if (this.rocksdb === null) return;
+    for (const store of this.options.stores) await this.rocksdb.store(store.storeName).writeStaged();
+    const entries: ChangelogOffset[] = this.options.stores.map((store) => ({ topic: store.changelogTopic, partition: this.options.partition, offset: this.positions.get(store.changelogTopic) ?? 0n }));
+    await writeCheckpoint(this.options.directory, entries);
+  }
+
+  async close(): Promise<void> {
+    await this.rocksdb?.close();
+  }
+}

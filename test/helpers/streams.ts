@@ -1,0 +1,81 @@
+// Helpers for streams application tests on a real broker: create topics, produce keyed string
+// records, read a topic from the beginning, and poll for a condition with a generous deadline
+// instead of sleeping, so tests hold on a loaded machine.
+import { Admin, Consumer, Producer, type ConsumerRecord } from '../../runtime/client/index.ts';
+
+export async function createTopics(bootstrap: string, topics: readonly { topic: string; partitions: number; configs?: Record<string, string> }[]): Promise<void> {
+  const admin = new Admin({ bootstrapServers: bootstrap });
+  try {
+    await admin.createTopics(topics.map((topic) => ({ topic: topic.topic, numPartitions: topic.partitions, ...(topic.configs === undefined ? {} : { configs: topic.configs }) })));
+  } finally {
+    await admin.close();
+  }
+}
+
+export interface KeyedValue {
+  readonly key: string | null;
+  readonly value: string | null;
+  readonly timestamp?: number;
+}
+
+/** Produces the records in order (keyed records land where murmur2 puts them) and waits for every acknowledgement. */
+export async function produceRecords(bootstrap: string, topic: string, records: readonly KeyedValue[]): Promise<void> {
+  const producer = new Producer({ bootstrapServers: bootstrap, lingerMs: 2 });
+  try {
+    await producer.send({ topic, messages: records.map((record) => ({ key: record.key, value: record.value, ...(record.timestamp === undefined ? {} : { timestamp: record.timestamp }) })) });
+  } finally {
+    await producer.close();
+  }
+}
+
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 45_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * A reader of a whole topic from its beginning, without a group. read() returns every record
+ * seen so far after one more poll, so callers can wait until the records satisfy a condition.
+ */
+export class TopicReader {
+  private readonly consumer: Consumer;
+  readonly records: ConsumerRecord[] = [];
+  private subscribed = false;
+
+  constructor(private readonly bootstrap: string, private readonly topic: string, private readonly partitions: number, isolationLevel: 'read_committed' | 'read_uncommitted' = 'read_uncommitted') {
+    this.consumer = new Consumer({ bootstrapServers: bootstrap, autoOffsetReset: 'earliest', isolationLevel });
+  }
+
+  async poll(): Promise<ConsumerRecord[]> {
+    if (!this.subscribed) {
+      this.consumer.assign(Array.from({ length: this.partitions }, (_, partition) => ({ topic: this.topic, partition, offset: 0n })));
+      this.subscribed = true;
+    }
+    this.records.push(...(await this.consumer.poll({ timeoutMs: 200, maxRecords: 100_000 })));
+    return this.records;
+  }
+
+  /** Latest value per key (string keys and values), as a table would hold them. */
+  latest(decodeValue: (value: Buffer) => unknown = (value) => value.toString('utf8')): Map<string, unknown> {
+    const table = new Map<string, unknown>();
+    for (const record of this.records) {
+      const key = record.key?.toString('utf8') ?? '';
+      if (record.value === null) table.delete(key);
+      else table.set(key, decodeValue(record.value));
+    }
+    return table;
+  }
+
+  async close(): Promise<void> {
+    await this.consumer.close();
+  }
+}
+
+/** The long serde's bytes: a big-endian 64-bit integer. */
+export function decodeLong(value: Buffer): number {
+  return Number(value.readBigInt64BE(0));
+}
