@@ -1,6 +1,6 @@
 // The RocksDB stores: one database per task, a column family per store, asynchronous reads,
 // staged write batches, a time-segmented window store and changelog restoration.
-export { configureSharedRocksDbBudget, RocksDbMemoryBudget, rocksDbBudgetConfigSchema, sharedRocksDbBudget } from './budget.ts';
+export { BLOCK_CACHE_BYTES_PER_COLUMN_FAMILY, configureSharedRocksDbBudget, RocksDbMemoryBudget, rocksDbBudgetConfigSchema, sharedRocksDbBudget } from './budget.ts';
 export type { ColumnFamilySettings, RocksDbBudgetConfig } from './budget.ts';
 export { prefixUpperBound, RocksDbKeyValueStore } from './key-value.ts';
 export type { AsyncKeyValueBytesStore, RangeOptions } from './key-value.ts';

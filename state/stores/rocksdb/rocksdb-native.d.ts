@@ -8,6 +8,8 @@ declare module 'rocksdb-native' {
     maxWriteBufferNumber?: number;
     /** Only on or off: the block cache size is fixed inside the binding. */
     blockCache?: boolean;
+    /** Defaults to true, and RocksDB refuses to open a column family with it but no block cache. */
+    tableCacheIndexAndFilterBlocks?: boolean;
     tableBlockSize?: number;
   }
 
@@ -69,7 +71,7 @@ declare module 'rocksdb-native' {
     /** Flushes this session's column family memtable to an SST file. */
     flush(): Promise<void>;
     compactRange(start: Uint8Array | null, end: Uint8Array | null): Promise<void>;
-    getProperty(name: string): Promise<string | number | null>;
+    getProperty(name: string): Promise<string | number | null | undefined>;
     close(options?: { force?: boolean }): Promise<void>;
   }
 

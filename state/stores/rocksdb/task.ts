@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import RocksDB from 'rocksdb-native';
 import { z } from 'zod';
 import { RocksDbMemoryBudget, sharedRocksDbBudget } from './budget.ts';
+import type { ColumnFamilySettings } from './budget.ts';
 import { RocksDbKeyValueStore } from './key-value.ts';
 import { ROCKSDB_LIMITS } from './limits.ts';
 
@@ -26,14 +27,21 @@ const storeNameSchema = z.string().regex(/^[A-Za-z0-9._-]+$/).max(249).refine((n
 
 export class RocksDbTask {
   private readonly stores = new Map<string, RocksDbKeyValueStore>();
+  private readonly sessions = new Map<string, RocksDB>();
   private closed = false;
 
   private constructor(
     private readonly database: RocksDB,
     readonly columnFamilies: readonly string[],
     private readonly budget: RocksDbMemoryBudget,
+    /** What the budget granted this task's column families; handed back on close. */
+    readonly settings: ColumnFamilySettings,
   ) {
-    for (const name of columnFamilies) this.stores.set(name, new RocksDbKeyValueStore(name, database.columnFamily(name)));
+    for (const name of columnFamilies) {
+      const session = database.columnFamily(name);
+      this.sessions.set(name, session);
+      this.stores.set(name, new RocksDbKeyValueStore(name, session));
+    }
   }
 
   static async open(options: RocksDbTaskOptions): Promise<RocksDbTask> {
@@ -47,7 +55,7 @@ export class RocksDbTask {
     try {
       await writeManifest(path, columnFamilies);
     } catch (error) {
-      budget.release(columnFamilies.length);
+      budget.release(columnFamilies.length, settings);
       throw error;
     }
     const database = new RocksDB(path, {
@@ -55,16 +63,18 @@ export class RocksDbTask {
       writeBufferSize: settings.writeBufferSize,
       maxWriteBufferNumber: settings.maxWriteBufferNumber,
       blockCache: settings.blockCache,
+      // Index and filter blocks can live in the block cache only when there is one.
+      tableCacheIndexAndFilterBlocks: settings.blockCache,
       // Compactions and flushes share the machine with the stream threads.
       maxBackgroundJobs: 2,
     });
     try {
       // Sessions must exist before open for the column families to be attached to them.
-      const task = new RocksDbTask(database, columnFamilies, budget);
+      const task = new RocksDbTask(database, columnFamilies, budget, settings);
       await database.ready();
       return task;
     } catch (error) {
-      budget.release(columnFamilies.length);
+      budget.release(columnFamilies.length, settings);
       throw error;
     }
   }
@@ -74,6 +84,14 @@ export class RocksDbTask {
     const store = this.stores.get(name);
     if (store === undefined) throw new Error(`no store ${name} in this task (has ${this.columnFamilies.join(', ')})`);
     return store;
+  }
+
+  /** The block cache capacity RocksDB reports for the store's column family, or null without a cache. */
+  async blockCacheCapacityBytes(name: string): Promise<number | null> {
+    this.store(name);
+    const capacity = await (this.sessions.get(name) as RocksDB).getProperty('rocksdb.block-cache-capacity');
+    // RocksDB has no such property for a column family without a cache; the binding answers undefined.
+    return capacity === null || capacity === undefined ? null : Number(capacity);
   }
 
   /** Writes every store's staged batch and flushes memtables; run on commit before the checkpoint. */
@@ -89,7 +107,7 @@ export class RocksDbTask {
       for (const store of this.stores.values()) await store.close();
     } finally {
       await this.database.close({ force: true });
-      this.budget.release(this.columnFamilies.length);
+      this.budget.release(this.columnFamilies.length, this.settings);
     }
   }
 }
