@@ -9,6 +9,7 @@
 // input offsets. A crash between two commits replays the input since the last commit, so
 // outputs may repeat and aggregates may count a record twice, but nothing is lost.
 import path from 'node:path';
+import { createLogger, type Logger } from '../../logger.ts';
 import type { Topology } from '../../../core/topology/topology.ts';
 import type { TopicRecord } from '../../../core/topology/record.ts';
 import { Cluster } from '../../client/cluster.ts';
@@ -63,11 +64,13 @@ export class StreamsApp {
   private loop: Promise<void> | null = null;
   private lastCommitMs = Date.now();
   private readonly queries: StoreQueries;
+  private readonly logger: Logger;
   /** Records processed since start, for tests and progress reports. */
   processedRecords = 0;
 
   constructor(private readonly topology: Topology, config: StreamsConfigInput) {
     this.config = parseStreamsConfig(config);
+    this.logger = createLogger(`streams ${this.config.applicationId}`);
     if (this.config.processingGuarantee === 'exactly_once_v2') throw new StreamsConfigError('processing.guarantee exactly_once_v2 is not supported by StreamsApp yet; use at_least_once');
     this.queries = new StoreQueries(topology, () => [...this.tasks.values()].map((task) => task.task));
   }
@@ -163,7 +166,7 @@ export class StreamsApp {
   }
 
   private log(message: string): void {
-    process.stderr.write(`${new Date().toISOString()} INFO  streams ${this.config.applicationId} ${message}\n`);
+    this.logger.info(message);
   }
 
   private async connect(): Promise<Clients> {
