@@ -9,6 +9,7 @@ import { ErrorCode } from '../../core/protocol/errors.ts';
 import { LogManager } from '../../state/log/log-manager.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { KafkaServer, type Connection, type Response } from '../net/server.ts';
+import type { ClusterView } from './cluster-view.ts';
 import { listenerAddress, type BrokerConfig } from './config.ts';
 import { GroupCoordinator } from './group-coordinator.ts';
 import { HANDLERS, handlerFor } from './handlers/index.ts';
@@ -16,7 +17,9 @@ import type { RequestContext } from './handler.ts';
 import { OFFSETS_TOPIC, OffsetsTopic } from './offsets-topic.ts';
 import { ProducerIdAllocator } from './producer-ids.ts';
 import { ProducerStateTable } from './producer-state.ts';
-import { lastStableOffset, ReplicaManager } from './replica-manager.ts';
+import { lastStableOffset, ReplicaManager, type PartitionState } from './replica-manager.ts';
+import { loadEpochCache } from './replication.ts';
+import type { PartitionLog } from '../../state/log/partition-log.ts';
 import { TransactionCoordinator, type TransactionMarker } from './transaction-coordinator.ts';
 import { TransactionLog, type TransactionStatus } from './transaction-log.ts';
 import { toLogConfig, validateTopicConfigs } from './topic-config.ts';
@@ -37,6 +40,8 @@ export class Broker {
   readonly producerIds: ProducerIdAllocator;
   readonly transactionLog: TransactionLog;
   readonly transactions: TransactionCoordinator;
+  /** Set in a cluster: partitions follow the metadata image and changes go to the controller. */
+  readonly cluster: ClusterView | null;
   private server: KafkaServer | null = null;
   private producerExpiryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -47,7 +52,9 @@ export class Broker {
     readonly topics: TopicRegistry,
     readonly logs: LogManager,
     private readonly lockPath: string,
+    cluster: ClusterView | null,
   ) {
+    this.cluster = cluster;
     this.logger = createLogger(`broker-${config['node.id']}`);
     // The transaction coordinator is created below; the check reaches it only once requests flow.
     this.replicas = new ReplicaManager(this.logger.child('replicas'), (write) => this.transactions.checkTransactionalWrite(write));
@@ -74,7 +81,12 @@ export class Broker {
     });
   }
 
-  static async start(config: BrokerConfig): Promise<Broker> {
+  /**
+   * Starts the broker. With `options.cluster` it is one broker of a cluster: its replicated
+   * partitions lead or follow only as the metadata image says (the cluster layer sets that
+   * with becomeLeader/becomeFollower), and until then they answer NOT_LEADER_OR_FOLLOWER.
+   */
+  static async start(config: BrokerConfig, options: { cluster?: ClusterView } = {}): Promise<Broker> {
     const dataDirectory = path.resolve(config['log.dirs'].split(',')[0]!);
     mkdirSync(dataDirectory, { recursive: true });
     const lockPath = acquireLock(dataDirectory);
@@ -93,7 +105,7 @@ export class Broker {
       },
       log: (line) => logLogger.warn(line),
     });
-    broker = new Broker(config, dataDirectory, topics, logs, lockPath);
+    broker = new Broker(config, dataDirectory, topics, logs, lockPath, options.cluster ?? null);
     for (const topic of topics.list()) broker.openPartitions(topic, 0);
     // Groups load before transactions: staged transactional offsets must be in place when the
     // coordinator completes the transactions a crash interrupted.
@@ -202,7 +214,66 @@ export class Broker {
 
   /** Creates a topic with broker defaults when a client names one that does not exist. */
   autoCreateTopic(name: string): TopicRecord | TopicProblem {
+    if (this.cluster !== null && !name.startsWith('__')) {
+      // In a cluster the controller creates it; the client retries until the leaders are known.
+      this.cluster.requestTopicCreation(name);
+      return { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, errorMessage: `topic '${name}' is being created` };
+    }
     return this.createTopic(name, this.config['num.partitions'], {});
+  }
+
+  // ---------------------------------------------------------------- cluster
+
+  /**
+   * Makes the local catalogue hold a topic of the metadata image (same id, partition count
+   * and configs) and opens the partitions this broker hosts. Returns the local record.
+   */
+  syncTopicFromCluster(name: string, topicId: string, partitionCount: number, configs: Record<string, string>): TopicRecord {
+    let topic = this.topics.get(name);
+    if (topic !== undefined && topic.topicId !== topicId) {
+      this.forgetTopic(name);
+      topic = undefined;
+    }
+    if (topic === undefined) return this.topics.create(name, partitionCount, configs, false, topicId);
+    const changed = topic.partitionCount !== partitionCount || JSON.stringify(topic.configs) !== JSON.stringify(configs);
+    return changed ? this.topics.update(name, { partitionCount: Math.max(partitionCount, topic.partitionCount), configs }) : topic;
+  }
+
+  /** Drops a topic the metadata image no longer has: its logs and its catalogue entry. */
+  forgetTopic(name: string): void {
+    const topic = this.topics.get(name);
+    if (topic === undefined || topic.internal) return;
+    for (let partition = 0; partition < topic.partitionCount; partition++) this.dropPartition(name, partition);
+    this.topics.delete(name);
+  }
+
+  /** Opens (or returns) a hosted partition's log and state; the caller sets its replication. */
+  hostPartition(topic: TopicRecord, partition: number): PartitionState {
+    const existing = this.replicas.get(topic.name, partition);
+    if (existing !== undefined) return existing;
+    const log = this.logs.getOrCreate(topic.name, partition, toLogConfig(this.config, topic.configs));
+    const producers = ProducerStateTable.load(log, this.producerSnapshotPath(topic.name, partition));
+    const state: PartitionState = {
+      topic: topic.name, partition, log, highWatermark: 0n, leaderEpoch: -1, producers, ...this.partitionSettings(topic),
+      replication: unassignedReplication(this.nodeId, log),
+    };
+    this.replicas.add(state);
+    return state;
+  }
+
+  /** Stops hosting a partition (reassigned away or deleted) and removes its log. */
+  dropPartition(name: string, partition: number): void {
+    if (this.replicas.get(name, partition) === undefined) return;
+    this.replicas.remove(name, partition);
+    this.logs.delete(name, partition);
+    rmSync(this.producerSnapshotPath(name, partition), { force: true });
+  }
+
+  /** Rebuilds a partition's producer state after its log was truncated (a follower's divergent tail). */
+  reloadProducerState(state: PartitionState): void {
+    const snapshotPath = this.producerSnapshotPath(state.topic, state.partition);
+    rmSync(snapshotPath, { force: true });
+    state.producers = ProducerStateTable.load(state.log, snapshotPath);
   }
 
   private partitionSettings(topic: TopicRecord): { maxMessageBytes: number; requireKeys: boolean; minInsyncReplicas: number } {
@@ -215,6 +286,8 @@ export class Broker {
   }
 
   private openPartitions(topic: TopicRecord, fromPartition: number): void {
+    // In a cluster, replicated partitions are opened by the cluster layer as the image says.
+    if (this.cluster !== null && !topic.internal) return;
     const logConfig = toLogConfig(this.config, topic.configs);
     for (let partition = fromPartition; partition < topic.partitionCount; partition++) {
       const log = this.logs.getOrCreate(topic.name, partition, logConfig);
@@ -325,4 +398,12 @@ function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A hosted partition before the metadata image gave it a role: it serves nobody. */
+function unassignedReplication(brokerId: number, log: PartitionLog): NonNullable<PartitionState['replication']> {
+  return {
+    brokerId, role: 'follower', leaderId: -1, partitionEpoch: -1, replicas: [], isr: [], pendingIsr: null,
+    followers: new Map(), epochs: loadEpochCache(log), leaderEpochStartOffset: log.logEndOffset,
+  };
 }

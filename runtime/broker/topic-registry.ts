@@ -63,9 +63,10 @@ export class TopicRegistry {
     return [...this.topics.values()];
   }
 
-  create(name: string, partitionCount: number, configs: Record<string, string>, internal = false): TopicRecord {
+  /** `topicId` is given when the topic comes from a cluster's metadata, which chose it. */
+  create(name: string, partitionCount: number, configs: Record<string, string>, internal = false, topicId: string = randomUUID()): TopicRecord {
     if (this.topics.has(name)) throw new Error(`assertion: topic ${name} exists`);
-    const topic: TopicRecord = { name, topicId: randomUUID(), partitionCount, configs, internal };
+    const topic: TopicRecord = { name, topicId, partitionCount, configs, internal };
     this.index(topic);
     this.save();
     return topic;

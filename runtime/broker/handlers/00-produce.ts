@@ -3,6 +3,8 @@
 // auto.create.topics.enable is set, as Kafka does for producers. Internal topics
 // (__consumer_offsets, __transaction_state) are written only by their coordinators. Batches
 // with a producer id pass the partition's sequence and epoch checks (see producer-state.ts).
+// In a cluster only the partition leader accepts records, and acks=all (-1) answers once the
+// high watermark passes them, that is once every in-sync replica has them.
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { defineHandler } from '../handler.ts';
@@ -11,7 +13,8 @@ export const produce = defineHandler({
   apiKey: ApiKey.Produce,
   minVersion: 3,
   maxVersion: 11,
-  handle(request, { broker }) {
+  async handle(request, { broker }) {
+    const replicated: Promise<void>[] = [];
     const responses = request.topicData.map((topic) => {
       const known = broker.topics.get(topic.name) ?? (broker.config['auto.create.topics.enable'] ? broker.autoCreateTopic(topic.name) : undefined);
       return {
@@ -24,7 +27,8 @@ export const produce = defineHandler({
             return { index: partition.index, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage: `clients may not write to the internal topic ${topic.name}` };
           }
           const result = broker.replicas.append(topic.name, partition.index, partition.records, request.acks, request.transactionalId);
-          return {
+          const state = broker.replicas.get(topic.name, partition.index);
+          const response = {
             index: partition.index,
             errorCode: result.errorCode,
             baseOffset: result.baseOffset,
@@ -33,9 +37,17 @@ export const produce = defineHandler({
             recordErrors: [],
             errorMessage: result.errorMessage,
           };
+          if (request.acks === -1 && result.errorCode === ErrorCode.NONE && state?.replication !== undefined) {
+            const requiredOffset = state.log.logEndOffset;
+            replicated.push(broker.replicas.awaitReplication(topic.name, partition.index, requiredOffset, request.timeoutMs).then((errorCode) => {
+              response.errorCode = errorCode;
+            }));
+          }
+          return response;
         }),
       };
     });
+    await Promise.all(replicated);
     if (request.acks === 0) return null;
     return { responses, throttleTimeMs: 0 };
   },

@@ -2,11 +2,14 @@
 // that send fetch sessions (KIP-227) to keep sending full requests. From version 13 topics are
 // named by id. Waits in the purgatory up to maxWaitMs for minBytes. Under read_committed
 // (isolation level 1) records stop at the last stable offset and the answer lists the aborted
-// transactions among them, which the client filters out.
+// transactions among them, which the client filters out. In a cluster, a request with a
+// replica id is a follower's (see follower-fetch.ts): it reads up to the log end and moves
+// the high watermark.
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { LIMITS } from '../../../core/limits.ts';
 import { defineHandler, ZERO_UUID } from '../handler.ts';
+import { serveFollowerFetch, type FollowerFetchPartition } from '../follower-fetch.ts';
 import type { FetchPartitionRequest } from '../replica-manager.ts';
 
 
@@ -16,6 +19,32 @@ export const fetch = defineHandler({
   maxVersion: 16,
   async handle(request, { broker, apiVersion }) {
     const byId = apiVersion >= 13;
+    const replicaId = apiVersion >= 15 ? request.replicaState.replicaId : request.replicaId;
+    if (replicaId >= 0 && broker.cluster !== null) {
+      const partitions: FollowerFetchPartition[] = [];
+      for (const topic of request.topics) {
+        const name = byId ? broker.topics.getById(topic.topicId)?.name : topic.topic;
+        for (const partition of topic.partitions) {
+          partitions.push({ topic: name ?? '', partition: partition.partition, fetchOffset: partition.fetchOffset, currentLeaderEpoch: partition.currentLeaderEpoch, partitionMaxBytes: partition.partitionMaxBytes });
+        }
+      }
+      const results = await serveFollowerFetch(broker.replicas, replicaId, partitions, {
+        maxWaitMs: Math.min(request.maxWaitMs, LIMITS.fetchWaitMsMax), maxBytes: request.maxBytes, nowMs: Date.now(),
+      });
+      const responses = request.topics.map((topic) => ({
+        topic: topic.topic,
+        topicId: topic.topicId,
+        partitions: topic.partitions.map((partition) => {
+          const name = byId ? broker.topics.getById(topic.topicId)?.name ?? '' : topic.topic;
+          const result = results.find((r) => r.topic === name && r.partition === partition.partition)!;
+          return {
+            partitionIndex: partition.partition, errorCode: result.errorCode, highWatermark: result.highWatermark, lastStableOffset: -1n,
+            logStartOffset: result.logStartOffset, abortedTransactions: [], preferredReadReplica: -1, records: result.records,
+          };
+        }),
+      }));
+      return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
+    }
     const wanted: FetchPartitionRequest[] = [];
     const unknownIds = new Set<string>();
     for (const topic of request.topics) {

@@ -1,5 +1,6 @@
 // CreateTopics, versions 0-7. numPartitions -1 (v4+) takes num.partitions; the replication
-// factor must be -1 or 1 on a single node.
+// factor must be -1 or 1 on a single node. In a cluster the request goes to the active
+// controller, which places the replicas; the answer comes once the topics are committed.
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { defineHandler, ZERO_UUID } from '../handler.ts';
@@ -10,6 +11,7 @@ export const createTopics = defineHandler({
   minVersion: 0,
   maxVersion: 7,
   handle(request, { broker }) {
+    if (broker.cluster !== null) return broker.cluster.createTopics(request);
     return {
       throttleTimeMs: 0,
       topics: request.topics.map((topic) => {
