@@ -5,3 +5,5 @@ export { MeteredKeyValueStore, MeteredSessionStore, MeteredWindowStore } from '.
 export { buildKeyValueStore, buildSessionStore, buildWindowStore } from './builders.ts';
 export type { StoreLayerOptions, WindowStoreOptions, SessionStoreOptions } from './builders.ts';
 export { compositeKeyValueView, compositeSessionView, compositeWindowView, keyValueView, sessionView, windowView } from './views.ts';
+export { formatDuration, renderRestoreProgress } from './progress-bar.ts';
+export type { ProgressBarOptions } from './progress-bar.ts';

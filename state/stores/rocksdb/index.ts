@@ -7,7 +7,7 @@ export type { AsyncKeyValueBytesStore, RangeOptions } from './key-value.ts';
 export { ROCKSDB_LIMITS } from './limits.ts';
 export { PrefetchedKeyValueStore } from './prefetch.ts';
 export { restoreChangelog } from './restore.ts';
-export type { RestoreOptions, RestoreProgress, RestoreTarget } from './restore.ts';
+export type { ChangelogChunk, RestoreChunk, RestoreOptions, RestoreProgress, RestoreTarget, StateRestoreListener, TopicPartition } from './restore.ts';
 export { defaultSegmentIntervalMs } from './segments.ts';
 export type { SegmentOptions } from './segments.ts';
 export { RocksDbSessionStore } from './session.ts';

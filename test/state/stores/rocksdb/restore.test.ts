@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChangelogRecord } from '../../../../core/topology/processor.ts';
 import { RocksDbMemoryBudget } from '../../../../state/stores/rocksdb/budget.ts';
 import { restoreChangelog } from '../../../../state/stores/rocksdb/restore.ts';
-import type { RestoreProgress } from '../../../../state/stores/rocksdb/restore.ts';
+import type { ChangelogChunk, RestoreProgress, StateRestoreListener, TopicPartition } from '../../../../state/stores/rocksdb/restore.ts';
+import { formatDuration, renderRestoreProgress } from '../../../../state/stores/progress-bar.ts';
 import { RocksDbTask } from '../../../../state/stores/rocksdb/task.ts';
 import { seededRandom, temporaryDirectory } from './helpers.ts';
 
@@ -77,5 +78,62 @@ describe('restoreChangelog', () => {
     const failing = { applyBatch: async (): Promise<void> => Promise.reject(new Error('disk full')) };
     await expect(restoreChangelog(failing, [[{ key: Uint8Array.of(1), value: null }]])).rejects.toThrow('disk full');
     await expect(restoreChangelog(failing, [], { batchRecords: 0 })).rejects.toThrow(/batchRecords/);
+  });
+
+  it('tells a StateRestoreListener about start, every batch with its end offset, and the end', async () => {
+    // Offsets with gaps, as a compacted changelog has: chunk i holds 100 records ending at offset 1000 * (i + 1) - 1.
+    const chunks: ChangelogChunk[] = changelog(1_000, 100).map((records, index) => ({ records, nextOffset: BigInt(1_000 * (index + 1)) }));
+    const events: string[] = [];
+    const restored: RestoreProgress[] = [];
+    const listener: StateRestoreListener = {
+      onRestoreStart: (topicPartition: TopicPartition, storeName, startingOffset, endingOffset) => events.push(`start ${topicPartition.topic}-${topicPartition.partition} ${storeName} ${startingOffset}..${endingOffset}`),
+      onBatchRestored: (_topicPartition, _storeName, batchEndOffset, numRestored, progress) => {
+        events.push(`batch ${batchEndOffset} ${numRestored}`);
+        restored.push(progress);
+      },
+      onRestoreEnd: (_topicPartition, storeName, totalRestored, progress) => events.push(`end ${storeName} ${totalRestored} next ${progress.nextOffset}`),
+    };
+    const applied: number[] = [];
+    const target = { applyBatch: async (records: readonly unknown[]): Promise<void> => void applied.push(records.length) };
+    const final = await restoreChangelog(target, chunks, { listener, batchRecords: 250, topicPartition: { topic: 'app-counts-changelog', partition: 3 }, storeName: 'counts', startingOffset: 0n, endingOffset: 10_000n });
+    // Chunks are never split: batches close at the first chunk boundary at or past 250 records.
+    expect(applied).toEqual([300, 300, 300, 100]);
+    expect(events).toEqual(['start app-counts-changelog-3 counts 0..10000', 'batch 2999 300', 'batch 5999 300', 'batch 8999 300', 'batch 9999 100', 'end counts 1000 next 10000']);
+    expect(restored.map((progress) => progress.restored)).toEqual([300, 600, 900, 1_000]);
+    expect(final).toMatchObject({ restored: 1_000, total: 10_000, nextOffset: 10_000n, done: true });
+  });
+
+  it('counts offsets from the checkpoint for chunks without offsets', async () => {
+    const events: bigint[] = [];
+    const target = { applyBatch: async (): Promise<void> => {} };
+    const final = await restoreChangelog(target, changelog(500, 100), { startingOffset: 40n, batchRecords: 200, listener: { onBatchRestored: (_tp, _store, batchEndOffset) => events.push(batchEndOffset) } });
+    expect(events).toEqual([239n, 439n, 539n]);
+    expect(final.nextOffset).toBe(540n);
+    expect(final.total).toBeNull();
+  });
+});
+
+describe('renderRestoreProgress', () => {
+  const progress = (fields: Partial<RestoreProgress>): RestoreProgress => ({ restored: 0, total: null, recordsPerSecond: 0, etaMs: null, done: false, nextOffset: 0n, ...fields });
+
+  it('draws a bar with percentage, counts, rate and ETA', () => {
+    expect(renderRestoreProgress(progress({ restored: 6_172, total: 12_345, recordsPerSecond: 61_720.4, etaMs: 100_100 }), { label: 'counts 0_3', width: 10 })).toBe(
+      'counts 0_3 [####......]  50.0% 6,172/12,345 records 61,720 records/s ETA 1:41',
+    );
+    expect(renderRestoreProgress(progress({ restored: 12_345, total: 12_345, recordsPerSecond: 500_000, etaMs: 0, done: true }), { width: 4 })).toBe('[####] 100.0% 12,345/12,345 records 500,000 records/s done');
+  });
+
+  it('leaves the bar out without a total and keeps within the bar when the count passes the total', () => {
+    expect(renderRestoreProgress(progress({ restored: 42, recordsPerSecond: 10 }))).toBe('42 records 10 records/s');
+    expect(renderRestoreProgress(progress({ restored: 15, total: 10, recordsPerSecond: 1, etaMs: 0 }), { width: 5 })).toBe('[#####] 100.0% 15/10 records 1 records/s ETA 0:00');
+    expect(renderRestoreProgress(progress({ restored: 0, total: 0 }), { width: 2 })).toBe('[##] 100.0% 0/0 records 0 records/s');
+    expect(() => renderRestoreProgress(progress({}), { width: 0 })).toThrow(/width/);
+  });
+
+  it('formats durations as m:ss and h:mm:ss, rounding up', () => {
+    expect(formatDuration(0)).toBe('0:00');
+    expect(formatDuration(1)).toBe('0:01');
+    expect(formatDuration(59_001)).toBe('1:00');
+    expect(formatDuration(3_600_000 + 61_000)).toBe('1:01:01');
   });
 });
