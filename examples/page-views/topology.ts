@@ -1,7 +1,8 @@
 // Page views counted per page in tumbling one-minute windows and in hopping five-minute windows
 // that advance every minute, both with ten seconds of grace for late events and emitted once,
 // when their window closes. The counts are materialized in stores that interactive queries (and
-// the example's HTTP endpoint) read while the application runs.
+// the example's HTTP endpoint) read while the application runs; the one-minute store keeps an
+// hour of windows for them.
 import { Duration } from 'luxon';
 import { z } from 'zod';
 import { Serdes, StreamsBuilder, TimeWindows, serde, type Topology, type Windowed } from '../../dsl/index.ts';
@@ -31,12 +32,14 @@ export function windowKey(count: Pick<WindowCount, 'page' | 'windowStart'>): str
 
 export function pageViewsTopology(): Topology {
   const builder = new StreamsBuilder({ strictNames: true });
+  // Page views are keyed by page where they are produced, so they are grouped where they are:
+  // no repartition, and each page's views reach its window in the order they were written.
   const byPage = builder
     .stream(PAGE_VIEWS, { key: Serdes.string(), value: serde(PageView) })
-    .groupBy((view) => view.page, { name: 'views-by-page', key: Serdes.string(), value: serde(PageView) });
+    .groupByKey({ key: Serdes.string(), value: serde(PageView) });
   byPage
     .windowedBy(TimeWindows.ofSizeAndGrace(Duration.fromObject({ minutes: 1 }), GRACE_MS))
-    .count({ name: MINUTE_STORE, emit: 'on-window-close' })
+    .count({ name: MINUTE_STORE, emit: 'on-window-close', retention: Duration.fromObject({ hours: 1 }) })
     .toStream({ name: 'minute-counts' })
     .map((views, windowed) => { const count = windowCount(windowed, views); return [windowKey(count), count] as const; }, { name: 'minute-count-records' })
     .to(VIEWS_PER_MINUTE, { key: Serdes.string(), value: serde(WindowCount) });

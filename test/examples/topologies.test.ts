@@ -36,7 +36,7 @@ describe('page views per window', () => {
     const views = driver.createInputTopic(PAGE_VIEWS, strings, serde(PageView));
     const perMinute = driver.createOutputTopic(VIEWS_PER_MINUTE, strings, serde(WindowCount));
     const perFive = driver.createOutputTopic(VIEWS_PER_FIVE_MINUTES, strings, serde(WindowCount));
-    const view = (page: string, at: number): void => views.pipeInput(`u-${at}`, { page, user: 'u', durationMs: 100 }, at);
+    const view = (page: string, at: number): void => views.pipeInput(page, { page, user: 'u', durationMs: 100 }, at);
     view('/home', 5_000);
     view('/home', 30_000);
     view('/docs', 50_000);
