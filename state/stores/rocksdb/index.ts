@@ -12,6 +12,8 @@ export { defaultSegmentIntervalMs } from './segments.ts';
 export type { SegmentOptions } from './segments.ts';
 export { RocksDbSessionStore } from './session.ts';
 export type { SegmentedSessionStoreOptions, SessionBytes } from './session.ts';
+export { StandbyUpdater } from './standby.ts';
+export type { StandbyTarget, StandbyUpdaterOptions } from './standby.ts';
 export { RocksDbTask } from './task.ts';
 export type { RocksDbTaskOptions } from './task.ts';
 export { RocksDbWindowStore } from './window.ts';
