@@ -1,6 +1,6 @@
 // Producer state of one partition (KIP-98): for each producer id its epoch, the sequence ranges
-// and offsets of its last few batches, and the first offset of its open transaction; plus the
-// partition's aborted transactions. Everything here comes from batch headers (producerId,
+// and offsets of its last few batches, and the first offset of its open transaction. (Aborted
+// transactions are indexed per segment by the log itself, see state/log/txn-index.ts.) Everything here comes from batch headers (producerId,
 // producerEpoch, baseSequence, lastOffsetDelta, the transactional and control bits), so the
 // produce path never decodes records to keep it. The replica manager is the one owner: it asks
 // `checkAppend` before an append and records the append (or marker) after it.
@@ -42,13 +42,6 @@ interface ProducerEntry {
   lastAppendMs: number;
 }
 
-export interface AbortedTransaction {
-  producerId: bigint;
-  firstOffset: bigint;
-  /** Offset of the abort marker. */
-  lastOffset: bigint;
-}
-
 export type AppendVerdict =
   | { kind: 'append' }
   /** The batch was appended before; the client gets the original offsets and nothing is written. */
@@ -75,8 +68,6 @@ export class ProducerStateTable {
   private readonly producers = new Map<bigint, ProducerEntry>();
   /** Producer id -> first offset of its open transaction; the minimum is the last stable offset. */
   private readonly openTransactions = new Map<bigint, bigint>();
-  /** Aborted transactions in marker order, so sorted by lastOffset. */
-  private aborted: AbortedTransaction[] = [];
   /** Where snapshots go; null for a table that is never persisted (tests). */
   private snapshotPath: string | null = null;
   /** The log's segment count at the last look; a change means it rolled (or retention ran). */
@@ -138,17 +129,19 @@ export class ProducerStateTable {
   }
 
   /**
-   * Records a transaction marker at `offset`: the producer's open transaction ends there and,
-   * when aborted, joins the aborted-transaction index. A marker with a newer epoch fences the
+   * Records a transaction marker at `offset`: the producer's open transaction ends there.
+   * Returns the transaction's first offset (the caller indexes an aborted one), or null when
+   * the producer had no open transaction here. A marker with a newer epoch fences the
    * producer's older epoch on this partition too.
    */
-  recordMarker(producerId: bigint, epoch: number, offset: bigint, commit: boolean): void {
+  recordMarker(producerId: bigint, epoch: number, offset: bigint, commit: boolean): bigint | null {
     const entry = this.entryFor(producerId, epoch);
     const firstOffset = entry.openTransactionFirstOffset;
-    if (firstOffset === null) return;
+    if (firstOffset === null) return null;
+    if (firstOffset > offset) throw new Error(`assertion: producer ${producerId} transaction starts at ${firstOffset}, after its ${commit ? 'commit' : 'abort'} marker at ${offset}`);
     entry.openTransactionFirstOffset = null;
     this.openTransactions.delete(producerId);
-    if (!commit) this.aborted.push({ producerId, firstOffset, lastOffset: offset });
+    return firstOffset;
   }
 
   hasOpenTransaction(producerId: bigint): boolean {
@@ -160,24 +153,6 @@ export class ProducerStateTable {
     let stable = highWatermark;
     for (const firstOffset of this.openTransactions.values()) if (firstOffset < stable) stable = firstOffset;
     return stable;
-  }
-
-  /** Aborted transactions that overlap [fetchOffset, upperBoundOffset), as a read_committed fetch returns them. */
-  abortedTransactions(fetchOffset: bigint, upperBoundOffset: bigint, logStartOffset: bigint): { producerId: bigint; firstOffset: bigint }[] {
-    this.forgetBefore(logStartOffset);
-    const result: { producerId: bigint; firstOffset: bigint }[] = [];
-    for (let index = firstIndexEndingAtOrAfter(this.aborted, fetchOffset); index < this.aborted.length; index++) {
-      const aborted = this.aborted[index]!;
-      if (aborted.firstOffset < upperBoundOffset) result.push({ producerId: aborted.producerId, firstOffset: aborted.firstOffset });
-    }
-    return result;
-  }
-
-  /** Drops aborted transactions that end below the log start offset: nothing can fetch them. */
-  forgetBefore(logStartOffset: bigint): void {
-    if (this.aborted.length > 0 && this.aborted[0]!.lastOffset < logStartOffset) {
-      this.aborted = this.aborted.slice(firstIndexEndingAtOrAfter(this.aborted, logStartOffset));
-    }
   }
 
   /**
@@ -290,7 +265,6 @@ export class ProducerStateTable {
         openTransactionFirstOffset: entry.openTransactionFirstOffset?.toString() ?? null,
         lastAppendMs: entry.lastAppendMs,
       })),
-      aborted: this.aborted.map((a) => [a.producerId.toString(), a.firstOffset.toString(), a.lastOffset.toString()]),
     };
     mkdirSync(path.dirname(snapshotPath), { recursive: true });
     const temporary = `${snapshotPath}.tmp`;
@@ -313,9 +287,6 @@ export class ProducerStateTable {
       });
       if (open !== null) this.openTransactions.set(producerId, open);
     }
-    this.aborted = snapshot.aborted.map(([producerId, firstOffset, lastOffset]) => ({
-      producerId: BigInt(producerId), firstOffset: BigInt(firstOffset), lastOffset: BigInt(lastOffset),
-    }));
   }
 }
 
@@ -343,17 +314,6 @@ function checkSequence(current: Pending | undefined, header: BatchHeader): Appen
   return { kind: 'reject', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: `producer ${producerId} sent sequence ${baseSequence}, expected ${expected}` };
 }
 
-function firstIndexEndingAtOrAfter(aborted: readonly AbortedTransaction[], offset: bigint): number {
-  let low = 0;
-  let high = aborted.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (aborted[middle]!.lastOffset < offset) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
-
 const SnapshotSchema = z.object({
   version: z.literal(1),
   offset: z.string().regex(/^\d+$/),
@@ -364,7 +324,6 @@ const SnapshotSchema = z.object({
     openTransactionFirstOffset: z.string().nullable(),
     lastAppendMs: z.number(),
   })),
-  aborted: z.array(z.tuple([z.string(), z.string(), z.string()])),
 });
 
 interface Snapshot extends Omit<z.output<typeof SnapshotSchema>, 'offset'> {

@@ -217,7 +217,12 @@ export class ReplicaManager {
       coordinatorEpoch: marker.coordinatorEpoch, timestamp: Date.now(),
     });
     const appended = state.log.append(batch, { leaderEpoch: state.leaderEpoch });
-    state.producers.recordMarker(marker.producerId, marker.producerEpoch, appended.baseOffset, marker.commit);
+    const firstOffset = state.producers.recordMarker(marker.producerId, marker.producerEpoch, appended.baseOffset, marker.commit);
+    if (!marker.commit && firstOffset !== null) {
+      // The segment holding the marker indexes the aborted transaction for read_committed fetches.
+      const stable = state.producers.lastStableOffset(appended.baseOffset + 1n);
+      state.log.appendAbortedTransaction({ producerId: marker.producerId, firstOffset, lastOffset: appended.baseOffset, lastStableOffset: stable });
+    }
     state.producers.afterAppend(state.log);
     this.afterLeaderAppend(state, batch.length);
     return true;
@@ -315,7 +320,7 @@ export class ReplicaManager {
     }
     const read = log.read(request.fetchOffset, maxBytes, { maxOffset: readLimit, minOneBatch });
     const abortedTransactions = isolationLevel === READ_COMMITTED && read.records.length > 0
-      ? state.producers.abortedTransactions(request.fetchOffset, read.nextOffset, log.logStartOffset)
+      ? log.collectAbortedTransactions(request.fetchOffset, read.nextOffset)
       : [];
     return { ...base, errorCode: ErrorCode.NONE, abortedTransactions, records: read.records };
   }

@@ -4,6 +4,7 @@
 //   00000000000000000000.log        record batches, append-only
 //   00000000000000000000.index      sparse offset index (see offset-index.ts)
 //   00000000000000000000.timeindex  sparse time index (see time-index.ts)
+//   00000000000000000000.txnindex   aborted transactions whose marker is in the segment (txn-index.ts)
 //   partition.checkpoint            logStartOffset, recovery point, clean-shutdown flag
 //   cleaner.checkpoint              the log cleaner's first dirty offset (compacted logs only)
 //   <base>.log.cleaned, ...         a cleaned segment being written (see swap.ts)
@@ -17,6 +18,7 @@ import * as path from 'node:path';
 export const LOG_SUFFIX = '.log';
 export const INDEX_SUFFIX = '.index';
 export const TIME_INDEX_SUFFIX = '.timeindex';
+export const TXN_INDEX_SUFFIX = '.txnindex';
 export const TEMPORARY_SUFFIX = '.tmp';
 export const CHECKPOINT_FILE = 'partition.checkpoint';
 
@@ -40,7 +42,7 @@ export function listSegmentBaseOffsets(directory: string): bigint[] {
 
 /** Removes a segment's log and index files. */
 export function deleteSegmentFiles(directory: string, baseOffset: bigint): void {
-  for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX]) {
+  for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, LOG_SUFFIX]) {
     fs.rmSync(path.join(directory, segmentFileName(baseOffset, suffix)), { force: true });
   }
 }

@@ -10,6 +10,11 @@
 // the flush policy (flushMessages / flushMs) says so; by default never, relying on replication
 // as Kafka does. A partition.checkpoint file records logStartOffset, the recovery point (every
 // segment below it was fsynced with complete index files) and whether the last close was clean.
+//
+// Transactions: each segment indexes the aborted transactions whose abort marker it holds
+// (txn-index.ts). The broker, which knows where a transaction began, adds an entry right after
+// writing the marker; a read_committed fetch collects entries from the segment it reads on.
+// Index files that are missing or torn are rebuilt on open by scanning the log from its start.
 import * as fs from 'node:fs';
 import {
   ATTRIBUTE_LOG_APPEND_TIME,
@@ -32,6 +37,7 @@ import {
 } from './files.ts';
 import { type OffsetAndTimestamp, firstRecordAtOrAfter } from './record-timestamps.ts';
 import { LogSegment, NO_TIMESTAMP } from './segment.ts';
+import { type AbortedTransactionEntry, AbortedTransactionScanner, type FetchAbortedTransaction } from './txn-index.ts';
 import {
   type SwapHook,
   commitSwap,
@@ -129,6 +135,8 @@ export interface OpenReport {
   completedSwaps: number;
   /** Uncommitted cleaned segments that open() discarded. */
   rolledBackCleans: number;
+  /** Segments whose aborted-transaction index was missing or torn and was rebuilt from the log. */
+  rebuiltTransactionIndexes: number;
 }
 
 export class PartitionLog {
@@ -195,8 +203,12 @@ export class PartitionLog {
     let logStartOffset = checkpoint?.logStartOffset ?? first.baseOffset;
     if (logStartOffset < first.baseOffset) logStartOffset = first.baseOffset;
     if (logStartOffset > last.nextOffset) logStartOffset = last.nextOffset;
-    const report = { ...loaded.report, cleanShutdown, completedSwaps: swaps.completed, rolledBackCleans: swaps.rolledBack };
+    const report = {
+      ...loaded.report, cleanShutdown, completedSwaps: swaps.completed, rolledBackCleans: swaps.rolledBack,
+      rebuiltTransactionIndexes: loaded.transactionIndexesToRebuild.size,
+    };
     const partitionLog = new PartitionLog(directory, config, loaded.segments, logStartOffset, report, nowMs, log);
+    partitionLog.#rebuildTransactionIndexes(loaded.transactionIndexesToRebuild);
     partitionLog.#writeCheckpoint(false);
     return partitionLog;
   }
@@ -368,6 +380,53 @@ export class PartitionLog {
       return { ...empty, records: slice.records, firstOffset: start.baseOffset, nextOffset: slice.nextOffset };
     }
     return empty;
+  }
+
+  /**
+   * Indexes the abort marker just written at `entry.lastOffset`. When the flush policy already
+   * made the marker durable, the entry is made durable too, so a crash cannot keep one without
+   * the other.
+   */
+  appendAbortedTransaction(entry: AbortedTransactionEntry): void {
+    this.#assertOpen();
+    const segment = this.#segments[this.#segmentIndexFor(entry.lastOffset)] as LogSegment;
+    segment.appendAbortedTransaction(entry);
+    if (this.#unflushedRecords === 0) segment.flush();
+  }
+
+  /**
+   * The aborted transactions a read_committed fetch of [fetchOffset, upperBoundOffset) must
+   * report: those overlapping the range, found in the segment holding fetchOffset and the ones
+   * after it, until an entry's last stable offset shows that nothing later can overlap.
+   */
+  collectAbortedTransactions(fetchOffset: bigint, upperBoundOffset: bigint): FetchAbortedTransaction[] {
+    this.#assertOpen();
+    const found: FetchAbortedTransaction[] = [];
+    for (let i = this.#segmentIndexFor(fetchOffset); i < this.#segments.length; i += 1) {
+      if ((this.#segments[i] as LogSegment).collectAbortedTransactions(fetchOffset, upperBoundOffset, found)) break;
+    }
+    return found;
+  }
+
+  /**
+   * Rebuilds the transaction indexes of `segments` with one scan of the log from its first
+   * segment: where a transaction began may lie in any earlier segment. Only segments whose
+   * index is missing or torn come here, so this is rare (a crash mid-write, an old directory).
+   */
+  #rebuildTransactionIndexes(segments: ReadonlySet<LogSegment>): void {
+    if (segments.size === 0) return;
+    const scanner = new AbortedTransactionScanner();
+    for (const segment of this.#segments) {
+      const entries: AbortedTransactionEntry[] = [];
+      for (let start = segment.locate(segment.baseOffset); start !== null;) {
+        const slice = segment.readFrom(start, TRANSACTION_REBUILD_READ_BYTES, segment.nextOffset, true);
+        if (slice.records.length === 0) break;
+        entries.push(...scanner.visit(slice.records));
+        start = segment.locate(slice.nextOffset);
+      }
+      if (segments.has(segment)) segment.replaceAbortedTransactions(entries);
+    }
+    this.#log(`log ${this.directory}: rebuilt the aborted-transaction index of ${segments.size} segment(s) from the log`);
   }
 
   /**
@@ -549,6 +608,15 @@ export class PartitionLog {
       throw new Error(`log ${this.directory}: cleaned segment ${cleaned.baseOffset} does not fit the segments it replaces`);
     }
     const replacedBases = group.map((segment) => segment.baseOffset);
+    // The cleaner keeps every control batch, so the replaced segments' aborted transactions all
+    // still have their markers in the cleaned segment.
+    if (cleaned !== null && cleaned.abortedTransactions.length === 0) {
+      const carried = group.flatMap((segment) => segment.abortedTransactions);
+      if (carried.length > 0) {
+        cleaned.replaceAbortedTransactions(carried);
+        if (cleaned.isSealed) cleaned.flush();
+      }
+    }
     if (cleaned !== null && !cleaned.isSealed) cleaned.seal();
     onStep('cleaned-written');
     commitSwap(this.directory, { replacedBases, hasCleanedSegment: cleaned !== null });
@@ -652,9 +720,14 @@ function newestTimestampMs(segment: LogSegment): number {
   return segment.maxTimestamp === NO_TIMESTAMP ? segment.lastModifiedMs : Number(segment.maxTimestamp);
 }
 
+/** Bytes read per step when a transaction index is rebuilt. */
+const TRANSACTION_REBUILD_READ_BYTES = 1024 * 1024;
+
 interface LoadedSegments {
   segments: LogSegment[];
-  report: Omit<OpenReport, 'cleanShutdown' | 'completedSwaps' | 'rolledBackCleans'>;
+  /** Segments whose aborted-transaction index must be rebuilt from the log. */
+  transactionIndexesToRebuild: Set<LogSegment>;
+  report: Omit<OpenReport, 'cleanShutdown' | 'completedSwaps' | 'rolledBackCleans' | 'rebuiltTransactionIndexes'>;
 }
 
 /**
@@ -669,6 +742,7 @@ function loadSegments(directory: string, config: LogConfig,
   const firstRecovered = recoverFrom === null ? bases.length : Math.max(0, bases.findLastIndex((base) => base <= recoverFrom));
   const segments: LogSegment[] = [];
   const rescanned = new Set<LogSegment>();
+  const transactionIndexesToRebuild = new Set<LogSegment>();
   let nextOffsetMin = 0n;
   for (let i = 0; i < bases.length; i += 1) {
     const recover = i >= firstRecovered;
@@ -678,6 +752,7 @@ function loadSegments(directory: string, config: LogConfig,
     segments.push(result.segment);
     nextOffsetMin = result.segment.nextOffset;
     if (result.rebuiltIndexes) rescanned.add(result.segment);
+    if (result.transactionIndexStatus !== 'ok') transactionIndexesToRebuild.add(result.segment);
     if (recover) report.recoveredSegments += 1;
     else if (result.rebuiltIndexes) report.rebuiltIndexes += 1;
     if (result.invalidReason !== null) {
@@ -697,5 +772,5 @@ function loadSegments(directory: string, config: LogConfig,
     if (rescanned.has(segment)) segment.seal();
     else segment.trimIndexes();
   }
-  return { segments, report };
+  return { segments, report, transactionIndexesToRebuild };
 }

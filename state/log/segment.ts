@@ -1,5 +1,5 @@
 // One segment of a partition log: a `.log` file of record batches plus its offset and time
-// indexes. The segment owns its file descriptor and is changed only by its PartitionLog.
+// indexes and its aborted-transaction index. The segment owns its file descriptor and is changed only by its PartitionLog.
 //
 // All file access is synchronous on an open descriptor. An append is one pwrite into the page
 // cache, which takes microseconds; wrapping it in a promise would cost more than the write and
@@ -14,6 +14,7 @@ import {
   INDEX_SUFFIX,
   LOG_SUFFIX,
   TIME_INDEX_SUFFIX,
+  TXN_INDEX_SUFFIX,
   deleteSegmentFiles,
   segmentFileName,
   writeFilesAtomically,
@@ -22,6 +23,7 @@ import {
 import { OffsetIndex } from './offset-index.ts';
 import { CLEANED_SUFFIX, cleanedFileName, removeCleanedFiles } from './swap.ts';
 import { TimeIndex } from './time-index.ts';
+import { type AbortedTransactionEntry, type FetchAbortedTransaction, TransactionIndex, type TransactionIndexStatus } from './txn-index.ts';
 
 /** Index entries store offsets relative to the segment as u32; Kafka keeps them below 2^31. */
 export const RELATIVE_OFFSET_MAX = 0x7fff_ffffn;
@@ -50,6 +52,8 @@ export interface SegmentLoadResult {
   invalidReason: string | null;
   /** True when the index files were missing or corrupt, or recovery was asked for. */
   rebuiltIndexes: boolean;
+  /** Not 'ok': the partition log must rebuild the aborted-transaction index from the log. */
+  transactionIndexStatus: TransactionIndexStatus;
 }
 
 export interface ReadSlice {
@@ -77,6 +81,8 @@ export class LogSegment {
   readonly #createdMs: number;
   #offsetIndex: OffsetIndex;
   #timeIndex = new TimeIndex();
+  /** Set right after construction by create, createCleaned or load. */
+  #transactionIndex!: TransactionIndex;
   /** See SegmentLoadOptions.gapsAllowed; cleaned segments always have it. */
   #gapsAllowed = false;
   /** Size at the last seal; -1 when never sealed in this process. */
@@ -104,7 +110,10 @@ export class LogSegment {
     for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
       fs.rmSync(path.join(directory, segmentFileName(baseOffset, suffix)), { force: true });
     }
-    return new LogSegment(directory, baseOffset, config, fd, 0, nowMs);
+    const segment = new LogSegment(directory, baseOffset, config, fd, 0, nowMs);
+    // Every segment has a transaction index file, empty or not, so a missing one means "rebuild".
+    segment.#transactionIndex = TransactionIndex.create(segment.#siblingFile(TXN_INDEX_SUFFIX));
+    return segment;
   }
 
   /**
@@ -117,6 +126,7 @@ export class LogSegment {
     const fd = fs.openSync(path.join(directory, cleanedFileName(baseOffset, LOG_SUFFIX)), 'wx+');
     const segment = new LogSegment(directory, baseOffset, config, fd, 0, nowMs, CLEANED_SUFFIX);
     segment.#gapsAllowed = true;
+    segment.#transactionIndex = TransactionIndex.create(segment.#siblingFile(TXN_INDEX_SUFFIX));
     return segment;
   }
 
@@ -125,6 +135,7 @@ export class LogSegment {
     if (this.#fileSuffix === '') throw new Error(`segment ${this.baseOffset}: already has its final file names`);
     this.#logFile = this.#logFile.slice(0, -this.#fileSuffix.length);
     this.#fileSuffix = '';
+    this.#transactionIndex.renamedTo(this.#siblingFile(TXN_INDEX_SUFFIX));
   }
 
   /** Opens an existing segment, trusting its indexes unless recovery is asked for or they are bad. */
@@ -133,10 +144,40 @@ export class LogSegment {
     const segment = new LogSegment(directory, baseOffset, config, fd, fs.fstatSync(fd).size, options.nowMs);
     segment.#gapsAllowed = options.gapsAllowed ?? false;
     if (!options.recover && segment.#loadIndexes(options.nextOffsetMin)) {
-      return { segment, truncatedBytes: 0, invalidReason: null, rebuiltIndexes: false };
+      return { segment, truncatedBytes: 0, invalidReason: null, rebuiltIndexes: false, transactionIndexStatus: segment.#loadTransactionIndex() };
     }
     const { truncatedBytes, invalidReason } = segment.#rebuild(options.nextOffsetMin, true);
-    return { segment, truncatedBytes, invalidReason, rebuiltIndexes: true };
+    return { segment, truncatedBytes, invalidReason, rebuiltIndexes: true, transactionIndexStatus: segment.#loadTransactionIndex() };
+  }
+
+  /** Loads the transaction index once the segment's extent is known, which its entries must fit. */
+  #loadTransactionIndex(): TransactionIndexStatus {
+    const { index, status } = TransactionIndex.load(this.#siblingFile(TXN_INDEX_SUFFIX), this.baseOffset, this.#nextOffset);
+    this.#transactionIndex = index;
+    return status;
+  }
+
+  /** Aborted transactions whose marker is in this segment, in marker order. */
+  get abortedTransactions(): readonly AbortedTransactionEntry[] {
+    return this.#transactionIndex.entries;
+  }
+
+  /** Indexes an abort marker written to this segment. */
+  appendAbortedTransaction(entry: AbortedTransactionEntry): void {
+    if (entry.lastOffset < this.baseOffset || entry.lastOffset >= this.#nextOffset) {
+      throw new Error(`segment ${this.baseOffset}: abort marker ${entry.lastOffset} is not in [${this.baseOffset}, ${this.#nextOffset})`);
+    }
+    this.#transactionIndex.append(entry);
+  }
+
+  /** Replaces the whole transaction index (a rebuild, or a cleaned segment taking over entries). */
+  replaceAbortedTransactions(entries: readonly AbortedTransactionEntry[]): void {
+    this.#transactionIndex.replaceAll(entries);
+  }
+
+  /** See TransactionIndex.collect: true when later segments need not be looked at. */
+  collectAbortedTransactions(fetchOffset: bigint, upperBoundOffset: bigint, into: FetchAbortedTransaction[]): boolean {
+    return this.#transactionIndex.collect(fetchOffset, upperBoundOffset, into);
   }
 
   reconfigure(config: LogConfig): void {
@@ -293,6 +334,7 @@ export class LogSegment {
     fs.ftruncateSync(this.#fd, batch.position);
     this.#sizeBytes = batch.position;
     this.#rebuild(this.baseOffset, false);
+    this.#transactionIndex.truncateTo(this.#nextOffset);
     return removed;
   }
 
@@ -300,6 +342,7 @@ export class LogSegment {
   seal(): void {
     this.flush();
     this.writeIndexes(true);
+    this.#transactionIndex.flush();
     this.trimIndexes();
     this.#sealedAtBytes = this.#sizeBytes;
   }
@@ -316,6 +359,7 @@ export class LogSegment {
       { file: this.#siblingFile(INDEX_SUFFIX), content: this.#offsetIndex.toBuffer() },
       { file: this.#siblingFile(TIME_INDEX_SUFFIX), content: this.#timeIndex.toBuffer() },
     ]);
+    this.#transactionIndex.flush();
     this.trimIndexes();
     if (this.#sizeBytes !== sizeBytes) throw new Error(`segment ${this.baseOffset}: appended to while sealing`);
     this.#sealedAtBytes = sizeBytes;
@@ -334,6 +378,7 @@ export class LogSegment {
 
   flush(): void {
     fs.fsyncSync(this.#fd);
+    this.#transactionIndex.flush();
   }
 
   /** Persists both indexes. The last time entry records the segment's largest timestamp. */

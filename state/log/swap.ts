@@ -2,8 +2,9 @@
 // that a crash at any moment leaves either the old segments or the cleaned one, never both and
 // never neither.
 //
-//   1. The cleaner writes `<base>.log.cleaned`, `<base>.index.cleaned` and
-//      `<base>.timeindex.cleaned` (base = the first replaced segment's base offset) and fsyncs
+//   1. The cleaner writes `<base>.log.cleaned`, `<base>.index.cleaned`, `<base>.timeindex.cleaned`
+//      and `<base>.txnindex.cleaned` (base = the first replaced segment's base offset; the
+//      transaction index carries over the replaced segments' aborted transactions) and fsyncs
 //      them and the directory.
 //   2. Commit point: `<base>.swap` is written atomically. It lists the base offsets of every
 //      segment the cleaned one replaces and whether a cleaned segment exists at all (a group
@@ -22,6 +23,7 @@ import {
   INDEX_SUFFIX,
   LOG_SUFFIX,
   TIME_INDEX_SUFFIX,
+  TXN_INDEX_SUFFIX,
   deleteSegmentFiles,
   fsyncDirectory,
   segmentFileName,
@@ -40,7 +42,7 @@ export type SwapStep = 'cleaned-written' | 'swap-committed' | 'replaced-deleted'
 export type SwapHook = (step: SwapStep) => void;
 
 /** Index files go before the log so that a half-renamed set is completed, never mistaken. */
-const CLEANED_FILE_ORDER = [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] as const;
+const CLEANED_FILE_ORDER = [INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, LOG_SUFFIX] as const;
 
 export function cleanedFileName(baseOffset: bigint, suffix: string): string {
   return segmentFileName(baseOffset, suffix) + CLEANED_SUFFIX;
@@ -125,7 +127,7 @@ export function completeInterruptedSwaps(directory: string, log: (line: string) 
     // (if the crash hit before the cleaned ones were renamed or even made durable); without
     // them the segment's indexes are rebuilt from the log, which is always right.
     if (fs.existsSync(path.join(directory, cleanedFileName(first, LOG_SUFFIX)))) {
-      for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+      for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX]) {
         if (!fs.existsSync(path.join(directory, cleanedFileName(first, suffix)))) {
           fs.rmSync(path.join(directory, segmentFileName(first, suffix)), { force: true });
         }

@@ -68,20 +68,19 @@ describe('producer state', () => {
     expect(table.checkAppend([header({ producerId: 3n, epoch: 0, sequence: 0 })]).kind).toBe('append');
   });
 
-  it('holds the last stable offset at the earliest open transaction and indexes aborted ones', () => {
+  it('holds the last stable offset at the earliest open transaction and reports where each one began', () => {
     const table = new ProducerStateTable();
     append(table, header({ producerId: 10n, epoch: 0, sequence: 0, count: 2, transactional: true }), 5n);
     append(table, header({ producerId: 11n, epoch: 0, sequence: 0, transactional: true }), 7n);
     expect(table.lastStableOffset(8n)).toBe(5n);
     // A non-transactional write inside the open transaction is refused.
     expect(table.checkAppend([header({ producerId: 10n, epoch: 0, sequence: 2 })])).toMatchObject({ kind: 'reject', errorCode: ErrorCode.INVALID_TXN_STATE });
-    table.recordMarker(10n, 0, 8n, false);
+    // The broker indexes an aborted transaction in the log from the first offset returned here.
+    expect(table.recordMarker(10n, 0, 8n, false)).toBe(5n);
     expect(table.lastStableOffset(9n)).toBe(7n);
-    table.recordMarker(11n, 0, 9n, true);
+    expect(table.recordMarker(11n, 0, 9n, true)).toBe(7n);
     expect(table.lastStableOffset(10n)).toBe(10n);
-    expect(table.abortedTransactions(0n, 10n, 0n)).toEqual([{ producerId: 10n, firstOffset: 5n }]);
-    expect(table.abortedTransactions(9n, 10n, 0n)).toEqual([]);
-    expect(table.abortedTransactions(0n, 5n, 0n)).toEqual([]);
+    expect(table.recordMarker(10n, 0, 10n, false)).toBeNull();
     // A marker with a newer epoch fences the transaction's producer on this partition.
     table.recordMarker(11n, 1, 10n, false);
     expect(table.checkAppend([header({ producerId: 11n, epoch: 0, sequence: 1, transactional: true })])).toMatchObject({ errorCode: ErrorCode.INVALID_PRODUCER_EPOCH });
@@ -126,7 +125,7 @@ describe('producer state', () => {
     const restored = ProducerStateTable.load(log as never, snapshotPath);
     expect(restored.checkAppend([header({ producerId: 4n, epoch: 2, sequence: 0, count: 3 })])).toEqual({ kind: 'duplicate', firstOffset: 0n, lastOffset: 2n });
     expect(restored.lastStableOffset(6n)).toBe(3n);
-    expect(restored.abortedTransactions(0n, 6n, 0n)).toEqual([{ producerId: 6n, firstOffset: 4n }]);
+    expect(restored.openTransactionCount).toBe(1);
   });
 });
 

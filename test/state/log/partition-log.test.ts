@@ -154,7 +154,7 @@ describe('PartitionLog reopen', () => {
     const before = { end: first.log.logEndOffset, segments: first.log.segmentBaseOffsets, size: first.log.sizeBytes };
     first.log.close();
     const { log } = openLog(partitionDirectory, config);
-    expect(log.openReport).toEqual({ cleanShutdown: true, recoveredSegments: 0, rebuiltIndexes: 0, truncatedBytes: 0, deletedSegments: 0, completedSwaps: 0, rolledBackCleans: 0 });
+    expect(log.openReport).toEqual({ cleanShutdown: true, recoveredSegments: 0, rebuiltIndexes: 0, truncatedBytes: 0, deletedSegments: 0, completedSwaps: 0, rolledBackCleans: 0, rebuiltTransactionIndexes: 0 });
     expect({ end: log.logEndOffset, segments: log.segmentBaseOffsets, size: log.sizeBytes }).toEqual(before);
     for (const [base, batch] of stored) expect(log.read(base, 1).records.equals(batch)).toBe(true);
     const next = log.append(simpleBatch(2, 9n));
