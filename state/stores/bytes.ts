@@ -51,3 +51,21 @@ export function suffixNumber(bytes: Uint8Array, suffixBytes: number, index: numb
 export function withoutSuffix(bytes: Uint8Array, suffixBytes: number): Uint8Array {
   return bytes.subarray(0, bytes.byteLength - suffixBytes);
 }
+
+/** The smallest key greater than every key starting with prefix, or null when there is none. */
+export function prefixUpperBound(prefix: Uint8Array): Uint8Array | null {
+  for (let index = prefix.byteLength - 1; index >= 0; index--) {
+    if ((prefix[index] as number) !== 0xff) {
+      const bound = prefix.slice(0, index + 1);
+      bound[index] = (bound[index] as number) + 1;
+      return bound;
+    }
+  }
+  return null;
+}
+
+export function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.byteLength < prefix.byteLength) return false;
+  for (let index = 0; index < prefix.byteLength; index++) if (key[index] !== prefix[index]) return false;
+  return true;
+}
