@@ -1,6 +1,8 @@
 // Clicks joined with the impressions they follow: an ad impression and a click on the same ad
-// (both keyed by ad id) join when the click comes at most ten seconds after the impression, with
-// five seconds of grace for records that arrive out of order. Each match is one attributed click.
+// (both keyed by ad id) join when the click comes at most ten seconds after the impression. Click
+// and impression streams arrive separately and may run minutes apart (a mobile client uploads
+// its clicks in bursts), so the join accepts records up to ten minutes behind stream time.
+// Each match is one attributed click.
 import { Duration } from 'luxon';
 import { z } from 'zod';
 import { JoinWindows, Serdes, StreamsBuilder, serde, type Topology } from '../../dsl/index.ts';
@@ -26,7 +28,7 @@ export function adClicksTopology(): Topology {
       clicks,
       (impression, click, adId): AttributedClick => ({ adId, impressionId: impression.impressionId, clickId: click.clickId, user: click.user, secondsToClick: (click.at - impression.at) / 1000 }),
       // A click may not come before its impression: the window reaches 10 s forward only.
-      JoinWindows.ofTimeDifferenceAndGrace(CLICK_WINDOW_MS, Duration.fromObject({ seconds: 5 })).before(0),
+      JoinWindows.ofTimeDifferenceAndGrace(CLICK_WINDOW_MS, Duration.fromObject({ minutes: 10 })).before(0),
       { name: 'impressions-clicks', storeName: 'impressions-clicks', key: Serdes.string(), value: serde(Impression), otherValue: serde(Click) },
     )
     .filter((attributed) => attributed.user !== '', { name: 'known-users' })
