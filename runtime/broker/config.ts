@@ -62,6 +62,18 @@ export const BrokerConfigSchema = z.object({
   'transaction.abort.timed.out.transaction.cleanup.interval.ms': whole(1).default(10_000),
   'producer.id.expiration.ms': whole(1, 2 ** 31 - 1).default(86_400_000),
   'producer.id.expiration.check.interval.ms': whole(1).default(600_000),
+  // A cluster (runtime/cluster). Without process.roles the broker runs alone, as before.
+  'process.roles': z.enum(['broker', 'controller', 'broker,controller', 'controller,broker']).optional(),
+  'controller.quorum.voters': z.string().regex(/^\d+@[^:,]+:\d+(,\d+@[^:,]+:\d+)*$/, 'must look like 1@host:port,2@host:port').optional(),
+  'cluster.id': z.string().min(1).optional(),
+  'broker.rack': z.string().min(1).optional(),
+  'broker.session.timeout.ms': whole(1).default(9000),
+  'broker.heartbeat.interval.ms': whole(1).default(2000),
+  'replica.lag.time.max.ms': whole(1).default(30_000),
+  'replica.fetch.wait.max.ms': whole(0).default(500),
+  'replica.fetch.max.bytes': whole(1).default(1_048_576),
+  'controller.quorum.election.timeout.ms': whole(1).default(1000),
+  'controller.quorum.fetch.timeout.ms': whole(1).default(2000),
 }).strict();
 
 export type BrokerConfig = z.output<typeof BrokerConfigSchema>;

@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // The `runnel` command line, in the conventions of Kafka's own tools.
 import { brokerCommand } from './broker-command.ts';
+import { clusterCommand } from './cluster-command.ts';
 import { CliError, type Command } from './command.ts';
 import { consumeCommand } from './consume-command.ts';
 import { groupsCommand } from './groups-command.ts';
@@ -8,7 +9,7 @@ import { produceCommand } from './produce-command.ts';
 import { streamsCommand } from './streams-command.ts';
 import { topicsCommand } from './topics-command.ts';
 
-const COMMANDS: Command[] = [brokerCommand, topicsCommand, produceCommand, consumeCommand, groupsCommand, streamsCommand];
+const COMMANDS: Command[] = [brokerCommand, clusterCommand, topicsCommand, produceCommand, consumeCommand, groupsCommand, streamsCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);

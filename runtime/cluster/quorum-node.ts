@@ -26,6 +26,11 @@ export interface QuorumNodeOptions {
   peers?: ReadonlyMap<number, PeerEndpoint>;
   /** The state machine: committed application batches, in offset order, from offset 0 after every start. */
   onCommit?: (batches: CommittedBatch[]) => void;
+  /**
+   * Requests on the same listener that are not quorum requests (a controller's BrokerRegistration,
+   * BrokerHeartbeat, AlterPartition, CreateTopics); without it such a request closes the connection.
+   */
+  serveOther?: (frame: Buffer) => Promise<Buffer>;
   logger?: Logger;
 }
 
@@ -51,6 +56,7 @@ export class QuorumNode {
     private readonly log: PartitionRaftLog,
     private readonly server: KafkaServer,
     private readonly logger: Logger,
+    private readonly serveOther: ((frame: Buffer) => Promise<Buffer>) | undefined,
   ) {}
 
   static async start(options: QuorumNodeOptions): Promise<QuorumNode> {
@@ -72,7 +78,7 @@ export class QuorumNode {
       logger,
       handler: (frame) => node!.serve(frame),
     });
-    node = new QuorumNode(config, core, log, server, logger);
+    node = new QuorumNode(config, core, log, server, logger, options.serveOther);
     if (options.peers !== undefined) node.setPeers(options.peers);
     node.wake();
     return node;
@@ -119,7 +125,9 @@ export class QuorumNode {
 
   private serve(frame: Buffer): Promise<Buffer> {
     const decoded = decodeQuorumRequest(frame);
-    if (decoded === null || this.closed) throw new Error('not a quorum request');
+    if (this.closed) throw new Error('quorum node closed');
+    if (decoded === null && this.serveOther !== undefined) return this.serveOther(frame);
+    if (decoded === null) throw new Error('not a quorum request');
     return new Promise((resolve) => {
       this.core.handleRequest(decoded.request, (response) => resolve(encodeQuorumResponse(response, decoded.correlationId)));
       this.wake();

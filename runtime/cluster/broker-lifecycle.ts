@@ -1,0 +1,148 @@
+// A broker's standing with the controller: it registers (BrokerRegistration) and then
+// heartbeats every broker.heartbeat.interval.ms (BrokerHeartbeat). The controller keeps it
+// fenced until it has caught up with the metadata log up to its own registration, and fences
+// it again when its heartbeats stop for broker.session.timeout.ms. A stale broker epoch (the
+// controller fenced and replaced this registration) makes it register again.
+//
+// Requests go to the active controller: the quorum's leader when this node knows it, else
+// each voter in turn until one answers without NOT_CONTROLLER.
+import { randomUUID } from 'node:crypto';
+import { ApiKey, type BodyInput, type RequestBodyByKey, type ResponseBodyByKey } from '../../core/protocol/index.ts';
+import { ErrorCode } from '../../core/protocol/errors.ts';
+import type { Logger } from '../logger.ts';
+import { CONTROLLER_VERSIONS } from './controller-service.ts';
+import type { MetadataImage } from './metadata-image.ts';
+import { RequestChannel, type Endpoint } from './request-channel.ts';
+
+const REGISTRATION_RETRY_MS = 100;
+const CONTROLLER_REQUEST_TIMEOUT_MS = 5000;
+
+export interface BrokerLifecycleOptions {
+  brokerId: number;
+  clusterId: string;
+  listener: () => Endpoint;
+  rack: string | null;
+  voters: ReadonlyMap<number, Endpoint>;
+  heartbeatIntervalMs: number;
+  image: MetadataImage;
+  /** The controller this node believes active, -1 when it does not know. */
+  controllerHint: () => number;
+  logger: Logger;
+}
+
+type ControllerKey = keyof typeof CONTROLLER_VERSIONS;
+
+export class BrokerLifecycle {
+  readonly incarnationId = randomUUID();
+  brokerEpoch = -1n;
+  fenced = true;
+  private readonly channels = new Map<number, RequestChannel>();
+  private rotation = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly options: BrokerLifecycleOptions) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      void this.beat().then((nextMs) => this.schedule(nextMs));
+    }, delayMs);
+  }
+
+  /** One registration or heartbeat; returns when to run the next. */
+  private async beat(): Promise<number> {
+    try {
+      if (this.brokerEpoch < 0n) return (await this.register()) ? 0 : REGISTRATION_RETRY_MS;
+      const response = await this.heartbeat(false);
+      if (response.errorCode === ErrorCode.STALE_BROKER_EPOCH || response.errorCode === ErrorCode.BROKER_ID_NOT_REGISTERED) {
+        this.options.logger.warn('registration lost; registering again', { errorCode: response.errorCode });
+        this.brokerEpoch = -1n;
+        return 0;
+      }
+      if (response.errorCode === ErrorCode.NONE) this.fenced = response.isFenced;
+    } catch (error) {
+      this.options.logger.debug('controller request failed', { error: (error as Error).message });
+    }
+    return this.options.heartbeatIntervalMs;
+  }
+
+  private async register(): Promise<boolean> {
+    const { host, port } = this.options.listener();
+    const response = await this.sendToController(ApiKey.BrokerRegistration, {
+      brokerId: this.options.brokerId, clusterId: this.options.clusterId, incarnationId: this.incarnationId,
+      listeners: [{ name: 'PLAINTEXT', host, port, securityProtocol: 0 }], features: [], rack: this.options.rack,
+    });
+    if (response.errorCode !== ErrorCode.NONE) return false;
+    this.brokerEpoch = response.brokerEpoch;
+    this.options.logger.info('registered with the controller', { brokerEpoch: String(this.brokerEpoch) });
+    return true;
+  }
+
+  private heartbeat(wantShutdown: boolean): Promise<ResponseBodyByKey[63]> {
+    // The broker asks to stay fenced until its image holds its own registration.
+    const caughtUp = this.options.image.appliedOffset > this.brokerEpoch;
+    return this.sendToController(ApiKey.BrokerHeartbeat, {
+      brokerId: this.options.brokerId, brokerEpoch: this.brokerEpoch, currentMetadataOffset: this.options.image.appliedOffset - 1n,
+      wantFence: !caughtUp, wantShutDown: wantShutdown,
+    });
+  }
+
+  /**
+   * Sends to the active controller, trying the others on NOT_CONTROLLER or a broken connection,
+   * until one answers or every voter was tried twice.
+   */
+  async sendToController<K extends ControllerKey>(apiKey: K, body: BodyInput<RequestBodyByKey[K]>): Promise<ResponseBodyByKey[K]> {
+    const voterIds = [...this.options.voters.keys()];
+    let lastError: Error = new Error('no controller');
+    for (let attempt = 0; attempt < voterIds.length * 2; attempt++) {
+      const hint = this.options.controllerHint();
+      const target = attempt === 0 && this.options.voters.has(hint) ? hint : voterIds[this.rotation++ % voterIds.length] as number;
+      try {
+        const response = await this.channel(target).send(apiKey, CONTROLLER_VERSIONS[apiKey], body, CONTROLLER_REQUEST_TIMEOUT_MS);
+        if (!isNotController(response)) return response;
+        lastError = new Error(`node ${target} is not the active controller`);
+      } catch (error) {
+        lastError = error as Error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw lastError;
+  }
+
+  private channel(controllerId: number): RequestChannel {
+    let channel = this.channels.get(controllerId);
+    if (channel === undefined) {
+      channel = new RequestChannel(this.options.voters.get(controllerId) as Endpoint, `broker-${this.options.brokerId}`);
+      this.channels.set(controllerId, channel);
+    }
+    return channel;
+  }
+
+  /** Controlled shutdown: asks to be fenced so leadership moves before the process goes. */
+  async shutdown(): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.closed = true;
+    if (this.brokerEpoch >= 0n) {
+      try {
+        await this.heartbeat(true);
+      } catch {
+        // The controller is unreachable; the session timeout fences this broker instead.
+      }
+    }
+    for (const channel of this.channels.values()) channel.close();
+  }
+}
+
+function isNotController(response: object): boolean {
+  if ('errorCode' in response && response.errorCode === ErrorCode.NOT_CONTROLLER) return true;
+  // CreateTopics answers per topic.
+  if ('topics' in response && Array.isArray(response.topics) && response.topics.length > 0) {
+    return response.topics.every((topic: { errorCode?: number }) => topic.errorCode === ErrorCode.NOT_CONTROLLER);
+  }
+  return false;
+}
