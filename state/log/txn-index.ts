@@ -15,11 +15,16 @@
 // a torn tail or disagrees with its segment is rebuilt from the log by `scanAbortedTransactions`.
 import * as fs from 'node:fs';
 import { decodeBatch, readControlRecord } from '../../core/records/batch.ts';
-import { BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD, isControl, isTransactional, readBatchHeader, type BatchHeader } from '../../core/records/header.ts';
+import { CompressionCodec } from '../../core/records/compression.ts';
+import { BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD, BATCH_OFFSETS, compressionOf, isControl, isTransactional } from '../../core/records/header.ts';
 import type { BatchRecord } from '../../core/records/record.ts';
+import { readVarint, readVarlongNumber } from '../../core/records/varint.ts';
 
 export const TXN_INDEX_ENTRY_BYTES = 34;
 const ENTRY_VERSION = 0;
+/** Kafka's control record types (the key's second int16). */
+const CONTROL_TYPE_ABORT = 0;
+const CONTROL_TYPE_COMMIT = 1;
 
 export interface AbortedTransactionEntry {
   producerId: bigint;
@@ -189,8 +194,8 @@ function firstEndingAtOrAfter(entries: readonly AbortedTransactionEntry[], offse
 
 /**
  * Rebuilds aborted-transaction entries from record batches fed in log order: it follows each
- * producer's open transaction from its first transactional batch to its marker, reading batch
- * headers only and decoding nothing but control batches (one small record each).
+ * producer's open transaction from its first transactional batch to its marker. Only the
+ * attributes of most batches are read; a marker's type is read straight from its one record.
  */
 export class AbortedTransactionScanner {
   /** Producer id -> first offset of its open transaction. */
@@ -201,30 +206,51 @@ export class AbortedTransactionScanner {
     const found: AbortedTransactionEntry[] = [];
     let at = 0;
     while (at + BATCH_HEADER_BYTES <= records.length) {
-      const header = readBatchHeader(records, at);
-      const size = BATCH_LOG_OVERHEAD + header.batchLength;
+      const size = BATCH_LOG_OVERHEAD + records.readInt32BE(at + BATCH_OFFSETS.batchLength);
       if (size < BATCH_HEADER_BYTES || at + size > records.length) break;
-      if (header.producerId >= 0n) this.#visitBatch(records, at, header, found);
+      const attributes = records.readInt16BE(at + BATCH_OFFSETS.attributes);
+      if (isControl(attributes)) {
+        this.#visitMarker(records, at, attributes, found);
+      } else if (isTransactional(attributes)) {
+        const producerId = records.readBigInt64BE(at + BATCH_OFFSETS.producerId);
+        if (!this.#open.has(producerId)) this.#open.set(producerId, records.readBigInt64BE(at + BATCH_OFFSETS.baseOffset));
+      }
       at += size;
     }
     return found;
   }
 
-  #visitBatch(records: Buffer, at: number, header: BatchHeader, found: AbortedTransactionEntry[]): void {
-    if (!isControl(header.attributes)) {
-      if (isTransactional(header.attributes) && !this.#open.has(header.producerId)) this.#open.set(header.producerId, header.baseOffset);
-      return;
-    }
-    const firstOffset = this.#open.get(header.producerId);
+  #visitMarker(records: Buffer, at: number, attributes: number, found: AbortedTransactionEntry[]): void {
+    const producerId = records.readBigInt64BE(at + BATCH_OFFSETS.producerId);
+    const firstOffset = this.#open.get(producerId);
     // A marker without data before it (all of it went with retention) leaves nothing to hide.
     if (firstOffset === undefined) return;
-    const control = readControlRecord(decodeBatch(records, at).records[0] as BatchRecord);
+    const type = controlType(records, at, attributes);
     // Unknown control types do not end a transaction (the producer state ignores them too).
-    if (control.type === 'unknown') return;
-    this.#open.delete(header.producerId);
-    if (control.type !== 'abort') return;
-    let lastStableOffset = header.baseOffset + 1n;
+    if (type === 'unknown') return;
+    this.#open.delete(producerId);
+    if (type !== 'abort') return;
+    const markerOffset = records.readBigInt64BE(at + BATCH_OFFSETS.baseOffset);
+    let lastStableOffset = markerOffset + 1n;
     for (const open of this.#open.values()) if (open < lastStableOffset) lastStableOffset = open;
-    found.push({ producerId: header.producerId, firstOffset, lastOffset: header.baseOffset, lastStableOffset });
+    found.push({ producerId, firstOffset, lastOffset: markerOffset, lastStableOffset });
   }
+}
+
+/**
+ * The type of the control batch at `at`. Markers are written uncompressed with one record
+ * (length varint | attributes i8 | timestampDelta varlong | offsetDelta varint | key), whose key
+ * starts with version i16 and type i16; anything else takes the general decoder.
+ */
+function controlType(records: Buffer, at: number, attributes: number): 'abort' | 'commit' | 'unknown' {
+  if (compressionOf(attributes) !== CompressionCodec.None) return readControlRecord(decodeBatch(records, at).records[0] as BatchRecord).type;
+  const cursor = { position: at + BATCH_HEADER_BYTES };
+  readVarint(records, cursor);
+  cursor.position += 1;
+  readVarlongNumber(records, cursor);
+  readVarint(records, cursor);
+  const keyLength = readVarint(records, cursor);
+  if (keyLength < 4 || cursor.position + 4 > records.length) return 'unknown';
+  const type = records.readInt16BE(cursor.position + 2);
+  return type === CONTROL_TYPE_ABORT ? 'abort' : type === CONTROL_TYPE_COMMIT ? 'commit' : 'unknown';
 }
