@@ -41,7 +41,7 @@ async function start(script: Script): Promise<number> {
   let epoch = -1;
   let offset = 0n;
   const broker = await scriptedBroker((header, frame, socket) => {
-    const body = (apiKey: ApiKey) => decodeRequestBody(apiKey, header.apiVersion, frame, header.bodyOffset) as Record<string, never>;
+    const body = <K extends ApiKey>(apiKey: K) => decodeRequestBody(apiKey, header.apiVersion, frame, header.bodyOffset);
     switch (header.apiKey) {
       case ApiKey.ApiVersions:
         respond(socket, header, ApiKey.ApiVersions, { errorCode: 0, apiKeys: [
@@ -59,13 +59,13 @@ async function start(script: Script): Promise<number> {
         return;
       case ApiKey.FindCoordinator: {
         script.log.push('FindCoordinator');
-        const key = (body(ApiKey.FindCoordinator).coordinatorKeys as string[] | undefined)?.[0] ?? '';
+        const key = body(ApiKey.FindCoordinator).coordinatorKeys[0] ?? '';
         const coordinator = { nodeId: 1, host: '127.0.0.1', port, errorCode: 0, errorMessage: null };
         respond(socket, header, ApiKey.FindCoordinator, { throttleTimeMs: 0, ...coordinator, coordinators: [{ key, ...coordinator }] });
         return;
       }
       case ApiKey.InitProducerId: {
-        const request = body(ApiKey.InitProducerId) as { producerId: bigint; producerEpoch: number };
+        const request = body(ApiKey.InitProducerId);
         const errorCode = next(script, 'init');
         script.log.push(`InitProducerId ${request.producerId}/${request.producerEpoch} -> ${errorCode}`);
         if (errorCode === ErrorCode.NONE) epoch += 1;
@@ -73,7 +73,7 @@ async function start(script: Script): Promise<number> {
         return;
       }
       case ApiKey.AddPartitionsToTxn: {
-        const topics = body(ApiKey.AddPartitionsToTxn).v3AndBelowTopics as { name: string; partitions: number[] }[];
+        const topics = body(ApiKey.AddPartitionsToTxn).v3AndBelowTopics;
         const errorCode = next(script, 'add');
         script.log.push(`AddPartitionsToTxn ${topics.map((topic) => `${topic.name}[${topic.partitions.join(',')}]`).join(' ')} -> ${errorCode}`);
         respond(socket, header, ApiKey.AddPartitionsToTxn, {
@@ -83,17 +83,17 @@ async function start(script: Script): Promise<number> {
         return;
       }
       case ApiKey.EndTxn: {
-        const request = body(ApiKey.EndTxn) as { committed: boolean; producerEpoch: number };
+        const request = body(ApiKey.EndTxn);
         const errorCode = next(script, 'end');
         script.log.push(`EndTxn ${request.committed ? 'commit' : 'abort'} epoch ${request.producerEpoch} -> ${errorCode}`);
         respond(socket, header, ApiKey.EndTxn, { throttleTimeMs: 0, errorCode });
         return;
       }
       case ApiKey.Produce: {
-        const request = body(ApiKey.Produce) as { transactionalId: string | null; topicData: { name: string; partitionData: { index: number; records: Buffer }[] }[] };
+        const request = body(ApiKey.Produce);
         const partitions = request.topicData.flatMap((topic) => topic.partitionData);
         const answers = partitions.map((partition) => {
-          const { header: batch } = decodeBatch(partition.records);
+          const { header: batch } = decodeBatch(partition.records as Buffer);
           script.produced.push({ transactionalId: request.transactionalId, transactional: isTransactional(batch.attributes), producerEpoch: batch.producerEpoch, baseSequence: batch.baseSequence, partition: partition.index });
           const errorCode = next(script, 'produce');
           const baseOffset = errorCode === 0 ? offset : -1n;
