@@ -34,6 +34,8 @@ export type { StreamsState } from './states.ts';
 export type UncaughtErrorResponse = 'replace-thread' | 'shutdown-client';
 export type UncaughtErrorHandler = (error: Error) => UncaughtErrorResponse;
 export type StateListener = (next: StreamsState, previous: StreamsState) => void;
+/** Told the input offsets after each successful commit. */
+export type CommitListener = (offsets: readonly (TopicPartition & { offset: bigint })[]) => void;
 
 /** Group errors after which a commit is simply dropped: the rejoin replays from the last commit. */
 const REBALANCE_COMMIT_CODES = new Set([22, 25, 27]);
@@ -55,6 +57,7 @@ export class StreamsApp {
   private currentState: StreamsState = 'CREATED';
   private readonly stateListeners: StateListener[] = [];
   private readonly restoreListeners: ((report: RestoreReport) => void)[] = [];
+  private readonly commitListeners: CommitListener[] = [];
   private uncaughtErrorHandler: UncaughtErrorHandler = () => 'shutdown-client';
   private clients: Clients | null = null;
   private plan: TopologyPlan | null = null;
@@ -91,6 +94,10 @@ export class StreamsApp {
 
   onRestore(listener: (report: RestoreReport) => void): void {
     this.restoreListeners.push(listener);
+  }
+
+  onCommit(listener: CommitListener): void {
+    this.commitListeners.push(listener);
   }
 
   setUncaughtErrorHandler(handler: UncaughtErrorHandler): void {
@@ -272,9 +279,13 @@ export class StreamsApp {
     for (const task of this.tasks.values()) offsets.push(...task.task.commit());
     await clients.collector.flush();
     for (const task of this.tasks.values()) await task.state.checkpoint(task.writtenChangelogOffsets(clients.collector));
-    if (clients.member.membershipLost) return;
+    if (clients.member.membershipLost) {
+      this.logger.warn('membership lost: offsets not committed');
+      return;
+    }
     try {
       await clients.member.commit(offsets);
+      for (const listener of this.commitListeners) listener(offsets);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (typeof code !== 'number' || !REBALANCE_COMMIT_CODES.has(code)) throw error;

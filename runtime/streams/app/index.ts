@@ -1,6 +1,6 @@
 // The streams application runtime on a broker: StreamsApp and what its users configure and read.
 export { StreamsApp, StreamsProcessingError } from './app.ts';
-export type { StateListener, UncaughtErrorHandler, UncaughtErrorResponse } from './app.ts';
+export type { CommitListener, StateListener, UncaughtErrorHandler, UncaughtErrorResponse } from './app.ts';
 export type { StreamsState } from './states.ts';
 export { parseStreamsConfig, StreamsConfigError, STREAMS_KAFKA_NAMES } from './config.ts';
 export type { StreamsConfig, StreamsConfigInput } from './config.ts';
