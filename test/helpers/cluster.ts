@@ -1,0 +1,136 @@
+// Starts a real cluster for integration tests: one `runnel cluster node` process per node
+// (broker and controller combined), on loopback ports chosen at run time, with temporary data
+// directories. A node can be SIGKILLed, SIGSTOPped and restarted on the same ports and data.
+// Every process is killed and every directory removed by cleanupCluster().
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { freePorts } from '../../runtime/cli/cluster-command.ts';
+import { cleanup as cleanupBrokers, REPOSITORY_ROOT, temporaryDirectory } from './broker.ts';
+
+const CLI = path.join(REPOSITORY_ROOT, 'runtime/cli/main.ts');
+const running = new Set<ChildProcess>();
+
+/** Fast failure detection for tests; each can be overridden. */
+export const TEST_CLUSTER_OVERRIDES: Record<string, string> = {
+  'group.initial.rebalance.delay.ms': '0',
+  'broker.session.timeout.ms': '2000',
+  'broker.heartbeat.interval.ms': '250',
+  'replica.lag.time.max.ms': '2000',
+  'replica.fetch.wait.max.ms': '200',
+  'controller.quorum.election.timeout.ms': '500',
+  'controller.quorum.fetch.timeout.ms': '1500',
+};
+
+export interface ClusterNodeProcess {
+  nodeId: number;
+  port: number;
+  controllerPort: number;
+  dataDirectory: string;
+  process: ChildProcess | null;
+  logText(): string;
+}
+
+export interface TestCluster {
+  nodes: ClusterNodeProcess[];
+  /** host:port of every node's broker listener. */
+  bootstrap: string[];
+  node(nodeId: number): ClusterNodeProcess;
+  kill(nodeId: number): Promise<void>;
+  pause(nodeId: number): void;
+  resume(nodeId: number): void;
+  restart(nodeId: number): Promise<void>;
+  isRunning(nodeId: number): boolean;
+}
+
+export async function startCluster(options: { nodes?: number; overrides?: Record<string, string> } = {}): Promise<TestCluster> {
+  const count = options.nodes ?? 3;
+  const ports = await freePorts(count * 2);
+  const base = temporaryDirectory('runnel-cluster-');
+  const nodes: ClusterNodeProcess[] = Array.from({ length: count }, (_, index) => ({
+    nodeId: index + 1, port: ports[index] as number, controllerPort: ports[count + index] as number,
+    dataDirectory: path.join(base, `node-${index + 1}`), process: null, logText: () => '',
+  }));
+  const voters = nodes.map((node) => `${node.nodeId}@127.0.0.1:${node.controllerPort}`).join(',');
+  const overrides = { ...TEST_CLUSTER_OVERRIDES, ...options.overrides };
+  const launch = (node: ClusterNodeProcess): Promise<void> => spawnNode(node, voters, overrides);
+  await Promise.all(nodes.map(launch));
+  const find = (nodeId: number): ClusterNodeProcess => {
+    const node = nodes.find((candidate) => candidate.nodeId === nodeId);
+    if (node === undefined) throw new Error(`no node ${nodeId}`);
+    return node;
+  };
+  const kill = async (nodeId: number): Promise<void> => {
+    const child = find(nodeId).process;
+    if (child === null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+    await exited;
+    find(nodeId).process = null;
+  };
+  return {
+    nodes,
+    bootstrap: nodes.map((node) => `127.0.0.1:${node.port}`),
+    node: find,
+    isRunning: (nodeId) => find(nodeId).process !== null,
+    kill,
+    pause: (nodeId) => { find(nodeId).process?.kill('SIGSTOP'); },
+    resume: (nodeId) => { find(nodeId).process?.kill('SIGCONT'); },
+    async restart(nodeId) {
+      await kill(nodeId);
+      await launch(find(nodeId));
+    },
+  };
+}
+
+function spawnNode(node: ClusterNodeProcess, voters: string, overrides: Record<string, string>): Promise<void> {
+  const args = ['--import', 'tsx', CLI, 'cluster', 'node', '--node-id', String(node.nodeId), '--voters', voters, '--data-dir', node.dataDirectory, '--port', String(node.port)];
+  for (const [key, value] of Object.entries(overrides)) args.push('--override', `${key}=${value}`);
+  const child = spawn(process.execPath, args, { cwd: REPOSITORY_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUNNEL_LOG_LEVEL: process.env['RUNNEL_LOG_LEVEL'] ?? 'info' } });
+  running.add(child);
+  node.process = child;
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  node.logText = () => stderr;
+  child.once('exit', () => {
+    running.delete(child);
+    if (node.process === child) node.process = null;
+  });
+  return new Promise<void>((resolve, reject) => {
+    let stdout = '';
+    const timer = setTimeout(() => reject(new Error(`node ${node.nodeId} did not start in 30 s:\n${stderr}`)), 30_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (/listening on /.test(stdout)) { clearTimeout(timer); resolve(); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`node ${node.nodeId} exited with ${code} before listening:\n${stderr}`)); });
+  });
+}
+
+/** Kills every node still running (paused ones too) and removes the data directories. */
+export async function cleanupCluster(): Promise<void> {
+  await Promise.all([...running].map((child) => new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+  })));
+  await cleanupBrokers();
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError === null ? '' : `: ${(lastError as Error).message}`}`);
+}
+
+process.once('exit', () => { for (const child of running) { child.kill('SIGCONT'); child.kill('SIGKILL'); } });
