@@ -14,7 +14,9 @@
 // Transactions: each segment indexes the aborted transactions whose abort marker it holds
 // (txn-index.ts). The broker, which knows where a transaction began, adds an entry right after
 // writing the marker; a read_committed fetch collects entries from the segment it reads on.
-// Index files that are missing or torn are rebuilt on open by scanning the log from its start.
+// Index files that are missing or torn are rebuilt on open by scanning the log from its start;
+// after an unclean shutdown the recovered segments' abort markers are checked against their
+// index, and a marker without its entry (the entry's write was lost) also means a rebuild.
 import * as fs from 'node:fs';
 import {
   ATTRIBUTE_LOG_APPEND_TIME,
@@ -37,7 +39,7 @@ import {
 } from './files.ts';
 import { type OffsetAndTimestamp, firstRecordAtOrAfter } from './record-timestamps.ts';
 import { LogSegment, NO_TIMESTAMP } from './segment.ts';
-import { type AbortedTransactionEntry, AbortedTransactionScanner, type FetchAbortedTransaction } from './txn-index.ts';
+import { type AbortedTransactionEntry, AbortedTransactionScanner, type FetchAbortedTransaction, abortMarkerOffsets } from './txn-index.ts';
 import {
   type SwapHook,
   commitSwap,
@@ -208,6 +210,10 @@ export class PartitionLog {
       rebuiltTransactionIndexes: loaded.transactionIndexesToRebuild.size,
     };
     const partitionLog = new PartitionLog(directory, config, loaded.segments, logStartOffset, report, nowMs, log);
+    for (const segment of loaded.transactionIndexesToVerify) {
+      if (!partitionLog.#transactionIndexMatchesMarkers(segment)) loaded.transactionIndexesToRebuild.add(segment);
+    }
+    report.rebuiltTransactionIndexes = loaded.transactionIndexesToRebuild.size;
     partitionLog.#rebuildTransactionIndexes(loaded.transactionIndexesToRebuild);
     partitionLog.#writeCheckpoint(false);
     return partitionLog;
@@ -406,6 +412,19 @@ export class PartitionLog {
       if ((this.#segments[i] as LogSegment).collectAbortedTransactions(fetchOffset, upperBoundOffset, found)) break;
     }
     return found;
+  }
+
+  /** True when the segment's index holds exactly one entry per abort marker in the segment. */
+  #transactionIndexMatchesMarkers(segment: LogSegment): boolean {
+    const markers: bigint[] = [];
+    for (let start = segment.locate(segment.baseOffset); start !== null;) {
+      const slice = segment.readFrom(start, TRANSACTION_REBUILD_READ_BYTES, segment.nextOffset, true);
+      if (slice.records.length === 0) break;
+      markers.push(...abortMarkerOffsets(slice.records));
+      start = segment.locate(slice.nextOffset);
+    }
+    const entries = segment.abortedTransactions;
+    return entries.length === markers.length && entries.every((entry, index) => entry.lastOffset === markers[index]);
   }
 
   /**
@@ -727,6 +746,8 @@ interface LoadedSegments {
   segments: LogSegment[];
   /** Segments whose aborted-transaction index must be rebuilt from the log. */
   transactionIndexesToRebuild: Set<LogSegment>;
+  /** Recovered segments whose intact index may still lack the entry of a marker written just before a crash. */
+  transactionIndexesToVerify: Set<LogSegment>;
   report: Omit<OpenReport, 'cleanShutdown' | 'completedSwaps' | 'rolledBackCleans' | 'rebuiltTransactionIndexes'>;
 }
 
@@ -743,6 +764,7 @@ function loadSegments(directory: string, config: LogConfig,
   const segments: LogSegment[] = [];
   const rescanned = new Set<LogSegment>();
   const transactionIndexesToRebuild = new Set<LogSegment>();
+  const transactionIndexesToVerify = new Set<LogSegment>();
   let nextOffsetMin = 0n;
   for (let i = 0; i < bases.length; i += 1) {
     const recover = i >= firstRecovered;
@@ -753,6 +775,7 @@ function loadSegments(directory: string, config: LogConfig,
     nextOffsetMin = result.segment.nextOffset;
     if (result.rebuiltIndexes) rescanned.add(result.segment);
     if (result.transactionIndexStatus !== 'ok') transactionIndexesToRebuild.add(result.segment);
+    else if (recover) transactionIndexesToVerify.add(result.segment);
     if (recover) report.recoveredSegments += 1;
     else if (result.rebuiltIndexes) report.rebuiltIndexes += 1;
     if (result.invalidReason !== null) {
@@ -772,5 +795,5 @@ function loadSegments(directory: string, config: LogConfig,
     if (rescanned.has(segment)) segment.seal();
     else segment.trimIndexes();
   }
-  return { segments, report, transactionIndexesToRebuild };
+  return { segments, report, transactionIndexesToRebuild, transactionIndexesToVerify };
 }

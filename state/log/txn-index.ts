@@ -237,6 +237,20 @@ export class AbortedTransactionScanner {
   }
 }
 
+/** Offsets of the abort markers among the whole batches in `records`. */
+export function abortMarkerOffsets(records: Buffer): bigint[] {
+  const offsets: bigint[] = [];
+  let at = 0;
+  while (at + BATCH_HEADER_BYTES <= records.length) {
+    const size = BATCH_LOG_OVERHEAD + records.readInt32BE(at + BATCH_OFFSETS.batchLength);
+    if (size < BATCH_HEADER_BYTES || at + size > records.length) break;
+    const attributes = records.readInt16BE(at + BATCH_OFFSETS.attributes);
+    if (isControl(attributes) && controlType(records, at, attributes) === 'abort') offsets.push(records.readBigInt64BE(at + BATCH_OFFSETS.baseOffset));
+    at += size;
+  }
+  return offsets;
+}
+
 /**
  * The type of the control batch at `at`. Markers are written uncompressed with one record
  * (length varint | attributes i8 | timestampDelta varlong | offsetDelta varint | key), whose key

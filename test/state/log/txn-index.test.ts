@@ -128,6 +128,24 @@ describe('aborted-transaction index', () => {
     shortened.close();
   });
 
+  it('checks recovered segments after an unclean stop and rebuilds an index that lost an entry', () => {
+    const directory = freshDirectory();
+    const { log } = openLog(directory, smallConfig());
+    const entries = writeTransactions(log);
+    // No close: the next open recovers the active segment (base 9), whose index is intact.
+    const { log: intact } = openLog(directory, smallConfig());
+    expect(intact.openReport).toMatchObject({ cleanShutdown: false, rebuiltTransactionIndexes: 0 });
+    expect(intact.openReport.recoveredSegments).toBeGreaterThan(0);
+    expect(pairs(intact.collectAbortedTransactions(0n, 11n))).toEqual(pairs(entries));
+    // A crash that kept producer 5's abort marker but not its index entry.
+    fs.truncateSync(indexFile(directory, 9n), 0);
+    const { log: repaired, lines } = openLog(directory, smallConfig());
+    expect(repaired.openReport.rebuiltTransactionIndexes).toBe(1);
+    expect(lines.join('\n')).toContain('rebuilt the aborted-transaction index of 1 segment(s)');
+    expect(pairs(repaired.collectAbortedTransactions(9n, 11n))).toEqual(['5@9']);
+    repaired.close();
+  });
+
   it('deletes the index with its segment on retention and cuts it on truncation', () => {
     const directory = freshDirectory();
     const clock = new ManualClock(START_MS + 1_000_000);
