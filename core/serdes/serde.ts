@@ -45,6 +45,28 @@ export function encodeUtf8(text: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * UTF-8 bytes of a string followed by paddingBytes zero bytes, in one allocation: stores append
+ * window times to string keys this way instead of copying the encoded key.
+ */
+export function encodeUtf8Padded(text: string, paddingBytes: number): Uint8Array {
+  const length = text.length;
+  if (length <= ASCII_BY_HAND_CHARS_MAX) {
+    const bytes = new Uint8Array(length + paddingBytes);
+    let index = 0;
+    for (; index < length; index++) {
+      const code = text.charCodeAt(index);
+      if (code > 0x7f) break;
+      bytes[index] = code;
+    }
+    if (index === length) return bytes;
+  }
+  const encoded = Buffer.from(text, 'utf8');
+  const bytes = new Uint8Array(encoded.byteLength + paddingBytes);
+  bytes.set(encoded, 0);
+  return bytes;
+}
+
 /** Decodes bytes[start, end) as strict UTF-8; throws TypeError on invalid input. */
 export function decodeUtf8(bytes: Uint8Array, start: number, end: number): string {
   if (end - start <= ASCII_BY_HAND_CHARS_MAX) {

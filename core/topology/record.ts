@@ -6,6 +6,9 @@ export interface Header {
 }
 export type Headers = readonly Header[];
 
+/** No headers: one shared frozen array, since records made by processors (flushes, joins) carry none. */
+export const NO_HEADERS: Headers = Object.freeze([]);
+
 /** A record inside a topology: typed key and value, event time in ms, and headers. */
 export interface StreamRecord<K, V> {
   readonly key: K;

@@ -41,9 +41,11 @@ export class TimeWindows {
   }
   /** Every window that contains the timestamp, oldest first. */
   windowsFor(timestampMs: number): Window[] {
-    const windows: Window[] = [];
     let startMs = Math.max(0, timestampMs - this.sizeMs + this.advanceMs);
     startMs -= startMs % this.advanceMs;
+    // Tumbling windows (one per record) skip the growing array: this runs once per record.
+    if (this.advanceMs === this.sizeMs) return [{ startMs, endMs: startMs + this.sizeMs }];
+    const windows: Window[] = [];
     for (; startMs <= timestampMs; startMs += this.advanceMs) {
       if (startMs + this.sizeMs > timestampMs) windows.push({ startMs, endMs: startMs + this.sizeMs });
     }

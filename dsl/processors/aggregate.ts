@@ -2,7 +2,7 @@
 // track the stream time they observed; a record whose window ended more than the grace period
 // ago is dropped and counted, as in Kafka Streams.
 import type { ProcessorContext } from '../../core/topology/processor.ts';
-import type { Change, StreamRecord, ValueAndTimestamp } from '../../core/topology/record.ts';
+import { NO_HEADERS, type Change, type StreamRecord, type ValueAndTimestamp } from '../../core/topology/record.ts';
 import type { UntypedProcessor } from '../../core/topology/topology.ts';
 import type { SessionWindows, SlidingWindows, TimeWindows, Window, Windowed } from '../../core/topology/windows.ts';
 import type { CachedWindowStore, KeyValueStore, SessionStore, WindowStore } from '../../state/stores/types.ts';
@@ -57,7 +57,7 @@ function emitClosedWindows<K, VA>(
   const toStartMs = closeTimeMs - sizeMs;
   if (toStartMs >= fromStartMs) {
     for (const entry of store.fetchAll(fromStartMs, toStartMs)) {
-      forward({ key: entry.key, value: { newValue: entry.value.value, oldValue: null }, timestamp: entry.value.timestamp, headers: [] });
+      forward({ key: entry.key, value: { newValue: entry.value.value, oldValue: null }, timestamp: entry.value.timestamp, headers: NO_HEADERS });
     }
   }
   recordEmitted(state, closeTimeMs);
@@ -107,24 +107,28 @@ function progressStore(context: ProcessorContext<unknown, unknown>, storeName: s
  * merged update per window per commit. Deletes seen at flush come from purging expired windows,
  * which is retention rather than an update, so they are not sent on.
  */
-function windowEmitter<K, VA>(store: WindowStore<K, ValueAndTimestamp<VA>>, forward: WindowedForward<K, VA>): WindowedForward<K, VA> {
+function windowEmitter<K, VA>(store: WindowStore<K, ValueAndTimestamp<VA>>, forward: WindowedForward<K, VA>): WindowedForward<K, VA> | null {
   if (!('setFlushListener' in store)) return forward;
   const cached = (store as CachedWindowStore<K, ValueAndTimestamp<VA>>).setFlushListener((key, newValue, oldValue) => {
     if (newValue === null) return;
-    forward({ key, value: { newValue: newValue.value, oldValue: oldValue?.value ?? null }, timestamp: newValue.timestamp, headers: [] });
+    forward({ key, value: { newValue: newValue.value, oldValue: oldValue?.value ?? null }, timestamp: newValue.timestamp, headers: NO_HEADERS });
   });
-  return cached ? () => undefined : forward;
+  return cached ? null : forward;
 }
 
 export function windowAggregateProcessor<K, V, VA>(storeName: string, windows: TimeWindows, aggregation: Aggregation<K, V, VA>, emit: EmitStrategy): () => UntypedProcessor {
   return () => {
     let store: WindowStore<K, ValueAndTimestamp<VA>> | null = null;
+    /** Where updates go at once; null when they go at flush (a caching store) or on window close. */
     let updates: WindowedForward<K, VA> | null = null;
+    let clock: WindowClock | null = null;
     return processorOf<K, V, Windowed<K>, Change<VA>>((record, forward, context) => {
       if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
-      store ??= context.getStateStore<WindowStore<K, ValueAndTimestamp<VA>>>(storeName);
-      updates ??= emit === 'on-window-update' ? windowEmitter(store, forward) : () => undefined;
-      const clock = clockOf(store, progressStore(context as ProcessorContext<unknown, unknown>, storeName, emit));
+      if (store === null) {
+        store = context.getStateStore<WindowStore<K, ValueAndTimestamp<VA>>>(storeName);
+        updates = emit === 'on-window-update' ? windowEmitter(store, forward) : null;
+      }
+      clock ??= clockOf(store, progressStore(context as ProcessorContext<unknown, unknown>, storeName, emit));
       clock.observedStreamTimeMs = Math.max(clock.observedStreamTimeMs, record.timestamp);
       const closeTimeMs = clock.observedStreamTimeMs - windows.graceMs;
       // Closed windows go out before this record's puts, which could expire them in the store.
@@ -138,7 +142,7 @@ export function windowAggregateProcessor<K, V, VA>(storeName: string, windows: T
         const aggregate = aggregation.aggregator(record.key, record.value, old?.value ?? aggregation.initializer());
         const timestamp = old === null ? record.timestamp : Math.max(record.timestamp, old.timestamp);
         store.put(record.key, { value: aggregate, timestamp }, window.startMs);
-        updates({ ...record, key: { key: record.key, window }, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
+        if (updates !== null) updates({ ...record, key: { key: record.key, window }, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
       }
     })();
   };
@@ -168,7 +172,7 @@ function mergedWindow(sessions: readonly { key: Windowed<unknown> }[], timestamp
 function emitClosedSessions<K, VA>(store: SessionStore<K, VA>, clock: WindowClock, endBelowMs: number, forward: WindowedForward<K, VA>): void {
   if (endBelowMs <= clock.lastEmittedCloseMs) return;
   for (const session of store.findSessionsEndingWithin(Math.max(0, clock.lastEmittedCloseMs), endBelowMs - 1)) {
-    forward({ key: session.key, value: { newValue: session.value, oldValue: null }, timestamp: session.key.window.endMs, headers: [] });
+    forward({ key: session.key, value: { newValue: session.value, oldValue: null }, timestamp: session.key.window.endMs, headers: NO_HEADERS });
   }
   recordEmitted(clock, endBelowMs);
 }

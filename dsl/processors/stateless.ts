@@ -16,7 +16,8 @@ export function processorOf<KIn, VIn, KOut, VOut>(
     const processor: Processor<KIn, VIn, KOut, VOut> = {
       init: (processorContext) => {
         context = processorContext;
-        forward = (record) => processorContext.forward(record);
+        // Bound rather than wrapped: one call less per record and hop.
+        forward = processorContext.forward.bind(processorContext) as Forward<KOut, VOut>;
       },
       process: (record) => {
         if (context === null) throw new Error('processor used before init');
@@ -36,13 +37,13 @@ export function filterProcessor<K, V>(predicate: (value: V, key: K) => boolean, 
 export function mapProcessor<K, V, KR, VR>(mapper: (value: V, key: K) => readonly [KR, VR]): () => UntypedProcessor {
   return processorOf<K, V, KR, VR>((record, forward) => {
     const [key, value] = mapper(record.value, record.key);
-    forward({ ...record, key, value });
+    forward({ key, value, timestamp: record.timestamp, headers: record.headers });
   });
 }
 
 export function mapValuesProcessor<K, V, VR>(mapper: (value: V, key: K) => VR): () => UntypedProcessor {
   return processorOf<K, V, K, VR>((record, forward) => {
-    forward({ ...record, value: mapper(record.value, record.key) });
+    forward({ key: record.key, value: mapper(record.value, record.key), timestamp: record.timestamp, headers: record.headers });
   });
 }
 

@@ -2,7 +2,7 @@
 // each table offers a value getter so joins can look up its current value by key: a store read
 // for materialized tables, a computation over the parent's getter for derived ones.
 import type { ProcessorContext } from '../../core/topology/processor.ts';
-import type { Change, ValueAndTimestamp } from '../../core/topology/record.ts';
+import { NO_HEADERS, type Change, type ValueAndTimestamp } from '../../core/topology/record.ts';
 import type { UntypedProcessor } from '../../core/topology/topology.ts';
 import type { CachedKeyValueStore, KeyValueStore } from '../../state/stores/types.ts';
 import { processorOf, type Forward } from './stateless.ts';
@@ -66,7 +66,7 @@ export function tableEmitter<K, V>(store: TimestampedStore<K, V>, forward: Forwa
   if (!('setFlushListener' in store)) return forward;
   const cached = (store as CachedKeyValueStore<K, ValueAndTimestamp<V>>).setFlushListener((key, newValue, oldValue, writtenAtMs) => {
     const timestamp = newValue?.timestamp ?? writtenAtMs;
-    forward({ key, value: { newValue: newValue?.value ?? null, oldValue: oldValue?.value ?? null }, timestamp, headers: [] });
+    forward({ key, value: { newValue: newValue?.value ?? null, oldValue: oldValue?.value ?? null }, timestamp, headers: NO_HEADERS });
   });
   return cached ? () => undefined : forward;
 }

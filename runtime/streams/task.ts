@@ -3,7 +3,7 @@
 // runtime both drive tasks through this class: process() per input record, then punctuate,
 // commit and close.
 import { DeserializationError } from '../../core/serdes/serde.ts';
-import type { ChangelogRecord, ChangelogWriter, ProcessorContext, StateStore, TaskMetrics } from '../../core/topology/processor.ts';
+import type { ChangelogRecord, ChangelogWriter, ProcessorContext, StateStore, TaskMetrics, TopicNameExtractor } from '../../core/topology/processor.ts';
 import type { Headers, RecordContext, StreamRecord, TopicRecord } from '../../core/topology/record.ts';
 import { findStore, resolveTopicName, type SinkNode, type SourceNode, type Topology, type TopologyNode, type UntypedProcessor } from '../../core/topology/topology.ts';
 import { advanceSchedule, createSchedule, type PunctuationSchedule } from './punctuation.ts';
@@ -58,6 +58,19 @@ interface RuntimeNode {
   process(record: StreamRecord<unknown, unknown>): void;
 }
 
+/** A source with its runtime node, looked up by input topic. */
+interface SourceEntry {
+  readonly source: SourceNode;
+  readonly node: RuntimeNode;
+}
+
+/** The last offset processed of one input partition; the commit adds one. */
+interface ConsumedOffset {
+  readonly topic: string;
+  readonly partition: number;
+  lastOffset: bigint;
+}
+
 export class StreamTask {
   readonly id: string;
   readonly metrics: TaskMetrics = { droppedLateRecords: 0, skippedRecords: 0, droppedRecords: 0 };
@@ -66,13 +79,18 @@ export class StreamTask {
   commitRequested = false;
   private readonly nodes = new Map<string, RuntimeNode>();
   private readonly processors = new Map<string, UntypedProcessor>();
-  private readonly sourcesByTopic = new Map<string, SourceNode>();
-  private readonly patternSources: SourceNode[] = [];
+  private readonly sourcesByTopic = new Map<string, SourceEntry>();
+  private readonly patternSources: SourceEntry[] = [];
+  /** The entry of the topic processed last: input comes in runs of one partition. */
+  private lastSource: { readonly topic: string; readonly entry: SourceEntry } | null = null;
   private readonly stores = new Map<string, StateStore>();
   private readonly schedules: PunctuationSchedule[] = [];
   private context: RecordContext = { topic: null, partition: 0, offset: -1n, timestamp: -1, headers: [] };
-  /** Next offset to consume per input partition, for the offset commit. */
-  private readonly consumedOffsets = new Map<string, { topic: string; partition: number; offset: bigint }>();
+  /** Last offset processed per input partition, for the offset commit. */
+  private readonly consumedOffsets = new Map<string, ConsumedOffset>();
+  private lastConsumed: ConsumedOffset | null = null;
+  /** Smallest next firing time of the stream-time schedules, so most records skip the check. */
+  private nextStreamTimePunctuationMs = Number.POSITIVE_INFINITY;
 
   constructor(private readonly options: StreamTaskOptions) {
     this.id = `${options.subtopologyId}_${options.partition}`;
@@ -92,7 +110,7 @@ export class StreamTask {
   }
 
   consumesTopic(topic: string): boolean {
-    return this.sourcesByTopic.has(topic) || this.patternSources.some((source) => source.pattern?.test(topic) === true);
+    return this.sourcesByTopic.has(topic) || this.patternSources.some(({ source }) => source.pattern?.test(topic) === true);
   }
 
   storeNames(): string[] {
@@ -130,22 +148,47 @@ export class StreamTask {
 
   /** Processes one input record through the sub-topology, then fires due stream-time punctuations. */
   process(topic: string, record: TopicRecord): void {
-    this.consumedOffsets.set(`${topic}\u0000${record.partition}`, { topic, partition: record.partition, offset: record.offset + 1n });
-    const source = this.sourcesByTopic.get(topic) ?? this.patternSources.find((candidate) => candidate.pattern?.test(topic) === true);
-    if (source === undefined) throw new Error(`task ${this.id} does not consume topic ${topic}`);
-    const typed = this.deserialize(source, topic, record);
-    if (typed === null) return;
-    const timestamp = this.extractTimestamp(source, topic, typed, record.timestamp);
+    this.noteConsumed(topic, record);
+    const { source, node } = this.sourceFor(topic);
+    let key: unknown = null;
+    let value: unknown = null;
+    try {
+      if (record.key !== null) key = source.keySerde.deserialize(record.key, topic);
+      if (record.value !== null) value = source.valueSerde.deserialize(record.value, topic);
+    } catch (error) {
+      this.deserializationFailed(error, topic, record);
+      return;
+    }
+    const timestamp = source.timestampExtractor === null ? record.timestamp : source.timestampExtractor({ key, value, timestamp: record.timestamp, topic }, this.streamTimeMs);
     if (timestamp < 0) {
       this.metrics.skippedRecords++;
       this.options.log(`task ${this.id}: skipped a record from ${topic} at offset ${record.offset} with invalid timestamp ${timestamp}`);
       return;
     }
     this.context = { topic, partition: record.partition, offset: record.offset, timestamp, headers: record.headers };
-    this.streamTimeMs = Math.max(this.streamTimeMs, timestamp);
-    const sourceNode = this.nodes.get(source.name);
-    sourceNode?.process({ key: typed.key, value: typed.value, timestamp, headers: record.headers });
-    this.punctuate('stream-time', this.streamTimeMs);
+    if (timestamp > this.streamTimeMs) this.streamTimeMs = timestamp;
+    node.process({ key, value, timestamp, headers: record.headers });
+    if (this.streamTimeMs >= this.nextStreamTimePunctuationMs) this.punctuate('stream-time', this.streamTimeMs);
+  }
+
+  private noteConsumed(topic: string, record: TopicRecord): void {
+    let consumed = this.lastConsumed;
+    if (consumed === null || consumed.topic !== topic || consumed.partition !== record.partition) {
+      const id = `${topic}\u0000${record.partition}`;
+      consumed = this.consumedOffsets.get(id) ?? null;
+      if (consumed === null) this.consumedOffsets.set(id, (consumed = { topic, partition: record.partition, lastOffset: record.offset }));
+      this.lastConsumed = consumed;
+    }
+    consumed.lastOffset = record.offset;
+  }
+
+  private sourceFor(topic: string): SourceEntry {
+    const last = this.lastSource;
+    if (last !== null && last.topic === topic) return last.entry;
+    const entry = this.sourcesByTopic.get(topic) ?? this.patternSources.find(({ source }) => source.pattern?.test(topic) === true);
+    if (entry === undefined) throw new Error(`task ${this.id} does not consume topic ${topic}`);
+    this.lastSource = { topic, entry };
+    return entry;
   }
 
   /** Fires wall-clock punctuations that are due at nowMs. */
@@ -161,7 +204,7 @@ export class StreamTask {
   commit(): { topic: string; partition: number; offset: bigint }[] {
     for (const store of this.stores.values()) store.flush();
     this.commitRequested = false;
-    return [...this.consumedOffsets.values()];
+    return [...this.consumedOffsets.values()].map(({ topic, partition, lastOffset }) => ({ topic, partition, offset: lastOffset + 1n }));
   }
 
   close(): void {
@@ -178,41 +221,36 @@ export class StreamTask {
       advanceSchedule(schedule, timeMs);
     }
     for (let index = this.schedules.length - 1; index >= 0; index--) if (this.schedules[index]?.cancelled === true) this.schedules.splice(index, 1);
+    let nextMs = Number.POSITIVE_INFINITY;
+    for (const schedule of this.schedules) if (schedule.type === 'stream-time') nextMs = Math.min(nextMs, schedule.nextMs);
+    this.nextStreamTimePunctuationMs = nextMs;
   }
 
-  private deserialize(source: SourceNode, topic: string, record: TopicRecord): { key: unknown; value: unknown } | null {
-    try {
-      const key = record.key === null ? null : source.keySerde.deserialize(record.key, topic);
-      const value = record.value === null ? null : source.valueSerde.deserialize(record.value, topic);
-      return { key, value };
-    } catch (error) {
-      if (!(error instanceof DeserializationError)) throw error;
-      const handler = this.options.deserializationErrorHandler;
-      const decision = typeof handler === 'function' ? handler(error, topic, record) : handler === 'fail' ? 'fail' : 'continue';
-      if (decision === 'fail') throw new StreamsProcessingError(`task ${this.id}: deserialization failed at ${topic}@${record.offset}`, { cause: error });
-      this.metrics.skippedRecords++;
-      this.options.log(`task ${this.id}: skipped record ${topic}@${record.offset}: ${error.message}`);
-      return null;
-    }
-  }
-
-  private extractTimestamp(source: SourceNode, topic: string, typed: { key: unknown; value: unknown }, timestamp: number): number {
-    if (source.timestampExtractor === null) return timestamp;
-    return source.timestampExtractor({ key: typed.key, value: typed.value, timestamp, topic }, this.streamTimeMs);
+  private deserializationFailed(error: unknown, topic: string, record: TopicRecord): void {
+    if (!(error instanceof DeserializationError)) throw error;
+    const handler = this.options.deserializationErrorHandler;
+    const decision = typeof handler === 'function' ? handler(error, topic, record) : handler === 'fail' ? 'fail' : 'continue';
+    if (decision === 'fail') throw new StreamsProcessingError(`task ${this.id}: deserialization failed at ${topic}@${record.offset}`, { cause: error });
+    this.metrics.skippedRecords++;
+    this.options.log(`task ${this.id}: skipped record ${topic}@${record.offset}: ${error.message}`);
   }
 
   private createNode(node: TopologyNode): void {
     const children: RuntimeNode[] = [];
     if (node.kind === 'source') {
-      if (node.pattern !== null) this.patternSources.push(node);
-      for (const topic of node.topics) this.sourcesByTopic.set(this.resolve(topic), node);
-      this.nodes.set(node.name, { name: node.name, children, process: (record) => this.forwardTo(children, record) });
+      const runtimeNode: RuntimeNode = { name: node.name, children, process: (record) => forwardTo(children, record) };
+      const entry = { source: node, node: runtimeNode };
+      if (node.pattern !== null) this.patternSources.push(entry);
+      for (const topic of node.topics) this.sourcesByTopic.set(this.resolve(topic), entry);
+      this.nodes.set(node.name, runtimeNode);
     } else if (node.kind === 'processor') {
       const processor = node.supplier();
       this.processors.set(node.name, processor);
       this.nodes.set(node.name, { name: node.name, children, process: (record) => processor.process(record) });
     } else {
-      this.nodes.set(node.name, { name: node.name, children, process: (record) => this.sink(node, record) });
+      // A fixed topic name is resolved once, not per record.
+      const topic = typeof node.topic === 'string' ? this.resolve(node.topic) : null;
+      this.nodes.set(node.name, { name: node.name, children, process: (record) => this.sink(node, topic, record) });
     }
   }
 
@@ -262,7 +300,7 @@ export class StreamTask {
       metrics: this.metrics,
       recordContext: () => task.context,
       forward: (record, childName) => {
-        if (childName === undefined) return task.forwardTo(node.children, record);
+        if (childName === undefined) return forwardTo(node.children, record);
         const child = node.children.find((candidate) => candidate.name === childName);
         if (child === undefined) throw new Error(`${node.name} has no child named ${childName}`);
         child.process(record);
@@ -270,6 +308,7 @@ export class StreamTask {
       schedule: (intervalMs, type, callback) => {
         const schedule = createSchedule(type, intervalMs, node.name, callback, task.options.clock());
         task.schedules.push(schedule);
+        if (type === 'stream-time') task.nextStreamTimePunctuationMs = Math.min(task.nextStreamTimePunctuationMs, schedule.nextMs);
         return schedule;
       },
       getStateStore: <S extends StateStore>(name: string): S => {
@@ -285,12 +324,8 @@ export class StreamTask {
     };
   }
 
-  private forwardTo(children: readonly RuntimeNode[], record: StreamRecord<unknown, unknown>): void {
-    for (const child of children) child.process(record);
-  }
-
-  private sink(node: SinkNode, record: StreamRecord<unknown, unknown>): void {
-    const topic = typeof node.topic === 'string' ? this.resolve(node.topic) : node.topic(record.key, record.value, this.context);
+  private sink(node: SinkNode, fixedTopic: string | null, record: StreamRecord<unknown, unknown>): void {
+    const topic = fixedTopic ?? (node.topic as TopicNameExtractor<unknown, unknown>)(record.key, record.value, this.context);
     const key = record.key === null || record.key === undefined ? null : node.keySerde.serialize(record.key, topic);
     const value = record.value === null || record.value === undefined ? null : node.valueSerde.serialize(record.value, topic);
     const partition = node.partitioner === null ? null : (node.partitioner(topic, record.key, record.value, this.options.partitionCount?.(topic) ?? 1) ?? null);
@@ -300,4 +335,8 @@ export class StreamTask {
   private resolve(topic: string): string {
     return resolveTopicName(this.options.topology, this.options.applicationId, topic);
   }
+}
+
+function forwardTo(children: readonly RuntimeNode[], record: StreamRecord<unknown, unknown>): void {
+  for (let index = 0; index < children.length; index++) (children[index] as RuntimeNode).process(record);
 }

@@ -1,9 +1,11 @@
 // The innermost in-memory store: a hash map for point reads and writes, plus a sorted key list
-// for ranges. New keys wait in a pending list and deleted keys stay in the sorted list until the
-// next range merges the two (sorting only the pending keys), so point-only workloads never sort
-// and join-style workloads (a put and a range per record) pay a linear merge, not a full sort.
+// for ranges. The list exists only once a range has been asked for: point-only stores (counts,
+// windows purged through their index) never sort. After that, new keys wait in a pending list and
+// deleted keys stay in the sorted list until the next range merges the two (sorting only the
+// pending keys), so join-style workloads (a put and a range per record) pay a linear merge.
 import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
-import { bytesKey, compareBytes } from './bytes.ts';
+import { compareBytes } from './bytes.ts';
+import { hashKeyOf, type HashedBytesStore } from './layers.ts';
 import type { KeyValue, KeyValueBytesStore } from './types.ts';
 
 interface Entry {
@@ -11,9 +13,11 @@ interface Entry {
   value: Uint8Array;
 }
 
-export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
+export class InMemoryKeyValueBytesStore implements HashedBytesStore {
   readonly persistent = false;
   private readonly entries = new Map<string, Entry>();
+  /** Whether sortedKeys and pendingKeys are kept: from the first range on. */
+  private ordered = false;
   /** Keys in byte order as of the last merge; may hold deleted keys, which ranges skip. */
   private sortedKeys: string[] = [];
   /** Keys added since the last merge, unsorted. */
@@ -28,12 +32,24 @@ export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
   }
 
   get(key: Uint8Array): Uint8Array | null {
-    return this.entries.get(bytesKey(key))?.value ?? null;
+    return this.entries.get(hashKeyOf(key))?.value ?? null;
+  }
+
+  getHashed(hashKey: string, _key: Uint8Array): Uint8Array | null {
+    return this.entries.get(hashKey)?.value ?? null;
   }
 
   put(key: Uint8Array, value: Uint8Array | null): void {
+    // Copies guard against callers reusing their buffers after the put.
+    this.write(hashKeyOf(key), key, false, value);
+  }
+
+  putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
+    this.write(hashKey, key, true, value);
+  }
+
+  private write(hashKey: string, key: Uint8Array, keyOwned: boolean, value: Uint8Array | null): void {
     this.assertOpen();
-    const hashKey = bytesKey(key);
     if (value === null) {
       if (this.entries.delete(hashKey)) this.deletesSinceMerge++;
       return;
@@ -43,10 +59,10 @@ export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
       existing.value = value;
       return;
     }
-    // Copies guard against callers reusing their buffers after the put.
-    this.entries.set(hashKey, { key: new Uint8Array(key), value });
+    this.entries.set(hashKey, { key: keyOwned ? key : new Uint8Array(key), value });
+    if (!this.ordered) return;
     this.pendingKeys.push(hashKey);
-    // Stores that are never ranged still merge now and then, so the lists stay bounded.
+    // Stores ranged rarely still merge now and then, so the lists stay bounded.
     if (this.pendingKeys.length > 2 * this.entries.size + 1024) this.sorted();
   }
 
@@ -58,8 +74,8 @@ export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
 
   range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
     const result: KeyValue<Uint8Array, Uint8Array>[] = [];
-    const fromKey = from === null ? null : bytesKey(from);
-    const toKey = to === null ? null : bytesKey(to);
+    const fromKey = from === null ? null : hashKeyOf(from);
+    const toKey = to === null ? null : hashKeyOf(to);
     const keys = this.sorted();
     let index = fromKey === null ? 0 : lowerBound(keys, fromKey);
     for (; index < keys.length; index++) {
@@ -86,6 +102,12 @@ export class InMemoryKeyValueBytesStore implements KeyValueBytesStore {
   }
 
   private sorted(): string[] {
+    if (!this.ordered) {
+      this.ordered = true;
+      this.deletesSinceMerge = 0;
+      this.sortedKeys = [...this.entries.keys()].sort();
+      return this.sortedKeys;
+    }
     if (this.pendingKeys.length === 0 && this.deletesSinceMerge === 0) return this.sortedKeys;
     const pending = this.pendingKeys.sort();
     const merged: string[] = [];

@@ -2,12 +2,40 @@
 // small and does one thing; the typed stores in typed.ts sit on top and own the serdes.
 import { LIMITS } from '../../core/limits.ts';
 import type { ChangelogRecord, ChangelogWriter, StateStoreContext } from '../../core/topology/processor.ts';
-import { bytesKey } from './bytes.ts';
 import type { KeyValue, KeyValueBytesStore } from './types.ts';
 
+const nativeSlices = Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string };
+
+/**
+ * The latin1 form of key bytes, one char per byte, so string order is unsigned byte order and
+ * the string can key a Map (the same string bytesKey makes, without a Buffer view per call).
+ */
+export function hashKeyOf(bytes: Uint8Array): string {
+  return nativeSlices.latin1Slice.call(bytes, 0, bytes.byteLength);
+}
+
+/**
+ * A byte store that also takes a key together with its hashKeyOf form, so a stack of layers
+ * turns the key into a string once rather than once per layer. A key passed to putHashed is
+ * handed over: the caller never changes it afterwards, so no layer needs to copy it.
+ */
+export interface HashedBytesStore extends KeyValueBytesStore {
+  getHashed(hashKey: string, key: Uint8Array): Uint8Array | null;
+  putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void;
+}
+
+export function isHashedBytesStore(store: KeyValueBytesStore): store is HashedBytesStore {
+  const candidate = store as Partial<HashedBytesStore>;
+  return typeof candidate.getHashed === 'function' && typeof candidate.putHashed === 'function';
+}
+
 /** Delegates everything; layers override what they change. */
-export class WrappedBytesStore implements KeyValueBytesStore {
-  constructor(protected readonly inner: KeyValueBytesStore) {}
+export class WrappedBytesStore implements HashedBytesStore {
+  /** The inner store when it takes hashed keys, else null. */
+  protected readonly hashedInner: HashedBytesStore | null;
+  constructor(protected readonly inner: KeyValueBytesStore) {
+    this.hashedInner = isHashedBytesStore(inner) ? inner : null;
+  }
   get name(): string {
     return this.inner.name;
   }
@@ -22,6 +50,13 @@ export class WrappedBytesStore implements KeyValueBytesStore {
   }
   put(key: Uint8Array, value: Uint8Array | null): void {
     this.inner.put(key, value);
+  }
+  /** Goes through get and put unless a layer overrides it, so an override of those still applies. */
+  getHashed(_hashKey: string, key: Uint8Array): Uint8Array | null {
+    return this.get(key);
+  }
+  putHashed(_hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
+    this.put(key, value);
   }
   delete(key: Uint8Array): Uint8Array | null {
     const previous = this.get(key);
@@ -43,6 +78,15 @@ export class WrappedBytesStore implements KeyValueBytesStore {
   close(): void {
     this.inner.close();
   }
+  /** Reads below this layer with the hashed key when the inner store takes it. */
+  protected innerGet(hashKey: string, key: Uint8Array): Uint8Array | null {
+    return this.hashedInner === null ? this.inner.get(key) : this.hashedInner.getHashed(hashKey, key);
+  }
+  /** Writes below this layer; the key is handed over (the inner store copies it when it cannot take it). */
+  protected innerPut(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
+    if (this.hashedInner === null) this.inner.put(key, value);
+    else this.hashedInner.putHashed(hashKey, key, value);
+  }
 }
 
 /** Writes every change to the changelog topic after applying it below. */
@@ -50,36 +94,60 @@ export class ChangeLoggingLayer extends WrappedBytesStore {
   private writer: ChangelogWriter | null = null;
   private topic: string | null = null;
   private partition = 0;
-  private timestampMs: () => number = () => 0;
+  private context: StateStoreContext | null = null;
 
   override init(context: StateStoreContext): void {
     super.init(context);
     this.writer = context.changelogWriter;
     this.topic = context.changelogTopic;
     this.partition = context.partition;
-    this.timestampMs = () => context.recordTimestampMs();
+    this.context = context;
   }
 
   override put(key: Uint8Array, value: Uint8Array | null): void {
     this.inner.put(key, value);
-    if (this.writer !== null && this.topic !== null) this.writer.send(this.topic, this.partition, key, value, this.timestampMs());
+    this.log(key, value);
+  }
+
+  override getHashed(hashKey: string, key: Uint8Array): Uint8Array | null {
+    return this.innerGet(hashKey, key);
+  }
+
+  override putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
+    this.innerPut(hashKey, key, value);
+    this.log(key, value);
+  }
+
+  private log(key: Uint8Array, value: Uint8Array | null): void {
+    if (this.writer !== null && this.topic !== null && this.context !== null) this.writer.send(this.topic, this.partition, key, value, this.context.recordTimestampMs());
   }
 }
 
 interface CachedEntry {
-  readonly key: Uint8Array;
+  readonly hashKey: string;
+  /** The caller's bytes for an entry only read so far; the cache's own bytes once written. */
+  key: Uint8Array;
+  keyOwned: boolean;
   value: Uint8Array | null;
   dirty: boolean;
   /** Timestamp of the record being processed at the last write; -1 for entries only read. */
   writtenAtMs: number;
+  /**
+   * The value below, when the entry was cached by a read, or undefined. Nothing writes below
+   * while an entry is cached, so at flush it is the old value without reading again.
+   */
+  readonly below: Uint8Array | null | undefined;
+  /** The typed key the layer above wrote with, reported to the flush listener; undefined if none. */
+  typedKey: unknown;
 }
 
 /**
  * Told about each key a flush writes below: its new value, the value it replaced there (the value
  * of the previous flush) and the timestamp of the record whose processing wrote it last. Tables
- * forward these merged changes downstream.
+ * forward these merged changes downstream. typedKey is what the typed layer above passed with
+ * its last write (see CachingLayer.putHashed), so it need not deserialize the key again.
  */
-export type BytesFlushListener = (key: Uint8Array, newValue: Uint8Array | null, oldValue: Uint8Array | null, writtenAtMs: number) => void;
+export type BytesFlushListener = (key: Uint8Array, newValue: Uint8Array | null, oldValue: Uint8Array | null, writtenAtMs: number, typedKey?: unknown) => void;
 
 /**
  * A write-back cache: writes stay here until flush (commit) or until the cache is full, so a key
@@ -88,11 +156,10 @@ export type BytesFlushListener = (key: Uint8Array, newValue: Uint8Array | null, 
  * they read one consistent store below.
  */
 export class CachingLayer extends WrappedBytesStore {
+  /** Entries by hashed key, in the order they were first cached: the order of a flush. */
   private readonly cache = new Map<string, CachedEntry>();
   private flushListener: BytesFlushListener | null = null;
-  private recordTimestampMs: () => number = () => -1;
-  /** Hash of the last key object seen: a read-modify-write passes the same bytes twice. */
-  private lastKey: { bytes: Uint8Array; hashKey: string } | null = null;
+  private context: StateStoreContext | null = null;
 
   constructor(inner: KeyValueBytesStore, private readonly entriesMax: number = LIMITS.cacheEntriesMax) {
     super(inner);
@@ -100,7 +167,7 @@ export class CachingLayer extends WrappedBytesStore {
 
   override init(context: StateStoreContext): void {
     super.init(context);
-    this.recordTimestampMs = () => context.recordTimestampMs();
+    this.context = context;
   }
 
   setFlushListener(listener: BytesFlushListener): void {
@@ -108,23 +175,34 @@ export class CachingLayer extends WrappedBytesStore {
   }
 
   override get(key: Uint8Array): Uint8Array | null {
-    const hashKey = this.hashOf(key);
+    return this.getHashed(hashKeyOf(key), key);
+  }
+
+  override getHashed(hashKey: string, key: Uint8Array): Uint8Array | null {
     const cached = this.cache.get(hashKey);
     if (cached !== undefined) return cached.value;
-    const value = this.inner.get(key);
-    this.remember(hashKey, { key, value, dirty: false, writtenAtMs: -1 });
+    const value = this.innerGet(hashKey, key);
+    if (this.cache.size >= this.entriesMax) this.flushCache();
+    this.cache.set(hashKey, { hashKey, key, keyOwned: false, value, dirty: false, writtenAtMs: -1, below: value, typedKey: undefined });
     return value;
   }
 
   override put(key: Uint8Array, value: Uint8Array | null): void {
-    this.remember(this.hashOf(key), { key: new Uint8Array(key), value, dirty: true, writtenAtMs: this.recordTimestampMs() });
+    this.write(hashKeyOf(key), key, false, value, undefined);
   }
 
-  private hashOf(key: Uint8Array): string {
-    if (this.lastKey?.bytes === key) return this.lastKey.hashKey;
-    const hashKey = bytesKey(key);
-    this.lastKey = { bytes: key, hashKey };
-    return hashKey;
+  /** Takes the key over; typedKey, when given, is the key before serialization, for the flush listener. */
+  override putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null, typedKey?: unknown): void {
+    this.write(hashKey, key, true, value, typedKey);
+  }
+
+  /**
+   * Writes below the cache and forgets the key's cached entry: for deletes that are retention,
+   * not updates (expired windows), which flush listeners are not told about.
+   */
+  putBelow(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
+    this.cache.delete(hashKey);
+    this.innerPut(hashKey, key, value);
   }
 
   override range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
@@ -152,16 +230,23 @@ export class CachingLayer extends WrappedBytesStore {
     this.inner.close();
   }
 
-  private remember(hashKey: string, entry: CachedEntry): void {
+  private write(hashKey: string, key: Uint8Array, keyOwned: boolean, value: Uint8Array | null, typedKey: unknown): void {
+    const writtenAtMs = this.context === null ? -1 : this.context.recordTimestampMs();
     const existing = this.cache.get(hashKey);
     if (existing !== undefined) {
-      existing.value = entry.value;
-      if (entry.dirty) existing.writtenAtMs = entry.writtenAtMs;
-      existing.dirty ||= entry.dirty;
+      existing.value = value;
+      existing.dirty = true;
+      existing.writtenAtMs = writtenAtMs;
+      existing.typedKey = typedKey;
+      if (!existing.keyOwned) {
+        // The bytes a read passed in are the caller's; a write needs bytes nobody else changes.
+        existing.key = keyOwned ? key : new Uint8Array(key);
+        existing.keyOwned = true;
+      }
       return;
     }
     if (this.cache.size >= this.entriesMax) this.flushCache();
-    this.cache.set(hashKey, entry);
+    this.cache.set(hashKey, { hashKey, key: keyOwned ? key : new Uint8Array(key), keyOwned: true, value, dirty: true, writtenAtMs, below: undefined, typedKey });
   }
 
   /**
@@ -170,20 +255,26 @@ export class CachingLayer extends WrappedBytesStore {
    * reads this store (a join's value getter) reads the flushed values and cannot re-enter an
    * iteration in progress.
    */
-  private flushCache(): void {
-    const dirty = [...this.cache.values()].filter((entry) => entry.dirty);
+  flushCache(): void {
+    if (this.cache.size === 0) return;
+    const dirty: CachedEntry[] = [];
+    for (const entry of this.cache.values()) if (entry.dirty) dirty.push(entry);
     this.cache.clear();
-    this.lastKey = null;
     const listener = this.flushListener;
-    const replaced = dirty.map((entry) => {
-      const oldValue = listener === null ? null : this.inner.get(entry.key);
-      this.inner.put(entry.key, entry.value);
-      return oldValue;
-    });
-    if (listener === null) return;
-    for (const [index, entry] of dirty.entries()) {
+    if (listener === null) {
+      for (const entry of dirty) this.innerPut(entry.hashKey, entry.key, entry.value);
+      return;
+    }
+    const replaced: (Uint8Array | null)[] = new Array<Uint8Array | null>(dirty.length);
+    for (let index = 0; index < dirty.length; index++) {
+      const entry = dirty[index] as CachedEntry;
+      replaced[index] = entry.below === undefined ? this.innerGet(entry.hashKey, entry.key) : entry.below;
+      this.innerPut(entry.hashKey, entry.key, entry.value);
+    }
+    for (let index = 0; index < dirty.length; index++) {
+      const entry = dirty[index] as CachedEntry;
       const oldValue = replaced[index] ?? null;
-      if (entry.value !== null || oldValue !== null) listener(entry.key, entry.value, oldValue, entry.writtenAtMs);
+      if (entry.value !== null || oldValue !== null) listener(entry.key, entry.value, oldValue, entry.writtenAtMs, entry.typedKey);
     }
   }
 }

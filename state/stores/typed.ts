@@ -3,16 +3,46 @@
 //   window:  key | windowStart (8 bytes) | sequence (4 bytes)
 //   session: key | sessionEnd (8 bytes) | sessionStart (8 bytes)
 // so caching and change logging exist once, for all three kinds of store.
-import type { Serde } from '../../core/serdes/serde.ts';
+import { writeInt32 } from '../../core/serdes/numbers.ts';
+import { encodeUtf8Padded, Serdes, type Serde } from '../../core/serdes/serde.ts';
 import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
 import type { Windowed } from '../../core/topology/windows.ts';
 import { bytesEqual, readUint32, suffixNumber, withSuffix, withoutSuffix } from './bytes.ts';
-import { CachingLayer } from './layers.ts';
+import { CachingLayer, hashKeyOf, isHashedBytesStore, type HashedBytesStore } from './layers.ts';
 import type { FlushListener, KeyValue, KeyValueBytesStore, KeyValueStore, SessionStore, StoreMetrics, WindowEntry, WindowStore } from './types.ts';
+
+/** Serialized key bytes with their hashed form; owned when no one else holds the bytes. */
+interface EncodedKey {
+  readonly bytes: Uint8Array;
+  readonly hashKey: string;
+}
+
+const stringSerde = Serdes.string();
+const bytesSerde = Serdes.bytes();
+
+function isPrimitive(value: unknown): boolean {
+  return typeof value !== 'object' && typeof value !== 'function';
+}
+
+/**
+ * The key to hand the cache with a write, so its flush listener can skip deserializing: only
+ * strings through the string serde, whose bytes decode back to the same string (a string with
+ * a lone surrogate does not, so it goes the long way).
+ */
+function typedKeyFor(keySerde: Serde<unknown>, key: unknown): unknown {
+  return keySerde === stringSerde && typeof key === 'string' && (key as unknown as { isWellFormed(): boolean }).isWellFormed() ? key : undefined;
+}
 
 abstract class MeteredStore {
   readonly metrics: StoreMetrics = { puts: 0, gets: 0, deletes: 0, ranges: 0 };
-  constructor(protected readonly inner: KeyValueBytesStore) {}
+  /** The inner store when it takes hashed keys, else null. */
+  protected readonly hashed: HashedBytesStore | null;
+  /** The inner store when it is a cache, else null. */
+  protected readonly cache: CachingLayer | null;
+  constructor(protected readonly inner: KeyValueBytesStore) {
+    this.hashed = isHashedBytesStore(inner) ? inner : null;
+    this.cache = inner instanceof CachingLayer ? inner : null;
+  }
   get name(): string {
     return this.inner.name;
   }
@@ -24,40 +54,58 @@ abstract class MeteredStore {
   }
   restore(records: readonly ChangelogRecord[]): void {
     this.inner.restore(records);
-    for (const record of records) if (record.value !== null) this.restored(record.key);
+    for (const record of records) this.restored(record);
   }
-  /** Lets window and session stores learn stream time from restored keys. */
-  protected restored(_key: Uint8Array): void {}
+  /** Lets window and session stores learn stream time (and stored windows) from restored records. */
+  protected restored(_record: ChangelogRecord): void {}
   flush(): void {
     this.inner.flush();
   }
   close(): void {
     this.inner.close();
   }
+  protected getBytes(hashKey: string, bytes: Uint8Array): Uint8Array | null {
+    return this.hashed === null ? this.inner.get(bytes) : this.hashed.getHashed(hashKey, bytes);
+  }
+  /** Writes below; the key bytes are handed over and never changed afterwards. */
+  protected putBytes(hashKey: string, bytes: Uint8Array, value: Uint8Array | null, typedKey: unknown): void {
+    if (this.cache !== null) this.cache.putHashed(hashKey, bytes, value, typedKey);
+    else if (this.hashed !== null) this.hashed.putHashed(hashKey, bytes, value);
+    else this.inner.put(bytes, value);
+  }
 }
 
 export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValueStore<K, V> {
+  /** The last primitive key encoded: a read-modify-write encodes the same key twice. */
+  private lastKey: { readonly key: K; readonly encoded: EncodedKey } | null = null;
+  /** Whether serialized keys are new bytes: the bytes serde hands back the caller's own array. */
+  private readonly keysOwned: boolean;
+
   constructor(inner: KeyValueBytesStore, private readonly keySerde: Serde<K>, private readonly valueSerde: Serde<V>) {
     super(inner);
+    this.keysOwned = (keySerde as Serde<unknown>) !== bytesSerde;
   }
   /**
    * Asks the caching layer to report what each flush writes, with typed keys and values.
    * Returns false when the store has no cache, and the caller must forward updates itself.
    */
   setFlushListener(listener: FlushListener<K, V>): boolean {
-    if (!(this.inner instanceof CachingLayer)) return false;
+    if (this.cache === null) return false;
     const deserialize = (bytes: Uint8Array | null): V | null => (bytes === null ? null : this.valueSerde.deserialize(bytes, this.name));
-    this.inner.setFlushListener((key, newValue, oldValue, writtenAtMs) => listener(this.keySerde.deserialize(key, this.name), deserialize(newValue), deserialize(oldValue), writtenAtMs));
+    this.cache.setFlushListener((key, newValue, oldValue, writtenAtMs, typedKey) => {
+      listener(typedKey === undefined ? this.keySerde.deserialize(key, this.name) : (typedKey as K), deserialize(newValue), deserialize(oldValue), writtenAtMs);
+    });
     return true;
   }
   get(key: K): V | null {
     this.metrics.gets++;
-    const bytes = this.inner.get(this.keySerde.serialize(key, this.name));
+    const encoded = this.encode(key);
+    const bytes = this.getBytes(encoded.hashKey, encoded.bytes);
     return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
   }
   put(key: K, value: V | null): void {
     this.metrics.puts++;
-    this.inner.put(this.keySerde.serialize(key, this.name), value === null ? null : this.valueSerde.serialize(value, this.name));
+    this.write(key, value === null ? null : this.valueSerde.serialize(value, this.name));
   }
   putIfAbsent(key: K, value: V): V | null {
     const existing = this.get(key);
@@ -66,8 +114,11 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
   }
   delete(key: K): V | null {
     this.metrics.deletes++;
-    const bytes = this.inner.delete(this.keySerde.serialize(key, this.name));
-    return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
+    const encoded = this.encode(key);
+    const bytes = this.getBytes(encoded.hashKey, encoded.bytes);
+    if (bytes === null) return null;
+    this.write(key, null);
+    return this.valueSerde.deserialize(bytes, this.name);
   }
   range(from: K | null, to: K | null): KeyValue<K, V>[] {
     this.metrics.ranges++;
@@ -84,9 +135,36 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
   approximateNumEntries(): number {
     return this.inner.approximateNumEntries();
   }
+  private write(key: K, value: Uint8Array | null): void {
+    const encoded = this.encode(key);
+    const bytes = this.keysOwned ? encoded.bytes : new Uint8Array(encoded.bytes);
+    this.putBytes(encoded.hashKey, bytes, value, typedKeyFor(this.keySerde as Serde<unknown>, key));
+  }
+  /** Primitive keys are remembered by value, so the same key is serialized once in a row. */
+  private encode(key: K): EncodedKey {
+    const last = this.lastKey;
+    if (last !== null && last.key === key) return last.encoded;
+    const bytes = this.keySerde.serialize(key, this.name);
+    const encoded = { bytes, hashKey: hashKeyOf(bytes) };
+    if (isPrimitive(key)) this.lastKey = { key, encoded };
+    return encoded;
+  }
 }
 
 const WINDOW_SUFFIX_BYTES = 12;
+
+interface CompositeKey<K> extends EncodedKey {
+  readonly key: K;
+  readonly windowStartMs: number;
+}
+
+/** Writes windowStart (clamped at 0, as withSuffix does) and sequence 0 into the last 12 bytes. */
+function writeWindowSuffix(bytes: Uint8Array, windowStartMs: number): void {
+  const position = bytes.byteLength - WINDOW_SUFFIX_BYTES;
+  const clamped = Math.max(0, windowStartMs);
+  writeInt32(bytes, position, Math.floor(clamped / 0x1_0000_0000));
+  writeInt32(bytes, position + 4, clamped >>> 0);
+}
 
 function suffixSequence(key: Uint8Array): number {
   return readUint32(key, key.byteLength - 4);
@@ -96,7 +174,9 @@ const MAX_TIME = Number.MAX_SAFE_INTEGER;
 
 /**
  * Windows older than the retention period (measured from the latest window start put) are
- * invisible at once and purged from the bytes below at the next flush (commit).
+ * invisible at once and deleted from the bytes below at the next flush (commit), after the cache
+ * has flushed, so the last update of a window still goes downstream. The store remembers which
+ * keys it holds per window start, so expiry deletes them without scanning the store.
  */
 export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStore<K, V> {
   private observedStreamTimeMs = -1;
@@ -104,7 +184,19 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   private oldestStartMs = Number.MAX_SAFE_INTEGER;
   private sequence = 0;
   /** The last composite key built: an aggregation fetches then puts the same window. */
-  private lastComposite: { key: K; windowStartMs: number; bytes: Uint8Array } | null = null;
+  private lastComposite: CompositeKey<K> | null = null;
+  /**
+   * Stored composite keys by time slot (a sixteenth of the retention period, so stores whose
+   * windows start at every millisecond, like join buffers, keep a few maps rather than one per
+   * start) and hashed key.
+   */
+  private readonly windowKeys = new Map<number, Map<string, Uint8Array>>();
+  private readonly slotMs: number;
+  /**
+   * False while the store below may hold windows this instance has not seen (a persistent store
+   * opened on existing data); the first purge then learns them with one scan.
+   */
+  private windowKeysComplete: boolean;
 
   constructor(
     inner: KeyValueBytesStore,
@@ -113,29 +205,31 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     private readonly options: { readonly retentionMs: number; readonly windowSizeMs: number; readonly retainDuplicates: boolean },
   ) {
     super(inner);
+    this.windowKeysComplete = !inner.persistent;
+    this.slotMs = Math.max(1, Math.floor(options.retentionMs / 16));
   }
   put(key: K, value: V | null, windowStartMs: number): void {
     this.metrics.puts++;
     this.observedStreamTimeMs = Math.max(this.observedStreamTimeMs, windowStartMs);
     if (windowStartMs < this.minLiveTimeMs()) return;
     if (this.options.retainDuplicates && value === null) return;
-    const bytes = this.options.retainDuplicates
-      ? withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], ++this.sequence)
-      : this.compositeKey(key, windowStartMs);
-    this.inner.put(bytes, value === null ? null : this.valueSerde.serialize(value, this.name));
+    const encoded = this.options.retainDuplicates ? this.duplicateKey(key, windowStartMs) : this.compositeKey(key, windowStartMs);
+    this.putBytes(encoded.hashKey, encoded.bytes, value === null ? null : this.valueSerde.serialize(value, this.name), typedKeyFor(this.keySerde as Serde<unknown>, key));
+    if (value === null) this.windowKeys.get(this.slotOf(windowStartMs))?.delete(encoded.hashKey);
+    else this.rememberWindow(windowStartMs, encoded.hashKey, encoded.bytes);
     this.oldestStartMs = Math.min(this.oldestStartMs, windowStartMs);
   }
   /**
-   * Asks the caching layer to report what each flush writes, per window. Purging expired
-   * windows writes deletes too, which listeners see with a null new value. Returns false when
-   * the store has no cache.
+   * Asks the caching layer to report what each flush writes, per window. Expired windows are
+   * deleted below the cache, so listeners never see them. Returns false when the store has no
+   * cache.
    */
   setFlushListener(listener: FlushListener<Windowed<K>, V>): boolean {
-    if (!(this.inner instanceof CachingLayer)) return false;
+    if (this.cache === null) return false;
     const deserialize = (bytes: Uint8Array | null): V | null => (bytes === null ? null : this.valueSerde.deserialize(bytes, this.name));
-    this.inner.setFlushListener((bytes, newValue, oldValue, writtenAtMs) => {
+    this.cache.setFlushListener((bytes, newValue, oldValue, writtenAtMs, typedKey) => {
       const startMs = suffixNumber(bytes, WINDOW_SUFFIX_BYTES, 0);
-      const key = this.keySerde.deserialize(withoutSuffix(bytes, WINDOW_SUFFIX_BYTES), this.name);
+      const key = typedKey === undefined ? this.keySerde.deserialize(withoutSuffix(bytes, WINDOW_SUFFIX_BYTES), this.name) : (typedKey as K);
       listener({ key, window: { startMs, endMs: startMs + this.options.windowSizeMs } }, deserialize(newValue), deserialize(oldValue), writtenAtMs);
     });
     return true;
@@ -143,16 +237,29 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   fetch(key: K, windowStartMs: number): V | null {
     this.metrics.gets++;
     if (windowStartMs < this.minLiveTimeMs()) return null;
-    const bytes = this.inner.get(this.compositeKey(key, windowStartMs));
+    const encoded = this.compositeKey(key, windowStartMs);
+    const bytes = this.getBytes(encoded.hashKey, encoded.bytes);
     return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
   }
   /** Primitive keys (strings, numbers) are memoised by value; objects only by identity. */
-  private compositeKey(key: K, windowStartMs: number): Uint8Array {
+  private compositeKey(key: K, windowStartMs: number): EncodedKey {
     const last = this.lastComposite;
-    if (last !== null && last.key === key && last.windowStartMs === windowStartMs) return last.bytes;
-    const bytes = withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], 0);
-    this.lastComposite = { key, windowStartMs, bytes };
-    return bytes;
+    if (last !== null && last.key === key && last.windowStartMs === windowStartMs) return last;
+    let bytes: Uint8Array;
+    if (typeof key === 'string' && (this.keySerde as Serde<unknown>) === stringSerde) {
+      // String keys are encoded straight into the composite key: one allocation, not two.
+      bytes = encodeUtf8Padded(key, WINDOW_SUFFIX_BYTES);
+      writeWindowSuffix(bytes, windowStartMs);
+    } else {
+      bytes = withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], 0);
+    }
+    const composite = { key, windowStartMs, bytes, hashKey: hashKeyOf(bytes) };
+    this.lastComposite = composite;
+    return composite;
+  }
+  private duplicateKey(key: K, windowStartMs: number): EncodedKey {
+    const bytes = withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], ++this.sequence);
+    return { bytes, hashKey: hashKeyOf(bytes) };
   }
   fetchRange(key: K, timeFromMs: number, timeToMs: number): WindowEntry<V>[] {
     this.metrics.ranges++;
@@ -186,28 +293,71 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   private minLiveTimeMs(): number {
     return this.observedStreamTimeMs - this.options.retentionMs + 1;
   }
-  /** Expired windows are purged at commit, when the cache below is flushed anyway. */
+  /** Cached updates go down (and to listeners) first; then expired windows are deleted below. */
   override flush(): void {
-    this.maybePurge();
+    this.cache?.flushCache();
+    this.purgeExpired();
     super.flush();
   }
-  protected override restored(key: Uint8Array): void {
-    const startMs = suffixNumber(key, WINDOW_SUFFIX_BYTES, 0);
+  protected override restored(record: ChangelogRecord): void {
+    const startMs = suffixNumber(record.key, WINDOW_SUFFIX_BYTES, 0);
+    if (record.value === null) {
+      this.windowKeys.get(this.slotOf(startMs))?.delete(hashKeyOf(record.key));
+      return;
+    }
     this.observedStreamTimeMs = Math.max(this.observedStreamTimeMs, startMs);
     this.oldestStartMs = Math.min(this.oldestStartMs, startMs);
-    if (this.options.retainDuplicates) this.sequence = Math.max(this.sequence, suffixSequence(key));
+    if (this.options.retainDuplicates) this.sequence = Math.max(this.sequence, suffixSequence(record.key));
+    this.rememberWindow(startMs, hashKeyOf(record.key), record.key);
   }
-  /** Deletes expired windows below, scanning only when the oldest stored window has expired. */
-  private maybePurge(): void {
+  private slotOf(startMs: number): number {
+    return Math.floor(startMs / this.slotMs);
+  }
+  private rememberWindow(startMs: number, hashKey: string, bytes: Uint8Array): void {
+    const slot = this.slotOf(startMs);
+    let keys = this.windowKeys.get(slot);
+    if (keys === undefined) this.windowKeys.set(slot, (keys = new Map()));
+    keys.set(hashKey, bytes);
+  }
+  /**
+   * Deletes expired windows below the cache, looking only when the oldest stored window has
+   * expired: slots wholly before the oldest live time go at once, the slot that straddles it is
+   * checked key by key.
+   */
+  private purgeExpired(): void {
     const minLiveMs = this.minLiveTimeMs();
     if (this.oldestStartMs >= minLiveMs) return;
+    if (!this.windowKeysComplete) this.learnStoredWindows();
     let oldestStartMs = Number.MAX_SAFE_INTEGER;
-    for (const entry of this.inner.range(null, null)) {
-      const startMs = suffixNumber(entry.key, WINDOW_SUFFIX_BYTES, 0);
-      if (startMs < minLiveMs) this.inner.put(entry.key, null);
-      else oldestStartMs = Math.min(oldestStartMs, startMs);
+    for (const [slot, keys] of this.windowKeys) {
+      const slotStartMs = slot * this.slotMs;
+      if (slotStartMs >= minLiveMs) {
+        if (keys.size > 0) oldestStartMs = Math.min(oldestStartMs, slotStartMs);
+        else this.windowKeys.delete(slot);
+        continue;
+      }
+      const wholeSlotExpired = slotStartMs + this.slotMs <= minLiveMs;
+      // forEach, not for-of: no entry array per key.
+      keys.forEach((bytes, hashKey) => {
+        const startMs = wholeSlotExpired ? slotStartMs : suffixNumber(bytes, WINDOW_SUFFIX_BYTES, 0);
+        if (startMs >= minLiveMs) {
+          oldestStartMs = Math.min(oldestStartMs, startMs);
+          return;
+        }
+        this.deleteBelowCache(hashKey, bytes);
+        keys.delete(hashKey);
+      });
+      if (keys.size === 0) this.windowKeys.delete(slot);
     }
     this.oldestStartMs = oldestStartMs;
+  }
+  private deleteBelowCache(hashKey: string, bytes: Uint8Array): void {
+    if (this.cache !== null) this.cache.putBelow(hashKey, bytes, null);
+    else this.putBytes(hashKey, bytes, null, undefined);
+  }
+  private learnStoredWindows(): void {
+    for (const entry of this.inner.range(null, null)) this.rememberWindow(suffixNumber(entry.key, WINDOW_SUFFIX_BYTES, 0), hashKeyOf(entry.key), entry.key);
+    this.windowKeysComplete = true;
   }
 }
 
@@ -274,8 +424,9 @@ export class MeteredSessionStore<K, V> extends MeteredStore implements SessionSt
     this.metrics.deletes++;
     this.inner.put(this.sessionKey(session), null);
   }
-  protected override restored(key: Uint8Array): void {
-    this.observedStreamTimeMs = Math.max(this.observedStreamTimeMs, suffixNumber(key, SESSION_SUFFIX_BYTES, 0));
+  protected override restored(record: ChangelogRecord): void {
+    if (record.value === null) return;
+    this.observedStreamTimeMs = Math.max(this.observedStreamTimeMs, suffixNumber(record.key, SESSION_SUFFIX_BYTES, 0));
   }
   private sessionKey(session: Windowed<K>): Uint8Array {
     return withSuffix(this.keySerde.serialize(session.key, this.name), [session.window.endMs, session.window.startMs], null);
