@@ -6,6 +6,7 @@ import { generateShop, runOrders } from '../../examples/orders/main.ts';
 import { generatePageViews } from '../../examples/page-views/generator.ts';
 import { runPageViews } from '../../examples/page-views/main.ts';
 import { GRACE_MS } from '../../examples/page-views/topology.ts';
+import { expectedStats, runReplay } from '../../examples/replay/main.ts';
 import { countWords, runWordCount } from '../../examples/word-count/main.ts';
 import { cleanup, startBroker, temporaryDirectory, type BrokerProcess } from '../helpers/broker.ts';
 
@@ -64,5 +65,17 @@ describe('examples on a broker', () => {
       if (current === undefined) expect(run.view.has(key as string)).toBe(false);
       else expect(run.view.get(key as string)).toEqual({ ...order, customer: current });
     }
+  });
+
+  it('replay: a changed aggregation recomputes the whole history after a reset, and from a date-time after another', async () => {
+    const views = generatePageViews({ count: 2_000, startMs: Date.UTC(2026, 10, 21, 12), stepMs: 200 });
+    const run = await runReplay(broker.bootstrap, temporaryDirectory('runnel-example-replay-'), views);
+    expect(run.v1).toEqual(expectedStats(views, false));
+    expect(run.v2).toEqual(expectedStats(views, true));
+    expect(run.v2FromTime).toEqual(expectedStats(views, true, run.fromMs));
+    const total = (stats: Map<string, { views: number }>): number => [...stats.values()].reduce((sum, entry) => sum + entry.views, 0);
+    expect(total(run.v2)).toBe(views.length);
+    expect(total(run.v2FromTime)).toBeGreaterThan(views.length / 3);
+    expect(total(run.v2FromTime)).toBeLessThan(views.length * 2 / 3);
   });
 });
