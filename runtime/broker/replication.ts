@@ -107,8 +107,10 @@ export function desiredIsr(replication: PartitionReplication, highWatermark: big
     // A follower not heard from since this broker became leader gets one lag period from then.
     return progress !== undefined && nowMs - progress.lastCaughtUpTimeMs <= lagTimeMaxMs;
   });
+  // Only replicas outside the current ISR may join: one just dropped waits for the next round,
+  // when the high watermark no longer waits for it.
   for (const replica of replication.replicas) {
-    if (isr.includes(replica)) continue;
+    if (replication.isr.includes(replica)) continue;
     const progress = replication.followers.get(replica);
     if (progress !== undefined && progress.logEndOffset >= highWatermark && progress.logEndOffset >= replication.leaderEpochStartOffset) isr.push(replica);
   }

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { EpochCache } from '../../../runtime/cluster/raft-log.ts';
+import { desiredIsr, leaderHighWatermark, recordFollowerFetch, type PartitionReplication } from '../../../runtime/broker/replication.ts';
+
+const LAG_MS = 1000;
+
+function leaderState(isr: number[]): PartitionReplication {
+  return {
+    brokerId: 1, role: 'leader', leaderId: 1, partitionEpoch: 0, replicas: [1, 2, 3], isr, pendingIsr: null,
+    followers: new Map(), epochs: new EpochCache(), leaderEpochStartOffset: 0n,
+  };
+}
+
+describe('replication state', () => {
+  it('puts the high watermark at the smallest log end offset of the ISR', () => {
+    const replication = leaderState([1, 2, 3]);
+    expect(leaderHighWatermark(replication, 100n)).toBe(0n);
+    recordFollowerFetch(replication, 2, 80n, 100n, 0);
+    recordFollowerFetch(replication, 3, 60n, 100n, 0);
+    expect(leaderHighWatermark(replication, 100n)).toBe(60n);
+    // Out of the ISR, a slow replica no longer holds the mark back.
+    replication.isr = [1, 2];
+    expect(leaderHighWatermark(replication, 100n)).toBe(80n);
+    // A replica being added (pending ISR) holds it back again until it is in.
+    replication.pendingIsr = [1, 2, 3];
+    expect(leaderHighWatermark(replication, 100n)).toBe(60n);
+  });
+
+  it('counts a follower as caught up when it reaches the leader end seen at its previous fetch', () => {
+    const replication = leaderState([1, 2, 3]);
+    recordFollowerFetch(replication, 2, 100n, 100n, 10);
+    expect(replication.followers.get(2)?.lastCaughtUpTimeMs).toBe(10);
+    // The leader grew to 150 meanwhile; the follower fetched up to 100, the end at its last fetch.
+    recordFollowerFetch(replication, 2, 100n, 150n, 20);
+    expect(replication.followers.get(2)?.lastCaughtUpTimeMs).toBe(10);
+    recordFollowerFetch(replication, 2, 150n, 200n, 30);
+    expect(replication.followers.get(2)?.lastCaughtUpTimeMs).toBe(20);
+    recordFollowerFetch(replication, 2, 160n, 200n, 40);
+    expect(replication.followers.get(2)?.lastCaughtUpTimeMs).toBe(20);
+  });
+
+  it('shrinks the ISR after replica.lag.time.max.ms and expands it once a replica reaches the high watermark', () => {
+    const replication = leaderState([1, 2, 3]);
+    recordFollowerFetch(replication, 2, 100n, 100n, 0);
+    recordFollowerFetch(replication, 3, 100n, 100n, 0);
+    recordFollowerFetch(replication, 2, 200n, 200n, 900);
+    expect(desiredIsr(replication, 100n, LAG_MS, LAG_MS)).toBeNull();
+    expect(desiredIsr(replication, 100n, LAG_MS + 1, LAG_MS)).toEqual([1, 2]);
+    replication.isr = [1, 2];
+    // Replica 3 is behind the high watermark: it stays out.
+    recordFollowerFetch(replication, 3, 150n, 250n, 1500);
+    expect(desiredIsr(replication, 200n, 1500, LAG_MS)).toBeNull();
+    recordFollowerFetch(replication, 3, 250n, 250n, 1600);
+    expect(desiredIsr(replication, 200n, 1600, LAG_MS)).toEqual([1, 2, 3]);
+    // Nothing is proposed while a proposal is in flight, or by a follower.
+    replication.pendingIsr = [1, 2, 3];
+    expect(desiredIsr(replication, 200n, 1600, LAG_MS)).toBeNull();
+    replication.pendingIsr = null;
+    replication.role = 'follower';
+    expect(desiredIsr(replication, 200n, 1600, LAG_MS)).toBeNull();
+  });
+
+  it('admits a follower only past the start of the current leader epoch', () => {
+    const replication = leaderState([1]);
+    replication.leaderEpochStartOffset = 50n;
+    recordFollowerFetch(replication, 2, 40n, 60n, 0);
+    expect(desiredIsr(replication, 40n, 0, LAG_MS)).toBeNull();
+    recordFollowerFetch(replication, 2, 55n, 60n, 1);
+    expect(desiredIsr(replication, 40n, 1, LAG_MS)).toEqual([1, 2]);
+  });
+});
