@@ -155,6 +155,8 @@ export class Producer {
   private readonly sender: Sender;
   /** Null for a producer without a transactionalId. */
   private readonly transactions: TransactionManager | null;
+  /** The commit or abort under way, if any. */
+  private transactionEnd: { kind: 'commit' | 'abort'; done: Promise<void> } | null = null;
   private readonly calls = new Set<SendCall>();
   private readonly memoryWaiters: (() => void)[] = [];
   private readonly freeBuffers: Buffer[] = [];
@@ -208,22 +210,41 @@ export class Producer {
   }
 
   /** Sends every record of the transaction, then commits it (EndTxn). */
-  async commitTransaction(): Promise<void> {
-    const transactions = this.requireTransactions();
-    transactions.startCommit();
-    await this.flush();
-    await transactions.finishCommit();
+  commitTransaction(): Promise<void> {
+    return this.endTransaction('commit', async (transactions) => {
+      transactions.startCommit();
+      await this.flush();
+      await transactions.finishCommit();
+    });
   }
 
   /** Drops records not yet sent, waits for those in flight, then aborts the transaction (EndTxn). */
-  async abortTransaction(): Promise<void> {
-    const transactions = this.requireTransactions();
-    transactions.startAbort();
-    for (const queue of this.allQueues()) this.seal(queue);
-    const blocked = transactions.sendBlockedBy();
-    if (blocked !== null) this.sender.failReady(blocked);
-    await this.flush();
-    await transactions.finishAbort();
+  abortTransaction(): Promise<void> {
+    return this.endTransaction('abort', async (transactions) => {
+      transactions.startAbort();
+      for (const queue of this.allQueues()) this.seal(queue);
+      const blocked = transactions.sendBlockedBy();
+      if (blocked !== null) this.sender.failReady(blocked);
+      await this.flush();
+      await transactions.finishAbort();
+    });
+  }
+
+  /** One commit or abort at a time: a second call of the same kind shares the first one's outcome. */
+  private endTransaction(kind: 'commit' | 'abort', run: (transactions: TransactionManager) => Promise<void>): Promise<void> {
+    let transactions: TransactionManager;
+    try {
+      transactions = this.requireTransactions();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const ending = this.transactionEnd;
+    if (ending !== null) {
+      return ending.kind === kind ? ending.done : Promise.reject(new KafkaStateError(`cannot ${kind} while the transaction's ${ending.kind} is in progress`));
+    }
+    const done = run(transactions).finally(() => { this.transactionEnd = null; });
+    this.transactionEnd = { kind, done };
+    return done;
   }
 
   /**

@@ -109,8 +109,14 @@ describe('transactional producer', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     await producer.abortTransaction();
     await expect(lingering).rejects.toBeInstanceOf(KafkaTransactionAbortedError);
-    await producer.transaction(async (tx) => { await tx.send({ topic, messages: [{ value: 'end' }] }); });
-    expect(await readUntil(topic, [0], 'end', 'read_uncommitted')).toEqual(['end']);
+    await producer.beginTransaction();
+    await producer.send({ topic, messages: [{ value: 'end' }] });
+    // Two commits at once share one EndTxn; an abort meanwhile is refused.
+    const commits = Promise.all([producer.commitTransaction(), producer.commitTransaction()]);
+    await expect(producer.abortTransaction()).rejects.toBeInstanceOf(KafkaStateError);
+    await commits;
+    expect(producer.transactionState).toBe('ready');
+    expect(await readUntil(topic, [0], 'end', 'read_committed')).toEqual(['end']);
     expect(() => new Producer({ bootstrapServers: broker.bootstrap, transactionalId: 't', idempotent: false })).toThrow(KafkaConfigError);
   });
 
