@@ -115,7 +115,7 @@ export class StreamsApp {
     this.setState('REBALANCING');
     try {
       this.clients = await this.connect();
-      this.plan = await prepareTopics(this.clients.admin, this.topology, this.config.applicationId);
+      this.plan = await this.prepareTopics(this.clients);
     } catch (error) {
       await this.releaseClients();
       this.setState('PENDING_ERROR');
@@ -195,7 +195,7 @@ export class StreamsApp {
     const member = new StreamsGroupMember(cluster, {
       groupId: config.applicationId, sessionTimeoutMs: config.sessionTimeoutMs, rebalanceTimeoutMs: config.maxPollIntervalMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs, requestTimeoutMs: config.requestTimeoutMs, retryBackoffMs: 100,
-    }, streamsGroupAssignor(() => prepareTopics(admin, this.topology, config.applicationId), config.numStandbyReplicas));
+    }, streamsGroupAssignor(() => prepareTopics(admin, this.topology, config.applicationId, this.userTopicPartitions()), config.numStandbyReplicas));
     const collector = new ProducerCollector(producer, config.productionExceptionHandler, (message) => this.log(message));
     await admin.connect();
     await producer.connect();
@@ -310,11 +310,19 @@ export class StreamsApp {
       if (wanted.has(id)) continue;
       await this.closeTaskClean(clients, task);
     }
-    this.plan = await prepareTopics(clients.admin, this.topology, this.config.applicationId);
+    this.plan = await this.prepareTopics(clients);
     for (const id of info.active) if (!this.tasks.has(id)) await this.createTask(clients, id);
     clients.consumer.assign([...this.tasks.values()].flatMap((task) => task.plan.inputs.map((input) => ({ topic: input.topic, partition: input.partition }))));
     this.lastCommitMs = Date.now();
     if (!this.stopping() && !clients.member.rejoinNeeded) this.setState('RUNNING');
+  }
+
+  private userTopicPartitions(): number | null {
+    return this.config.bootstrapServers === 'embedded' ? this.config.embeddedTopicPartitions : null;
+  }
+
+  private prepareTopics(clients: Clients): Promise<TopologyPlan> {
+    return prepareTopics(clients.admin, this.topology, this.config.applicationId, this.userTopicPartitions());
   }
 
   private appDirectory(): string {

@@ -28,6 +28,7 @@ export const STREAMS_KAFKA_NAMES: Readonly<Record<string, string>> = {
   'max.poll.interval.ms': 'maxPollIntervalMs',
   'request.timeout.ms': 'requestTimeoutMs',
   'embedded.data.dir': 'embeddedDataDir',
+  'embedded.topic.partitions': 'embeddedTopicPartitions',
 };
 
 const integer = (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
@@ -51,6 +52,8 @@ export const streamsConfigSchema = z
     bootstrapServers: bootstrapSchema,
     /** Data directory of the embedded broker; default `<state.dir>/<application.id>-broker`. */
     embeddedDataDir: z.string().min(1).optional(),
+    /** With the embedded broker, missing source and sink topics are created with this many partitions. */
+    embeddedTopicPartitions: integer(1, 1_000).default(4),
     clientId: z.string().min(1).optional(),
     stateDir: z.string().min(1).default(path.join(os.tmpdir(), 'runnel-streams')),
     processingGuarantee: z.enum(['at_least_once', 'exactly_once_v2']).default('at_least_once'),

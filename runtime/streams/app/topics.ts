@@ -18,8 +18,28 @@ async function partitionCounts(admin: Admin, topics: readonly string[]): Promise
   return counts;
 }
 
-/** Plans the topology against the cluster and makes sure every internal topic exists as planned. */
-export async function prepareTopics(admin: Admin, topology: Topology, applicationId: string): Promise<TopologyPlan> {
+/** Creates the topics that do not exist yet; one created meanwhile by someone else is fine. */
+async function createMissing(admin: Admin, topics: readonly { name: string; partitions: number; config: Readonly<Record<string, string>> }[]): Promise<void> {
+  for (const topic of topics) {
+    try {
+      await admin.createTopics([{ topic: topic.name, numPartitions: topic.partitions, configs: topic.config }]);
+    } catch (error) {
+      if (!(error instanceof KafkaProtocolError && error.code === TOPIC_ALREADY_EXISTS)) throw error;
+    }
+  }
+}
+
+/**
+ * Plans the topology against the cluster and makes sure every internal topic exists as planned.
+ * With userTopicPartitions set (the embedded broker), missing source and sink topics are created
+ * with that many partitions; otherwise a missing source topic is an error, as in Kafka Streams.
+ */
+export async function prepareTopics(admin: Admin, topology: Topology, applicationId: string, userTopicPartitions: number | null = null): Promise<TopologyPlan> {
+  if (userTopicPartitions !== null) {
+    const userTopics = [...new Set([...userSourceTopics(topology), ...userSinkTopics(topology)])];
+    const present = await partitionCounts(admin, userTopics);
+    await createMissing(admin, userTopics.filter((topic) => !present.has(topic)).map((name) => ({ name, partitions: userTopicPartitions, config: {} })));
+  }
   // Existing sink topics are described too, so custom partitioners learn their partition counts.
   const plan = planTopology(topology, applicationId, await partitionCounts(admin, [...new Set([...userSourceTopics(topology), ...userSinkTopics(topology)])]));
   const existing = await partitionCounts(admin, plan.internalTopics.map((topic) => topic.name));
@@ -29,13 +49,6 @@ export async function prepareTopics(admin: Admin, topology: Topology, applicatio
       throw new TopologyPlanError(`internal topic ${topic.name} has ${count} partitions but the topology needs ${topic.partitions}; reset the application (delete its internal topics) after changing source partition counts`);
     }
   }
-  const missing = plan.internalTopics.filter((topic) => !existing.has(topic.name));
-  for (const topic of missing) {
-    try {
-      await admin.createTopics([{ topic: topic.name, numPartitions: topic.partitions, configs: topic.config }]);
-    } catch (error) {
-      if (!(error instanceof KafkaProtocolError && error.code === TOPIC_ALREADY_EXISTS)) throw error;
-    }
-  }
+  await createMissing(admin, plan.internalTopics.filter((topic) => !existing.has(topic.name)));
   return plan;
 }
