@@ -511,8 +511,14 @@ export class Producer {
     while (this.calls.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Sends what is buffered and closes. A transaction still open is aborted first, as Kafka's
+   * producer does on close, so read_committed consumers are not held back until its timeout.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
+    const state = this.transactions?.state;
+    if (state === 'inTransaction' || state === 'abortableError' || state === 'aborting') await this.abortTransaction().catch(() => undefined);
     await this.flush();
     this.closed = true;
     this.sender.close();

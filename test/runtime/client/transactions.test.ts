@@ -181,6 +181,19 @@ describe('transactional producer', () => {
     expect(everything).not.toContain('zombie-2');
   });
 
+  it('aborts an open transaction on close, so read_committed consumers need not wait for its timeout', async () => {
+    const topic = 'runnel-tx-closed';
+    await admin.createTopics([{ topic, numPartitions: 1 }]);
+    const producer = transactional('runnel-closed');
+    await producer.beginTransaction();
+    await producer.send({ topic, messages: [{ value: 'left-open' }] });
+    await producer.close();
+    const next = transactional('runnel-closed-next');
+    await next.transaction(async (tx) => { await tx.send({ topic, messages: [{ value: 'after' }] }); });
+    // With the 60 s default timeout still running, only the abort on close lets this through.
+    expect(await readUntil(topic, [0], 'after', 'read_committed')).toEqual(['after']);
+  });
+
   it('aborts the open transaction of a SIGKILLed producer process after its timeout', async () => {
     const topic = 'runnel-tx-doomed';
     await admin.createTopics([{ topic, numPartitions: 1 }]);
