@@ -3,8 +3,12 @@
 // controller elects a new leader from the ISR, production continues, and every acknowledged
 // record is read back exactly once and in order. The killed node then returns, truncates
 // anything the new leader never had and catches up as a follower.
+import path from 'node:path';
 import { Kafka, logLevel, type Admin as KafkaAdmin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consumerRecords, decodeBatch, iterateBatches } from '../../core/records/batch.ts';
+import { DEFAULT_LOG_CONFIG } from '../../state/log/config.ts';
+import { PartitionLog } from '../../state/log/partition-log.ts';
 import { cleanupCluster, eventually, startCluster, type TestCluster } from '../helpers/cluster.ts';
 
 const TOPIC = 'failover';
@@ -73,6 +77,15 @@ describe('leader failover', () => {
     // The killed node comes back as a follower and catches up; the ISR grows back to three.
     await cluster.restart(first.leader);
     await eventually('the old leader back in the ISR', async () => ((await leaderOf(0)).isr.length === 3 ? true : undefined), 30_000);
+
+    // Every replica holds the same record at every offset it has, and all acknowledged ones.
+    const lastAcknowledged = acknowledged[acknowledged.length - 1] as number;
+    // A replica in the ISR has everything below the high watermark, so all acknowledged records.
+    for (const node of cluster.nodes) await cluster.kill(node.nodeId);
+    const replicaLogs = cluster.nodes.map((node) => readReplica(node.dataDirectory));
+    for (const log of replicaLogs) expect(log).toContain(lastAcknowledged);
+    const shortest = Math.min(...replicaLogs.map((log) => log.length));
+    for (const log of replicaLogs) expect(log.slice(0, shortest)).toEqual((replicaLogs[0] as number[]).slice(0, shortest));
   });
 });
 
@@ -86,4 +99,28 @@ async function readAll(lastValue: number): Promise<number[]> {
   await eventually('the last acknowledged record', () => (seen.includes(lastValue) ? true : undefined), 30_000);
   await consumer.disconnect();
   return seen;
+}
+
+
+/** The values of one stopped replica's log of the partition, in offset order, read from its files. */
+function readReplica(dataDirectory: string): number[] {
+  const log = PartitionLog.open(path.join(dataDirectory, `${TOPIC}-0`), { ...DEFAULT_LOG_CONFIG }, { log: () => {} });
+  const values: number[] = [];
+  try {
+    let offset = log.logStartOffset;
+    while (offset < log.logEndOffset) {
+      const read = log.read(offset, 1024 * 1024);
+      if (read.status !== 'ok' || read.records.length === 0) break;
+      for (const { position } of iterateBatches(read.records)) {
+        for (const record of consumerRecords(decodeBatch(read.records, position))) {
+          if (record.offset !== BigInt(values.length)) throw new Error(`offset ${record.offset} after ${values.length} records`);
+          values.push(Number(record.value?.toString()));
+        }
+      }
+      offset = read.nextOffset;
+    }
+  } finally {
+    log.close();
+  }
+  return values;
 }
