@@ -87,7 +87,8 @@ export class ReplicaFetcher {
         const unchecked = targets.filter((target) => !target.truncated);
         if (unchecked.length > 0) await this.truncate(loop.channel, unchecked);
         const ready = targets.filter((target) => target.truncated);
-        if (ready.length > 0 && !(await this.fetchOnce(loop.channel, ready))) await sleep(ERROR_BACKOFF_MS);
+        // Nothing to fetch yet (the leader did not answer for its epoch): wait before asking again.
+        if (ready.length === 0 || !(await this.fetchOnce(loop.channel, ready))) await sleep(ERROR_BACKOFF_MS);
       } catch (error) {
         this.options.logger.debug('replica fetch failed', { leader: leaderId, error: (error as Error).message });
         await sleep(ERROR_BACKOFF_MS);
