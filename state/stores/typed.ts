@@ -7,7 +7,7 @@ import { writeInt32 } from '../../core/serdes/numbers.ts';
 import { encodeUtf8Padded, Serdes, type Serde } from '../../core/serdes/serde.ts';
 import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
 import type { Windowed } from '../../core/topology/windows.ts';
-import { bytesEqual, readUint32, suffixNumber, withSuffix, withoutSuffix } from './bytes.ts';
+import { bytesEqual, prefixUpperBound, readUint32, startsWith, suffixNumber, withSuffix, withoutSuffix } from './bytes.ts';
 import { CachingLayer, hashKeyOf, isHashedBytesStore, type HashedBytesStore } from './layers.ts';
 import type { FlushListener, KeyValue, KeyValueBytesStore, KeyValueStore, SessionStore, StoreMetrics, WindowEntry, WindowStore } from './types.ts';
 
@@ -131,6 +131,28 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
   }
   all(): KeyValue<K, V>[] {
     return this.range(null, null);
+  }
+  /** The range [from, to], largest key first. */
+  reverseRange(from: K | null, to: K | null): KeyValue<K, V>[] {
+    return this.range(from, to).reverse();
+  }
+  /**
+   * Entries whose serialized key starts with the serialized prefix, in key order (Kafka Streams'
+   * prefixScan(prefix, prefixKeySerializer)); reads the range [prefix, prefixUpperBound] below.
+   */
+  prefixScan<P>(prefix: P, prefixSerde: Serde<P>): KeyValue<K, V>[] {
+    this.metrics.ranges++;
+    const prefixBytes = prefixSerde.serialize(prefix, this.name);
+    const result: KeyValue<K, V>[] = [];
+    for (const entry of this.inner.range(prefixBytes, prefixUpperBound(prefixBytes))) {
+      if (!startsWith(entry.key, prefixBytes)) continue;
+      result.push({ key: this.keySerde.deserialize(entry.key, this.name), value: this.valueSerde.deserialize(entry.value, this.name) });
+    }
+    return result;
+  }
+  /** Stores each entry in order, as consecutive puts would (null deletes). */
+  putAll(entries: readonly KeyValue<K, V | null>[]): void {
+    for (const entry of entries) this.put(entry.key, entry.value);
   }
   approximateNumEntries(): number {
     return this.inner.approximateNumEntries();
