@@ -45,6 +45,11 @@ const closeAt = (views.at(-1)?.timestamp ?? startMs) + 10 * MINUTE;
 let produced = 0;
 let eventTime = startMs;
 
+// Ctrl-C or SIGTERM stops the generator; the application then closes cleanly (stores flushed,
+// checkpoints written, the group left) and the broker shuts down.
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { interrupted = true; });
+
 try {
   await running.start();
   await running.waitUntilRunning();
@@ -53,16 +58,11 @@ try {
   const viewer = setInterval(() => void render(started).catch(() => undefined), live ? 500 : 2_000);
   try {
     await produceAtRate([...views, ...closingViews(closeAt)]);
-    const expectedPerMinute = expectedWindowCounts(views, MINUTE, MINUTE, closeAt);
-    const expectedPerFive = expectedWindowCounts(views, 5 * MINUTE, MINUTE, closeAt);
-    await until(async () => {
-      await Promise.all([perMinute.poll(), perFive.poll()]);
-      return perMinute.table().size >= expectedPerMinute.size && perFive.table().size >= expectedPerFive.size;
-    }, 'the application to emit every closed window', 120_000);
-    const seconds = (performance.now() - started) / 1000;
-    clearInterval(viewer);
-    await render(started);
-    report(seconds, expectedPerMinute, expectedPerFive);
+    if (!interrupted) await finish(started);
+    if (interrupted) {
+      console.log('\ninterrupted: closing the application and the broker');
+      process.exitCode = 130;
+    }
   } finally {
     clearInterval(viewer);
   }
@@ -73,6 +73,19 @@ try {
   await broker.stop();
 }
 
+async function finish(started: number): Promise<void> {
+  const expectedPerMinute = expectedWindowCounts(views, MINUTE, MINUTE, closeAt);
+  const expectedPerFive = expectedWindowCounts(views, 5 * MINUTE, MINUTE, closeAt);
+  await until(async () => {
+    await Promise.all([perMinute.poll(), perFive.poll()]);
+    return interrupted || (perMinute.table().size >= expectedPerMinute.size && perFive.table().size >= expectedPerFive.size);
+  }, 'the application to emit every closed window', 120_000);
+  if (interrupted) return;
+  const seconds = (performance.now() - started) / 1000;
+  await render(started);
+  report(seconds, expectedPerMinute, expectedPerFive);
+}
+
 async function produceAtRate(records: readonly TypedRecord<string, PageView>[]): Promise<void> {
   const producer = new Producer({ bootstrapServers: broker.bootstrap, clientId: 'demo-generator', lingerMs: 5 });
   const keys = Serdes.string();
@@ -80,7 +93,7 @@ async function produceAtRate(records: readonly TypedRecord<string, PageView>[]):
   const chunk = Math.max(1, Math.round(rate / 10));
   const began = performance.now();
   try {
-    for (let start = 0; start < records.length; start += chunk) {
+    for (let start = 0; start < records.length && !interrupted; start += chunk) {
       const slice = records.slice(start, start + chunk);
       await producer.send({ topic: PAGE_VIEWS, messages: slice.map((record) => ({ key: Buffer.from(keys.serialize(record.key as string, PAGE_VIEWS)), value: Buffer.from(values.serialize(record.value as PageView, PAGE_VIEWS)), timestamp: record.timestamp })) });
       produced += slice.length;

@@ -1,7 +1,7 @@
 // The main job from README (`npm run demo`) runs end to end: an embedded broker, the generator,
 // the windowed page-views application and its live view; every window it emits must match the
 // counts computed independently, and the run must end by itself with exit code 0.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanup, REPOSITORY_ROOT, temporaryDirectory } from '../helpers/broker.ts';
@@ -23,5 +23,21 @@ describe('examples/demo.ts', () => {
     expect(summary).not.toBeNull();
     expect(Number(summary![1])).toBeGreaterThan(5);
     expect(run.stdout).toContain('every window matches the counts computed independently of the application');
+  }, 180_000);
+
+  it('stops cleanly on SIGTERM: the application closes and the broker shuts down', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPOSITORY_ROOT, 'examples/demo.ts')], {
+      cwd: REPOSITORY_ROOT, env: { ...process.env, RUNNEL_DEMO_DIR: temporaryDirectory('runnel-demo-'), RUNNEL_DEMO_VIEWS: '1000000', RUNNEL_DEMO_RATE: '5000' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 90_000;
+    while (!stdout.includes('Runnel demo: page views per minute') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 60_000))]);
+    if (code === 'hung') child.kill('SIGKILL');
+    expect(code).toBe(130);
+    expect(stdout).toContain('interrupted: closing the application and the broker');
   }, 180_000);
 });
