@@ -195,28 +195,36 @@ export class ProducerStateTable {
 
   // ---------------------------------------------------------------- rebuild and snapshots
 
-  /** Replays batch headers from `fromOffset` to the log end; control batches are decoded (one record each). */
-  replay(log: PartitionLog, fromOffset: bigint): void {
+  /**
+   * Replays batch headers from `fromOffset` to the log end; control batches are decoded (one
+   * record each). `indexAborts`: batches a follower just copied from its leader, whose abort
+   * markers still need their entries in the log's transaction index. A start-up replay of the
+   * broker's own log passes false, since those entries were written with the markers.
+   */
+  replay(log: PartitionLog, fromOffset: bigint, indexAborts = true): void {
     let offset = fromOffset;
     while (offset < log.logEndOffset) {
       const read = log.read(offset, REBUILD_READ_BYTES, { minOneBatch: true });
       if (read.records.length === 0) break;
       const before = offset;
       for (const { position, header } of iterateBatches(read.records)) {
-        this.replayBatch(read.records, position, header);
+        this.replayBatch(read.records, position, header, indexAborts ? log : null);
         offset = header.baseOffset + BigInt(header.lastOffsetDelta) + 1n;
       }
       if (offset <= before) throw new Error(`assertion: producer state rebuild made no progress at offset ${before}`);
     }
   }
 
-  private replayBatch(records: Buffer, position: number, header: BatchHeader): void {
+  private replayBatch(records: Buffer, position: number, header: BatchHeader, abortIndex: PartitionLog | null): void {
     if (header.producerId < 0n) return;
     // A replayed batch counts as written at its own timestamp, as far as expiry is concerned.
     if (!isControl(header.attributes)) { this.recordAppend(header, Number(header.maxTimestamp)); return; }
     const control = readControlRecord(decodeBatch(records, position).records[0]!);
     if (control.type === 'unknown') return;
-    this.recordMarker(header.producerId, header.producerEpoch, header.baseOffset, control.type === 'commit');
+    const firstOffset = this.recordMarker(header.producerId, header.producerEpoch, header.baseOffset, control.type === 'commit');
+    if (abortIndex === null || control.type !== 'abort' || firstOffset === null) return;
+    const lastStableOffset = this.lastStableOffset(header.baseOffset + 1n);
+    abortIndex.appendAbortedTransaction({ producerId: header.producerId, firstOffset, lastOffset: header.baseOffset, lastStableOffset });
   }
 
   /**
@@ -232,7 +240,7 @@ export class ProducerStateTable {
     const usable = snapshot !== null && snapshot.offset >= log.logStartOffset && snapshot.offset <= log.logEndOffset;
     if (usable) table.restore(snapshot);
     else rmSync(snapshotPath, { force: true });
-    table.replay(log, usable ? snapshot.offset : log.logStartOffset);
+    table.replay(log, usable ? snapshot.offset : log.logStartOffset, false);
     return table;
   }
 
