@@ -190,8 +190,9 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
   }
 
   /**
-   * Compacts the whole column family, which drops overwritten values and deletes, after which
-   * approximateNumEntries is exact. Costly: for tests, and after restoring a large changelog.
+   * Compacts the whole column family, dropping the overwritten values and deletes it rewrites.
+   * RocksDB may move a lone file to the last level without rewriting it, so approximateNumEntries
+   * stays an estimate. Costly: for tests, and after restoring a large changelog.
    */
   async compact(): Promise<void> {
     await this.writeStaged();
