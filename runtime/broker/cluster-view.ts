@@ -40,4 +40,8 @@ export interface ClusterView {
   createTopics(request: RequestBodyByKey[19]): Promise<BodyInput<ResponseBodyByKey[19]>>;
   /** Asks the controller to create a topic with the broker defaults (auto-creation); does not wait. */
   requestTopicCreation(name: string): void;
+  /** DeleteTopics through the active controller, by name; one result per name. */
+  deleteTopics(names: string[], timeoutMs: number): Promise<{ name: string; errorCode: number; errorMessage: string | null }[]>;
+  /** CreatePartitions through the active controller. */
+  createPartitions(request: RequestBodyByKey[37]): Promise<BodyInput<ResponseBodyByKey[37]>>;
 }

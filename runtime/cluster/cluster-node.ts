@@ -101,7 +101,9 @@ export class ClusterNode {
     });
     this.controller = new ControllerService(this.quorum, this.image, {
       sessionTimeoutMs: config['broker.session.timeout.ms'], uncleanLeaderElection: config['unclean.leader.election.enable'],
-    }, { numPartitions: config['num.partitions'], replicationFactor: config['default.replication.factor'] }, this.logger.child('controller'));
+    }, {
+      numPartitions: config['num.partitions'], replicationFactor: config['default.replication.factor'], deleteTopicEnable: config['delete.topic.enable'],
+    }, this.logger.child('controller'));
   }
 
   private startBroker(): void {
@@ -266,6 +268,8 @@ export class ClusterNode {
       },
       createTopics: (request) => this.forwardCreateTopics(request),
       requestTopicCreation: (name) => this.requestTopicCreation(name),
+      deleteTopics: (names, timeoutMs) => this.forwardDeleteTopics(names, timeoutMs),
+      createPartitions: (request) => this.forwardCreatePartitions(request),
     };
   }
 
@@ -291,6 +295,35 @@ export class ClusterNode {
     const deadline = Date.now() + CREATED_TOPIC_WAIT_MS;
     while (created.some((name) => !this.image.topics.has(name)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     return response;
+  }
+
+  private async forwardDeleteTopics(names: string[], timeoutMs: number): Promise<{ name: string; errorCode: number; errorMessage: string | null }[]> {
+    if (names.length === 0) return [];
+    try {
+      const response = await (this.lifecycle as BrokerLifecycle).sendToController(ApiKey.DeleteTopics, { topicNames: names, timeoutMs });
+      const deleted = response.responses.filter((r) => r.errorCode === ErrorCode.NONE).map((r) => r.name);
+      await this.waitForImage(() => deleted.every((name) => name === null || !this.image.topics.has(name)));
+      return response.responses.map((r) => ({ name: r.name ?? '', errorCode: r.errorCode, errorMessage: r.errorMessage }));
+    } catch (error) {
+      return names.map((name) => ({ name, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: `no active controller answered: ${(error as Error).message}` }));
+    }
+  }
+
+  private async forwardCreatePartitions(request: RequestBodyByKey[37]): Promise<BodyInput<ResponseBodyByKey[37]>> {
+    try {
+      const response = await (this.lifecycle as BrokerLifecycle).sendToController(ApiKey.CreatePartitions, request);
+      await this.waitForImage(() => request.validateOnly || response.results.every((r) => r.errorCode !== ErrorCode.NONE
+        || (this.image.topics.get(r.name)?.partitions.length ?? 0) >= (request.topics.find((t) => t.name === r.name)?.count ?? 0)));
+      return response;
+    } catch (error) {
+      return { throttleTimeMs: 0, results: request.topics.map((topic) => ({ name: topic.name, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: (error as Error).message })) };
+    }
+  }
+
+  /** Clients ask this broker next; waits (a bounded time) until its image shows a change. */
+  private async waitForImage(done: () => boolean): Promise<void> {
+    const deadline = Date.now() + CREATED_TOPIC_WAIT_MS;
+    while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   private requestTopicCreation(name: string): void {

@@ -28,11 +28,15 @@ export const CONTROLLER_VERSIONS = {
   [ApiKey.BrokerHeartbeat]: 0,
   [ApiKey.AlterPartition]: 2,
   [ApiKey.CreateTopics]: 7,
+  [ApiKey.DeleteTopics]: 5,
+  [ApiKey.CreatePartitions]: 3,
 } as const;
 
 export interface TopicDefaults {
   numPartitions: number;
   replicationFactor: number;
+  /** delete.topic.enable */
+  deleteTopicEnable: boolean;
 }
 
 const notController = (): Outcome => ({ errorCode: ErrorCode.NOT_CONTROLLER, errorMessage: 'this node is not the active controller', records: [] });
@@ -120,6 +124,10 @@ export class ControllerService {
         return respond(ApiKey.BrokerHeartbeat, await this.heartbeat(decodeRequestBody(ApiKey.BrokerHeartbeat, header.apiVersion, frame, header.bodyOffset)));
       case ApiKey.AlterPartition:
         return respond(ApiKey.AlterPartition, await this.alterPartition(decodeRequestBody(ApiKey.AlterPartition, header.apiVersion, frame, header.bodyOffset)));
+      case ApiKey.DeleteTopics:
+        return respond(ApiKey.DeleteTopics, await this.deleteTopics(decodeRequestBody(ApiKey.DeleteTopics, header.apiVersion, frame, header.bodyOffset)));
+      case ApiKey.CreatePartitions:
+        return respond(ApiKey.CreatePartitions, await this.createPartitions(decodeRequestBody(ApiKey.CreatePartitions, header.apiVersion, frame, header.bodyOffset)));
       default:
         return respond(ApiKey.CreateTopics, await this.createTopics(decodeRequestBody(ApiKey.CreateTopics, header.apiVersion, frame, header.bodyOffset)));
     }
@@ -184,6 +192,30 @@ export class ControllerService {
       });
     }
     return { throttleTimeMs: 0, topics };
+  }
+
+  private async deleteTopics(request: RequestBodyByKey[20]): Promise<BodyInput<ResponseBodyByKey[20]>> {
+    const responses = [];
+    for (const name of request.topicNames) {
+      const outcome = this.defaults.deleteTopicEnable
+        ? await this.run(() => this.logic.deleteTopic(name))
+        : { errorCode: ErrorCode.TOPIC_DELETION_DISABLED, errorMessage: 'delete.topic.enable is false', records: [] };
+      responses.push({ name, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage });
+    }
+    return { throttleTimeMs: 0, responses };
+  }
+
+  private async createPartitions(request: RequestBodyByKey[37]): Promise<BodyInput<ResponseBodyByKey[37]>> {
+    const results = [];
+    for (const topic of request.topics) {
+      const outcome = topic.assignments !== null && topic.assignments.length > 0
+        ? { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'manual replica assignment is not supported yet' }
+        : request.validateOnly
+          ? { errorCode: ErrorCode.NONE, errorMessage: null }
+          : await this.run(() => this.logic.createPartitions(topic.name, topic.count));
+      results.push({ name: topic.name, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage });
+    }
+    return { throttleTimeMs: 0, results };
   }
 
   private topicProblem(name: string, partitionCount: number, assignmentCount: number, configs: Record<string, string>): Outcome | null {

@@ -63,6 +63,29 @@ describe('3-node cluster', () => {
     }
   });
 
+  it('grows and deletes replicated topics through the controller', async () => {
+    await admin.createTopics({ topics: [{ topic: 'short-lived', numPartitions: 1, replicationFactor: 2 }] });
+    await eventually('the topic on every broker', () => admin.fetchTopicMetadata({ topics: ['short-lived'] }));
+    await admin.createPartitions({ topicPartitions: [{ topic: 'short-lived', count: 3 }] });
+    const grown = await eventually('three partitions', async () => {
+      const metadata = await admin.fetchTopicMetadata({ topics: ['short-lived'] });
+      return metadata.topics[0]!.partitions.length === 3 ? metadata.topics[0]! : undefined;
+    });
+    const replicas = [...grown.partitions].sort((a, b) => a.partitionId - b.partitionId).map((p) => p.replicas);
+    expect(replicas).toEqual([[1, 2], [2, 3], [3, 1]]);
+    await admin.deleteTopics({ topics: ['short-lived'] });
+    // Every broker drops it: ask each one directly.
+    for (const address of cluster.bootstrap) {
+      const single = new Kafka({ clientId: 'one-broker', brokers: [address], logLevel: logLevel.NOTHING }).admin();
+      await single.connect();
+      try {
+        await eventually(`the topic gone from ${address}`, async () => (!(await single.listTopics()).includes('short-lived') ? true : undefined));
+      } finally {
+        await single.disconnect();
+      }
+    }
+  });
+
   it('acknowledges acks=all records and serves them to a consumer', async () => {
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();

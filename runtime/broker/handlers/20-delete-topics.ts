@@ -1,4 +1,5 @@
-// DeleteTopics, versions 0-6. Version 6 may name topics by id.
+// DeleteTopics, versions 0-6. Version 6 may name topics by id. In a cluster the active
+// controller deletes them (RemoveTopic), and every broker drops its replicas.
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { defineHandler, ZERO_UUID } from '../handler.ts';
@@ -8,10 +9,21 @@ export const deleteTopics = defineHandler({
   apiKey: ApiKey.DeleteTopics,
   minVersion: 0,
   maxVersion: 6,
-  handle(request, { broker, apiVersion }) {
+  async handle(request, { broker, apiVersion }) {
     const wanted = apiVersion >= 6
       ? request.topics.map((t) => ({ name: t.name ?? broker.topics.getById(t.topicId)?.name ?? null, topicId: t.topicId }))
       : request.topicNames.map((name) => ({ name, topicId: broker.topics.get(name)?.topicId ?? ZERO_UUID }));
+    if (broker.cluster !== null) {
+      const names = wanted.flatMap(({ name }) => (name === null ? [] : [name]));
+      const results = await broker.cluster.deleteTopics(names, request.timeoutMs);
+      return {
+        throttleTimeMs: 0,
+        responses: wanted.map(({ name, topicId }) => {
+          const result = results.find((r) => r.name === name);
+          return { name, topicId, errorCode: name === null ? ErrorCode.UNKNOWN_TOPIC_ID : result?.errorCode ?? ErrorCode.REQUEST_TIMED_OUT, errorMessage: result?.errorMessage ?? null };
+        }),
+      };
+    }
     return {
       throttleTimeMs: 0,
       responses: wanted.map(({ name, topicId }) => {
