@@ -30,6 +30,7 @@ export interface ActiveTaskOptions {
   readonly plan: TaskPlan;
   readonly directory: string;
   readonly persistent: boolean;
+  readonly exactlyOnce: boolean;
   readonly collector: ProducerCollector;
   readonly restoreConsumer: Consumer;
   readonly deserializationErrorHandler: DeserializationErrorHandler;
@@ -63,7 +64,7 @@ export class ActiveTask {
     const changelogPartitions = stores.map((store) => ({ topic: store.changelogTopic, partition: plan.partition }));
     const endsById = await endOffsets(options.restoreConsumer, changelogPartitions);
     const ends = new Map(stores.map((store) => [store.changelogTopic, endsById.get(`${store.changelogTopic}\u0000${plan.partition}`) ?? 0n]));
-    const state = await TaskState.open({ directory: options.directory, partition: plan.partition, stores, persistent: options.persistent, changelogEnds: ends, log: options.log });
+    const state = await TaskState.open({ directory: options.directory, partition: plan.partition, stores, persistent: options.persistent, exactlyOnce: options.exactlyOnce, changelogEnds: ends, log: options.log });
     try {
       const restored = new Map<string, ChangelogRecord[]>();
       let localRecords = 0;

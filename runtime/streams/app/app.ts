@@ -8,6 +8,12 @@
 // producer (everything acknowledged), write the local RocksDB copies and checkpoints, commit the
 // input offsets. A crash between two commits replays the input since the last commit, so
 // outputs may repeat and aggregates may count a record twice, but nothing is lost.
+//
+// exactly-once (v2): one transactional producer per instance; outputs, changelog writes and the
+// input offsets of a commit interval go into one transaction; inputs and restores read
+// read_committed. A crash aborts the open transaction (the restarted instance fences it), and
+// the local state, which may hold writes of that transaction, is wiped and rebuilt from the
+// committed changelog.
 import path from 'node:path';
 import { createLogger, type Logger } from '../../logger.ts';
 import type { Topology } from '../../../core/topology/topology.ts';
@@ -24,6 +30,8 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './embedded.ts';
 import { StreamsGroupMember } from './group-member.ts';
 import type { TaskPlan, TopologyPlan } from './plan.ts';
 import { StoreQueries, type KeyQueryMetadata } from './queries.ts';
+import { STREAMS_APP_LIMITS } from './limits.ts';
+import { readOrCreateProcessId } from './process-id.ts';
 import { listTaskDirectories } from './state-directory.ts';
 import { transitionAllowed, type StreamsState } from './states.ts';
 import { prepareTopics } from './topics.ts';
@@ -39,6 +47,15 @@ export type CommitListener = (offsets: readonly (TopicPartition & { offset: bigi
 
 /** Group errors after which a commit is simply dropped: the rejoin replays from the last commit. */
 const REBALANCE_COMMIT_CODES = new Set([22, 25, 27]);
+
+/** The group error code behind a refused commit (also when wrapped by a transaction error), or null. */
+function rebalanceCode(error: unknown): number | null {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 3; current = current.cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'number' && REBALANCE_COMMIT_CODES.has(code)) return code;
+  }
+  return null;
+}
 
 interface Clients {
   readonly bootstrap: string;
@@ -74,7 +91,6 @@ export class StreamsApp {
   constructor(private readonly topology: Topology, config: StreamsConfigInput) {
     this.config = parseStreamsConfig(config);
     this.logger = createLogger(`streams ${this.config.applicationId}`);
-    if (this.config.processingGuarantee === 'exactly_once_v2') throw new StreamsConfigError('processing.guarantee exactly_once_v2 is not supported by StreamsApp yet; use at_least_once');
     this.queries = new StoreQueries(topology, () => [...this.tasks.values()].map((task) => task.task));
   }
 
@@ -183,11 +199,15 @@ export class StreamsApp {
     const bootstrap = embedded?.bootstrap ?? (config.bootstrapServers as string[]).join(',');
     const common = { bootstrapServers: bootstrap, requestTimeoutMs: config.requestTimeoutMs };
     const admin = new Admin({ ...common, clientId: `${config.clientId}-admin` });
-    const producer = new Producer({ ...common, clientId: `${config.clientId}-producer`, lingerMs: 5, allowAutoTopicCreation: false });
+    const isolationLevel = this.exactlyOnce() ? 'read_committed' : 'read_uncommitted';
+    const transactional = this.exactlyOnce()
+      ? { transactionalId: `${config.applicationId}-${await readOrCreateProcessId(this.appDirectory())}`, transactionTimeoutMs: STREAMS_APP_LIMITS.transactionTimeoutMs }
+      : {};
+    const producer = new Producer({ ...common, ...transactional, clientId: `${config.clientId}-producer`, lingerMs: 5, allowAutoTopicCreation: false });
     const consumer = new Consumer({
-      ...common, clientId: `${config.clientId}-consumer`, groupId: config.applicationId, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: config.maxPollRecords,
+      ...common, clientId: `${config.clientId}-consumer`, groupId: config.applicationId, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: config.maxPollRecords, isolationLevel,
     });
-    const restoreConsumer = new Consumer({ ...common, clientId: `${config.clientId}-restore-consumer`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: 10_000 });
+    const restoreConsumer = new Consumer({ ...common, clientId: `${config.clientId}-restore-consumer`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: 10_000, isolationLevel });
     const cluster = new Cluster({
       bootstrapServers: bootstrap.split(','), clientId: `${config.clientId}-group`, connectTimeoutMs: 10_000, requestTimeoutMs: config.requestTimeoutMs,
       retryBackoffMs: 100, retries: 5, allowAutoTopicCreation: false, metadataMaxAgeMs: 300_000,
@@ -198,7 +218,8 @@ export class StreamsApp {
     }, streamsGroupAssignor(() => prepareTopics(admin, this.topology, config.applicationId, this.userTopicPartitions()), config.numStandbyReplicas));
     const collector = new ProducerCollector(producer, config.productionExceptionHandler, (message) => this.log(message));
     await admin.connect();
-    await producer.connect();
+    if (this.exactlyOnce()) await producer.initTransactions();
+    else await producer.connect();
     return { bootstrap, admin, producer, consumer, restoreConsumer, cluster, member, collector, embedded };
   }
 
@@ -250,6 +271,7 @@ export class StreamsApp {
       for (const task of this.tasks.values()) this.processedRecords += task.processBuffered();
       const now = Date.now();
       for (const task of this.tasks.values()) task.task.punctuateWallClock(now);
+      if (clients.collector.hasWaiting()) await this.beginTransactionIfNeeded(clients);
       await clients.collector.dispatch();
       const requested = [...this.tasks.values()].some((task) => task.task.commitRequested);
       if (requested || now - this.lastCommitMs >= this.config.commitIntervalMs) await this.commit(clients);
@@ -272,25 +294,62 @@ export class StreamsApp {
     for (const [task, partitions] of byTask) for (const batch of partitions.values()) task.addRecords(batch.topic, batch.partition, batch.records);
   }
 
-  /** The at-least-once commit; a commit refused because of a rebalance is dropped, not fatal. */
+  private exactlyOnce(): boolean {
+    return this.config.processingGuarantee === 'exactly_once_v2';
+  }
+
+  /** Under exactly-once, records may only be sent inside a transaction. */
+  private async beginTransactionIfNeeded(clients: Clients): Promise<void> {
+    if (this.exactlyOnce() && clients.producer.transactionState === 'ready') await clients.producer.beginTransaction();
+  }
+
+  /** Commits every task; a commit refused because of a rebalance is dropped and the group rejoined. */
   private async commit(clients: Clients): Promise<void> {
     this.lastCommitMs = Date.now();
     const offsets: (TopicPartition & { offset: bigint })[] = [];
     for (const task of this.tasks.values()) offsets.push(...task.task.commit());
+    try {
+      const committed = this.exactlyOnce() ? await this.commitTransaction(clients, offsets) : await this.commitAtLeastOnce(clients, offsets);
+      if (committed) for (const listener of this.commitListeners) listener(offsets);
+    } catch (error) {
+      const code = rebalanceCode(error);
+      if (code === null) throw error;
+      this.log(`commit refused (${code}); rejoining the group`);
+      clients.member.rejoinNeeded = true;
+      // Under exactly-once the transaction was aborted: the stores hold its writes, so they go.
+      if (this.exactlyOnce()) await this.closeTasksDirty(clients);
+    }
+  }
+
+  /** at-least-once: flush producer, write local state and checkpoints, commit offsets. */
+  private async commitAtLeastOnce(clients: Clients, offsets: readonly (TopicPartition & { offset: bigint })[]): Promise<boolean> {
     await clients.collector.flush();
     for (const task of this.tasks.values()) await task.state.checkpoint(task.writtenChangelogOffsets(clients.collector));
     if (clients.member.membershipLost) {
       this.logger.warn('membership lost: offsets not committed');
-      return;
+      return false;
     }
+    await clients.member.commit(offsets);
+    return true;
+  }
+
+  /** exactly-once: outputs, changelog writes and input offsets commit in one transaction. */
+  private async commitTransaction(clients: Clients, offsets: readonly (TopicPartition & { offset: bigint })[]): Promise<boolean> {
+    const producer = clients.producer;
+    if (offsets.length === 0 && !clients.collector.hasWaiting() && producer.transactionState !== 'inTransaction') return false;
     try {
-      await clients.member.commit(offsets);
-      for (const listener of this.commitListeners) listener(offsets);
+      await this.beginTransactionIfNeeded(clients);
+      await clients.collector.dispatch();
+      const group = { groupId: this.config.applicationId, generationId: clients.member.generationId, memberId: clients.member.memberId, groupInstanceId: null };
+      await producer.sendOffsetsToTransaction(offsets, group);
+      await producer.commitTransaction();
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (typeof code !== 'number' || !REBALANCE_COMMIT_CODES.has(code)) throw error;
-      this.log(`offset commit refused (${code}); rejoining the group`);
+      if (producer.transactionState === 'inTransaction' || producer.transactionState === 'abortableError') await producer.abortTransaction().catch(() => undefined);
+      throw error;
     }
+    await clients.collector.flush();
+    for (const task of this.tasks.values()) await task.state.checkpoint(task.writtenChangelogOffsets(clients.collector));
+    return true;
   }
 
   private async rebalance(clients: Clients): Promise<void> {
@@ -338,6 +397,7 @@ export class StreamsApp {
       plan,
       directory: path.join(this.appDirectory(), id),
       persistent: this.config.defaultDslStore === 'rocksDB',
+      exactlyOnce: this.exactlyOnce(),
       collector: clients.collector,
       restoreConsumer: clients.restoreConsumer,
       deserializationErrorHandler: this.config.deserializationExceptionHandler,
@@ -354,7 +414,7 @@ export class StreamsApp {
   private async closeTaskClean(clients: Clients, task: ActiveTask): Promise<void> {
     task.task.close();
     await clients.collector.flush();
-    await task.state.checkpoint(task.writtenChangelogOffsets(clients.collector));
+    await task.state.checkpoint(task.writtenChangelogOffsets(clients.collector), true);
     await task.state.close();
     this.tasks.delete(task.id);
   }
@@ -365,7 +425,12 @@ export class StreamsApp {
    * state is closed anyway and its checkpoint stays at the last commit.
    */
   private async closeTasksDirty(clients: Clients): Promise<void> {
-    await clients.collector.flush().catch(() => undefined);
+    if (this.exactlyOnce()) {
+      clients.collector.discardWaiting();
+      if (clients.producer.transactionState === 'inTransaction' || clients.producer.transactionState === 'abortableError') await clients.producer.abortTransaction().catch(() => undefined);
+    } else {
+      await clients.collector.flush().catch(() => undefined);
+    }
     for (const task of this.tasks.values()) {
       try {
         task.task.close();

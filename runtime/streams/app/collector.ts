@@ -50,6 +50,15 @@ export class ProducerCollector {
     messages.push(message);
   }
 
+  hasWaiting(): boolean {
+    return this.waiting.size > 0;
+  }
+
+  /** Drops what was not handed to the producer yet (the transaction it belonged to is aborted). */
+  discardWaiting(): void {
+    this.waiting.clear();
+  }
+
   /** Hands every waiting message to the producer; waits only when too much is unacknowledged. */
   async dispatch(): Promise<void> {
     for (const [topic, messages] of this.waiting) {

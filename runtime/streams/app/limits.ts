@@ -25,6 +25,9 @@ export const STREAMS_APP_LIMITS = {
   membersMax: 1_000,
   /** Join attempts before a rebalance is reported as a failure. */
   joinAttemptsMax: 50,
+  /** Kafka Streams' transaction.timeout.ms under exactly-once: a crashed instance's open
+   * transaction blocks read_committed readers at most this long. */
+  transactionTimeoutMs: 10_000,
   /** Bytes of assignment or subscription user data accepted from the group. */
   userDataBytesMax: 1024 * 1024,
 } as const;

@@ -9,10 +9,15 @@
 // the copy is loaded back, and only the changelog after the checkpoint is read from the broker.
 // The cost is memory: a store's whole content lives in the process. Without a checkpoint the
 // copy cannot be trusted (a crash before the first commit), so it is wiped.
+//
+// Under exactly-once the checkpoint is deleted once the task has restored and is written again
+// only on a clean close, as Kafka Streams does: RocksDB may hold writes of a transaction that
+// was later aborted, so after a crash the local copy is wiped and rebuilt from the committed
+// changelog (read_committed).
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ChangelogRecord } from '../../../core/topology/processor.ts';
-import { readCheckpoint, writeCheckpoint, type ChangelogOffset } from '../../../state/checkpoint/checkpoint.ts';
+import { deleteCheckpoint, readCheckpoint, writeCheckpoint, type ChangelogOffset } from '../../../state/checkpoint/checkpoint.ts';
 import { RocksDbTask } from '../../../state/stores/rocksdb/task.ts';
 
 export interface LoggedStore {
@@ -27,6 +32,8 @@ export interface TaskStateOptions {
   readonly stores: readonly LoggedStore[];
   /** False keeps stores in memory only: no local copy and no checkpoint, a full restore each start. */
   readonly persistent: boolean;
+  /** Exactly-once: the checkpoint exists only between a clean close and the next restore. */
+  readonly exactlyOnce: boolean;
   /** Changelog end offsets now, by topic, for this task's partition. */
   readonly changelogEnds: ReadonlyMap<string, bigint>;
   readonly log: (message: string) => void;
@@ -36,6 +43,7 @@ export class TaskState {
   /** Next changelog offset the local state covers, by changelog topic. */
   readonly positions = new Map<string, bigint>();
   private readonly storeByTopic = new Map<string, string>();
+  private checkpointDeleted = false;
 
   private constructor(private readonly options: TaskStateOptions, private readonly rocksdb: RocksDbTask | null) {
     for (const store of options.stores) this.storeByTopic.set(store.changelogTopic, store.storeName);
@@ -95,14 +103,21 @@ export class TaskState {
 
   /**
    * Writes the staged changes, then the checkpoint with the changelog offsets the copy now
-   * covers. The caller has flushed the producer, so `written` holds acknowledged offsets.
+   * covers (under exactly-once: removes it, unless the task is closing cleanly). The caller has
+   * flushed the producer (committed the transaction), so `written` holds acknowledged offsets.
    */
-  async checkpoint(written: ReadonlyMap<string, bigint>): Promise<void> {
+  async checkpoint(written: ReadonlyMap<string, bigint>, closing = false): Promise<void> {
     for (const [topic, next] of written) if (next > (this.positions.get(topic) ?? 0n)) this.positions.set(topic, next);
     if (this.rocksdb === null) return;
     for (const store of this.options.stores) await this.rocksdb.store(store.storeName).writeStaged();
+    if (this.options.exactlyOnce && !closing) {
+      if (!this.checkpointDeleted) await deleteCheckpoint(this.options.directory);
+      this.checkpointDeleted = true;
+      return;
+    }
     const entries: ChangelogOffset[] = this.options.stores.map((store) => ({ topic: store.changelogTopic, partition: this.options.partition, offset: this.positions.get(store.changelogTopic) ?? 0n }));
     await writeCheckpoint(this.options.directory, entries);
+    this.checkpointDeleted = false;
   }
 
   async close(): Promise<void> {
