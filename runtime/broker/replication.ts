@@ -61,7 +61,11 @@ export function loadEpochCache(log: PartitionLog): EpochCache {
 
 export function noteBatch(cache: EpochCache, header: BatchHeader): void {
   // Batches written before any leader epoch carry -1; they belong to no epoch.
-  if (header.partitionLeaderEpoch >= 0 && header.partitionLeaderEpoch >= cache.lastEpoch) cache.assign(header.partitionLeaderEpoch, header.baseOffset);
+  if (header.partitionLeaderEpoch < 0) return;
+  // An epoch this replica noted as leader without writing in it ends where the batch of an
+  // older epoch continues the log: that epoch never had a batch here.
+  if (header.partitionLeaderEpoch < cache.lastEpoch) cache.truncateFrom(header.baseOffset);
+  if (header.partitionLeaderEpoch >= cache.lastEpoch) cache.assign(header.partitionLeaderEpoch, header.baseOffset);
 }
 
 /**

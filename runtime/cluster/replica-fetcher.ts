@@ -127,6 +127,9 @@ export class ReplicaFetcher {
       const local = replication.epochs.endOffsetForEpoch(leaderEpoch, log.logEndOffset);
       offset = local.endOffset < leaderEndOffset ? local.endOffset : leaderEndOffset;
     }
+    // Epochs that start at or after the cut are not in the leader's history (an epoch this
+    // replica led without writing a batch), even when no record goes.
+    replication.epochs.truncateFrom(offset < log.logEndOffset ? offset : log.logEndOffset);
     if (offset >= log.logEndOffset) return;
     if (offset < state.highWatermark) this.options.logger.warn('truncating below the high watermark', { topic: state.topic, partition: state.partition, offset: String(offset), highWatermark: String(state.highWatermark) });
     this.options.logger.info('follower truncates', { topic: state.topic, partition: state.partition, from: String(log.logEndOffset), to: String(offset) });
