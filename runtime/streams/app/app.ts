@@ -21,6 +21,7 @@ import type { TopicRecord } from '../../../core/topology/record.ts';
 import { Cluster } from '../../client/cluster.ts';
 import { Admin, Consumer, Producer, type ConsumerRecord, type TopicPartition } from '../../client/index.ts';
 import { StreamsProcessingError } from '../task.ts';
+import { StateDirectory, taskDirectoryName } from '../../../state/directory/index.ts';
 import type { ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore } from '../../../state/stores/types.ts';
 import { ActiveTask, type RestoreReport } from './active-task.ts';
 import { decodeAssignmentInfo, encodeInfo, streamsGroupAssignor } from './assignment-info.ts';
@@ -32,7 +33,6 @@ import type { TaskPlan, TopologyPlan } from './plan.ts';
 import { StoreQueries, type KeyQueryMetadata } from './queries.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
 import { readOrCreateProcessId } from './process-id.ts';
-import { listTaskDirectories } from './state-directory.ts';
 import { transitionAllowed, type StreamsState } from './states.ts';
 import { prepareTopics } from './topics.ts';
 
@@ -77,6 +77,9 @@ export class StreamsApp {
   private readonly commitListeners: CommitListener[] = [];
   private uncaughtErrorHandler: UncaughtErrorHandler = () => 'shutdown-client';
   private clients: Clients | null = null;
+  /** The locked `<state.dir>/<application.id>`; one process at a time may use it. */
+  private stateDirectory: StateDirectory | null = null;
+  private lastCleanupMs = Date.now();
   private plan: TopologyPlan | null = null;
   private readonly tasks = new Map<string, ActiveTask>();
   /** Active task ids by task, with the endpoint that runs them, from the last assignment. */
@@ -130,10 +133,12 @@ export class StreamsApp {
     if (this.currentState !== 'CREATED') throw new Error(`start() needs state CREATED, not ${this.currentState}`);
     this.setState('REBALANCING');
     try {
+      this.stateDirectory = await StateDirectory.lock({ stateDir: this.config.stateDir, applicationId: this.config.applicationId });
       this.clients = await this.connect();
       this.plan = await this.prepareTopics(this.clients);
     } catch (error) {
       await this.releaseClients();
+      await this.unlockStateDirectory();
       this.setState('PENDING_ERROR');
       this.setState('ERROR');
       throw error;
@@ -233,6 +238,11 @@ export class StreamsApp {
     await clients.embedded?.stop().catch(() => undefined);
   }
 
+  private async unlockStateDirectory(): Promise<void> {
+    await this.stateDirectory?.unlock().catch(() => undefined);
+    this.stateDirectory = null;
+  }
+
   private async runLoop(): Promise<void> {
     const clients = this.clients as Clients;
     for (;;) {
@@ -274,7 +284,10 @@ export class StreamsApp {
       if (clients.collector.hasWaiting()) await this.beginTransactionIfNeeded(clients);
       await clients.collector.dispatch();
       const requested = [...this.tasks.values()].some((task) => task.task.commitRequested);
-      if (requested || now - this.lastCommitMs >= this.config.commitIntervalMs) await this.commit(clients);
+      if (requested || now - this.lastCommitMs >= this.config.commitIntervalMs) {
+        await this.commit(clients);
+        await this.cleanRemovedTasks();
+      }
     }
   }
 
@@ -358,7 +371,7 @@ export class StreamsApp {
     else if (this.tasks.size > 0) await this.commit(clients);
     const plan = this.plan as TopologyPlan;
     const topics = [...plan.subtopologyByTopic.keys()].sort();
-    const localState = await listTaskDirectories(this.appDirectory());
+    const localState = ((await this.stateDirectory?.listTaskDirectories()) ?? []).map((info) => taskDirectoryName(info.task));
     const userData = encodeInfo({ version: 1, endpoint: this.config.applicationServer ?? null, previousActive: [...this.tasks.keys()], localState });
     const assigned = await clients.member.join(topics, userData);
     const info = decodeAssignmentInfo(assigned.userData);
@@ -384,6 +397,24 @@ export class StreamsApp {
     return prepareTopics(clients.admin, this.topology, this.config.applicationId, this.userTopicPartitions());
   }
 
+  private async claimTaskDirectory(plan: TaskPlan): Promise<string> {
+    const directory = this.stateDirectory;
+    if (directory === null) throw new Error('the state directory is not locked');
+    return directory.claimTask({ subtopology: plan.subtopologyId, partition: plan.partition });
+  }
+
+  private async releaseTaskDirectory(task: ActiveTask): Promise<void> {
+    await this.stateDirectory?.releaseTask({ subtopology: task.plan.subtopologyId, partition: task.plan.partition });
+  }
+
+  /** Deletes directories of tasks that left this instance longer than state.cleanup.delay.ms ago. */
+  private async cleanRemovedTasks(): Promise<void> {
+    if (Date.now() - this.lastCleanupMs < STREAMS_APP_LIMITS.stateCleanupCheckIntervalMs) return;
+    this.lastCleanupMs = Date.now();
+    const removed = (await this.stateDirectory?.cleanRemovedTasks()) ?? [];
+    if (removed.length > 0) this.log(`deleted the state of tasks ${removed.map(taskDirectoryName).join(', ')}, unused for state.cleanup.delay.ms`);
+  }
+
   private appDirectory(): string {
     return path.join(this.config.stateDir, this.config.applicationId);
   }
@@ -395,7 +426,7 @@ export class StreamsApp {
       applicationId: this.config.applicationId,
       topology: this.topology,
       plan,
-      directory: path.join(this.appDirectory(), id),
+      directory: await this.claimTaskDirectory(plan),
       persistent: this.config.defaultDslStore === 'rocksDB',
       exactlyOnce: this.exactlyOnce(),
       collector: clients.collector,
@@ -416,6 +447,7 @@ export class StreamsApp {
     await clients.collector.flush();
     await task.state.checkpoint(task.writtenChangelogOffsets(clients.collector), true);
     await task.state.close();
+    await this.releaseTaskDirectory(task);
     this.tasks.delete(task.id);
   }
 
@@ -438,6 +470,7 @@ export class StreamsApp {
         this.log(`task ${task.id} failed to close: ${error instanceof Error ? error.message : String(error)}`);
       }
       await task.state.close().catch(() => undefined);
+      await this.releaseTaskDirectory(task).catch(() => undefined);
     }
     this.tasks.clear();
   }
@@ -450,6 +483,7 @@ export class StreamsApp {
       await this.closeTasksDirty(clients);
     }
     await this.releaseClients();
+    await this.unlockStateDirectory();
   }
 }
 

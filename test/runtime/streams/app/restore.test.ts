@@ -47,6 +47,9 @@ async function runUntil(stateDir: string, expected: Map<string, number>, reports
   try {
     await app.start();
     await app.waitUntilRunning();
+    // A second instance on the same state directory is refused: one process per directory.
+    const intruder = new StreamsApp(countTopology(), { 'application.id': 'restore-app', 'bootstrap.servers': broker.bootstrap, 'state.dir': stateDir });
+    await expect(intruder.start()).rejects.toThrow(/lock/i);
     const store = app.keyValueStore<string, number>('event-counts');
     await waitFor(() => [...expected].every(([key, count]) => store.get(key) === count), 'the store to hold the expected counts');
     return new Map(store.all().map((entry) => [entry.key, entry.value]));
