@@ -161,6 +161,44 @@ describe('transactional producer', () => {
     expect(await readUntil(output, [0], 'o2', 'read_committed')).toEqual(['o2']);
   });
 
+  it('runs a consume-transform-produce loop exactly once through an aborted round', async () => {
+    const input = 'runnel-eos-input';
+    const output = 'runnel-eos-output';
+    const groupId = 'runnel-eos-app';
+    await admin.createTopics([{ topic: input, numPartitions: 1 }, { topic: output, numPartitions: 1 }]);
+    const seed = new Producer({ bootstrapServers: broker.bootstrap });
+    open.push(seed);
+    await seed.send({ topic: input, messages: Array.from({ length: 20 }, (_, index) => ({ value: `in-${index}` })) });
+    const reader = consumer({ groupId, autoCommit: false, autoOffsetReset: 'earliest', isolationLevel: 'read_committed', maxPollRecords: 5 });
+    reader.subscribe({ topics: [input] });
+    const producer = transactional('runnel-eos-processor');
+    let committed = 0n;
+    let round = 0;
+    const deadline = Date.now() + 30_000;
+    while (committed < 20n && Date.now() < deadline) {
+      const records = await reader.poll({ timeoutMs: 200 });
+      if (records.length === 0) continue;
+      round += 1;
+      await producer.beginTransaction();
+      await producer.send({ topic: output, messages: records.map((record) => ({ value: `out-${record.value?.toString().slice(3)}` })) });
+      const next = (records.at(-1) as ConsumerRecord).offset + 1n;
+      await producer.sendOffsetsToTransaction([{ topic: input, partition: 0, offset: next }], reader.groupMetadata());
+      if (round === 2) {
+        // A failed round: its outputs and offsets vanish, and the input is read again from the last commit.
+        await producer.abortTransaction();
+        reader.seek({ topic: input, partition: 0, offset: committed });
+        continue;
+      }
+      await producer.commitTransaction();
+      committed = next;
+    }
+    expect(committed).toBe(20n);
+    expect(round).toBeGreaterThanOrEqual(5);
+    expect(await committedOffset(groupId, input)).toBe(20n);
+    const outputs = await readUntil(output, [0], 'out-19', 'read_committed');
+    expect(outputs).toEqual(Array.from({ length: 20 }, (_, index) => `out-${index}`));
+  });
+
   it('fences the first producer when a second one takes its transactional id', async () => {
     const topic = 'runnel-tx-fenced';
     await admin.createTopics([{ topic, numPartitions: 1 }]);
