@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EpochCache } from '../../../runtime/cluster/raft-log.ts';
-import { desiredIsr, leaderHighWatermark, recordFollowerFetch, type PartitionReplication } from '../../../runtime/broker/replication.ts';
+import { desiredIsr, leaderHighWatermark, noteBatch, recordFollowerFetch, type PartitionReplication } from '../../../runtime/broker/replication.ts';
 
 const LAG_MS = 1000;
 
@@ -67,5 +67,21 @@ describe('replication state', () => {
     expect(desiredIsr(replication, 40n, 0, LAG_MS)).toBeNull();
     recordFollowerFetch(replication, 2, 55n, 60n, 1);
     expect(desiredIsr(replication, 40n, 1, LAG_MS)).toEqual([1, 2]);
+  });
+});
+
+describe('follower epoch cache', () => {
+  const header = (partitionLeaderEpoch: number, baseOffset: bigint) => ({ partitionLeaderEpoch, baseOffset }) as Parameters<typeof noteBatch>[1];
+
+  it('forgets an epoch led without a batch once an older epoch continues the log', () => {
+    const cache = new EpochCache();
+    noteBatch(cache, header(3, 0n));
+    // This replica led epoch 4 from offset 100 and wrote nothing; the next leader's log goes on with epoch 3.
+    cache.assign(4, 100n);
+    noteBatch(cache, header(3, 100n));
+    noteBatch(cache, header(5, 105n));
+    expect(cache.endOffsetForEpoch(3, 110n)).toEqual({ epoch: 3, endOffset: 105n });
+    expect(cache.endOffsetForEpoch(4, 110n)).toEqual({ epoch: 3, endOffset: 105n });
+    expect(cache.lastEpoch).toBe(5);
   });
 });
