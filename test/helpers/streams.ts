@@ -14,7 +14,7 @@ export async function createTopics(bootstrap: string, topics: readonly { topic: 
 
 export interface KeyedValue {
   readonly key: string | null;
-  readonly value: string | null;
+  readonly value: string | Buffer | null;
   readonly timestamp?: number;
 }
 
