@@ -94,7 +94,9 @@ async function fullStack(store: RocksDbKeyValueStore): Promise<void> {
     await prefetched.prefetch(batch);
     for (const key of batch) {
       const count = stack.get(key)?.[0] ?? 0;
-      stack.put(key, Uint8Array.of((count + 1) & 0xff, ...VALUE.subarray(1)));
+      const value = new Uint8Array(VALUE);
+      value[0] = (count + 1) & 0xff;
+      stack.put(key, value);
     }
     stack.flush();
     await prefetched.commit();

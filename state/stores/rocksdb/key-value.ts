@@ -92,9 +92,14 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
   }
 
   put(key: Uint8Array, value: Uint8Array | null): void {
-    this.assertOpen();
     const copy = new Uint8Array(key);
-    this.staged.set(bytesKey(copy), { key: copy, value });
+    this.putHashed(bytesKey(copy), copy, value);
+  }
+
+  /** put for a key handed over with its bytesKey form: the caller never changes the bytes again. */
+  putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
+    this.assertOpen();
+    this.staged.set(hashKey, { key, value });
     if (this.staged.size >= ROCKSDB_LIMITS.stagedWritesMax) this.submitStaged();
   }
 

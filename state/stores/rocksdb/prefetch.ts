@@ -8,13 +8,14 @@
 // it with the writes made since laid over it.
 import type { ChangelogRecord, StateStoreContext } from '../../../core/topology/processor.ts';
 import { bytesKey } from '../bytes.ts';
-import type { KeyValue, KeyValueBytesStore } from '../types.ts';
+import type { HashedBytesStore } from '../layers.ts';
+import type { KeyValue } from '../types.ts';
 import type { RocksDbKeyValueStore } from './key-value.ts';
 
 /** Cached keys kept across commits; above this the cache is emptied at the next commit. */
 const CACHED_KEYS_MAX = 100_000;
 
-export class PrefetchedKeyValueStore implements KeyValueBytesStore {
+export class PrefetchedKeyValueStore implements HashedBytesStore {
   readonly persistent = true;
   /** Prefetched or written values by latin1 key; null means known absent. */
   private readonly cache = new Map<string, { key: Uint8Array; value: Uint8Array | null }>();
@@ -53,15 +54,25 @@ export class PrefetchedKeyValueStore implements KeyValueBytesStore {
   }
 
   get(key: Uint8Array): Uint8Array | null {
-    const cached = this.cache.get(bytesKey(key));
+    return this.getHashed(bytesKey(key), key);
+  }
+
+  /** get with the key's bytesKey form, which the layers above have made already. */
+  getHashed(hashKey: string, _key: Uint8Array): Uint8Array | null {
+    const cached = this.cache.get(hashKey);
     if (cached === undefined) throw new Error(`store ${this.name}: get of a key that was not prefetched`);
     return cached.value;
   }
 
   put(key: Uint8Array, value: Uint8Array | null): void {
-    this.inner.put(key, value);
     const copy = new Uint8Array(key);
-    this.cache.set(bytesKey(copy), { key: copy, value });
+    this.putHashed(bytesKey(copy), copy, value);
+  }
+
+  /** put of a key handed over with its bytesKey form; the cache and the staged batch share the bytes. */
+  putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
+    this.inner.putHashed(hashKey, key, value);
+    this.cache.set(hashKey, { key, value });
   }
 
   delete(key: Uint8Array): Uint8Array | null {
