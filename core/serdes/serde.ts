@@ -26,7 +26,7 @@ export class DeserializationError extends Error {
 // Buffer's codec is several times faster than TextEncoder/TextDecoder for short strings, and
 // short ASCII strings (most keys) are faster still by hand: no Buffer view, no native UTF-8 pass.
 // isUtf8 keeps the strictness of a fatal decoder for everything else.
-const ASCII_BY_HAND_CHARS_MAX = 64;
+const ASCII_BY_HAND_CHARS_MAX = 32;
 const nativeSlices = Buffer.prototype as unknown as {
   latin1Slice(this: Uint8Array, start: number, end: number): string;
   utf8Slice(this: Uint8Array, start: number, end: number): string;

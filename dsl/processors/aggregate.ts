@@ -7,7 +7,7 @@ import type { UntypedProcessor } from '../../core/topology/topology.ts';
 import type { SessionWindows, SlidingWindows, TimeWindows, Window, Windowed } from '../../core/topology/windows.ts';
 import type { CachedWindowStore, KeyValueStore, SessionStore, WindowStore } from '../../state/stores/types.ts';
 import { processorOf, type Forward } from './stateless.ts';
-import { tableEmitter, type TimestampedStore } from './table.ts';
+import { tableUpdates, type TimestampedStore } from './table.ts';
 
 export interface Aggregation<K, V, VA> {
   readonly initializer: () => VA;
@@ -26,13 +26,15 @@ export function streamAggregateProcessor<K, V, VA>(storeName: string, aggregatio
     let emit: Forward<K, Change<VA>> | null = null;
     return processorOf<K, V, K, Change<VA>>((record, forward, context) => {
       if (dropsNull(record, context as ProcessorContext<unknown, unknown>)) return;
-      store ??= context.getStateStore<TimestampedStore<K, VA>>(storeName);
-      emit ??= tableEmitter(store, forward);
+      if (store === null) {
+        store = context.getStateStore<TimestampedStore<K, VA>>(storeName);
+        emit = tableUpdates(store, forward);
+      }
       const old = store.get(record.key);
       const aggregate = aggregation.aggregator(record.key, record.value, old?.value ?? aggregation.initializer());
       const timestamp = old === null ? record.timestamp : Math.max(record.timestamp, old.timestamp);
       store.put(record.key, { value: aggregate, timestamp });
-      emit({ ...record, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
+      emit?.({ ...record, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
     })();
   };
 }

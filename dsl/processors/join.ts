@@ -157,7 +157,7 @@ export function lookupJoinProcessor<K, V, KT, VT, VR>(
       const tableKey = selectKey(record.value, record.key);
       const found = tableKey === null || tableKey === undefined ? null : lookup.get(tableKey);
       if (found === null && !left) return;
-      forward({ ...record, value: joiner(record.value, found?.value ?? null, record.key) });
+      forward({ key: record.key, value: joiner(record.value, found?.value ?? null, record.key), timestamp: record.timestamp, headers: record.headers });
     })();
   };
 }

@@ -63,12 +63,20 @@ export function derivedGetter<K, V, VR>(parent: ValueGetterSupplier<K, V>, trans
  * deleting record's) and no headers.
  */
 export function tableEmitter<K, V>(store: TimestampedStore<K, V>, forward: Forward<K, Change<V>>): Forward<K, Change<V>> {
+  return tableUpdates(store, forward) ?? (() => undefined);
+}
+
+/**
+ * Like tableEmitter, but null when the store sends updates at flush, so a processor can skip
+ * building an update nobody takes (`updates?.(record)` does not evaluate its argument then).
+ */
+export function tableUpdates<K, V>(store: TimestampedStore<K, V>, forward: Forward<K, Change<V>>): Forward<K, Change<V>> | null {
   if (!('setFlushListener' in store)) return forward;
   const cached = (store as CachedKeyValueStore<K, ValueAndTimestamp<V>>).setFlushListener((key, newValue, oldValue, writtenAtMs) => {
     const timestamp = newValue?.timestamp ?? writtenAtMs;
     forward({ key, value: { newValue: newValue?.value ?? null, oldValue: oldValue?.value ?? null }, timestamp, headers: NO_HEADERS });
   });
-  return cached ? () => undefined : forward;
+  return cached ? null : forward;
 }
 
 /** Reads a topic into a store and forwards each update as a change. Null keys are dropped. */
@@ -81,11 +89,13 @@ export function tableSourceProcessor<K, V>(storeName: string): () => UntypedProc
         context.metrics.droppedRecords++;
         return;
       }
-      store ??= context.getStateStore<TimestampedStore<K, V>>(storeName);
-      emit ??= tableEmitter(store, forward);
+      if (store === null) {
+        store = context.getStateStore<TimestampedStore<K, V>>(storeName);
+        emit = tableUpdates(store, forward);
+      }
       const old = store.get(record.key);
       store.put(record.key, record.value === null ? null : { value: record.value, timestamp: record.timestamp });
-      emit({ ...record, value: { newValue: record.value, oldValue: old?.value ?? null } });
+      emit?.({ ...record, value: { newValue: record.value, oldValue: old?.value ?? null } });
     })();
   };
 }
@@ -148,15 +158,17 @@ export function tableAggregateProcessor<K, V, VA>(storeName: string, aggregation
         context.metrics.droppedRecords++;
         return;
       }
-      store ??= context.getStateStore<TimestampedStore<K, VA>>(storeName);
-      emit ??= tableEmitter(store, forward);
+      if (store === null) {
+        store = context.getStateStore<TimestampedStore<K, VA>>(storeName);
+        emit = tableUpdates(store, forward);
+      }
       const old = store.get(record.key);
       let aggregate = old?.value ?? aggregation.initializer();
       if (record.value.oldValue !== null && old !== null) aggregate = aggregation.subtractor(record.key, record.value.oldValue, aggregate);
       if (record.value.newValue !== null) aggregate = aggregation.adder(record.key, record.value.newValue, aggregate);
       const timestamp = Math.max(record.timestamp, old?.timestamp ?? record.timestamp);
       store.put(record.key, { value: aggregate, timestamp });
-      emit({ ...record, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
+      emit?.({ ...record, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
     })();
   };
 }
@@ -171,14 +183,16 @@ export function tableReduceProcessor<K, V>(storeName: string, adder: (aggregate:
         context.metrics.droppedRecords++;
         return;
       }
-      store ??= context.getStateStore<TimestampedStore<K, V>>(storeName);
-      emit ??= tableEmitter(store, forward);
+      if (store === null) {
+        store = context.getStateStore<TimestampedStore<K, V>>(storeName);
+        emit = tableUpdates(store, forward);
+      }
       const old = store.get(record.key);
       let aggregate: V | null = old?.value ?? null;
       if (record.value.oldValue !== null && aggregate !== null) aggregate = subtractor(aggregate, record.value.oldValue);
       if (record.value.newValue !== null) aggregate = aggregate === null ? record.value.newValue : adder(aggregate, record.value.newValue);
       store.put(record.key, aggregate === null ? null : { value: aggregate, timestamp: record.timestamp });
-      emit({ ...record, value: { newValue: aggregate, oldValue: old?.value ?? null } });
+      emit?.({ ...record, value: { newValue: aggregate, oldValue: old?.value ?? null } });
     })();
   };
 }

@@ -8,14 +8,13 @@ import { compareBytes } from './bytes.ts';
 import { hashKeyOf, type HashedBytesStore } from './layers.ts';
 import type { KeyValue, KeyValueBytesStore } from './types.ts';
 
-interface Entry {
-  readonly key: Uint8Array;
-  value: Uint8Array;
-}
-
 export class InMemoryKeyValueBytesStore implements HashedBytesStore {
   readonly persistent = false;
-  private readonly entries = new Map<string, Entry>();
+  /**
+   * Values by the latin1 form of their key (hashKeyOf). The key bytes are that string, so they
+   * are made again only for ranges: point reads and writes keep one Map entry and no key object.
+   */
+  private readonly entries = new Map<string, Uint8Array>();
   /** Whether sortedKeys and pendingKeys are kept: from the first range on. */
   private ordered = false;
   /** Keys in byte order as of the last merge; may hold deleted keys, which ranges skip. */
@@ -32,35 +31,31 @@ export class InMemoryKeyValueBytesStore implements HashedBytesStore {
   }
 
   get(key: Uint8Array): Uint8Array | null {
-    return this.entries.get(hashKeyOf(key))?.value ?? null;
+    return this.entries.get(hashKeyOf(key)) ?? null;
   }
 
   getHashed(hashKey: string, _key: Uint8Array): Uint8Array | null {
-    return this.entries.get(hashKey)?.value ?? null;
+    return this.entries.get(hashKey) ?? null;
   }
 
+  /** Keeps no reference to the key, so a caller may reuse its buffer after the put. */
   put(key: Uint8Array, value: Uint8Array | null): void {
-    // Copies guard against callers reusing their buffers after the put.
-    this.write(hashKeyOf(key), key, false, value);
+    this.write(hashKeyOf(key), value);
   }
 
-  putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
-    this.write(hashKey, key, true, value);
+  putHashed(hashKey: string, _key: Uint8Array, value: Uint8Array | null): void {
+    this.write(hashKey, value);
   }
 
-  private write(hashKey: string, key: Uint8Array, keyOwned: boolean, value: Uint8Array | null): void {
+  private write(hashKey: string, value: Uint8Array | null): void {
     this.assertOpen();
     if (value === null) {
       if (this.entries.delete(hashKey)) this.deletesSinceMerge++;
       return;
     }
-    const existing = this.entries.get(hashKey);
-    if (existing !== undefined) {
-      existing.value = value;
-      return;
-    }
-    this.entries.set(hashKey, { key: keyOwned ? key : new Uint8Array(key), value });
-    if (!this.ordered) return;
+    const sizeBefore = this.entries.size;
+    this.entries.set(hashKey, value);
+    if (!this.ordered || this.entries.size === sizeBefore) return;
     this.pendingKeys.push(hashKey);
     // Stores ranged rarely still merge now and then, so the lists stay bounded.
     if (this.pendingKeys.length > 2 * this.entries.size + 1024) this.sorted();
@@ -81,8 +76,8 @@ export class InMemoryKeyValueBytesStore implements HashedBytesStore {
     for (; index < keys.length; index++) {
       const hashKey = keys[index] as string;
       if (toKey !== null && hashKey > toKey) break;
-      const entry = this.entries.get(hashKey);
-      if (entry !== undefined) result.push({ key: entry.key, value: entry.value });
+      const value = this.entries.get(hashKey);
+      if (value !== undefined) result.push({ key: Buffer.from(hashKey, 'latin1'), value });
     }
     return result;
   }

@@ -188,12 +188,16 @@ export class CachingLayer extends WrappedBytesStore {
   }
 
   override put(key: Uint8Array, value: Uint8Array | null): void {
-    this.write(hashKeyOf(key), key, false, value, undefined);
+    this.write(hashKeyOf(key), key, false, value, undefined, false);
   }
 
-  /** Takes the key over; typedKey, when given, is the key before serialization, for the flush listener. */
-  override putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null, typedKey?: unknown): void {
-    this.write(hashKey, key, true, value, typedKey);
+  /**
+   * Takes the key over; typedKey, when given, is the key before serialization, for the flush
+   * listener. absentBelow says the caller knows the key has no value below (a window store's
+   * index does), so a flush need not read the old value there.
+   */
+  override putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null, typedKey?: unknown, absentBelow = false): void {
+    this.write(hashKey, key, true, value, typedKey, absentBelow);
   }
 
   /**
@@ -201,7 +205,7 @@ export class CachingLayer extends WrappedBytesStore {
    * not updates (expired windows), which flush listeners are not told about.
    */
   putBelow(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
-    this.cache.delete(hashKey);
+    if (this.cache.size > 0) this.cache.delete(hashKey);
     this.innerPut(hashKey, key, value);
   }
 
@@ -230,7 +234,7 @@ export class CachingLayer extends WrappedBytesStore {
     this.inner.close();
   }
 
-  private write(hashKey: string, key: Uint8Array, keyOwned: boolean, value: Uint8Array | null, typedKey: unknown): void {
+  private write(hashKey: string, key: Uint8Array, keyOwned: boolean, value: Uint8Array | null, typedKey: unknown, absentBelow: boolean): void {
     const writtenAtMs = this.context === null ? -1 : this.context.recordTimestampMs();
     const existing = this.cache.get(hashKey);
     if (existing !== undefined) {
@@ -246,7 +250,7 @@ export class CachingLayer extends WrappedBytesStore {
       return;
     }
     if (this.cache.size >= this.entriesMax) this.flushCache();
-    this.cache.set(hashKey, { hashKey, key: keyOwned ? key : new Uint8Array(key), keyOwned: true, value, dirty: true, writtenAtMs, below: undefined, typedKey });
+    this.cache.set(hashKey, { hashKey, key: keyOwned ? key : new Uint8Array(key), keyOwned: true, value, dirty: true, writtenAtMs, below: absentBelow ? null : undefined, typedKey });
   }
 
   /**

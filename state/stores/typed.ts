@@ -68,8 +68,8 @@ abstract class MeteredStore {
     return this.hashed === null ? this.inner.get(bytes) : this.hashed.getHashed(hashKey, bytes);
   }
   /** Writes below; the key bytes are handed over and never changed afterwards. */
-  protected putBytes(hashKey: string, bytes: Uint8Array, value: Uint8Array | null, typedKey: unknown): void {
-    if (this.cache !== null) this.cache.putHashed(hashKey, bytes, value, typedKey);
+  protected putBytes(hashKey: string, bytes: Uint8Array, value: Uint8Array | null, typedKey: unknown, absentBelow = false): void {
+    if (this.cache !== null) this.cache.putHashed(hashKey, bytes, value, typedKey, absentBelow);
     else if (this.hashed !== null) this.hashed.putHashed(hashKey, bytes, value);
     else this.inner.put(bytes, value);
   }
@@ -167,7 +167,9 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
     const last = this.lastKey;
     if (last !== null && last.key === key) return last.encoded;
     const bytes = this.keySerde.serialize(key, this.name);
-    const encoded = { bytes, hashKey: hashKeyOf(bytes) };
+    // An ASCII string's UTF-8 bytes read as latin1 are the string itself: no second string.
+    const ascii = typeof key === 'string' && (this.keySerde as Serde<unknown>) === stringSerde && bytes.byteLength === key.length;
+    const encoded = { bytes, hashKey: ascii ? (key as string) : hashKeyOf(bytes) };
     if (isPrimitive(key)) this.lastKey = { key, encoded };
     return encoded;
   }
@@ -236,9 +238,10 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     if (windowStartMs < this.minLiveTimeMs()) return;
     if (this.options.retainDuplicates && value === null) return;
     const encoded = this.options.retainDuplicates ? this.duplicateKey(key, windowStartMs) : this.compositeKey(key, windowStartMs);
-    this.putBytes(encoded.hashKey, encoded.bytes, value === null ? null : this.valueSerde.serialize(value, this.name), typedKeyFor(this.keySerde as Serde<unknown>, key));
-    if (value === null) this.windowKeys.get(this.slotOf(windowStartMs))?.delete(encoded.hashKey);
-    else this.rememberWindow(windowStartMs, encoded.hashKey, encoded.bytes);
+    const valueBytes = value === null ? null : this.valueSerde.serialize(value, this.name);
+    // The index is updated first; whether it held the key tells the cache the key is new below.
+    const known = valueBytes === null ? this.forgetWindow(windowStartMs, encoded.hashKey) : !this.rememberWindow(windowStartMs, encoded.hashKey, encoded.bytes);
+    this.putBytes(encoded.hashKey, encoded.bytes, valueBytes, typedKeyFor(this.keySerde as Serde<unknown>, key), this.windowKeysComplete && !known);
     this.oldestStartMs = Math.min(this.oldestStartMs, windowStartMs);
   }
   /**
@@ -260,6 +263,9 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     this.metrics.gets++;
     if (windowStartMs < this.minLiveTimeMs()) return null;
     const encoded = this.compositeKey(key, windowStartMs);
+    // The index holds every stored window (written here or restored), so a window it lacks is
+    // absent in the cache and below alike: new windows cost no store reads.
+    if (this.windowKeysComplete && this.windowKeys.get(this.slotOf(windowStartMs))?.has(encoded.hashKey) !== true) return null;
     const bytes = this.getBytes(encoded.hashKey, encoded.bytes);
     return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
   }
@@ -324,7 +330,7 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   protected override restored(record: ChangelogRecord): void {
     const startMs = suffixNumber(record.key, WINDOW_SUFFIX_BYTES, 0);
     if (record.value === null) {
-      this.windowKeys.get(this.slotOf(startMs))?.delete(hashKeyOf(record.key));
+      this.forgetWindow(startMs, hashKeyOf(record.key));
       return;
     }
     this.observedStreamTimeMs = Math.max(this.observedStreamTimeMs, startMs);
@@ -335,11 +341,18 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   private slotOf(startMs: number): number {
     return Math.floor(startMs / this.slotMs);
   }
-  private rememberWindow(startMs: number, hashKey: string, bytes: Uint8Array): void {
+  /** Adds a stored window to the index; true when it was not there before. */
+  private rememberWindow(startMs: number, hashKey: string, bytes: Uint8Array): boolean {
     const slot = this.slotOf(startMs);
     let keys = this.windowKeys.get(slot);
     if (keys === undefined) this.windowKeys.set(slot, (keys = new Map()));
+    const sizeBefore = keys.size;
     keys.set(hashKey, bytes);
+    return keys.size > sizeBefore;
+  }
+  /** Removes a deleted window from the index; true when it was there. */
+  private forgetWindow(startMs: number, hashKey: string): boolean {
+    return this.windowKeys.get(this.slotOf(startMs))?.delete(hashKey) === true;
   }
   /**
    * Deletes expired windows below the cache, looking only when the oldest stored window has
@@ -367,9 +380,10 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
           return;
         }
         this.deleteBelowCache(hashKey, bytes);
-        keys.delete(hashKey);
+        // A wholly expired slot is dropped below in one go.
+        if (!wholeSlotExpired) keys.delete(hashKey);
       });
-      if (keys.size === 0) this.windowKeys.delete(slot);
+      if (wholeSlotExpired || keys.size === 0) this.windowKeys.delete(slot);
     }
     this.oldestStartMs = oldestStartMs;
   }
