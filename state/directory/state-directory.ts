@@ -222,7 +222,10 @@ const unknownOwner: LockOwner = { pid: 1, hostname: 'unknown', acquiredAtMs: 0 }
 /**
  * Moves the stale lock aside, then checks that what moved is the stale lock it judged: if a
  * competing process had replaced it in between, the moved file is that process's fresh lock and
- * is linked back.
+ * is linked back. A third process that links its own lock in the instant between the move and
+ * the link back could still end up holding the directory alongside that process; the window is
+ * two system calls wide, and RocksDB's LOCK file still keeps two processes out of one task's
+ * database.
  */
 async function breakStaleLock(lockPath: string, stale: LockOwner): Promise<void> {
   const asidePath = `${lockPath}.stale.${process.pid}`;

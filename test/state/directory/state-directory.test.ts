@@ -97,6 +97,22 @@ describe('state directory lock', () => {
     await directory.unlock();
   });
 
+  it('lets exactly one of several processes take over a stale lock at once', async () => {
+    // A pid that surely is gone: a child that has already exited.
+    const finished = spawn(process.execPath, ['-e', '0']);
+    const deadPid = finished.pid;
+    await new Promise((resolve) => finished.on('exit', resolve));
+    mkdirSync(join(stateDir.path, 'orders-app'), { recursive: true });
+    writeFileSync(join(stateDir.path, 'orders-app', LOCK_FILE), JSON.stringify({ pid: deadPid, hostname: hostname(), acquiredAtMs: 1 }));
+    const holders = [startHolder('orders-app'), startHolder('orders-app'), startHolder('orders-app')];
+    const lines = await Promise.all(holders.map((holder) => holder.firstLine));
+    const winners = holders.filter((holder, index) => lines[index] === `locked ${holder.child.pid}`);
+    expect(winners).toHaveLength(1);
+    const winnerPid = winners[0]?.child.pid;
+    expect(lines.filter((line) => line === `refused ${winnerPid}`)).toHaveLength(2);
+    expect(JSON.parse(readFileSync(join(stateDir.path, 'orders-app', LOCK_FILE), 'utf8'))).toMatchObject({ pid: winnerPid });
+  });
+
   it('does not treat a lock from another host as stale', async () => {
     mkdirSync(join(stateDir.path, 'orders-app'), { recursive: true });
     writeFileSync(join(stateDir.path, 'orders-app', LOCK_FILE), JSON.stringify({ pid: 999_999_999, hostname: `${hostname()}-elsewhere`, acquiredAtMs: 1 }));
