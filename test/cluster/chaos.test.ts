@@ -7,6 +7,8 @@
 // and in order, and that every replica holds the same record at every offset.
 //
 // RUNNEL_CHAOS_ROUNDS sets the number of rounds (default 4, a CI-friendly run).
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel, type Admin as KafkaAdmin, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,8 +55,12 @@ async function healthy(): Promise<void> {
 }
 
 async function leaderOf(partition: number): Promise<number> {
-  const metadata = await admin.fetchTopicMetadata({ topics: [TOPIC] });
-  return metadata.topics[0]!.partitions.find((p) => p.partitionId === partition)!.leader;
+  // Brokers apply metadata a moment apart; the one asked may not know the topic yet.
+  return eventually(`the leader of ${TOPIC}-${partition}`, async () => {
+    const metadata = await admin.fetchTopicMetadata({ topics: [TOPIC] });
+    const leader = metadata.topics[0]?.partitions.find((p) => p.partitionId === partition)?.leader;
+    return leader !== undefined && leader >= 0 ? leader : undefined;
+  });
 }
 
 /** Writes numbered records round-robin over the partitions until stopped; keeps what was acknowledged. */
@@ -103,9 +109,12 @@ describe('fault injection', () => {
     await producer.connect();
     const production = startProducing(producer);
     let survived = 0;
+    const faults: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const before = production.count();
+      const startedAt = new Date().toISOString();
       const fault = await injectFault(round);
+      faults.push(`${startedAt} ${fault} (after ${before} acknowledged, last value ${production.acknowledged.flat().reduce((a, b) => Math.max(a, b), -1)})`);
       await healthy();
       await eventually(`production after ${fault}`, () => (production.count() > before + 10 ? true : undefined), 30_000);
       survived += 1;
@@ -124,6 +133,8 @@ describe('fault injection', () => {
       if (missing.length > 0) {
         const where = replicas.map((values, index) => `node ${index + 1}: ${missing.slice(0, 5).map((value) => values.indexOf(value)).join(',')} of ${values.length}`);
         console.log(`chaos: partition ${partition} misses acknowledged ${missing.slice(0, 10).join(',')}; offsets on replicas: ${where.join('; ')}`);
+        for (const node of cluster.nodes) writeFileSync(path.join(os.tmpdir(), `runnel-chaos-node-${node.nodeId}.log`), node.logText());
+        console.log(`chaos: faults ${faults.join(' | ')}; node logs in ${os.tmpdir()}/runnel-chaos-node-N.log`);
       }
       // Every replica holds the same record at every offset, and every acknowledged record.
       const shortest = Math.min(...replicas.map((values) => values.length));

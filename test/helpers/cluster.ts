@@ -89,9 +89,11 @@ function spawnNode(node: ClusterNodeProcess, voters: string, overrides: Record<s
   const child = spawn(process.execPath, args, { cwd: REPOSITORY_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUNNEL_LOG_LEVEL: process.env['RUNNEL_LOG_LEVEL'] ?? 'info' } });
   running.add(child);
   node.process = child;
+  // The log of every incarnation of the node, so a restarted node's history stays readable.
+  const earlier = node.logText();
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-  node.logText = () => stderr;
+  node.logText = () => earlier + stderr;
   child.once('exit', () => {
     running.delete(child);
     if (node.process === child) node.process = null;
