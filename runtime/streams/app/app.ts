@@ -80,6 +80,7 @@ export class StreamsApp {
   /** The locked `<state.dir>/<application.id>`; one process at a time may use it. */
   private stateDirectory: StateDirectory | null = null;
   private lastCleanupMs = Date.now();
+  private lastPurgeMs = 0;
   private plan: TopologyPlan | null = null;
   private readonly tasks = new Map<string, ActiveTask>();
   /** Active task ids by task, with the endpoint that runs them, from the last assignment. */
@@ -323,7 +324,9 @@ export class StreamsApp {
     for (const task of this.tasks.values()) offsets.push(...task.task.commit());
     try {
       const committed = this.exactlyOnce() ? await this.commitTransaction(clients, offsets) : await this.commitAtLeastOnce(clients, offsets);
-      if (committed) for (const listener of this.commitListeners) listener(offsets);
+      if (!committed) return;
+      for (const listener of this.commitListeners) listener(offsets);
+      await this.purgeRepartitionTopics(clients, offsets);
     } catch (error) {
       const code = rebalanceCode(error);
       if (code === null) throw error;
@@ -331,6 +334,21 @@ export class StreamsApp {
       clients.member.rejoinNeeded = true;
       // Under exactly-once the transaction was aborted: the stores hold its writes, so they go.
       if (this.exactlyOnce()) await this.closeTasksDirty(clients);
+    }
+  }
+
+  /**
+   * Deletes repartition records below the committed offsets (Kafka Streams' purge), at most
+   * every repartition.purge.interval.ms: they were written only to be read once, by this group.
+   */
+  private async purgeRepartitionTopics(clients: Clients, offsets: readonly (TopicPartition & { offset: bigint })[]): Promise<void> {
+    if (Date.now() - this.lastPurgeMs < this.config.repartitionPurgeIntervalMs) return;
+    this.lastPurgeMs = Date.now();
+    const repartition = new Set(this.plan?.internalTopics.filter((topic) => topic.kind === 'repartition').map((topic) => topic.name));
+    const byTopic = new Map<string, { partition: number; offset: bigint }[]>();
+    for (const entry of offsets) if (repartition.has(entry.topic)) byTopic.set(entry.topic, [...(byTopic.get(entry.topic) ?? []), { partition: entry.partition, offset: entry.offset }]);
+    for (const [topic, partitions] of byTopic) {
+      await clients.admin.deleteRecords(topic, partitions).catch((error: unknown) => this.logger.warn(`purging ${topic} failed`, { error }));
     }
   }
 

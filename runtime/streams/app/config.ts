@@ -27,6 +27,7 @@ export const STREAMS_KAFKA_NAMES: Readonly<Record<string, string>> = {
   'heartbeat.interval.ms': 'heartbeatIntervalMs',
   'max.poll.interval.ms': 'maxPollIntervalMs',
   'request.timeout.ms': 'requestTimeoutMs',
+  'repartition.purge.interval.ms': 'repartitionPurgeIntervalMs',
   'embedded.data.dir': 'embeddedDataDir',
   'embedded.topic.partitions': 'embeddedTopicPartitions',
 };
@@ -66,6 +67,8 @@ export const streamsConfigSchema = z
     defaultDslStore: z.enum(['rocksDB', 'in_memory']).default('rocksDB'),
     deserializationExceptionHandler: z.enum(['log-and-continue', 'fail']).default('fail'),
     productionExceptionHandler: z.enum(['log-and-continue', 'fail']).default('fail'),
+    /** Consumed repartition records are deleted at most this often. */
+    repartitionPurgeIntervalMs: integer(0).default(STREAMS_APP_LIMITS.repartitionPurgeIntervalMs),
     pollMs: integer(1, 60_000).default(STREAMS_APP_LIMITS.pollMsDefault),
     maxPollRecords: integer(1, 1_000_000).default(STREAMS_APP_LIMITS.maxPollRecordsDefault),
     sessionTimeoutMs: integer(1).default(45_000),

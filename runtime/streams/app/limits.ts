@@ -28,6 +28,8 @@ export const STREAMS_APP_LIMITS = {
   /** Kafka Streams' transaction.timeout.ms under exactly-once: a crashed instance's open
    * transaction blocks read_committed readers at most this long. */
   transactionTimeoutMs: 10_000,
+  /** Default of repartition.purge.interval.ms: consumed repartition records are deleted this often. */
+  repartitionPurgeIntervalMs: 30_000,
   /** How often the poll loop looks for task directories past state.cleanup.delay.ms. */
   stateCleanupCheckIntervalMs: 60_000,
   /** Bytes of assignment or subscription user data accepted from the group. */

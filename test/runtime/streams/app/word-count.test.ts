@@ -2,6 +2,7 @@
 // topic and in the queryable store must equal the counts computed here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Serdes, StreamsBuilder } from '../../../../dsl/index.ts';
+import { Admin } from '../../../../runtime/client/index.ts';
 import { StreamsApp } from '../../../../runtime/streams/app/index.ts';
 import { cleanup, startBroker, temporaryDirectory, type BrokerProcess } from '../../../helpers/broker.ts';
 import { createTopics, decodeLong, produceRecords, TopicReader, waitFor } from '../../../helpers/streams.ts';
@@ -44,6 +45,7 @@ describe('StreamsApp word count', () => {
       'bootstrap.servers': broker.bootstrap,
       'state.dir': temporaryDirectory('runnel-streams-wc-'),
       'commit.interval.ms': 200,
+      'repartition.purge.interval.ms': 0,
     });
     const states: string[] = [];
     app.onStateChange((next) => states.push(next));
@@ -62,6 +64,13 @@ describe('StreamsApp word count', () => {
       for (const [word, count] of expected) expect(store.get(word)).toBe(count);
       expect(store.all().length).toBe(expected.size);
       expect(app.activeTaskIds()).toEqual(['0_0', '0_1', '0_2', '1_0', '1_1', '1_2']);
+      // Consumed repartition records are purged once committed.
+      const admin = new Admin({ bootstrapServers: broker.bootstrap });
+      try {
+        await waitFor(async () => (await admin.listOffsets('word-count-words-repartition', 'earliest')).some((entry) => entry.offset > 0n), 'the repartition topic to be purged');
+      } finally {
+        await admin.close();
+      }
     } finally {
       await reader.close();
       await app.close();
