@@ -192,6 +192,26 @@ export class CachingLayer extends WrappedBytesStore {
   }
 
   /**
+   * The cached value of a hashed key, or undefined when the key is not cached. With peekHashed
+   * and updateCached a typed layer that can hash a key without serializing it (ASCII strings)
+   * builds key bytes only when the key is not cached.
+   */
+  peekHashed(hashKey: string): Uint8Array | null | undefined {
+    return this.cache.get(hashKey)?.value;
+  }
+
+  /** Writes to a cached entry whose key bytes the cache owns; false (and nothing written) otherwise. */
+  updateCached(hashKey: string, value: Uint8Array | null, typedKey?: unknown): boolean {
+    const existing = this.cache.get(hashKey);
+    if (existing === undefined || !existing.keyOwned) return false;
+    existing.value = value;
+    existing.dirty = true;
+    existing.writtenAtMs = this.context === null ? -1 : this.context.recordTimestampMs();
+    existing.typedKey = typedKey;
+    return true;
+  }
+
+  /**
    * Takes the key over; typedKey, when given, is the key before serialization, for the flush
    * listener. absentBelow says the caller knows the key has no value below (a window store's
    * index does), so a flush need not read the old value there.

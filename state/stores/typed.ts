@@ -20,6 +20,11 @@ interface EncodedKey {
 const stringSerde = Serdes.string();
 const bytesSerde = Serdes.bytes();
 
+function isAscii(text: string): boolean {
+  for (let index = 0; index < text.length; index++) if (text.charCodeAt(index) > 0x7f) return false;
+  return true;
+}
+
 function isPrimitive(value: unknown): boolean {
   return typeof value !== 'object' && typeof value !== 'function';
 }
@@ -99,13 +104,34 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
   }
   get(key: K): V | null {
     this.metrics.gets++;
-    const encoded = this.encode(key);
-    const bytes = this.getBytes(encoded.hashKey, encoded.bytes);
+    const cached = this.peekCached(key);
+    const bytes = cached !== undefined ? cached : this.readEncoded(key);
     return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
   }
   put(key: K, value: V | null): void {
     this.metrics.puts++;
-    this.write(key, value === null ? null : this.valueSerde.serialize(value, this.name));
+    const bytes = value === null ? null : this.valueSerde.serialize(value, this.name);
+    const hashKey = this.cache === null ? null : this.keyAsHash(key);
+    if (hashKey !== null && this.cache?.updateCached(hashKey, bytes, key) === true) return;
+    this.write(key, bytes);
+  }
+  /** A cache hit found without serializing the key, or undefined. */
+  private peekCached(key: K): Uint8Array | null | undefined {
+    if (this.cache === null) return undefined;
+    const hashKey = this.keyAsHash(key);
+    return hashKey === null ? undefined : this.cache.peekHashed(hashKey);
+  }
+  private readEncoded(key: K): Uint8Array | null {
+    const encoded = this.encode(key);
+    return this.getBytes(encoded.hashKey, encoded.bytes);
+  }
+  /**
+   * The hashed key without serializing, for ASCII strings through the string serde: their UTF-8
+   * bytes read as latin1 are the string itself. Null for every other key.
+   */
+  private keyAsHash(key: K): string | null {
+    if (typeof key !== 'string' || (this.keySerde as Serde<unknown>) !== stringSerde || !isAscii(key)) return null;
+    return key;
   }
   putIfAbsent(key: K, value: V): V | null {
     const existing = this.get(key);
@@ -209,6 +235,10 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   private sequence = 0;
   /** The last composite key built: an aggregation fetches then puts the same window. */
   private lastComposite: CompositeKey<K> | null = null;
+  /** The last hash compositeHash made: an aggregation fetches then puts the same window. */
+  private lastHash: { readonly key: string; readonly windowStartMs: number; readonly hashKey: string } | null = null;
+  /** Latin1 forms of window suffixes by window start, for compositeHash. */
+  private readonly suffixHashes = new Map<number, string>();
   /**
    * Stored composite keys by time slot (a sixteenth of the retention period, so stores whose
    * windows start at every millisecond, like join buffers, keep a few maps rather than one per
@@ -237,8 +267,9 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     this.observedStreamTimeMs = Math.max(this.observedStreamTimeMs, windowStartMs);
     if (windowStartMs < this.minLiveTimeMs()) return;
     if (this.options.retainDuplicates && value === null) return;
-    const encoded = this.options.retainDuplicates ? this.duplicateKey(key, windowStartMs) : this.compositeKey(key, windowStartMs);
     const valueBytes = value === null ? null : this.valueSerde.serialize(value, this.name);
+    if (valueBytes !== null && !this.options.retainDuplicates && this.updateCachedWindow(key, windowStartMs, valueBytes)) return;
+    const encoded = this.options.retainDuplicates ? this.duplicateKey(key, windowStartMs) : this.compositeKey(key, windowStartMs);
     // The index is updated first; whether it held the key tells the cache the key is new below.
     const known = valueBytes === null ? this.forgetWindow(windowStartMs, encoded.hashKey) : !this.rememberWindow(windowStartMs, encoded.hashKey, encoded.bytes);
     this.putBytes(encoded.hashKey, encoded.bytes, valueBytes, typedKeyFor(this.keySerde as Serde<unknown>, key), this.windowKeysComplete && !known);
@@ -262,6 +293,12 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   fetch(key: K, windowStartMs: number): V | null {
     this.metrics.gets++;
     if (windowStartMs < this.minLiveTimeMs()) return null;
+    const hashKey = this.cache === null ? null : this.compositeHash(key, windowStartMs);
+    if (hashKey !== null) {
+      if (this.windowKeysComplete && this.windowKeys.get(this.slotOf(windowStartMs))?.has(hashKey) !== true) return null;
+      const cached = this.cache?.peekHashed(hashKey);
+      if (cached !== undefined) return cached === null ? null : this.valueSerde.deserialize(cached, this.name);
+    }
     const encoded = this.compositeKey(key, windowStartMs);
     // The index holds every stored window (written here or restored), so a window it lacks is
     // absent in the cache and below alike: new windows cost no store reads.
@@ -269,19 +306,49 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     const bytes = this.getBytes(encoded.hashKey, encoded.bytes);
     return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
   }
+  /** Updates a window the index and the cache already hold, without building its key bytes. */
+  private updateCachedWindow(key: K, windowStartMs: number, valueBytes: Uint8Array): boolean {
+    if (this.cache === null) return false;
+    const hashKey = this.compositeHash(key, windowStartMs);
+    if (hashKey === null || this.windowKeys.get(this.slotOf(windowStartMs))?.has(hashKey) !== true) return false;
+    return this.cache.updateCached(hashKey, valueBytes, key);
+  }
+  /**
+   * The hashed composite key without building its bytes, for ASCII string keys through the
+   * string serde (the key itself followed by the latin1 form of the window suffix); else null.
+   */
+  private compositeHash(key: K, windowStartMs: number): string | null {
+    if (typeof key !== 'string' || (this.keySerde as Serde<unknown>) !== stringSerde) return null;
+    const last = this.lastHash;
+    if (last !== null && last.key === key && last.windowStartMs === windowStartMs) return last.hashKey;
+    if (!isAscii(key)) return null;
+    let suffix = this.suffixHashes.get(windowStartMs);
+    if (suffix === undefined) {
+      // Only live window starts are asked for, so the map stays small; it is emptied now and then.
+      if (this.suffixHashes.size >= 1024) this.suffixHashes.clear();
+      const bytes = new Uint8Array(WINDOW_SUFFIX_BYTES);
+      writeWindowSuffix(bytes, windowStartMs);
+      this.suffixHashes.set(windowStartMs, (suffix = hashKeyOf(bytes)));
+    }
+    const hashKey = key + suffix;
+    this.lastHash = { key, windowStartMs, hashKey };
+    return hashKey;
+  }
   /** Primitive keys (strings, numbers) are memoised by value; objects only by identity. */
   private compositeKey(key: K, windowStartMs: number): EncodedKey {
     const last = this.lastComposite;
     if (last !== null && last.key === key && last.windowStartMs === windowStartMs) return last;
     let bytes: Uint8Array;
+    let hashKey: string | null = null;
     if (typeof key === 'string' && (this.keySerde as Serde<unknown>) === stringSerde) {
       // String keys are encoded straight into the composite key: one allocation, not two.
       bytes = encodeUtf8Padded(key, WINDOW_SUFFIX_BYTES);
       writeWindowSuffix(bytes, windowStartMs);
+      if (bytes.byteLength === key.length + WINDOW_SUFFIX_BYTES) hashKey = this.compositeHash(key, windowStartMs);
     } else {
       bytes = withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], 0);
     }
-    const composite = { key, windowStartMs, bytes, hashKey: hashKeyOf(bytes) };
+    const composite = { key, windowStartMs, bytes, hashKey: hashKey ?? hashKeyOf(bytes) };
     this.lastComposite = composite;
     return composite;
   }
