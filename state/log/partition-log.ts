@@ -414,6 +414,16 @@ export class PartitionLog {
     return found;
   }
 
+  /**
+   * Every aborted-transaction entry of every segment, the active one included, in marker order.
+   * The log cleaner needs each transaction's whole extent (first offset to marker), which the
+   * fetch-shaped collectAbortedTransactions does not give.
+   */
+  abortedTransactionEntries(): AbortedTransactionEntry[] {
+    this.#assertOpen();
+    return this.#segments.flatMap((segment) => segment.abortedTransactions);
+  }
+
   /** True when the segment's index holds exactly one entry per abort marker in the segment. */
   #transactionIndexMatchesMarkers(segment: LogSegment): boolean {
     const markers: bigint[] = [];
@@ -617,9 +627,12 @@ export class PartitionLog {
    * Puts `cleaned` (null: nothing survived) in place of `group` with the crash-safe swap of
    * swap.ts. Synchronous, so no read or append sees a half-swapped log; a cleaned segment that is
    * not sealed yet is sealed first (the cleaner seals it asynchronously beforehand). `onStep` runs
-   * after each step; tests throw from it to simulate a crash there.
+   * after each step; tests throw from it to simulate a crash there. `abortedTransactions`, when
+   * given, is what the cleaned segment's transaction index must hold (the entries of the markers
+   * the cleaner kept); by default it takes over every entry of the replaced segments.
    */
-  replaceSegments(group: readonly LogSegment[], cleaned: LogSegment | null, onStep: SwapHook = () => {}): void {
+  replaceSegments(group: readonly LogSegment[], cleaned: LogSegment | null, onStep: SwapHook = () => {},
+    abortedTransactions?: readonly AbortedTransactionEntry[]): void {
     this.#assertOpen();
     const first = group[0];
     if (first === undefined || !this.holdsSegments(group)) throw new Error(`log ${this.directory}: replaced segments are not in the log`);
@@ -627,10 +640,11 @@ export class PartitionLog {
       throw new Error(`log ${this.directory}: cleaned segment ${cleaned.baseOffset} does not fit the segments it replaces`);
     }
     const replacedBases = group.map((segment) => segment.baseOffset);
-    // The cleaner keeps every control batch, so the replaced segments' aborted transactions all
-    // still have their markers in the cleaned segment.
+    // An entry whose abort marker is gone must go too: a read_committed consumer would otherwise
+    // skip the producer's transactional records from the entry's first offset until a marker
+    // that never comes, committed ones included.
     if (cleaned !== null && cleaned.abortedTransactions.length === 0) {
-      const carried = group.flatMap((segment) => segment.abortedTransactions);
+      const carried = abortedTransactions ?? group.flatMap((segment) => segment.abortedTransactions);
       if (carried.length > 0) {
         cleaned.replaceAbortedTransactions(carried);
         if (cleaned.isSealed) cleaned.flush();
