@@ -260,6 +260,8 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   ) {
     super(inner);
     this.windowKeysComplete = !inner.persistent;
+    // Windows already on disk are not known yet, so the first flush looks for expired ones.
+    if (!this.windowKeysComplete) this.oldestStartMs = Number.MIN_SAFE_INTEGER;
     this.slotMs = Math.max(1, Math.floor(options.retentionMs / 16));
   }
   put(key: K, value: V | null, windowStartMs: number): void {
