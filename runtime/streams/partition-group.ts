@@ -19,41 +19,53 @@ interface PartitionQueue {
 
 export class PartitionGroup {
   private readonly queues = new Map<string, PartitionQueue>();
+  /** The same queues in the order they were added, for the per-record scan. */
+  private readonly queueList: PartitionQueue[] = [];
+  private buffered = 0;
 
   constructor(private readonly bufferedRecordsMax: number) {}
 
   /** Queues fetched records; returns false (and queues nothing) when the buffer is full. */
   addRecords(topic: string, partition: number, records: readonly TopicRecord[]): boolean {
-    if (this.bufferedCount() + records.length > this.bufferedRecordsMax) return false;
+    if (this.buffered + records.length > this.bufferedRecordsMax) return false;
     const id = `${topic}\u0000${partition}`;
     let queue = this.queues.get(id);
-    if (queue === undefined) this.queues.set(id, (queue = { topic, partition, records: [], head: 0 }));
-    queue.records.push(...records);
+    if (queue === undefined) {
+      queue = { topic, partition, records: [], head: 0 };
+      this.queues.set(id, queue);
+      this.queueList.push(queue);
+    }
+    // A loop, not push(...records): a fetch can bring more records than a call takes arguments.
+    for (let index = 0; index < records.length; index++) queue.records.push(records[index] as TopicRecord);
+    this.buffered += records.length;
     return true;
   }
 
   bufferedCount(): number {
-    let count = 0;
-    for (const queue of this.queues.values()) count += queue.records.length - queue.head;
-    return count;
+    return this.buffered;
   }
 
   /** Partitions known to the group whose queues are empty: the task may wait for them. */
   emptyPartitions(): { topic: string; partition: number }[] {
-    return [...this.queues.values()].filter((queue) => queue.head >= queue.records.length).map(({ topic, partition }) => ({ topic, partition }));
+    return this.queueList.filter((queue) => queue.head >= queue.records.length).map(({ topic, partition }) => ({ topic, partition }));
   }
 
   /** Takes the buffered record with the smallest timestamp (ties: the earliest added partition). */
   nextRecord(): QueuedRecord | null {
     let best: PartitionQueue | null = null;
-    for (const queue of this.queues.values()) {
+    let bestTimestamp = 0;
+    for (let index = 0; index < this.queueList.length; index++) {
+      const queue = this.queueList[index] as PartitionQueue;
       const candidate = queue.records[queue.head];
       if (candidate === undefined) continue;
-      const bestHead = best?.records[best.head];
-      if (bestHead === undefined || candidate.timestamp < bestHead.timestamp) best = queue;
+      if (best === null || candidate.timestamp < bestTimestamp) {
+        best = queue;
+        bestTimestamp = candidate.timestamp;
+      }
     }
     if (best === null) return null;
     const record = best.records[best.head++] as TopicRecord;
+    this.buffered--;
     // Compact now and then so a long-lived queue does not keep taken records alive.
     if (best.head > 1024 && best.head * 2 > best.records.length) {
       best.records.splice(0, best.head);

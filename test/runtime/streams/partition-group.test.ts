@@ -76,3 +76,19 @@ describe('StreamTask commit', () => {
     expect(task.id).toBe('0_2');
   });
 });
+
+describe('PartitionGroup with large fetches', () => {
+  it('takes a fetch larger than a call can spread and counts what it hands out', () => {
+    const group = new PartitionGroup(5_000_000);
+    // One record object repeated: the group keeps order by position, not identity.
+    const fetched = new Array<TopicRecord>(3_000_000).fill({ key: null, value: null, timestamp: 1, headers: [], partition: 0, offset: 0n });
+    expect(group.addRecords('t', 0, fetched)).toBe(true);
+    expect(group.addRecords('u', 0, records(0, [0]))).toBe(true);
+    expect(group.bufferedCount()).toBe(3_000_001);
+    expect(group.nextRecord()?.topic).toBe('u');
+    let taken = 0;
+    while (group.nextRecord() !== null) taken++;
+    expect(taken).toBe(3_000_000);
+    expect(group.bufferedCount()).toBe(0);
+  });
+});
