@@ -180,8 +180,8 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
     const order = insertionOrder(records);
     for (let index = 0; index < records.length; index++) {
       const record = records[order === null ? index : (order[index] as number) % INDEX_RANGE] as ChangelogRecord;
-      if (record.value === null) batch.tryDelete(record.key);
-      else batch.tryPut(record.key, record.value);
+      if (record.value === null) batch.tryDelete(offHeap(record.key));
+      else batch.tryPut(offHeap(record.key), offHeap(record.value));
     }
     return this.enqueueWrite(() => batch.flush());
   }
@@ -243,8 +243,8 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
     const order = insertionOrder(list);
     for (let index = 0; index < list.length; index++) {
       const write = list[order === null ? index : (order[index] as number) % INDEX_RANGE] as StagedWrite;
-      if (write.value === null) batch.tryDelete(write.key);
-      else batch.tryPut(write.key, write.value);
+      if (write.value === null) batch.tryDelete(offHeap(write.key));
+      else batch.tryPut(offHeap(write.key), offHeap(write.value));
     }
     // Batches complete in submission order, so the one finishing is the oldest. A failure is
     // already kept by enqueueWrite for the next flush to throw.
@@ -275,6 +275,21 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
 }
 
 export { prefixUpperBound };
+
+/** Typed arrays up to this size may live on V8's heap (V8's typed_array_max_size_in_heap). */
+const ON_HEAP_BYTES_MAX = 64;
+
+/**
+ * A copy of small byte arrays in Buffer's pool, which lives outside V8's heap. V8 keeps typed
+ * arrays of up to 64 bytes on its heap, and the binding asking for their address makes V8 move
+ * each one out first, one allocation per key: measured at about 3 us per record when a write
+ * batch is handed to RocksDB. Copying into the pool costs a small fraction of that. An array
+ * whose end lies past 64 bytes into its buffer (a large value, or a key sliced from a fetched
+ * batch) is already outside the heap and goes as it is; reading byteOffset moves nothing.
+ */
+function offHeap(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset + bytes.byteLength > ON_HEAP_BYTES_MAX ? bytes : Buffer.from(bytes);
+}
 
 interface Keyed {
   readonly key: Uint8Array;
