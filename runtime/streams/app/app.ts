@@ -23,7 +23,9 @@ import { Admin, Consumer, Producer, type ConsumerRecord, type TopicPartition } f
 import { StreamsProcessingError } from '../task.ts';
 import { StateDirectory, taskDirectoryName } from '../../../state/directory/index.ts';
 import type { ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore } from '../../../state/stores/types.ts';
-import { ActiveTask, type RestoreReport } from './active-task.ts';
+import { ActiveTask, loggedStores, type RestoreReport } from './active-task.ts';
+import { endOffsets } from './changelog-reader.ts';
+import { StandbyTask } from './standby-task.ts';
 import { decodeAssignmentInfo, encodeInfo, streamsGroupAssignor } from './assignment-info.ts';
 import { ProducerCollector } from './collector.ts';
 import { parseStreamsConfig, StreamsConfigError, type StreamsConfig, type StreamsConfigInput } from './config.ts';
@@ -63,6 +65,8 @@ interface Clients {
   readonly producer: Producer;
   readonly consumer: Consumer;
   readonly restoreConsumer: Consumer;
+  /** Follows the changelogs of standby tasks; no group. */
+  readonly standbyConsumer: Consumer;
   readonly cluster: Cluster;
   readonly member: StreamsGroupMember;
   readonly collector: ProducerCollector;
@@ -83,6 +87,8 @@ export class StreamsApp {
   private lastPurgeMs = 0;
   private plan: TopologyPlan | null = null;
   private readonly tasks = new Map<string, ActiveTask>();
+  private readonly standbys = new Map<string, StandbyTask>();
+  private lastStandbyCheckpointMs = Date.now();
   /** Active task ids by task, with the endpoint that runs them, from the last assignment. */
   private endpoints = new Map<string, string>();
   private loop: Promise<void> | null = null;
@@ -127,6 +133,11 @@ export class StreamsApp {
   /** Ids of the tasks this instance runs now. */
   activeTaskIds(): string[] {
     return [...this.tasks.keys()].sort();
+  }
+
+  /** Ids of the standby tasks this instance keeps warm now. */
+  standbyTaskIds(): string[] {
+    return [...this.standbys.keys()].sort();
   }
 
   /** Connects, creates internal topics and starts the poll loop; resolves once it runs. */
@@ -214,6 +225,7 @@ export class StreamsApp {
       ...common, clientId: `${config.clientId}-consumer`, groupId: config.applicationId, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: config.maxPollRecords, isolationLevel,
     });
     const restoreConsumer = new Consumer({ ...common, clientId: `${config.clientId}-restore-consumer`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: 10_000, isolationLevel });
+    const standbyConsumer = new Consumer({ ...common, clientId: `${config.clientId}-standby-consumer`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: 10_000, isolationLevel });
     const cluster = new Cluster({
       bootstrapServers: bootstrap.split(','), clientId: `${config.clientId}-group`, connectTimeoutMs: 10_000, requestTimeoutMs: config.requestTimeoutMs,
       retryBackoffMs: 100, retries: 5, allowAutoTopicCreation: false, metadataMaxAgeMs: 300_000,
@@ -226,14 +238,14 @@ export class StreamsApp {
     await admin.connect();
     if (this.exactlyOnce()) await producer.initTransactions();
     else await producer.connect();
-    return { bootstrap, admin, producer, consumer, restoreConsumer, cluster, member, collector, embedded };
+    return { bootstrap, admin, producer, consumer, restoreConsumer, standbyConsumer, cluster, member, collector, embedded };
   }
 
   private async releaseClients(): Promise<void> {
     const clients = this.clients;
     if (clients === null) return;
     await clients.member.leave().catch(() => undefined);
-    for (const close of [() => clients.consumer.close(), () => clients.restoreConsumer.close(), () => clients.producer.close(), () => clients.admin.close(), () => clients.cluster.close()]) {
+    for (const close of [() => clients.consumer.close(), () => clients.restoreConsumer.close(), () => clients.standbyConsumer.close(), () => clients.producer.close(), () => clients.admin.close(), () => clients.cluster.close()]) {
       await close().catch(() => undefined);
     }
     await clients.embedded?.stop().catch(() => undefined);
@@ -284,6 +296,7 @@ export class StreamsApp {
       for (const task of this.tasks.values()) task.task.punctuateWallClock(now);
       if (clients.collector.hasWaiting()) await this.beginTransactionIfNeeded(clients);
       await clients.collector.dispatch();
+      await this.updateStandbys(clients);
       const requested = [...this.tasks.values()].some((task) => task.task.commitRequested);
       if (requested || now - this.lastCommitMs >= this.config.commitIntervalMs) {
         await this.commit(clients);
@@ -390,7 +403,8 @@ export class StreamsApp {
     const plan = this.plan as TopologyPlan;
     const topics = [...plan.subtopologyByTopic.keys()].sort();
     const localState = ((await this.stateDirectory?.listTaskDirectories()) ?? []).map((info) => taskDirectoryName(info.task));
-    const userData = encodeInfo({ version: 1, endpoint: this.config.applicationServer ?? null, previousActive: [...this.tasks.keys()], localState });
+    const previous = [...this.tasks.keys()];
+    const userData = encodeInfo({ version: 1, endpoint: this.config.applicationServer ?? null, previousActive: previous, localState });
     const assigned = await clients.member.join(topics, userData);
     const info = decodeAssignmentInfo(assigned.userData);
     if (info === null) throw new Error('the group leader sent an assignment without streams task information (is another kind of client in the group?)');
@@ -401,10 +415,60 @@ export class StreamsApp {
       await this.closeTaskClean(clients, task);
     }
     this.plan = await this.prepareTopics(clients);
+    await this.closeStandbys(clients, (id) => wanted.has(id) || !info.standby.includes(id));
     for (const id of info.active) if (!this.tasks.has(id)) await this.createTask(clients, id);
+    for (const id of info.standby) if (!this.standbys.has(id)) await this.createStandby(clients, id);
+    this.assignStandbyConsumer(clients);
     clients.consumer.assign([...this.tasks.values()].flatMap((task) => task.plan.inputs.map((input) => ({ topic: input.topic, partition: input.partition }))));
     this.lastCommitMs = Date.now();
     if (!this.stopping() && !clients.member.rejoinNeeded) this.setState('RUNNING');
+  }
+
+  /** Opens a standby for a stateful task when the local state is persistent; others have nothing to keep warm. */
+  private async createStandby(clients: Clients, id: string): Promise<void> {
+    const plan = this.plan?.tasks.find((candidate) => candidate.id === id);
+    if (plan === undefined || !plan.stateful || this.config.defaultDslStore !== 'rocksDB') return;
+    const stores = loggedStores(this.topology, this.config.applicationId, plan.subtopologyId);
+    if (stores.length === 0) return;
+    const ends = await endOffsets(clients.restoreConsumer, stores.map((store) => ({ topic: store.changelogTopic, partition: plan.partition })));
+    const changelogEnds = new Map(stores.map((store) => [store.changelogTopic, ends.get(`${store.changelogTopic}\u0000${plan.partition}`) ?? 0n]));
+    const standby = await StandbyTask.open(plan, await this.claimTaskDirectory(plan), stores, changelogEnds, (message) => this.log(message));
+    this.standbys.set(id, standby);
+  }
+
+  /** Closes (commits and checkpoints) the standbys the predicate picks: promoted or moved away. */
+  private async closeStandbys(clients: Clients, pick: (id: string) => boolean): Promise<void> {
+    for (const [id, standby] of [...this.standbys]) {
+      if (!pick(id)) continue;
+      this.standbys.delete(id);
+      await standby.close();
+      await this.stateDirectory?.releaseTask({ subtopology: standby.plan.subtopologyId, partition: standby.plan.partition });
+    }
+    if (this.standbys.size === 0) clients.standbyConsumer.assign([]);
+  }
+
+  private assignStandbyConsumer(clients: Clients): void {
+    clients.standbyConsumer.assign([...this.standbys.values()].flatMap((standby) => standby.positions()));
+  }
+
+  /** Feeds fetched changelog records to the standbys; checkpoints them now and then. */
+  private async updateStandbys(clients: Clients): Promise<void> {
+    if (this.standbys.size === 0) return;
+    const records = await clients.standbyConsumer.poll({ timeoutMs: 0 });
+    const byPartition = new Map<string, ConsumerRecord[]>();
+    for (const record of records) {
+      const id = `${record.topic}\u0000${record.partition}`;
+      byPartition.set(id, [...(byPartition.get(id) ?? []), record]);
+    }
+    for (const standby of this.standbys.values()) {
+      for (const position of standby.positions()) {
+        const fetched = byPartition.get(`${position.topic}\u0000${position.partition}`);
+        if (fetched !== undefined) await standby.apply(position.topic, fetched);
+      }
+    }
+    if (Date.now() - this.lastStandbyCheckpointMs < STREAMS_APP_LIMITS.standbyCheckpointIntervalMs) return;
+    this.lastStandbyCheckpointMs = Date.now();
+    for (const standby of this.standbys.values()) await standby.commit();
   }
 
   private userTopicPartitions(): number | null {
@@ -500,6 +564,7 @@ export class StreamsApp {
     } else {
       await this.closeTasksDirty(clients);
     }
+    await this.closeStandbys(clients, () => true).catch((error: unknown) => this.logger.warn('closing standbys failed', { error }));
     await this.releaseClients();
     await this.unlockStateDirectory();
   }

@@ -30,6 +30,8 @@ export const STREAMS_APP_LIMITS = {
   transactionTimeoutMs: 10_000,
   /** Default of repartition.purge.interval.ms: consumed repartition records are deleted this often. */
   repartitionPurgeIntervalMs: 30_000,
+  /** Standby replicas flush RocksDB and checkpoint at most this often (a memtable flush each time). */
+  standbyCheckpointIntervalMs: 5_000,
   /** How often the poll loop looks for task directories past state.cleanup.delay.ms. */
   stateCleanupCheckIntervalMs: 60_000,
   /** Bytes of assignment or subscription user data accepted from the group. */

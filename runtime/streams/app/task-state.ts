@@ -82,6 +82,14 @@ export class TaskState {
     return entries.map((entry) => ({ key: entry.key, value: entry.value }));
   }
 
+  /** The local copy of a store as a standby updater writes it: whole batches, then a flush. */
+  standbyTarget(storeName: string): { applyBatch(records: readonly ChangelogRecord[]): Promise<void>; flush(): Promise<void> } {
+    const rocksdb = this.rocksdb;
+    if (rocksdb === null) throw new Error(`task directory ${this.options.directory}: a standby needs persistent stores`);
+    const store = rocksdb.store(storeName);
+    return { applyBatch: (records) => store.applyBatch(records), flush: () => store.flush() };
+  }
+
   /** Where restoration from the changelog starts for a store's changelog topic. */
   restoreFrom(changelogTopic: string): bigint {
     return this.positions.get(changelogTopic) ?? 0n;
