@@ -6,10 +6,12 @@
 // broker's cleanable limit) is never touched. A pass
 //
 //   1. maps each key of the dirty part to its latest offset (bounded by offsetMapBytesMax; a
-//      full map ends the pass early at a batch boundary, and the next pass goes on from there);
+//      full map ends the pass early at a batch boundary, and the next pass goes on from there),
+//      leaving out batches of aborted transactions;
 //   2. rewrites the sealed segments below the map's end, oldest first, in groups whose total
 //      size fits segment.bytes (merging small segments), keeping a record unless a later record
-//      of its key is in the map, and handling tombstones as compaction.ts describes;
+//      of its key is in the map, handling tombstones as compaction.ts describes, and dropping
+//      aborted transactions and spent markers as cleaner-transactions.ts describes;
 //   3. swaps each cleaned group in with the crash-safe protocol of swap.ts, then moves the
 //      checkpoint to the map's end.
 //
@@ -21,8 +23,9 @@
 // truncation or a close did not take its segments away, and abandons the pass if they did.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { decodeBatch } from '../../core/records/batch.ts';
-import { ATTRIBUTE_CONTROL, BATCH_HEADER_BYTES } from '../../core/records/header.ts';
+import { ATTRIBUTE_CONTROL, BATCH_HEADER_BYTES, isControl, isTransactional } from '../../core/records/header.ts';
 import { type BatchInfo, inspectBatch } from './batch-scan.ts';
+import { AbortedBatches, MarkerRetention } from './cleaner-transactions.ts';
 import { COMPACTION_LAG_NEVER, type LogConfig, SEGMENT_BYTES_MAX } from './config.ts';
 import { type CompactionRules, compactBatch, keyOf } from './compaction.ts';
 import type { DeletionResult, PartitionLog } from './partition-log.ts';
@@ -63,7 +66,7 @@ export interface CleaningPlan {
   dirtyRatio: number;
   /** Some cleanable dirty segment began longer than max.compaction.lag.ms ago. */
   maxCompactionLagExceeded: boolean;
-  /** The earliest delete horizon the last pass left in this log has passed. */
+  /** The earliest delete horizon (of a tombstone or a transaction marker) the last pass left in this log has passed. */
   tombstonesExpired: boolean;
   /** Whether a pass would run now without `force`. */
   due: boolean;
@@ -84,8 +87,13 @@ export interface CleanResult {
   bytesRead: number;
   bytesWritten: number;
   recordsRead: number;
+  /** Every record removed, those of aborted transactions included. */
   recordsRemoved: number;
   tombstonesRemoved: number;
+  /** Records removed because their transaction was aborted. */
+  abortedRecordsRemoved: number;
+  /** Transaction markers removed: their data was gone and their delete horizon had passed. */
+  markersRemoved: number;
   /** The offset map filled up, so the pass stopped early; the next one continues from there. */
   offsetMapFull: boolean;
 }
@@ -99,6 +107,24 @@ const BUSY_SLICE_MS_DEFAULT = 10;
 
 /** Thrown inside a pass when its segments went away; the pass ends with status 'aborted'. */
 class CleaningAborted extends Error {}
+
+/** What every group of one pass shares. */
+interface PassContext {
+  rules: CompactionRules;
+  /** Batches at or past this offset lie beyond the offset map and are copied unchanged. */
+  endOffset: bigint;
+  aborted: AbortedBatches;
+  markers: MarkerRetention;
+  result: CleanResult;
+}
+
+/** What cleaning one group found out, besides the counts in the result. */
+interface GroupProgress {
+  changed: boolean;
+  earliestHorizon: number;
+  /** Offsets of the abort markers removed, whose index entries must go with them. */
+  removedAbortMarkers: Set<bigint>;
+}
 
 interface OffsetMap {
   latestOffsets: Map<string, number>;
@@ -195,11 +221,18 @@ export class LogCleaner {
     if (!log.compactedBefore) log.markCleanedUpTo(log.firstDirtyOffset);
     const map = await this.#buildOffsetMap(log, plan);
     result.offsetMapFull = map.full;
-    const rules: CompactionRules = { latestOffsets: map.latestOffsets, nowMs, deleteRetentionMs: log.config.deleteRetentionMs };
+    const deleteRetentionMs = log.config.deleteRetentionMs;
+    const context: PassContext = {
+      rules: { latestOffsets: map.latestOffsets, nowMs, deleteRetentionMs },
+      endOffset: map.endOffset,
+      aborted: new AbortedBatches(log.abortedTransactionEntries()),
+      markers: new MarkerRetention(nowMs, deleteRetentionMs),
+      result,
+    };
     const segments = log.sealedSegments().filter((segment) => segment.baseOffset < map.endOffset);
     let earliestHorizon = Infinity;
     for (const group of groupSegments(segments, log.config)) {
-      const horizon = await this.#cleanGroup(log, group, rules, map.endOffset, result);
+      const horizon = await this.#cleanGroup(log, group, context);
       earliestHorizon = Math.min(earliestHorizon, horizon);
     }
     if (earliestHorizon === Infinity) this.#deleteHorizons.delete(log);
@@ -210,13 +243,15 @@ export class LogCleaner {
   /** Step 1: the latest offset of every key in [firstDirtyOffset, firstUncleanableOffset). */
   async #buildOffsetMap(log: PartitionLog, plan: CleaningPlan): Promise<OffsetMap> {
     const latestOffsets = new Map<string, number>();
+    const aborted = new AbortedBatches(log.abortedTransactionEntries());
     let bytesUsed = 0;
     const dirty = log.sealedSegments().filter((segment) =>
       segment.baseOffset < plan.firstUncleanableOffset && segment.nextOffset > plan.firstDirtyOffset);
     for (const segment of dirty) {
       for await (const chunk of this.#chunks(log, segment)) {
         for (const info of chunk.infos) {
-          if (info.lastOffset < plan.firstDirtyOffset || (info.attributes & ATTRIBUTE_CONTROL) !== 0) continue;
+          // The index is consulted for every batch, even below firstDirtyOffset, so that its walk stays in offset order.
+          if (aborted.isAborted(chunk.buffer, info) || info.lastOffset < plan.firstDirtyOffset || (info.attributes & ATTRIBUTE_CONTROL) !== 0) continue;
           const keys = keysOf(chunk.buffer, info);
           const cost = keys.reduce((sum, entry) => sum + (latestOffsets.has(entry.key) ? 0 : entry.key.length + OFFSET_MAP_ENTRY_OVERHEAD_BYTES), 0);
           // A full map ends the pass at this batch; the first batch always goes in, so a pass
@@ -233,20 +268,20 @@ export class LogCleaner {
 
   /**
    * Step 2 and 3 for one group: writes the compacted batches to a `.cleaned` segment and swaps it
-   * in. Batches at or past `endOffset` are copied unchanged. Returns the earliest delete horizon
-   * left in the group (Infinity when none).
+   * in. Returns the earliest delete horizon left in the group (Infinity when none).
    */
-  async #cleanGroup(log: PartitionLog, group: readonly LogSegment[], rules: CompactionRules, endOffset: bigint, result: CleanResult): Promise<number> {
+  async #cleanGroup(log: PartitionLog, group: readonly LogSegment[], context: PassContext): Promise<number> {
+    const { result } = context;
     const first = group[0] as LogSegment;
     const cleaned = log.createCleanedSegment(first.baseOffset);
-    const progress = { changed: false, earliestHorizon: Infinity };
+    const progress: GroupProgress = { changed: false, earliestHorizon: Infinity, removedAbortMarkers: new Set() };
     try {
       for (const segment of group) {
         result.segmentsRead += 1;
         for await (const chunk of this.#chunks(log, segment)) {
           const output: Buffer[] = [];
           for (const info of chunk.infos) {
-            output.push(...compactOne(chunk.buffer, info, rules, endOffset, result, progress));
+            output.push(...cleanBatch(chunk.buffer, info, context, progress));
             await this.#yieldIfDue();
           }
           if (output.length > 0) appendCleaned(cleaned, Buffer.concat(output));
@@ -256,7 +291,7 @@ export class LogCleaner {
       cleaned.delete();
       throw error;
     }
-    const { changed, earliestHorizon } = progress;
+    const { changed, earliestHorizon, removedAbortMarkers } = progress;
     if (!changed && group.length === 1) {
       cleaned.delete();
       return earliestHorizon;
@@ -274,7 +309,9 @@ export class LogCleaner {
       throw error;
     }
     if (!keep) cleaned.delete();
-    log.replaceSegments(group, keep ? cleaned : null, this.#onSwapStep);
+    // Read at the swap, synchronously, so that no entry appended meanwhile can be missed.
+    const entries = group.flatMap((segment) => segment.abortedTransactions).filter((entry) => !removedAbortMarkers.has(entry.lastOffset));
+    log.replaceSegments(group, keep ? cleaned : null, this.#onSwapStep, entries);
     result.swaps += 1;
     result.bytesWritten += keep ? cleaned.sizeBytes : 0;
     return earliestHorizon;
@@ -354,23 +391,55 @@ export function groupSegments(segments: readonly LogSegment[], config: LogConfig
 }
 
 /**
- * What becomes of one batch: nothing, itself or its rewrite. Batches at or past `endOffset` lie
- * beyond the offset map and are copied unchanged. Counts into `result` and `progress`.
+ * What becomes of one batch: nothing, itself or its rewrite. Batches at or past the offset map's
+ * end are copied unchanged; aborted data goes whole; markers and data batches take their own
+ * rules. Counts into the pass result and the group's progress.
  */
-function compactOne(buffer: Buffer, info: BatchInfo, rules: CompactionRules, endOffset: bigint, result: CleanResult,
-  progress: { changed: boolean; earliestHorizon: number }): Buffer[] {
+function cleanBatch(buffer: Buffer, info: BatchInfo, context: PassContext, progress: GroupProgress): Buffer[] {
+  const { result } = context;
   const bytes = buffer.subarray(info.position, info.position + info.sizeBytes);
   result.bytesRead += info.sizeBytes;
   result.recordsRead += info.recordCount;
-  if (info.baseOffset >= endOffset) return [bytes];
-  const outcome = compactBatch(buffer, info.position, info.sizeBytes, rules);
+  // The aborted-transaction walk must see every batch in offset order, the copied ones too.
+  const aborted = context.aborted.isAborted(buffer, info);
+  if (info.baseOffset >= context.endOffset) return [bytes];
+  if (aborted) {
+    progress.changed = true;
+    result.recordsRemoved += info.recordCount;
+    result.abortedRecordsRemoved += info.recordCount;
+    return [];
+  }
+  if (isControl(info.attributes)) return cleanMarker(buffer, info, context, progress);
+  const kept = compactData(buffer, info, context, progress);
+  if (kept.length > 0 && isTransactional(info.attributes)) context.markers.dataKept(buffer, info);
+  return kept;
+}
+
+function cleanMarker(buffer: Buffer, info: BatchInfo, context: PassContext, progress: GroupProgress): Buffer[] {
+  const outcome = context.markers.marker(buffer, info);
+  if (outcome.kind === 'removed') {
+    progress.changed = true;
+    context.result.markersRemoved += 1;
+    context.result.recordsRemoved += info.recordCount;
+    if (outcome.abort) progress.removedAbortMarkers.add(info.baseOffset);
+    return [];
+  }
+  if (outcome.deleteHorizonMs !== null) progress.earliestHorizon = Math.min(progress.earliestHorizon, outcome.deleteHorizonMs);
+  if (outcome.kind === 'kept') return [buffer.subarray(info.position, info.position + info.sizeBytes)];
+  progress.changed = true;
+  return [outcome.bytes];
+}
+
+/** A data batch under the offset map and the tombstone rules. */
+function compactData(buffer: Buffer, info: BatchInfo, context: PassContext, progress: GroupProgress): Buffer[] {
+  const outcome = compactBatch(buffer, info.position, info.sizeBytes, context.rules);
   if (outcome.kind !== 'removed' && outcome.deleteHorizonMs !== null) {
     progress.earliestHorizon = Math.min(progress.earliestHorizon, outcome.deleteHorizonMs);
   }
-  if (outcome.kind === 'unchanged') return [bytes];
+  if (outcome.kind === 'unchanged') return [buffer.subarray(info.position, info.position + info.sizeBytes)];
   progress.changed = true;
-  result.recordsRemoved += outcome.removedRecords;
-  result.tombstonesRemoved += outcome.removedTombstones;
+  context.result.recordsRemoved += outcome.removedRecords;
+  context.result.tombstonesRemoved += outcome.removedTombstones;
   return outcome.kind === 'rewritten' ? [outcome.bytes] : [];
 }
 
@@ -413,7 +482,7 @@ function emptyResult(log: PartitionLog): CleanResult {
   return {
     status: 'skipped', reason: null, plan: null, retention: null, firstDirtyOffset: log.firstDirtyOffset,
     segmentsRead: 0, swaps: 0, bytesRead: 0, bytesWritten: 0, recordsRead: 0, recordsRemoved: 0, tombstonesRemoved: 0,
-    offsetMapFull: false,
+    abortedRecordsRemoved: 0, markersRemoved: 0, offsetMapFull: false,
   };
 }
 

@@ -10,6 +10,7 @@ import type { LogConfig } from '../../../state/log/config.ts';
 import type { PartitionLog } from '../../../state/log/partition-log.ts';
 import { ManualClock, cleanup, openLog, smallConfig, temporaryDirectory } from './helpers.ts';
 import { type KeyedRecord, keyedBatch, readAll } from './keyed.ts';
+import { transactionalBatch } from './transactional.ts';
 
 let root: string;
 let directories = 0;
@@ -108,18 +109,19 @@ describe('compaction', () => {
     ]);
   });
 
-  it('keeps control batches as they are', async () => {
+  it('keeps the control batch of a transaction whose data remains as it is', async () => {
     const { log, clock } = freshLog(compactConfig());
     appendAll(log, clock, ['a']);
-    const marker = encodeControlBatch({ type: 'commit', producerId: 9n, producerEpoch: 1, coordinatorEpoch: 3, timestamp: START_MS });
+    log.append(transactionalBatch(9n, [{ key: 'b', value: 'committed' }], 0, clock.nowMs));
+    const marker = encodeControlBatch({ type: 'commit', producerId: 9n, producerEpoch: 0, coordinatorEpoch: 3, timestamp: START_MS });
     log.append(marker);
     appendAll(log, clock, ['a']);
     log.roll();
     await new LogCleaner({ nowMs: clock.now }).clean(log);
     const records = readAll(log);
-    expect(records.map((record) => record.offset)).toEqual([1n, 2n]);
-    expect(records[0]!.batch.attributes & ATTRIBUTE_CONTROL).toBe(ATTRIBUTE_CONTROL);
-    expect(log.read(1n, 1 << 20).records.subarray(0, marker.length).subarray(12)).toEqual(marker.subarray(12));
+    expect(records.map((record) => record.offset)).toEqual([1n, 2n, 3n]);
+    expect(records[1]!.batch.attributes & ATTRIBUTE_CONTROL).toBe(ATTRIBUTE_CONTROL);
+    expect(log.read(2n, 1 << 20).records.subarray(0, marker.length).subarray(12)).toEqual(marker.subarray(12));
   });
 
   it('keeps a tombstone until delete.retention.ms after its first cleaning, then removes it', async () => {
