@@ -59,7 +59,7 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
     this.assertOpen();
     const pending = this.pendingWrite(bytesKey(key));
     if (pending !== undefined) return pending.value;
-    return this.session.get(key);
+    return this.session.get(offHeap(key));
   }
 
   async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | null)[]> {
@@ -76,7 +76,7 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
         results[index] = pending.value;
         continue;
       }
-      reads.push(batch.get(key).then((value) => void (results[index] = value)));
+      reads.push(batch.get(offHeap(key)).then((value) => void (results[index] = value)));
       if (++batchSize === ROCKSDB_LIMITS.readBatchKeysMax) {
         batch.tryFlush();
         batch = this.session.read({ capacity: ROCKSDB_LIMITS.readBatchKeysMax, autoDestroy: true });
