@@ -32,7 +32,13 @@ export interface PartitionReplication {
   replicas: number[];
   /** The committed in-sync replicas. */
   isr: number[];
-  /** An ISR proposal on its way to the controller; the high watermark waits for its members too. */
+  /**
+   * An ISR proposal whose fate is not known yet; the high watermark waits for its members too
+   * (KIP-497's maximal ISR). It is cleared only once the metadata shows the partition epoch
+   * move past the proposal's, or the controller refused it outright: a proposal that timed out
+   * may still commit, and a leader that forgot it could acknowledge records a new ISR member
+   * lacks.
+   */
   pendingIsr: number[] | null;
   /** Leader only: progress of the other replicas. */
   followers: Map<number, FollowerProgress>;
@@ -112,11 +118,13 @@ export function desiredIsr(replication: PartitionReplication, highWatermark: big
     return progress !== undefined && nowMs - progress.lastCaughtUpTimeMs <= lagTimeMaxMs;
   });
   // Only replicas outside the current ISR may join: one just dropped waits for the next round,
-  // when the high watermark no longer waits for it.
+  // when the high watermark no longer waits for it. A replica must also be fetching now: the
+  // progress of one that died (or restarted and has not fetched yet) is old news.
   for (const replica of replication.replicas) {
     if (replication.isr.includes(replica)) continue;
     const progress = replication.followers.get(replica);
-    if (progress !== undefined && progress.logEndOffset >= highWatermark && progress.logEndOffset >= replication.leaderEpochStartOffset) isr.push(replica);
+    if (progress === undefined || nowMs - progress.lastFetchTimeMs > lagTimeMaxMs / 2) continue;
+    if (progress.logEndOffset >= highWatermark && progress.logEndOffset >= replication.leaderEpochStartOffset) isr.push(replica);
   }
   const same = isr.length === replication.isr.length && isr.every((replica) => replication.isr.includes(replica));
   return same ? null : isr;

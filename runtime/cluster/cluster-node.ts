@@ -30,6 +30,12 @@ import type { Endpoint } from './request-channel.ts';
 export const DEFAULT_CLUSTER_ID = 'runnel-cluster';
 /** How long a forwarded CreateTopics waits for the local image to show the new topics. */
 const CREATED_TOPIC_WAIT_MS = 3000;
+/** A pending ISR proposal without an answer is sent again after this long. */
+const ISR_RESEND_MS = 1000;
+/** AlterPartition errors that mean the proposal was refused against the committed state. */
+const REFUSALS = new Set<number>([
+  ErrorCode.INELIGIBLE_REPLICA, ErrorCode.INVALID_REQUEST, ErrorCode.FENCED_LEADER_EPOCH, ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+]);
 
 /** Parses controller.quorum.voters ("1@host:port,2@host:port"). */
 export function parseVoters(text: string): Map<number, Endpoint> {
@@ -53,6 +59,8 @@ export class ClusterNode {
   fetcher: ReplicaFetcher | null = null;
   private isrTimer: NodeJS.Timeout | null = null;
   private readonly pendingCreations = new Set<string>();
+  /** When each partition's pending ISR proposal was last sent. */
+  private readonly isrSentMs = new Map<string, number>();
   private stopped = false;
 
   private constructor(readonly config: BrokerConfig) {
@@ -213,7 +221,10 @@ export class ClusterNode {
     (state.replication as NonNullable<PartitionState['replication']>).pendingIsr = null;
   }
 
-  /** Proposes ISR changes for the partitions this broker leads (AlterPartition to the controller). */
+  /**
+   * Proposes ISR changes for the partitions this broker leads (AlterPartition to the
+   * controller), and proposes again a pending one whose answer was lost.
+   */
   private maintainIsr(): void {
     const broker = this.broker;
     const lifecycle = this.lifecycle;
@@ -221,29 +232,41 @@ export class ClusterNode {
     const now = Date.now();
     broker.replicas.forEach((state) => {
       const replication = state.replication;
-      if (replication === undefined) return;
-      const newIsr = desiredIsr(replication, state.highWatermark, now, this.config['replica.lag.time.max.ms']);
+      if (replication === undefined || replication.role !== 'leader') return;
+      const key = partitionKey(state.topic, state.partition);
+      let newIsr = desiredIsr(replication, state.highWatermark, now, this.config['replica.lag.time.max.ms']);
+      if (newIsr === null && replication.pendingIsr !== null && now - (this.isrSentMs.get(key) ?? 0) >= ISR_RESEND_MS) newIsr = replication.pendingIsr;
       if (newIsr === null) return;
       const topicId = broker.topics.get(state.topic)?.topicId;
       if (topicId === undefined) return;
       replication.pendingIsr = newIsr;
+      this.isrSentMs.set(key, now);
       this.logger.info('proposing ISR', { topic: state.topic, partition: state.partition, isr: newIsr.join(','), was: replication.isr.join(',') });
-      const sent = { leaderEpoch: state.leaderEpoch, partitionEpoch: replication.partitionEpoch };
-      void lifecycle.sendToController(ApiKey.AlterPartition, {
-        brokerId: this.nodeId, brokerEpoch: lifecycle.brokerEpoch,
-        topics: [{ topicId, partitions: [{ partitionIndex: state.partition, leaderEpoch: sent.leaderEpoch, newIsr, partitionEpoch: sent.partitionEpoch }] }],
-      }).then((response) => {
-        const result = response.topics[0]?.partitions[0];
-        if (result !== undefined && result.errorCode === ErrorCode.NONE && result.partitionEpoch > replication.partitionEpoch) {
-          replication.isr = [...result.isr];
-          replication.partitionEpoch = result.partitionEpoch;
-        }
-      }).catch((error: unknown) => {
-        this.logger.warn('AlterPartition failed', { error: (error as Error).message });
-      }).finally(() => {
+      this.proposeIsr(lifecycle, state, topicId, newIsr);
+    });
+  }
+
+  private proposeIsr(lifecycle: BrokerLifecycle, state: PartitionState, topicId: string, newIsr: number[]): void {
+    const replication = state.replication as NonNullable<PartitionState['replication']>;
+    const sent = { leaderEpoch: state.leaderEpoch, partitionEpoch: replication.partitionEpoch };
+    void lifecycle.sendToController(ApiKey.AlterPartition, {
+      brokerId: this.nodeId, brokerEpoch: lifecycle.brokerEpoch,
+      topics: [{ topicId, partitions: [{ partitionIndex: state.partition, leaderEpoch: sent.leaderEpoch, newIsr, partitionEpoch: sent.partitionEpoch }] }],
+    }).then((response) => {
+      const result = response.topics[0]?.partitions[0];
+      if (result === undefined || replication.pendingIsr !== newIsr) return;
+      if (result.errorCode === ErrorCode.NONE && result.partitionEpoch > replication.partitionEpoch) {
+        replication.isr = [...result.isr];
+        replication.partitionEpoch = result.partitionEpoch;
         replication.pendingIsr = null;
-        broker.replicas.advanceHighWatermark(state);
-      });
+      } else if (REFUSALS.has(result.errorCode) && replication.partitionEpoch === sent.partitionEpoch) {
+        // An active controller checked the committed state and said no: it will never apply.
+        replication.pendingIsr = null;
+      }
+      (this.broker as Broker).replicas.advanceHighWatermark(state);
+    }).catch((error: unknown) => {
+      // The outcome is unknown: the proposal stays pending and is sent again later.
+      this.logger.warn('AlterPartition failed', { error: (error as Error).message });
     });
   }
 

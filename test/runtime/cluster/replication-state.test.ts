@@ -85,3 +85,13 @@ describe('follower epoch cache', () => {
     expect(cache.lastEpoch).toBe(5);
   });
 });
+
+describe('ISR expansion', () => {
+  it('does not re-admit a replica from the progress of fetches it stopped sending', () => {
+    const replication = leaderState([1, 2]);
+    recordFollowerFetch(replication, 2, 100n, 100n, 0);
+    recordFollowerFetch(replication, 3, 100n, 100n, 0);
+    expect(desiredIsr(replication, 100n, LAG_MS / 2, LAG_MS)).toEqual([1, 2, 3]);
+    expect(desiredIsr(replication, 100n, LAG_MS / 2 + 1, LAG_MS)).toBeNull();
+  });
+});
