@@ -75,6 +75,20 @@ export function noteBatch(cache: EpochCache, header: BatchHeader): void {
 }
 
 /**
+ * Where a follower cuts its log after asking the leader about its last epoch (KIP-101,
+ * KIP-279): the leader answered the largest epoch it has at or below ours and where that epoch
+ * ends in its log; the follower keeps the shorter of that and its own end of the same epoch.
+ * An epoch the leader does not know (-1) leaves only what was committed here.
+ */
+export function followerTruncationOffset(epochs: EpochCache, logEndOffset: bigint, highWatermark: bigint, leaderEpoch: number, leaderEndOffset: bigint): bigint {
+  if (leaderEpoch < 0) return highWatermark < logEndOffset ? highWatermark : logEndOffset;
+  const local = epochs.endOffsetForEpoch(leaderEpoch, logEndOffset);
+  let offset = local.endOffset < leaderEndOffset ? local.endOffset : leaderEndOffset;
+  if (offset > logEndOffset) offset = logEndOffset;
+  return offset;
+}
+
+/**
  * The leader's high watermark: the smallest log end offset of the in-sync replicas (the
  * pending ISR counts too, so a replica being added holds the mark until it is in).
  */

@@ -9,7 +9,7 @@ import { ErrorCode } from '../../core/protocol/errors.ts';
 import { iterateBatches } from '../../core/records/batch.ts';
 import type { Broker } from '../broker/broker.ts';
 import type { PartitionState } from '../broker/replica-manager.ts';
-import { noteBatch } from '../broker/replication.ts';
+import { followerTruncationOffset, noteBatch } from '../broker/replication.ts';
 import type { Logger } from '../logger.ts';
 import { RequestChannel, type Endpoint } from './request-channel.ts';
 
@@ -121,12 +121,7 @@ export class ReplicaFetcher {
     const replication = state.replication;
     if (replication === undefined) return;
     const log = state.log;
-    let offset: bigint;
-    if (leaderEpoch < 0) offset = state.highWatermark; // The leader knows none of our epochs: keep only what was committed.
-    else {
-      const local = replication.epochs.endOffsetForEpoch(leaderEpoch, log.logEndOffset);
-      offset = local.endOffset < leaderEndOffset ? local.endOffset : leaderEndOffset;
-    }
+    const offset = followerTruncationOffset(replication.epochs, log.logEndOffset, state.highWatermark, leaderEpoch, leaderEndOffset);
     // Epochs that start at or after the cut are not in the leader's history (an epoch this
     // replica led without writing a batch), even when no record goes.
     replication.epochs.truncateFrom(offset < log.logEndOffset ? offset : log.logEndOffset);

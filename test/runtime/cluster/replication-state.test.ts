@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EpochCache } from '../../../runtime/cluster/raft-log.ts';
-import { desiredIsr, leaderHighWatermark, noteBatch, recordFollowerFetch, type PartitionReplication } from '../../../runtime/broker/replication.ts';
+import { desiredIsr, followerTruncationOffset, leaderHighWatermark, noteBatch, recordFollowerFetch, type PartitionReplication } from '../../../runtime/broker/replication.ts';
 
 const LAG_MS = 1000;
 
@@ -93,5 +93,47 @@ describe('ISR expansion', () => {
     recordFollowerFetch(replication, 3, 100n, 100n, 0);
     expect(desiredIsr(replication, 100n, LAG_MS / 2, LAG_MS)).toEqual([1, 2, 3]);
     expect(desiredIsr(replication, 100n, LAG_MS / 2 + 1, LAG_MS)).toBeNull();
+  });
+});
+
+describe('follower truncation (KIP-101, KIP-279)', () => {
+  const cache = (entries: [number, bigint][]): EpochCache => {
+    const epochs = new EpochCache();
+    for (const [epoch, start] of entries) epochs.assign(epoch, start);
+    return epochs;
+  };
+  /** The leader's answer to OffsetForLeaderEpoch, as the handler computes it. */
+  const leaderAnswer = (leader: EpochCache, leaderEpoch: number, leaderLogEnd: bigint, requested: number) =>
+    requested > leaderEpoch ? { epoch: -1, endOffset: -1n } : leader.endOffsetForEpoch(requested, leaderLogEnd);
+
+  it('cuts what an old leader appended while its follower was away, once the follower led', () => {
+    // Broker 1 led epoch 1 and wrote 0-14, but 10-14 only after broker 2 went away. Broker 2 came
+    // back with 0-9, led epoch 2 from offset 10 and wrote 10-12. Broker 1 now follows broker 2.
+    const oldLeader = cache([[1, 0n]]);
+    const newLeader = cache([[1, 0n], [2, 10n]]);
+    const answer = leaderAnswer(newLeader, 2, 13n, oldLeader.lastEpoch);
+    expect(answer).toEqual({ epoch: 1, endOffset: 10n });
+    expect(followerTruncationOffset(oldLeader, 15n, 10n, answer.epoch, answer.endOffset)).toBe(10n);
+  });
+
+  it('keeps records the leader has, however the high watermark lags (the KIP-101 loss)', () => {
+    // A follower that restarts with a high watermark behind its log end keeps its records.
+    const follower = cache([[1, 0n]]);
+    const leader = cache([[1, 0n]]);
+    const answer = leaderAnswer(leader, 1, 20n, follower.lastEpoch);
+    expect(followerTruncationOffset(follower, 15n, 3n, answer.epoch, answer.endOffset)).toBe(15n);
+  });
+
+  it('uses its own end of the epoch the leader answers with when that epoch is older (KIP-279)', () => {
+    // Follower: epoch 1 from 0, then led epoch 3 from 10 (divergent). Leader: 1, 2 from 10, 4 from 12.
+    const follower = cache([[1, 0n], [3, 10n]]);
+    const leader = cache([[1, 0n], [2, 10n], [4, 12n]]);
+    const answer = leaderAnswer(leader, 4, 16n, follower.lastEpoch);
+    expect(answer).toEqual({ epoch: 2, endOffset: 12n });
+    expect(followerTruncationOffset(follower, 15n, 10n, answer.epoch, answer.endOffset)).toBe(10n);
+  });
+
+  it('falls back to the high watermark when the leader knows none of its epochs', () => {
+    expect(followerTruncationOffset(cache([[5, 0n]]), 15n, 7n, -1, -1n)).toBe(7n);
   });
 });
