@@ -6,7 +6,7 @@ export { prefixUpperBound, RocksDbKeyValueStore } from './key-value.ts';
 export type { AsyncKeyValueBytesStore, RangeOptions } from './key-value.ts';
 export { ROCKSDB_LIMITS } from './limits.ts';
 export { PrefetchedKeyValueStore } from './prefetch.ts';
-export { restoreChangelog } from './restore.ts';
+export { restoreChangelog, synchronousRestoreTarget } from './restore.ts';
 export type { ChangelogChunk, RestoreChunk, RestoreOptions, RestoreProgress, RestoreTarget, StateRestoreListener, TopicPartition } from './restore.ts';
 export { defaultSegmentIntervalMs } from './segments.ts';
 export type { SegmentOptions } from './segments.ts';

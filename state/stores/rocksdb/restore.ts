@@ -14,6 +14,18 @@ export interface RestoreTarget {
   applyBatch(records: readonly ChangelogRecord[]): Promise<void>;
 }
 
+/**
+ * Restores into a synchronous store (an in-memory store, or any StateStore's restore) through the
+ * same loop, so its restoration reports progress to the same listeners.
+ */
+export function synchronousRestoreTarget(store: { restore(records: readonly ChangelogRecord[]): void }): RestoreTarget {
+  return {
+    applyBatch: async (records) => {
+      store.restore(records);
+    },
+  };
+}
+
 export interface TopicPartition {
   readonly topic: string;
   readonly partition: number;

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChangelogRecord } from '../../../../core/topology/processor.ts';
 import { RocksDbMemoryBudget } from '../../../../state/stores/rocksdb/budget.ts';
-import { restoreChangelog } from '../../../../state/stores/rocksdb/restore.ts';
+import { restoreChangelog, synchronousRestoreTarget } from '../../../../state/stores/rocksdb/restore.ts';
+import { InMemoryKeyValueBytesStore } from '../../../../state/stores/in-memory.ts';
+import type { StateStoreContext } from '../../../../core/topology/processor.ts';
 import type { ChangelogChunk, RestoreProgress, StateRestoreListener, TopicPartition } from '../../../../state/stores/rocksdb/restore.ts';
 import { formatDuration, renderRestoreProgress } from '../../../../state/stores/progress-bar.ts';
 import { RocksDbTask } from '../../../../state/stores/rocksdb/task.ts';
@@ -101,6 +103,20 @@ describe('restoreChangelog', () => {
     expect(events).toEqual(['start app-counts-changelog-3 counts 0..10000', 'batch 2999 300', 'batch 5999 300', 'batch 8999 300', 'batch 9999 100', 'end counts 1000 next 10000']);
     expect(restored.map((progress) => progress.restored)).toEqual([300, 600, 900, 1_000]);
     expect(final).toMatchObject({ restored: 1_000, total: 10_000, nextOffset: 10_000n, done: true });
+  });
+
+  it('restores an in-memory store through the same loop', async () => {
+    const memory = new InMemoryKeyValueBytesStore('counts');
+    memory.init({} as StateStoreContext);
+    const chunks = changelog(2_000, 300);
+    const final = await restoreChangelog(synchronousRestoreTarget(memory), chunks, { batchRecords: 500 });
+    expect(final.restored).toBe(2_000);
+    const expected = new Map<string, string>();
+    for (const record of chunks.flat()) {
+      if (record.value === null) expected.delete(Buffer.from(record.key).toString());
+      else expected.set(Buffer.from(record.key).toString(), Buffer.from(record.value).toString());
+    }
+    expect(new Map(memory.range(null, null).map((entry) => [Buffer.from(entry.key).toString(), Buffer.from(entry.value).toString()]))).toEqual(expected);
   });
 
   it('counts offsets from the checkpoint for chunks without offsets', async () => {
