@@ -1,13 +1,15 @@
 // Transactional batches, markers and a read_committed reader for the cleaner's transaction tests.
 import { consumerRecords, decodeBatch, encodeBatch, encodeControlBatch, iterateBatches, readControlRecord } from '../../../core/records/batch.ts';
+import { CompressionCodec } from '../../../core/records/compression.ts';
 import { isControl, isTransactional } from '../../../core/records/header.ts';
 import type { PartitionLog } from '../../../state/log/partition-log.ts';
 import type { KeyedRecord } from './keyed.ts';
 
 /** A transactional data batch of `producerId` (epoch 0). */
-export function transactionalBatch(producerId: bigint, records: readonly KeyedRecord[], baseSequence: number, timestamp: number): Buffer {
+export function transactionalBatch(producerId: bigint, records: readonly KeyedRecord[], baseSequence: number, timestamp: number,
+  compression: CompressionCodec = CompressionCodec.None): Buffer {
   return encodeBatch({
-    producerId, producerEpoch: 0, baseSequence, transactional: true, baseTimestamp: timestamp,
+    producerId, producerEpoch: 0, baseSequence, transactional: true, baseTimestamp: timestamp, compression,
     records: records.map((record) => ({ key: record.key, value: record.value, timestamp: record.timestamp ?? timestamp })),
   });
 }
