@@ -1,11 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChangelogRecord } from '../../../../core/topology/processor.ts';
+import type { ChangelogRecord, StateStoreContext } from '../../../../core/topology/processor.ts';
+import { InMemoryKeyValueBytesStore } from '../../../../state/stores/in-memory.ts';
+import { formatDuration, renderRestoreProgress } from '../../../../state/stores/progress-bar.ts';
 import { RocksDbMemoryBudget } from '../../../../state/stores/rocksdb/budget.ts';
 import { restoreChangelog, synchronousRestoreTarget } from '../../../../state/stores/rocksdb/restore.ts';
-import { InMemoryKeyValueBytesStore } from '../../../../state/stores/in-memory.ts';
-import type { StateStoreContext } from '../../../../core/topology/processor.ts';
 import type { ChangelogChunk, RestoreProgress, StateRestoreListener, TopicPartition } from '../../../../state/stores/rocksdb/restore.ts';
-import { formatDuration, renderRestoreProgress } from '../../../../state/stores/progress-bar.ts';
 import { RocksDbTask } from '../../../../state/stores/rocksdb/task.ts';
 import { seededRandom, temporaryDirectory } from './helpers.ts';
 
