@@ -18,19 +18,15 @@ import path from 'node:path';
 import { createLogger, type Logger } from '../../logger.ts';
 import type { Topology } from '../../../core/topology/topology.ts';
 import type { TopicRecord } from '../../../core/topology/record.ts';
-import { Cluster } from '../../client/cluster.ts';
-import { Admin, Consumer, Producer, type ConsumerRecord, type TopicPartition } from '../../client/index.ts';
+import type { ConsumerRecord, TopicPartition } from '../../client/index.ts';
 import { StreamsProcessingError } from '../task.ts';
 import { StateDirectory, taskDirectoryName } from '../../../state/directory/index.ts';
 import type { ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore } from '../../../state/stores/types.ts';
-import { ActiveTask, loggedStores, type RestoreReport } from './active-task.ts';
-import { endOffsets } from './changelog-reader.ts';
-import { StandbyTask } from './standby-task.ts';
-import { decodeAssignmentInfo, encodeInfo, streamsGroupAssignor } from './assignment-info.ts';
-import { ProducerCollector } from './collector.ts';
+import { ActiveTask, type RestoreReport } from './active-task.ts';
+import { StandbyTasks } from './standbys.ts';
+import { decodeAssignmentInfo, encodeInfo } from './assignment-info.ts';
+import { closeClients, createClients, type Clients } from './clients.ts';
 import { parseStreamsConfig, StreamsConfigError, type StreamsConfig, type StreamsConfigInput } from './config.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from './embedded.ts';
-import { StreamsGroupMember } from './group-member.ts';
 import type { TaskPlan, TopologyPlan } from './plan.ts';
 import { StoreQueries, type KeyQueryMetadata } from './queries.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
@@ -59,20 +55,6 @@ function rebalanceCode(error: unknown): number | null {
   return null;
 }
 
-interface Clients {
-  readonly bootstrap: string;
-  readonly admin: Admin;
-  readonly producer: Producer;
-  readonly consumer: Consumer;
-  readonly restoreConsumer: Consumer;
-  /** Follows the changelogs of standby tasks; no group. */
-  readonly standbyConsumer: Consumer;
-  readonly cluster: Cluster;
-  readonly member: StreamsGroupMember;
-  readonly collector: ProducerCollector;
-  readonly embedded: EmbeddedBroker | null;
-}
-
 export class StreamsApp {
   readonly config: StreamsConfig;
   private currentState: StreamsState = 'CREATED';
@@ -87,8 +69,7 @@ export class StreamsApp {
   private lastPurgeMs = 0;
   private plan: TopologyPlan | null = null;
   private readonly tasks = new Map<string, ActiveTask>();
-  private readonly standbys = new Map<string, StandbyTask>();
-  private lastStandbyCheckpointMs = Date.now();
+  private readonly standbys: StandbyTasks;
   /** Active task ids by task, with the endpoint that runs them, from the last assignment. */
   private endpoints = new Map<string, string>();
   private loop: Promise<void> | null = null;
@@ -101,6 +82,14 @@ export class StreamsApp {
   constructor(private readonly topology: Topology, config: StreamsConfigInput) {
     this.config = parseStreamsConfig(config);
     this.logger = createLogger(`streams ${this.config.applicationId}`);
+    this.standbys = new StandbyTasks({
+      topology,
+      applicationId: this.config.applicationId,
+      persistent: this.config.defaultDslStore === 'rocksDB',
+      claim: (plan) => this.claimTaskDirectory(plan),
+      release: (plan) => this.stateDirectory?.releaseTask({ subtopology: plan.subtopologyId, partition: plan.partition }) ?? Promise.resolve(),
+      log: (message) => this.log(message),
+    });
     this.queries = new StoreQueries(topology, () => [...this.tasks.values()].map((task) => task.task));
   }
 
@@ -137,7 +126,7 @@ export class StreamsApp {
 
   /** Ids of the standby tasks this instance keeps warm now. */
   standbyTaskIds(): string[] {
-    return [...this.standbys.keys()].sort();
+    return this.standbys.ids();
   }
 
   /** Connects, creates internal topics and starts the poll loop; resolves once it runs. */
@@ -210,45 +199,17 @@ export class StreamsApp {
   }
 
   private async connect(): Promise<Clients> {
-    const config = this.config;
-    let embedded: EmbeddedBroker | null = null;
-    if (config.bootstrapServers === 'embedded') embedded = await startEmbeddedBroker(config.embeddedDataDir ?? path.join(config.stateDir, `${config.applicationId}-broker`));
-    const bootstrap = embedded?.bootstrap ?? (config.bootstrapServers as string[]).join(',');
-    const common = { bootstrapServers: bootstrap, requestTimeoutMs: config.requestTimeoutMs };
-    const admin = new Admin({ ...common, clientId: `${config.clientId}-admin` });
-    const isolationLevel = this.exactlyOnce() ? 'read_committed' : 'read_uncommitted';
-    const transactional = this.exactlyOnce()
-      ? { transactionalId: `${config.applicationId}-${await readOrCreateProcessId(this.appDirectory())}`, transactionTimeoutMs: STREAMS_APP_LIMITS.transactionTimeoutMs }
-      : {};
-    const producer = new Producer({ ...common, ...transactional, clientId: `${config.clientId}-producer`, lingerMs: 5, allowAutoTopicCreation: false });
-    const consumer = new Consumer({
-      ...common, clientId: `${config.clientId}-consumer`, groupId: config.applicationId, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: config.maxPollRecords, isolationLevel,
+    const transactionalId = this.exactlyOnce() ? `${this.config.applicationId}-${await readOrCreateProcessId(this.appDirectory())}` : null;
+    return createClients({
+      config: this.config,
+      transactionalId,
+      plan: (admin) => prepareTopics(admin, this.topology, this.config.applicationId, this.userTopicPartitions()),
+      log: (message) => this.log(message),
     });
-    const restoreConsumer = new Consumer({ ...common, clientId: `${config.clientId}-restore-consumer`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: 10_000, isolationLevel });
-    const standbyConsumer = new Consumer({ ...common, clientId: `${config.clientId}-standby-consumer`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: 10_000, isolationLevel });
-    const cluster = new Cluster({
-      bootstrapServers: bootstrap.split(','), clientId: `${config.clientId}-group`, connectTimeoutMs: 10_000, requestTimeoutMs: config.requestTimeoutMs,
-      retryBackoffMs: 100, retries: 5, allowAutoTopicCreation: false, metadataMaxAgeMs: 300_000,
-    });
-    const member = new StreamsGroupMember(cluster, {
-      groupId: config.applicationId, sessionTimeoutMs: config.sessionTimeoutMs, rebalanceTimeoutMs: config.maxPollIntervalMs,
-      heartbeatIntervalMs: config.heartbeatIntervalMs, requestTimeoutMs: config.requestTimeoutMs, retryBackoffMs: 100,
-    }, streamsGroupAssignor(() => prepareTopics(admin, this.topology, config.applicationId, this.userTopicPartitions()), config.numStandbyReplicas));
-    const collector = new ProducerCollector(producer, config.productionExceptionHandler, (message) => this.log(message));
-    await admin.connect();
-    if (this.exactlyOnce()) await producer.initTransactions();
-    else await producer.connect();
-    return { bootstrap, admin, producer, consumer, restoreConsumer, standbyConsumer, cluster, member, collector, embedded };
   }
 
   private async releaseClients(): Promise<void> {
-    const clients = this.clients;
-    if (clients === null) return;
-    await clients.member.leave().catch(() => undefined);
-    for (const close of [() => clients.consumer.close(), () => clients.restoreConsumer.close(), () => clients.standbyConsumer.close(), () => clients.producer.close(), () => clients.admin.close(), () => clients.cluster.close()]) {
-      await close().catch(() => undefined);
-    }
-    await clients.embedded?.stop().catch(() => undefined);
+    if (this.clients !== null) await closeClients(this.clients);
   }
 
   private async unlockStateDirectory(): Promise<void> {
@@ -296,7 +257,7 @@ export class StreamsApp {
       for (const task of this.tasks.values()) task.task.punctuateWallClock(now);
       if (clients.collector.hasWaiting()) await this.beginTransactionIfNeeded(clients);
       await clients.collector.dispatch();
-      await this.updateStandbys(clients);
+      await this.standbys.update(clients.standbyConsumer);
       const requested = [...this.tasks.values()].some((task) => task.task.commitRequested);
       if (requested || now - this.lastCommitMs >= this.config.commitIntervalMs) {
         await this.commit(clients);
@@ -415,60 +376,16 @@ export class StreamsApp {
       await this.closeTaskClean(clients, task);
     }
     this.plan = await this.prepareTopics(clients);
-    await this.closeStandbys(clients, (id) => wanted.has(id) || !info.standby.includes(id));
+    await this.standbys.close((id) => wanted.has(id) || !info.standby.includes(id));
     for (const id of info.active) if (!this.tasks.has(id)) await this.createTask(clients, id);
-    for (const id of info.standby) if (!this.standbys.has(id)) await this.createStandby(clients, id);
-    this.assignStandbyConsumer(clients);
+    for (const id of info.standby) {
+      const task = this.plan.tasks.find((candidate) => candidate.id === id);
+      if (task !== undefined && !this.standbys.has(id)) await this.standbys.open(task, clients.restoreConsumer);
+    }
+    this.standbys.assign(clients.standbyConsumer);
     clients.consumer.assign([...this.tasks.values()].flatMap((task) => task.plan.inputs.map((input) => ({ topic: input.topic, partition: input.partition }))));
     this.lastCommitMs = Date.now();
     if (!this.stopping() && !clients.member.rejoinNeeded) this.setState('RUNNING');
-  }
-
-  /** Opens a standby for a stateful task when the local state is persistent; others have nothing to keep warm. */
-  private async createStandby(clients: Clients, id: string): Promise<void> {
-    const plan = this.plan?.tasks.find((candidate) => candidate.id === id);
-    if (plan === undefined || !plan.stateful || this.config.defaultDslStore !== 'rocksDB') return;
-    const stores = loggedStores(this.topology, this.config.applicationId, plan.subtopologyId);
-    if (stores.length === 0) return;
-    const ends = await endOffsets(clients.restoreConsumer, stores.map((store) => ({ topic: store.changelogTopic, partition: plan.partition })));
-    const changelogEnds = new Map(stores.map((store) => [store.changelogTopic, ends.get(`${store.changelogTopic}\u0000${plan.partition}`) ?? 0n]));
-    const standby = await StandbyTask.open(plan, await this.claimTaskDirectory(plan), stores, changelogEnds, (message) => this.log(message));
-    this.standbys.set(id, standby);
-  }
-
-  /** Closes (commits and checkpoints) the standbys the predicate picks: promoted or moved away. */
-  private async closeStandbys(clients: Clients, pick: (id: string) => boolean): Promise<void> {
-    for (const [id, standby] of [...this.standbys]) {
-      if (!pick(id)) continue;
-      this.standbys.delete(id);
-      await standby.close();
-      await this.stateDirectory?.releaseTask({ subtopology: standby.plan.subtopologyId, partition: standby.plan.partition });
-    }
-    if (this.standbys.size === 0) clients.standbyConsumer.assign([]);
-  }
-
-  private assignStandbyConsumer(clients: Clients): void {
-    clients.standbyConsumer.assign([...this.standbys.values()].flatMap((standby) => standby.positions()));
-  }
-
-  /** Feeds fetched changelog records to the standbys; checkpoints them now and then. */
-  private async updateStandbys(clients: Clients): Promise<void> {
-    if (this.standbys.size === 0) return;
-    const records = await clients.standbyConsumer.poll({ timeoutMs: 0 });
-    const byPartition = new Map<string, ConsumerRecord[]>();
-    for (const record of records) {
-      const id = `${record.topic}\u0000${record.partition}`;
-      byPartition.set(id, [...(byPartition.get(id) ?? []), record]);
-    }
-    for (const standby of this.standbys.values()) {
-      for (const position of standby.positions()) {
-        const fetched = byPartition.get(`${position.topic}\u0000${position.partition}`);
-        if (fetched !== undefined) await standby.apply(position.topic, fetched);
-      }
-    }
-    if (Date.now() - this.lastStandbyCheckpointMs < STREAMS_APP_LIMITS.standbyCheckpointIntervalMs) return;
-    this.lastStandbyCheckpointMs = Date.now();
-    for (const standby of this.standbys.values()) await standby.commit();
   }
 
   private userTopicPartitions(): number | null {
@@ -564,7 +481,7 @@ export class StreamsApp {
     } else {
       await this.closeTasksDirty(clients);
     }
-    await this.closeStandbys(clients, () => true).catch((error: unknown) => this.logger.warn('closing standbys failed', { error }));
+    await this.standbys.close(() => true).catch((error: unknown) => this.logger.warn('closing standbys failed', { error }));
     await this.releaseClients();
     await this.unlockStateDirectory();
   }
