@@ -44,8 +44,14 @@ describe('leader failover', () => {
       const leader = await leaderOf(0);
       return leader.isr.length === 3 ? leader : undefined;
     });
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
-    await producer.connect();
+    // A failed send gets a new producer: kafkajs would give its sequence numbers to the next
+    // batch, which the broker would then take for a duplicate (see chaos.test.ts).
+    const newProducer = async () => {
+      const created = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
+      await created.connect();
+      return created;
+    };
+    let producer = await newProducer();
     const acknowledged: number[] = [];
     let next = 0;
     const sendBatch = async (): Promise<void> => {
@@ -55,6 +61,8 @@ describe('leader failover', () => {
         acknowledged.push(...values);
       } catch {
         // Not acknowledged: the records may or may not be in the log, and the checker allows both.
+        await producer.disconnect().catch(() => undefined);
+        producer = await newProducer();
       }
     };
     for (let round = 0; round < 20; round++) await sendBatch();
