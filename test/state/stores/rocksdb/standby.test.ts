@@ -5,6 +5,8 @@ import { RocksDbMemoryBudget } from '../../../../state/stores/rocksdb/budget.ts'
 import { restoreChangelog } from '../../../../state/stores/rocksdb/restore.ts';
 import type { ChangelogChunk } from '../../../../state/stores/rocksdb/restore.ts';
 import { StandbyUpdater } from '../../../../state/stores/rocksdb/standby.ts';
+import { RocksDbWindowStore } from '../../../../state/stores/rocksdb/window.ts';
+import { withSuffix } from '../../../../state/stores/bytes.ts';
 import { RocksDbTask } from '../../../../state/stores/rocksdb/task.ts';
 import { seededRandom, temporaryDirectory } from './helpers.ts';
 
@@ -87,6 +89,29 @@ describe('StandbyUpdater', () => {
       expect(final.restored).toBe(15 * 50);
       expect(final.nextOffset).toBe(2_800n);
       expect(await storeState(task)).toEqual(expectedState(chunks));
+    } finally {
+      await task.close();
+    }
+  });
+
+  it('keeps a segmented window store warm, dropping expired segments at commit', async () => {
+    const task = await RocksDbTask.open({ taskDirectory: directory.path, storeNames: ['windows'], budget });
+    try {
+      const windows = new RocksDbWindowStore('windows', task.store('windows'), { retentionMs: 300, segmentIntervalMs: 100 });
+      const standby = new StandbyUpdater({ topicPartition, storeName: 'windows', target: windows, startingOffset: 0n, batchRecords: 4 });
+      const record = (key: string, startMs: number, value: number | null): ChangelogRecord => ({ key: withSuffix(Buffer.from(key), [startMs], 0), value: value === null ? null : Uint8Array.of(value) });
+      await standby.apply({ records: [record('a', 10, 1), record('b', 120, 2), record('a', 250, 3)], nextOffset: 3n });
+      await standby.apply({ records: [record('b', 120, null), record('c', 330, 4)], nextOffset: 5n });
+      expect((await standby.commit()).offset).toBe(5n);
+      // Stream time 330, retention 300: the oldest live start is 31, in segment 0, so a@10 stays.
+      expect((await windows.all()).map((window) => `${Buffer.from(window.key).toString()}@${window.windowStartMs}`)).toEqual(['a@10', 'a@250', 'c@330']);
+      await standby.apply({ records: [record('d', 560, 5)], nextOffset: 6n });
+      await standby.close();
+      // Stream time 560 leaves segments 2 and up live: segment 0 (a@10) is gone from disk.
+      const segments = new Set((await task.store('windows').all()).map((entry) => Buffer.from(entry.key).readUInt32BE(4)));
+      expect([...segments].sort()).toEqual([2, 3, 5]);
+      expect(() => standby.checkpointOffset()).not.toThrow();
+      await expect(standby.apply({ records: [], nextOffset: 7n })).rejects.toThrow(/closed/);
     } finally {
       await task.close();
     }
