@@ -200,10 +200,13 @@ export class CachingLayer extends WrappedBytesStore {
     return this.cache.get(hashKey)?.value;
   }
 
-  /** Writes to a cached entry whose key bytes the cache owns; false (and nothing written) otherwise. */
-  updateCached(hashKey: string, value: Uint8Array | null, typedKey?: unknown): boolean {
+  /**
+   * Writes to a cached entry whose key bytes the cache owns; false (and nothing written)
+   * otherwise. With onlyIfPresent, also false when the cached value is a delete.
+   */
+  updateCached(hashKey: string, value: Uint8Array | null, typedKey?: unknown, onlyIfPresent = false): boolean {
     const existing = this.cache.get(hashKey);
-    if (existing === undefined || !existing.keyOwned) return false;
+    if (existing === undefined || !existing.keyOwned || (onlyIfPresent && existing.value === null)) return false;
     existing.value = value;
     existing.dirty = true;
     existing.writtenAtMs = this.context === null ? -1 : this.context.recordTimestampMs();

@@ -297,9 +297,9 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     if (windowStartMs < this.minLiveTimeMs()) return null;
     const hashKey = this.cache === null ? null : this.compositeHash(key, windowStartMs);
     if (hashKey !== null) {
-      if (this.windowKeysComplete && this.windowKeys.get(this.slotOf(windowStartMs))?.has(hashKey) !== true) return null;
       const cached = this.cache?.peekHashed(hashKey);
       if (cached !== undefined) return cached === null ? null : this.valueSerde.deserialize(cached, this.name);
+      if (this.windowKeysComplete && this.windowKeys.get(this.slotOf(windowStartMs))?.has(hashKey) !== true) return null;
     }
     const encoded = this.compositeKey(key, windowStartMs);
     // The index holds every stored window (written here or restored), so a window it lacks is
@@ -308,12 +308,14 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     const bytes = this.getBytes(encoded.hashKey, encoded.bytes);
     return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
   }
-  /** Updates a window the index and the cache already hold, without building its key bytes. */
+  /**
+   * Updates a window the cache holds with a value, without building its key bytes. Such a
+   * window is stored (every put of a value enters the index), so the index needs no change.
+   */
   private updateCachedWindow(key: K, windowStartMs: number, valueBytes: Uint8Array): boolean {
     if (this.cache === null) return false;
     const hashKey = this.compositeHash(key, windowStartMs);
-    if (hashKey === null || this.windowKeys.get(this.slotOf(windowStartMs))?.has(hashKey) !== true) return false;
-    return this.cache.updateCached(hashKey, valueBytes, key);
+    return hashKey !== null && this.cache.updateCached(hashKey, valueBytes, key, true);
   }
   /**
    * The hashed composite key without building its bytes, for ASCII string keys through the
