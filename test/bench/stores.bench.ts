@@ -5,6 +5,7 @@
 // standby replica following a changelog. Run with `npx tsx test/bench/stores.bench.ts`.
 // Rates are wall-clock on a shared 2-core machine, so restoration also reports CPU microseconds
 // per record (all threads), which the machine's load disturbs far less; compare runs, not values.
+// `npx tsx test/bench/stores.bench.ts restore` measures restoration alone.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,13 +179,15 @@ async function main(): Promise<void> {
   const directory = mkdtempSync(join(tmpdir(), 'runnel-stores-bench-'));
   const budget = new RocksDbMemoryBudget({ writeBufferBytesTotal: 512 * 1024 * 1024, columnFamiliesMax: 8 });
   const task = await RocksDbTask.open({ taskDirectory: directory, storeNames: ['table', 'stack', 'restored', 'standby'], budget });
+  // `restore` as an argument runs restoration and the raw binding only, for a quick measurement.
+  const restoreOnly = process.argv.includes('restore');
   try {
-    await rawStore(task.store('table'));
-    await fullStack(task.store('stack'));
+    if (!restoreOnly) await rawStore(task.store('table'));
+    if (!restoreOnly) await fullStack(task.store('stack'));
     const chunks = changelogChunks();
     const restoreSeconds = await restoration(task, chunks);
     await rawBinding(join(directory, 'raw'), chunks, restoreSeconds);
-    await standby(task, chunks);
+    if (!restoreOnly) await standby(task, chunks);
     const started = process.hrtime.bigint();
     await task.flush();
     console.log(`memtable flush of all stores:      ${(secondsSince(started) * 1000).toFixed(0)} ms`);
