@@ -34,6 +34,8 @@ export interface ActiveTaskOptions {
   readonly collector: ProducerCollector;
   readonly restoreConsumer: Consumer;
   readonly deserializationErrorHandler: DeserializationErrorHandler;
+  /** Global stores by name, shared read-only by every task. */
+  readonly globalStores: ReadonlyMap<string, StateStore>;
   readonly partitionCount: (topic: string) => number;
   readonly log: (message: string) => void;
 }
@@ -94,7 +96,7 @@ export class ActiveTask {
         },
         clock: () => Date.now(),
         deserializationErrorHandler: options.deserializationErrorHandler,
-        globalStores: new Map<string, StateStore>(),
+        globalStores: options.globalStores,
         log: options.log,
         partitionCount: options.partitionCount,
       });

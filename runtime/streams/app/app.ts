@@ -23,6 +23,8 @@ import { StreamsProcessingError } from '../task.ts';
 import { StateDirectory, taskDirectoryName } from '../../../state/directory/index.ts';
 import type { ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore } from '../../../state/stores/types.ts';
 import { ActiveTask, type RestoreReport } from './active-task.ts';
+import { GlobalStores } from './global-stores.ts';
+import { globalSourceTopics } from './plan.ts';
 import { StandbyTasks } from './standbys.ts';
 import { decodeAssignmentInfo, encodeInfo } from './assignment-info.ts';
 import { closeClients, createClients, type Clients } from './clients.ts';
@@ -70,6 +72,8 @@ export class StreamsApp {
   private plan: TopologyPlan | null = null;
   private readonly tasks = new Map<string, ActiveTask>();
   private readonly standbys: StandbyTasks;
+  /** Global tables: filled before the first task runs, kept current by the poll loop. */
+  private globals: GlobalStores | null = null;
   /** Active task ids by task, with the endpoint that runs them, from the last assignment. */
   private endpoints = new Map<string, string>();
   private loop: Promise<void> | null = null;
@@ -90,7 +94,7 @@ export class StreamsApp {
       release: (plan) => this.stateDirectory?.releaseTask({ subtopology: plan.subtopologyId, partition: plan.partition }) ?? Promise.resolve(),
       log: (message) => this.log(message),
     });
-    this.queries = new StoreQueries(topology, () => [...this.tasks.values()].map((task) => task.task));
+    this.queries = new StoreQueries(topology, () => [...this.tasks.values()].map((task) => task.task), () => this.globals?.stores() ?? new Map());
   }
 
   get state(): StreamsState {
@@ -137,6 +141,7 @@ export class StreamsApp {
       this.stateDirectory = await StateDirectory.lock({ stateDir: this.config.stateDir, applicationId: this.config.applicationId });
       this.clients = await this.connect();
       this.plan = await this.prepareTopics(this.clients);
+      await this.loadGlobalStores(this.clients);
     } catch (error) {
       await this.releaseClients();
       await this.unlockStateDirectory();
@@ -198,6 +203,13 @@ export class StreamsApp {
     this.logger.info(message);
   }
 
+  private async loadGlobalStores(clients: Clients): Promise<void> {
+    if (this.topology.globalStores.length === 0) return;
+    this.globals = new GlobalStores(this.topology, this.config.applicationId);
+    const loaded = await this.globals.bootstrap(clients.admin, clients.globalConsumer, globalSourceTopics(this.topology));
+    this.log(`global stores loaded ${loaded} records`);
+  }
+
   private async connect(): Promise<Clients> {
     const transactionalId = this.exactlyOnce() ? `${this.config.applicationId}-${await readOrCreateProcessId(this.appDirectory())}` : null;
     return createClients({
@@ -250,6 +262,7 @@ export class StreamsApp {
     while (!this.stopping()) {
       if (clients.member.rejoinNeeded) await this.rebalance(clients);
       if (this.stopping()) return;
+      await this.globals?.update(clients.globalConsumer);
       const records = await clients.consumer.poll({ timeoutMs: this.config.pollMs });
       this.route(records);
       for (const task of this.tasks.values()) this.processedRecords += task.processBuffered();
@@ -296,6 +309,7 @@ export class StreamsApp {
     this.lastCommitMs = Date.now();
     const offsets: (TopicPartition & { offset: bigint })[] = [];
     for (const task of this.tasks.values()) offsets.push(...task.task.commit());
+    this.globals?.flush();
     try {
       const committed = this.exactlyOnce() ? await this.commitTransaction(clients, offsets) : await this.commitAtLeastOnce(clients, offsets);
       if (!committed) return;
@@ -431,6 +445,7 @@ export class StreamsApp {
       collector: clients.collector,
       restoreConsumer: clients.restoreConsumer,
       deserializationErrorHandler: this.config.deserializationExceptionHandler,
+      globalStores: this.globals?.stores() ?? new Map(),
       partitionCount: (topic) => this.plan?.partitionCounts.get(topic) ?? 1,
       log: (message) => this.log(message),
     });
@@ -482,6 +497,8 @@ export class StreamsApp {
       await this.closeTasksDirty(clients);
     }
     await this.standbys.close(() => true).catch((error: unknown) => this.logger.warn('closing standbys failed', { error }));
+    this.globals?.close();
+    this.globals = null;
     await this.releaseClients();
     await this.unlockStateDirectory();
   }

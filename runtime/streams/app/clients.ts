@@ -22,6 +22,8 @@ export interface Clients {
   readonly restoreConsumer: Consumer;
   /** Follows the changelogs of standby tasks; no group. */
   readonly standbyConsumer: Consumer;
+  /** Reads every partition of the global stores' topics; no group. */
+  readonly globalConsumer: Consumer;
   /** The group member's own connections. */
   readonly cluster: Cluster;
   readonly member: StreamsGroupMember;
@@ -70,7 +72,7 @@ async function connect(options: ClientOptions, embedded: EmbeddedBroker | null):
     heartbeatIntervalMs: config.heartbeatIntervalMs, requestTimeoutMs: config.requestTimeoutMs, retryBackoffMs: 100,
   }, streamsGroupAssignor(() => options.plan(admin), config.numStandbyReplicas));
   const collector = new ProducerCollector(producer, config.productionExceptionHandler, options.log);
-  const clients: Clients = { bootstrap, admin, producer, consumer, restoreConsumer: changelogReader('restore-consumer'), standbyConsumer: changelogReader('standby-consumer'), cluster, member, collector, embedded };
+  const clients: Clients = { bootstrap, admin, producer, consumer, restoreConsumer: changelogReader('restore-consumer'), standbyConsumer: changelogReader('standby-consumer'), globalConsumer: changelogReader('global-consumer'), cluster, member, collector, embedded };
   try {
     await admin.connect();
     if (options.transactionalId === null) await producer.connect();
@@ -85,7 +87,7 @@ async function connect(options: ClientOptions, embedded: EmbeddedBroker | null):
 /** Leaves the group and closes every client (and the embedded broker); never throws. */
 export async function closeClients(clients: Clients): Promise<void> {
   await clients.member.leave().catch(() => undefined);
-  const closers = [clients.consumer, clients.restoreConsumer, clients.standbyConsumer, clients.producer, clients.admin, clients.cluster];
+  const closers = [clients.consumer, clients.restoreConsumer, clients.standbyConsumer, clients.globalConsumer, clients.producer, clients.admin, clients.cluster];
   for (const client of closers) await client.close().catch(() => undefined);
   await clients.embedded?.stop().catch(() => undefined);
 }

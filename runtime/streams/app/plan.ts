@@ -50,6 +50,11 @@ export function taskId(subtopologyId: number, partition: number): string {
   return `${subtopologyId}_${partition}`;
 }
 
+/** Topics global stores read, sorted. */
+export function globalSourceTopics(topology: Topology): string[] {
+  return [...new Set(topology.globalStores.flatMap((global) => global.source.topics))].sort();
+}
+
 /** Topics sinks write to by name (internal ones excluded), sorted. */
 export function userSinkTopics(topology: Topology): string[] {
   const internal = new Set(topology.internalTopics.map((topic) => topic.name));
@@ -70,16 +75,15 @@ export function userSourceTopics(topology: Topology): string[] {
 
 /**
  * Plans the topology against the partition counts of its user source topics. Throws a
- * TopologyPlanError for what the runtime cannot run: pattern sources, global stores, and
+ * TopologyPlanError for what the runtime cannot run: pattern sources, missing source topics and
  * co-partitioned topics whose partition counts differ.
  */
 export function planTopology(topology: Topology, applicationId: string, userPartitions: ReadonlyMap<string, number>): TopologyPlan {
-  if (topology.globalStores.length > 0) throw new TopologyPlanError('global tables and stores are not supported by StreamsApp yet (the test driver runs them)');
   for (const subtopology of topology.subtopologies) {
     for (const node of subtopology.nodes) if (node.kind === 'source' && node.pattern !== null) throw new TopologyPlanError(`source ${node.name} subscribes to a pattern; StreamsApp needs topic names`);
   }
   const sources = userSourceTopics(topology);
-  for (const topic of sources) if (!userPartitions.has(topic)) throw new TopologyPlanError(`source topic ${topic} does not exist; create it before starting the application`);
+  for (const topic of [...sources, ...globalSourceTopics(topology)]) if (!userPartitions.has(topic)) throw new TopologyPlanError(`source topic ${topic} does not exist; create it before starting the application`);
   let counts;
   try {
     counts = resolvePartitionCounts(topology, (topic) => (typeof topic === 'string' ? (userPartitions.get(topic) ?? 1) : 1));

@@ -2,6 +2,7 @@
 // active tasks, and where a key's store instance lives in the group. Queries run on the event
 // loop between two batches of processing, so they see a store between records, never mid-record.
 import { partitionForKey } from '../../../core/partitioner.ts';
+import type { StateStore } from '../../../core/topology/processor.ts';
 import type { ValueAndTimestamp } from '../../../core/topology/record.ts';
 import { findQueryableStore, subtopologyStores, type Topology } from '../../../core/topology/topology.ts';
 import type { KeyValueStore, ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore, SessionStore, WindowStore } from '../../../state/stores/types.ts';
@@ -17,9 +18,16 @@ export interface KeyQueryMetadata {
 }
 
 export class StoreQueries {
-  constructor(private readonly topology: Topology, private readonly tasks: () => readonly StreamTask[]) {}
+  constructor(
+    private readonly topology: Topology,
+    private readonly tasks: () => readonly StreamTask[],
+    private readonly globalStores: () => ReadonlyMap<string, StateStore>,
+  ) {}
 
+  /** The single instance of a global store, or one instance per active task that has the store. */
   private instances<S>(name: string): S[] {
+    const global = this.globalStores().get(name);
+    if (global !== undefined) return [global as S];
     return this.tasks().flatMap((task) => {
       const store = task.getStore(name);
       return store === undefined ? [] : [store as S];

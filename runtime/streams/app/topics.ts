@@ -4,7 +4,7 @@
 // land on the partitions the tasks expect.
 import type { Topology } from '../../../core/topology/topology.ts';
 import { KafkaProtocolError, type Admin } from '../../client/index.ts';
-import { planTopology, TopologyPlanError, userSinkTopics, userSourceTopics, type TopologyPlan } from './plan.ts';
+import { globalSourceTopics, planTopology, TopologyPlanError, userSinkTopics, userSourceTopics, type TopologyPlan } from './plan.ts';
 
 /** TOPIC_ALREADY_EXISTS: another instance created it first, which is fine. */
 const TOPIC_ALREADY_EXISTS = 36;
@@ -36,12 +36,12 @@ async function createMissing(admin: Admin, topics: readonly { name: string; part
  */
 export async function prepareTopics(admin: Admin, topology: Topology, applicationId: string, userTopicPartitions: number | null = null): Promise<TopologyPlan> {
   if (userTopicPartitions !== null) {
-    const userTopics = [...new Set([...userSourceTopics(topology), ...userSinkTopics(topology)])];
+    const userTopics = [...new Set([...userSourceTopics(topology), ...globalSourceTopics(topology), ...userSinkTopics(topology)])];
     const present = await partitionCounts(admin, userTopics);
     await createMissing(admin, userTopics.filter((topic) => !present.has(topic)).map((name) => ({ name, partitions: userTopicPartitions, config: {} })));
   }
   // Existing sink topics are described too, so custom partitioners learn their partition counts.
-  const plan = planTopology(topology, applicationId, await partitionCounts(admin, [...new Set([...userSourceTopics(topology), ...userSinkTopics(topology)])]));
+  const plan = planTopology(topology, applicationId, await partitionCounts(admin, [...new Set([...userSourceTopics(topology), ...globalSourceTopics(topology), ...userSinkTopics(topology)])]));
   const existing = await partitionCounts(admin, plan.internalTopics.map((topic) => topic.name));
   for (const topic of plan.internalTopics) {
     const count = existing.get(topic.name);

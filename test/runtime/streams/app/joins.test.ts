@@ -18,7 +18,9 @@ beforeAll(async () => {
   broker = await startBroker();
   await createTopics(broker.bootstrap, [
     { topic: 'orders', partitions: 3 }, { topic: 'order-rows', partitions: 3 }, { topic: 'customers', partitions: 2 }, { topic: 'orders-enriched', partitions: 3 }, { topic: 'orders-by-fk', partitions: 3 },
+    { topic: 'regions', partitions: 2 }, { topic: 'orders-for-regions', partitions: 3 }, { topic: 'orders-with-regions', partitions: 3 },
   ]);
+  await produceRecords(broker.bootstrap, 'regions', [{ key: 'alice', value: 'EU' }, { key: 'bob', value: 'EU' }, { key: 'carol', value: 'SA' }]);
   await produceRecords(broker.bootstrap, 'customers', [{ key: 'alice', value: 'Paris' }, { key: 'bob', value: 'Oslo' }, { key: 'carol', value: 'Lima' }]);
 });
 
@@ -75,6 +77,30 @@ describe('StreamsApp joins', () => {
       } finally {
         await enriched.close();
       }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('joins orders with a global table loaded before processing, and queries the global store', async () => {
+    const builder = new StreamsBuilder();
+    const regions = builder.globalTable('regions', { key: Serdes.string(), value: Serdes.string() }, { name: 'regions-store' });
+    builder
+      .stream('orders-for-regions', { key: Serdes.string(), value: Serdes.json<Order>() })
+      .join(regions, (order) => order.customer, (order, region) => `${order.customer}:${order.amount}@${region}`)
+      .to('orders-with-regions', { key: Serdes.string(), value: Serdes.string() });
+    const app = new StreamsApp(builder.build(), { 'application.id': 'regions-app', 'bootstrap.servers': broker.bootstrap, 'state.dir': temporaryDirectory('runnel-streams-global-'), 'commit.interval.ms': 100 });
+    try {
+      await app.start();
+      // The global table is loaded during start(), before any task runs.
+      expect(app.keyValueStore<string, string>('regions-store').get('carol')).toBe('SA');
+      await produceRecords(broker.bootstrap, 'orders-for-regions', orders.map(({ key, order }) => ({ key, value: JSON.stringify(order) })));
+      const region = (customer: string): string => (customer === 'carol' ? 'SA' : 'EU');
+      const expected = new Map(orders.map(({ key, order }) => [key, `${order.customer}:${order.amount}@${region(order.customer)}`]));
+      expect(await readUntil('orders-with-regions', expected)).toEqual(expected);
+      // Updates to the global topic reach the store while the application runs.
+      await produceRecords(broker.bootstrap, 'regions', [{ key: 'dave', value: 'AS' }]);
+      await waitFor(() => app.keyValueStore<string, string>('regions-store').get('dave') === 'AS', 'the global store to follow its topic');
     } finally {
       await app.close();
     }
