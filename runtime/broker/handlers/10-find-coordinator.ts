@@ -1,5 +1,7 @@
 // FindCoordinator, versions 0-6. Version 4 batched the keys. On one node this broker
-// coordinates every group and transaction.
+// coordinates every group and transaction. In a cluster, until the coordinators follow the
+// leaders of replicated __consumer_offsets partitions, every broker names the same one (the
+// live broker with the lowest id), so the members of a group meet in one place.
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { defineHandler } from '../handler.ts';
@@ -9,8 +11,9 @@ export const findCoordinator = defineHandler({
   minVersion: 0,
   maxVersion: 6,
   handle(request, { broker, apiVersion }) {
-    const { host, port } = broker.advertisedAddress;
-    const nodeId = broker.nodeId;
+    const chosen = broker.cluster?.liveBrokers()[0];
+    const { host, port } = chosen ?? broker.advertisedAddress;
+    const nodeId = chosen?.nodeId ?? broker.nodeId;
     if (apiVersion < 4) {
       return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, nodeId, host, port, coordinators: [] };
     }
