@@ -87,7 +87,7 @@ export interface CleanResult {
   bytesRead: number;
   bytesWritten: number;
   recordsRead: number;
-  /** Every record removed, those of aborted transactions included. */
+  /** Every record removed: superseded ones, tombstones, aborted ones and those of removed markers. */
   recordsRemoved: number;
   tombstonesRemoved: number;
   /** Records removed because their transaction was aborted. */
@@ -250,8 +250,9 @@ export class LogCleaner {
     for (const segment of dirty) {
       for await (const chunk of this.#chunks(log, segment)) {
         for (const info of chunk.infos) {
-          // The index is consulted for every batch, even below firstDirtyOffset, so that its walk stays in offset order.
-          if (aborted.isAborted(chunk.buffer, info) || info.lastOffset < plan.firstDirtyOffset || (info.attributes & ATTRIBUTE_CONTROL) !== 0) continue;
+          if (info.lastOffset < plan.firstDirtyOffset || (info.attributes & ATTRIBUTE_CONTROL) !== 0) continue;
+          // An aborted write must not supersede the committed record of its key.
+          if (aborted.isAborted(chunk.buffer, info)) continue;
           const keys = keysOf(chunk.buffer, info);
           const cost = keys.reduce((sum, entry) => sum + (latestOffsets.has(entry.key) ? 0 : entry.key.length + OFFSET_MAP_ENTRY_OVERHEAD_BYTES), 0);
           // A full map ends the pass at this batch; the first batch always goes in, so a pass
@@ -400,10 +401,8 @@ function cleanBatch(buffer: Buffer, info: BatchInfo, context: PassContext, progr
   const bytes = buffer.subarray(info.position, info.position + info.sizeBytes);
   result.bytesRead += info.sizeBytes;
   result.recordsRead += info.recordCount;
-  // The aborted-transaction walk must see every batch in offset order, the copied ones too.
-  const aborted = context.aborted.isAborted(buffer, info);
   if (info.baseOffset >= context.endOffset) return [bytes];
-  if (aborted) {
+  if (context.aborted.isAborted(buffer, info)) {
     progress.changed = true;
     result.recordsRemoved += info.recordCount;
     result.abortedRecordsRemoved += info.recordCount;
