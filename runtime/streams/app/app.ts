@@ -174,6 +174,22 @@ export class StreamsApp {
     await this.loop;
   }
 
+  /**
+   * Closes the application gracefully on these signals (commit, checkpoints, leave the group),
+   * then exits the process with 0, or 1 when closing failed; returns a function that removes
+   * the handlers. Examples and services call it once after start().
+   */
+  closeOnSignals(signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'], exit = true): () => void {
+    const handler = (): void => {
+      void this.close().then(
+        () => { if (exit) process.exit(this.currentState === 'ERROR' ? 1 : 0); },
+        () => { if (exit) process.exit(1); },
+      );
+    };
+    for (const signal of signals) process.once(signal, handler);
+    return () => { for (const signal of signals) process.removeListener(signal, handler); };
+  }
+
   keyValueStore<K, V>(name: string): ReadOnlyKeyValueStore<K, V> {
     return this.queries.keyValueStore<K, V>(name);
   }

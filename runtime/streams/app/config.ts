@@ -113,5 +113,9 @@ export function parseStreamsConfig(input: StreamsConfigInput): StreamsConfig {
   const parsed = result.data;
   const commitIntervalMs = parsed.commitIntervalMs
     ?? (parsed.processingGuarantee === 'exactly_once_v2' ? STREAMS_APP_LIMITS.commitIntervalMsExactlyOnce : STREAMS_APP_LIMITS.commitIntervalMsAtLeastOnce);
+  // A transaction stays open for one commit interval; the broker aborts it after the timeout.
+  if (parsed.processingGuarantee === 'exactly_once_v2' && commitIntervalMs >= STREAMS_APP_LIMITS.transactionTimeoutMs) {
+    throw new StreamsConfigError(`invalid streams config: commit.interval.ms ${commitIntervalMs} must stay below the transaction timeout (${STREAMS_APP_LIMITS.transactionTimeoutMs} ms) under exactly_once_v2`);
+  }
   return { ...parsed, commitIntervalMs, clientId: parsed.clientId ?? `${parsed.applicationId}-client` };
 }

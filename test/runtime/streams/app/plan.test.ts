@@ -102,6 +102,7 @@ describe('streams config', () => {
     expect(() => parseStreamsConfig({ 'application.id': 'shop', 'bootstrap.servers': 'nohostport' })).toThrow(StreamsConfigError);
     expect(() => parseStreamsConfig({ 'application.id': 'shop', 'bootstrap.servers': 'a:1', 'commit.interval.msx': 5 })).toThrow(/commit\.interval\.msx/);
     expect(() => parseStreamsConfig({ 'application.id': 'shop', applicationId: 'x', 'bootstrap.servers': 'a:1' })).toThrow(/given twice/);
+    expect(() => parseStreamsConfig({ 'application.id': 'shop', 'bootstrap.servers': 'a:1', 'processing.guarantee': 'exactly_once_v2', 'commit.interval.ms': 30_000 })).toThrow(/transaction timeout/);
   });
 });
 
