@@ -39,11 +39,15 @@ export function segmentIdOf(compositeKey: Uint8Array): number {
   return view.getUint32(0) * 0x1_0000_0000 + view.getUint32(4);
 }
 
-/** Allocated from Buffer's pool, outside V8's heap, so handing the key to RocksDB moves nothing. */
-export function concat(head: Uint8Array, tail: Uint8Array): Uint8Array {
-  const bytes = Buffer.allocUnsafe(head.byteLength + tail.byteLength);
-  bytes.set(head, 0);
-  bytes.set(tail, head.byteLength);
+/**
+ * segmentId | tail in one allocation from Buffer's pool, outside V8's heap, so handing the key
+ * to RocksDB moves nothing.
+ */
+export function inSegment(segmentId: number, tail: Uint8Array): Uint8Array {
+  const bytes = Buffer.allocUnsafe(SEGMENT_BYTES + tail.byteLength);
+  bytes.writeUInt32BE(Math.floor(segmentId / 0x1_0000_0000), 0);
+  bytes.writeUInt32BE(segmentId >>> 0, 4);
+  bytes.set(tail, SEGMENT_BYTES);
   return bytes;
 }
 

@@ -13,7 +13,7 @@
 import type { ChangelogRecord } from '../../../core/topology/processor.ts';
 import { bytesEqual, suffixNumber, withSuffix } from '../bytes.ts';
 import type { RocksDbKeyValueStore } from './key-value.ts';
-import { assertSegmentOptions, assertTime, concat, SEGMENT_BYTES, segmentIdOf, segmentPrefix } from './segments.ts';
+import { assertSegmentOptions, assertTime, inSegment, SEGMENT_BYTES, segmentIdOf, segmentPrefix } from './segments.ts';
 import type { SegmentOptions } from './segments.ts';
 
 export type SegmentedSessionStoreOptions = SegmentOptions;
@@ -92,8 +92,8 @@ export class RocksDbSessionStore {
     const fromEndMs = Math.max(earliestSessionEndMs, this.observedStreamTimeMs - this.options.retentionMs, 0);
     const result: SessionBytes[] = [];
     for (const segmentId of this.liveSegmentIds(fromEndMs, TIME_MAX)) {
-      const from = concat(segmentPrefix(segmentId), withSuffix(key, [fromEndMs, 0], null));
-      const to = concat(segmentPrefix(segmentId), withSuffix(key, [TIME_MAX, TIME_MAX], null));
+      const from = inSegment(segmentId, withSuffix(key, [fromEndMs, 0], null));
+      const to = inSegment(segmentId, withSuffix(key, [TIME_MAX, TIME_MAX], null));
       for (const entry of await this.inner.range(from, to)) {
         const session = decode(entry.key, entry.value);
         // Longer keys that start with this key can sort inside the range; only exact keys count.
@@ -132,7 +132,7 @@ export class RocksDbSessionStore {
     for (const record of records) {
       const endMs = suffixNumber(record.key, SESSION_SUFFIX_BYTES, 0);
       this.observeSessionEnd(endMs);
-      translated.push({ key: concat(segmentPrefix(this.segmentId(endMs)), record.key), value: record.value });
+      translated.push({ key: inSegment(this.segmentId(endMs), record.key), value: record.value });
     }
     return this.inner.applyBatch(translated);
   }
@@ -181,7 +181,7 @@ export class RocksDbSessionStore {
   }
 
   private compositeKey(key: Uint8Array, startMs: number, endMs: number): Uint8Array {
-    return concat(segmentPrefix(this.segmentId(endMs)), withSuffix(key, [endMs, startMs], null));
+    return inSegment(this.segmentId(endMs), withSuffix(key, [endMs, startMs], null));
   }
 }
 

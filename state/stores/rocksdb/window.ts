@@ -9,7 +9,7 @@
 import { bytesEqual, readUint32, suffixNumber, withSuffix } from '../bytes.ts';
 import type { ChangelogRecord } from '../../../core/topology/processor.ts';
 import type { RocksDbKeyValueStore } from './key-value.ts';
-import { assertSegmentOptions, assertTime, concat, SEGMENT_BYTES, segmentPrefix } from './segments.ts';
+import { assertSegmentOptions, assertTime, inSegment, SEGMENT_BYTES, segmentPrefix } from './segments.ts';
 import type { SegmentOptions } from './segments.ts';
 
 /** retentionMs: how long a window stays after stream time passes its start. */
@@ -105,7 +105,7 @@ export class RocksDbWindowStore {
     for (const record of records) {
       const windowStartMs = suffixNumber(record.key, WINDOW_SUFFIX_BYTES, 0);
       this.observeWindowStart(windowStartMs);
-      translated.push({ key: concat(segmentPrefix(this.segmentId(windowStartMs)), record.key), value: record.value });
+      translated.push({ key: inSegment(this.segmentId(windowStartMs), record.key), value: record.value });
     }
     return this.inner.applyBatch(translated);
   }
@@ -153,7 +153,7 @@ export class RocksDbWindowStore {
   }
 
   private compositeKeyIn(segmentId: number, key: Uint8Array, windowStartMs: number, sequence: number): Uint8Array {
-    return concat(segmentPrefix(segmentId), withSuffix(key, [windowStartMs], sequence));
+    return inSegment(segmentId, withSuffix(key, [windowStartMs], sequence));
   }
 }
 
