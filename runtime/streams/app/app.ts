@@ -23,16 +23,15 @@ import { StreamsProcessingError } from '../task.ts';
 import { StateDirectory, taskDirectoryName } from '../../../state/directory/index.ts';
 import type { ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore } from '../../../state/stores/types.ts';
 import { ActiveTask, type RestoreReport } from './active-task.ts';
-import { GlobalStores } from './global-stores.ts';
-import { globalSourceTopics } from './plan.ts';
-import { StandbyTasks } from './standbys.ts';
 import { decodeAssignmentInfo, encodeInfo } from './assignment-info.ts';
 import { closeClients, createClients, type Clients } from './clients.ts';
 import { parseStreamsConfig, StreamsConfigError, type StreamsConfig, type StreamsConfigInput } from './config.ts';
-import type { TaskPlan, TopologyPlan } from './plan.ts';
-import { StoreQueries, type KeyQueryMetadata } from './queries.ts';
+import { GlobalStores } from './global-stores.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
+import { globalSourceTopics, type TaskPlan, type TopologyPlan } from './plan.ts';
 import { readOrCreateProcessId } from './process-id.ts';
+import { StoreQueries, type KeyQueryMetadata } from './queries.ts';
+import { StandbyTasks } from './standbys.ts';
 import { transitionAllowed, type StreamsState } from './states.ts';
 import { prepareTopics } from './topics.ts';
 
@@ -45,7 +44,11 @@ export type StateListener = (next: StreamsState, previous: StreamsState) => void
 /** Told the input offsets after each successful commit. */
 export type CommitListener = (offsets: readonly (TopicPartition & { offset: bigint })[]) => void;
 
-/** Group errors after which a commit is simply dropped: the rejoin replays from the last commit. */
+/**
+ * Group errors after which a commit is dropped and the group rejoined: ILLEGAL_GENERATION (22),
+ * UNKNOWN_MEMBER_ID (25), REBALANCE_IN_PROGRESS (27). The input since the last commit is then
+ * processed again, by this instance or the task's new owner.
+ */
 const REBALANCE_COMMIT_CODES = new Set([22, 25, 27]);
 
 /** The group error code behind a refused commit (also when wrapped by a transaction error), or null. */
@@ -74,7 +77,7 @@ export class StreamsApp {
   private readonly standbys: StandbyTasks;
   /** Global tables: filled before the first task runs, kept current by the poll loop. */
   private globals: GlobalStores | null = null;
-  /** Active task ids by task, with the endpoint that runs them, from the last assignment. */
+  /** The endpoint (application.server) running each active task, by task id, from the last assignment. */
   private endpoints = new Map<string, string>();
   private loop: Promise<void> | null = null;
   private lastCommitMs = Date.now();
