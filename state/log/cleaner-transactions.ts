@@ -28,8 +28,7 @@ import {
   isTransactional,
   rewriteBatchCrc,
 } from '../../core/records/header.ts';
-import type { BatchRecord } from '../../core/records/record.ts';
-import { sizeOfRecord, writeRecord } from '../../core/records/record.ts';
+import { type BatchRecord, sizeOfRecord, writeRecord } from '../../core/records/record.ts';
 import type { BatchInfo } from './batch-scan.ts';
 import { ATTRIBUTE_DELETE_HORIZON, deleteHorizonOf } from './compaction.ts';
 import type { AbortedTransactionEntry } from './txn-index.ts';
@@ -87,13 +86,12 @@ export class MarkerRetention {
     const decoded = decodeBatch(buffer, info.position);
     const horizon = deleteHorizonOf(decoded.header);
     const record = decoded.records[0];
-    // Markers are one uncompressed record; anything else (other control types, which end no
-    // transaction, or an odd batch) is kept as it is, which is always safe.
+    // A marker is one record; other control types end no transaction and are kept as they are.
     const control = record === undefined || decoded.records.length !== 1 ? null : readControlRecord(record);
-    if (control === null || control.type === 'unknown' || compressionOf(info.attributes) !== CompressionCodec.None) {
-      return { kind: 'kept', deleteHorizonMs: null };
-    }
-    if (this.#dataKept.delete(decoded.header.producerId)) return { kind: 'kept', deleteHorizonMs: horizon };
+    if (control === null || control.type === 'unknown') return { kind: 'kept', deleteHorizonMs: null };
+    const dataRemains = this.#dataKept.delete(decoded.header.producerId);
+    // The broker writes markers uncompressed; a compressed one is kept as it is, which is always safe.
+    if (dataRemains || compressionOf(info.attributes) !== CompressionCodec.None) return { kind: 'kept', deleteHorizonMs: horizon };
     if (horizon !== null && horizon <= this.nowMs) return { kind: 'removed', abort: control.type === 'abort' };
     if (horizon !== null) return { kind: 'kept', deleteHorizonMs: horizon };
     const stampedHorizon = this.nowMs + this.deleteRetentionMs;
