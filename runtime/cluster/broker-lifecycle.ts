@@ -123,18 +123,24 @@ export class BrokerLifecycle {
     return channel;
   }
 
-  /** Controlled shutdown: asks to be fenced so leadership moves before the process goes. */
-  async shutdown(): Promise<void> {
+  /**
+   * Stops heartbeating. `controlled` first asks to be fenced (controlled shutdown) so that
+   * leadership moves before the process goes; returns whether the controller fenced it.
+   */
+  async shutdown(controlled: boolean): Promise<boolean> {
     if (this.timer !== null) clearTimeout(this.timer);
     this.closed = true;
-    if (this.brokerEpoch >= 0n) {
+    let fenced = false;
+    if (controlled && this.brokerEpoch >= 0n) {
       try {
-        await this.heartbeat(true);
+        fenced = (await this.heartbeat(true)).isFenced;
       } catch {
         // The controller is unreachable; the session timeout fences this broker instead.
       }
+      this.options.logger.info('controlled shutdown', { fenced });
     }
     for (const channel of this.channels.values()) channel.close();
+    return fenced;
   }
 }
 

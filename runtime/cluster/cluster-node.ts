@@ -30,6 +30,8 @@ import type { Endpoint } from './request-channel.ts';
 export const DEFAULT_CLUSTER_ID = 'runnel-cluster';
 /** How long a forwarded CreateTopics waits for the local image to show the new topics. */
 const CREATED_TOPIC_WAIT_MS = 3000;
+/** How long a controlled shutdown waits for its partitions to get other leaders. */
+const CONTROLLED_SHUTDOWN_WAIT_MS = 5000;
 /** A pending ISR proposal without an answer is sent again after this long. */
 const ISR_RESEND_MS = 1000;
 /** AlterPartition errors that mean the proposal was refused against the committed state. */
@@ -365,10 +367,15 @@ export class ClusterNode {
    */
   async stop(options: { graceful?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
-    if (options.graceful === true) await this.lifecycle?.shutdown();
+    if (options.graceful === true && this.lifecycle !== null && (await this.lifecycle.shutdown(true))) {
+      // Serve until the image shows the partitions led elsewhere, so clients are told where to go.
+      const deadline = Date.now() + CONTROLLED_SHUTDOWN_WAIT_MS;
+      const leadsSomething = (): boolean => [...this.image.allPartitions()].some(({ partition }) => partition.leader === this.nodeId);
+      while (leadsSomething() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     this.stopped = true;
     if (this.isrTimer !== null) clearInterval(this.isrTimer);
-    if (options.graceful !== true) await this.lifecycle?.shutdown();
+    await this.lifecycle?.shutdown(false);
     this.fetcher?.close();
     this.controller?.close();
     await this.quorum?.close(options.graceful === true ? { graceful: true } : {});

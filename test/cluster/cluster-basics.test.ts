@@ -53,11 +53,16 @@ describe('3-node cluster', () => {
     // Partition 0 is led by broker 1; broker 2 follows it.
     const channel = new RequestChannel({ host: '127.0.0.1', port: cluster.node(2).port }, 'test');
     try {
-      const response = await channel.send(ApiKey.Produce, 9, {
-        transactionalId: null, acks: -1, timeoutMs: 5000,
-        topicData: [{ name: 'replicated', partitionData: [{ index: 0, records: encodeBatch({ records: [{ key: null, value: Buffer.from('x') }] }) }] }],
-      }, 10_000);
-      expect(response.responses[0]!.partitionResponses[0]!.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      // Broker 2 may apply the topic's records a moment after the broker the admin asked.
+      const errorCode = await eventually('broker 2 to know the topic', async () => {
+        const response = await channel.send(ApiKey.Produce, 9, {
+          transactionalId: null, acks: -1, timeoutMs: 5000,
+          topicData: [{ name: 'replicated', partitionData: [{ index: 0, records: encodeBatch({ records: [{ key: null, value: Buffer.from('x') }] }) }] }],
+        }, 10_000);
+        const code = response.responses[0]!.partitionResponses[0]!.errorCode;
+        return code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION ? undefined : code;
+      });
+      expect(errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     } finally {
       channel.close();
     }
@@ -104,5 +109,25 @@ describe('3-node cluster', () => {
     await eventually('every record consumed', () => (received.length >= sent.length ? true : undefined), 30_000);
     await consumer.disconnect();
     expect([...received].sort()).toEqual([...sent].sort());
+  });
+});
+
+describe('controlled shutdown', () => {
+  it('moves leadership away before the node exits', async () => {
+    const before = await eventually('partition 2 led by broker 3', async () => {
+      const metadata = await admin.fetchTopicMetadata({ topics: ['replicated'] });
+      const partition = metadata.topics[0]!.partitions.find((p) => p.partitionId === 2)!;
+      return partition.leader === 3 ? partition : undefined;
+    });
+    expect(before.leader).toBe(3);
+    expect(await cluster.stop(3)).toBe(0);
+    expect(cluster.node(3).logText()).toMatch(/controlled shutdown fenced=true/);
+    const after = await eventually('a new leader for partition 2', async () => {
+      const metadata = await admin.fetchTopicMetadata({ topics: ['replicated'] });
+      const partition = metadata.topics[0]!.partitions.find((p) => p.partitionId === 2)!;
+      return partition.leader !== 3 ? partition : undefined;
+    });
+    expect([1, 2]).toContain(after.leader);
+    expect(after.isr).not.toContain(3);
   });
 });

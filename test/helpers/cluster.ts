@@ -36,6 +36,8 @@ export interface TestCluster {
   bootstrap: string[];
   node(nodeId: number): ClusterNodeProcess;
   kill(nodeId: number): Promise<void>;
+  /** SIGTERM: a controlled shutdown; resolves with the exit code. */
+  stop(nodeId: number): Promise<number | null>;
   pause(nodeId: number): void;
   resume(nodeId: number): void;
   restart(nodeId: number): Promise<void>;
@@ -74,6 +76,15 @@ export async function startCluster(options: { nodes?: number; overrides?: Record
     node: find,
     isRunning: (nodeId) => find(nodeId).process !== null,
     kill,
+    async stop(nodeId) {
+      const child = find(nodeId).process;
+      if (child === null) return null;
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      const code = await exited;
+      find(nodeId).process = null;
+      return code;
+    },
     pause: (nodeId) => { find(nodeId).process?.kill('SIGSTOP'); },
     resume: (nodeId) => { find(nodeId).process?.kill('SIGCONT'); },
     async restart(nodeId) {
