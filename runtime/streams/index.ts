@@ -6,4 +6,4 @@ export type { QueuedRecord } from './partition-group.ts';
 export { TopologyTestDriver, TestInputTopic, TestOutputTopic } from './test-driver.ts';
 export type { TestDriverOptions, TestRecord } from './test-driver.ts';
 export { StreamsApp, StreamsConfigError, parseStreamsConfig, assignTasks, planTopology, TopologyPlanError } from './app/index.ts';
-export type { StreamsState, StreamsConfig, StreamsConfigInput, KeyQueryMetadata, RestoreReport, StateListener, UncaughtErrorHandler, UncaughtErrorResponse, TaskPlan, TopologyPlan } from './app/index.ts';
+export type { StreamsState, StreamsConfig, StreamsConfigInput, KeyQueryMetadata, QueryableStoreView, RestoreReport, StateListener, UncaughtErrorHandler, UncaughtErrorResponse, TaskPlan, TopologyPlan } from './app/index.ts';

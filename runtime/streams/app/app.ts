@@ -30,7 +30,7 @@ import { GlobalStores } from './global-stores.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
 import { globalSourceTopics, type TaskPlan, type TopologyPlan } from './plan.ts';
 import { readOrCreateProcessId } from './process-id.ts';
-import { StoreQueries, type KeyQueryMetadata } from './queries.ts';
+import { StoreQueries, type KeyQueryMetadata, type QueryableStoreView } from './queries.ts';
 import { StandbyTasks } from './standbys.ts';
 import { transitionAllowed, type StreamsState } from './states.ts';
 import { prepareTopics } from './topics.ts';
@@ -191,6 +191,11 @@ export class StreamsApp {
     };
     for (const signal of signals) process.once(signal, handler);
     return () => { for (const signal of signals) process.removeListener(signal, handler); };
+  }
+
+  /** A read-only view over this instance's instances of the named store, tagged with its kind. */
+  store<K, V>(name: string): QueryableStoreView<K, V> {
+    return this.queries.store<K, V>(name);
   }
 
   keyValueStore<K, V>(name: string): ReadOnlyKeyValueStore<K, V> {

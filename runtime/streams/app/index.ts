@@ -4,7 +4,7 @@ export type { CommitListener, StateListener, UncaughtErrorHandler, UncaughtError
 export type { StreamsState } from './states.ts';
 export { parseStreamsConfig, StreamsConfigError, STREAMS_KAFKA_NAMES } from './config.ts';
 export type { StreamsConfig, StreamsConfigInput } from './config.ts';
-export type { KeyQueryMetadata } from './queries.ts';
+export type { KeyQueryMetadata, QueryableStoreView } from './queries.ts';
 export type { RestoreReport } from './active-task.ts';
 export { assignTasks } from './task-assignor.ts';
 export type { AssignableTask, MemberTasks, TaskAssignorMember } from './task-assignor.ts';

@@ -4,7 +4,7 @@
 import { partitionForKey } from '../../../core/partitioner.ts';
 import type { StateStore } from '../../../core/topology/processor.ts';
 import type { ValueAndTimestamp } from '../../../core/topology/record.ts';
-import { findQueryableStore, subtopologyStores, type Topology } from '../../../core/topology/topology.ts';
+import { findQueryableStore, findStore, subtopologyStores, type Topology } from '../../../core/topology/topology.ts';
 import type { KeyValueStore, ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore, SessionStore, WindowStore } from '../../../state/stores/types.ts';
 import { compositeKeyValueView, compositeSessionView, compositeWindowView, keyValueView, windowView } from '../../../state/stores/views.ts';
 import type { StreamTask } from '../task.ts';
@@ -16,6 +16,12 @@ export interface KeyQueryMetadata {
   readonly partition: number;
   readonly taskId: string;
 }
+
+/** Any queryable store, tagged with its kind so callers can match on it (ts-pattern works well). */
+export type QueryableStoreView<K, V> =
+  | { readonly kind: 'key-value'; readonly view: ReadOnlyKeyValueStore<K, V> }
+  | { readonly kind: 'window'; readonly view: ReadOnlyWindowStore<K, V> }
+  | { readonly kind: 'session'; readonly view: ReadOnlySessionStore<K, V> };
 
 export class StoreQueries {
   constructor(
@@ -32,6 +38,15 @@ export class StoreQueries {
       const store = task.getStore(name);
       return store === undefined ? [] : [store as S];
     });
+  }
+
+  /** The view of whatever kind the named store is. */
+  store<K, V>(name: string): QueryableStoreView<K, V> {
+    const descriptor = findStore(this.topology, name);
+    if (descriptor === undefined) throw new Error(`no store named ${name}`);
+    if (descriptor.kind === 'window') return { kind: 'window', view: this.windowStore<K, V>(name) };
+    if (descriptor.kind === 'session') return { kind: 'session', view: this.sessionStore<K, V>(name) };
+    return { kind: 'key-value', view: this.keyValueStore<K, V>(name) };
   }
 
   keyValueStore<K, V>(name: string): ReadOnlyKeyValueStore<K, V> {

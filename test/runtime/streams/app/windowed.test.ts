@@ -69,6 +69,9 @@ describe('StreamsApp windowed count', () => {
         const [page, offset] = id.split('@') as [string, string];
         expect(store.fetch(page, BASE_MS + Number(offset))).toBe(count);
       }
+      const generic = app.store<string, number>('views-per-minute');
+      expect(generic.kind).toBe('window');
+      if (generic.kind === 'window') expect(generic.view.fetch('page-1', BASE_MS)).toBe(counts.get('page-1@0'));
       expect(store.fetchRange('page-0', BASE_MS, BASE_MS + 3 * MINUTE_MS).map((entry) => entry.windowStartMs - BASE_MS)).toEqual([0, MINUTE_MS, 2 * MINUTE_MS, 3 * MINUTE_MS]);
     } finally {
       await reader.close();

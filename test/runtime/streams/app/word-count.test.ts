@@ -63,6 +63,8 @@ describe('StreamsApp word count', () => {
       const store = app.keyValueStore<string, number>('counts');
       for (const [word, count] of expected) expect(store.get(word)).toBe(count);
       expect(store.all().length).toBe(expected.size);
+      const generic = app.store<string, number>('counts');
+      expect(generic.kind === 'key-value' ? generic.view.get('the') : null).toBe(expected.get('the'));
       expect(app.activeTaskIds()).toEqual(['0_0', '0_1', '0_2', '1_0', '1_1', '1_2']);
       // Consumed repartition records are purged once committed.
       const admin = new Admin({ bootstrapServers: broker.bootstrap });
