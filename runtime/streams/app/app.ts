@@ -490,9 +490,10 @@ export class StreamsApp {
   }
 
   /**
-   * Closes tasks without committing offsets. Outputs already handed to the producer are still
-   * flushed, so the local copies hold nothing the changelogs lack; if that fails the local
-   * state is closed anyway and its checkpoint stays at the last commit.
+   * Closes tasks without committing offsets, as after a lost membership or a failure. Closing
+   * flushes the stores' caches; those writes are dropped rather than sent (the task may already
+   * belong to another instance) and the checkpoint is deleted, because the local copy now holds
+   * writes the changelog lacks: the next start here rebuilds the task from the changelog.
    */
   private async closeTasksDirty(clients: Clients): Promise<void> {
     if (this.exactlyOnce()) {
@@ -507,9 +508,11 @@ export class StreamsApp {
       } catch (error) {
         this.log(`task ${task.id} failed to close: ${error instanceof Error ? error.message : String(error)}`);
       }
+      await task.state.discardCheckpoint().catch(() => undefined);
       await task.state.close().catch(() => undefined);
       await this.releaseTaskDirectory(task).catch(() => undefined);
     }
+    clients.collector.discardWaiting();
     this.tasks.clear();
   }
 

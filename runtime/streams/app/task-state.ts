@@ -128,6 +128,13 @@ export class TaskState {
     this.checkpointDeleted = false;
   }
 
+  /** Deletes the checkpoint, so the next open wipes the local copy and restores from the changelog. */
+  async discardCheckpoint(): Promise<void> {
+    if (this.rocksdb === null) return;
+    await deleteCheckpoint(this.options.directory);
+    this.checkpointDeleted = true;
+  }
+
   async close(): Promise<void> {
     await this.rocksdb?.close();
   }
