@@ -83,8 +83,7 @@ export class StreamsApp {
   private lastCommitMs = Date.now();
   private readonly queries: StoreQueries;
   private readonly logger: Logger;
-  /** Records processed since start, for tests and progress reports. */
-  processedRecords = 0;
+  private processedCount = 0;
 
   constructor(private readonly topology: Topology, config: StreamsConfigInput) {
     this.config = parseStreamsConfig(config);
@@ -98,6 +97,11 @@ export class StreamsApp {
       log: (message) => this.log(message),
     });
     this.queries = new StoreQueries(topology, () => [...this.tasks.values()].map((task) => task.task), () => this.globals?.stores() ?? new Map());
+  }
+
+  /** Input records this instance processed since start, for progress reports and tests. */
+  get processedRecords(): number {
+    return this.processedCount;
   }
 
   get state(): StreamsState {
@@ -289,7 +293,7 @@ export class StreamsApp {
       await this.globals?.update(clients.globalConsumer);
       const records = await clients.consumer.poll({ timeoutMs: this.config.pollMs });
       this.route(records);
-      for (const task of this.tasks.values()) this.processedRecords += task.processBuffered();
+      for (const task of this.tasks.values()) this.processedCount += task.processBuffered();
       const now = Date.now();
       for (const task of this.tasks.values()) task.task.punctuateWallClock(now);
       if (clients.collector.hasWaiting()) await this.beginTransactionIfNeeded(clients);
