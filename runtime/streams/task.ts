@@ -55,7 +55,7 @@ export class StreamsProcessingError extends Error {
 interface RuntimeNode {
   readonly name: string;
   readonly children: RuntimeNode[];
-  process(record: StreamRecord<unknown, unknown>): void;
+  process: (record: StreamRecord<unknown, unknown>) => void;
 }
 
 /** A source with its runtime node, looked up by input topic. */
@@ -246,9 +246,7 @@ export class StreamTask {
     } else if (node.kind === 'processor') {
       const processor = node.supplier();
       this.processors.set(node.name, processor);
-      // Bound once here: a closure reading processor.process per record sees every processor's
-      // shape at one site, and that load was several percent of a record's cost.
-      this.nodes.set(node.name, { name: node.name, children, process: processor.process.bind(processor) });
+      this.nodes.set(node.name, { name: node.name, children, process: (record) => processor.process(record) });
     } else {
       // A fixed topic name is resolved once, not per record.
       const topic = typeof node.topic === 'string' ? this.resolve(node.topic) : null;
@@ -291,6 +289,10 @@ export class StreamTask {
     const processor = this.processors.get(name);
     if (node === undefined || processor === undefined) throw new Error(`task ${this.id}: processor ${name} missing`);
     processor.init?.(this.contextFor(node));
+    // Bound once, after init (which may still set process up): a closure reading
+    // processor.process per record sees every processor's shape at one site, and that load
+    // was several percent of a record's cost.
+    node.process = processor.process.bind(processor);
   }
 
   private contextFor(node: RuntimeNode): ProcessorContext<unknown, unknown> {

@@ -102,6 +102,23 @@ describe('stream task fast paths', () => {
     expect(sent.map((output) => strings.deserialize(output.value as Uint8Array, 'out'))).toEqual(['L:1', 'L:3']);
   });
 
+  it('calls the process function a processor has after init, even one init put there', () => {
+    const seen: string[] = [];
+    const builder = new StreamsBuilder();
+    builder.stream('in', { key: strings, value: strings }).process((): Processor<string, string, string, string> => {
+      const processor: Processor<string, string, string, string> = {
+        init: () => {
+          processor.process = (input) => void seen.push(`late:${input.key}`);
+        },
+        process: (input) => void seen.push(`early:${input.key}`),
+      };
+      return processor;
+    });
+    const task = taskFor(builder.build());
+    task.process('in', record('a', 1, 0n));
+    expect(seen).toEqual(['late:a']);
+  });
+
   it('sinks to internal topics prefix the application id once and keep it for every record', () => {
     const builder = new StreamsBuilder();
     builder
