@@ -5,6 +5,13 @@
 // times and reports its best run, by wall time and by CPU time of this process (the CPU rate is
 // the steadier figure when other processes compete for the cores).
 // Run: npx tsx test/bench/engine.bench.ts [records] [runs]
+//
+// Measured 2026-11-21 at load ~4 (wall records/s, before the engine work at 9c7b27f -> after):
+// stateless 645k -> 2,053k; windowed count 1 record/key/window with JSON keys 70k -> 253k, with
+// windowed-serde keys 83k -> 329k; 100 records/key/window 204k -> 827k; count per key 242k ->
+// 1,200k; reduce 234k -> 1,093k; stream-table join 343k -> 896k. Where time goes in the window
+// case (perf, instructions): young-generation GC ~20% (cache entries live until commit), Map
+// lookups ~13%, JSON output keys ~9%, string and typed-array creation ~15%.
 import os from 'node:os';
 import { Serdes, StreamsBuilder, TimeWindows, windowedSerde, type Topology } from '../../dsl/index.ts';
 import type { TopicRecord } from '../../core/topology/record.ts';
