@@ -36,6 +36,8 @@ export interface ClusterView {
   topics(): ClusterTopic[];
   topic(name: string): ClusterTopic | undefined;
   topicById(topicId: string): ClusterTopic | undefined;
+  /** One partition, without describing the whole topic (the Fetch path asks per partition). */
+  partition(topic: string, partition: number): ClusterPartition | undefined;
   /** CreateTopics goes to the active controller; the answer comes once the topics are committed. */
   createTopics(request: RequestBodyByKey[19]): Promise<BodyInput<ResponseBodyByKey[19]>>;
   /** Asks the controller to create a topic with the broker defaults (auto-creation); does not wait. */

@@ -291,6 +291,10 @@ export class ClusterNode {
         const topic = this.image.topicsById.get(topicId);
         return topic === undefined ? undefined : describe(topic);
       },
+      partition: (topic, index) => {
+        const partition = this.image.partition(topic, index);
+        return partition === undefined ? undefined : this.describePartition(partition);
+      },
       createTopics: (request) => this.forwardCreateTopics(request),
       requestTopicCreation: (name) => this.requestTopicCreation(name),
       deleteTopics: (names, timeoutMs) => this.forwardDeleteTopics(names, timeoutMs),

@@ -48,7 +48,7 @@ describe('3-node cluster', () => {
     expect((refused as { errors?: { type: string; topic: string }[] } | null)?.errors?.[0]).toMatchObject({ type: 'INVALID_REPLICATION_FACTOR', topic: 'too-many' });
   });
 
-  it('refuses Produce on a broker that does not lead the partition', async () => {
+  it('refuses Produce and Fetch on a broker that does not lead the partition, naming the leader', async () => {
     await eventually('topic leaders', async () => ((await admin.fetchTopicMetadata({ topics: ['replicated'] })).topics[0]!.partitions.length === 3 ? true : undefined));
     // Partition 0 is led by broker 1; broker 2 follows it.
     const channel = new RequestChannel({ host: '127.0.0.1', port: cluster.node(2).port }, 'test');
@@ -63,6 +63,15 @@ describe('3-node cluster', () => {
         return code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION ? undefined : code;
       });
       expect(errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      // A consumer's Fetch gets the same error and is told who leads, with the leader epoch.
+      const fetched = await channel.send(ApiKey.Fetch, 12, {
+        replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1024 * 1024, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+        topics: [{ topic: 'replicated', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1024 * 1024 }] }],
+        forgottenTopicsData: [], rackId: '',
+      }, 10_000);
+      const partition = fetched.responses[0]!.partitions[0]!;
+      expect(partition.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      expect(partition.currentLeader).toEqual({ leaderId: 1, leaderEpoch: 0 });
     } finally {
       channel.close();
     }

@@ -11,6 +11,12 @@ import { LIMITS } from '../../../core/limits.ts';
 import { defineHandler, ZERO_UUID } from '../handler.ts';
 import { serveFollowerFetch, type FollowerFetchPartition } from '../follower-fetch.ts';
 import type { FetchPartitionRequest } from '../replica-manager.ts';
+import type { ClusterView } from '../cluster-view.ts';
+
+function currentLeaderOf(cluster: ClusterView, topic: string, partition: number): { leaderId: number; leaderEpoch: number } {
+  const found = cluster.partition(topic, partition);
+  return found === undefined ? { leaderId: -1, leaderEpoch: -1 } : { leaderId: found.leader, leaderEpoch: found.leaderEpoch };
+}
 
 
 export const fetch = defineHandler({
@@ -79,6 +85,9 @@ export const fetch = defineHandler({
         abortedTransactions: p.abortedTransactions,
         preferredReadReplica: -1,
         records: p.records,
+        // In a cluster the answer names the partition's leader and epoch (v12+), so a client
+        // told NOT_LEADER_OR_FOLLOWER can go straight there.
+        ...(broker.cluster === null ? {} : { currentLeader: currentLeaderOf(broker.cluster, name, p.partition) }),
       })),
     }));
     for (const topicId of unknownIds) {
