@@ -40,6 +40,16 @@ export const LIMITS = {
   /** Windows a single record may fall into (hopping windows with a tiny advance). */
   windowsPerRecordMax: 10_000,
 
+  // Cluster (runtime/cluster).
+  /** Longest a broker waits for the controller to answer one request (registration, heartbeat, AlterPartition). */
+  controllerRequestTimeoutMs: 5_000,
+  /** Longest a broker waits for its metadata image to show a change it forwarded (new topics), before answering. */
+  metadataPropagationWaitMsMax: 3_000,
+  /** Longest a controlled shutdown waits for the node's partitions to get other leaders. */
+  controlledShutdownWaitMsMax: 5_000,
+  /** A pending ISR proposal whose answer was lost is sent again after this long. */
+  isrProposalResendMs: 1_000,
+
   // Local state.
   /** Default for state.cleanup.delay.ms: how long an unused task directory stays (Kafka Streams: 10 minutes). */
   stateCleanupDelayMsDefault: 600_000,

@@ -8,6 +8,7 @@
 // each voter in turn until one answers without NOT_CONTROLLER.
 import { randomUUID } from 'node:crypto';
 import { ApiKey, type BodyInput, type RequestBodyByKey, type ResponseBodyByKey } from '../../core/protocol/index.ts';
+import { LIMITS } from '../../core/limits.ts';
 import { ErrorCode } from '../../core/protocol/errors.ts';
 import type { Logger } from '../logger.ts';
 import { CONTROLLER_VERSIONS } from './controller-service.ts';
@@ -15,7 +16,7 @@ import type { MetadataImage } from './metadata-image.ts';
 import { RequestChannel, type Endpoint } from './request-channel.ts';
 
 const REGISTRATION_RETRY_MS = 100;
-const CONTROLLER_REQUEST_TIMEOUT_MS = 5000;
+const CONTROLLER_REQUEST_TIMEOUT_MS = LIMITS.controllerRequestTimeoutMs;
 
 export interface BrokerLifecycleOptions {
   brokerId: number;

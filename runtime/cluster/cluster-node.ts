@@ -10,6 +10,7 @@
 // Data directory: the broker's logs as on a single node, and the metadata quorum under
 // `metadata-quorum/` (a name the log manager does not take for a partition).
 import path from 'node:path';
+import { LIMITS } from '../../core/limits.ts';
 import { ErrorCode } from '../../core/protocol/errors.ts';
 import { ApiKey, type BodyInput, type RequestBodyByKey, type ResponseBodyByKey } from '../../core/protocol/index.ts';
 import { Broker } from '../broker/broker.ts';
@@ -28,12 +29,9 @@ import { ReplicaFetcher } from './replica-fetcher.ts';
 import type { Endpoint } from './request-channel.ts';
 
 export const DEFAULT_CLUSTER_ID = 'runnel-cluster';
-/** How long a forwarded CreateTopics waits for the local image to show the new topics. */
-const CREATED_TOPIC_WAIT_MS = 3000;
-/** How long a controlled shutdown waits for its partitions to get other leaders. */
-const CONTROLLED_SHUTDOWN_WAIT_MS = 5000;
-/** A pending ISR proposal without an answer is sent again after this long. */
-const ISR_RESEND_MS = 1000;
+const CREATED_TOPIC_WAIT_MS = LIMITS.metadataPropagationWaitMsMax;
+const CONTROLLED_SHUTDOWN_WAIT_MS = LIMITS.controlledShutdownWaitMsMax;
+const ISR_RESEND_MS = LIMITS.isrProposalResendMs;
 /** AlterPartition errors that mean the proposal was refused against the committed state. */
 const REFUSALS = new Set<number>([
   ErrorCode.INELIGIBLE_REPLICA, ErrorCode.INVALID_REQUEST, ErrorCode.FENCED_LEADER_EPOCH, ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
