@@ -3,7 +3,9 @@
 // stores drop an expired segment with one deleteRange tombstone instead of key by key, and a
 // scan of one segment is a prefix scan. Segments are key ranges rather than column families of
 // their own because rocksdb-native cannot create or drop a column family once a database is open.
+import type { ChangelogRecord } from '../../../core/topology/processor.ts';
 import { withSuffix } from '../bytes.ts';
+import type { RocksDbKeyValueStore } from './key-value.ts';
 import { ROCKSDB_LIMITS } from './limits.ts';
 
 export const SEGMENT_BYTES = 8;
@@ -53,4 +55,75 @@ export function inSegment(segmentId: number, tail: Uint8Array): Uint8Array {
 
 export function assertTime(timeMs: number): void {
   if (!Number.isSafeInteger(timeMs) || timeMs < 0) throw new Error(`time ${timeMs} must be a non-negative safe integer`);
+}
+
+/**
+ * The time-keeping the segmented stores share. Stream time is the largest segment time seen
+ * (window start, session end); an entry whose time is below streamTime - retention + liveSlackMs
+ * is expired. Expired segments are hidden from reads at once and deleted whole on the next flush.
+ */
+export class SegmentClock {
+  /** The largest segment time put or restored; -1 before the first. */
+  streamTimeMs = -1;
+  /** Segments below this id are expired: hidden from reads now, deleted on the next flush. */
+  minLiveSegmentId = 0;
+  /** Segments below this id have been deleted from RocksDB. */
+  private droppedBelowSegmentId = 0;
+  /** Puts ignored because their entry had already expired. */
+  droppedPuts = 0;
+
+  constructor(private readonly options: SegmentOptions, private readonly liveSlackMs: number) {}
+
+  segmentId(timeMs: number): number {
+    return Math.floor(timeMs / this.options.segmentIntervalMs);
+  }
+
+  observe(timeMs: number): void {
+    if (timeMs <= this.streamTimeMs) return;
+    this.streamTimeMs = timeMs;
+    const minLiveTimeMs = timeMs - this.options.retentionMs + this.liveSlackMs;
+    this.minLiveSegmentId = Math.max(this.minLiveSegmentId, this.segmentId(Math.max(0, minLiveTimeMs)));
+  }
+
+  isExpired(timeMs: number): boolean {
+    return this.segmentId(timeMs) < this.minLiveSegmentId;
+  }
+
+  /** Live segment ids covering [fromMs, toMs], none past stream time. */
+  liveSegmentIds(fromMs: number, toMs: number): number[] {
+    const first = Math.max(this.segmentId(Math.max(0, fromMs)), this.minLiveSegmentId);
+    const last = Math.min(this.segmentId(Math.max(0, toMs)), this.segmentId(Math.max(0, this.streamTimeMs)));
+    const ids: number[] = [];
+    for (let id = first; id <= last; id++) ids.push(id);
+    return ids;
+  }
+
+  /** After a reopen nothing is known to be deleted yet: the next flush drops every expired segment. */
+  forgetDropped(): void {
+    this.droppedBelowSegmentId = 0;
+  }
+
+  /**
+   * Restores changelog records, whose keys are the store's keys without the segment id, into
+   * `inner`: each key gets the segment of the time `timeOf` reads from it.
+   */
+  applyBatch(inner: RocksDbKeyValueStore, records: readonly ChangelogRecord[], timeOf: (key: Uint8Array) => number): Promise<void> {
+    const translated: ChangelogRecord[] = [];
+    for (const record of records) {
+      const timeMs = timeOf(record.key);
+      this.observe(timeMs);
+      translated.push({ key: inSegment(this.segmentId(timeMs), record.key), value: record.value });
+    }
+    return inner.applyBatch(translated);
+  }
+
+  /** Writes staged entries, then deletes expired segments whole. */
+  async flush(inner: RocksDbKeyValueStore): Promise<void> {
+    await inner.writeStaged();
+    if (this.minLiveSegmentId > this.droppedBelowSegmentId) {
+      await inner.deleteRange(segmentPrefix(this.droppedBelowSegmentId), segmentPrefix(this.minLiveSegmentId));
+      this.droppedBelowSegmentId = this.minLiveSegmentId;
+    }
+    await inner.flush();
+  }
 }

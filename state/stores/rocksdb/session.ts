@@ -13,7 +13,7 @@
 import type { ChangelogRecord } from '../../../core/topology/processor.ts';
 import { bytesEqual, suffixNumber, withSuffix } from '../bytes.ts';
 import type { RocksDbKeyValueStore } from './key-value.ts';
-import { assertSegmentOptions, assertTime, inSegment, SEGMENT_BYTES, segmentIdOf, segmentPrefix } from './segments.ts';
+import { assertSegmentOptions, assertTime, inSegment, SEGMENT_BYTES, segmentIdOf, segmentPrefix, SegmentClock } from './segments.ts';
 import type { SegmentOptions } from './segments.ts';
 
 export type SegmentedSessionStoreOptions = SegmentOptions;
@@ -29,13 +29,11 @@ const SESSION_SUFFIX_BYTES = 16;
 const TIME_MAX = Number.MAX_SAFE_INTEGER;
 
 export class RocksDbSessionStore {
-  /** The largest session end put or restored; drives retention. */
-  private observedStreamTimeMs = -1;
-  /** Segments below this id hold only expired sessions: hidden now, deleted on the next flush. */
-  private minLiveSegmentId = 0;
-  /** Segments below this id have been deleted from RocksDB. */
-  private droppedBelowSegmentId = 0;
-  private droppedPutCount = 0;
+  /**
+   * Stream time is the largest session end; a session expires when its end is more than
+   * retentionMs behind, and a segment when its last millisecond does.
+   */
+  private readonly clock: SegmentClock;
 
   constructor(
     readonly name: string,
@@ -43,6 +41,7 @@ export class RocksDbSessionStore {
     private readonly options: SegmentedSessionStoreOptions,
   ) {
     assertSegmentOptions(name, options);
+    this.clock = new SegmentClock(options, 0);
   }
 
   /**
@@ -56,17 +55,17 @@ export class RocksDbSessionStore {
       break;
     }
     if (newestSegmentId !== null) {
-      for (const entry of await this.inner.prefixScan(segmentPrefix(newestSegmentId))) this.observeSessionEnd(decodeEnd(entry.key));
+      for (const entry of await this.inner.prefixScan(segmentPrefix(newestSegmentId))) this.clock.observe(decodeEnd(entry.key));
     }
-    this.droppedBelowSegmentId = 0;
+    this.clock.forgetDropped();
   }
 
   /** Stages a session's value (null removes it); puts into expired segments are dropped and counted. */
   put(key: Uint8Array, startMs: number, endMs: number, value: Uint8Array | null): void {
     assertSession(startMs, endMs);
-    this.observeSessionEnd(endMs);
-    if (this.segmentId(endMs) < this.minLiveSegmentId) {
-      if (value !== null) this.droppedPutCount++;
+    this.clock.observe(endMs);
+    if (this.clock.isExpired(endMs)) {
+      if (value !== null) this.clock.droppedPuts++;
       return;
     }
     this.inner.put(this.compositeKey(key, startMs, endMs), value);
@@ -78,7 +77,7 @@ export class RocksDbSessionStore {
 
   async fetchSession(key: Uint8Array, startMs: number, endMs: number): Promise<Uint8Array | null> {
     assertSession(startMs, endMs);
-    if (this.segmentId(endMs) < this.minLiveSegmentId) return null;
+    if (this.clock.isExpired(endMs)) return null;
     return this.inner.get(this.compositeKey(key, startMs, endMs));
   }
 
@@ -89,9 +88,9 @@ export class RocksDbSessionStore {
   async findSessions(key: Uint8Array, earliestSessionEndMs: number, latestSessionStartMs: number): Promise<SessionBytes[]> {
     // A session ending exactly one retention period ago can still merge with a record at stream
     // time (its gap reaches that far), so it stays visible, as in the in-memory store.
-    const fromEndMs = Math.max(earliestSessionEndMs, this.observedStreamTimeMs - this.options.retentionMs, 0);
+    const fromEndMs = Math.max(earliestSessionEndMs, this.clock.streamTimeMs - this.options.retentionMs, 0);
     const result: SessionBytes[] = [];
-    for (const segmentId of this.liveSegmentIds(fromEndMs, TIME_MAX)) {
+    for (const segmentId of this.clock.liveSegmentIds(fromEndMs, TIME_MAX)) {
       const from = inSegment(segmentId, withSuffix(key, [fromEndMs, 0], null));
       const to = inSegment(segmentId, withSuffix(key, [TIME_MAX, TIME_MAX], null));
       for (const entry of await this.inner.range(from, to)) {
@@ -116,7 +115,7 @@ export class RocksDbSessionStore {
   async findSessionsEndingWithin(earliestSessionEndMs: number, latestSessionEndMs: number): Promise<SessionBytes[]> {
     const result: SessionBytes[] = [];
     if (latestSessionEndMs < earliestSessionEndMs) return result;
-    for (const segmentId of this.liveSegmentIds(Math.max(earliestSessionEndMs, 0), latestSessionEndMs)) {
+    for (const segmentId of this.clock.liveSegmentIds(Math.max(earliestSessionEndMs, 0), latestSessionEndMs)) {
       for (const entry of await this.inner.prefixScan(segmentPrefix(segmentId))) {
         const endMs = decodeEnd(entry.key);
         if (endMs >= earliestSessionEndMs && endMs <= latestSessionEndMs) result.push(decode(entry.key, entry.value));
@@ -128,60 +127,25 @@ export class RocksDbSessionStore {
 
   /** Restores changelog records whose keys are key|sessionEnd|sessionStart. */
   applyBatch(records: readonly ChangelogRecord[]): Promise<void> {
-    const translated: ChangelogRecord[] = [];
-    for (const record of records) {
-      const endMs = suffixNumber(record.key, SESSION_SUFFIX_BYTES, 0);
-      this.observeSessionEnd(endMs);
-      translated.push({ key: inSegment(this.segmentId(endMs), record.key), value: record.value });
-    }
-    return this.inner.applyBatch(translated);
+    return this.clock.applyBatch(this.inner, records, (key) => suffixNumber(key, SESSION_SUFFIX_BYTES, 0));
   }
 
   /** Writes staged sessions, then deletes expired segments whole. */
-  async flush(): Promise<void> {
-    await this.inner.writeStaged();
-    if (this.minLiveSegmentId > this.droppedBelowSegmentId) {
-      await this.inner.deleteRange(segmentPrefix(this.droppedBelowSegmentId), segmentPrefix(this.minLiveSegmentId));
-      this.droppedBelowSegmentId = this.minLiveSegmentId;
-    }
-    await this.inner.flush();
+  flush(): Promise<void> {
+    return this.clock.flush(this.inner);
   }
 
   /** Puts ignored because their session had already expired. */
   get droppedPuts(): number {
-    return this.droppedPutCount;
+    return this.clock.droppedPuts;
   }
 
   get streamTimeMs(): number {
-    return this.observedStreamTimeMs;
-  }
-
-  /** Sessions ending before this time are expired. */
-  private expiryTimeMs(): number {
-    return this.observedStreamTimeMs - this.options.retentionMs;
-  }
-
-  private observeSessionEnd(endMs: number): void {
-    if (endMs <= this.observedStreamTimeMs) return;
-    this.observedStreamTimeMs = endMs;
-    // A segment is dead when its last millisecond ends before the expiry time.
-    this.minLiveSegmentId = Math.max(this.minLiveSegmentId, this.segmentId(Math.max(0, this.expiryTimeMs())));
-  }
-
-  private liveSegmentIds(fromEndMs: number, toEndMs: number): number[] {
-    const first = Math.max(this.segmentId(fromEndMs), this.minLiveSegmentId);
-    const last = Math.min(this.segmentId(Math.max(0, toEndMs)), this.segmentId(Math.max(0, this.observedStreamTimeMs)));
-    const ids: number[] = [];
-    for (let id = first; id <= last; id++) ids.push(id);
-    return ids;
-  }
-
-  private segmentId(timeMs: number): number {
-    return Math.floor(timeMs / this.options.segmentIntervalMs);
+    return this.clock.streamTimeMs;
   }
 
   private compositeKey(key: Uint8Array, startMs: number, endMs: number): Uint8Array {
-    return inSegment(this.segmentId(endMs), withSuffix(key, [endMs, startMs], null));
+    return inSegment(this.clock.segmentId(endMs), withSuffix(key, [endMs, startMs], null));
   }
 }
 

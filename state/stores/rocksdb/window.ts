@@ -9,7 +9,7 @@
 import { bytesEqual, readUint32, suffixNumber, withSuffix } from '../bytes.ts';
 import type { ChangelogRecord } from '../../../core/topology/processor.ts';
 import type { RocksDbKeyValueStore } from './key-value.ts';
-import { assertSegmentOptions, assertTime, inSegment, SEGMENT_BYTES, segmentPrefix } from './segments.ts';
+import { assertSegmentOptions, assertTime, inSegment, SEGMENT_BYTES, SegmentClock, segmentPrefix } from './segments.ts';
 import type { SegmentOptions } from './segments.ts';
 
 /** retentionMs: how long a window stays after stream time passes its start. */
@@ -26,13 +26,8 @@ const WINDOW_SUFFIX_BYTES = 12;
 const SEQUENCE_MAX = 0xffff_ffff;
 
 export class RocksDbWindowStore {
-  /** The largest window start put so far; drives retention. */
-  private observedStreamTimeMs = -1;
-  /** Segments below this id are expired: hidden from reads now, deleted on the next flush. */
-  private minLiveSegmentId = 0;
-  /** Segments below this id have been deleted from RocksDB. */
-  private droppedBelowSegmentId = 0;
-  private droppedPutCount = 0;
+  /** Stream time is the largest window start; a window lives until it is retentionMs behind. */
+  private readonly clock: SegmentClock;
 
   constructor(
     readonly name: string,
@@ -40,23 +35,24 @@ export class RocksDbWindowStore {
     private readonly options: SegmentedWindowStoreOptions,
   ) {
     assertSegmentOptions(name, options);
+    this.clock = new SegmentClock(options, 1);
   }
 
   /** Recovers stream time from the newest entry on disk, so retention resumes after a restart. */
   async init(): Promise<void> {
     for await (const entry of this.inner.entries(null, null, { reverse: true })) {
-      this.observeWindowStart(suffixNumber(entry.key, WINDOW_SUFFIX_BYTES, 0));
+      this.clock.observe(suffixNumber(entry.key, WINDOW_SUFFIX_BYTES, 0));
       break;
     }
-    this.droppedBelowSegmentId = 0;
+    this.clock.forgetDropped();
   }
 
   /** Stages a window's value (null deletes); windows already expired are dropped and counted. */
   put(key: Uint8Array, windowStartMs: number, value: Uint8Array | null, sequence = 0): void {
     assertTime(windowStartMs);
-    this.observeWindowStart(windowStartMs);
-    if (this.segmentId(windowStartMs) < this.minLiveSegmentId) {
-      this.droppedPutCount++;
+    this.clock.observe(windowStartMs);
+    if (this.clock.isExpired(windowStartMs)) {
+      this.clock.droppedPuts++;
       return;
     }
     this.inner.put(this.compositeKey(key, windowStartMs, sequence), value);
@@ -64,14 +60,14 @@ export class RocksDbWindowStore {
 
   async fetch(key: Uint8Array, windowStartMs: number, sequence = 0): Promise<Uint8Array | null> {
     assertTime(windowStartMs);
-    if (this.segmentId(windowStartMs) < this.minLiveSegmentId) return null;
+    if (this.clock.isExpired(windowStartMs)) return null;
     return this.inner.get(this.compositeKey(key, windowStartMs, sequence));
   }
 
   /** Windows of one key starting within [fromMs, toMs], oldest first, across segments. */
   async fetchRange(key: Uint8Array, fromMs: number, toMs: number): Promise<WindowedBytes[]> {
     const result: WindowedBytes[] = [];
-    for (const segmentId of this.liveSegmentIds(fromMs, toMs)) {
+    for (const segmentId of this.clock.liveSegmentIds(fromMs, toMs)) {
       const from = this.compositeKeyIn(segmentId, key, Math.max(fromMs, 0), 0);
       const to = this.compositeKeyIn(segmentId, key, toMs, SEQUENCE_MAX);
       for (const entry of await this.inner.range(from, to)) {
@@ -86,7 +82,7 @@ export class RocksDbWindowStore {
   /** Windows of every key starting within [fromMs, toMs], by segment, then key, then start. */
   async fetchAll(fromMs: number, toMs: number): Promise<WindowedBytes[]> {
     const result: WindowedBytes[] = [];
-    for (const segmentId of this.liveSegmentIds(fromMs, toMs)) {
+    for (const segmentId of this.clock.liveSegmentIds(fromMs, toMs)) {
       for (const entry of await this.inner.prefixScan(segmentPrefix(segmentId))) {
         const windowed = decode(entry.key, entry.value);
         if (windowed.windowStartMs >= fromMs && windowed.windowStartMs <= toMs) result.push(windowed);
@@ -101,55 +97,25 @@ export class RocksDbWindowStore {
 
   /** Restores changelog records whose keys are key|windowStart|sequence. */
   applyBatch(records: readonly ChangelogRecord[]): Promise<void> {
-    const translated: ChangelogRecord[] = [];
-    for (const record of records) {
-      const windowStartMs = suffixNumber(record.key, WINDOW_SUFFIX_BYTES, 0);
-      this.observeWindowStart(windowStartMs);
-      translated.push({ key: inSegment(this.segmentId(windowStartMs), record.key), value: record.value });
-    }
-    return this.inner.applyBatch(translated);
+    return this.clock.applyBatch(this.inner, records, (key) => suffixNumber(key, WINDOW_SUFFIX_BYTES, 0));
   }
 
   /** Writes staged windows, then deletes expired segments whole. */
-  async flush(): Promise<void> {
-    await this.inner.writeStaged();
-    if (this.minLiveSegmentId > this.droppedBelowSegmentId) {
-      await this.inner.deleteRange(segmentPrefix(this.droppedBelowSegmentId), segmentPrefix(this.minLiveSegmentId));
-      this.droppedBelowSegmentId = this.minLiveSegmentId;
-    }
-    await this.inner.flush();
+  flush(): Promise<void> {
+    return this.clock.flush(this.inner);
   }
 
   /** Puts ignored because their window had already expired. */
   get droppedPuts(): number {
-    return this.droppedPutCount;
+    return this.clock.droppedPuts;
   }
 
   get streamTimeMs(): number {
-    return this.observedStreamTimeMs;
-  }
-
-  private observeWindowStart(windowStartMs: number): void {
-    if (windowStartMs <= this.observedStreamTimeMs) return;
-    this.observedStreamTimeMs = windowStartMs;
-    const minLiveTimeMs = windowStartMs - this.options.retentionMs + 1;
-    this.minLiveSegmentId = Math.max(this.minLiveSegmentId, this.segmentId(Math.max(0, minLiveTimeMs)));
-  }
-
-  private liveSegmentIds(fromMs: number, toMs: number): number[] {
-    const first = Math.max(this.segmentId(Math.max(0, fromMs)), this.minLiveSegmentId);
-    const last = Math.min(this.segmentId(Math.max(0, toMs)), this.segmentId(Math.max(0, this.observedStreamTimeMs)));
-    const ids: number[] = [];
-    for (let id = first; id <= last; id++) ids.push(id);
-    return ids;
-  }
-
-  private segmentId(timeMs: number): number {
-    return Math.floor(timeMs / this.options.segmentIntervalMs);
+    return this.clock.streamTimeMs;
   }
 
   private compositeKey(key: Uint8Array, windowStartMs: number, sequence: number): Uint8Array {
-    return this.compositeKeyIn(this.segmentId(windowStartMs), key, windowStartMs, sequence);
+    return this.compositeKeyIn(this.clock.segmentId(windowStartMs), key, windowStartMs, sequence);
   }
 
   private compositeKeyIn(segmentId: number, key: Uint8Array, windowStartMs: number, sequence: number): Uint8Array {
