@@ -50,6 +50,8 @@ export interface FetchPartitionRequest {
   partition: number;
   fetchOffset: bigint;
   partitionMaxBytes: number;
+  /** Fetch v9+: the leader epoch the client knows; checked on replicated partitions (-1 skips). */
+  currentLeaderEpoch?: number;
 }
 
 export interface FetchPartitionResult {
@@ -306,6 +308,12 @@ export class ReplicaManager {
     const empty = { topic: request.topic, partition: request.partition, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, abortedTransactions: [], records: null };
     if (state === undefined) return { ...empty, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     if (state.replication !== undefined && state.replication.role !== 'leader') return { ...empty, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    // A client with an older epoch has stale metadata (FENCED_LEADER_EPOCH); one with a newer
+    // epoch knows of a change this broker has not applied yet (UNKNOWN_LEADER_EPOCH).
+    const epoch = request.currentLeaderEpoch ?? -1;
+    if (state.replication !== undefined && epoch >= 0 && epoch !== state.leaderEpoch) {
+      return { ...empty, errorCode: epoch < state.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH };
+    }
     const { log } = state;
     const stable = lastStableOffset(state);
     const base = { ...empty, highWatermark: state.highWatermark, lastStableOffset: stable, logStartOffset: log.logStartOffset };

@@ -72,6 +72,18 @@ describe('3-node cluster', () => {
       const partition = fetched.responses[0]!.partitions[0]!;
       expect(partition.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
       expect(partition.currentLeader).toEqual({ leaderId: 1, leaderEpoch: 0 });
+      // On the leader, a consumer with a newer epoch than the leader's is told UNKNOWN_LEADER_EPOCH.
+      const leaderChannel = new RequestChannel({ host: '127.0.0.1', port: cluster.node(1).port }, 'test');
+      try {
+        const fenced = await leaderChannel.send(ApiKey.Fetch, 12, {
+          replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1024 * 1024, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+          topics: [{ topic: 'replicated', partitions: [{ partition: 0, currentLeaderEpoch: 7, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1024 * 1024 }] }],
+          forgottenTopicsData: [], rackId: '',
+        }, 10_000);
+        expect(fenced.responses[0]!.partitions[0]!.errorCode).toBe(ErrorCode.UNKNOWN_LEADER_EPOCH);
+      } finally {
+        leaderChannel.close();
+      }
     } finally {
       channel.close();
     }

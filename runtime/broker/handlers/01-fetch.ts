@@ -57,7 +57,10 @@ export const fetch = defineHandler({
       const name = byId ? broker.topics.getById(topic.topicId)?.name : topic.topic;
       if (name === undefined) { unknownIds.add(topic.topicId); continue; }
       for (const partition of topic.partitions) {
-        wanted.push({ topic: name, partition: partition.partition, fetchOffset: partition.fetchOffset, partitionMaxBytes: partition.partitionMaxBytes });
+        wanted.push({
+          topic: name, partition: partition.partition, fetchOffset: partition.fetchOffset, partitionMaxBytes: partition.partitionMaxBytes,
+          currentLeaderEpoch: apiVersion >= 9 ? partition.currentLeaderEpoch : -1,
+        });
       }
     }
     const maxBytes = apiVersion >= 3 ? request.maxBytes : LIMITS.requestFrameBytesMax;
