@@ -19,9 +19,16 @@ import {
   rewriteBatchCrc,
 } from '../../core/records/header.ts';
 
+/**
+ * Bytes a producer takes for a key, a value or a header value. A plain Uint8Array is written
+ * as it is, so a caller holding serialized bytes (the streams runtime) never copies them into
+ * a Buffer first: the batch builder reads only their length and bytes.
+ */
+export type FieldInput = Uint8Array | string | null;
+
 export interface HeaderInput {
-  key: string;
-  value: Buffer | string | null;
+  readonly key: string;
+  readonly value: FieldInput;
 }
 
 /** Bytes of a zigzag varint for an int32. */
@@ -69,13 +76,13 @@ function writeVarlong(buffer: Buffer, value: number, position: number): number {
   return at;
 }
 
-function fieldBytes(value: Buffer | string | null): number {
+function fieldBytes(value: FieldInput): number {
   if (value === null) return 1;
   const length = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
   return varintBytes(length) + length;
 }
 
-function writeField(buffer: Buffer, value: Buffer | string | null, position: number): number {
+function writeField(buffer: Buffer, value: FieldInput, position: number): number {
   if (value === null) return writeVarint(buffer, -1, position);
   if (typeof value === 'string') {
     const length = Buffer.byteLength(value, 'utf8');
@@ -88,7 +95,7 @@ function writeField(buffer: Buffer, value: Buffer | string | null, position: num
 }
 
 /** Bytes of a record's body (everything after its length prefix). */
-function recordBodyBytes(key: Buffer | string | null, value: Buffer | string | null, headers: readonly HeaderInput[] | null, timestampDelta: number, offsetDelta: number): number {
+function recordBodyBytes(key: FieldInput, value: FieldInput, headers: readonly HeaderInput[] | null, timestampDelta: number, offsetDelta: number): number {
   let body = 1 + varlongBytes(timestampDelta) + varintBytes(offsetDelta) + fieldBytes(key) + fieldBytes(value);
   body += varintBytes(headers === null ? 0 : headers.length);
   if (headers !== null) for (const header of headers) body += fieldBytes(header.key) + fieldBytes(header.value);
@@ -96,7 +103,7 @@ function recordBodyBytes(key: Buffer | string | null, value: Buffer | string | n
 }
 
 /** Bytes a record takes in a batch, its length prefix included. */
-export function recordBytes(key: Buffer | string | null, value: Buffer | string | null, headers: readonly HeaderInput[] | null, timestampDelta: number, offsetDelta: number): number {
+export function recordBytes(key: FieldInput, value: FieldInput, headers: readonly HeaderInput[] | null, timestampDelta: number, offsetDelta: number): number {
   const body = recordBodyBytes(key, value, headers, timestampDelta, offsetDelta);
   return varintBytes(body) + body;
 }
@@ -124,7 +131,7 @@ export class BatchBuilder {
    * Appends a record if it fits and returns true; false leaves the batch untouched. The first
    * record always fits when the builder was made with recordBytes of it plus the header.
    */
-  tryAppend(key: Buffer | string | null, value: Buffer | string | null, headers: readonly HeaderInput[] | null, timestamp: number): boolean {
+  tryAppend(key: FieldInput, value: FieldInput, headers: readonly HeaderInput[] | null, timestamp: number): boolean {
     if (this.recordCount === 0) {
       this.baseTimestamp = timestamp;
       this.maxTimestamp = timestamp;

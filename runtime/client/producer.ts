@@ -21,7 +21,7 @@
 import { z } from 'zod';
 import { CompressionCodec } from '../../core/records/compression.ts';
 import { BATCH_HEADER_BYTES } from '../../core/records/header.ts';
-import { BatchBuilder, recordBytes, type HeaderInput } from './batch-builder.ts';
+import { BatchBuilder, recordBytes, type FieldInput, type HeaderInput } from './batch-builder.ts';
 import { Cluster, type TopicInfo } from './cluster.ts';
 import { KafkaConfigError, KafkaFatalProducerError, KafkaProtocolError, KafkaStateError, KafkaTimeoutError } from './errors.ts';
 import { clusterOptions, commonOptionsShape, integer, parseOptions, type KafkaStyleOptions } from './options.ts';
@@ -99,12 +99,14 @@ function resolveOptions(parsed: ParsedOptions): ResolvedProducerOptions {
   return { ...parsed, acks, idempotent };
 }
 
+/** Keys, values and header values may be any Uint8Array (a Buffer or not); they are never copied before encoding. */
 export interface ProducerMessage {
-  key?: Buffer | string | null;
-  value: Buffer | string | null;
+  key?: FieldInput;
+  value: FieldInput;
   /** A map, or a list when a key repeats. */
-  headers?: Readonly<Record<string, Buffer | string | null>> | readonly HeaderInput[];
-  partition?: number;
+  headers?: Readonly<Record<string, FieldInput>> | readonly HeaderInput[];
+  /** Undefined or null: the partitioner chooses (by key, or sticky without one). */
+  partition?: number | null;
   /** Milliseconds since the epoch (or a Date); defaults to now. */
   timestamp?: number | bigint | Date;
 }
@@ -128,7 +130,7 @@ function groupMetadataOf(group: ConsumerGroupMetadata | string): ConsumerGroupMe
 function headerList(headers: ProducerMessage['headers']): readonly HeaderInput[] | null {
   if (headers === undefined) return null;
   if (Array.isArray(headers)) return headers as readonly HeaderInput[];
-  const list = Object.entries(headers as Record<string, Buffer | string | null>).map(([key, value]) => ({ key, value }));
+  const list = Object.entries(headers as Readonly<Record<string, FieldInput>>).map(([key, value]) => ({ key, value }));
   return list.length === 0 ? null : list;
 }
 
@@ -138,8 +140,14 @@ function timestampOf(message: ProducerMessage, now: number): number {
   return timestamp instanceof Date ? timestamp.getTime() : Number(timestamp);
 }
 
-function fieldLength(field: Buffer | string | null | undefined): number {
+function fieldLength(field: FieldInput | undefined): number {
   return field === null || field === undefined ? 0 : field.length;
+}
+
+/** The key as a Buffer for the partitioner: a view over a Uint8Array's bytes, not a copy. */
+function keyBuffer(key: Uint8Array | string): Buffer {
+  if (typeof key === 'string') return Buffer.from(key, 'utf8');
+  return Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
 }
 
 /** What a message holds of buffer.memory: its key and value and a little for the rest. */
@@ -352,7 +360,7 @@ export class Producer {
 
   private choosePartition(topic: TopicInfo, message: ProducerMessage): number {
     const partitionCount = topic.partitions.length;
-    if (message.partition !== undefined) {
+    if (message.partition !== undefined && message.partition !== null) {
       if (!Number.isInteger(message.partition) || message.partition < 0 || message.partition >= partitionCount) {
         throw new KafkaConfigError(`topic ${topic.name} has partitions 0-${partitionCount - 1}; partition ${message.partition} does not exist`);
       }
@@ -360,7 +368,7 @@ export class Producer {
     }
     const key = message.key;
     if (key === null || key === undefined) return this.sticky.partition(topic.name, partitionCount);
-    return partitionForKey(typeof key === 'string' ? Buffer.from(key, 'utf8') : key, partitionCount);
+    return partitionForKey(keyBuffer(key), partitionCount);
   }
 
   private append(topic: string, partition: number, message: ProducerMessage, call: SendCall, index: number, now: number): void {

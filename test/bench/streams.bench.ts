@@ -1,10 +1,17 @@
 // Streams applications end to end with a broker process in the same run: input records are
-// written first, then a StreamsApp processes them and the clock runs from start() until every
-// input record has been processed and its output acknowledged (the committed input offsets reach
-// the end). Scenarios: a stateless map/filter chain, a windowed count (RocksDB store, changelog)
-// under at-least-once, and the restoration of that count's store from its changelog after the
-// local state is deleted. Run: npm run bench streams   (BENCH_RECORDS scales the runs)
+// written first, then a StreamsApp processes them. Three clocks per run: start-up (start() to
+// RUNNING: group join, topic checks, restoration), processing (RUNNING until every input record
+// has been processed) and end to end (start() until the committed input offsets reach the end,
+// so outputs are acknowledged; this includes up to one commit interval of waiting). Scenarios:
+// a stateless map/filter chain, a windowed count (RocksDB store, changelog) under at-least-once
+// and under exactly-once, and the restoration of that count's store from its changelog after the
+// local state is deleted. Run: npm run bench streams   (BENCH_RECORDS scales the runs,
+// BENCH_SCENARIOS=stateless,windowed,windowed-eos,restore picks some, BENCH_PROFILE=<dir> writes
+// a CPU profile of each run's app to that folder).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { Duration } from 'luxon';
 import { Serdes, StreamsBuilder, TimeWindows, type Topology } from '../../dsl/index.ts';
 import { Admin, Producer } from '../../runtime/client/index.ts';
@@ -12,11 +19,14 @@ import { StreamsApp } from '../../runtime/streams/app/index.ts';
 import { cleanup, startBroker, temporaryDirectory } from '../helpers/broker.ts';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 500_000);
+const SCENARIOS = new Set((process.env['BENCH_SCENARIOS'] ?? 'stateless,windowed,windowed-eos,restore').split(','));
+const PROFILE_DIRECTORY = process.env['BENCH_PROFILE'];
 const PARTITIONS = 4;
 const KEYS = 10_000;
+const COMMIT_INTERVAL_MS = 1000;
 const strings = Serdes.string();
 
-interface Row { scenario: string; records: number; seconds: number; cpuSeconds: number }
+interface Row { scenario: string; records: number; startSeconds: number; processSeconds: number; seconds: number; cpuSeconds: number }
 const rows: Row[] = [];
 
 async function fill(bootstrap: string, topic: string): Promise<void> {
@@ -58,54 +68,101 @@ function windowedCount(topic: string): Topology {
   return builder.build();
 }
 
-async function committedTotal(admin: Admin, group: string, topic: string): Promise<number> {
-  const offsets = await admin.fetchGroupOffsets(group, [topic]);
-  return offsets.reduce((sum, entry) => sum + Math.max(0, Number(entry.offset)), 0);
+/** Profiles the app's work (not the fill) when BENCH_PROFILE names a folder. */
+async function profiled<T>(name: string, work: () => Promise<T>): Promise<T> {
+  if (PROFILE_DIRECTORY === undefined) return work();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await work();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(PROFILE_DIRECTORY, { recursive: true });
+    writeFileSync(path.join(PROFILE_DIRECTORY, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
 }
 
-/** Runs the app until its committed input offsets cover every record; returns wall and CPU seconds. */
-async function run(bootstrap: string, scenario: string, topology: Topology, applicationId: string, topic: string, stateDir: string): Promise<void> {
-  const admin = new Admin({ bootstrapServers: bootstrap });
-  const app = new StreamsApp(topology, { applicationId, bootstrapServers: bootstrap, stateDir, commitIntervalMs: 1000 });
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
+}
+
+/** Runs the app until its committed input offsets cover every record; records the three clocks and the CPU used. */
+async function run(bootstrap: string, scenario: string, topology: Topology, applicationId: string, topic: string, exactlyOnce: boolean): Promise<void> {
+  const processingGuarantee = exactlyOnce ? 'exactly_once_v2' : 'at_least_once';
+  const app = new StreamsApp(topology, { applicationId, bootstrapServers: bootstrap, stateDir: temporaryDirectory('runnel-bench-'), commitIntervalMs: COMMIT_INTERVAL_MS, processingGuarantee });
+  // Offsets start at 0, so the committed offsets of the input partitions add up to the records committed.
+  const committed = new Map<number, bigint>();
+  app.onCommit((offsets) => { for (const entry of offsets) if (entry.topic === topic) committed.set(entry.partition, entry.offset); });
+  const committedTotal = (): number => [...committed.values()].reduce((sum, offset) => sum + Number(offset), 0);
   const cpu = process.cpuUsage();
   const started = performance.now();
-  await app.start();
-  while (await committedTotal(admin, applicationId, topic) < RECORDS) await new Promise((resolve) => setTimeout(resolve, 100));
-  const seconds = (performance.now() - started) / 1000;
+  const clocks = await profiled(applicationId, async () => {
+    await app.start();
+    await app.waitUntilRunning(600_000);
+    const running = performance.now();
+    await until(() => app.processedRecords >= RECORDS);
+    const processed = performance.now();
+    await until(() => committedTotal() >= RECORDS);
+    return { running, processed, done: performance.now() };
+  });
   const used = process.cpuUsage(cpu);
   await app.close();
-  await admin.close();
-  rows.push({ scenario, records: RECORDS, seconds, cpuSeconds: (used.user + used.system) / 1e6 });
-  process.stderr.write(`  ${scenario}: ${Math.round(RECORDS / seconds).toLocaleString('en-US')} records/s\n`);
+  const row = { scenario, records: RECORDS, startSeconds: (clocks.running - started) / 1000, processSeconds: (clocks.processed - clocks.running) / 1000, seconds: (clocks.done - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
+  rows.push(row);
+  process.stderr.write(`  ${scenario}: ${Math.round(RECORDS / row.processSeconds).toLocaleString('en-US')} records/s processing, ${Math.round(RECORDS / row.seconds).toLocaleString('en-US')} records/s end to end\n`);
 }
 
 /** Deletes the local state and measures how fast the next start restores the store from its changelog. */
 async function restore(bootstrap: string, topic: string, applicationId: string): Promise<void> {
   const stateDir = temporaryDirectory('runnel-bench-restore-');
-  const app = new StreamsApp(windowedCount(topic), { applicationId, bootstrapServers: bootstrap, stateDir, commitIntervalMs: 1000 });
+  const app = new StreamsApp(windowedCount(topic), { applicationId, bootstrapServers: bootstrap, stateDir, commitIntervalMs: COMMIT_INTERVAL_MS });
   let restored = 0;
   app.onRestore((report) => { restored += report.changelogRecords; });
+  const cpu = process.cpuUsage();
   const started = performance.now();
-  await app.start();
-  await app.waitUntilRunning(600_000);
+  await profiled(`${applicationId}-restore`, async () => {
+    await app.start();
+    await app.waitUntilRunning(600_000);
+  });
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   await app.close();
   // The clock includes joining the group: restoration runs between the assignment and RUNNING.
-  rows.push({ scenario: 'restore the windowed count store from its changelog (start to RUNNING)', records: restored, seconds, cpuSeconds: Number.NaN });
+  rows.push({ scenario: 'restore the windowed count store from its changelog (start to RUNNING)', records: restored, startSeconds: seconds, processSeconds: Number.NaN, seconds, cpuSeconds: (used.user + used.system) / 1e6 });
 }
 
 const broker = await startBroker();
 try {
-  await fill(broker.bootstrap, 'bench-stateless');
-  await run(broker.bootstrap, 'stateless map/filter, at-least-once', stateless('bench-stateless'), 'bench-stateless-app', 'bench-stateless', temporaryDirectory('runnel-bench-'));
-  await fill(broker.bootstrap, 'bench-windowed');
-  await run(broker.bootstrap, 'windowed count (RocksDB, changelog), at-least-once', windowedCount('bench-windowed'), 'bench-windowed-app', 'bench-windowed', temporaryDirectory('runnel-bench-'));
-  await restore(broker.bootstrap, 'bench-windowed', 'bench-windowed-app');
+  if (SCENARIOS.has('stateless')) {
+    await fill(broker.bootstrap, 'bench-stateless');
+    await run(broker.bootstrap, 'stateless map/filter, at-least-once', stateless('bench-stateless'), 'bench-stateless-app', 'bench-stateless', false);
+  }
+  if (SCENARIOS.has('windowed') || SCENARIOS.has('windowed-eos') || SCENARIOS.has('restore')) await fill(broker.bootstrap, 'bench-windowed');
+  if (SCENARIOS.has('windowed') || SCENARIOS.has('restore')) {
+    await run(broker.bootstrap, 'windowed count (RocksDB, changelog), at-least-once', windowedCount('bench-windowed'), 'bench-windowed-app', 'bench-windowed', false);
+  }
+  if (SCENARIOS.has('windowed-eos')) {
+    await run(broker.bootstrap, 'windowed count (RocksDB, changelog), exactly-once', windowedCount('bench-windowed'), 'bench-windowed-eos-app', 'bench-windowed', true);
+  }
+  if (SCENARIOS.has('restore')) await restore(broker.bootstrap, 'bench-windowed', 'bench-windowed-app');
 } finally {
   await cleanup();
 }
 
-console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)}; ${RECORDS.toLocaleString('en-US')} input records of about 100 B over ${PARTITIONS} partitions, ${KEYS.toLocaleString('en-US')} keys; broker in its own process`);
-console.log('| scenario | records | seconds | records/s | app CPU s |');
-console.log('|---|---:|---:|---:|---:|');
-for (const row of rows) console.log(`| ${row.scenario} | ${row.records.toLocaleString('en-US')} | ${row.seconds.toFixed(2)} | ${Math.round(row.records / row.seconds).toLocaleString('en-US')} | ${Number.isNaN(row.cpuSeconds) ? '-' : row.cpuSeconds.toFixed(2)} |`);
+const rate = (records: number, seconds: number): string => (Number.isNaN(seconds) ? '-' : Math.round(records / seconds).toLocaleString('en-US'));
+console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)}; ${RECORDS.toLocaleString('en-US')} input records of about 100 B over ${PARTITIONS} partitions, ${KEYS.toLocaleString('en-US')} keys; broker in its own process; commit.interval.ms ${COMMIT_INTERVAL_MS}`);
+console.log('| scenario | records | start-up s | processing s | processing records/s | end-to-end s | end-to-end records/s | app CPU s | records per CPU s |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const row of rows) {
+  const cells = [row.scenario, row.records.toLocaleString('en-US'), row.startSeconds.toFixed(2), Number.isNaN(row.processSeconds) ? '-' : row.processSeconds.toFixed(2), rate(row.records, row.processSeconds), row.seconds.toFixed(2), rate(row.records, row.seconds), row.cpuSeconds.toFixed(2), rate(row.records, row.cpuSeconds)];
+  console.log(`| ${cells.join(' | ')} |`);
+}
+const atLeastOnce = rows.find((row) => row.scenario.startsWith('windowed') && row.scenario.endsWith('at-least-once'));
+const exactlyOnce = rows.find((row) => row.scenario.endsWith('exactly-once'));
+if (atLeastOnce !== undefined && exactlyOnce !== undefined) {
+  const overhead = (processSeconds: number, other: number): string => `${(100 * (other / processSeconds - 1)).toFixed(0)} %`;
+  console.log(`exactly-once overhead on the windowed count: processing ${overhead(atLeastOnce.processSeconds, exactlyOnce.processSeconds)}, end to end ${overhead(atLeastOnce.seconds, exactlyOnce.seconds)}, CPU ${overhead(atLeastOnce.cpuSeconds, exactlyOnce.cpuSeconds)}`);
+}

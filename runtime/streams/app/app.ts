@@ -60,6 +60,16 @@ function rebalanceCode(error: unknown): number | null {
   return null;
 }
 
+/** The engine's view of consumer records [start, end): bytes, event time in ms and position. */
+function topicRecords(records: readonly ConsumerRecord[], start: number, end: number): TopicRecord[] {
+  const converted = new Array<TopicRecord>(end - start);
+  for (let index = start; index < end; index++) {
+    const record = records[index] as ConsumerRecord;
+    converted[index - start] = { key: record.key, value: record.value, timestamp: Number(record.timestamp), headers: record.headers, partition: record.partition, offset: record.offset };
+  }
+  return converted;
+}
+
 export class StreamsApp {
   readonly config: StreamsConfig;
   private currentState: StreamsState = 'CREATED';
@@ -307,20 +317,26 @@ export class StreamsApp {
     }
   }
 
+  /**
+   * Hands polled records to their tasks. A poll returns each partition's records as one run, so
+   * a run is converted and added in one piece, and the task is looked up once per run.
+   */
   private route(records: readonly ConsumerRecord[]): void {
-    const byTask = new Map<ActiveTask, Map<string, { topic: string; partition: number; records: TopicRecord[] }>>();
-    for (const record of records) {
-      const subtopologyId = this.plan?.subtopologyByTopic.get(record.topic);
-      const task = subtopologyId === undefined ? undefined : this.tasks.get(`${subtopologyId}_${record.partition}`);
-      if (task === undefined) throw new Error(`polled ${record.topic}-${record.partition}, which no active task reads`);
-      let partitions = byTask.get(task);
-      if (partitions === undefined) byTask.set(task, (partitions = new Map()));
-      const id = `${record.topic}\u0000${record.partition}`;
-      let batch = partitions.get(id);
-      if (batch === undefined) partitions.set(id, (batch = { topic: record.topic, partition: record.partition, records: [] }));
-      batch.records.push({ key: record.key, value: record.value, timestamp: Number(record.timestamp), headers: record.headers, partition: record.partition, offset: record.offset });
+    let start = 0;
+    while (start < records.length) {
+      const first = records[start] as ConsumerRecord;
+      let end = start + 1;
+      while (end < records.length && (records[end] as ConsumerRecord).partition === first.partition && (records[end] as ConsumerRecord).topic === first.topic) end++;
+      this.taskReading(first.topic, first.partition).addRecords(first.topic, first.partition, topicRecords(records, start, end));
+      start = end;
     }
-    for (const [task, partitions] of byTask) for (const batch of partitions.values()) task.addRecords(batch.topic, batch.partition, batch.records);
+  }
+
+  private taskReading(topic: string, partition: number): ActiveTask {
+    const subtopologyId = this.plan?.subtopologyByTopic.get(topic);
+    const task = subtopologyId === undefined ? undefined : this.tasks.get(`${subtopologyId}_${partition}`);
+    if (task === undefined) throw new Error(`polled ${topic}-${partition}, which no active task reads`);
+    return task;
   }
 
   private exactlyOnce(): boolean {

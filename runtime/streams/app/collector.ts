@@ -3,15 +3,13 @@
 // afterwards, which keeps per-record promise overhead off the hot path. It remembers the
 // highest acknowledged offset of each changelog partition, which the checkpoint needs, and the
 // first delivery failure, which the poll loop raises (or logs, with log-and-continue).
+//
+// The producer takes any Uint8Array and an OutgoingRecord has the shape of a ProducerMessage,
+// so a sink record is queued as it is: no copy of its bytes and no new object per record.
 import type { ProducerMessage } from '../../client/index.ts';
 import type { Producer } from '../../client/index.ts';
 import type { OutgoingRecord } from '../task.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
-
-function buffer(bytes: Uint8Array | null): Buffer | null {
-  if (bytes === null) return null;
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
 
 export class ProducerCollector {
   /** Messages waiting for dispatch(), by topic, in the order the tasks produced them. */
@@ -22,6 +20,9 @@ export class ProducerCollector {
   private readonly changelogEnds = new Map<string, bigint>();
   private readonly changelogTopics = new Set<string>();
   private failure: Error | null = null;
+  /** The list of the topic queued to last, while it is in `waiting`. */
+  private lastTopic = '';
+  private lastMessages: ProducerMessage[] | null = null;
 
   constructor(
     private readonly producer: Producer,
@@ -34,20 +35,22 @@ export class ProducerCollector {
   }
 
   send(record: OutgoingRecord): void {
-    const message: ProducerMessage = { key: buffer(record.key), value: buffer(record.value), timestamp: record.timestamp };
-    if (record.partition !== null) message.partition = record.partition;
-    if (record.headers.length > 0) message.headers = record.headers.map((header) => ({ key: header.key, value: buffer(header.value) }));
-    this.queue(record.topic, message);
+    this.queue(record.topic, record);
   }
 
   sendChangelog(topic: string, partition: number, key: Uint8Array, value: Uint8Array | null, timestampMs: number): void {
-    this.queue(topic, { key: buffer(key), value: buffer(value), partition, timestamp: timestampMs });
+    this.queue(topic, { key, value, partition, timestamp: timestampMs });
   }
 
   private queue(topic: string, message: ProducerMessage): void {
-    let messages = this.waiting.get(topic);
-    if (messages === undefined) this.waiting.set(topic, (messages = []));
-    messages.push(message);
+    // Consecutive records mostly go to one topic, so the last list saves a map lookup each.
+    if (topic !== this.lastTopic || this.lastMessages === null) {
+      let messages = this.waiting.get(topic);
+      if (messages === undefined) this.waiting.set(topic, (messages = []));
+      this.lastTopic = topic;
+      this.lastMessages = messages;
+    }
+    this.lastMessages.push(message);
   }
 
   hasWaiting(): boolean {
@@ -56,7 +59,12 @@ export class ProducerCollector {
 
   /** Drops what was not handed to the producer yet (the transaction it belonged to is aborted). */
   discardWaiting(): void {
+    this.clearWaiting();
+  }
+
+  private clearWaiting(): void {
     this.waiting.clear();
+    this.lastMessages = null;
   }
 
   /** Hands every waiting message to the producer; waits only when too much is unacknowledged. */
@@ -81,7 +89,7 @@ export class ProducerCollector {
       });
       this.inFlight.add(sent);
     }
-    this.waiting.clear();
+    this.clearWaiting();
     if (this.inFlightBytes > STREAMS_APP_LIMITS.inFlightOutputBytesMax) await this.flush();
     this.raiseFailure();
   }

@@ -13,6 +13,8 @@ export const STREAMS_APP_LIMITS = {
   commitIntervalMsExactlyOnce: 100,
   /** Unacknowledged output bytes before the poll loop waits for the producer: back-pressure. */
   inFlightOutputBytesMax: 8 * 1024 * 1024,
+  /** Logged changes a task collects before writing them to its local RocksDB copy as one batch. */
+  localCopyBatchRecords: 10_000,
   /** Records restored per store batch. */
   restoreBatchRecords: 10_000,
   /** A changelog read that makes no progress for this long is a failure, not a slow broker. */

@@ -5,7 +5,11 @@
 // The engine's stores are synchronous and RocksDB answers with promises, so a store runs in
 // memory and RocksDB keeps a copy of it: every change the store logs (the ChangelogWriter sees
 // the exact key and value bytes written to the innermost store) is staged into the store's
-// column family too, and the staged batch is written on commit before the checkpoint. On start
+// column family too, and the staged batch is written on commit before the checkpoint. Changes
+// are collected in a plain list per store and handed to RocksDB as whole write batches (every
+// localCopyBatchRecords changes, and on commit): no per-change key copy or hashing, because the
+// cache above already merged repeated writes of a key and the bytes a store logs are never
+// changed afterwards (the producer holds on to the same bytes until it encodes them). On start
 // the copy is loaded back, and only the changelog after the checkpoint is read from the broker.
 // The cost is memory: a store's whole content lives in the process. Without a checkpoint the
 // copy cannot be trusted (a crash before the first commit), so it is wiped.
@@ -19,6 +23,7 @@ import path from 'node:path';
 import type { ChangelogRecord } from '../../../core/topology/processor.ts';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint, type ChangelogOffset } from '../../../state/checkpoint/checkpoint.ts';
 import { RocksDbTask } from '../../../state/stores/rocksdb/task.ts';
+import { STREAMS_APP_LIMITS } from './limits.ts';
 
 export interface LoggedStore {
   readonly storeName: string;
@@ -43,6 +48,8 @@ export class TaskState {
   /** Next changelog offset the local state covers, by changelog topic. */
   readonly positions = new Map<string, bigint>();
   private readonly storeByTopic = new Map<string, string>();
+  /** Logged changes not yet handed to RocksDB, by changelog topic. */
+  private readonly unwritten = new Map<string, ChangelogRecord[]>();
   private checkpointDeleted = false;
 
   private constructor(private readonly options: TaskStateOptions, private readonly rocksdb: RocksDbTask | null) {
@@ -97,16 +104,37 @@ export class TaskState {
 
   /** Applies restored changelog records to the local copy (staged until the next write). */
   stageRestored(changelogTopic: string, records: readonly ChangelogRecord[]): void {
-    const storeName = this.storeByTopic.get(changelogTopic);
-    if (this.rocksdb === null || storeName === undefined) return;
-    this.rocksdb.store(storeName).putAll(records);
+    if (this.rocksdb === null || !this.storeByTopic.has(changelogTopic)) return;
+    this.submit(changelogTopic, records);
   }
 
   /** Tees one logged change into the local copy. */
   stageChange(changelogTopic: string, key: Uint8Array, value: Uint8Array | null): void {
+    if (this.rocksdb === null) return;
+    let changes = this.unwritten.get(changelogTopic);
+    if (changes === undefined) {
+      if (!this.storeByTopic.has(changelogTopic)) return;
+      this.unwritten.set(changelogTopic, (changes = []));
+    }
+    changes.push({ key, value });
+    if (changes.length >= STREAMS_APP_LIMITS.localCopyBatchRecords) this.submitUnwritten(changelogTopic);
+  }
+
+  private submitUnwritten(changelogTopic: string): void {
+    const changes = this.unwritten.get(changelogTopic);
+    if (changes === undefined || changes.length === 0) return;
+    this.unwritten.set(changelogTopic, []);
+    this.submit(changelogTopic, changes);
+  }
+
+  /**
+   * Hands records to RocksDB as one write batch; batches apply in order. A failure is kept by
+   * the store and thrown by the next writeStaged, at the checkpoint, so it is not raised here.
+   */
+  private submit(changelogTopic: string, records: readonly ChangelogRecord[]): void {
     const storeName = this.storeByTopic.get(changelogTopic);
-    if (this.rocksdb === null || storeName === undefined) return;
-    this.rocksdb.store(storeName).put(key, value);
+    if (this.rocksdb === null || storeName === undefined || records.length === 0) return;
+    this.rocksdb.store(storeName).applyBatch(records).catch(() => undefined);
   }
 
   /**
@@ -117,7 +145,10 @@ export class TaskState {
   async checkpoint(written: ReadonlyMap<string, bigint>, closing = false): Promise<void> {
     for (const [topic, next] of written) if (next > (this.positions.get(topic) ?? 0n)) this.positions.set(topic, next);
     if (this.rocksdb === null) return;
-    for (const store of this.options.stores) await this.rocksdb.store(store.storeName).writeStaged();
+    for (const store of this.options.stores) {
+      this.submitUnwritten(store.changelogTopic);
+      await this.rocksdb.store(store.storeName).writeStaged();
+    }
     if (this.options.exactlyOnce && !closing) {
       if (!this.checkpointDeleted) await deleteCheckpoint(this.options.directory);
       this.checkpointDeleted = true;
