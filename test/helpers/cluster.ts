@@ -44,7 +44,8 @@ export interface TestCluster {
   isRunning(nodeId: number): boolean;
 }
 
-export async function startCluster(options: { nodes?: number; overrides?: Record<string, string> } = {}): Promise<TestCluster> {
+/** `nodeArguments` go to node itself before the script, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
+export async function startCluster(options: { nodes?: number; overrides?: Record<string, string>; nodeArguments?: string[] } = {}): Promise<TestCluster> {
   const count = options.nodes ?? 3;
   const ports = await freePorts(count * 2);
   const base = temporaryDirectory('runnel-cluster-');
@@ -54,7 +55,7 @@ export async function startCluster(options: { nodes?: number; overrides?: Record
   }));
   const voters = nodes.map((node) => `${node.nodeId}@127.0.0.1:${node.controllerPort}`).join(',');
   const overrides = { ...TEST_CLUSTER_OVERRIDES, ...options.overrides };
-  const launch = (node: ClusterNodeProcess): Promise<void> => spawnNode(node, voters, overrides);
+  const launch = (node: ClusterNodeProcess): Promise<void> => spawnNode(node, voters, overrides, options.nodeArguments ?? []);
   await Promise.all(nodes.map(launch));
   const find = (nodeId: number): ClusterNodeProcess => {
     const node = nodes.find((candidate) => candidate.nodeId === nodeId);
@@ -94,8 +95,8 @@ export async function startCluster(options: { nodes?: number; overrides?: Record
   };
 }
 
-function spawnNode(node: ClusterNodeProcess, voters: string, overrides: Record<string, string>): Promise<void> {
-  const args = ['--import', 'tsx', CLI, 'cluster', 'node', '--node-id', String(node.nodeId), '--voters', voters, '--data-dir', node.dataDirectory, '--port', String(node.port)];
+function spawnNode(node: ClusterNodeProcess, voters: string, overrides: Record<string, string>, nodeArguments: string[]): Promise<void> {
+  const args = [...nodeArguments, '--import', 'tsx', CLI, 'cluster', 'node', '--node-id', String(node.nodeId), '--voters', voters, '--data-dir', node.dataDirectory, '--port', String(node.port)];
   for (const [key, value] of Object.entries(overrides)) args.push('--override', `${key}=${value}`);
   const child = spawn(process.execPath, args, { cwd: REPOSITORY_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUNNEL_LOG_LEVEL: process.env['RUNNEL_LOG_LEVEL'] ?? 'info' } });
   running.add(child);
