@@ -84,6 +84,8 @@ export class StreamsApp {
   private lastPurgeMs = 0;
   private plan: TopologyPlan | null = null;
   private readonly tasks = new Map<string, ActiveTask>();
+  /** The input offsets of the last successful commit, by `topic\0partition`. */
+  private readonly committedOffsets = new Map<string, bigint>();
   private readonly standbys: StandbyTasks;
   /** Global tables: filled before the first task runs, kept current by the poll loop. */
   private globals: GlobalStores | null = null;
@@ -354,9 +356,11 @@ export class StreamsApp {
     const offsets: (TopicPartition & { offset: bigint })[] = [];
     for (const task of this.tasks.values()) offsets.push(...task.task.commit());
     this.globals?.flush();
+    if (this.nothingToCommit(clients, offsets)) return;
     try {
       const committed = this.exactlyOnce() ? await this.commitTransaction(clients, offsets) : await this.commitAtLeastOnce(clients, offsets);
       if (!committed) return;
+      for (const entry of offsets) this.committedOffsets.set(`${entry.topic}\u0000${entry.partition}`, entry.offset);
       for (const listener of this.commitListeners) listener(offsets);
       await this.purgeRepartitionTopics(clients, offsets);
     } catch (error) {
@@ -367,6 +371,17 @@ export class StreamsApp {
       // Under exactly-once the transaction was aborted: the stores hold its writes, so they go.
       if (this.exactlyOnce()) await this.closeTasksDirty(clients);
     }
+  }
+
+  /**
+   * True when a commit would change nothing: every input offset is the one committed last, no
+   * record waits for the producer or was sent since the last flush (so no store changed and the
+   * checkpoints are current) and no transaction is open. An idle application then sends no
+   * OffsetCommit or EndTxn and writes no checkpoint every commit interval.
+   */
+  private nothingToCommit(clients: Clients, offsets: readonly (TopicPartition & { offset: bigint })[]): boolean {
+    if (!clients.collector.idle() || clients.producer.transactionState === 'inTransaction') return false;
+    return offsets.every((entry) => this.committedOffsets.get(`${entry.topic}\u0000${entry.partition}`) === entry.offset);
   }
 
   /**

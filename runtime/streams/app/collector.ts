@@ -6,7 +6,7 @@
 //
 // The producer takes any Uint8Array and an OutgoingRecord has the shape of a ProducerMessage,
 // so a sink record is queued as it is: no copy of its bytes and no new object per record.
-import type { ProducerMessage } from '../../client/index.ts';
+import type { ProducerMessage, RecordMetadata } from '../../client/index.ts';
 import type { Producer } from '../../client/index.ts';
 import type { OutgoingRecord } from '../task.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
@@ -20,6 +20,8 @@ export class ProducerCollector {
   private readonly changelogEnds = new Map<string, bigint>();
   private readonly changelogTopics = new Set<string>();
   private failure: Error | null = null;
+  /** Records were handed to the producer since the last flush: a commit has work to wait for. */
+  private sentSinceFlush = false;
   /** The list of the topic queued to last, while it is in `waiting`. */
   private lastTopic = '';
   private lastMessages: ProducerMessage[] | null = null;
@@ -70,17 +72,13 @@ export class ProducerCollector {
   /** Hands every waiting message to the producer; waits only when too much is unacknowledged. */
   async dispatch(): Promise<void> {
     for (const [topic, messages] of this.waiting) {
+      this.sentSinceFlush = true;
       let bytes = 0;
       for (const message of messages) bytes += (message.key?.length ?? 0) + (message.value?.length ?? 0) + 16;
       this.inFlightBytes += bytes;
       const sent: Promise<void> = this.producer.send({ topic, messages }).then(
         (results) => {
-          if (!this.changelogTopics.has(topic)) return;
-          for (const result of results) {
-            const id = `${topic}\u0000${result.partition}`;
-            const next = result.offset + 1n;
-            if (next > (this.changelogEnds.get(id) ?? -1n)) this.changelogEnds.set(id, next);
-          }
+          if (this.changelogTopics.has(topic)) this.noteChangelogEnds(topic, results);
         },
         (error: unknown) => this.noteFailure(topic, messages.length, error),
       ).finally(() => {
@@ -97,9 +95,31 @@ export class ProducerCollector {
   /** Sends everything and waits for every acknowledgement; the first step of a commit. */
   async flush(): Promise<void> {
     if (this.waiting.size > 0) await this.dispatch();
+    this.sentSinceFlush = false;
     await this.producer.flush();
     await Promise.all([...this.inFlight]);
     this.raiseFailure();
+  }
+
+  /** Nothing waits for dispatch and nothing was sent since the last flush. */
+  idle(): boolean {
+    return this.waiting.size === 0 && !this.sentSinceFlush;
+  }
+
+  /**
+   * Remembers the acknowledged ends of a changelog send. Offsets grow within a partition, and
+   * a task's changes to one partition sit next to each other, so only the last result of each
+   * run of one partition is looked at, not one offset per record.
+   */
+  private noteChangelogEnds(topic: string, results: readonly RecordMetadata[]): void {
+    for (let index = 0; index < results.length; index++) {
+      const result = results[index] as RecordMetadata;
+      const following = results[index + 1];
+      if (following !== undefined && following.partition === result.partition) continue;
+      const id = `${topic}\u0000${result.partition}`;
+      const next = result.offset + 1n;
+      if (next > (this.changelogEnds.get(id) ?? -1n)) this.changelogEnds.set(id, next);
+    }
   }
 
   /** Acknowledged end offset of a changelog partition, if this instance wrote to it. */
