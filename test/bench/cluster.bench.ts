@@ -6,9 +6,11 @@
 //
 // Run with `npm run bench cluster`. BENCH_RECORDS sets the records per throughput run
 // (default 1,000,000), BENCH_LATENCY_SECONDS the length of the latency run (default 5),
-// BENCH_SCENARIOS=throughput,latency picks parts, and BENCH_PROFILE=<dir> starts the nodes with --cpu-prof, stops them gracefully at the end and
-// prints where the leader of the first topic spent its time (profiling slows every node down,
-// so the figures of such a run are not the ones to quote).
+// BENCH_SCENARIOS=throughput,latency picks parts, and BENCH_PROFILE=<dir> starts the nodes
+// with --cpu-prof, stops them gracefully at the end and prints where the leader of the first
+// topic spent its time (profiling slows every node down, so do not quote that run's figures).
+// The latency table splits the time: send to acks=all acknowledgement (replication), the bench
+// process's own event loop delay (the client), and a single broker on the same machine.
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
