@@ -150,6 +150,8 @@ describe('kafkajs and kcat on a 3-node cluster', () => {
         production.acknowledged[target.partitionId]!.length >= 50 && consumed[target.partitionId]!.size >= 20 ? true : undefined
       ), 30_000);
       const acknowledgedBeforeKill = production.acknowledged[target.partitionId]!.length;
+      // Nothing moved leadership since the victim was chosen, so the kill hits the leader.
+      expect((await partitionsOf(FAILOVER_TOPIC)).find((p) => p.partitionId === target.partitionId)?.leader).toBe(victim);
       await cluster.kill(victim);
 
       const newLeader = await eventually(`a new leader for ${FAILOVER_TOPIC}-${target.partitionId}`, async () => {
