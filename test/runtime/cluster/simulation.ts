@@ -23,17 +23,9 @@ import { QuorumCore, type CommittedBatch } from '../../../runtime/cluster/quorum
 import { MemoryQuorumStateStore } from '../../../runtime/cluster/quorum-state.ts';
 import { MemoryRaftLog } from '../../../runtime/cluster/raft-log.ts';
 
-/** mulberry32: small, fast and good enough to drive a simulation. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../helpers/random.ts';
+
+export { seededRandom };
 
 interface SimNode {
   id: number;

@@ -63,14 +63,4 @@ export function readAll(log: PartitionLog, maxBytes = 1 << 20): ReadRecord[] {
   return records;
 }
 
-/** A small seeded generator (mulberry32) so that a failing property run can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../../helpers/random.ts';

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAppProcesses, startAppProcess, type AppProcess } from '../../../helpers/app-process.ts';
 import { cleanup, REPOSITORY_ROOT, startBroker, temporaryDirectory, type BrokerProcess } from '../../../helpers/broker.ts';
+import { seededRandom } from '../../../helpers/random.ts';
 import { createTopics, produceRecords, TopicReader, waitFor } from '../../../helpers/streams.ts';
 
 const SCRIPT = path.join(REPOSITORY_ROOT, 'test/runtime/streams/app/fixtures/windowed-ids-app.ts');
@@ -26,18 +27,6 @@ afterAll(async () => {
   await cleanup();
 });
 
-/** A small seeded generator (mulberry32), so the kill moments of a failing run can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 function timestampOf(id: number): number {
   return BASE_TIME + id * 20;
 }
@@ -56,7 +45,7 @@ describe('StreamsApp exactly-once under repeated SIGKILL', () => {
   it(`ends with the exact windowed aggregation after ${KILLS} kills at random moments`, async () => {
     const seed = Number(process.env['EOS_KILL_SEED'] ?? Date.now() % 1_000_000);
     console.log(`exactly-once kill test seed ${seed} (EOS_KILL_SEED=${seed} replays it)`);
-    const next = random(seed);
+    const next = seededRandom(seed);
     await createTopics(broker.bootstrap, [{ topic: 'eos-window-events', partitions: 2 }, { topic: 'eos-window-ids', partitions: 2 }]);
     const env = { BOOTSTRAP: broker.bootstrap, STATE_DIR: temporaryDirectory('runnel-eos-kills-'), APPLICATION_ID: 'eos-window-app', INPUT_TOPIC: 'eos-window-events', OUTPUT_TOPIC: 'eos-window-ids' };
     // Input flows until the last kill, so every kill lands in the middle of work.
