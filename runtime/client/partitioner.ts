@@ -4,41 +4,9 @@
 // Records without a key stick to one partition until its batch is sent (KIP-480), which makes
 // fuller batches than spreading every record.
 
-const SEED = 0x9747b28c;
-const M = 0x5bd1e995;
-const R = 24;
-
-/** Java's Utils.murmur2: a signed 32-bit hash of the bytes. */
-export function murmur2(data: Buffer): number {
-  const length = data.length;
-  let h = (SEED ^ length) | 0;
-  const whole = length & ~3;
-  for (let index = 0; index < whole; index += 4) {
-    let k = (data[index] as number) | ((data[index + 1] as number) << 8) | ((data[index + 2] as number) << 16) | ((data[index + 3] as number) << 24);
-    k = Math.imul(k, M);
-    k ^= k >>> R;
-    k = Math.imul(k, M);
-    h = Math.imul(h, M) ^ k;
-  }
-  // The tail bytes fall through from three to one, as in the Java switch without breaks.
-  const tail = length & 3;
-  if (tail === 3) h ^= (data[whole + 2] as number) << 16;
-  if (tail >= 2) h ^= (data[whole + 1] as number) << 8;
-  if (tail >= 1) {
-    h ^= data[whole] as number;
-    h = Math.imul(h, M);
-  }
-  h ^= h >>> 13;
-  h = Math.imul(h, M);
-  h ^= h >>> 15;
-  return h | 0;
-}
-
-/** The partition the Java client's default partitioner picks for a key. */
-export function partitionForKey(key: Buffer, partitionCount: number): number {
-  if (!Number.isInteger(partitionCount) || partitionCount < 1) throw new RangeError(`partition count ${partitionCount} is not positive`);
-  return (murmur2(key) & 0x7fffffff) % partitionCount;
-}
+// The hash itself lives in the pure core (core/partitioner.ts), shared with the streams engine
+// and its test driver, so every part of Runnel places a key on the same partition.
+export { murmur2, partitionForKey } from '../../core/partitioner.ts';
 
 /** Sticky choice for records without a key: one partition per topic until told to move on. */
 export class StickyPartitions {

@@ -144,10 +144,9 @@ function fieldLength(field: FieldInput | undefined): number {
   return field === null || field === undefined ? 0 : field.length;
 }
 
-/** The key as a Buffer for the partitioner: a view over a Uint8Array's bytes, not a copy. */
-function keyBuffer(key: Uint8Array | string): Buffer {
-  if (typeof key === 'string') return Buffer.from(key, 'utf8');
-  return Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+/** The key's bytes for the partitioner: a string is encoded, bytes are used as they are. */
+function keyBytes(key: Uint8Array | string): Uint8Array {
+  return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
 }
 
 /** What a message holds of buffer.memory: its key and value and a little for the rest. */
@@ -368,7 +367,7 @@ export class Producer {
     }
     const key = message.key;
     if (key === null || key === undefined) return this.sticky.partition(topic.name, partitionCount);
-    return partitionForKey(keyBuffer(key), partitionCount);
+    return partitionForKey(keyBytes(key), partitionCount);
   }
 
   private append(topic: string, partition: number, message: ProducerMessage, call: SendCall, index: number, now: number): void {

@@ -44,7 +44,7 @@ describe('layering of the streams folders', () => {
     });
   }
 
-  // The engine partitions keys with core/partitioner.ts; the client keeps its own copy. Only
+  // The engine and the client both partition keys with core/partitioner.ts. Only
   // the parts that talk to a broker (the application runtime in app/ and the reset tool) use it.
   it('dsl and the runtime/streams engine never import runtime/client', () => {
     const brokerFacing = (file: string): boolean => file.startsWith('runtime/streams/app/') || file === 'runtime/streams/reset.ts';
