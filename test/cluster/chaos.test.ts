@@ -10,12 +10,12 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Kafka, logLevel, type Admin as KafkaAdmin, type Producer } from 'kafkajs';
+import type { Admin as KafkaAdmin, Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumerRecords, decodeBatch, iterateBatches } from '../../core/records/batch.ts';
 import { DEFAULT_LOG_CONFIG } from '../../state/log/config.ts';
 import { PartitionLog } from '../../state/log/partition-log.ts';
-import { cleanupCluster, eventually, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { cleanupCluster, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
 
 const TOPIC = 'chaos';
 const PARTITIONS = 3;
@@ -28,13 +28,7 @@ let admin: KafkaAdmin;
 
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 3 });
-  kafka = new Kafka({
-    clientId: 'chaos', brokers: cluster.bootstrap, logLevel: logLevel.NOTHING, requestTimeout: 4000, connectionTimeout: 2000,
-    retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1000 },
-  });
-  admin = kafka.admin();
-  await admin.connect();
-  await eventually('three live brokers', async () => ((await admin.describeCluster()).brokers.length === 3 ? true : undefined));
+  ({ kafka, admin } = await kafkajsForCluster(cluster, 'chaos'));
   await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
   await healthy();
 });

@@ -2,33 +2,17 @@
 // kafkajs and kcat (librdkafka) see all three brokers and every replica of a replicated topic,
 // kcat round-trips records through it, and a kafkajs idempotent acks=all producer and a kafkajs
 // consumer group both carry on while the leader of a partition is SIGKILLed.
-import { spawn } from 'node:child_process';
-import { Kafka, logLevel, type Admin as KafkaAdmin, type Producer } from 'kafkajs';
+import type { Admin as KafkaAdmin, Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey } from '../../core/protocol/index.ts';
-import { cleanupCluster, eventually, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { cleanupCluster, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { RawConnection } from '../helpers/raw-connection.ts';
+import { kcat } from '../helpers/kcat.ts';
 
 const METADATA_TOPIC = 'compat-rf3';
 const KCAT_TOPIC = 'compat-kcat-rf3';
 const FAILOVER_TOPIC = 'compat-failover';
 const PARTITIONS = 3;
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function kcat(args: string[], input?: string, timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-    child.stdin.on('error', () => { /* kcat may exit before reading its input */ });
-    child.stdin.end(input ?? '');
-  });
-}
 
 let cluster: TestCluster;
 let kafka: Kafka;
@@ -36,13 +20,7 @@ let admin: KafkaAdmin;
 
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 3 });
-  kafka = new Kafka({
-    clientId: 'cluster-compat', brokers: cluster.bootstrap, logLevel: logLevel.NOTHING, requestTimeout: 4000, connectionTimeout: 2000,
-    retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1000 },
-  });
-  admin = kafka.admin();
-  await admin.connect();
-  await eventually('three live brokers', async () => ((await admin.describeCluster()).brokers.length === 3 ? true : undefined));
+  ({ kafka, admin } = await kafkajsForCluster(cluster, 'cluster-compat'));
   const configEntries = [{ name: 'min.insync.replicas', value: '2' }];
   await admin.createTopics({
     topics: [METADATA_TOPIC, KCAT_TOPIC, FAILOVER_TOPIC].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 3, configEntries })),

@@ -5,20 +5,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { cleanup, REPOSITORY_ROOT, startBroker, type BrokerProcess } from '../helpers/broker.ts';
-
-function kcat(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-    child.stdin.on('error', () => {});
-    child.stdin.end(input ?? '');
-  });
-}
+import { kcat } from '../helpers/kcat.ts';
 
 let broker: BrokerProcess;
 beforeAll(async () => { broker = await startBroker({ overrides: { 'log.cleaner.backoff.ms': '200' } }); });

@@ -1,24 +1,8 @@
 // kcat (librdkafka 2.0) against a real broker process: metadata, produce with each of the four
 // compression codecs, consume from the beginning, and consume as a member of a group.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, startBroker, type BrokerProcess } from '../helpers/broker.ts';
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function kcat(args: string[], input?: string, timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-    child.stdin.on('error', () => { /* kcat may exit before reading its input */ });
-    child.stdin.end(input ?? '');
-  });
-}
+import { kcat } from '../helpers/kcat.ts';
 
 let broker: BrokerProcess;
 beforeAll(async () => { broker = await startBroker({ overrides: { 'num.partitions': '2' } }); });

@@ -4,6 +4,7 @@
 // Every process is killed and every directory removed by cleanupCluster().
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { Kafka, logLevel, type Admin as KafkaAdmin } from 'kafkajs';
 import { freePorts } from '../../runtime/cli/cluster-command.ts';
 import { cleanup as cleanupBrokers, REPOSITORY_ROOT, temporaryDirectory } from './broker.ts';
 
@@ -148,3 +149,19 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
 }
 
 process.once('exit', () => { for (const child of running) { child.kill('SIGCONT'); child.kill('SIGKILL'); } });
+
+/**
+ * A kafkajs client and connected admin for a test cluster, returned once the admin sees every
+ * node as a live broker. Short timeouts with many retries let kafkajs ride out leader changes.
+ */
+export async function kafkajsForCluster(cluster: TestCluster, clientId: string, retries = 10): Promise<{ kafka: Kafka; admin: KafkaAdmin }> {
+  const kafka = new Kafka({
+    clientId, brokers: cluster.bootstrap, logLevel: logLevel.NOTHING, requestTimeout: 4000, connectionTimeout: 2000,
+    retry: { retries, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const nodes = cluster.nodes.length;
+  await eventually(`${nodes} live brokers`, async () => ((await admin.describeCluster()).brokers.length === nodes ? true : undefined));
+  return { kafka, admin };
+}

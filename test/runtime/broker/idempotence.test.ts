@@ -1,7 +1,6 @@
 // Idempotent produce over the raw protocol against a real broker process: a retried batch is
 // answered with its first offset and not stored again, gaps and stale epochs are refused, and
 // all of it holds after SIGKILL (state rebuilt from the log) and after a clean stop (snapshot).
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,22 +8,9 @@ import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { cleanup, startBroker } from '../../helpers/broker.ts';
 import { RawConnection } from '../../helpers/raw-connection.ts';
 import { createTopic, fetchAll, initProducerId, latestOffset, produce } from './transaction-requests.ts';
+import { kcat } from '../../helpers/kcat.ts';
 
 afterAll(cleanup);
-
-function kcat(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-    child.stdin.on('error', () => { /* kcat may exit before reading its input */ });
-    child.stdin.end(input);
-  });
-}
 
 describe('idempotent produce', () => {
   it('stores a batch once, refuses gaps and stale epochs, across SIGKILL and a clean restart', async () => {
