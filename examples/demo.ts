@@ -95,7 +95,7 @@ async function produceAtRate(records: readonly TypedRecord<string, PageView>[]):
   try {
     for (let start = 0; start < records.length && !interrupted; start += chunk) {
       const slice = records.slice(start, start + chunk);
-      await producer.send({ topic: PAGE_VIEWS, messages: slice.map((record) => ({ key: Buffer.from(keys.serialize(record.key as string, PAGE_VIEWS)), value: Buffer.from(values.serialize(record.value as PageView, PAGE_VIEWS)), timestamp: record.timestamp })) });
+      await producer.send({ topic: PAGE_VIEWS, messages: slice.map((record) => ({ key: keys.serialize(record.key as string, PAGE_VIEWS), value: values.serialize(record.value as PageView, PAGE_VIEWS), timestamp: record.timestamp })) });
       produced += slice.length;
       eventTime = Math.max(eventTime, slice.at(-1)?.timestamp ?? eventTime);
       const ahead = (produced / rate) * 1000 - (performance.now() - began);

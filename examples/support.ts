@@ -64,8 +64,8 @@ export async function produceTyped<K, V>(bootstrap: string, topic: string, serde
   const producer = new Producer({ bootstrapServers: bootstrap, clientId: 'example-producer', lingerMs: 5 });
   try {
     const messages = records.map((record) => ({
-      key: record.key === null ? null : Buffer.from(serdes.key.serialize(record.key, topic)),
-      value: record.value === null ? null : Buffer.from(serdes.value.serialize(record.value, topic)),
+      key: record.key === null ? null : serdes.key.serialize(record.key, topic),
+      value: record.value === null ? null : serdes.value.serialize(record.value, topic),
       timestamp: record.timestamp,
     }));
     for (let start = 0; start < messages.length; start += 5_000) await producer.send({ topic, messages: messages.slice(start, start + 5_000) });
