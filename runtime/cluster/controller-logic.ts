@@ -8,7 +8,7 @@
 // Liveness is the one piece of state kept beside the image: when each broker last heartbeat.
 // It is not replicated; a newly active controller gives every broker a full session first.
 import { ErrorCode } from '../../core/protocol/errors.ts';
-import type { MetadataImage, PartitionImage, TopicImage } from './metadata-image.ts';
+import { isReassigning, originalReplicas, targetReplicas, type MetadataImage, type PartitionImage, type TopicImage } from './metadata-image.ts';
 import type { MetadataRecord } from './metadata-records.ts';
 
 export interface ControllerSettings {
@@ -48,6 +48,15 @@ export interface AlterPartitionRequest {
   partitionEpoch: number;
   newIsr: number[];
 }
+
+export interface ReassignmentRequest {
+  topic: string;
+  partition: number;
+  /** The target replicas, the first preferred as leader; null cancels the reassignment in progress. */
+  replicas: number[] | null;
+}
+
+type PartitionChange = Extract<MetadataRecord, { type: 'PartitionChange' }>;
 
 export class ControllerLogic {
   private readonly lastHeartbeatMs = new Map<number, number>();
@@ -148,7 +157,78 @@ export class ControllerLogic {
         return failed(ErrorCode.INELIGIBLE_REPLICA, `replica ${replica} may not join the ISR`);
       }
     }
-    return ok([{ type: 'PartitionChange', topicId: topic.topicId, partition: request.partition, isr: newIsr }]);
+    const completion = this.completion(topic, partition, newIsr);
+    return ok([completion ?? { type: 'PartitionChange', topicId: topic.topicId, partition: request.partition, isr: newIsr }]);
+  }
+
+  /**
+   * Starts, replaces or cancels (replicas null) the reassignment of one partition, KIP-455's
+   * way: the replicas become the target followed by the original ones not in it; the target
+   * replicas outside the original are adding, the original ones outside the target removing.
+   * The reassignment completes (alterPartition) once every target replica is in the ISR: then
+   * the removing replicas leave and, if the leader was one of them, a target replica leads.
+   */
+  alterReassignment(request: ReassignmentRequest): Outcome {
+    const topic = this.image.topics.get(request.topic);
+    const partition = topic?.partitions[request.partition];
+    if (topic === undefined || partition === undefined) return failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `no partition ${request.topic}-${request.partition}`);
+    const original = originalReplicas(partition);
+    let target: number[];
+    if (request.replicas === null) {
+      if (!isReassigning(partition)) return failed(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, `${request.topic}-${request.partition} is not being reassigned`);
+      target = original;
+    } else {
+      const problem = this.assignmentProblem(request.replicas);
+      if (problem !== null) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, problem);
+      target = [...request.replicas];
+    }
+    const replicas = [...target, ...original.filter((replica) => !target.includes(replica))];
+    const isr = partition.isr.filter((replica) => replicas.includes(replica));
+    if (isr.length === 0) return failed(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `no replica of [${replicas.join(',')}] is in sync (ISR ${partition.isr.join(',')})`);
+    const adding = target.filter((replica) => !original.includes(replica));
+    const removing = original.filter((replica) => !target.includes(replica));
+    const unchanged = sameMembers(replicas, partition.replicas) && sameMembers(adding, partition.addingReplicas) && sameMembers(removing, partition.removingReplicas)
+      && replicas.every((replica, index) => partition.replicas[index] === replica);
+    if (unchanged) return ok([]);
+    const moved: PartitionImage = { ...partition, replicas, isr, addingReplicas: adding, removingReplicas: removing };
+    const completion = this.completion(topic, moved, isr);
+    if (completion !== null) return ok([completion]);
+    const leader = this.electLeader(topic, moved, isr, new Set());
+    return ok([{
+      type: 'PartitionChange', topicId: topic.topicId, partition: partition.partition, replicas, isr: leader.isr, leader: leader.leader,
+      addingReplicas: adding, removingReplicas: removing,
+    }]);
+  }
+
+  /** Why a target replica list cannot be used, or null when it can. */
+  private assignmentProblem(replicas: readonly number[]): string | null {
+    if (replicas.length === 0) return 'the target replica list is empty';
+    if (new Set(replicas).size !== replicas.length) return `the target replicas [${replicas.join(',')}] name a broker twice`;
+    for (const replica of replicas) {
+      const broker = this.image.brokers.get(replica);
+      if (broker === undefined) return `broker ${replica} is not registered`;
+      if (broker.fenced) return `broker ${replica} is fenced (not alive)`;
+    }
+    return null;
+  }
+
+  /**
+   * The change that completes a reassignment once every target replica is in `isr`: replicas
+   * become the target, the removing ones leave the ISR, and the leader stays if it is a target
+   * replica, else the first live in-sync target replica leads. Null when not complete yet.
+   */
+  private completion(topic: TopicImage, partition: PartitionImage, isr: number[]): PartitionChange | null {
+    if (!isReassigning(partition)) return null;
+    const target = targetReplicas(partition);
+    if (!target.every((replica) => isr.includes(replica))) return null;
+    const targetIsr = isr.filter((replica) => target.includes(replica));
+    const done: PartitionImage = { ...partition, replicas: target, isr: targetIsr, addingReplicas: [], removingReplicas: [] };
+    const leader = this.electLeader(topic, done, targetIsr, new Set());
+    if (leader.leader < 0) return null;
+    return {
+      type: 'PartitionChange', topicId: topic.topicId, partition: partition.partition, replicas: target, isr: leader.isr, leader: leader.leader,
+      addingReplicas: [], removingReplicas: [],
+    };
   }
 
   /** Brokers that may receive new replicas: registered and unfenced, in rack-alternating order. */
@@ -204,6 +284,10 @@ export class ControllerLogic {
     const override = topic.configs['unclean.leader.election.enable'];
     return override === undefined ? this.settings.uncleanLeaderElection : override === 'true';
   }
+}
+
+function sameMembers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((value) => b.includes(value));
 }
 
 /**

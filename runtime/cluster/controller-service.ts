@@ -1,5 +1,6 @@
 // The controller on a node with the controller role: it serves BrokerRegistration,
-// BrokerHeartbeat, AlterPartition and forwarded CreateTopics on the controller listener (the
+// BrokerHeartbeat, AlterPartition and forwarded CreateTopics, DeleteTopics, CreatePartitions,
+// AlterPartitionReassignments and ListPartitionReassignments on the controller listener (the
 // quorum's port), and while its QuorumNode is the active leader it turns them into metadata
 // records (ControllerLogic) and appends them to the metadata log.
 //
@@ -30,6 +31,8 @@ export const CONTROLLER_VERSIONS = {
   [ApiKey.CreateTopics]: 7,
   [ApiKey.DeleteTopics]: 5,
   [ApiKey.CreatePartitions]: 3,
+  [ApiKey.AlterPartitionReassignments]: 0,
+  [ApiKey.ListPartitionReassignments]: 0,
 } as const;
 
 export interface TopicDefaults {
@@ -128,6 +131,10 @@ export class ControllerService {
         return respond(ApiKey.DeleteTopics, await this.deleteTopics(decodeRequestBody(ApiKey.DeleteTopics, header.apiVersion, frame, header.bodyOffset)));
       case ApiKey.CreatePartitions:
         return respond(ApiKey.CreatePartitions, await this.createPartitions(decodeRequestBody(ApiKey.CreatePartitions, header.apiVersion, frame, header.bodyOffset)));
+      case ApiKey.AlterPartitionReassignments:
+        return respond(ApiKey.AlterPartitionReassignments, await this.alterReassignments(decodeRequestBody(ApiKey.AlterPartitionReassignments, header.apiVersion, frame, header.bodyOffset)));
+      case ApiKey.ListPartitionReassignments:
+        return respond(ApiKey.ListPartitionReassignments, this.listReassignments(decodeRequestBody(ApiKey.ListPartitionReassignments, header.apiVersion, frame, header.bodyOffset)));
       default:
         return respond(ApiKey.CreateTopics, await this.createTopics(decodeRequestBody(ApiKey.CreateTopics, header.apiVersion, frame, header.bodyOffset)));
     }
@@ -216,6 +223,35 @@ export class ControllerService {
       results.push({ name: topic.name, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage });
     }
     return { throttleTimeMs: 0, results };
+  }
+
+  /** Each partition is one decision; its answer comes once its records committed. */
+  private async alterReassignments(request: RequestBodyByKey[45]): Promise<BodyInput<ResponseBodyByKey[45]>> {
+    if (!this.isActive) return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_CONTROLLER, errorMessage: 'this node is not the active controller', responses: [] };
+    const responses = [];
+    for (const topic of request.topics) {
+      const partitions = [];
+      for (const partition of topic.partitions) {
+        const outcome = await this.run(() => this.logic.alterReassignment({ topic: topic.name, partition: partition.partitionIndex, replicas: partition.replicas }));
+        partitions.push({ partitionIndex: partition.partitionIndex, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage });
+      }
+      responses.push({ name: topic.name, partitions });
+    }
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, responses };
+  }
+
+  /** The reassignments in progress in the committed image; null topics lists every one. */
+  private listReassignments(request: RequestBodyByKey[46]): BodyInput<ResponseBodyByKey[46]> {
+    if (!this.isActive) return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_CONTROLLER, errorMessage: 'this node is not the active controller', topics: [] };
+    const wanted = request.topics === null ? null : new Map(request.topics.map((topic) => [topic.name, new Set(topic.partitionIndexes)]));
+    const byTopic = new Map<string, { partitionIndex: number; replicas: number[]; addingReplicas: number[]; removingReplicas: number[] }[]>();
+    for (const { topic, partition } of this.image.reassigning()) {
+      if (wanted !== null && wanted.get(topic.name)?.has(partition.partition) !== true) continue;
+      let list = byTopic.get(topic.name);
+      if (list === undefined) byTopic.set(topic.name, list = []);
+      list.push({ partitionIndex: partition.partition, replicas: [...partition.replicas], addingReplicas: [...partition.addingReplicas], removingReplicas: [...partition.removingReplicas] });
+    }
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })) };
   }
 
   private topicProblem(name: string, partitionCount: number, assignmentCount: number, configs: Record<string, string>): Outcome | null {

@@ -29,6 +29,14 @@ export interface PartitionImage {
   leaderEpoch: number;
   /** Bumped on every change; AlterPartition names it so stale proposals are refused. */
   partitionEpoch: number;
+  /**
+   * A reassignment in progress (KIP-455): `replicas` then holds the target replicas followed by
+   * the removing ones, so the target is `replicas` without `removingReplicas` and the original
+   * assignment is `replicas` without `addingReplicas`. Both are empty when none is in progress;
+   * the reassignment state lives in the metadata log, so a new controller carries it on.
+   */
+  addingReplicas: number[];
+  removingReplicas: number[];
 }
 
 export interface TopicImage {
@@ -96,6 +104,7 @@ export class MetadataImage {
     topic.partitions.push({
       partition: record.partition, replicas: [...record.replicas], isr: [...record.isr], leader: record.leader,
       leaderEpoch: record.leaderEpoch, partitionEpoch: record.partitionEpoch,
+      addingReplicas: [...(record.addingReplicas ?? [])], removingReplicas: [...(record.removingReplicas ?? [])],
     });
   }
 
@@ -104,6 +113,8 @@ export class MetadataImage {
     if (partition === undefined) return;
     if (record.replicas !== undefined) partition.replicas = [...record.replicas];
     if (record.isr !== undefined) partition.isr = [...record.isr];
+    if (record.addingReplicas !== undefined) partition.addingReplicas = [...record.addingReplicas];
+    if (record.removingReplicas !== undefined) partition.removingReplicas = [...record.removingReplicas];
     if (record.leader !== undefined && record.leader !== partition.leader) {
       partition.leader = record.leader;
       partition.leaderEpoch += 1;
@@ -132,8 +143,29 @@ export class MetadataImage {
     return this.topics.get(topicName)?.partitions[partition];
   }
 
+  /** Partitions with a reassignment in progress, by topic name in name order. */
+  reassigning(): { topic: TopicImage; partition: PartitionImage }[] {
+    return [...this.allPartitions()]
+      .filter(({ partition }) => isReassigning(partition))
+      .sort((a, b) => (a.topic.name < b.topic.name ? -1 : a.topic.name > b.topic.name ? 1 : a.partition.partition - b.partition.partition));
+  }
+
   /** Every partition with its topic, for the controller's sweeps. */
   *allPartitions(): Generator<{ topic: TopicImage; partition: PartitionImage }> {
     for (const topic of this.topics.values()) for (const partition of topic.partitions) yield { topic, partition };
   }
+}
+
+export function isReassigning(partition: PartitionImage): boolean {
+  return partition.addingReplicas.length > 0 || partition.removingReplicas.length > 0;
+}
+
+/** The replicas a reassignment moves to (all replicas when none is in progress). */
+export function targetReplicas(partition: PartitionImage): number[] {
+  return partition.replicas.filter((replica) => !partition.removingReplicas.includes(replica));
+}
+
+/** The replicas before the reassignment began (all replicas when none is in progress). */
+export function originalReplicas(partition: PartitionImage): number[] {
+  return partition.replicas.filter((replica) => !partition.addingReplicas.includes(replica));
 }

@@ -47,6 +47,10 @@ const partition = z.object({
   leader: z.number().int().min(-1),
   leaderEpoch: z.number().int().nonnegative(),
   partitionEpoch: z.number().int().nonnegative(),
+  /** Replicas a reassignment is adding (KIP-455); absent or empty when none is in progress. */
+  addingReplicas: z.array(brokerId).optional(),
+  /** Replicas a reassignment will remove once every target replica is in the ISR. */
+  removingReplicas: z.array(brokerId).optional(),
 });
 
 /**
@@ -60,6 +64,9 @@ const partitionChange = z.object({
   isr: z.array(brokerId).optional(),
   leader: z.number().int().min(-1).optional(),
   replicas: z.array(brokerId).min(1).optional(),
+  /** Present when a reassignment starts, changes, completes (empty) or is cancelled (empty). */
+  addingReplicas: z.array(brokerId).optional(),
+  removingReplicas: z.array(brokerId).optional(),
 });
 
 const config = z.object({
