@@ -16,7 +16,7 @@ import { KafkaClientError, KafkaProtocolError, KafkaStateError, isRetriableError
 import type { ConsumerRecord } from './fetch-records.ts';
 import { Fetcher, type PartitionState } from './fetcher.ts';
 import { GroupMembership, type TopicPartition } from './group-membership.ts';
-import { COOPERATIVE_ASSIGNORS } from './group-protocol.ts';
+import { BUILT_IN_ASSIGNORS, type PartitionAssignor } from './group-protocol.ts';
 import { TypedConsumer, type Serde } from './serdes.ts';
 import type { ConsumerGroupMetadata } from './transaction-manager.ts';
 import { clusterOptions, commonOptionsShape, integer, parseOptions, type KafkaStyleOptions } from './options.ts';
@@ -25,6 +25,10 @@ export type { ConsumerRecord } from './fetch-records.ts';
 export type { TopicPartition } from './group-membership.ts';
 
 const listener = z.custom<(partitions: TopicPartition[]) => Promise<void> | void>((value) => typeof value === 'function', 'must be a function');
+const assignorObject = z.custom<PartitionAssignor>(
+  (value) => typeof value === 'object' && value !== null && typeof (value as { name?: unknown }).name === 'string' && typeof (value as { assign?: unknown }).assign === 'function',
+  'must be an assignor name or an assignor object with a name and an assign function',
+);
 const booleanSchema = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]);
 
 export const consumerOptionsSchema = z.strictObject({
@@ -40,9 +44,10 @@ export const consumerOptionsSchema = z.strictObject({
   autoCommit: booleanSchema.default(true),
   autoCommitIntervalMs: integer(1).default(5_000),
   autoOffsetReset: z.enum(['earliest', 'latest', 'none']).default('latest'),
+  /** Built-in assignors by name, or the application's own (PartitionAssignor), in order of preference. */
   partitionAssignors: z
-    .union([z.string().transform((value) => value.split(',').map((entry) => entry.trim())), z.array(z.string())])
-    .pipe(z.array(z.enum(['range', 'roundrobin', 'sticky', 'cooperative-sticky'])).min(1))
+    .union([z.string().transform((value) => value.split(',').map((entry) => entry.trim())), z.array(z.union([z.string(), assignorObject]))])
+    .pipe(z.array(z.union([z.enum(['range', 'roundrobin', 'sticky', 'cooperative-sticky']), assignorObject])).min(1))
     .default(['range', 'roundrobin']),
   /** The most records one poll() returns (max.poll.records). */
   maxPollRecords: integer(1).default(500),
@@ -83,6 +88,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   readonly options: ResolvedConsumerOptions;
   private readonly cluster: Cluster;
   private readonly membership: GroupMembership | null;
+  private readonly assignors: readonly PartitionAssignor[];
   private readonly partitions = new Map<string, PartitionState & { resetTo?: 'earliest' | 'latest' }>();
   private readonly fetcher: Fetcher;
   /** Topic names and patterns subscribed to; null without a subscription. */
@@ -102,7 +108,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.cluster = new Cluster(clusterOptions(this.options, this.options.allowAutoTopicCreation));
     this.resetStrategy = this.options.autoOffsetReset;
     const rebalanceTimeoutMs = this.options.rebalanceTimeoutMs ?? this.options.maxPollIntervalMs;
-    this.membership = this.options.groupId === undefined ? null : new GroupMembership(this.cluster, { ...this.options, rebalanceTimeoutMs });
+    this.assignors = this.options.partitionAssignors.map((entry) => (typeof entry === 'string' ? BUILT_IN_ASSIGNORS[entry] : entry));
+    this.membership = this.options.groupId === undefined ? null : new GroupMembership(this.cluster, { ...this.options, rebalanceTimeoutMs, assignors: this.assignors });
     // Time spent inside poll does not count: the interval bounds the application's work between polls.
     if (this.membership !== null) this.membership.pollOverdue = () => !this.polling && Date.now() - this.lastPollAt > this.options.maxPollIntervalMs;
     this.fetcher = new Fetcher(this.cluster, this.options, () => this.partitions.values(), (state) => this.partitions.get(partitionKey(state.topic, state.partition)) === state, (state) => {
@@ -301,7 +308,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   }
 
   private cooperative(): boolean {
-    return this.options.partitionAssignors.every((name) => COOPERATIVE_ASSIGNORS.has(name));
+    return this.assignors.every((assignor) => assignor.rebalanceProtocol === 'cooperative');
   }
 
   private async rebalanceIfNeeded(): Promise<void> {

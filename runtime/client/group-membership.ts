@@ -2,18 +2,23 @@
 // sends its subscription; the coordinator picks a leader and a protocol), SyncGroup (the leader
 // sends everyone's assignment, the others receive theirs), Heartbeat in the background, and
 // LeaveGroup on close. Offsets are committed and fetched through the group coordinator.
+//
+// The protocols offered are the member's partition assignors (group-protocol.ts), built-in or
+// the application's own: each adds its user data to the subscription, the leader runs the one
+// the group chose, and every member hears its assignment and user data through onAssignment.
+// The consumer is one user; the streams runtime, with its task-aware assignor, is the other.
 import { ApiKey } from '../../core/protocol/index.ts';
 import type { Connection } from './connection.ts';
 import { sleep, type Cluster } from './cluster.ts';
 import { KafkaClientError, KafkaConnectionError, KafkaProtocolError, isRetriableError } from './errors.ts';
 import {
-  ASSIGNORS,
   CONSUMER_PROTOCOL_TYPE,
   decodeAssignment,
   decodeSubscription,
   encodeAssignment,
   encodeSubscription,
-  type GroupMember,
+  type MemberSubscription,
+  type PartitionAssignor,
 } from './group-protocol.ts';
 
 export interface TopicPartition {
@@ -29,7 +34,8 @@ export interface MembershipOptions {
   heartbeatIntervalMs: number;
   requestTimeoutMs: number;
   retryBackoffMs: number;
-  partitionAssignors: readonly string[];
+  /** Offered in this order of preference; the group picks one every member offers. */
+  assignors: readonly PartitionAssignor[];
 }
 
 /** Error codes that mean this member is no longer in the group: its partitions are lost. */
@@ -61,6 +67,9 @@ export class GroupMembership {
 
   constructor(private readonly cluster: Cluster, private readonly options: MembershipOptions) {
     if (options.groupId === undefined) throw new KafkaClientError('a group membership needs a groupId', false);
+    if (options.assignors.length === 0) throw new KafkaClientError('a group membership needs at least one assignor', false);
+    const names = options.assignors.map((assignor) => assignor.name);
+    if (new Set(names).size !== names.length || names.includes('')) throw new KafkaClientError(`assignor names must be distinct and not empty: ${names.join(', ')}`, false);
     this.groupId = options.groupId;
   }
 
@@ -90,6 +99,7 @@ export class GroupMembership {
       try {
         const assigned = await this.joinAndSync(topics, owned);
         this.rejoinNeeded = false;
+        this.membershipLost = false;
         this.startHeartbeats();
         return assigned;
       } catch (error) {
@@ -105,7 +115,7 @@ export class GroupMembership {
 
   private async joinAndSync(topics: readonly string[], owned: readonly TopicPartition[]): Promise<TopicPartition[]> {
     const connection = await this.coordinator();
-    const metadata = encodeSubscription(topics, null, groupByTopic(owned));
+    const ownedByTopic = groupByTopic(owned);
     const { body: joined } = await connection.send(ApiKey.JoinGroup, {
       groupId: this.groupId,
       sessionTimeoutMs: this.options.sessionTimeoutMs,
@@ -113,7 +123,10 @@ export class GroupMembership {
       memberId: this.memberId,
       groupInstanceId: this.options.groupInstanceId ?? null,
       protocolType: CONSUMER_PROTOCOL_TYPE,
-      protocols: this.options.partitionAssignors.map((name) => ({ name, metadata })),
+      protocols: this.options.assignors.map((assignor) => ({
+        name: assignor.name,
+        metadata: encodeSubscription(topics, assignor.subscriptionUserData?.(topics) ?? null, ownedByTopic),
+      })),
       reason: null,
     }, { timeoutMs: this.options.rebalanceTimeoutMs + this.options.requestTimeoutMs });
     // MEMBER_ID_REQUIRED (79) hands out the member id to join with; the caller retries at once.
@@ -123,7 +136,9 @@ export class GroupMembership {
     this.generationId = joined.generationId;
     const protocol = joined.protocolName ?? '';
     this.protocol = protocol;
-    const assignments = joined.leader === joined.memberId ? await this.assign(protocol, joined.members) : [];
+    const assignor = this.options.assignors.find((candidate) => candidate.name === protocol);
+    if (assignor === undefined) throw new KafkaClientError(`the group chose assignor '${protocol}', which this member did not offer`, false);
+    const assignments = joined.leader === joined.memberId ? await this.assign(assignor, joined.members) : [];
     const { body: synced } = await connection.send(ApiKey.SyncGroup, {
       groupId: this.groupId,
       generationId: this.generationId,
@@ -134,23 +149,27 @@ export class GroupMembership {
       assignments,
     }, { timeoutMs: this.options.rebalanceTimeoutMs + this.options.requestTimeoutMs });
     if (synced.errorCode !== 0) throw new KafkaProtocolError(synced.errorCode, `sync group ${this.groupId}`);
-    return decodeAssignment(synced.assignment).partitions.flatMap((entry) => entry.partitions.map((partition) => ({ topic: entry.topic, partition })));
+    const assignment = decodeAssignment(synced.assignment);
+    assignor.onAssignment?.({ partitions: assignment.partitions, userData: assignment.userData }, this.generationId);
+    return assignment.partitions.flatMap((entry) => entry.partitions.map((partition) => ({ topic: entry.topic, partition })));
   }
 
   /** The leader's job: decode every member's subscription and run the chosen assignor. */
-  private async assign(protocol: string, members: readonly { memberId: string; metadata: Buffer }[]): Promise<{ memberId: string; assignment: Buffer }[]> {
-    const assignor = ASSIGNORS[protocol];
-    if (assignor === undefined) throw new KafkaClientError(`the group chose assignor '${protocol}', which this client does not implement`, false);
-    const subscriptions: GroupMember[] = members.map((member) => {
-      const subscription = decodeSubscription(member.metadata);
-      return { memberId: member.memberId, topics: subscription.topics, ownedPartitions: subscription.ownedPartitions };
+  private async assign(assignor: PartitionAssignor, members: readonly { memberId: string; metadata: Buffer }[]): Promise<{ memberId: string; assignment: Buffer }[]> {
+    const subscriptions = new Map<string, MemberSubscription>();
+    for (const member of members) {
+      const { topics, userData, ownedPartitions } = decodeSubscription(member.metadata);
+      subscriptions.set(member.memberId, { topics, userData, ownedPartitions });
+    }
+    const partitionCounts = new Map<string, number>();
+    const topics = [...new Set([...subscriptions.values()].flatMap((subscription) => subscription.topics))];
+    const metadata = topics.length === 0 ? new Map() : await this.cluster.refreshMetadata(topics);
+    for (const topic of topics) partitionCounts.set(topic, metadata.get(topic)?.info?.partitions.length ?? 0);
+    const plan = await assignor.assign({ partitionCounts }, subscriptions);
+    return members.map((member) => {
+      const assignment = plan.get(member.memberId);
+      return { memberId: member.memberId, assignment: encodeAssignment(assignment?.partitions ?? [], assignment?.userData ?? null) };
     });
-    const counts = new Map<string, number>();
-    const topics = [...new Set(subscriptions.flatMap((member) => member.topics))];
-    const metadata = await this.cluster.refreshMetadata(topics);
-    for (const topic of topics) counts.set(topic, metadata.get(topic)?.info?.partitions.length ?? 0);
-    const plan = assignor(subscriptions, counts);
-    return members.map((member) => ({ memberId: member.memberId, assignment: encodeAssignment(plan.get(member.memberId) ?? []) }));
   }
 
   private startHeartbeats(): void {
@@ -216,6 +235,7 @@ export class GroupMembership {
 
   /** Commits offsets; as a member of the current generation, or standalone (generation -1). */
   async commit(offsets: readonly (TopicPartition & { offset: bigint })[], asMember: boolean): Promise<void> {
+    if (offsets.length === 0) return;
     const topics = new Map<string, { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; committedMetadata: string }[]>();
     for (const entry of offsets) {
       const list = topics.get(entry.topic) ?? [];

@@ -1,6 +1,7 @@
 // The "consumer" embedded protocol: what members put in JoinGroup metadata and what the leader
 // hands out in SyncGroup assignments, in the encoding Kafka's clients share, so a Runnel member
-// can sit in a group with Java or kafkajs members. Plus the range and round-robin assignors.
+// can sit in a group with Java or kafkajs members. Plus the assignor interface (Kafka's
+// ConsumerPartitionAssignor) and the built-in range, round-robin and sticky assignors.
 //
 //   Subscription => version i16 | topics [string] | userData nullable bytes
 //                   | v1+: ownedPartitions [topic string, partitions [i32]]
@@ -34,7 +35,7 @@ export interface Assignment {
 
 export const CONSUMER_PROTOCOL_TYPE = 'consumer';
 
-export function encodeSubscription(topics: readonly string[], userData: Buffer | null = null, ownedPartitions: readonly TopicPartitions[] | null = null): Buffer {
+export function encodeSubscription(topics: readonly string[], userData: Uint8Array | null = null, ownedPartitions: readonly TopicPartitions[] | null = null): Buffer {
   const writer = new Writer(64).int16(ownedPartitions === null ? 0 : 1).int32(topics.length);
   for (const topic of topics) writer.string(topic);
   writer.nullableBytes(userData);
@@ -63,7 +64,7 @@ function readTopicPartitions(reader: Reader): TopicPartitions[] {
   return readArray(reader, () => ({ topic: reader.string(), partitions: readArray(reader, () => reader.int32()) }));
 }
 
-export function encodeAssignment(partitions: readonly TopicPartitions[], userData: Buffer | null = null): Buffer {
+export function encodeAssignment(partitions: readonly TopicPartitions[], userData: Uint8Array | null = null): Buffer {
   const writer = new Writer(64).int16(0);
   writeTopicPartitions(writer, partitions);
   writer.nullableBytes(userData);
@@ -272,9 +273,71 @@ export const cooperativeStickyAssignor: Assignor = (members, partitionCounts) =>
   return result;
 };
 
-export const ASSIGNORS: Readonly<Record<string, Assignor>> = {
-  range: rangeAssignor, roundrobin: roundRobinAssignor, sticky: stickyAssignor, 'cooperative-sticky': cooperativeStickyAssignor,
-};
+/** One member's subscription as the group leader's assignor sees it. */
+export interface MemberSubscription {
+  readonly topics: readonly string[];
+  /** What the member's assignor returned from subscriptionUserData; null when nothing. */
+  readonly userData: Buffer | null;
+  /** What the member owns now (KIP-429); empty when it owns nothing or did not say. */
+  readonly ownedPartitions: readonly TopicPartitions[];
+}
+
+/** One member's share of the group's partitions, with what the assignor tells that member. */
+export interface MemberAssignment {
+  readonly partitions: readonly TopicPartitions[];
+  readonly userData: Uint8Array | null;
+}
+
+/** What the leader knows of the cluster when it assigns. */
+export interface AssignmentMetadata {
+  /** Partition count of every topic some member subscribes to; 0 for a topic that does not exist. */
+  readonly partitionCounts: ReadonlyMap<string, number>;
+}
+
+/**
+ * A partition assignor, as Kafka's ConsumerPartitionAssignor: every member offers the assignors
+ * it has by name (the JoinGroup protocols, in order of preference) with the subscription user
+ * data each one wants; the coordinator picks a name all members offer; the leader runs that
+ * assignor over every member's subscription, and each member hears its own assignment, user data
+ * included, through onAssignment. Members of one group must agree on what the user data means,
+ * so an assignor with user data should have a name of its own.
+ */
+export interface PartitionAssignor {
+  /** The protocol name in JoinGroup and SyncGroup, e.g. 'range'. */
+  readonly name: string;
+  /**
+   * 'cooperative' (KIP-429): members keep the partitions they own through a rebalance and the
+   * assignor never moves a partition between two members in one round. Default 'eager'.
+   */
+  readonly rebalanceProtocol?: 'eager' | 'cooperative';
+  /** Bytes that go to the leader with this member's subscription, asked at every join. */
+  subscriptionUserData?(topics: readonly string[]): Uint8Array | null;
+  /** The leader's job: an assignment per member id; a member left out gets nothing. */
+  assign(metadata: AssignmentMetadata, subscriptions: ReadonlyMap<string, MemberSubscription>): Map<string, MemberAssignment> | Promise<Map<string, MemberAssignment>>;
+  /** Told this member's assignment after every successful join, before the partitions change hands. */
+  onAssignment?(assignment: MemberAssignment, generationId: number): void;
+}
+
+/** A PartitionAssignor over an assignor function that reads no user data and writes none. */
+export function partitionAssignor(name: string, assignor: Assignor, rebalanceProtocol: 'eager' | 'cooperative' = 'eager'): PartitionAssignor {
+  return {
+    name,
+    rebalanceProtocol,
+    assign: (metadata, subscriptions) => {
+      const members: GroupMember[] = [...subscriptions].map(([memberId, subscription]) => ({ memberId, topics: subscription.topics, ownedPartitions: subscription.ownedPartitions }));
+      const plan = assignor(members, metadata.partitionCounts);
+      return new Map([...plan].map(([memberId, partitions]) => [memberId, { partitions, userData: null }]));
+    },
+  };
+}
+
 export type AssignorName = 'range' | 'roundrobin' | 'sticky' | 'cooperative-sticky';
-/** Assignors whose members keep their partitions through a rebalance (KIP-429). */
-export const COOPERATIVE_ASSIGNORS: ReadonlySet<string> = new Set(['cooperative-sticky']);
+export const ASSIGNOR_NAMES: readonly AssignorName[] = ['range', 'roundrobin', 'sticky', 'cooperative-sticky'];
+
+/** The built-in assignors by the names Kafka's clients give them (partition.assignment.strategy). */
+export const BUILT_IN_ASSIGNORS: Readonly<Record<AssignorName, PartitionAssignor>> = {
+  range: partitionAssignor('range', rangeAssignor),
+  roundrobin: partitionAssignor('roundrobin', roundRobinAssignor),
+  sticky: partitionAssignor('sticky', stickyAssignor),
+  'cooperative-sticky': partitionAssignor('cooperative-sticky', cooperativeStickyAssignor, 'cooperative'),
+};

@@ -11,6 +11,7 @@ export {
   KafkaTimeoutError, KafkaTransactionAbortableError, KafkaTransactionAbortedError, KafkaVersionError,
 } from './errors.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
-export { cooperativeStickyAssignor, rangeAssignor, roundRobinAssignor, stickyAssignor } from './group-protocol.ts';
+export { BUILT_IN_ASSIGNORS, cooperativeStickyAssignor, partitionAssignor, rangeAssignor, roundRobinAssignor, stickyAssignor } from './group-protocol.ts';
+export type { Assignor, AssignmentMetadata, GroupMember, MemberAssignment, MemberSubscription, PartitionAssignor, TopicPartitions } from './group-protocol.ts';
 export { KafkaSerializationError, Serdes, TypedConsumer, TypedProducer } from './serdes.ts';
 export type { Serde, TypedMessage, TypedRecord } from './serdes.ts';
