@@ -23,7 +23,6 @@ import { StreamsProcessingError } from '../task.ts';
 import { StateDirectory, taskDirectoryName } from '../../../state/directory/index.ts';
 import type { ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore } from '../../../state/stores/types.ts';
 import { ActiveTask, type RestoreReport } from './active-task.ts';
-import { decodeAssignmentInfo, encodeInfo } from './assignment-info.ts';
 import { closeClients, createClients, type Clients } from './clients.ts';
 import { parseStreamsConfig, StreamsConfigError, type StreamsConfig, type StreamsConfigInput } from './config.ts';
 import { GlobalStores } from './global-stores.ts';
@@ -407,7 +406,7 @@ export class StreamsApp {
       this.logger.warn('membership lost: offsets not committed');
       return false;
     }
-    await clients.member.commit(offsets);
+    await clients.member.commit(offsets, true);
     return true;
   }
 
@@ -438,9 +437,9 @@ export class StreamsApp {
     const topics = [...plan.subtopologyByTopic.keys()].sort();
     const localState = ((await this.stateDirectory?.listTaskDirectories()) ?? []).map((info) => taskDirectoryName(info.task));
     const previous = [...this.tasks.keys()];
-    const userData = encodeInfo({ version: 1, endpoint: this.config.applicationServer ?? null, previousActive: previous, localState });
-    const assigned = await clients.member.join(topics, userData);
-    const info = decodeAssignmentInfo(assigned.userData);
+    clients.assignor.subscription = { version: 1, endpoint: this.config.applicationServer ?? null, previousActive: previous, localState };
+    await clients.member.join(topics);
+    const info = clients.assignor.assignment;
     if (info === null) throw new Error('the group leader sent an assignment without streams task information (is another kind of client in the group?)');
     this.endpoints = new Map(Object.entries(info.endpoints).flatMap(([endpoint, ids]) => ids.map((id) => [id, endpoint] as const)));
     const wanted = new Set(info.active);

@@ -1,16 +1,16 @@
 // The Kafka clients one StreamsApp instance uses: an admin for topics, one producer for outputs
 // and changelogs (transactional under exactly-once), the main consumer (assigned the active
 // tasks' partitions; offsets go through the group member), a restore consumer and a standby
-// consumer (no group), and the group member with the task-aware assignor. With bootstrap
-// 'embedded' the broker itself starts here too.
+// consumer (no group), and the client's group membership running the task-aware assignor. With
+// bootstrap 'embedded' the broker itself starts here too.
 import path from 'node:path';
 import { Cluster } from '../../client/cluster.ts';
+import { GroupMembership } from '../../client/group-membership.ts';
 import { Admin, Consumer, Producer } from '../../client/index.ts';
-import { streamsGroupAssignor } from './assignment-info.ts';
+import { StreamsPartitionAssignor } from './assignment-info.ts';
 import { ProducerCollector } from './collector.ts';
 import type { StreamsConfig } from './config.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded.ts';
-import { StreamsGroupMember } from './group-member.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
 import type { TopologyPlan } from './plan.ts';
 
@@ -26,7 +26,10 @@ export interface Clients {
   readonly globalConsumer: Consumer;
   /** The group member's own connections. */
   readonly cluster: Cluster;
-  readonly member: StreamsGroupMember;
+  /** Membership in the group application.id under the "consumer" protocol type, so Kafka tools describe it. */
+  readonly member: GroupMembership;
+  /** The member's assignor: the subscription to send at the next join, the assignment of the last one. */
+  readonly assignor: StreamsPartitionAssignor;
   readonly collector: ProducerCollector;
   readonly embedded: EmbeddedBroker | null;
 }
@@ -67,12 +70,13 @@ async function connect(options: ClientOptions, embedded: EmbeddedBroker | null):
     bootstrapServers: bootstrap.split(','), clientId: `${config.clientId}-group`, connectTimeoutMs: 10_000, requestTimeoutMs: config.requestTimeoutMs,
     retryBackoffMs: 100, retries: 5, allowAutoTopicCreation: false, metadataMaxAgeMs: 300_000,
   });
-  const member = new StreamsGroupMember(cluster, {
+  const assignor = new StreamsPartitionAssignor(() => options.plan(admin), config.numStandbyReplicas);
+  const member = new GroupMembership(cluster, {
     groupId: config.applicationId, sessionTimeoutMs: config.sessionTimeoutMs, rebalanceTimeoutMs: config.maxPollIntervalMs,
-    heartbeatIntervalMs: config.heartbeatIntervalMs, requestTimeoutMs: config.requestTimeoutMs, retryBackoffMs: 100,
-  }, streamsGroupAssignor(() => options.plan(admin), config.numStandbyReplicas));
+    heartbeatIntervalMs: config.heartbeatIntervalMs, requestTimeoutMs: config.requestTimeoutMs, retryBackoffMs: 100, assignors: [assignor],
+  });
   const collector = new ProducerCollector(producer, config.productionExceptionHandler, options.log);
-  const clients: Clients = { bootstrap, admin, producer, consumer, restoreConsumer: changelogReader('restore-consumer'), standbyConsumer: changelogReader('standby-consumer'), globalConsumer: changelogReader('global-consumer'), cluster, member, collector, embedded };
+  const clients: Clients = { bootstrap, admin, producer, consumer, restoreConsumer: changelogReader('restore-consumer'), standbyConsumer: changelogReader('standby-consumer'), globalConsumer: changelogReader('global-consumer'), cluster, member, assignor, collector, embedded };
   try {
     await admin.connect();
     if (options.transactionalId === null) await producer.connect();
@@ -86,7 +90,7 @@ async function connect(options: ClientOptions, embedded: EmbeddedBroker | null):
 
 /** Leaves the group and closes every client (and the embedded broker); never throws. */
 export async function closeClients(clients: Clients): Promise<void> {
-  await clients.member.leave().catch(() => undefined);
+  await clients.member.leave('the streams application is closing').catch(() => undefined);
   const closers = [clients.consumer, clients.restoreConsumer, clients.standbyConsumer, clients.globalConsumer, clients.producer, clients.admin, clients.cluster];
   for (const client of closers) await client.close().catch(() => undefined);
   await clients.embedded?.stop().catch(() => undefined);
