@@ -28,6 +28,15 @@ export interface PartitionDescription {
   offlineReplicas: number[];
 }
 
+/** A reassignment in progress: `replicas` holds the target followed by the removing replicas. */
+export interface PartitionReassignment {
+  topic: string;
+  partition: number;
+  replicas: number[];
+  addingReplicas: number[];
+  removingReplicas: number[];
+}
+
 export interface TopicDescription {
   name: string;
   topicId: string;
@@ -164,6 +173,40 @@ export class Admin {
       topics: requests.map((request) => ({ name: request.topic, count: request.count, assignments: null })),
     });
     for (const result of body.results) throwIfError(result.errorCode, `create partitions for ${result.name}`, result.errorMessage);
+  }
+
+  /**
+   * Moves partitions to new replicas (the first preferred as leader), or cancels the move in
+   * progress when `replicas` is null. Returns once the controller started (or cancelled) each
+   * move; listPartitionReassignments shows the ones still in progress.
+   */
+  async alterPartitionReassignments(moves: readonly { topic: string; partition: number; replicas: readonly number[] | null }[]): Promise<void> {
+    const byTopic = new Map<string, { partitionIndex: number; replicas: number[] | null }[]>();
+    for (const move of moves) {
+      let list = byTopic.get(move.topic);
+      if (list === undefined) byTopic.set(move.topic, list = []);
+      list.push({ partitionIndex: move.partition, replicas: move.replicas === null ? null : [...move.replicas] });
+    }
+    const connection = await this.cluster.controllerConnection();
+    const { body } = await connection.send(ApiKey.AlterPartitionReassignments, {
+      timeoutMs: this.timeoutMs, topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+    });
+    throwIfError(body.errorCode, 'reassign partitions', body.errorMessage);
+    for (const topic of body.responses) {
+      for (const partition of topic.partitions) throwIfError(partition.errorCode, `reassign ${topic.name}-${partition.partitionIndex}`, partition.errorMessage);
+    }
+  }
+
+  /** The reassignments in progress, of the named topics or of all. */
+  async listPartitionReassignments(topics?: readonly { topic: string; partitions: readonly number[] }[]): Promise<PartitionReassignment[]> {
+    const connection = await this.cluster.controllerConnection();
+    const { body } = await connection.send(ApiKey.ListPartitionReassignments, {
+      timeoutMs: this.timeoutMs, topics: topics === undefined ? null : topics.map((entry) => ({ name: entry.topic, partitionIndexes: [...entry.partitions] })),
+    });
+    throwIfError(body.errorCode, 'list partition reassignments', body.errorMessage);
+    return body.topics.flatMap((topic) => topic.partitions.map((partition) => ({
+      topic: topic.name, partition: partition.partitionIndex, replicas: partition.replicas, addingReplicas: partition.addingReplicas, removingReplicas: partition.removingReplicas,
+    })));
   }
 
   async describeConfigs(resource: { type: ConfigResourceType; name: string; keys?: readonly string[] }): Promise<ConfigEntry[]> {

@@ -50,6 +50,8 @@ export const CLIENT_VERSIONS: ReadonlyMap<number, { min: number; max: number }> 
   [ApiKey.CreatePartitions, { min: 0, max: 3 }],
   [ApiKey.DeleteGroups, { min: 0, max: 2 }],
   [ApiKey.IncrementalAlterConfigs, { min: 0, max: 1 }],
+  [ApiKey.AlterPartitionReassignments, { min: 0, max: 0 }],
+  [ApiKey.ListPartitionReassignments, { min: 0, max: 0 }],
 ]);
 
 export interface ConnectionOptions {
