@@ -46,4 +46,8 @@ export interface ClusterView {
   deleteTopics(names: string[], timeoutMs: number): Promise<{ name: string; errorCode: number; errorMessage: string | null }[]>;
   /** CreatePartitions through the active controller. */
   createPartitions(request: RequestBodyByKey[37]): Promise<BodyInput<ResponseBodyByKey[37]>>;
+  /** AlterPartitionReassignments through the active controller. */
+  alterPartitionReassignments(request: RequestBodyByKey[45]): Promise<BodyInput<ResponseBodyByKey[45]>>;
+  /** ListPartitionReassignments, answered by the active controller. */
+  listPartitionReassignments(request: RequestBodyByKey[46]): Promise<BodyInput<ResponseBodyByKey[46]>>;
 }

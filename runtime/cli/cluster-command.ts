@@ -1,6 +1,7 @@
 // `runnel cluster start --nodes 3 --data-dir DIR`: a local cluster for development, each node a
 // combined broker and controller in its own process on loopback ports chosen at run time.
-// `runnel cluster node ...` runs one such node in the foreground (what `start` spawns).
+// `runnel cluster node ...` runs one such node in the foreground (what `start` spawns), or a
+// broker-only node added to a running cluster (its id not among the voters).
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -14,11 +15,15 @@ const HELP = `Usage: runnel cluster start --nodes <n> --data-dir <dir> [options]
 start   runs <n> nodes (broker and controller in each process) on free loopback ports and
         prints their addresses; data goes to <dir>/node-<id>. Ctrl-C stops them all.
 node    runs one node in the foreground; --port is its broker port (0 picks a free one), its
-        controller port is its own entry in --voters.
+        controller port is its own entry in --voters. A node whose id is not among --voters
+        joins the running cluster as a broker only: it registers with the controller and gets
+        no partitions until a reassignment moves some onto it (runnel topics reassign).
 
 Options:
   --nodes <n>              how many nodes (start; 1-9, default 3)
   --data-dir <dir>         where the nodes keep their logs and metadata
+  --roles <roles>          node: broker, controller or broker,controller (default: both for a
+                           voter, broker for any other id)
   --override <key=value>   any broker setting, repeatable (e.g. --override min.insync.replicas=2)
   --help                   show this help`;
 
@@ -51,7 +56,7 @@ async function runNode(argv: string[]): Promise<void> {
     args: argv,
     options: {
       'node-id': { type: 'string' }, voters: { type: 'string' }, 'data-dir': { type: 'string' }, port: { type: 'string' },
-      config: { type: 'string' }, override: { type: 'string', multiple: true }, help: { type: 'boolean' },
+      config: { type: 'string' }, override: { type: 'string', multiple: true }, roles: { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true,
   });
@@ -59,8 +64,20 @@ async function runNode(argv: string[]): Promise<void> {
   if (values['node-id'] === undefined || values.voters === undefined || values['data-dir'] === undefined) {
     throw new CliError('cluster node needs --node-id, --voters and --data-dir', 'see runnel cluster --help');
   }
+  const nodeId = values['node-id'];
+  const voter = values.voters.split(',').some((entry) => entry.trim().startsWith(`${nodeId}@`));
+  const roles = values.roles ?? (voter ? 'broker,controller' : 'broker');
+  if (!['broker', 'controller', 'broker,controller', 'controller,broker'].includes(roles)) {
+    throw new CliError(`--roles ${roles} is not broker, controller or broker,controller`, 'leave --roles out to get the default for this node id');
+  }
+  if (roles.includes('controller') && !voter) {
+    throw new CliError(`node ${nodeId} has the controller role but is not among --voters`, `add ${nodeId}@host:port to --voters, or run it with --roles broker`);
+  }
+  if (roles === 'broker' && voter) {
+    throw new CliError(`node ${nodeId} is a voter, so it needs the controller role`, `use another --node-id for a broker-only node, or leave --roles out`);
+  }
   const overrides: Record<string, string> = {
-    'process.roles': 'broker,controller', 'node.id': values['node-id'], 'controller.quorum.voters': values.voters,
+    'process.roles': roles, 'node.id': values['node-id'], 'controller.quorum.voters': values.voters,
     'log.dirs': values['data-dir'], listeners: `PLAINTEXT://127.0.0.1:${values.port ?? '0'}`, ...parseOverrides(values.override ?? []),
   };
   const { ConfigError, loadBrokerConfig } = await import('../broker/config.ts');
@@ -119,6 +136,7 @@ async function runCluster(argv: string[]): Promise<void> {
   });
   addresses.forEach((address, index) => console.log(`node ${ids[index]}: broker ${address} controller 127.0.0.1:${ports[count + index]}`));
   console.log(`bootstrap servers: ${addresses.join(',')}`);
+  console.log(`add a broker: runnel cluster node --node-id ${count + 1} --voters ${voters} --data-dir ${path.join(values['data-dir'], `node-${count + 1}`)}${(values.override ?? []).map((entry) => ` --override ${entry}`).join('')}`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       let left = children.length;

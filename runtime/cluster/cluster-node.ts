@@ -1,6 +1,7 @@
 // One node of a cluster: a broker, a controller, or both in one process (combined mode).
-// The controller part is a QuorumNode (metadata log, Raft) plus the ControllerService; the
-// broker part is the ordinary Broker with a ClusterView, a BrokerLifecycle (registration and
+// The controller part is a QuorumNode (metadata log, Raft) plus the ControllerService; a
+// broker-only node (one added to a running cluster, not among the voters) follows the metadata
+// log as an observer (MetadataObserver) instead; the broker part is the ordinary Broker with a ClusterView, a BrokerLifecycle (registration and
 // heartbeats), a ReplicaFetcher (follower side) and the ISR upkeep of the partitions it leads.
 //
 // Every committed metadata record is applied to this node's MetadataImage, and then the broker
@@ -22,6 +23,7 @@ import { createLogger, type Logger } from '../logger.ts';
 import { BrokerLifecycle } from './broker-lifecycle.ts';
 import { ControllerService } from './controller-service.ts';
 import { MetadataImage, type PartitionImage, type TopicImage } from './metadata-image.ts';
+import { MetadataObserver } from './metadata-observer.ts';
 import { decodeMetadataRecord } from './metadata-records.ts';
 import type { CommittedBatch } from './quorum-core.ts';
 import { QuorumNode } from './quorum-node.ts';
@@ -57,6 +59,8 @@ export class ClusterNode {
   controller: ControllerService | null = null;
   lifecycle: BrokerLifecycle | null = null;
   fetcher: ReplicaFetcher | null = null;
+  /** A broker-only node's copy of the metadata log; voters have the quorum instead. */
+  observer: MetadataObserver | null = null;
   private isrTimer: NodeJS.Timeout | null = null;
   private readonly pendingCreations = new Set<string>();
   /** When each partition's pending ISR proposal was last sent. */
@@ -83,11 +87,13 @@ export class ClusterNode {
     const node = new ClusterNode(config);
     const isController = roles.includes('controller');
     const isBroker = roles.includes('broker');
-    if (isBroker && !isController) throw new Error('process.roles=broker needs a metadata observer, which is not built yet; run broker,controller');
+    if (!isBroker && !isController) throw new Error(`process.roles must name broker, controller or both, not '${config['process.roles'] ?? ''}'`);
     if (isController && !node.voters.has(node.nodeId)) throw new Error(`node.id ${node.nodeId} is not among controller.quorum.voters`);
+    if (!isController && node.voters.has(node.nodeId)) throw new Error(`node.id ${node.nodeId} is a voter in controller.quorum.voters, so it needs the controller role`);
     const dataDirectory = path.resolve(config['log.dirs'].split(',')[0] as string);
     if (isBroker) node.broker = await Broker.start(config, { cluster: node.view() });
-    await node.startController(path.join(dataDirectory, 'metadata-quorum'));
+    if (isController) await node.startController(path.join(dataDirectory, 'metadata-quorum'));
+    else node.startObserver();
     if (isBroker) node.startBroker();
     return node;
   }
@@ -114,6 +120,22 @@ export class ClusterNode {
     }, this.logger.child('controller'));
   }
 
+  /** A broker-only node follows the metadata log as an observer of the quorum. */
+  private startObserver(): void {
+    const timeoutMs = this.config['controller.quorum.fetch.timeout.ms'];
+    this.observer = new MetadataObserver({
+      nodeId: this.nodeId, clusterId: this.clusterId, voters: this.voters,
+      fetchMaxWaitMs: Math.min(250, Math.floor(timeoutMs / 4)), fetchMaxBytes: 1024 * 1024, requestTimeoutMs: Math.min(1000, timeoutMs),
+      onCommit: (batches) => this.applyCommitted(batches), logger: this.logger.child('observer'),
+    });
+    this.observer.start();
+  }
+
+  /** The active controller as this node last heard: the quorum leader. */
+  private controllerId(): number {
+    return this.quorum?.status.leaderId ?? this.observer?.leaderId ?? -1;
+  }
+
   private startBroker(): void {
     const broker = this.broker as Broker;
     this.fetcher = new ReplicaFetcher({
@@ -129,7 +151,7 @@ export class ClusterNode {
     this.lifecycle = new BrokerLifecycle({
       brokerId: this.nodeId, clusterId: this.clusterId, listener: () => broker.advertisedAddress, rack: this.config['broker.rack'] ?? null,
       voters: this.voters, heartbeatIntervalMs: this.config['broker.heartbeat.interval.ms'], image: this.image,
-      controllerHint: () => this.quorum?.status.leaderId ?? -1, logger: this.logger.child('lifecycle'),
+      controllerHint: () => this.controllerId(), logger: this.logger.child('lifecycle'),
     });
     this.lifecycle.start();
     const intervalMs = Math.max(10, Math.min(250, Math.floor(this.config['replica.lag.time.max.ms'] / 4)));
@@ -278,7 +300,7 @@ export class ClusterNode {
     });
     return {
       clusterId: this.clusterId,
-      controllerId: () => this.quorum?.status.leaderId ?? -1,
+      controllerId: () => this.controllerId(),
       liveBrokers: () => this.image.liveBrokers().map((broker) => ({ nodeId: broker.brokerId, host: broker.host, port: broker.port, rack: broker.rack })),
       topics: () => [...this.image.topics.values()].map(describe),
       topic: (name) => {
@@ -297,6 +319,8 @@ export class ClusterNode {
       requestTopicCreation: (name) => this.requestTopicCreation(name),
       deleteTopics: (names, timeoutMs) => this.forwardDeleteTopics(names, timeoutMs),
       createPartitions: (request) => this.forwardCreatePartitions(request),
+      alterPartitionReassignments: (request) => this.forwardReassignments(request),
+      listPartitionReassignments: (request) => this.forwardListReassignments(request),
     };
   }
 
@@ -347,6 +371,26 @@ export class ClusterNode {
     }
   }
 
+  /** AlterPartitionReassignments to the active controller, as it came. */
+  private async forwardReassignments(request: RequestBodyByKey[45]): Promise<BodyInput<ResponseBodyByKey[45]>> {
+    try {
+      if (this.lifecycle === null) throw new Error('this node has no broker role');
+      return await this.lifecycle.sendToController(ApiKey.AlterPartitionReassignments, request);
+    } catch (error) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: `no active controller answered: ${(error as Error).message}`, responses: [] };
+    }
+  }
+
+  /** ListPartitionReassignments to the active controller, which answers from committed metadata. */
+  private async forwardListReassignments(request: RequestBodyByKey[46]): Promise<BodyInput<ResponseBodyByKey[46]>> {
+    try {
+      if (this.lifecycle === null) throw new Error('this node has no broker role');
+      return await this.lifecycle.sendToController(ApiKey.ListPartitionReassignments, request);
+    } catch (error) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: `no active controller answered: ${(error as Error).message}`, topics: [] };
+    }
+  }
+
   /** Clients ask this broker next; waits (a bounded time) until its image shows a change. */
   private async waitForImage(done: () => boolean): Promise<void> {
     const deadline = Date.now() + CREATED_TOPIC_WAIT_MS;
@@ -380,6 +424,7 @@ export class ClusterNode {
     await this.lifecycle?.shutdown(false);
     this.fetcher?.close();
     this.controller?.close();
+    await this.observer?.close();
     await this.quorum?.close(options.graceful === true ? { graceful: true } : {});
     await this.broker?.stop();
   }

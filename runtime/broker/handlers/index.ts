@@ -22,12 +22,15 @@ import { offsetForLeaderEpoch } from './23-offset-for-leader-epoch.ts';
 import { addPartitionsToTxn } from './24-add-partitions-to-txn.ts';
 import { addOffsetsToTxn } from './25-add-offsets-to-txn.ts';
 import { endTxn } from './26-end-txn.ts';
+import { writeTxnMarkers } from './27-write-txn-markers.ts';
 import { txnOffsetCommit } from './28-txn-offset-commit.ts';
 import { describeConfigs } from './32-describe-configs.ts';
 import { alterConfigs } from './33-alter-configs.ts';
 import { createPartitions } from './37-create-partitions.ts';
 import { deleteGroups } from './42-delete-groups.ts';
 import { incrementalAlterConfigs } from './44-incremental-alter-configs.ts';
+import { alterPartitionReassignments } from './45-alter-partition-reassignments.ts';
+import { listPartitionReassignments } from './46-list-partition-reassignments.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of handlers of different keys
 type AnyHandler = ApiHandler<any>;
@@ -35,7 +38,8 @@ type AnyHandler = ApiHandler<any>;
 export const HANDLERS: readonly AnyHandler[] = [
   produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup,
   syncGroup, describeGroups, listGroups, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch,
-  addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit, describeConfigs, alterConfigs, createPartitions, deleteGroups, incrementalAlterConfigs,
+  addPartitionsToTxn, addOffsetsToTxn, endTxn, writeTxnMarkers, txnOffsetCommit, describeConfigs, alterConfigs, createPartitions, deleteGroups, incrementalAlterConfigs,
+  alterPartitionReassignments, listPartitionReassignments,
 ];
 
 const BY_KEY = new Map<number, AnyHandler>(HANDLERS.map((handler) => [handler.apiKey as number, handler]));
