@@ -47,6 +47,11 @@ export class InMemoryKeyValueBytesStore implements HashedBytesStore {
     this.write(hashKey, value);
   }
 
+  /** An expired entry is deleted like any other; only the layers above treat it differently. */
+  expireHashed(hashKey: string, _key: Uint8Array): void {
+    this.write(hashKey, null);
+  }
+
   private write(hashKey: string, value: Uint8Array | null): void {
     this.assertOpen();
     if (value === null) {

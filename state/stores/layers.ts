@@ -24,6 +24,23 @@ export interface HashedBytesStore extends KeyValueBytesStore {
   putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void;
 }
 
+/**
+ * A store that can delete an entry as retention rather than as an update: the delete reaches
+ * the innermost store but not the changelog (which expires old entries by its own retention)
+ * and not flush listeners.
+ */
+export interface ExpiringBytesStore {
+  expireHashed(hashKey: string, key: Uint8Array): void;
+}
+
+/** Deletes an expired entry below every layer that would log or report it. */
+export function expireBelow(store: KeyValueBytesStore, hashKey: string, key: Uint8Array): void {
+  const candidate = store as Partial<ExpiringBytesStore>;
+  if (typeof candidate.expireHashed === 'function') candidate.expireHashed(hashKey, key);
+  else if (isHashedBytesStore(store)) store.putHashed(hashKey, key, null);
+  else store.put(key, null);
+}
+
 export function isHashedBytesStore(store: KeyValueBytesStore): store is HashedBytesStore {
   const candidate = store as Partial<HashedBytesStore>;
   return typeof candidate.getHashed === 'function' && typeof candidate.putHashed === 'function';
@@ -77,6 +94,10 @@ export class WrappedBytesStore implements HashedBytesStore {
   }
   close(): void {
     this.inner.close();
+  }
+  /** Expiry goes to the innermost store untouched by default. */
+  expireHashed(hashKey: string, key: Uint8Array): void {
+    expireBelow(this.inner, hashKey, key);
   }
   /** Reads below this layer with the hashed key when the inner store takes it. */
   protected innerGet(hashKey: string, key: Uint8Array): Uint8Array | null {
@@ -224,12 +245,12 @@ export class CachingLayer extends WrappedBytesStore {
   }
 
   /**
-   * Writes below the cache and forgets the key's cached entry: for deletes that are retention,
-   * not updates (expired windows), which flush listeners are not told about.
+   * Forgets the key's cached entry and deletes it below, without logging: for deletes that are
+   * retention, not updates (expired windows), which flush listeners are not told about.
    */
-  putBelow(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
+  override expireHashed(hashKey: string, key: Uint8Array): void {
     if (this.cache.size > 0) this.cache.delete(hashKey);
-    this.innerPut(hashKey, key, value);
+    super.expireHashed(hashKey, key);
   }
 
   override range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {

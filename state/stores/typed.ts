@@ -8,7 +8,7 @@ import { encodeUtf8Padded, Serdes, type Serde } from '../../core/serdes/serde.ts
 import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
 import type { Windowed } from '../../core/topology/windows.ts';
 import { bytesEqual, prefixUpperBound, readUint32, startsWith, suffixNumber, withSuffix, withoutSuffix } from './bytes.ts';
-import { CachingLayer, hashKeyOf, isHashedBytesStore, type HashedBytesStore } from './layers.ts';
+import { CachingLayer, expireBelow, hashKeyOf, isHashedBytesStore, type HashedBytesStore } from './layers.ts';
 import type { FlushListener, KeyValue, KeyValueBytesStore, KeyValueStore, SessionStore, StoreMetrics, WindowEntry, WindowStore } from './types.ts';
 
 /** Serialized key bytes with their hashed form; owned when no one else holds the bytes. */
@@ -256,10 +256,16 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     inner: KeyValueBytesStore,
     private readonly keySerde: Serde<K>,
     private readonly valueSerde: Serde<V>,
-    private readonly options: { readonly retentionMs: number; readonly windowSizeMs: number; readonly retainDuplicates: boolean },
+    private readonly options: {
+      readonly retentionMs: number;
+      readonly windowSizeMs: number;
+      readonly retainDuplicates: boolean;
+      /** The bytes store drops expired windows itself (by time segment), so no index is kept here. */
+      readonly expiresBelow?: boolean;
+    },
   ) {
     super(inner);
-    this.windowKeysComplete = !inner.persistent;
+    this.windowKeysComplete = !inner.persistent && options.expiresBelow !== true;
     // Windows already on disk are not known yet, so the first flush looks for expired ones.
     if (!this.windowKeysComplete) this.oldestStartMs = Number.MIN_SAFE_INTEGER;
     this.slotMs = Math.max(1, Math.floor(options.retentionMs / 16));
@@ -272,6 +278,10 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     const valueBytes = value === null ? null : this.valueSerde.serialize(value, this.name);
     if (valueBytes !== null && !this.options.retainDuplicates && this.updateCachedWindow(key, windowStartMs, valueBytes)) return;
     const encoded = this.options.retainDuplicates ? this.duplicateKey(key, windowStartMs) : this.compositeKey(key, windowStartMs);
+    if (this.options.expiresBelow === true) {
+      this.putBytes(encoded.hashKey, encoded.bytes, valueBytes, typedKeyFor(this.keySerde as Serde<unknown>, key));
+      return;
+    }
     // The index is updated first; whether it held the key tells the cache the key is new below.
     const known = valueBytes === null ? this.forgetWindow(windowStartMs, encoded.hashKey) : !this.rememberWindow(windowStartMs, encoded.hashKey, encoded.bytes);
     this.putBytes(encoded.hashKey, encoded.bytes, valueBytes, typedKeyFor(this.keySerde as Serde<unknown>, key), this.windowKeysComplete && !known);
@@ -395,11 +405,25 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   /** Cached updates go down (and to listeners) first; then expired windows are deleted below. */
   override flush(): void {
     this.cache?.flushCache();
-    this.purgeExpired();
+    if (this.options.expiresBelow !== true) this.purgeExpired();
     super.flush();
+  }
+  /**
+   * Skips records older than the retention period as of the newest record restored: the
+   * changelog expires them by its own retention (no tombstones are sent for expired windows).
+   */
+  override restore(records: readonly ChangelogRecord[]): void {
+    for (const record of records) if (record.value !== null) this.observedStreamTimeMs = Math.max(this.observedStreamTimeMs, suffixNumber(record.key, WINDOW_SUFFIX_BYTES, 0));
+    const minLiveMs = this.minLiveTimeMs();
+    super.restore(records.filter((record) => suffixNumber(record.key, WINDOW_SUFFIX_BYTES, 0) >= minLiveMs));
   }
   protected override restored(record: ChangelogRecord): void {
     const startMs = suffixNumber(record.key, WINDOW_SUFFIX_BYTES, 0);
+    if (this.options.expiresBelow === true) {
+      this.observedStreamTimeMs = Math.max(this.observedStreamTimeMs, startMs);
+      if (this.options.retainDuplicates) this.sequence = Math.max(this.sequence, suffixSequence(record.key));
+      return;
+    }
     if (record.value === null) {
       this.forgetWindow(startMs, hashKeyOf(record.key));
       return;
@@ -458,9 +482,9 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     }
     this.oldestStartMs = oldestStartMs;
   }
+  /** Expiry is local: the delete skips the changelog, which expires the window by its own retention. */
   private deleteBelowCache(hashKey: string, bytes: Uint8Array): void {
-    if (this.cache !== null) this.cache.putBelow(hashKey, bytes, null);
-    else this.putBytes(hashKey, bytes, null, undefined);
+    expireBelow(this.inner, hashKey, bytes);
   }
   private learnStoredWindows(): void {
     for (const entry of this.inner.range(null, null)) this.rememberWindow(suffixNumber(entry.key, WINDOW_SUFFIX_BYTES, 0), hashKeyOf(entry.key), entry.key);

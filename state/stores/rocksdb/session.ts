@@ -135,6 +135,16 @@ export class RocksDbSessionStore {
     return this.clock.flush(this.inner);
   }
 
+  /** Writes staged sessions and deletes expired segments whole, without flushing memtables: for commits. */
+  commit(): Promise<void> {
+    return this.clock.dropExpired(this.inner);
+  }
+
+  /** Changelog records restoration skipped because they were older than the retention period. */
+  get skippedRestores(): number {
+    return this.clock.skippedRestores;
+  }
+
   /** Puts ignored because their session had already expired. */
   get droppedPuts(): number {
     return this.clock.droppedPuts;

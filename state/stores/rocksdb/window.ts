@@ -105,6 +105,16 @@ export class RocksDbWindowStore {
     return this.clock.flush(this.inner);
   }
 
+  /** Writes staged windows and deletes expired segments whole, without flushing memtables: for commits. */
+  commit(): Promise<void> {
+    return this.clock.dropExpired(this.inner);
+  }
+
+  /** Changelog records restoration skipped because they were older than the retention period. */
+  get skippedRestores(): number {
+    return this.clock.skippedRestores;
+  }
+
   /** Puts ignored because their window had already expired. */
   get droppedPuts(): number {
     return this.clock.droppedPuts;
