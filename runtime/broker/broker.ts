@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../logger.ts';
 import { KafkaServer, type Connection, type Response } from '../net/server.ts';
 import type { ClusterView } from './cluster-view.ts';
 import { listenerAddress, type BrokerConfig } from './config.ts';
+import { CoordinatorPartitions } from './coordinator-partitions.ts';
 import { GroupCoordinator } from './group-coordinator.ts';
 import { HANDLERS, handlerFor } from './handlers/index.ts';
 import type { RequestContext } from './handler.ts';
@@ -21,11 +22,15 @@ import { lastStableOffset, ReplicaManager, type PartitionState } from './replica
 import { loadEpochCache } from './replication.ts';
 import type { PartitionLog } from '../../state/log/partition-log.ts';
 import { TransactionCoordinator, type TransactionMarker } from './transaction-coordinator.ts';
-import { TransactionLog, type TransactionStatus } from './transaction-log.ts';
+import { TRANSACTION_STATE_TOPIC, TransactionLog, type TransactionStatus } from './transaction-log.ts';
+import { markerCoordinatorEpoch, TransactionMarkerWriter } from './transaction-markers.ts';
+import { COORDINATOR_WRITE_TIMEOUT_MS } from './coordinator-partitions.ts';
 import { toLogConfig, validateTopicConfigs } from './topic-config.ts';
 import { topicNameProblem, TopicRegistry, type TopicRecord } from './topic-registry.ts';
 
 export const CLUSTER_ID = 'runnel-single-node-0000';
+/** How often a cluster broker loads and unloads coordinator state as internal partitions change leader. */
+const COORDINATOR_RECONCILE_INTERVAL_MS = 50;
 
 export interface TopicProblem {
   errorCode: number;
@@ -40,10 +45,14 @@ export class Broker {
   readonly producerIds: ProducerIdAllocator;
   readonly transactionLog: TransactionLog;
   readonly transactions: TransactionCoordinator;
+  /** Which groups and transactional ids this broker coordinates, and their durable writes. */
+  readonly coordinators: CoordinatorPartitions;
+  readonly markers: TransactionMarkerWriter;
   /** Set in a cluster: partitions follow the metadata image and changes go to the controller. */
   readonly cluster: ClusterView | null;
   private server: KafkaServer | null = null;
   private producerExpiryTimer: NodeJS.Timeout | null = null;
+  private coordinatorTimer: NodeJS.Timeout | null = null;
   private stopped = false;
 
   private constructor(
@@ -57,7 +66,14 @@ export class Broker {
     this.cluster = cluster;
     this.logger = createLogger(`broker-${config['node.id']}`);
     // The transaction coordinator is created below; the check reaches it only once requests flow.
-    this.replicas = new ReplicaManager(this.logger.child('replicas'), (write) => this.transactions.checkTransactionalWrite(write));
+    // In a cluster only the coordinator of the transactional id knows its transaction; a
+    // partition led elsewhere takes the write unchecked, as Kafka did before KIP-890.
+    this.replicas = new ReplicaManager(this.logger.child('replicas'), (write) => (
+      write.transactionalId !== null && this.coordinators.transactionError(write.transactionalId) !== ErrorCode.NONE
+        ? ErrorCode.NONE
+        : this.transactions.checkTransactionalWrite(write)));
+    this.coordinators = new CoordinatorPartitions(this);
+    this.markers = new TransactionMarkerWriter(this);
     this.offsetsTopic = new OffsetsTopic(this);
     this.producerIds = new ProducerIdAllocator(dataDirectory);
     this.groups = new GroupCoordinator({
@@ -76,7 +92,8 @@ export class Broker {
       cleanupIntervalMs: config['transaction.abort.timed.out.transaction.cleanup.interval.ms'],
       nextProducerId: () => this.producerIds.next(),
       persist: (transactionalId, value) => this.transactionLog.append(transactionalId, value),
-      writeMarker: (topic, partition, marker) => this.writeMarker(topic, partition, marker),
+      writeMarker: (transactionalId, topic, partition, marker) => this.markers.write(transactionalId, topic, partition, marker),
+      coordinatorEpoch: (transactionalId) => markerCoordinatorEpoch(this, transactionalId),
       afterPrepare: crashHook(),
     });
   }
@@ -108,9 +125,10 @@ export class Broker {
     broker = new Broker(config, dataDirectory, topics, logs, lockPath, options.cluster ?? null);
     for (const topic of topics.list()) broker.openPartitions(topic, 0);
     // Groups load before transactions: staged transactional offsets must be in place when the
-    // coordinator completes the transactions a crash interrupted.
-    broker.offsetsTopic.load();
-    broker.transactions.recover(broker.transactionLog.load());
+    // coordinator completes the transactions a crash interrupted. In a cluster each internal
+    // partition loads when this broker becomes its leader.
+    if (broker.cluster === null) await broker.coordinators.loadAll();
+    else broker.startCoordinatorReconciliation();
     broker.transactions.start();
     broker.startProducerExpiry();
     const { host, port } = listenerAddress(config.listeners);
@@ -147,6 +165,8 @@ export class Broker {
     this.replicas.producePurgatory.shutdown();
     this.groups.shutdown();
     this.transactions.shutdown();
+    this.markers.close();
+    if (this.coordinatorTimer !== null) clearInterval(this.coordinatorTimer);
     if (this.producerExpiryTimer !== null) clearInterval(this.producerExpiryTimer);
     this.replicas.forEach((state) => state.producers.snapshotOnClose(state.log));
     this.logs.closeAll();
@@ -231,18 +251,21 @@ export class Broker {
   syncTopicFromCluster(name: string, topicId: string, partitionCount: number, configs: Record<string, string>): TopicRecord {
     let topic = this.topics.get(name);
     if (topic !== undefined && topic.topicId !== topicId) {
-      this.forgetTopic(name);
+      this.forgetTopic(name, { internalToo: true });
       topic = undefined;
     }
-    if (topic === undefined) return this.topics.create(name, partitionCount, configs, false, topicId);
+    if (topic === undefined) return this.topics.create(name, partitionCount, configs, name === OFFSETS_TOPIC || name === TRANSACTION_STATE_TOPIC, topicId);
     const changed = topic.partitionCount !== partitionCount || JSON.stringify(topic.configs) !== JSON.stringify(configs);
     return changed ? this.topics.update(name, { partitionCount: Math.max(partitionCount, topic.partitionCount), configs }) : topic;
   }
 
-  /** Drops a topic the metadata image no longer has: its logs and its catalogue entry. */
-  forgetTopic(name: string): void {
+  /**
+   * Drops a topic the metadata image no longer has: its logs and its catalogue entry. Internal
+   * topics stay unless `internalToo` (the image holds another topic of that name).
+   */
+  forgetTopic(name: string, options: { internalToo?: boolean } = {}): void {
     const topic = this.topics.get(name);
-    if (topic === undefined || topic.internal) return;
+    if (topic === undefined || (topic.internal && options.internalToo !== true)) return;
     for (let partition = 0; partition < topic.partitionCount; partition++) this.dropPartition(name, partition);
     this.topics.delete(name);
   }
@@ -286,8 +309,8 @@ export class Broker {
   }
 
   private openPartitions(topic: TopicRecord, fromPartition: number): void {
-    // In a cluster, replicated partitions are opened by the cluster layer as the image says.
-    if (this.cluster !== null && !topic.internal) return;
+    // In a cluster every partition, the internal ones too, is opened by the cluster layer as the image says.
+    if (this.cluster !== null) return;
     const logConfig = toLogConfig(this.config, topic.configs);
     for (let partition = fromPartition; partition < topic.partitionCount; partition++) {
       const log = this.logs.getOrCreate(topic.name, partition, logConfig);
@@ -296,6 +319,17 @@ export class Broker {
         topic: topic.name, partition, log, highWatermark: log.logEndOffset, leaderEpoch: 0, producers, ...this.partitionSettings(topic),
       });
     }
+  }
+
+  /**
+   * In a cluster the coordinators follow the leadership of the internal partitions: a short
+   * timer compares what is loaded with what this broker leads (the cluster layer changes roles
+   * as metadata arrives). Requests never see a stale answer meanwhile: they check the
+   * partition's role themselves, so the timer only decides how soon state loads and unloads.
+   */
+  private startCoordinatorReconciliation(): void {
+    this.coordinatorTimer = setInterval(() => this.coordinators.reconcile(), COORDINATOR_RECONCILE_INTERVAL_MS);
+    this.coordinatorTimer.unref();
   }
 
   private startProducerExpiry(): void {
@@ -314,12 +348,26 @@ export class Broker {
     return path.join(this.dataDirectory, 'runnel-producer-state', `${topic}-${partition}.json`);
   }
 
-  /** The transaction coordinator's marker, plus the offsets it makes visible on __consumer_offsets. */
-  private writeMarker(topic: string, partition: number, marker: TransactionMarker): void {
-    if (!this.replicas.appendMarker(topic, partition, marker)) return;
-    if (topic !== OFFSETS_TOPIC) return;
-    this.groups.completeTransactionalOffsets(marker.producerId, marker.commit, (groupId) => this.offsetsTopic.partitionFor(groupId) === partition);
+  /**
+   * A transaction marker for a partition this broker leads (from the local coordinator or
+   * WriteTxnMarkers), plus the offsets it makes visible on __consumer_offsets. Resolves once
+   * the marker is committed (acks=all), with an error code when it was not written.
+   */
+  async writeMarkerLocally(topic: string, partition: number, marker: TransactionMarker): Promise<number> {
+    const state = this.replicas.get(topic, partition);
+    if (state === undefined) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    const replication = state.replication;
+    if (replication !== undefined) {
+      if (replication.role !== 'leader') return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+      if (replication.isr.length < state.minInsyncReplicas) return ErrorCode.NOT_ENOUGH_REPLICAS;
+    }
+    if (!this.replicas.appendMarker(topic, partition, marker)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    if (topic === OFFSETS_TOPIC) {
+      this.groups.completeTransactionalOffsets(marker.producerId, marker.commit, (groupId) => this.offsetsTopic.partitionFor(groupId) === partition);
+    }
+    return this.replicas.awaitReplication(topic, partition, state.log.logEndOffset, COORDINATOR_WRITE_TIMEOUT_MS);
   }
+
 
   // ---------------------------------------------------------------- requests
 

@@ -51,6 +51,8 @@ export const BrokerConfigSchema = z.object({
   'log.cleaner.max.compaction.lag.ms': whole(1).default(Number.MAX_SAFE_INTEGER),
   'unclean.leader.election.enable': flag.default(false),
   'offsets.topic.num.partitions': whole(1, 1000).default(50),
+  // In a cluster: min(this, live brokers) when __consumer_offsets is created.
+  'offsets.topic.replication.factor': whole(1, 32).default(3),
   'offsets.retention.minutes': whole(1).default(10_080),
   'group.initial.rebalance.delay.ms': whole(0).default(3000),
   'group.min.session.timeout.ms': whole(1).default(6000),
@@ -59,6 +61,9 @@ export const BrokerConfigSchema = z.object({
   'transaction.max.timeout.ms': whole(1).default(900_000),
   'transactional.id.expiration.ms': whole(1, 2 ** 31 - 1).default(604_800_000),
   'transaction.state.log.num.partitions': whole(1, 1000).default(50),
+  // In a cluster: min(this, live brokers) when __transaction_state is created, and its min.insync.replicas.
+  'transaction.state.log.replication.factor': whole(1, 32).default(3),
+  'transaction.state.log.min.isr': whole(1, 32).default(2),
   'transaction.abort.timed.out.transaction.cleanup.interval.ms': whole(1).default(10_000),
   'producer.id.expiration.ms': whole(1, 2 ** 31 - 1).default(86_400_000),
   'producer.id.expiration.check.interval.ms': whole(1).default(600_000),

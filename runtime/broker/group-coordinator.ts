@@ -84,8 +84,12 @@ export interface GroupCoordinatorOptions {
   minSessionTimeoutMs: number;
   maxSessionTimeoutMs: number;
   maxGroupSize: number;
-  /** Durably appends records to the group's __consumer_offsets partition. */
-  persist: (groupId: string, records: { key: OffsetsTopicKey; value: CommittedOffset | StoredGroupMetadata | null }[]) => void;
+  /**
+   * Appends records to the group's __consumer_offsets partition and resolves once they are
+   * committed there (on every in-sync replica in a cluster), with NONE or the error code the
+   * client should get (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE).
+   */
+  persist: (groupId: string, records: { key: OffsetsTopicKey; value: CommittedOffset | StoredGroupMetadata | null }[]) => Promise<number>;
 }
 
 export interface OffsetCommitInput {
@@ -189,8 +193,19 @@ export class GroupCoordinator {
         if (assigned !== undefined) assigned.assignment = assignment;
       }
       this.transition(group, 'Stable');
-      this.options.persist(group.groupId, [{ key: { kind: 'group', group: group.groupId }, value: { protocolType: group.protocolType, generationId: group.generationId, protocolName: group.protocolName } }]);
-      this.answerPendingSyncs(group, ErrorCode.NONE);
+      // Members get their assignments once the generation is stored, as in Kafka; a failed
+      // write sends them back to rejoin.
+      const generationId = group.generationId;
+      void this.options.persist(group.groupId, [{ key: { kind: 'group', group: group.groupId }, value: { protocolType: group.protocolType, generationId, protocolName: group.protocolName } }])
+        .then((errorCode) => {
+          if (this.groups.get(group.groupId) !== group || group.generationId !== generationId) return;
+          if (errorCode === ErrorCode.NONE) {
+            this.answerPendingSyncs(group, ErrorCode.NONE);
+            return;
+          }
+          this.answerPendingSyncs(group, errorCode);
+          if (group.state === 'Stable') this.prepareRebalance(group, 'the group generation could not be stored');
+        });
     });
   }
 
@@ -218,7 +233,8 @@ export class GroupCoordinator {
 
   // ---------------------------------------------------------------- offsets
 
-  commitOffsets(input: OffsetCommitInput, nowMs: number): number {
+  /** Resolves once the offsets are committed in __consumer_offsets; only then can OffsetFetch see them. */
+  async commitOffsets(input: OffsetCommitInput, nowMs: number): Promise<number> {
     const group = this.getOrCreate(input.groupId);
     const simpleCommit = input.generationId < 0 && input.memberId === '';
     if (!simpleCommit) {
@@ -231,7 +247,10 @@ export class GroupCoordinator {
       key: { kind: 'offset' as const, group: input.groupId, topic: entry.topic, partition: entry.partition },
       value: { offset: entry.offset, leaderEpoch: entry.leaderEpoch, metadata: entry.metadata, commitTimestampMs: BigInt(nowMs) },
     }));
-    this.options.persist(input.groupId, records);
+    const errorCode = await this.options.persist(input.groupId, records);
+    if (errorCode !== ErrorCode.NONE) return errorCode;
+    // The group may have moved away while the write waited: then it is not ours to update.
+    if (this.groups.get(input.groupId) !== group) return ErrorCode.NOT_COORDINATOR;
     for (const { key, value } of records) this.load(key, value);
     return ErrorCode.NONE;
   }
@@ -304,7 +323,7 @@ export class GroupCoordinator {
     return [...this.groups.values()].filter((g) => g.state !== 'Dead').map((g) => ({ groupId: g.groupId, protocolType: g.protocolType ?? '', state: g.state }));
   }
 
-  delete(groupId: string): number {
+  async delete(groupId: string): Promise<number> {
     const group = this.groups.get(groupId);
     if (group === undefined) return ErrorCode.GROUP_ID_NOT_FOUND;
     if (group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP;
@@ -313,10 +332,9 @@ export class GroupCoordinator {
       for (const partition of partitions.keys()) tombstones.push({ key: { kind: 'offset', group: groupId, topic, partition }, value: null });
     }
     tombstones.push({ key: { kind: 'group', group: groupId }, value: null });
-    this.options.persist(groupId, tombstones);
     group.state = 'Dead';
     this.groups.delete(groupId);
-    return ErrorCode.NONE;
+    return this.options.persist(groupId, tombstones);
   }
 
   /** Forgets committed offsets of a deleted topic. */
@@ -325,9 +343,42 @@ export class GroupCoordinator {
   }
 
   shutdown(): void {
-    for (const group of this.groups.values()) {
-      if (group.rebalanceTimer !== null) clearTimeout(group.rebalanceTimer);
-      for (const member of group.members.values()) if (member.sessionTimer !== null) clearTimeout(member.sessionTimer);
+    for (const group of this.groups.values()) this.stopTimers(group);
+  }
+
+  /**
+   * This broker stopped leading a __consumer_offsets partition: the groups stored there are
+   * forgotten (their new coordinator loads them from the log), and members waiting for a
+   * JoinGroup or SyncGroup answer are told NOT_COORDINATOR so they look for it.
+   */
+  unloadGroups(storedHere: (groupId: string) => boolean): number {
+    let count = 0;
+    for (const group of [...this.groups.values()]) {
+      if (!storedHere(group.groupId)) continue;
+      this.stopTimers(group);
+      for (const member of group.members.values()) {
+        member.pendingJoin?.({ errorCode: ErrorCode.NOT_COORDINATOR, generationId: -1, protocolType: null, protocolName: null, leader: '', memberId: member.memberId, members: [] });
+        member.pendingJoin = null;
+      }
+      this.answerPendingSyncs(group, ErrorCode.NOT_COORDINATOR);
+      group.state = 'Dead';
+      this.groups.delete(group.groupId);
+      count += 1;
+    }
+    for (const [producerId, list] of this.pendingTransactionalOffsets) {
+      const remaining = list.filter((entry) => !storedHere(entry.key.group));
+      if (remaining.length === 0) this.pendingTransactionalOffsets.delete(producerId);
+      else this.pendingTransactionalOffsets.set(producerId, remaining);
+    }
+    return count;
+  }
+
+  private stopTimers(group: Group): void {
+    if (group.rebalanceTimer !== null) clearTimeout(group.rebalanceTimer);
+    group.rebalanceTimer = null;
+    for (const member of group.members.values()) {
+      if (member.sessionTimer !== null) clearTimeout(member.sessionTimer);
+      member.sessionTimer = null;
     }
   }
 
@@ -413,7 +464,8 @@ export class GroupCoordinator {
     if (group.members.size === 0) {
       group.protocolName = null;
       this.transition(group, 'Empty');
-      this.options.persist(group.groupId, [{ key: { kind: 'group', group: group.groupId }, value: { protocolType: group.protocolType, generationId: group.generationId, protocolName: null } }]);
+      // Nobody waits for this record: a lost one only means the next generation number repeats.
+      void this.options.persist(group.groupId, [{ key: { kind: 'group', group: group.groupId }, value: { protocolType: group.protocolType, generationId: group.generationId, protocolName: null } }]);
       return;
     }
     group.protocolName = this.electProtocol(group);

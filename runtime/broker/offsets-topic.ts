@@ -1,7 +1,9 @@
 // The internal compacted topic __consumer_offsets, where the group coordinator keeps committed
-// offsets and group generations so they survive a restart. Created on first use, as Kafka does,
-// with offsets.topic.num.partitions partitions; a group's records go to the partition its id
-// hashes to.
+// offsets and group generations so they survive a restart (and, in a cluster, the loss of the
+// coordinator: the topic is replicated and the next leader of a partition loads its groups).
+// Created on first use, as Kafka does, with offsets.topic.num.partitions partitions; a group's
+// records go to the partition its id hashes to.
+import { ErrorCode } from '../../core/protocol/errors.ts';
 import { CompressionCodec } from '../../core/records/compression.ts';
 import { decodeBatch, encodeBatch, readControlRecord, type DecodedBatch } from '../../core/records/batch.ts';
 import { batchSizeAt, isControl, isTransactional } from '../../core/records/header.ts';
@@ -21,8 +23,9 @@ export class OffsetsTopic {
     return offsetsPartitionFor(groupId, this.partitionCount());
   }
 
-  append(groupId: string, records: { key: OffsetsTopicKey; value: CommittedOffset | StoredGroupMetadata | null }[]): void {
-    if (records.length === 0) return;
+  /** Resolves once the records are committed: NONE or the coordinator error the client gets. */
+  append(groupId: string, records: { key: OffsetsTopicKey; value: CommittedOffset | StoredGroupMetadata | null }[]): Promise<number> {
+    if (records.length === 0) return Promise.resolve(ErrorCode.NONE);
     this.ensureExists();
     const batch = encodeBatch({
       compression: CompressionCodec.None,
@@ -31,16 +34,16 @@ export class OffsetsTopic {
         value: value === null ? null : 'offset' in value ? encodeCommittedOffset(value) : encodeGroupMetadata(value),
       })),
     });
-    const result = this.broker.replicas.appendInternal(OFFSETS_TOPIC, this.partitionFor(groupId), batch);
-    if (result !== null) throw new Error(`could not store group state for ${groupId}: ${result}`);
+    return this.broker.coordinators.appendDurably(OFFSETS_TOPIC, this.partitionFor(groupId), batch);
   }
 
   /**
    * TxnOffsetCommit: the offsets go to the log now, in a transactional batch of the producer,
-   * and become visible when the commit marker reaches this partition.
+   * and become visible when the commit marker reaches this partition. The producer sends
+   * EndTxn only after this answer, so staging them once committed comes before any marker.
    */
-  appendTransactional(groupId: string, producerId: bigint, producerEpoch: number, offsets: readonly TransactionalOffset[]): void {
-    if (offsets.length === 0) return;
+  async appendTransactional(groupId: string, producerId: bigint, producerEpoch: number, offsets: readonly TransactionalOffset[]): Promise<number> {
+    if (offsets.length === 0) return ErrorCode.NONE;
     this.ensureExists();
     const batch = encodeBatch({
       compression: CompressionCodec.None,
@@ -49,40 +52,45 @@ export class OffsetsTopic {
       transactional: true,
       records: offsets.map(({ key, value }) => ({ key: encodeOffsetsKey(key), value: encodeCommittedOffset(value) })),
     });
-    const result = this.broker.replicas.appendInternal(OFFSETS_TOPIC, this.partitionFor(groupId), batch);
-    if (result !== null) throw new Error(`could not store transactional offsets for ${groupId}: ${result}`);
-    this.broker.groups.stageTransactionalOffsets(producerId, offsets);
+    const errorCode = await this.broker.coordinators.appendDurably(OFFSETS_TOPIC, this.partitionFor(groupId), batch);
+    if (errorCode === ErrorCode.NONE) this.broker.groups.stageTransactionalOffsets(producerId, offsets);
+    return errorCode;
   }
 
   /**
-   * Replays every partition into the coordinator at start-up. Transactional offsets wait for
-   * their marker; those still without one at the end stay staged until the transaction
-   * coordinator completes their transaction.
+   * Replays every partition into the coordinator at start-up (a single node). Transactional
+   * offsets wait for their marker; those still without one at the end stay staged until the
+   * transaction coordinator completes their transaction.
    */
   load(): void {
     const topic = this.broker.topics.get(OFFSETS_TOPIC);
     if (topic === undefined) return;
     let recordCount = 0;
-    for (let partition = 0; partition < topic.partitionCount; partition++) {
-      const state = this.broker.replicas.get(OFFSETS_TOPIC, partition);
-      if (state === undefined) continue;
-      const pending = new Map<bigint, TransactionalOffset[]>();
-      let offset = state.log.logStartOffset;
-      while (offset < state.log.logEndOffset) {
-        const { records } = state.log.read(offset, 1024 * 1024, { minOneBatch: true });
-        if (records.length === 0) break;
-        for (let position = 0; position < records.length;) {
-          const size = batchSizeAt(records, position);
-          if (size < 0 || position + size > records.length) break;
-          const batch = decodeBatch(records.subarray(position, position + size));
-          recordCount += this.replayBatch(batch, pending);
-          offset = batch.header.baseOffset + BigInt(batch.header.lastOffsetDelta) + 1n;
-          position += size;
-        }
-      }
-      for (const [producerId, offsets] of pending) this.broker.groups.stageTransactionalOffsets(producerId, offsets);
-    }
+    for (let partition = 0; partition < topic.partitionCount; partition++) recordCount += this.loadPartition(partition);
     this.broker.logger.info('loaded group state', { records: recordCount });
+  }
+
+  /** Replays one partition's groups and offsets into the coordinator; returns the record count. */
+  loadPartition(partition: number): number {
+    const state = this.broker.replicas.get(OFFSETS_TOPIC, partition);
+    if (state === undefined) return 0;
+    let recordCount = 0;
+    const pending = new Map<bigint, TransactionalOffset[]>();
+    let offset = state.log.logStartOffset;
+    while (offset < state.log.logEndOffset) {
+      const { records } = state.log.read(offset, 1024 * 1024, { minOneBatch: true });
+      if (records.length === 0) break;
+      for (let position = 0; position < records.length;) {
+        const size = batchSizeAt(records, position);
+        if (size < 0 || position + size > records.length) break;
+        const batch = decodeBatch(records.subarray(position, position + size));
+        recordCount += this.replayBatch(batch, pending);
+        offset = batch.header.baseOffset + BigInt(batch.header.lastOffsetDelta) + 1n;
+        position += size;
+      }
+    }
+    for (const [producerId, offsets] of pending) this.broker.groups.stageTransactionalOffsets(producerId, offsets);
+    return recordCount;
   }
 
   private replayBatch(batch: DecodedBatch, pending: Map<bigint, TransactionalOffset[]>): number {
@@ -116,8 +124,13 @@ export class OffsetsTopic {
     return this.broker.topics.get(OFFSETS_TOPIC)?.partitionCount ?? this.broker.config['offsets.topic.num.partitions'];
   }
 
+  /** On a single node the topic is created here; in a cluster the controller creates it. */
   ensureExists(): void {
     if (this.broker.topics.get(OFFSETS_TOPIC) !== undefined) return;
+    if (this.broker.cluster !== null) {
+      this.broker.coordinators.requestCreation(OFFSETS_TOPIC);
+      return;
+    }
     this.broker.createTopic(OFFSETS_TOPIC, this.broker.config['offsets.topic.num.partitions'], {
       'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024),
     }, { internal: true });

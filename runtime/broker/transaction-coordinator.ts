@@ -1,15 +1,19 @@
 // The transaction coordinator (KIP-98): producer ids and epochs of transactional ids, the
 // partitions and groups of each open transaction, and its end. One object owns all of this
-// state; handlers call it and turn its error codes into responses. Its records go to
-// __transaction_state before anything else happens, so a restart finds every transaction
-// where it was and completes it:
+// state; handlers call it and turn its error codes into responses. Every change is written to
+// __transaction_state first and takes effect in memory only once that write is committed (on
+// every in-sync replica in a cluster), so the coordinator that loads the partition next finds
+// every transaction where it was and completes it:
 //
 //   Empty / CompleteCommit / CompleteAbort --AddPartitions/AddOffsets--> Ongoing
 //   Ongoing --EndTxn--> PrepareCommit | PrepareAbort --markers written--> CompleteCommit | CompleteAbort
 //   Ongoing --timeout, or InitProducerId of a new producer--> epoch bumped, PrepareAbort, CompleteAbort
 //
-// Markers are written synchronously, one control batch per partition, so Prepare states last
-// only while EndTxn runs, or across a crash, after which `recover` completes them.
+// While a transactional id's write is in flight, or its markers are being written, other
+// requests for it are answered CONCURRENT_TRANSACTIONS, which clients retry. In a cluster the
+// coordinator holds only the transactional ids of the __transaction_state partitions this
+// broker leads: `load` adds a partition's ids when it becomes leader (completing the
+// transactions a previous coordinator left prepared), `unload` drops them when it stops.
 import { ErrorCode } from '../../core/protocol/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { StoredTransaction, TransactionStatus } from './transaction-log.ts';
@@ -21,7 +25,7 @@ export interface TransactionMarker {
   producerId: bigint;
   producerEpoch: number;
   commit: boolean;
-  /** The epoch of the coordinator that wrote it; a single node never changes coordinator. */
+  /** The leader epoch of the __transaction_state partition whose coordinator wrote it. */
   coordinatorEpoch: number;
 }
 
@@ -33,11 +37,21 @@ export interface TransactionCoordinatorOptions {
   idExpirationMs: number;
   /** How often open transactions are checked for their timeout. */
   cleanupIntervalMs: number;
-  nextProducerId: () => bigint;
-  /** Durably appends the transactional id's record (null: tombstone) to __transaction_state. */
-  persist: (transactionalId: string, value: StoredTransaction | null) => void;
-  /** Writes a marker to one partition; partitions that no longer exist are skipped. */
-  writeMarker: (topic: string, partition: number, marker: TransactionMarker) => void;
+  /** A producer id no broker has handed out, or null while none is at hand (a block is on its way). */
+  nextProducerId: () => bigint | null;
+  /**
+   * Appends the transactional id's record (null: tombstone) to __transaction_state and
+   * resolves once it is committed, with NONE or the error code the client should get.
+   */
+  persist: (transactionalId: string, value: StoredTransaction | null) => Promise<number>;
+  /**
+   * Writes a marker to one partition (wherever its leader is) and resolves true once it is
+   * committed there or the partition no longer exists; false when this broker stopped
+   * coordinating the transactional id before that, so the next coordinator finishes the job.
+   */
+  writeMarker: (transactionalId: string, topic: string, partition: number, marker: TransactionMarker) => Promise<boolean>;
+  /** The coordinator epoch stamped on markers: the leader epoch of the id's partition here. */
+  coordinatorEpoch?: (transactionalId: string) => number;
   /** Called after a Prepare state is stored and before its markers: the place a crash test aims at. */
   afterPrepare?: ((transactionalId: string, status: TransactionStatus) => void) | undefined;
   nowMs?: () => number;
@@ -51,6 +65,8 @@ export interface ProducerIdAnswer {
 
 interface TransactionMetadata extends StoredTransaction {
   transactionalId: string;
+  /** A write or the markers of this id are in flight; other requests wait (CONCURRENT_TRANSACTIONS). */
+  pending: boolean;
 }
 
 export class TransactionCoordinator {
@@ -62,18 +78,34 @@ export class TransactionCoordinator {
     this.nowMs = options.nowMs ?? Date.now;
   }
 
-  // ---------------------------------------------------------------- start and stop
+  // ---------------------------------------------------------------- loading
 
-  /** Takes the records read from __transaction_state and completes what a crash interrupted. */
-  recover(stored: Map<string, StoredTransaction>): void {
-    for (const [transactionalId, value] of stored) this.transactions.set(transactionalId, { ...value, transactionalId });
-    let completed = 0;
-    for (const metadata of this.transactions.values()) {
-      if (metadata.status === 'PrepareCommit') { this.writeMarkersAndComplete(metadata, true); completed += 1; }
-      if (metadata.status === 'PrepareAbort' || metadata.status === 'PrepareEpochFence') { this.writeMarkersAndComplete(metadata, false); completed += 1; }
+  /**
+   * Takes the records read from (a partition of) __transaction_state and completes the
+   * transactions a previous coordinator or a crash left prepared. Resolves when they are done.
+   */
+  async load(stored: Map<string, StoredTransaction>): Promise<void> {
+    const loaded: TransactionMetadata[] = [];
+    for (const [transactionalId, value] of stored) {
+      const metadata: TransactionMetadata = { ...value, transactionalId, pending: false };
+      this.transactions.set(transactionalId, metadata);
+      loaded.push(metadata);
     }
-    const open = [...this.transactions.values()].filter((m) => m.status === 'Ongoing').length;
-    this.options.logger.info('loaded transaction state', { transactionalIds: this.transactions.size, completed, open });
+    const prepared = loaded.filter((metadata) => isPreparing(metadata.status));
+    const open = loaded.filter((metadata) => metadata.status === 'Ongoing').length;
+    this.options.logger.info('loaded transaction state', { transactionalIds: loaded.length, prepared: prepared.length, open });
+    await Promise.all(prepared.map((metadata) => this.writeMarkersAndComplete(metadata, metadata.status === 'PrepareCommit')));
+  }
+
+  /** This broker stopped leading a __transaction_state partition: its transactional ids go. */
+  unload(storedHere: (transactionalId: string) => boolean): number {
+    let count = 0;
+    for (const transactionalId of [...this.transactions.keys()]) {
+      if (!storedHere(transactionalId)) continue;
+      this.transactions.delete(transactionalId);
+      count += 1;
+    }
+    return count;
   }
 
   start(): void {
@@ -95,65 +127,77 @@ export class TransactionCoordinator {
    * left open is aborted first. `expected` is the producer id and epoch a v3+ client re-
    * initialising itself sends; a mismatch means a newer producer took over.
    */
-  initProducerId(transactionalId: string, timeoutMs: number, expected: { producerId: bigint; producerEpoch: number } | null): ProducerIdAnswer {
+  async initProducerId(transactionalId: string, timeoutMs: number, expected: { producerId: bigint; producerEpoch: number } | null): Promise<ProducerIdAnswer> {
     const failure = (errorCode: number): ProducerIdAnswer => ({ errorCode, producerId: -1n, producerEpoch: -1 });
     this.options.logger.debug('InitProducerId', { transactionalId, timeoutMs, status: this.transactions.get(transactionalId)?.status });
     if (timeoutMs <= 0 || timeoutMs > this.options.maxTimeoutMs) return failure(ErrorCode.INVALID_TRANSACTION_TIMEOUT);
-    const now = this.nowMs();
-    let metadata = this.transactions.get(transactionalId);
-    if (metadata === undefined) {
-      metadata = {
-        transactionalId, producerId: this.options.nextProducerId(), producerEpoch: 0, timeoutMs, status: 'Empty',
-        partitions: new Map(), lastUpdateMs: now, startMs: -1,
-      };
-      this.transactions.set(transactionalId, metadata);
-      this.store(metadata);
-      return { errorCode: ErrorCode.NONE, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch };
-    }
+    const metadata = this.transactions.get(transactionalId);
+    if (metadata === undefined) return this.initNew(transactionalId, timeoutMs);
+    if (metadata.pending || isPreparing(metadata.status)) return failure(ErrorCode.CONCURRENT_TRANSACTIONS);
     if (expected !== null && expected.producerId >= 0n
       && (expected.producerId !== metadata.producerId || expected.producerEpoch !== metadata.producerEpoch)) {
       return failure(ErrorCode.PRODUCER_FENCED);
     }
-    if (isPreparing(metadata.status)) return failure(ErrorCode.CONCURRENT_TRANSACTIONS);
-    if (metadata.status === 'Ongoing') {
-      this.fenceAndAbort(metadata, 'a new producer initialised the transactional id');
-    } else {
-      this.bumpEpoch(metadata);
+    // Aborting the open transaction bumps the epoch already (its markers carry the new one).
+    const abortedOpen = metadata.status === 'Ongoing';
+    if (abortedOpen) {
+      const aborted = await this.fenceAndAbort(metadata, 'a new producer initialised the transactional id');
+      if (aborted !== ErrorCode.NONE) return failure(aborted);
+      if (metadata.pending) return failure(ErrorCode.CONCURRENT_TRANSACTIONS);
     }
-    if (metadata.producerEpoch >= PRODUCER_EPOCH_MAX) {
-      metadata.producerId = this.options.nextProducerId();
-      metadata.producerEpoch = 0;
+    const next = this.snapshot(metadata);
+    if (!abortedOpen) next.producerEpoch = bumped(next.producerEpoch);
+    if (next.producerEpoch >= PRODUCER_EPOCH_MAX) {
+      const producerId = this.options.nextProducerId();
+      if (producerId === null) return failure(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+      next.producerId = producerId;
+      next.producerEpoch = 0;
     }
-    metadata.timeoutMs = timeoutMs;
-    metadata.status = 'Empty';
-    metadata.partitions = new Map();
-    metadata.lastUpdateMs = now;
-    this.store(metadata);
+    Object.assign(next, { timeoutMs, status: 'Empty', partitions: new Map(), lastUpdateMs: this.nowMs() });
+    const errorCode = await this.transition(metadata, next);
+    if (errorCode !== ErrorCode.NONE) return failure(errorCode);
     return { errorCode: ErrorCode.NONE, producerId: metadata.producerId, producerEpoch: metadata.producerEpoch };
   }
 
+  private async initNew(transactionalId: string, timeoutMs: number): Promise<ProducerIdAnswer> {
+    const producerId = this.options.nextProducerId();
+    if (producerId === null) return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, producerId: -1n, producerEpoch: -1 };
+    const metadata: TransactionMetadata = {
+      transactionalId, producerId, producerEpoch: 0, timeoutMs, status: 'Empty', partitions: new Map(), lastUpdateMs: this.nowMs(), startMs: -1, pending: true,
+    };
+    // The id is held while its first record is written, so a second InitProducerId waits.
+    this.transactions.set(transactionalId, metadata);
+    const { transactionalId: _, pending: __, ...value } = metadata;
+    const errorCode = await this.options.persist(transactionalId, value);
+    metadata.pending = false;
+    if (errorCode !== ErrorCode.NONE) {
+      if (this.transactions.get(transactionalId) === metadata) this.transactions.delete(transactionalId);
+      return { errorCode, producerId: -1n, producerEpoch: -1 };
+    }
+    return { errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 };
+  }
+
   /** AddPartitionsToTxn and AddOffsetsToTxn: the partitions join the transaction, which begins if it had not. */
-  addPartitions(transactionalId: string, producerId: bigint, producerEpoch: number, partitions: readonly { topic: string; partition: number }[]): number {
+  async addPartitions(transactionalId: string, producerId: bigint, producerEpoch: number, partitions: readonly { topic: string; partition: number }[]): Promise<number> {
     const checked = this.checkProducer(transactionalId, producerId, producerEpoch);
     this.options.logger.debug('AddPartitionsToTxn', { transactionalId, producerEpoch, partitions: partitions.length, answer: typeof checked === 'number' ? checked : checked.status });
     if (typeof checked === 'number') return checked;
-    if (isPreparing(checked.status)) return ErrorCode.CONCURRENT_TRANSACTIONS;
+    if (checked.pending || isPreparing(checked.status)) return ErrorCode.CONCURRENT_TRANSACTIONS;
     const now = this.nowMs();
+    const next = this.snapshot(checked);
     if (checked.status !== 'Ongoing') {
-      checked.partitions = new Map();
-      checked.startMs = now;
+      next.partitions = new Map();
+      next.startMs = now;
     }
     let added = checked.status !== 'Ongoing';
     for (const { topic, partition } of partitions) {
-      let list = checked.partitions.get(topic);
-      if (list === undefined) checked.partitions.set(topic, list = []);
-      if (!list.includes(partition)) { list.push(partition); added = true; }
+      const list = next.partitions.get(topic) ?? [];
+      if (!list.includes(partition)) { next.partitions.set(topic, [...list, partition]); added = true; }
     }
     if (!added) return ErrorCode.NONE;
-    checked.status = 'Ongoing';
-    checked.lastUpdateMs = now;
-    this.store(checked);
-    return ErrorCode.NONE;
+    next.status = 'Ongoing';
+    next.lastUpdateMs = now;
+    return this.transition(checked, next);
   }
 
   /** TxnOffsetCommit may only add to an open transaction that holds the group's offsets partition. */
@@ -166,16 +210,22 @@ export class TransactionCoordinator {
     return ErrorCode.NONE;
   }
 
-  /** EndTxn: commits or aborts the open transaction; repeating the same end is answered as success. */
-  endTransaction(transactionalId: string, producerId: bigint, producerEpoch: number, commit: boolean): number {
+  /**
+   * EndTxn: commits or aborts the open transaction; repeating the same end is answered as
+   * success. The answer comes once the markers are committed on every partition, so a
+   * read_committed consumer sees the outcome as soon as the producer hears of it.
+   */
+  async endTransaction(transactionalId: string, producerId: bigint, producerEpoch: number, commit: boolean): Promise<number> {
     const checked = this.checkProducer(transactionalId, producerId, producerEpoch);
     this.options.logger.debug('EndTxn', { transactionalId, producerEpoch, commit, answer: typeof checked === 'number' ? checked : checked.status });
     if (typeof checked === 'number') return checked;
+    if (checked.pending) return ErrorCode.CONCURRENT_TRANSACTIONS;
     switch (checked.status) {
-      case 'Ongoing':
-        this.prepare(checked, commit);
-        this.writeMarkersAndComplete(checked, commit);
-        return ErrorCode.NONE;
+      case 'Ongoing': {
+        const prepared = await this.prepare(checked, commit, checked.producerEpoch);
+        if (prepared !== ErrorCode.NONE) return prepared;
+        return this.writeMarkersAndComplete(checked, commit);
+      }
       case 'CompleteCommit':
         return commit ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE;
       case 'CompleteAbort':
@@ -203,15 +253,20 @@ export class TransactionCoordinator {
   sweep(): void {
     const now = this.nowMs();
     for (const metadata of [...this.transactions.values()]) {
+      if (metadata.pending) continue;
       if (metadata.status === 'Ongoing' && now - metadata.startMs > metadata.timeoutMs) {
-        this.fenceAndAbort(metadata, `open longer than its timeout of ${metadata.timeoutMs} ms`);
+        void this.fenceAndAbort(metadata, `open longer than its timeout of ${metadata.timeoutMs} ms`);
         continue;
       }
       const idle = metadata.status === 'Empty' || metadata.status === 'CompleteCommit' || metadata.status === 'CompleteAbort';
       if (idle && now - metadata.lastUpdateMs > this.options.idExpirationMs) {
-        this.transactions.delete(metadata.transactionalId);
-        this.options.persist(metadata.transactionalId, null);
-        this.options.logger.info('transactional id expired', { transactionalId: metadata.transactionalId });
+        metadata.pending = true;
+        void this.options.persist(metadata.transactionalId, null).then((errorCode) => {
+          metadata.pending = false;
+          if (errorCode !== ErrorCode.NONE || this.transactions.get(metadata.transactionalId) !== metadata) return;
+          this.transactions.delete(metadata.transactionalId);
+          this.options.logger.info('transactional id expired', { transactionalId: metadata.transactionalId });
+        });
       }
     }
   }
@@ -229,40 +284,70 @@ export class TransactionCoordinator {
    * Aborts the open transaction with a bumped epoch: the markers carry the new epoch, so the
    * old producer's later writes to those partitions and its EndTxn are refused as fenced.
    */
-  private fenceAndAbort(metadata: TransactionMetadata, reason: string): void {
+  private async fenceAndAbort(metadata: TransactionMetadata, reason: string): Promise<number> {
     this.options.logger.info('aborting transaction', { transactionalId: metadata.transactionalId, producerId: metadata.producerId.toString(), reason });
-    this.bumpEpoch(metadata);
-    this.prepare(metadata, false);
-    this.writeMarkersAndComplete(metadata, false);
+    const prepared = await this.prepare(metadata, false, bumped(metadata.producerEpoch));
+    if (prepared !== ErrorCode.NONE) return prepared;
+    return this.writeMarkersAndComplete(metadata, false);
   }
 
-  /** The epoch stops at the int16 maximum; InitProducerId then hands out a new producer id. */
-  private bumpEpoch(metadata: TransactionMetadata): void {
-    if (metadata.producerEpoch < PRODUCER_EPOCH_MAX) metadata.producerEpoch += 1;
+  private prepare(metadata: TransactionMetadata, commit: boolean, producerEpoch: number): Promise<number> {
+    const next = this.snapshot(metadata);
+    next.status = commit ? 'PrepareCommit' : 'PrepareAbort';
+    next.producerEpoch = producerEpoch;
+    next.lastUpdateMs = this.nowMs();
+    return this.transition(metadata, next).then((errorCode) => {
+      if (errorCode === ErrorCode.NONE) this.options.afterPrepare?.(metadata.transactionalId, metadata.status);
+      return errorCode;
+    });
   }
 
-  private prepare(metadata: TransactionMetadata, commit: boolean): void {
-    metadata.status = commit ? 'PrepareCommit' : 'PrepareAbort';
-    metadata.lastUpdateMs = this.nowMs();
-    this.store(metadata);
-    this.options.afterPrepare?.(metadata.transactionalId, metadata.status);
-  }
-
-  private writeMarkersAndComplete(metadata: TransactionMetadata, commit: boolean): void {
-    const marker: TransactionMarker = { producerId: metadata.producerId, producerEpoch: metadata.producerEpoch, commit, coordinatorEpoch: 0 };
+  /**
+   * Writes the markers of a prepared transaction to each of its partitions, then records it
+   * complete. While this runs the id is pending; if this broker stops coordinating it midway,
+   * the Prepare record stays and the next coordinator writes the markers again (idempotent
+   * for the partitions that have them: a marker closes nothing twice).
+   */
+  private async writeMarkersAndComplete(metadata: TransactionMetadata, commit: boolean): Promise<number> {
+    const marker: TransactionMarker = {
+      producerId: metadata.producerId, producerEpoch: metadata.producerEpoch, commit,
+      coordinatorEpoch: this.options.coordinatorEpoch?.(metadata.transactionalId) ?? 0,
+    };
+    metadata.pending = true;
+    const writes: Promise<boolean>[] = [];
     for (const [topic, partitions] of metadata.partitions) {
-      for (const partition of partitions) this.options.writeMarker(topic, partition, marker);
+      for (const partition of partitions) writes.push(this.options.writeMarker(metadata.transactionalId, topic, partition, marker));
     }
-    metadata.status = commit ? 'CompleteCommit' : 'CompleteAbort';
-    metadata.partitions = new Map();
-    metadata.lastUpdateMs = this.nowMs();
-    this.store(metadata);
+    const written = await Promise.all(writes);
+    metadata.pending = false;
+    if (written.includes(false)) return ErrorCode.NOT_COORDINATOR;
+    const next = this.snapshot(metadata);
+    next.status = commit ? 'CompleteCommit' : 'CompleteAbort';
+    next.partitions = new Map();
+    next.lastUpdateMs = this.nowMs();
+    return this.transition(metadata, next);
   }
 
-  private store(metadata: TransactionMetadata): void {
-    const { transactionalId: _, ...value } = metadata;
-    this.options.persist(metadata.transactionalId, value);
+  /** A copy to change; it replaces the metadata only once it is stored. */
+  private snapshot(metadata: TransactionMetadata): StoredTransaction {
+    const { transactionalId: _, pending: __, ...value } = metadata;
+    return { ...value, partitions: new Map(value.partitions) };
   }
+
+  /** Stores `next` and, once committed, makes it the id's state. Others wait meanwhile. */
+  private async transition(metadata: TransactionMetadata, next: StoredTransaction): Promise<number> {
+    if (metadata.pending) throw new Error(`assertion: transactional id ${metadata.transactionalId} has a write in flight`);
+    metadata.pending = true;
+    const errorCode = await this.options.persist(metadata.transactionalId, next);
+    metadata.pending = false;
+    if (errorCode === ErrorCode.NONE) Object.assign(metadata, next);
+    return errorCode;
+  }
+}
+
+function bumped(epoch: number): number {
+  // The epoch stops at the int16 maximum; InitProducerId then hands out a new producer id.
+  return epoch < PRODUCER_EPOCH_MAX ? epoch + 1 : epoch;
 }
 
 function isPreparing(status: TransactionStatus): boolean {

@@ -8,7 +8,8 @@
 //            lastUpdateTimestampMs i64 | startTimestampMs i64
 //
 // A null value is a tombstone: the transactional id expired. A transactional id lives in the
-// partition its Java String.hashCode picks, as in Kafka.
+// partition its Java String.hashCode picks, as in Kafka. In a cluster the topic is replicated
+// and the leader of a partition coordinates its transactional ids (coordinator-partitions.ts).
 import { CompressionCodec } from '../../core/records/compression.ts';
 import { decodeBatch, encodeBatch, iterateBatches } from '../../core/records/batch.ts';
 import type { Broker } from './broker.ts';
@@ -117,37 +118,44 @@ export class TransactionLog {
     return offsetsPartitionFor(transactionalId, this.partitionCount());
   }
 
-  append(transactionalId: string, value: StoredTransaction | null): void {
+  /** Resolves once the record is committed: NONE or the coordinator error the client gets. */
+  append(transactionalId: string, value: StoredTransaction | null): Promise<number> {
     this.ensureExists();
     const batch = encodeBatch({
       compression: CompressionCodec.None,
       records: [{ key: encodeTransactionKey(transactionalId), value: value === null ? null : encodeTransactionValue(value) }],
     });
-    const problem = this.broker.replicas.appendInternal(TRANSACTION_STATE_TOPIC, this.partitionFor(transactionalId), batch);
-    if (problem !== null) throw new Error(`could not store transaction state of ${transactionalId}: ${problem}`);
+    return this.broker.coordinators.appendDurably(TRANSACTION_STATE_TOPIC, this.partitionFor(transactionalId), batch);
   }
 
-  /** Every transactional id's latest record, read from all partitions; tombstones drop the id. */
+  /** Every transactional id's latest record, read from all partitions (a single node at start). */
   load(): Map<string, StoredTransaction> {
     const latest = new Map<string, StoredTransaction>();
     const topic = this.broker.topics.get(TRANSACTION_STATE_TOPIC);
     if (topic === undefined) return latest;
     for (let partition = 0; partition < topic.partitionCount; partition++) {
-      const state = this.broker.replicas.get(TRANSACTION_STATE_TOPIC, partition);
-      if (state === undefined) continue;
-      let offset = state.log.logStartOffset;
-      while (offset < state.log.logEndOffset) {
-        const { records } = state.log.read(offset, 1024 * 1024, { minOneBatch: true });
-        if (records.length === 0) break;
-        for (const { position, header } of iterateBatches(records)) {
-          for (const record of decodeBatch(records, position).records) {
-            const transactionalId = record.key === null ? null : decodeTransactionKey(record.key);
-            if (transactionalId === null) continue;
-            if (record.value === null) latest.delete(transactionalId);
-            else latest.set(transactionalId, decodeTransactionValue(record.value));
-          }
-          offset = header.baseOffset + BigInt(header.lastOffsetDelta) + 1n;
+      for (const [transactionalId, value] of this.loadPartition(partition)) latest.set(transactionalId, value);
+    }
+    return latest;
+  }
+
+  /** The latest record of each transactional id stored in one partition; tombstones drop the id. */
+  loadPartition(partition: number): Map<string, StoredTransaction> {
+    const latest = new Map<string, StoredTransaction>();
+    const state = this.broker.replicas.get(TRANSACTION_STATE_TOPIC, partition);
+    if (state === undefined) return latest;
+    let offset = state.log.logStartOffset;
+    while (offset < state.log.logEndOffset) {
+      const { records } = state.log.read(offset, 1024 * 1024, { minOneBatch: true });
+      if (records.length === 0) break;
+      for (const { position, header } of iterateBatches(records)) {
+        for (const record of decodeBatch(records, position).records) {
+          const transactionalId = record.key === null ? null : decodeTransactionKey(record.key);
+          if (transactionalId === null) continue;
+          if (record.value === null) latest.delete(transactionalId);
+          else latest.set(transactionalId, decodeTransactionValue(record.value));
         }
+        offset = header.baseOffset + BigInt(header.lastOffsetDelta) + 1n;
       }
     }
     return latest;
@@ -157,8 +165,13 @@ export class TransactionLog {
     return this.broker.topics.get(TRANSACTION_STATE_TOPIC)?.partitionCount ?? this.broker.config['transaction.state.log.num.partitions'];
   }
 
+  /** On a single node the topic is created here; in a cluster the controller creates it. */
   private ensureExists(): void {
     if (this.broker.topics.get(TRANSACTION_STATE_TOPIC) !== undefined) return;
+    if (this.broker.cluster !== null) {
+      this.broker.coordinators.requestCreation(TRANSACTION_STATE_TOPIC);
+      return;
+    }
     this.broker.createTopic(TRANSACTION_STATE_TOPIC, this.broker.config['transaction.state.log.num.partitions'], {
       'cleanup.policy': 'compact', 'segment.bytes': String(100 * 1024 * 1024),
     }, { internal: true });

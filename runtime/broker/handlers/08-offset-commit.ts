@@ -1,5 +1,6 @@
 // OffsetCommit, versions 2-9. Metadata strings round-trip as sent. A commit with generation -1
-// and no member id is a "simple" commit from a client outside the group protocol.
+// and no member id is a "simple" commit from a client outside the group protocol. The answer
+// waits until the offsets are committed in __consumer_offsets (on every in-sync replica).
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { defineHandler } from '../handler.ts';
@@ -8,7 +9,7 @@ export const offsetCommit = defineHandler({
   apiKey: ApiKey.OffsetCommit,
   minVersion: 2,
   maxVersion: 9,
-  handle(request, { broker }) {
+  async handle(request, { broker }) {
     const offsets = request.topics.flatMap((topic) => topic.partitions.map((p) => ({
       topic: topic.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata,
     })));
@@ -16,9 +17,10 @@ export const offsetCommit = defineHandler({
       const known = broker.topics.get(topic);
       return known === undefined || partition < 0 || partition >= known.partitionCount;
     };
-    const errorCode = request.groupId === ''
-      ? ErrorCode.INVALID_GROUP_ID
-      : broker.groups.commitOffsets({
+    const coordinatorError = request.groupId === '' ? ErrorCode.INVALID_GROUP_ID : broker.coordinators.groupError(request.groupId);
+    const errorCode = coordinatorError !== ErrorCode.NONE
+      ? coordinatorError
+      : await broker.groups.commitOffsets({
         groupId: request.groupId,
         generationId: request.generationIdOrMemberEpoch,
         memberId: request.memberId,

@@ -17,6 +17,7 @@ interface PartitionAnswer {
 }
 
 function fetchGroup(broker: Broker, groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null, requireStable: boolean): { name: string; partitions: PartitionAnswer[] }[] {
+  if (broker.coordinators.groupError(groupId) !== ErrorCode.NONE) return [];
   const answer = (topic: string, partition: number): PartitionAnswer => {
     if (requireStable && broker.groups.hasPendingTransactionalOffset(groupId, topic, partition)) {
       return { partitionIndex: partition, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT };
@@ -42,10 +43,18 @@ export const offsetFetch = defineHandler({
     if (apiVersion >= 8) {
       return {
         throttleTimeMs: 0, topics: [], errorCode: ErrorCode.NONE,
-        groups: request.groups.map((group) => ({ groupId: group.groupId, topics: fetchGroup(broker, group.groupId, group.topics, request.requireStable), errorCode: ErrorCode.NONE })),
+        groups: request.groups.map((group) => ({
+          groupId: group.groupId, topics: fetchGroup(broker, group.groupId, group.topics, request.requireStable), errorCode: broker.coordinators.groupError(group.groupId),
+        })),
       };
     }
     const requireStable = apiVersion >= 7 && request.requireStable;
-    return { throttleTimeMs: 0, topics: fetchGroup(broker, request.groupId, request.topics, requireStable), errorCode: ErrorCode.NONE, groups: [] };
+    const errorCode = broker.coordinators.groupError(request.groupId);
+    // Version 1 has no group-level error; it answers per partition.
+    if (errorCode !== ErrorCode.NONE && apiVersion < 2) {
+      const topics = (request.topics ?? []).map((topic) => ({ name: topic.name, partitions: topic.partitionIndexes.map((partitionIndex) => ({ partitionIndex, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode })) }));
+      return { throttleTimeMs: 0, topics, errorCode, groups: [] };
+    }
+    return { throttleTimeMs: 0, topics: fetchGroup(broker, request.groupId, request.topics, requireStable), errorCode, groups: [] };
   },
 });

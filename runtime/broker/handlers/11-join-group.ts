@@ -1,6 +1,7 @@
 // JoinGroup, versions 0-9. From version 4 a new member first gets MEMBER_ID_REQUIRED with the id
 // to rejoin with (KIP-394). The answer waits until the rebalance completes.
 import { ApiKey } from '../../../core/protocol/index.ts';
+import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { defineHandler } from '../handler.ts';
 
 export const joinGroup = defineHandler({
@@ -8,6 +9,10 @@ export const joinGroup = defineHandler({
   minVersion: 0,
   maxVersion: 9,
   async handle(request, { broker, apiVersion, clientId, connection }) {
+    const coordinatorError = broker.coordinators.groupError(request.groupId);
+    if (coordinatorError !== ErrorCode.NONE) {
+      return { throttleTimeMs: 0, errorCode: coordinatorError, generationId: -1, protocolType: null, protocolName: apiVersion >= 7 ? null : '', leader: '', skipAssignment: false, memberId: request.memberId, members: [] };
+    }
     const result = await broker.groups.join({
       groupId: request.groupId,
       memberId: request.memberId,

@@ -1,5 +1,6 @@
 // LeaveGroup, versions 0-5. Version 3 made it a batch of members (KIP-345).
 import { ApiKey } from '../../../core/protocol/index.ts';
+import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { defineHandler } from '../handler.ts';
 
 export const leaveGroup = defineHandler({
@@ -10,6 +11,8 @@ export const leaveGroup = defineHandler({
     const members = apiVersion >= 3
       ? request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))
       : [{ memberId: request.memberId, groupInstanceId: null }];
+    const coordinatorError = broker.coordinators.groupError(request.groupId);
+    if (coordinatorError !== ErrorCode.NONE) return { throttleTimeMs: 0, errorCode: coordinatorError, members: [] };
     const result = broker.groups.leave(request.groupId, members);
     return { throttleTimeMs: 0, errorCode: result.errorCode, members: result.members };
   },

@@ -12,6 +12,10 @@ export const describeGroups = defineHandler({
     return {
       throttleTimeMs: 0,
       groups: request.groups.map((groupId) => {
+        const coordinatorError = broker.coordinators.groupError(groupId);
+        if (coordinatorError !== ErrorCode.NONE) {
+          return { errorCode: coordinatorError, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: OPERATIONS_OMITTED };
+        }
         const group = broker.groups.describe(groupId);
         if (group === undefined) {
           return { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: OPERATIONS_OMITTED };

@@ -11,19 +11,20 @@ export const addPartitionsToTxn = defineHandler({
   apiKey: ApiKey.AddPartitionsToTxn,
   minVersion: 0,
   maxVersion: 3,
-  handle(request, { broker, apiVersion }) {
+  async handle(request, { broker, apiVersion }) {
     const known = (topic: string, partition: number) => {
       const record = broker.topics.get(topic);
       return record !== undefined && !record.internal && partition >= 0 && partition < record.partitionCount;
     };
     const wanted = request.v3AndBelowTopics.flatMap((topic) => topic.partitions.map((partition) => ({ topic: topic.name, partition })));
     const anyUnknown = wanted.some(({ topic, partition }) => !known(topic, partition));
-    const errorCode = anyUnknown ? ErrorCode.NONE : fencedErrorFor(
-      broker.transactions.addPartitions(request.v3AndBelowTransactionalId, request.v3AndBelowProducerId, request.v3AndBelowProducerEpoch, wanted),
+    const coordinatorError = broker.coordinators.transactionError(request.v3AndBelowTransactionalId);
+    const errorCode = coordinatorError !== ErrorCode.NONE ? coordinatorError : anyUnknown ? ErrorCode.NONE : fencedErrorFor(
+      await broker.transactions.addPartitions(request.v3AndBelowTransactionalId, request.v3AndBelowProducerId, request.v3AndBelowProducerEpoch, wanted),
       apiVersion, 2,
     );
     const codeFor = (topic: string, partition: number) => {
-      if (!anyUnknown) return errorCode;
+      if (!anyUnknown || coordinatorError !== ErrorCode.NONE) return errorCode;
       return known(topic, partition) ? ErrorCode.OPERATION_NOT_ATTEMPTED : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     };
     return {

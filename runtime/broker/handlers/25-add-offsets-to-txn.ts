@@ -11,11 +11,13 @@ export const addOffsetsToTxn = defineHandler({
   apiKey: ApiKey.AddOffsetsToTxn,
   minVersion: 0,
   maxVersion: 3,
-  handle(request, { broker, apiVersion }) {
+  async handle(request, { broker, apiVersion }) {
     if (request.groupId === '') return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_GROUP_ID };
+    const coordinatorError = broker.coordinators.transactionError(request.transactionalId);
+    if (coordinatorError !== ErrorCode.NONE) return { throttleTimeMs: 0, errorCode: coordinatorError };
     broker.offsetsTopic.ensureExists();
     const partition = { topic: OFFSETS_TOPIC, partition: broker.offsetsTopic.partitionFor(request.groupId) };
-    const errorCode = broker.transactions.addPartitions(request.transactionalId, request.producerId, request.producerEpoch, [partition]);
+    const errorCode = await broker.transactions.addPartitions(request.transactionalId, request.producerId, request.producerEpoch, [partition]);
     return { throttleTimeMs: 0, errorCode: fencedErrorFor(errorCode, apiVersion, 2) };
   },
 });

@@ -2,6 +2,7 @@
 // the markers are in every partition of the transaction, so a read_committed consumer sees a
 // committed transaction as soon as the producer hears it committed.
 import { ApiKey } from '../../../core/protocol/index.ts';
+import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { defineHandler } from '../handler.ts';
 import { fencedErrorFor } from '../transaction-coordinator.ts';
 
@@ -9,8 +10,10 @@ export const endTxn = defineHandler({
   apiKey: ApiKey.EndTxn,
   minVersion: 0,
   maxVersion: 3,
-  handle(request, { broker, apiVersion }) {
-    const errorCode = broker.transactions.endTransaction(request.transactionalId, request.producerId, request.producerEpoch, request.committed);
+  async handle(request, { broker, apiVersion }) {
+    const coordinatorError = broker.coordinators.transactionError(request.transactionalId);
+    if (coordinatorError !== ErrorCode.NONE) return { throttleTimeMs: 0, errorCode: coordinatorError, producerId: -1n, producerEpoch: -1 };
+    const errorCode = await broker.transactions.endTransaction(request.transactionalId, request.producerId, request.producerEpoch, request.committed);
     return { throttleTimeMs: 0, errorCode: fencedErrorFor(errorCode, apiVersion, 2), producerId: -1n, producerEpoch: -1 };
   },
 });

@@ -13,13 +13,16 @@ export const txnOffsetCommit = defineHandler({
   apiKey: ApiKey.TxnOffsetCommit,
   minVersion: 0,
   maxVersion: 3,
-  handle(request, { broker, apiVersion }) {
+  async handle(request, { broker, apiVersion }) {
     const unknown = (topic: string, partition: number) => {
       const known = broker.topics.get(topic);
       return known === undefined || partition < 0 || partition >= known.partitionCount;
     };
-    let errorCode: number = request.groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE;
-    if (errorCode === ErrorCode.NONE) {
+    // TxnOffsetCommit goes to the group's coordinator, which also checks the transaction when
+    // it coordinates that too; in a cluster the transaction's coordinator may be another broker.
+    let errorCode: number = request.groupId === '' ? ErrorCode.INVALID_GROUP_ID : broker.coordinators.groupError(request.groupId);
+    const transactionHere = broker.coordinators.transactionError(request.transactionalId) === ErrorCode.NONE;
+    if (errorCode === ErrorCode.NONE && transactionHere) {
       const offsetsPartition = { topic: OFFSETS_TOPIC, partition: broker.offsetsTopic.partitionFor(request.groupId) };
       errorCode = fencedErrorFor(
         broker.transactions.checkOffsetCommit(request.transactionalId, request.producerId, request.producerEpoch, offsetsPartition),
@@ -39,7 +42,7 @@ export const txnOffsetCommit = defineHandler({
           key: { kind: 'offset' as const, group: request.groupId, topic: topic.name, partition: p.partitionIndex },
           value: { offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata, commitTimestampMs: nowMs },
         })));
-      broker.offsetsTopic.appendTransactional(request.groupId, request.producerId, request.producerEpoch, offsets);
+      errorCode = await broker.offsetsTopic.appendTransactional(request.groupId, request.producerId, request.producerEpoch, offsets);
     }
     return {
       throttleTimeMs: 0,

@@ -12,7 +12,7 @@ function coordinator(persisted: unknown[] = []): GroupCoordinator {
     minSessionTimeoutMs: 50,
     maxSessionTimeoutMs: 60_000,
     maxGroupSize: 3,
-    persist: (_group, records) => { persisted.push(...records); },
+    persist: async (_group, records) => { persisted.push(...records); return ErrorCode.NONE; },
   });
 }
 
@@ -57,7 +57,7 @@ describe('group coordinator', () => {
     const second = groups.join(join(secondId));
     expect(groups.heartbeat('g', 1, first.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
     // A member of the current generation may still commit what it processed before rejoining.
-    expect(groups.commitOffsets({ groupId: 'g', generationId: 1, memberId: first.memberId, groupInstanceId: null, offsets: [{ topic: 't', partition: 0, offset: 5n, leaderEpoch: -1, metadata: null }] }, 0)).toBe(ErrorCode.NONE);
+    expect(await groups.commitOffsets({ groupId: 'g', generationId: 1, memberId: first.memberId, groupInstanceId: null, offsets: [{ topic: 't', partition: 0, offset: 5n, leaderEpoch: -1, metadata: null }] }, 0)).toBe(ErrorCode.NONE);
     const firstAgain = groups.join(join(first.memberId));
     const [a, b] = await Promise.all([firstAgain, second]);
     expect(a.generationId).toBe(2);
@@ -69,7 +69,7 @@ describe('group coordinator', () => {
     const leaderSync = await groups.sync('g', 2, first.memberId, [{ memberId: first.memberId, assignment: Buffer.from('p0') }, { memberId: secondId, assignment: Buffer.from('p1') }]);
     expect(leaderSync.assignment.toString()).toBe('p0');
     expect((await followerSync).assignment.toString()).toBe('p1');
-    expect(groups.commitOffsets({ groupId: 'g', generationId: 1, memberId: first.memberId, groupInstanceId: null, offsets: [] }, 0)).toBe(ErrorCode.ILLEGAL_GENERATION);
+    expect(await groups.commitOffsets({ groupId: 'g', generationId: 1, memberId: first.memberId, groupInstanceId: null, offsets: [] }, 0)).toBe(ErrorCode.ILLEGAL_GENERATION);
     groups.shutdown();
   });
 
@@ -89,10 +89,10 @@ describe('group coordinator', () => {
     const groups = coordinator(persisted);
     const first = await joinNew(groups);
     await groups.sync('g', 1, first.memberId, [{ memberId: first.memberId, assignment: Buffer.alloc(0) }]);
-    expect(groups.delete('g')).toBe(ErrorCode.NON_EMPTY_GROUP);
+    expect(await groups.delete('g')).toBe(ErrorCode.NON_EMPTY_GROUP);
     expect(groups.leave('g', [{ memberId: first.memberId, groupInstanceId: null }]).errorCode).toBe(ErrorCode.NONE);
     expect(groups.describe('g')?.state).toBe('Empty');
-    expect(groups.delete('g')).toBe(ErrorCode.NONE);
+    expect(await groups.delete('g')).toBe(ErrorCode.NONE);
     expect(groups.describe('g')).toBeUndefined();
     expect(persisted.at(-1)).toEqual({ key: { kind: 'group', group: 'g' }, value: null });
     groups.shutdown();
@@ -111,10 +111,45 @@ describe('group coordinator', () => {
   it('reloads committed offsets from persisted records', async () => {
     const persisted: { key: any; value: any }[] = [];
     const groups = coordinator(persisted);
-    expect(groups.commitOffsets({ groupId: 'reload', generationId: -1, memberId: '', groupInstanceId: null, offsets: [{ topic: 't', partition: 2, offset: 9n, leaderEpoch: 3, metadata: 'meta' }] }, 1234)).toBe(ErrorCode.NONE);
+    expect(await groups.commitOffsets({ groupId: 'reload', generationId: -1, memberId: '', groupInstanceId: null, offsets: [{ topic: 't', partition: 2, offset: 9n, leaderEpoch: 3, metadata: 'meta' }] }, 1234)).toBe(ErrorCode.NONE);
     const restarted = coordinator();
     for (const record of persisted) restarted.load(record.key, record.value);
     expect(restarted.committedOffset('reload', 't', 2)).toEqual({ offset: 9n, leaderEpoch: 3, metadata: 'meta', commitTimestampMs: 1234n });
+  });
+
+  it('shows a commit only once it is stored, and refuses it when the store fails', async () => {
+    let answer: (errorCode: number) => void = () => {};
+    const groups = new GroupCoordinator({
+      logger: createLogger('test', () => {}), initialRebalanceDelayMs: 0, minSessionTimeoutMs: 50, maxSessionTimeoutMs: 60_000, maxGroupSize: 3,
+      persist: () => new Promise((resolve) => { answer = resolve; }),
+    });
+    const commit = (offset: bigint) => groups.commitOffsets({ groupId: 's', generationId: -1, memberId: '', groupInstanceId: null, offsets: [{ topic: 't', partition: 0, offset, leaderEpoch: -1, metadata: null }] }, 0);
+    const first = commit(5n);
+    expect(groups.committedOffset('s', 't', 0)).toBeUndefined();
+    answer(ErrorCode.NONE);
+    expect(await first).toBe(ErrorCode.NONE);
+    expect(groups.committedOffset('s', 't', 0)?.offset).toBe(5n);
+    const second = commit(6n);
+    answer(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    expect(await second).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    expect(groups.committedOffset('s', 't', 0)?.offset).toBe(5n);
+  });
+
+  it('unloads the groups of a partition it no longer leads and tells waiting members NOT_COORDINATOR', async () => {
+    const groups = coordinator();
+    const joined = await joinNew(groups);
+    await groups.sync('g', joined.generationId, joined.memberId, [{ memberId: joined.memberId, assignment: Buffer.alloc(0) }]);
+    await groups.commitOffsets({ groupId: 'g', generationId: joined.generationId, memberId: joined.memberId, groupInstanceId: null, offsets: [{ topic: 't', partition: 0, offset: 3n, leaderEpoch: -1, metadata: null }] }, 0);
+    await groups.commitOffsets({ groupId: 'other', generationId: -1, memberId: '', groupInstanceId: null, offsets: [{ topic: 't', partition: 0, offset: 4n, leaderEpoch: -1, metadata: null }] }, 0);
+    // A second member's join waits for the first to rejoin; the unload answers it.
+    const second = await groups.join(join(''));
+    const waiting = groups.join(join(second.memberId));
+    expect(groups.unloadGroups((groupId) => groupId === 'g')).toBe(1);
+    expect((await waiting).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+    expect(groups.describe('g')).toBeUndefined();
+    expect(groups.committedOffset('g', 't', 0)).toBeUndefined();
+    expect(groups.committedOffset('other', 't', 0)?.offset).toBe(4n);
+    groups.shutdown();
   });
 });
 

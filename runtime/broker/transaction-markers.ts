@@ -1,0 +1,85 @@
+// Transaction markers on their way to the data partitions. The coordinator writes a marker to
+// every partition of a transaction; in a cluster each goes to that partition's current leader,
+// here or (WriteTxnMarkers, API 27) on another broker, and counts once it is committed there
+// (acks=all). A leader that is gone or not elected yet is retried until the marker lands, the
+// partition is deleted, or this broker stops coordinating the transaction, in which case the
+// next coordinator finds the Prepare record and writes the markers again.
+import { ApiKey } from '../../core/protocol/index.ts';
+import { ErrorCode } from '../../core/protocol/errors.ts';
+import { RequestChannel } from '../cluster/request-channel.ts';
+import type { Broker } from './broker.ts';
+import { COORDINATOR_WRITE_TIMEOUT_MS } from './coordinator-partitions.ts';
+import type { TransactionMarker } from './transaction-coordinator.ts';
+import { TRANSACTION_STATE_TOPIC } from './transaction-log.ts';
+
+/** Pause before a marker is sent again after its leader could not take it. */
+const MARKER_RETRY_MS = 100;
+/** The WriteTxnMarkers version brokers of this project send each other. */
+const WRITE_TXN_MARKERS_VERSION = 1;
+
+export class TransactionMarkerWriter {
+  private readonly channels = new Map<number, RequestChannel>();
+  private closed = false;
+
+  constructor(private readonly broker: Broker) {}
+
+  /** Resolves true once the marker is committed on the partition (or the partition is gone), false if this broker stopped coordinating. */
+  async write(transactionalId: string, topic: string, partition: number, marker: TransactionMarker): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed || this.broker.coordinators.transactionError(transactionalId) !== ErrorCode.NONE) return false;
+      const errorCode = await this.attempt(topic, partition, marker);
+      if (errorCode === ErrorCode.NONE) return true;
+      if (errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION && this.partitionGone(topic, partition)) return true;
+      if (attempt % 20 === 0) this.broker.logger.info('transaction marker not written yet; retrying', { transactionalId, topic, partition, errorCode });
+      await new Promise((resolve) => setTimeout(resolve, MARKER_RETRY_MS));
+    }
+  }
+
+  private partitionGone(topic: string, partition: number): boolean {
+    const cluster = this.broker.cluster;
+    if (cluster === null) return this.broker.replicas.get(topic, partition) === undefined;
+    return cluster.partition(topic, partition) === undefined;
+  }
+
+  private async attempt(topic: string, partition: number, marker: TransactionMarker): Promise<number> {
+    const cluster = this.broker.cluster;
+    if (cluster === null) return this.broker.writeMarkerLocally(topic, partition, marker);
+    const leader = cluster.partition(topic, partition)?.leader;
+    if (leader === undefined) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    if (leader < 0) return ErrorCode.LEADER_NOT_AVAILABLE;
+    if (leader === this.broker.nodeId) return this.broker.writeMarkerLocally(topic, partition, marker);
+    const endpoint = cluster.liveBrokers().find((broker) => broker.nodeId === leader);
+    if (endpoint === undefined) return ErrorCode.LEADER_NOT_AVAILABLE;
+    try {
+      const response = await this.channel(leader, endpoint).send(ApiKey.WriteTxnMarkers, WRITE_TXN_MARKERS_VERSION, {
+        markers: [{
+          producerId: marker.producerId, producerEpoch: marker.producerEpoch, transactionResult: marker.commit,
+          topics: [{ name: topic, partitionIndexes: [partition] }], coordinatorEpoch: marker.coordinatorEpoch,
+        }],
+      }, COORDINATOR_WRITE_TIMEOUT_MS * 2);
+      return response.markers[0]?.topics[0]?.partitions[0]?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+    } catch {
+      return ErrorCode.NETWORK_EXCEPTION;
+    }
+  }
+
+  private channel(brokerId: number, endpoint: { host: string; port: number }): RequestChannel {
+    let channel = this.channels.get(brokerId);
+    if (channel === undefined) {
+      channel = new RequestChannel(endpoint, `broker-${this.broker.nodeId}-txn-markers`);
+      this.channels.set(brokerId, channel);
+    }
+    channel.setEndpoint(endpoint);
+    return channel;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const channel of this.channels.values()) channel.close();
+  }
+}
+
+/** The coordinator epoch of a transactional id's markers, from its __transaction_state partition. */
+export function markerCoordinatorEpoch(broker: Broker, transactionalId: string): number {
+  return broker.coordinators.coordinatorEpoch(TRANSACTION_STATE_TOPIC, transactionalId);
+}
