@@ -1,0 +1,231 @@
+// The innermost store of the streams runtime's persistent stores: the data lives in RocksDB (in
+// the RocksDB worker), and this layer keeps only a bounded cache of it, so a store is bounded by
+// disk, not by memory. Before the runtime processes a batch of input it awaits prefetch() with
+// the batch's record keys: one batched read fills the cache with every entry those keys have
+// (a key-value store's value; a window or session store's windows or sessions of that key, a
+// "group"). Processing then reads from the cache synchronously. A read the prefetch did not
+// cover (another key, a range over many keys, an interactive query) is still answered, by a
+// synchronous read from the worker: slower, never wrong.
+//
+// Writes are kept in a list and posted to the worker as one write batch (every
+// writeBatchRecords writes, before any read from the worker, and on flush); the worker applies
+// batches and reads in posting order, so a read sees every earlier write. The cache holds whole
+// groups only: a group is either absent from the cache or complete (every entry of that key
+// that RocksDB and the writes since hold), so an absent entry in a cached group means "none".
+// When the cache holds more than entriesMax entries, whole groups are dropped, oldest first;
+// nothing is lost, because every write was posted before the next read.
+import type { ChangelogRecord, StateStoreContext } from '../../../core/topology/processor.ts';
+import { hashKeyOf, type HashedBytesStore } from '../layers.ts';
+import type { KeyValue } from '../types.ts';
+import type { RemoteStore } from './worker/client.ts';
+import type { StoreKind } from './worker/protocol.ts';
+
+export interface DiskBackedOptions {
+  /** Cached entries and groups above which whole groups are dropped. */
+  readonly entriesMax: number;
+  /** Writes gathered before they are posted as one batch. */
+  readonly writeBatchRecords: number;
+}
+
+export const DISK_BACKED_DEFAULTS: DiskBackedOptions = { entriesMax: 100_000, writeBatchRecords: 10_000 };
+
+interface CachedEntry {
+  readonly key: Uint8Array;
+  value: Uint8Array;
+}
+
+/** Bytes after a record key in the store's keys: what tells one group from another. */
+function suffixBytesOf(kind: StoreKind): number {
+  return kind === 'window' ? 12 : kind === 'session' ? 16 : 0;
+}
+
+export class DiskBackedBytesStore implements HashedBytesStore {
+  readonly persistent = true;
+  /** Complete groups by the hashed record key; entries by hashed store key. */
+  private readonly groups = new Map<string, Map<string, CachedEntry>>();
+  private entryCount = 0;
+  private unwritten: ChangelogRecord[] = [];
+  private readonly suffixBytes: number;
+  /** Reads answered from the cache, and reads that had to wait for the worker. */
+  readonly reads = { cached: 0, waited: 0 };
+
+  constructor(
+    readonly name: string,
+    private readonly remote: RemoteStore,
+    private readonly options: DiskBackedOptions = DISK_BACKED_DEFAULTS,
+  ) {
+    this.suffixBytes = suffixBytesOf(remote.spec.kind);
+  }
+
+  init(_context: StateStoreContext): void {}
+
+  /**
+   * What the cache holds now, counted as entries plus groups (a key known to have nothing costs
+   * a slot too): the memory the store uses, apart from unwritten changes. Bounded by entriesMax
+   * except for the one group being read.
+   */
+  get cachedEntries(): number {
+    return this.entryCount + this.groups.size;
+  }
+
+  /** Loads every group of these record keys that is not cached, with one batched read. */
+  async prefetch(recordKeys: readonly Uint8Array[]): Promise<void> {
+    const missing = new Map<string, Uint8Array>();
+    for (const key of recordKeys) {
+      const hashKey = hashKeyOf(key);
+      const group = this.groups.get(hashKey);
+      if (group === undefined) {
+        missing.set(hashKey, key);
+        continue;
+      }
+      // Moved to the young end, so eviction drops groups this batch does not need first.
+      this.groups.delete(hashKey);
+      this.groups.set(hashKey, group);
+    }
+    if (missing.size === 0) return;
+    this.postUnwritten();
+    const entries = await this.remote.loadGroups([...missing.values()]);
+    // Nothing writes while the runtime awaits a prefetch, but a synchronous read (an interactive
+    // query) may have cached a group meanwhile; it read the same data.
+    for (const hashKey of missing.keys()) if (!this.groups.has(hashKey)) this.groups.set(hashKey, new Map());
+    for (const entry of entries) this.cacheLoaded(entry);
+    this.evict();
+  }
+
+  get(key: Uint8Array): Uint8Array | null {
+    return this.getHashed(hashKeyOf(key), key);
+  }
+
+  getHashed(hashKey: string, key: Uint8Array): Uint8Array | null {
+    const groupHash = this.groupHashOf(hashKey);
+    let group = this.groups.get(groupHash);
+    if (group === undefined) {
+      group = this.loadGroupNow(groupHash, key.subarray(0, key.byteLength - this.suffixBytes));
+      this.reads.waited++;
+    } else {
+      this.reads.cached++;
+    }
+    return group.get(hashKey)?.value ?? null;
+  }
+
+  put(key: Uint8Array, value: Uint8Array | null): void {
+    const copy = new Uint8Array(key);
+    this.putHashed(hashKeyOf(copy), copy, value);
+  }
+
+  /** The key is handed over: the caller never changes the bytes afterwards. */
+  putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
+    this.unwritten.push({ key, value });
+    const group = this.groups.get(this.groupHashOf(hashKey));
+    if (group !== undefined) {
+      const sizeBefore = group.size;
+      if (value === null) group.delete(hashKey);
+      else group.set(hashKey, { key, value });
+      this.entryCount += group.size - sizeBefore;
+    } else if (this.suffixBytes === 0) {
+      // A key-value group is one key, so a write makes it complete.
+      this.groups.set(hashKey, value === null ? new Map() : new Map([[hashKey, { key, value }]]));
+      if (value !== null) this.entryCount++;
+    }
+    if (this.unwritten.length >= this.options.writeBatchRecords) this.postUnwritten();
+    if (this.cachedEntries > this.options.entriesMax) this.evict();
+  }
+
+  delete(key: Uint8Array): Uint8Array | null {
+    const previous = this.get(key);
+    if (previous !== null) this.put(key, null);
+    return previous;
+  }
+
+  /**
+   * A range within one group (one key's windows or sessions) is answered from the cache, after
+   * loading the group if needed; any other range is read from the worker.
+   */
+  range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
+    const recordKey = this.suffixBytes === 0 ? null : this.sameGroup(from, to);
+    if (recordKey === null) {
+      this.postUnwritten();
+      this.reads.waited++;
+      return this.remote.rangeSync(from, to);
+    }
+    const groupHash = hashKeyOf(recordKey);
+    const group = this.groups.get(groupHash) ?? this.loadGroupNow(groupHash, recordKey);
+    const fromKey = hashKeyOf(from as Uint8Array);
+    const toKey = hashKeyOf(to as Uint8Array);
+    const found: [string, CachedEntry][] = [];
+    for (const pair of group) if (pair[0] >= fromKey && pair[0] <= toKey) found.push(pair);
+    // Latin1 strings compare as their bytes do.
+    found.sort((left, right) => (left[0] < right[0] ? -1 : left[0] > right[0] ? 1 : 0));
+    return found.map(([, entry]) => ({ key: entry.key, value: entry.value }));
+  }
+
+  approximateNumEntries(): number {
+    this.postUnwritten();
+    return this.remote.countSync();
+  }
+
+  /** Replays records (already in the changelog) into RocksDB, as writes. */
+  restore(records: readonly ChangelogRecord[]): void {
+    for (const record of records) this.put(record.key, record.value);
+  }
+
+  /** Posts the unwritten changes; the runtime's commit waits until RocksDB has them. */
+  flush(): void {
+    this.postUnwritten();
+  }
+
+  close(): void {
+    this.postUnwritten();
+    this.groups.clear();
+    this.entryCount = 0;
+  }
+
+  private groupHashOf(hashKey: string): string {
+    return this.suffixBytes === 0 ? hashKey : hashKey.slice(0, hashKey.length - this.suffixBytes);
+  }
+
+  private loadGroupNow(groupHash: string, recordKey: Uint8Array): Map<string, CachedEntry> {
+    this.postUnwritten();
+    const entries = this.remote.loadGroupsSync([recordKey]);
+    const group = new Map<string, CachedEntry>();
+    this.groups.set(groupHash, group);
+    for (const entry of entries) this.cacheLoaded(entry);
+    this.evict(group);
+    return group;
+  }
+
+  private cacheLoaded(entry: ChangelogRecord): void {
+    if (entry.value === null) return;
+    const hashKey = hashKeyOf(entry.key);
+    const group = this.groups.get(this.groupHashOf(hashKey));
+    if (group === undefined || group.has(hashKey)) return;
+    group.set(hashKey, { key: entry.key, value: entry.value });
+    this.entryCount++;
+  }
+
+  /** The record key both bounds share, when they are bounds within one group. */
+  private sameGroup(from: Uint8Array | null, to: Uint8Array | null): Uint8Array | null {
+    if (from === null || to === null || from.byteLength !== to.byteLength || from.byteLength < this.suffixBytes) return null;
+    const length = from.byteLength - this.suffixBytes;
+    for (let index = 0; index < length; index++) if (from[index] !== to[index]) return null;
+    return from.subarray(0, length);
+  }
+
+  private postUnwritten(): void {
+    if (this.unwritten.length === 0) return;
+    const records = this.unwritten;
+    this.unwritten = [];
+    this.remote.apply(records);
+  }
+
+  /** Drops whole groups, oldest first, until the cache fits; keep is the group being read. */
+  private evict(keep?: Map<string, CachedEntry>): void {
+    if (this.cachedEntries <= this.options.entriesMax) return;
+    for (const [groupHash, group] of this.groups) {
+      if (this.cachedEntries <= this.options.entriesMax) return;
+      if (group === keep) continue;
+      this.groups.delete(groupHash);
+      this.entryCount -= group.size;
+    }
+  }
+}

@@ -1,0 +1,244 @@
+// The RocksDB worker thread: it owns every RocksDB database the streams runtime opens in this
+// process and answers the main thread's requests (client.ts). The engine's stores are
+// synchronous and rocksdb-native answers only with promises on the thread that opened the
+// database, so the database lives here: the main thread can then wait for an answer
+// (Atomics.wait) when a read misses what it prefetched, while this thread's event loop runs the
+// read. Requests are taken in the order they were posted; writes ('apply') are queued on the
+// store's write chain at once, and every read waits for the writes queued before it, so a read
+// sees every earlier write. Restoration and write batches also run here, beside the main
+// thread's decoding, which is what two cores buy.
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { ChangelogRecord } from '../../../../core/topology/processor.ts';
+import { suffixNumber, withSuffix } from '../../bytes.ts';
+import { configureSharedRocksDbBudget, sharedRocksDbBudget } from '../budget.ts';
+import type { RocksDbKeyValueStore } from '../key-value.ts';
+import { defaultSegmentIntervalMs } from '../segments.ts';
+import { RocksDbSessionStore } from '../session.ts';
+import { RocksDbTask } from '../task.ts';
+import { RocksDbWindowStore } from '../window.ts';
+import { packRecords, unpackRecords, type StoreSpec, type WorkerReply, type WorkerRequest } from './protocol.ts';
+
+/** One store as the worker serves it, in the engine's key layout. */
+interface HostStore {
+  apply(records: readonly ChangelogRecord[]): void;
+  /** Every entry of each group: a key-value store's key, a window or session store's record key. */
+  loadGroups(groupKeys: readonly Uint8Array[]): Promise<ChangelogRecord[]>;
+  /** Entries with from <= key <= to in byte order; null bounds are open. */
+  range(from: Uint8Array | null, to: Uint8Array | null): Promise<ChangelogRecord[]>;
+  count(): Promise<number>;
+  /** Largest window start or session end stored, -1 for key-value stores. */
+  streamTimeMs(): number;
+  commit(): Promise<void>;
+}
+
+const WINDOW_SUFFIX_BYTES = 12;
+const SESSION_SUFFIX_BYTES = 16;
+const TIME_MAX = Number.MAX_SAFE_INTEGER;
+
+class WriteFailures {
+  failure: unknown = null;
+  keep(promise: Promise<void>): void {
+    promise.catch((error: unknown) => {
+      this.failure ??= error;
+    });
+  }
+  throwIfFailed(name: string): void {
+    if (this.failure === null) return;
+    const failure = this.failure;
+    this.failure = null;
+    throw new Error(`store ${name}: a RocksDB write batch failed`, { cause: failure });
+  }
+}
+
+function keyValueStore(name: string, inner: RocksDbKeyValueStore): HostStore {
+  const failures = new WriteFailures();
+  return {
+    apply: (records) => failures.keep(inner.applyBatch(records)),
+    loadGroups: async (keys) => {
+      await inner.writeStaged();
+      const values = await inner.getMany(keys);
+      const found: ChangelogRecord[] = [];
+      for (let index = 0; index < keys.length; index++) {
+        const value = values[index] ?? null;
+        if (value !== null) found.push({ key: keys[index] as Uint8Array, value });
+      }
+      return found;
+    },
+    range: async (from, to) => (await inner.range(from, to)).map((entry) => ({ key: entry.key, value: entry.value })),
+    count: () => inner.approximateNumEntries(),
+    streamTimeMs: () => -1,
+    commit: async () => {
+      await inner.writeStaged();
+      failures.throwIfFailed(name);
+    },
+  };
+}
+
+/** Bounds on the same record key (a group), so the segmented store can read one key's range. */
+function sameGroup(from: Uint8Array | null, to: Uint8Array | null, suffixBytes: number): Uint8Array | null {
+  if (from === null || to === null || from.byteLength !== to.byteLength || from.byteLength < suffixBytes) return null;
+  const length = from.byteLength - suffixBytes;
+  if (Buffer.compare(from.subarray(0, length), to.subarray(0, length)) !== 0) return null;
+  return from.subarray(0, length);
+}
+
+function within(records: ChangelogRecord[], from: Uint8Array | null, to: Uint8Array | null): ChangelogRecord[] {
+  return records
+    .filter((record) => (from === null || Buffer.compare(record.key, from) >= 0) && (to === null || Buffer.compare(record.key, to) <= 0))
+    .sort((left, right) => Buffer.compare(left.key, right.key));
+}
+
+function windowStore(spec: StoreSpec, inner: RocksDbKeyValueStore): HostStore & { init(): Promise<void> } {
+  const retentionMs = spec.retentionMs ?? TIME_MAX;
+  const store = new RocksDbWindowStore(spec.name, inner, { retentionMs, segmentIntervalMs: defaultSegmentIntervalMs(retentionMs) });
+  const failures = new WriteFailures();
+  const encode = (entries: { key: Uint8Array; windowStartMs: number; sequence: number; value: Uint8Array }[]): ChangelogRecord[] =>
+    entries.map((entry) => ({ key: withSuffix(entry.key, [entry.windowStartMs], entry.sequence), value: entry.value }));
+  return {
+    init: () => store.init(),
+    apply: (records) => failures.keep(store.applyBatch(records)),
+    loadGroups: async (keys) => {
+      const found: ChangelogRecord[] = [];
+      for (const key of keys) for (const record of encode(await store.fetchRange(key, 0, TIME_MAX))) found.push(record);
+      return found;
+    },
+    range: async (from, to) => {
+      const group = sameGroup(from, to, WINDOW_SUFFIX_BYTES);
+      if (group === null) return within(encode(await store.all()), from, to);
+      const fromMs = suffixNumber(from as Uint8Array, WINDOW_SUFFIX_BYTES, 0);
+      const toMs = suffixNumber(to as Uint8Array, WINDOW_SUFFIX_BYTES, 0);
+      return within(encode(await store.fetchRange(group, fromMs, toMs)), from, to);
+    },
+    count: async () => (await store.all()).length,
+    streamTimeMs: () => store.streamTimeMs,
+    commit: async () => {
+      await store.commit();
+      failures.throwIfFailed(spec.name);
+    },
+  };
+}
+
+function sessionStore(spec: StoreSpec, inner: RocksDbKeyValueStore): HostStore & { init(): Promise<void> } {
+  const retentionMs = spec.retentionMs ?? TIME_MAX;
+  const store = new RocksDbSessionStore(spec.name, inner, { retentionMs, segmentIntervalMs: defaultSegmentIntervalMs(retentionMs) });
+  const failures = new WriteFailures();
+  const encode = (sessions: { key: Uint8Array; startMs: number; endMs: number; value: Uint8Array }[]): ChangelogRecord[] =>
+    sessions.map((session) => ({ key: withSuffix(session.key, [session.endMs, session.startMs], null), value: session.value }));
+  return {
+    init: () => store.init(),
+    apply: (records) => failures.keep(store.applyBatch(records)),
+    loadGroups: async (keys) => {
+      const found: ChangelogRecord[] = [];
+      for (const key of keys) for (const record of encode(await store.fetch(key))) found.push(record);
+      return found;
+    },
+    range: async (from, to) => {
+      const group = sameGroup(from, to, SESSION_SUFFIX_BYTES);
+      if (group === null) return within(encode(await store.findSessionsEndingWithin(0, TIME_MAX)), from, to);
+      return within(encode(await store.findSessions(group, suffixNumber(from as Uint8Array, SESSION_SUFFIX_BYTES, 0), TIME_MAX)), from, to);
+    },
+    count: async () => (await store.findSessionsEndingWithin(0, TIME_MAX)).length,
+    streamTimeMs: () => store.streamTimeMs,
+    commit: async () => {
+      await store.commit();
+      failures.throwIfFailed(spec.name);
+    },
+  };
+}
+
+interface OpenTask {
+  readonly rocksdb: RocksDbTask;
+  readonly stores: Map<string, HostStore>;
+}
+
+const tasks = new Map<number, OpenTask>();
+
+async function openTask(request: Extract<WorkerRequest, { op: 'open' }>): Promise<void> {
+  if (tasks.has(request.task)) throw new Error(`task ${request.task} is already open in the RocksDB worker`);
+  if (request.budget !== null && sharedRocksDbBudget().inUse === 0) configureSharedRocksDbBudget(request.budget);
+  const rocksdb = await RocksDbTask.open({ taskDirectory: request.taskDirectory, storeNames: request.stores.map((store) => store.name) });
+  const stores = new Map<string, HostStore>();
+  try {
+    for (const spec of request.stores) {
+      const inner = rocksdb.store(spec.name);
+      if (spec.kind === 'key-value') {
+        stores.set(spec.name, keyValueStore(spec.name, inner));
+        continue;
+      }
+      const store = spec.kind === 'window' ? windowStore(spec, inner) : sessionStore(spec, inner);
+      await store.init();
+      stores.set(spec.name, store);
+    }
+  } catch (error) {
+    await rocksdb.close();
+    throw error;
+  }
+  tasks.set(request.task, { rocksdb, stores });
+}
+
+function storeOf(task: number, name: string): HostStore {
+  const store = tasks.get(task)?.stores.get(name);
+  if (store === undefined) throw new Error(`no store ${name} in task ${task} of the RocksDB worker`);
+  return store;
+}
+
+async function answer(request: WorkerRequest): Promise<unknown> {
+  switch (request.op) {
+    case 'open':
+      return openTask(request);
+    case 'apply':
+      storeOf(request.task, request.store).apply(unpackRecords(request.batch));
+      return undefined;
+    case 'loadGroups':
+      return packRecords(await storeOf(request.task, request.store).loadGroups(unpackRecords(request.keys).map((record) => record.key)));
+    case 'range':
+      return packRecords(await storeOf(request.task, request.store).range(request.from, request.to));
+    case 'count':
+      return storeOf(request.task, request.store).count();
+    case 'streamTime':
+      return storeOf(request.task, request.store).streamTimeMs();
+    case 'commit': {
+      const task = tasks.get(request.task);
+      if (task === undefined) throw new Error(`task ${request.task} is not open in the RocksDB worker`);
+      for (const store of task.stores.values()) await store.commit();
+      return undefined;
+    }
+    case 'close': {
+      const task = tasks.get(request.task);
+      if (task === undefined) return undefined;
+      tasks.delete(request.task);
+      await task.rocksdb.close();
+      return undefined;
+    }
+  }
+}
+
+const { flag, syncPort } = workerData as { flag: Int32Array; syncPort: MessagePort };
+const port = parentPort;
+if (port === null) throw new Error('the RocksDB host runs only as a worker thread');
+
+function reply(request: WorkerRequest, message: WorkerReply): void {
+  const sync = 'sync' in request && request.sync;
+  const transfer = message.ok && message.result instanceof ArrayBuffer ? [message.result] : [];
+  if (!sync) {
+    (port as NonNullable<typeof port>).postMessage(message, transfer);
+    return;
+  }
+  syncPort.postMessage(message, transfer);
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+}
+
+port.on('message', (request: WorkerRequest) => {
+  // Each request starts now (writes are queued in posting order); answers may finish out of order.
+  answer(request).then(
+    (result) => {
+      if (request.op !== 'apply') reply(request, { id: request.id, ok: true, result });
+    },
+    (error: unknown) => {
+      const text = error instanceof Error ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}` : String(error);
+      if (request.op === 'apply') throw error;
+      reply(request, { id: request.id, ok: false, error: text });
+    },
+  );
+});

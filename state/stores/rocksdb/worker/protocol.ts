@@ -1,0 +1,88 @@
+// The messages between the main thread and the RocksDB worker (see host.ts and client.ts), and
+// the packed form records travel in. Records cross the thread boundary as one ArrayBuffer that
+// is transferred, not copied, because a structured clone of thousands of small Uint8Arrays costs
+// an allocation per array on both sides:
+//   count u32, then per record: keyBytes u32 | valueBytes i32 (-1: null) | key | value
+// Keys seen by the worker are the keys the engine's byte stores use (key-value: the key; window:
+// key | windowStart | sequence; session: key | sessionEnd | sessionStart), so changelog records
+// and engine writes take the same path.
+import type { ChangelogRecord } from '../../../../core/topology/processor.ts';
+import type { RocksDbBudgetConfig } from '../budget.ts';
+
+export type StoreKind = 'key-value' | 'window' | 'session';
+
+export interface StoreSpec {
+  readonly name: string;
+  readonly kind: StoreKind;
+  /** Window and session stores: how long an entry stays after stream time passes its time. */
+  readonly retentionMs: number | null;
+}
+
+export type WorkerRequest =
+  | { readonly op: 'open'; readonly id: number; readonly task: number; readonly taskDirectory: string; readonly stores: readonly StoreSpec[]; readonly budget: RocksDbBudgetConfig | null }
+  | { readonly op: 'apply'; readonly task: number; readonly store: string; readonly batch: ArrayBuffer }
+  | { readonly op: 'loadGroups'; readonly id: number; readonly sync: boolean; readonly task: number; readonly store: string; readonly keys: ArrayBuffer }
+  | { readonly op: 'range'; readonly id: number; readonly sync: boolean; readonly task: number; readonly store: string; readonly from: Uint8Array | null; readonly to: Uint8Array | null }
+  | { readonly op: 'count'; readonly id: number; readonly sync: boolean; readonly task: number; readonly store: string }
+  | { readonly op: 'streamTime'; readonly id: number; readonly task: number; readonly store: string }
+  | { readonly op: 'commit'; readonly id: number; readonly task: number }
+  | { readonly op: 'close'; readonly id: number; readonly task: number };
+
+export type WorkerReply = { readonly id: number; readonly ok: true; readonly result: unknown } | { readonly id: number; readonly ok: false; readonly error: string };
+
+const HEADER_BYTES = 4;
+const RECORD_HEADER_BYTES = 8;
+
+/** Packs records (keys with values, or keys alone with null values) into one buffer. */
+export function packRecords(records: readonly ChangelogRecord[]): ArrayBuffer {
+  let size = HEADER_BYTES;
+  for (let index = 0; index < records.length; index++) {
+    const record = records[index] as ChangelogRecord;
+    size += RECORD_HEADER_BYTES + record.key.byteLength + (record.value === null ? 0 : record.value.byteLength);
+  }
+  const buffer = new ArrayBuffer(size);
+  const bytes = new Uint8Array(buffer);
+  const view = new DataView(buffer);
+  view.setUint32(0, records.length);
+  let position = HEADER_BYTES;
+  for (let index = 0; index < records.length; index++) {
+    const record = records[index] as ChangelogRecord;
+    view.setUint32(position, record.key.byteLength);
+    view.setInt32(position + 4, record.value === null ? -1 : record.value.byteLength);
+    position += RECORD_HEADER_BYTES;
+    bytes.set(record.key, position);
+    position += record.key.byteLength;
+    if (record.value !== null) {
+      bytes.set(record.value, position);
+      position += record.value.byteLength;
+    }
+  }
+  return buffer;
+}
+
+/** The records of a packed buffer as views into it (Buffers, so the binding takes them as they are). */
+export function unpackRecords(buffer: ArrayBuffer): ChangelogRecord[] {
+  const view = new DataView(buffer);
+  const count = view.getUint32(0);
+  const records = new Array<ChangelogRecord>(count);
+  let position = HEADER_BYTES;
+  for (let index = 0; index < count; index++) {
+    const keyBytes = view.getUint32(position);
+    const valueBytes = view.getInt32(position + 4);
+    position += RECORD_HEADER_BYTES;
+    const key = Buffer.from(buffer, position, keyBytes);
+    position += keyBytes;
+    let value: Uint8Array | null = null;
+    if (valueBytes >= 0) {
+      value = Buffer.from(buffer, position, valueBytes);
+      position += valueBytes;
+    }
+    records[index] = { key, value };
+  }
+  if (position !== buffer.byteLength) throw new Error(`packed records end at ${position}, the buffer at ${buffer.byteLength}`);
+  return records;
+}
+
+export function packKeys(keys: readonly Uint8Array[]): ArrayBuffer {
+  return packRecords(keys.map((key) => ({ key, value: null })));
+}

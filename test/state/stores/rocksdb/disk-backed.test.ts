@@ -1,0 +1,155 @@
+// The streams runtime's persistent stores: RocksDB in the worker thread, a bounded cache here,
+// batched prefetch per input batch and synchronous reads for what the prefetch missed.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Serdes } from '../../../../core/serdes/serde.ts';
+import type { ChangelogRecord, StateStoreContext } from '../../../../core/topology/processor.ts';
+import { buildKeyValueStore, buildWindowStore, withBytesStoreProvider } from '../../../../state/stores/builders.ts';
+import { withSuffix } from '../../../../state/stores/bytes.ts';
+import { DiskBackedBytesStore } from '../../../../state/stores/rocksdb/disk-backed.ts';
+import { RemoteRocksDbTask } from '../../../../state/stores/rocksdb/worker/client.ts';
+
+const directories: string[] = [];
+const tasks: RemoteRocksDbTask[] = [];
+
+afterEach(async () => {
+  for (const task of tasks.splice(0)) await task.close();
+  for (const directory of directories.splice(0)) await rm(directory, { recursive: true, force: true });
+});
+
+async function openTask(directory?: string): Promise<{ task: RemoteRocksDbTask; directory: string }> {
+  const taskDirectory = directory ?? (await mkdtemp(path.join(tmpdir(), 'runnel-disk-backed-')));
+  if (directory === undefined) directories.push(taskDirectory);
+  const task = await RemoteRocksDbTask.open({
+    taskDirectory,
+    stores: [
+      { name: 'counts', kind: 'key-value', retentionMs: null },
+      { name: 'windows', kind: 'window', retentionMs: 120_000 },
+    ],
+  });
+  tasks.push(task);
+  return { task, directory: taskDirectory };
+}
+
+function context(logged: ChangelogRecord[] = []): StateStoreContext {
+  return {
+    applicationId: 'app',
+    taskId: '0_0',
+    partition: 0,
+    changelogTopic: 'app-store-changelog',
+    changelogWriter: { send: (_topic, _partition, key, value) => void logged.push({ key, value }) },
+    recordTimestampMs: () => 0,
+  };
+}
+
+const text = (value: string): Uint8Array => Buffer.from(value);
+
+describe('DiskBackedBytesStore', () => {
+  it('serves prefetched keys from its cache and other reads from the worker, seeing every earlier write', async () => {
+    const { task } = await openTask();
+    const store = new DiskBackedBytesStore('counts', task.store('counts'));
+    store.put(text('a'), text('1'));
+    store.put(text('b'), text('2'));
+    store.flush();
+    await task.commit();
+    const fresh = new DiskBackedBytesStore('counts', task.store('counts'));
+    await fresh.prefetch([text('a'), text('zz')]);
+    expect(Buffer.from(fresh.get(text('a')) as Uint8Array).toString()).toBe('1');
+    expect(fresh.get(text('zz'))).toBeNull();
+    expect(fresh.reads).toEqual({ cached: 2, waited: 0 });
+    // Not prefetched: a synchronous read from the worker, after the write posted before it.
+    fresh.put(text('c'), text('3'));
+    expect(Buffer.from(fresh.get(text('b')) as Uint8Array).toString()).toBe('2');
+    expect(fresh.range(null, null).map((entry) => Buffer.from(entry.key).toString())).toEqual(['a', 'b', 'c']);
+    expect(fresh.reads.waited).toBe(2);
+  });
+
+  it('keeps its cache bounded while RocksDB holds every key', async () => {
+    const { task } = await openTask();
+    const entriesMax = 2_500;
+    const store = new DiskBackedBytesStore('counts', task.store('counts'), { entriesMax, writeBatchRecords: 1_000 });
+    const keyCount = 20_000;
+    let cachedMax = 0;
+    for (let batch = 0; batch < keyCount / 1_000; batch++) {
+      const keys = Array.from({ length: 1_000 }, (_, index) => text(`key-${batch * 1_000 + index}`));
+      await store.prefetch(keys);
+      for (const key of keys) {
+        const previous = store.get(key);
+        store.put(key, text(String((previous === null ? 0 : Number(Buffer.from(previous).toString())) + 1)));
+        cachedMax = Math.max(cachedMax, store.cachedEntries);
+      }
+    }
+    store.flush();
+    await task.commit();
+    // Every read was prefetched (a batch needs at most 2,000 slots: a group and an entry per key),
+    // and the cache never held more than its bound, a tenth of the store's content.
+    expect(store.reads).toEqual({ cached: keyCount, waited: 0 });
+    expect(cachedMax).toBeLessThanOrEqual(entriesMax);
+    expect(store.approximateNumEntries()).toBeGreaterThanOrEqual(keyCount * 0.9);
+    const all = store.range(null, null);
+    expect(all).toHaveLength(keyCount);
+    expect(all.every((entry) => Buffer.from(entry.value).toString() === '1')).toBe(true);
+  });
+
+  it('serves a window store through the typed layers, with windows of prefetched keys cached whole', async () => {
+    const { task, directory } = await openTask();
+    const logged: ChangelogRecord[] = [];
+    const disk: DiskBackedBytesStore[] = [];
+    const build = () =>
+      withBytesStoreProvider(
+        (request) => {
+          const store = new DiskBackedBytesStore(request.name, task.store(request.name));
+          disk.push(store);
+          return store;
+        },
+        () => buildWindowStore({ name: 'windows', logging: true, caching: true, retentionMs: 120_000, windowSizeMs: 60_000, retainDuplicates: false }, Serdes.string(), Serdes.long()),
+      );
+    const windows = build();
+    windows.init(context(logged));
+    await (disk[0] as DiskBackedBytesStore).prefetch([text('k')]);
+    windows.put('k', 1, 0);
+    windows.put('k', 2, 60_000);
+    windows.put('j', 5, 60_000);
+    windows.flush();
+    expect(windows.fetchRange('k', 0, 1_000_000).map((entry) => [entry.windowStartMs, entry.value])).toEqual([
+      [0, 1],
+      [60_000, 2],
+    ]);
+    // Stream time 300,000 with retention 120,000 expires the first segments: dropped locally.
+    windows.put('k', 3, 300_000);
+    windows.flush();
+    await task.commit();
+    expect(logged.filter((record) => record.value === null)).toHaveLength(0);
+    const reopened = build();
+    reopened.init(context());
+    expect(reopened.fetchAll(0, 1_000_000).map((entry) => [entry.key.key, entry.key.window.startMs, entry.value])).toEqual([['k', 300_000, 3]]);
+    await task.close();
+    // Restoration skips changelog records older than the retention period.
+    const again = await openTask(directory);
+    const remote = again.task.store('windows');
+    const key = (name: string, startMs: number) => withSuffix(text(name), [startMs], 0);
+    remote.apply([
+      { key: key('old', 1_000), value: Serdes.long().serialize(7, 'w') },
+      { key: key('new', 400_000), value: Serdes.long().serialize(8, 'w') },
+    ]);
+    const restored = new DiskBackedBytesStore('windows', remote);
+    expect(restored.range(null, null).map((entry) => Buffer.from(entry.key.subarray(0, entry.key.byteLength - 12)).toString())).toEqual(['k', 'new']);
+  });
+
+  it('key-value stores built inside withBytesStoreProvider use the provided store', async () => {
+    const { task } = await openTask();
+    const store = withBytesStoreProvider(
+      (request) => (request.kind === 'key-value' ? new DiskBackedBytesStore(request.name, task.store(request.name)) : null),
+      () => buildKeyValueStore({ name: 'counts', logging: true, caching: true }, Serdes.string(), Serdes.long()),
+    );
+    store.init(context());
+    store.put('x', 41);
+    store.flush();
+    await task.commit();
+    expect(store.persistent).toBe(true);
+    expect(store.get('x')).toBe(41);
+    expect(buildKeyValueStore({ name: 'counts', logging: false, caching: false }, Serdes.string(), Serdes.long()).persistent).toBe(false);
+  });
+});
