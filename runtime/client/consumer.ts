@@ -135,7 +135,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   }
 
   /** A view of this consumer whose records carry typed keys and values (the key defaults to bytes). */
-  typed<V, K = Buffer | null>(serdes: { key?: Serde<K>; value: Serde<V> }): TypedConsumer<K, V> {
+  typed<V, K = Uint8Array>(serdes: { key?: Serde<K>; value: Serde<V> }): TypedConsumer<K, V> {
     return new TypedConsumer(this, serdes);
   }
 

@@ -13,5 +13,8 @@ export {
 export { murmur2, partitionForKey } from './partitioner.ts';
 export { BUILT_IN_ASSIGNORS, cooperativeStickyAssignor, partitionAssignor, rangeAssignor, roundRobinAssignor, stickyAssignor } from './group-protocol.ts';
 export type { Assignor, AssignmentMetadata, GroupMember, MemberAssignment, MemberSubscription, PartitionAssignor, TopicPartitions } from './group-protocol.ts';
-export { KafkaSerializationError, Serdes, TypedConsumer, TypedProducer } from './serdes.ts';
-export type { Serde, TypedMessage, TypedRecord } from './serdes.ts';
+export { KafkaSerializationError, TypedConsumer, TypedProducer } from './serdes.ts';
+export type { TypedMessage, TypedRecord } from './serdes.ts';
+// One set of serdes for the client, the DSL and the stores: core's.
+export { DeserializationError, Serdes, serde } from '../../core/serdes/index.ts';
+export type { Serde } from '../../core/serdes/index.ts';

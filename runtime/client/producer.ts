@@ -293,8 +293,8 @@ export class Producer {
     return this.transactions;
   }
 
-  /** A view of this producer that takes typed keys and values, e.g. `typed({ value: Serdes.json(Order) })`. */
-  typed<V, K = Buffer | null>(serdes: { key?: Serde<K>; value: Serde<V> }): TypedProducer<K, V> {
+  /** A view of this producer that takes typed keys and values through core's serdes, e.g. `typed({ key: Serdes.string(), value: Serdes.zod(Order) })`. */
+  typed<V, K = Uint8Array>(serdes: { key?: Serde<K>; value: Serde<V> }): TypedProducer<K, V> {
     return new TypedProducer(this, serdes);
   }
 

@@ -1,14 +1,18 @@
-// Serializers and deserializers for keys and values, and typed views of the producer and the
-// consumer built on them. Bytes, UTF-8 strings, JSON, and JSON checked by a zod schema whose
-// type the producer and consumer then carry: `Serdes.json(Order)` makes a producer that only
-// accepts orders and a consumer whose records' values are orders, validated on the way out and
-// on the way in (outside data is checked at the boundary; inside, types are trusted).
-import type { z } from 'zod';
+// Typed views of the producer and the consumer over serdes. The serdes are core's (core/serdes),
+// the same ones the DSL and the state stores use: bytes, strings, numbers, JSON, and JSON checked
+// by a zod schema whose type the producer and consumer then carry: `Serdes.zod(Order)` makes a
+// producer that only accepts orders and a consumer whose records' values are orders, validated
+// on the way out and on the way in (outside data is checked at the boundary; inside, types are
+// trusted). As everywhere in Runnel, null keys and values (tombstones) pass through as null and
+// never reach a serde.
+import { Serdes, type Serde } from '../../core/serdes/index.ts';
 import type { ConsumerRecord } from './fetch-records.ts';
-import type { HeaderInput } from './batch-builder.ts';
+import type { FieldInput, HeaderInput } from './batch-builder.ts';
 import { KafkaClientError } from './errors.ts';
 import type { Consumer } from './consumer.ts';
 import type { Producer, RecordMetadata } from './producer.ts';
+
+export type { Serde } from '../../core/serdes/index.ts';
 
 /** A value that could not be turned into bytes, or bytes that could not be turned into a value. */
 export class KafkaSerializationError extends KafkaClientError {
@@ -17,53 +21,14 @@ export class KafkaSerializationError extends KafkaClientError {
   }
 }
 
-export interface Serde<T> {
-  serialize(value: T, topic: string): Buffer | null;
-  deserialize(data: Buffer | null, topic: string): T;
-}
-
-const bytes: Serde<Buffer | null> = {
-  serialize: (value) => value,
-  deserialize: (data) => data,
-};
-
-const string: Serde<string | null> = {
-  serialize: (value) => (value === null ? null : Buffer.from(value, 'utf8')),
-  deserialize: (data) => (data === null ? null : data.toString('utf8')),
-};
-
-function parseJson(data: Buffer, topic: string): unknown {
-  try {
-    return JSON.parse(data.toString('utf8')) as unknown;
-  } catch (error) {
-    throw new KafkaSerializationError(`a record of ${topic} is not valid JSON: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-function json(): Serde<unknown>;
-function json<S extends z.ZodType>(schema: S): Serde<z.output<S>>;
-function json<S extends z.ZodType>(schema?: S): Serde<unknown> {
-  const check = (value: unknown, topic: string, direction: string): unknown => {
-    if (schema === undefined) return value;
-    const result = schema.safeParse(value);
-    if (result.success) return result.data;
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
-    throw new KafkaSerializationError(`${direction} ${topic} does not match its schema: ${problems}`);
-  };
-  return {
-    // A null value stays null: a tombstone, not the JSON text 'null'.
-    serialize: (value, topic) => (value === null ? null : Buffer.from(JSON.stringify(check(value, topic, 'a record for')), 'utf8')),
-    deserialize: (data, topic) => (data === null ? check(null, topic, 'a record of') : check(parseJson(data, topic), topic, 'a record of')),
-  };
-}
-
-/** The built-in serdes. `json(schema)` validates both ways and carries the schema's type. */
-export const Serdes = { bytes: (): Serde<Buffer | null> => bytes, string: (): Serde<string | null> => string, json };
+const bytes = Serdes.bytes();
 
 export interface TypedMessage<K, V> {
-  key?: K;
-  value: V;
-  headers?: Readonly<Record<string, Buffer | string | null>> | readonly HeaderInput[];
+  /** Undefined or null: no key. */
+  key?: K | null;
+  /** Null: a tombstone. */
+  value: V | null;
+  headers?: Readonly<Record<string, FieldInput>> | readonly HeaderInput[];
   partition?: number;
   timestamp?: number | bigint | Date;
 }
@@ -73,8 +38,8 @@ export interface TypedRecord<K, V> {
   partition: number;
   offset: bigint;
   timestamp: bigint;
-  key: K;
-  value: V;
+  key: K | null;
+  value: V | null;
   headers: ConsumerRecord['headers'];
 }
 
@@ -85,18 +50,26 @@ export class TypedProducer<K, V> {
   /** Serializes every message first, so one bad value fails the call before anything is sent. */
   async send(record: { topic: string; messages: readonly TypedMessage<K, V>[] }): Promise<RecordMetadata[]> {
     const { topic } = record;
-    const messages = record.messages.map((message) => {
-      const key = message.key === undefined ? null : this.serializeKey(message.key, topic);
-      const encoded = { ...message, key, value: this.serdes.value.serialize(message.value, topic) };
-      return encoded;
-    });
+    const messages = record.messages.map((message) => ({
+      ...message,
+      key: message.key === undefined || message.key === null ? null : this.serializeKey(message.key, topic),
+      value: message.value === null ? null : serialize(this.serdes.value, message.value, topic, 'value'),
+    }));
     return this.producer.send({ topic, messages });
   }
 
-  private serializeKey(key: K, topic: string): Buffer | null {
-    if (this.serdes.key !== undefined) return this.serdes.key.serialize(key, topic);
-    if (key === null || Buffer.isBuffer(key)) return key as Buffer | null;
+  private serializeKey(key: K, topic: string): Uint8Array {
+    if (this.serdes.key !== undefined) return serialize(this.serdes.key, key, topic, 'key');
+    if (key instanceof Uint8Array) return key;
     throw new KafkaSerializationError(`a key for ${topic} is not bytes; give the typed producer a key serde`);
+  }
+}
+
+function serialize<T>(serde: Serde<T>, value: T, topic: string, field: 'key' | 'value'): Uint8Array {
+  try {
+    return serde.serialize(value, topic);
+  } catch (error) {
+    throw new KafkaSerializationError(`a ${field} for ${topic} cannot be serialized (${serde.name}): ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -106,7 +79,7 @@ export class TypedConsumer<K, V> implements AsyncIterable<TypedRecord<K, V>> {
 
   /** The key serde defaults to bytes. */
   constructor(readonly consumer: Consumer, serdes: { key?: Serde<K>; value: Serde<V> }) {
-    this.serdes = { key: serdes.key ?? (bytes as unknown as Serde<K>), value: serdes.value };
+    this.serdes = { key: serdes.key ?? (bytes as Serde<unknown> as Serde<K>), value: serdes.value };
   }
 
   /**
@@ -126,12 +99,11 @@ export class TypedConsumer<K, V> implements AsyncIterable<TypedRecord<K, V>> {
     try {
       return {
         topic: record.topic, partition: record.partition, offset: record.offset, timestamp: record.timestamp, headers: record.headers,
-        key: this.serdes.key.deserialize(record.key, record.topic),
-        value: this.serdes.value.deserialize(record.value, record.topic),
+        key: record.key === null ? null : this.serdes.key.deserialize(record.key, record.topic),
+        value: record.value === null ? null : this.serdes.value.deserialize(record.value, record.topic),
       };
     } catch (error) {
       const where = `${record.topic}-${record.partition} at offset ${record.offset}`;
-      if (error instanceof KafkaSerializationError) throw new KafkaSerializationError(`${error.message} (${where})`, { cause: error });
       throw new KafkaSerializationError(`cannot deserialize the record of ${where}: ${(error as Error).message}`, { cause: error });
     }
   }

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { Admin } from '../../../runtime/client/admin.ts';
 import { Consumer, type ConsumerRecord, type TopicPartition } from '../../../runtime/client/consumer.ts';
 import { Producer } from '../../../runtime/client/producer.ts';
-import { KafkaSerializationError, Serdes, type TypedRecord } from '../../../runtime/client/serdes.ts';
+import { KafkaSerializationError, Serdes, type TypedRecord } from '../../../runtime/client/index.ts';
 import { cleanup, startBroker, type BrokerProcess } from '../../helpers/broker.ts';
 
 let broker: BrokerProcess;
@@ -48,12 +48,12 @@ const Order = z.object({ id: z.number().int(), item: z.string(), quantity: z.num
 describe('serdes', () => {
   it('sends and reads typed orders, validating on both sides, with headers', async () => {
     await admin.createTopics([{ topic: 'orders', numPartitions: 1 }]);
-    const orders = producer().typed({ key: Serdes.string(), value: Serdes.json(Order) });
+    const orders = producer().typed({ key: Serdes.string(), value: Serdes.zod(Order) });
     await orders.send({ topic: 'orders', messages: [{ key: 'c1', value: { id: 1, item: 'tea', quantity: 2 }, headers: { source: 'web' } }] });
     await expect(orders.send({ topic: 'orders', messages: [{ key: 'c2', value: { id: 2, item: 'cake', quantity: -1 } }] })).rejects.toThrow(/quantity/);
     // A record that does not match the schema, written around the typed producer.
     await producer().send({ topic: 'orders', messages: [{ key: 'c3', value: '{"id":"three"}' }] });
-    const reader = consumer().typed({ key: Serdes.string(), value: Serdes.json(Order) });
+    const reader = consumer().typed({ key: Serdes.string(), value: Serdes.zod(Order) });
     reader.consumer.assign([{ topic: 'orders', partition: 0, offset: 0n }]);
     const [first] = await pollUntil(() => reader.poll({ maxRecords: 1 }), 1);
     const typed: TypedRecord<string | null, z.output<typeof Order>> | undefined = first;
@@ -63,6 +63,32 @@ describe('serdes', () => {
     const failure = await pollUntil(() => reader.poll(), 1).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(KafkaSerializationError);
     expect((failure as Error).message).toMatch(/orders-0 at offset 1/);
+  });
+
+  it('passes a null value through as a tombstone, never to the serde', async () => {
+    await admin.createTopics([{ topic: 'orders-deleted', numPartitions: 1 }]);
+    const orders = producer().typed({ key: Serdes.string(), value: Serdes.zod(Order) });
+    await orders.send({ topic: 'orders-deleted', messages: [{ key: 'c1', value: { id: 1, item: 'tea', quantity: 2 } }, { key: 'c1', value: null }] });
+    const reader = consumer().typed({ key: Serdes.string(), value: Serdes.zod(Order) });
+    reader.consumer.assign([{ topic: 'orders-deleted', partition: 0, offset: 0n }]);
+    const records = await pollUntil(() => reader.poll(), 2);
+    expect(records.map((record) => [record.key, record.value])).toEqual([['c1', { id: 1, item: 'tea', quantity: 2 }], ['c1', null]]);
+  });
+
+  it('carries the schema type: a wrong key or value does not compile', () => {
+    const orders = producer().typed({ key: Serdes.string(), value: Serdes.zod(Order) });
+    const messages = (list: Parameters<typeof orders.send>[0]['messages']): number => list.length;
+    expect(messages([{ key: 'c1', value: { id: 1, item: 'tea', quantity: 2 } }])).toBe(1);
+    // @ts-expect-error quantity is a number in the schema
+    messages([{ key: 'c1', value: { id: 1, item: 'tea', quantity: 'two' } }]);
+    // @ts-expect-error the key serde takes strings
+    messages([{ key: 42, value: { id: 1, item: 'tea', quantity: 2 } }]);
+    const reader = consumer().typed({ value: Serdes.zod(Order) });
+    type Value = Awaited<ReturnType<typeof reader.poll>>[number]['value'];
+    const quantity = (value: Value): number | undefined => value?.quantity;
+    // @ts-expect-error an order has no price
+    const price = (value: Value): unknown => value?.price;
+    expect([quantity(null), price(null)]).toEqual([undefined, undefined]);
   });
 });
 
