@@ -88,14 +88,13 @@ async function finish(started: number): Promise<void> {
 
 async function produceAtRate(records: readonly TypedRecord<string, PageView>[]): Promise<void> {
   const producer = new Producer({ bootstrapServers: broker.bootstrap, clientId: 'demo-generator', lingerMs: 5 });
-  const keys = Serdes.string();
-  const values = serde(PageView);
+  const pageViews = producer.typed({ key: Serdes.string(), value: serde(PageView) });
   const chunk = Math.max(1, Math.round(rate / 10));
   const began = performance.now();
   try {
     for (let start = 0; start < records.length && !interrupted; start += chunk) {
       const slice = records.slice(start, start + chunk);
-      await producer.send({ topic: PAGE_VIEWS, messages: slice.map((record) => ({ key: keys.serialize(record.key as string, PAGE_VIEWS), value: values.serialize(record.value as PageView, PAGE_VIEWS), timestamp: record.timestamp })) });
+      await pageViews.send({ topic: PAGE_VIEWS, messages: slice });
       produced += slice.length;
       eventTime = Math.max(eventTime, slice.at(-1)?.timestamp ?? eventTime);
       const ahead = (produced / rate) * 1000 - (performance.now() - began);

@@ -1,10 +1,10 @@
 // What every example shares: a broker to run against (the one named by RUNNEL_BOOTSTRAP, or an
 // embedded one on a data directory, so each example runs with one command), topics created if
-// missing, typed records produced through serdes, an output topic read back as a table, and
-// polling for a condition instead of sleeping.
+// missing, a producer for the inputs (its typed() view takes the DSL's serdes as they are), an
+// output topic read back as a table, and polling for a condition instead of sleeping.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Admin, Consumer, KafkaProtocolError, Producer } from '../runtime/client/index.ts';
+import { Admin, Consumer, KafkaProtocolError, Producer, type TypedConsumer } from '../runtime/client/index.ts';
 import { startEmbeddedBroker } from '../runtime/streams/app/embedded.ts';
 import type { Serde } from '../dsl/index.ts';
 
@@ -59,29 +59,19 @@ export interface TypedRecord<K, V> {
   readonly timestamp: number;
 }
 
-/** Sends typed records through the serdes, in order, and waits for every acknowledgement. */
-export async function produceTyped<K, V>(bootstrap: string, topic: string, serdes: { key: Serde<K>; value: Serde<V> }, records: readonly TypedRecord<K, V>[]): Promise<void> {
-  const producer = new Producer({ bootstrapServers: bootstrap, clientId: 'example-producer', lingerMs: 5 });
-  try {
-    const messages = records.map((record) => ({
-      key: record.key === null ? null : serdes.key.serialize(record.key, topic),
-      value: record.value === null ? null : serdes.value.serialize(record.value, topic),
-      timestamp: record.timestamp,
-    }));
-    for (let start = 0; start < messages.length; start += 5_000) await producer.send({ topic, messages: messages.slice(start, start + 5_000) });
-  } finally {
-    await producer.close();
-  }
+/** A producer for an example's input records, e.g. `producer.typed({ key: Serdes.string(), value: serde(Order) })`. */
+export function exampleProducer(bootstrap: string): Producer {
+  return new Producer({ bootstrapServers: bootstrap, clientId: 'example-producer', lingerMs: 5 });
 }
 
 /** Reads a whole topic from the beginning without a group, decoding keys and values. */
 export class OutputTopic<K, V> {
-  private readonly consumer: Consumer;
+  private readonly reader: TypedConsumer<K, V>;
   readonly records: { key: K | null; value: V | null; timestamp: number }[] = [];
   private assigned = false;
 
-  constructor(private readonly bootstrap: string, private readonly topic: string, private readonly serdes: { key: Serde<K>; value: Serde<V> }) {
-    this.consumer = new Consumer({ bootstrapServers: bootstrap, clientId: 'example-reader', autoOffsetReset: 'earliest' });
+  constructor(private readonly bootstrap: string, private readonly topic: string, serdes: { key: Serde<K>; value: Serde<V> }) {
+    this.reader = new Consumer({ bootstrapServers: bootstrap, clientId: 'example-reader', autoOffsetReset: 'earliest' }).typed(serdes);
   }
 
   /** One more poll; returns every record read so far. */
@@ -89,16 +79,10 @@ export class OutputTopic<K, V> {
     if (!this.assigned) {
       const admin = new Admin({ bootstrapServers: this.bootstrap, clientId: 'example-reader-admin' });
       const [description] = await admin.describeTopics([this.topic]).finally(() => admin.close());
-      this.consumer.assign((description?.partitions ?? []).map((partition) => ({ topic: this.topic, partition: partition.partition, offset: 0n })));
+      this.reader.consumer.assign((description?.partitions ?? []).map((partition) => ({ topic: this.topic, partition: partition.partition, offset: 0n })));
       this.assigned = true;
     }
-    for (const record of await this.consumer.poll({ timeoutMs: 200, maxRecords: 50_000 })) {
-      this.records.push({
-        key: record.key === null ? null : this.serdes.key.deserialize(record.key, this.topic),
-        value: record.value === null ? null : this.serdes.value.deserialize(record.value, this.topic),
-        timestamp: Number(record.timestamp),
-      });
-    }
+    for (const record of await this.reader.poll({ timeoutMs: 200, maxRecords: 50_000 })) this.records.push({ key: record.key, value: record.value, timestamp: Number(record.timestamp) });
     return this.records;
   }
 
@@ -114,7 +98,7 @@ export class OutputTopic<K, V> {
   }
 
   async close(): Promise<void> {
-    await this.consumer.close();
+    await this.reader.consumer.close();
   }
 }
 

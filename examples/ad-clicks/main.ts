@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { Serdes, serde } from '../../dsl/index.ts';
 import { StreamsApp } from '../../runtime/streams/app/index.ts';
-import { ensureTopics, exampleBroker, exampleDirectory, isMain, OutputTopic, produceTyped, until, type TypedRecord } from '../support.ts';
+import { ensureTopics, exampleBroker, exampleDirectory, exampleProducer, isMain, OutputTopic, until, type TypedRecord } from '../support.ts';
 import { ATTRIBUTED_CLICKS, AttributedClick, CLICK_WINDOW_MS, CLICKS, Click, IMPRESSIONS, Impression, adClicksTopology } from './topology.ts';
 
 export interface AdTraffic {
@@ -50,17 +50,19 @@ export async function runAdClicks(bootstrap: string, stateDir: string, traffic: 
   const output = new OutputTopic(bootstrap, ATTRIBUTED_CLICKS, { key: Serdes.string(), value: serde(AttributedClick) });
   const expected = expectedAttributions(traffic);
   const seen = (): Set<string> => new Set(output.records.flatMap((record) => (record.value === null ? [] : [`${record.value.impressionId}->${record.value.clickId}`])));
+  const producer = exampleProducer(bootstrap);
   try {
     await app.start();
     // Impressions first, then clicks: whichever the application reads first, the other side is
     // within the join's ten minutes of grace (the traffic spans seven), so no pair is lost.
-    await produceTyped(bootstrap, IMPRESSIONS, { key: Serdes.string(), value: serde(Impression) }, traffic.impressions);
-    await produceTyped(bootstrap, CLICKS, { key: Serdes.string(), value: serde(Click) }, traffic.clicks);
+    await producer.typed({ key: Serdes.string(), value: serde(Impression) }).send({ topic: IMPRESSIONS, messages: traffic.impressions });
+    await producer.typed({ key: Serdes.string(), value: serde(Click) }).send({ topic: CLICKS, messages: traffic.clicks });
     await until(async () => { await output.poll(); return seen().size >= expected.size; }, 'every attributed click');
     // A little longer, so that a wrong extra pair would show up too.
     for (let extra = 0; extra < 5; extra++) await output.poll();
     return seen();
   } finally {
+    await producer.close();
     await output.close();
     await app.close();
   }

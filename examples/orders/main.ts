@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { Serdes, serde } from '../../dsl/index.ts';
 import { StreamsApp } from '../../runtime/streams/app/index.ts';
-import { ensureTopics, exampleBroker, exampleDirectory, isMain, OutputTopic, produceTyped, until, type TypedRecord } from '../support.ts';
+import { ensureTopics, exampleBroker, exampleDirectory, exampleProducer, isMain, OutputTopic, until, type TypedRecord } from '../support.ts';
 import { CUSTOMERS, Customer, ENRICHED_ORDERS, EnrichedOrder, ORDERS, ORDERS_WITH_CUSTOMER, Order, ordersTopology } from './topology.ts';
 
 export interface Shop {
@@ -37,19 +37,21 @@ export async function runOrders(bootstrap: string, stateDir: string, shop: Shop,
   const app = new StreamsApp(ordersTopology(), { applicationId, bootstrapServers: bootstrap, stateDir, commitIntervalMs: 200 });
   const enriched = new OutputTopic(bootstrap, ENRICHED_ORDERS, { key: Serdes.string(), value: serde(EnrichedOrder) });
   const view = new OutputTopic(bootstrap, ORDERS_WITH_CUSTOMER, { key: Serdes.string(), value: serde(EnrichedOrder) });
-  const customerSerdes = { key: Serdes.string(), value: serde(Customer) };
+  const producer = exampleProducer(bootstrap);
+  const customers = producer.typed({ key: Serdes.string(), value: serde(Customer) });
+  const orders = producer.typed({ key: Serdes.string(), value: serde(Order) });
   try {
     await app.start();
-    await produceTyped(bootstrap, CUSTOMERS, customerSerdes, shop.customers);
-    const customers = app.keyValueStore<string, Customer>('customers');
-    await until(() => app.state === 'RUNNING' && customers.approximateNumEntries() >= shop.customers.length, 'every customer in the table');
-    await produceTyped(bootstrap, ORDERS, { key: Serdes.string(), value: serde(Order) }, shop.orders);
+    await customers.send({ topic: CUSTOMERS, messages: shop.customers });
+    const table = app.keyValueStore<string, Customer>('customers');
+    await until(() => app.state === 'RUNNING' && table.approximateNumEntries() >= shop.customers.length, 'every customer in the table');
+    await orders.send({ topic: ORDERS, messages: shop.orders });
     const known = shop.orders.filter((order) => !order.value?.customerId.startsWith('ghost-')).length;
     await until(async () => {
       await Promise.all([enriched.poll(), view.poll()]);
       return enriched.table().size >= shop.orders.length && view.table().size >= known;
     }, 'every order enriched and in the view');
-    await produceTyped(bootstrap, CUSTOMERS, customerSerdes, shop.upgrades);
+    await customers.send({ topic: CUSTOMERS, messages: shop.upgrades });
     const upgraded = new Set(shop.upgrades.map((customer) => customer.key));
     await until(async () => {
       await view.poll();
@@ -58,6 +60,7 @@ export async function runOrders(bootstrap: string, stateDir: string, shop: Shop,
     await enriched.poll();
     return { enriched: enriched.table(), view: view.table() };
   } finally {
+    await producer.close();
     await Promise.all([enriched.close(), view.close()]);
     await app.close();
   }

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { Serdes, serde } from '../../dsl/index.ts';
 import { StreamsApp } from '../../runtime/streams/app/index.ts';
-import { ensureTopics, exampleBroker, exampleDirectory, isMain, OutputTopic, produceTyped, until, type TypedRecord } from '../support.ts';
+import { ensureTopics, exampleBroker, exampleDirectory, exampleProducer, isMain, OutputTopic, until, type TypedRecord } from '../support.ts';
 import { closingViews, expectedWindowCounts, generatePageViews } from './generator.ts';
 import { startQueryServer, type ViewsAnswer } from './http.ts';
 import { PAGE_VIEWS, PageView, VIEWS_PER_FIVE_MINUTES, VIEWS_PER_MINUTE, WindowCount, pageViewsTopology } from './topology.ts';
@@ -34,9 +34,10 @@ export async function runPageViews(bootstrap: string, stateDir: string, views: r
   const serdes = { key: Serdes.string(), value: serde(WindowCount) };
   const perMinute = new OutputTopic(bootstrap, VIEWS_PER_MINUTE, serdes);
   const perFive = new OutputTopic(bootstrap, VIEWS_PER_FIVE_MINUTES, serdes);
+  const producer = exampleProducer(bootstrap);
   try {
     await app.start();
-    await produceTyped(bootstrap, PAGE_VIEWS, { key: Serdes.string(), value: serde(PageView) }, [...views, ...closingViews(closeAt)]);
+    await producer.typed({ key: Serdes.string(), value: serde(PageView) }).send({ topic: PAGE_VIEWS, messages: [...views, ...closingViews(closeAt)] });
     await until(async () => {
       await Promise.all([perMinute.poll(), perFive.poll()]);
       return perMinute.table().size >= expectedPerMinute.size && perFive.table().size >= expectedPerFiveMinutes.size;
@@ -46,6 +47,7 @@ export async function runPageViews(bootstrap: string, stateDir: string, views: r
     const query = await response.json() as ViewsAnswer;
     return { perMinute: perMinute.table(), perFiveMinutes: perFive.table(), expectedPerMinute, expectedPerFiveMinutes, query };
   } finally {
+    await producer.close();
     await Promise.all([perMinute.close(), perFive.close()]);
     await app.close();
     await queries.close();

@@ -13,7 +13,7 @@ import { StreamsApp } from '../../runtime/streams/app/index.ts';
 import { resetApplication } from '../../runtime/streams/reset.ts';
 import { generatePageViews } from '../page-views/generator.ts';
 import { PageView } from '../page-views/topology.ts';
-import { ensureTopics, exampleBroker, exampleDirectory, isMain, OutputTopic, produceTyped, until, type TypedRecord } from '../support.ts';
+import { ensureTopics, exampleBroker, exampleDirectory, exampleProducer, isMain, OutputTopic, until, type TypedRecord } from '../support.ts';
 import { PAGE_STATS, PageStats, VISITS, pageStatsV1, pageStatsV2 } from './topology.ts';
 
 const APPLICATION_ID = 'page-stats';
@@ -58,7 +58,8 @@ export interface ReplayRun {
 
 export async function runReplay(bootstrap: string, stateDir: string, views: readonly TypedRecord<string, PageView>[], log: (line: string) => void = () => undefined): Promise<ReplayRun> {
   await ensureTopics(bootstrap, [{ topic: VISITS, partitions: PARTITIONS }, { topic: PAGE_STATS, partitions: PARTITIONS }]);
-  await produceTyped(bootstrap, VISITS, { key: Serdes.string(), value: serde(PageView) }, views);
+  const producer = exampleProducer(bootstrap);
+  await producer.typed({ key: Serdes.string(), value: serde(PageView) }).send({ topic: VISITS, messages: views }).finally(() => producer.close());
   const output = new OutputTopic(bootstrap, PAGE_STATS, { key: Serdes.string(), value: serde(PageStats) });
   const admin = new Admin({ bootstrapServers: bootstrap, clientId: 'replay-example' });
   try {

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { Serdes } from '../../dsl/index.ts';
 import { StreamsApp } from '../../runtime/streams/app/index.ts';
-import { ensureTopics, exampleBroker, exampleDirectory, isMain, OutputTopic, produceTyped, until } from '../support.ts';
+import { ensureTopics, exampleBroker, exampleDirectory, exampleProducer, isMain, OutputTopic, until } from '../support.ts';
 import { TEXT_LINES, WORD_COUNTS, wordCountTopology, wordsOf } from './topology.ts';
 
 export const SAMPLE_LINES = [
@@ -30,7 +30,9 @@ export interface WordCountResult {
 /** Produces `lines`, runs the application until the output holds every count, and returns what it saw. */
 export async function runWordCount(bootstrap: string, stateDir: string, lines: readonly string[], applicationId = 'word-count'): Promise<WordCountResult> {
   await ensureTopics(bootstrap, [{ topic: TEXT_LINES, partitions: 3 }, { topic: WORD_COUNTS, partitions: 3 }]);
-  await produceTyped(bootstrap, TEXT_LINES, { key: Serdes.string(), value: Serdes.string() }, lines.map((line, index) => ({ key: `line-${index}`, value: line, timestamp: Date.now() })));
+  const producer = exampleProducer(bootstrap);
+  const messages = lines.map((line, index) => ({ key: `line-${index}`, value: line }));
+  await producer.typed({ key: Serdes.string(), value: Serdes.string() }).send({ topic: TEXT_LINES, messages }).finally(() => producer.close());
   const app = new StreamsApp(wordCountTopology(), { applicationId, bootstrapServers: bootstrap, stateDir, commitIntervalMs: 200 });
   const output = new OutputTopic(bootstrap, WORD_COUNTS, { key: Serdes.string(), value: Serdes.long() });
   const expected = countWords(lines);

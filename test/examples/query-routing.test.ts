@@ -7,7 +7,7 @@ import { StreamsApp } from '../../runtime/streams/app/index.ts';
 import { closingViews, expectedWindowCounts, generatePageViews, PAGES } from '../../examples/page-views/generator.ts';
 import { startQueryServer, type QueryServer, type ViewsAnswer } from '../../examples/page-views/http.ts';
 import { PAGE_VIEWS, PageView, VIEWS_PER_FIVE_MINUTES, VIEWS_PER_MINUTE, pageViewsTopology } from '../../examples/page-views/topology.ts';
-import { ensureTopics, produceTyped, until } from '../../examples/support.ts';
+import { ensureTopics, exampleProducer, until } from '../../examples/support.ts';
 import { cleanup, startBroker, temporaryDirectory, type BrokerProcess } from '../helpers/broker.ts';
 
 const MINUTE = 60_000;
@@ -45,7 +45,8 @@ describe('page-views HTTP queries over two instances', () => {
       await until(() => instances.every((instance) => instance.app.state === 'RUNNING' && instance.app.activeTaskIds().length > 0), 'both instances running with tasks');
       const views = generatePageViews({ count: 3_000, startMs: Date.UTC(2026, 10, 21, 12), stepMs: 50 });
       const closeAt = Math.max(...views.map((view) => view.timestamp)) + 10 * MINUTE;
-      await produceTyped(broker.bootstrap, PAGE_VIEWS, { key: Serdes.string(), value: serde(PageView) }, [...views, ...closingViews(closeAt)]);
+      const producer = exampleProducer(broker.bootstrap);
+      await producer.typed({ key: Serdes.string(), value: serde(PageView) }).send({ topic: PAGE_VIEWS, messages: [...views, ...closingViews(closeAt)] }).finally(() => producer.close());
       const expected = expectedWindowCounts(views, MINUTE, MINUTE, closeAt);
       const closedMinutes = (answer: ViewsAnswer): [number, number][] => answer.minutes.filter((minute) => minute.windowEnd + 10_000 <= closeAt).map((minute) => [minute.windowStart, minute.views]);
       const expectedMinutes = (page: string): [number, number][] => [...expected.values()].filter((count) => count.page === page).map((count) => [count.windowStart, count.views] as [number, number]).sort((a, b) => a[0] - b[0]);
