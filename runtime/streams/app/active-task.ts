@@ -1,9 +1,14 @@
 // An active task on a broker: the engine's StreamTask, its input buffer and its local state.
-// Creating one restores every logged store before the task sees a record: first the local
-// RocksDB copy, then the changelog from the checkpoint offset to its current end.
+// Creating one restores every logged store before the task sees a record: the changelog from
+// the checkpoint offset to its current end is written into the task's RocksDB stores (or, with
+// in-memory stores, the whole changelog into memory), with progress reported as it goes.
+// Before each batch of input is processed, the batch's record keys are prefetched from the
+// stores (see TaskState).
 import type { ChangelogRecord, StateStore } from '../../../core/topology/processor.ts';
 import { findStore, subtopologyStores, type Topology } from '../../../core/topology/topology.ts';
 import type { TopicRecord } from '../../../core/topology/record.ts';
+import type { RestoreProgress } from '../../../state/stores/rocksdb/restore.ts';
+import { withBytesStoreProvider } from '../../../state/stores/builders.ts';
 import type { Consumer } from '../../client/index.ts';
 import { PartitionGroup } from '../partition-group.ts';
 import { StreamTask, type DeserializationErrorHandler } from '../task.ts';
@@ -17,7 +22,7 @@ const BUFFERED_RECORDS_MAX = 1_000_000;
 
 export interface RestoreReport {
   readonly taskId: string;
-  /** Records loaded from the local RocksDB copy. */
+  /** Entries the local RocksDB copy already held (vouched for by the checkpoint). */
   readonly localRecords: number;
   /** Records read from the changelogs after the checkpoint. */
   readonly changelogRecords: number;
@@ -38,7 +43,12 @@ export interface ActiveTaskOptions {
   readonly globalStores: ReadonlyMap<string, StateStore>;
   readonly partitionCount: (topic: string) => number;
   readonly log: (message: string) => void;
+  /** Told how restoration goes, at most every restoreProgressIntervalMs and once at the end. */
+  readonly onRestoreProgress?: (taskId: string, progress: RestoreProgress) => void;
 }
+
+/** How often restoration progress is reported. */
+const RESTORE_PROGRESS_INTERVAL_MS = 500;
 
 export function loggedStores(topology: Topology, applicationId: string, subtopologyId: number): LoggedStore[] {
   const subtopology = topology.subtopologies.find((candidate) => candidate.id === subtopologyId);
@@ -46,12 +56,14 @@ export function loggedStores(topology: Topology, applicationId: string, subtopol
   return subtopologyStores(subtopology).flatMap((storeName) => {
     const descriptor = findStore(topology, storeName);
     if (descriptor === undefined || !descriptor.logging || descriptor.changelogTopic === null) return [];
-    return [{ storeName, changelogTopic: `${applicationId}-${descriptor.changelogTopic}` }];
+    return [{ storeName, changelogTopic: `${applicationId}-${descriptor.changelogTopic}`, kind: descriptor.kind, retentionMs: descriptor.retentionMs }];
   });
 }
 
 export class ActiveTask {
   readonly queue = new PartitionGroup(BUFFERED_RECORDS_MAX);
+  /** Record keys added since the last prefetch. */
+  private unprefetchedKeys: Uint8Array[] = [];
 
   private constructor(readonly plan: TaskPlan, readonly task: StreamTask, readonly state: TaskState, readonly stores: readonly LoggedStore[]) {}
 
@@ -68,19 +80,16 @@ export class ActiveTask {
     const ends = new Map(stores.map((store) => [store.changelogTopic, endsById.get(`${store.changelogTopic}\u0000${plan.partition}`) ?? 0n]));
     const state = await TaskState.open({ directory: options.directory, partition: plan.partition, stores, persistent: options.persistent, exactlyOnce: options.exactlyOnce, changelogEnds: ends, log: options.log });
     try {
-      const restored = new Map<string, ChangelogRecord[]>();
       let localRecords = 0;
-      for (const store of stores) {
-        const records = await state.localRecords(store.storeName);
-        localRecords += records.length;
-        restored.set(store.changelogTopic, records);
-      }
-      let changelogRecords = 0;
+      for (const store of stores) localRecords += await state.localEntries(store.storeName);
+      // With in-memory stores the whole changelog is gathered here; RocksDB stores take it directly.
+      const inMemory = new Map<string, ChangelogRecord[]>(stores.map((store) => [store.changelogTopic, []]));
       const ranges = stores.map((store) => ({ topic: store.changelogTopic, partition: plan.partition, from: state.restoreFrom(store.changelogTopic) }));
-      await readChangelogs(options.restoreConsumer, ranges, (topic, _partition, records) => {
-        changelogRecords += records.length;
-        restored.get(topic)?.push(...records);
-        state.stageRestored(topic, records);
+      const meter = new TaskRestoreMeter(plan.id, ranges.reduce((sum, range) => sum + Math.max(0, Number((ends.get(range.topic) ?? 0n) - range.from)), 0), options.onRestoreProgress);
+      await readChangelogs(options.restoreConsumer, ranges, async (topic, _partition, records) => {
+        meter.restored(records.length);
+        if (state.persistent) await state.stageRestored(topic, records);
+        else for (const record of records) inMemory.get(topic)?.push(record);
       });
       const task = new StreamTask({
         applicationId: options.applicationId,
@@ -100,18 +109,34 @@ export class ActiveTask {
         log: options.log,
         partitionCount: options.partitionCount,
       });
-      task.init((_storeName, topic) => restored.get(topic) ?? []);
-      restored.clear();
+      withBytesStoreProvider(
+        (request) => state.bytesStoreFor(request),
+        () => task.init((storeName, topic) => (state.persistent ? state.localContent(storeName) : (inMemory.get(topic) ?? []))),
+      );
+      inMemory.clear();
       await state.checkpoint(ends);
-      return { task: new ActiveTask(plan, task, state, stores), report: { taskId: plan.id, localRecords, changelogRecords, durationMs: Date.now() - startedMs } };
+      meter.finish(options.onRestoreProgress !== undefined && meter.total + meter.count > 0);
+      return { task: new ActiveTask(plan, task, state, stores), report: { taskId: plan.id, localRecords, changelogRecords: meter.count, durationMs: Date.now() - startedMs } };
     } catch (error) {
       await state.close().catch(() => undefined);
       throw error;
     }
   }
 
+  /**
+   * Loads what the buffered records will read from the stores: one batched RocksDB read per
+   * store for all their keys. The poll loop awaits it before processBuffered.
+   */
+  async prefetch(): Promise<void> {
+    if (this.unprefetchedKeys.length === 0) return;
+    const keys = this.unprefetchedKeys;
+    this.unprefetchedKeys = [];
+    await this.state.prefetch(keys);
+  }
+
   addRecords(topic: string, partition: number, records: readonly TopicRecord[]): void {
     if (!this.queue.addRecords(topic, partition, records)) throw new Error(`task ${this.id}: input buffer is full`);
+    if (this.state.persistent) for (const record of records) if (record.key !== null) this.unprefetchedKeys.push(record.key);
   }
 
   /** Processes every buffered record in timestamp order; returns how many. */
@@ -132,5 +157,40 @@ export class ActiveTask {
       if (end !== undefined) written.set(store.changelogTopic, end);
     }
     return written;
+  }
+}
+
+/** Restoration progress of one task over all its changelogs (records restored, total, rate, ETA). */
+class TaskRestoreMeter {
+  count = 0;
+  private readonly startedMs = Date.now();
+  private lastReportMs = Date.now();
+
+  constructor(
+    private readonly taskId: string,
+    /** Records expected: changelog end offsets minus starting offsets (compaction leaves gaps, so fewer may come). */
+    readonly total: number,
+    private readonly listener: ((taskId: string, progress: RestoreProgress) => void) | undefined,
+  ) {}
+
+  restored(count: number): void {
+    this.count += count;
+    const nowMs = Date.now();
+    if (this.listener === undefined || nowMs - this.lastReportMs < RESTORE_PROGRESS_INTERVAL_MS) return;
+    this.lastReportMs = nowMs;
+    this.listener(this.taskId, this.progress(nowMs, false));
+  }
+
+  /** Reports the end, when report says so (nothing is reported for a task with nothing to restore). */
+  finish(report: boolean): void {
+    if (report) this.listener?.(this.taskId, this.progress(Date.now(), true));
+  }
+
+  private progress(nowMs: number, done: boolean): RestoreProgress {
+    const elapsedMs = Math.max(1, nowMs - this.startedMs);
+    const recordsPerSecond = (this.count * 1000) / elapsedMs;
+    const remaining = Math.max(0, this.total - this.count);
+    const etaMs = done ? 0 : recordsPerSecond > 0 ? (remaining * 1000) / recordsPerSecond : null;
+    return { restored: this.count, total: done ? this.count : this.total, recordsPerSecond, etaMs, done, nextOffset: -1n };
   }
 }

@@ -1,18 +1,17 @@
 // The local state of one task: its directory `<state.dir>/<application.id>/<task>`, a RocksDB
-// instance in its `rocksdb` folder holding each logged store as a column family, and the
-// `.checkpoint` file that says up to which changelog offset that copy is complete.
+// database in its `rocksdb` folder holding each logged store as a column family, and the
+// `.checkpoint` file that says up to which changelog offset that database is complete.
 //
-// The engine's stores are synchronous and RocksDB answers with promises, so a store runs in
-// memory and RocksDB keeps a copy of it: every change the store logs (the ChangelogWriter sees
-// the exact key and value bytes written to the innermost store) is staged into the store's
-// column family too, and the staged batch is written on commit before the checkpoint. Changes
-// are collected in a plain list per store and handed to RocksDB as whole write batches (every
-// localCopyBatchRecords changes, and on commit): no per-change key copy or hashing, because the
-// cache above already merged repeated writes of a key and the bytes a store logs are never
-// changed afterwards (the producer holds on to the same bytes until it encodes them). On start
-// the copy is loaded back, and only the changelog after the checkpoint is read from the broker.
-// The cost is memory: a store's whole content lives in the process. Without a checkpoint the
-// copy cannot be trusted (a crash before the first commit), so it is wiped.
+// The database is the store: the engine's logged stores are built over DiskBackedBytesStore
+// (see withBytesStoreProvider), which keeps a bounded cache here and the data in RocksDB, in the
+// process's RocksDB worker thread. State is therefore bounded by disk, not memory. Before each
+// batch of input the task prefetches the batch's record keys from every store with one batched
+// read per store; reads the prefetch did not cover wait for the worker. Restoration writes the
+// changelog tail after the checkpoint straight into RocksDB; nothing is loaded into memory. A
+// store the user built over a bytes store of their own (a supplier) is the exception: it is
+// loaded from the local copy at start and its logged changes are copied into RocksDB.
+// Without a checkpoint the database cannot be trusted (a crash before the first commit), so it
+// is wiped and rebuilt from the changelog.
 //
 // Under exactly-once the checkpoint is deleted once the task has restored and is written again
 // only on a clean close, as Kafka Streams does: RocksDB may hold writes of a transaction that
@@ -21,14 +20,21 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ChangelogRecord } from '../../../core/topology/processor.ts';
+import type { StoreKind } from '../../../core/topology/topology.ts';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint, type ChangelogOffset } from '../../../state/checkpoint/checkpoint.ts';
-import { RocksDbTask } from '../../../state/stores/rocksdb/task.ts';
+import type { BytesStoreRequest } from '../../../state/stores/builders.ts';
+import { DiskBackedBytesStore } from '../../../state/stores/rocksdb/disk-backed.ts';
+import { RemoteRocksDbTask } from '../../../state/stores/rocksdb/worker/client.ts';
+import type { KeyValueBytesStore } from '../../../state/stores/types.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
 
 export interface LoggedStore {
   readonly storeName: string;
   /** Full changelog topic name. */
   readonly changelogTopic: string;
+  readonly kind: StoreKind;
+  /** Window and session stores' retention; null for key-value stores. */
+  readonly retentionMs: number | null;
 }
 
 export interface TaskStateOptions {
@@ -47,13 +53,18 @@ export interface TaskStateOptions {
 export class TaskState {
   /** Next changelog offset the local state covers, by changelog topic. */
   readonly positions = new Map<string, bigint>();
-  private readonly storeByTopic = new Map<string, string>();
-  /** Logged changes not yet handed to RocksDB, by changelog topic. */
+  private readonly storeByTopic = new Map<string, LoggedStore>();
+  /** The engine's stores over RocksDB, by store name. */
+  private readonly diskStores = new Map<string, DiskBackedBytesStore>();
+  /** Changes of stores the user built over their own bytes store, not yet copied to RocksDB, by topic. */
   private readonly unwritten = new Map<string, ChangelogRecord[]>();
   private checkpointDeleted = false;
+  /** Restored records posted since the last barrier, and the barrier: a commit in the worker. */
+  private restoredSinceBarrier = 0;
+  private restoreBarrier: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly options: TaskStateOptions, private readonly rocksdb: RocksDbTask | null) {
-    for (const store of options.stores) this.storeByTopic.set(store.changelogTopic, store.storeName);
+  private constructor(private readonly options: TaskStateOptions, private readonly rocksdb: RemoteRocksDbTask | null) {
+    for (const store of options.stores) this.storeByTopic.set(store.changelogTopic, store);
   }
 
   /** Opens the task directory, wiping the local copy when no checkpoint vouches for it. */
@@ -76,25 +87,67 @@ export class TaskState {
       await rm(path.join(options.directory, 'rocksdb'), { recursive: true, force: true });
       offsets.clear();
     }
-    const rocksdb = await RocksDbTask.open({ taskDirectory: options.directory, storeNames: options.stores.map((store) => store.storeName) });
+    const stores = options.stores.map((store) => ({ name: store.storeName, kind: store.kind, retentionMs: store.retentionMs }));
+    const rocksdb = await RemoteRocksDbTask.open({ taskDirectory: options.directory, stores });
     const state = new TaskState(options, rocksdb);
     for (const [topic, offset] of offsets) state.positions.set(topic, offset);
     return state;
   }
 
-  /** The local copy of a store, to restore before the changelog tail. */
-  async localRecords(storeName: string): Promise<ChangelogRecord[]> {
-    if (this.rocksdb === null) return [];
-    const entries = await this.rocksdb.store(storeName).all();
-    return entries.map((entry) => ({ key: entry.key, value: entry.value }));
+  /** Whether the stores live in RocksDB (else in memory, restored in full at every start). */
+  get persistent(): boolean {
+    return this.rocksdb !== null;
   }
 
-  /** The local copy of a store as a standby updater writes it: whole batches, then a flush. */
+  /**
+   * The innermost store for one of the engine's stores (a BytesStoreProvider): a disk-backed
+   * store for a logged store of this task, null (in memory) for every other.
+   */
+  bytesStoreFor(request: BytesStoreRequest): KeyValueBytesStore | null {
+    const store = this.options.stores.find((candidate) => candidate.storeName === request.name);
+    if (this.rocksdb === null || store === undefined || !request.logging) return null;
+    if (store.kind !== request.kind) throw new Error(`store ${request.name} is described as a ${store.kind} store but built as a ${request.kind} store`);
+    const disk = new DiskBackedBytesStore(request.name, this.rocksdb.store(request.name));
+    this.diskStores.set(request.name, disk);
+    return disk;
+  }
+
+  /** Loads the groups of these record keys into every store's cache, one batched read per store. */
+  async prefetch(recordKeys: readonly Uint8Array[]): Promise<void> {
+    if (recordKeys.length === 0 || this.diskStores.size === 0) return;
+    await Promise.all([...this.diskStores.values()].map((store) => store.prefetch(recordKeys)));
+  }
+
+  /** The stores over RocksDB, for tests and metrics. */
+  diskBackedStores(): ReadonlyMap<string, DiskBackedBytesStore> {
+    return this.diskStores;
+  }
+
+  /**
+   * What the engine restores into a store at init: nothing for a store over RocksDB (restoration
+   * wrote there already); the whole local copy for a store built over the user's own bytes store.
+   * Call after the stores are built.
+   */
+  localContent(storeName: string): ChangelogRecord[] {
+    if (this.rocksdb === null || this.diskStores.has(storeName)) return [];
+    return this.rocksdb.store(storeName).rangeSync(null, null);
+  }
+
+  /** Entries a store's local copy holds (a scan in the worker), for the restore report. */
+  async localEntries(storeName: string): Promise<number> {
+    if (this.rocksdb === null) return 0;
+    return this.rocksdb.store(storeName).count();
+  }
+
+  /** The local copy of a store as a standby updater writes it: whole batches, then a commit. */
   standbyTarget(storeName: string): { applyBatch(records: readonly ChangelogRecord[]): Promise<void>; flush(): Promise<void> } {
     const rocksdb = this.rocksdb;
     if (rocksdb === null) throw new Error(`task directory ${this.options.directory}: a standby needs persistent stores`);
     const store = rocksdb.store(storeName);
-    return { applyBatch: (records) => store.applyBatch(records), flush: () => store.flush() };
+    return {
+      applyBatch: async (records) => store.apply(records),
+      flush: () => rocksdb.commit(),
+    };
   }
 
   /** Where restoration from the changelog starts for a store's changelog topic. */
@@ -102,20 +155,32 @@ export class TaskState {
     return this.positions.get(changelogTopic) ?? 0n;
   }
 
-  /** Applies restored changelog records to the local copy (staged until the next write). */
-  stageRestored(changelogTopic: string, records: readonly ChangelogRecord[]): void {
-    if (this.rocksdb === null || !this.storeByTopic.has(changelogTopic)) return;
-    this.submit(changelogTopic, records);
+  /**
+   * Writes restored changelog records into RocksDB, as one batch after every earlier write.
+   * Resolves at once unless restoredInFlightMax records are waiting to be written: then it waits
+   * for the worker to catch up with the writes before the last barrier, so a fast changelog
+   * pins a bounded amount of memory while decoding and writing still overlap.
+   */
+  async stageRestored(changelogTopic: string, records: readonly ChangelogRecord[]): Promise<void> {
+    const store = this.storeByTopic.get(changelogTopic);
+    if (this.rocksdb === null || store === undefined) return;
+    this.rocksdb.store(store.storeName).apply(records);
+    this.restoredSinceBarrier += records.length;
+    if (this.restoredSinceBarrier < STREAMS_APP_LIMITS.restoreBatchRecords * 5) return;
+    this.restoredSinceBarrier = 0;
+    await this.restoreBarrier;
+    this.restoreBarrier = this.rocksdb.commit();
+    // Awaited at the next barrier or checkpoint; until then a failure must not go unhandled.
+    this.restoreBarrier.catch(() => undefined);
   }
 
-  /** Tees one logged change into the local copy. */
+  /** Copies one logged change into RocksDB when the store is not itself over RocksDB. */
   stageChange(changelogTopic: string, key: Uint8Array, value: Uint8Array | null): void {
     if (this.rocksdb === null) return;
+    const store = this.storeByTopic.get(changelogTopic);
+    if (store === undefined || this.diskStores.has(store.storeName)) return;
     let changes = this.unwritten.get(changelogTopic);
-    if (changes === undefined) {
-      if (!this.storeByTopic.has(changelogTopic)) return;
-      this.unwritten.set(changelogTopic, (changes = []));
-    }
+    if (changes === undefined) this.unwritten.set(changelogTopic, (changes = []));
     changes.push({ key, value });
     if (changes.length >= STREAMS_APP_LIMITS.localCopyBatchRecords) this.submitUnwritten(changelogTopic);
   }
@@ -124,31 +189,22 @@ export class TaskState {
     const changes = this.unwritten.get(changelogTopic);
     if (changes === undefined || changes.length === 0) return;
     this.unwritten.set(changelogTopic, []);
-    this.submit(changelogTopic, changes);
+    const store = this.storeByTopic.get(changelogTopic);
+    if (this.rocksdb !== null && store !== undefined) this.rocksdb.store(store.storeName).apply(changes);
   }
 
   /**
-   * Hands records to RocksDB as one write batch; batches apply in order. A failure is kept by
-   * the store and thrown by the next writeStaged, at the checkpoint, so it is not raised here.
-   */
-  private submit(changelogTopic: string, records: readonly ChangelogRecord[]): void {
-    const storeName = this.storeByTopic.get(changelogTopic);
-    if (this.rocksdb === null || storeName === undefined || records.length === 0) return;
-    this.rocksdb.store(storeName).applyBatch(records).catch(() => undefined);
-  }
-
-  /**
-   * Writes the staged changes, then the checkpoint with the changelog offsets the copy now
-   * covers (under exactly-once: removes it, unless the task is closing cleanly). The caller has
-   * flushed the producer (committed the transaction), so `written` holds acknowledged offsets.
+   * Waits until RocksDB holds every write so far, then writes the checkpoint with the changelog
+   * offsets the copy now covers (under exactly-once: removes it, unless the task is closing
+   * cleanly). The caller has flushed the stores (their writes are posted) and the producer
+   * (committed the transaction), so `written` holds acknowledged offsets.
    */
   async checkpoint(written: ReadonlyMap<string, bigint>, closing = false): Promise<void> {
     for (const [topic, next] of written) if (next > (this.positions.get(topic) ?? 0n)) this.positions.set(topic, next);
     if (this.rocksdb === null) return;
-    for (const store of this.options.stores) {
-      this.submitUnwritten(store.changelogTopic);
-      await this.rocksdb.store(store.storeName).writeStaged();
-    }
+    for (const topic of this.unwritten.keys()) this.submitUnwritten(topic);
+    await this.restoreBarrier;
+    await this.rocksdb.commit();
     if (this.options.exactlyOnce && !closing) {
       if (!this.checkpointDeleted) await deleteCheckpoint(this.options.directory);
       this.checkpointDeleted = true;

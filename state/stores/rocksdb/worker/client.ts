@@ -194,6 +194,11 @@ export class RemoteStore {
     return records.map((record) => ({ key: record.key, value: record.value as Uint8Array }));
   }
 
+  /** Entries stored, counted exactly by a scan in the worker. */
+  async count(): Promise<number> {
+    return (await this.worker.call({ op: 'count', sync: false, task: this.task, store: this.spec.name })) as number;
+  }
+
   countSync(): number {
     return this.worker.callSync({ op: 'count', sync: true, task: this.task, store: this.spec.name }) as number;
   }

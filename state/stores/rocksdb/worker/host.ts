@@ -25,6 +25,7 @@ interface HostStore {
   loadGroups(groupKeys: readonly Uint8Array[]): Promise<ChangelogRecord[]>;
   /** Entries with from <= key <= to in byte order; null bounds are open. */
   range(from: Uint8Array | null, to: Uint8Array | null): Promise<ChangelogRecord[]>;
+  /** Entries stored, counted exactly (a scan). */
   count(): Promise<number>;
   /** Largest window start or session end stored, -1 for key-value stores. */
   streamTimeMs(): number;
@@ -65,7 +66,11 @@ function keyValueStore(name: string, inner: RocksDbKeyValueStore): HostStore {
       return found;
     },
     range: async (from, to) => (await inner.range(from, to)).map((entry) => ({ key: entry.key, value: entry.value })),
-    count: () => inner.approximateNumEntries(),
+    count: async () => {
+      let count = 0;
+      for await (const _entry of inner.entries(null, null)) count++;
+      return count;
+    },
     streamTimeMs: () => -1,
     commit: async () => {
       await inner.writeStaged();
