@@ -22,6 +22,8 @@ import type { ConsumerRecord, TopicPartition } from '../../client/index.ts';
 import { StreamsProcessingError } from '../task.ts';
 import { StateDirectory, taskDirectoryName } from '../../../state/directory/index.ts';
 import type { ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore } from '../../../state/stores/types.ts';
+import { ProgressPrinter, renderRestoreProgress } from '../../../state/stores/progress-bar.ts';
+import type { RestoreProgress } from '../../../state/stores/rocksdb/restore.ts';
 import { ActiveTask, type RestoreReport } from './active-task.ts';
 import { closeClients, createClients, type Clients } from './clients.ts';
 import { parseStreamsConfig, StreamsConfigError, type StreamsConfig, type StreamsConfigInput } from './config.ts';
@@ -74,6 +76,9 @@ export class StreamsApp {
   private currentState: StreamsState = 'CREATED';
   private readonly stateListeners: StateListener[] = [];
   private readonly restoreListeners: ((report: RestoreReport) => void)[] = [];
+  /** Restoration progress: a bar rewritten in place when stdout is a terminal, else a line per task. */
+  private readonly restoreProgressListeners: ((taskId: string, progress: RestoreProgress) => void)[] = [];
+  private readonly restoreProgressPrinter = new ProgressPrinter(process.stdout);
   private readonly commitListeners: CommitListener[] = [];
   private uncaughtErrorHandler: UncaughtErrorHandler = () => 'shutdown-client';
   private clients: Clients | null = null;
@@ -131,6 +136,11 @@ export class StreamsApp {
 
   onRestore(listener: (report: RestoreReport) => void): void {
     this.restoreListeners.push(listener);
+  }
+
+  /** Told how each task's restoration goes (records restored, total, rate, ETA), every 500 ms and at the end. */
+  onRestoreProgress(listener: (taskId: string, progress: RestoreProgress) => void): void {
+    this.restoreProgressListeners.push(listener);
   }
 
   onCommit(listener: CommitListener): void {
@@ -304,6 +314,7 @@ export class StreamsApp {
       await this.globals?.update(clients.globalConsumer);
       const records = await clients.consumer.poll({ timeoutMs: this.config.pollMs });
       this.route(records);
+      for (const task of this.tasks.values()) await task.prefetch();
       for (const task of this.tasks.values()) this.processedCount += task.processBuffered();
       const now = Date.now();
       for (const task of this.tasks.values()) task.task.punctuateWallClock(now);
@@ -506,6 +517,10 @@ export class StreamsApp {
       globalStores: this.globals?.stores() ?? new Map(),
       partitionCount: (topic) => this.plan?.partitionCounts.get(topic) ?? 1,
       log: (message) => this.log(message),
+      onRestoreProgress: (taskId, progress) => {
+        this.restoreProgressPrinter.print(renderRestoreProgress(progress, { label: `restoring task ${taskId}` }), progress.done);
+        for (const listener of this.restoreProgressListeners) listener(taskId, progress);
+      },
     });
     for (const store of task.stores) clients.collector.registerChangelog(store.changelogTopic);
     this.tasks.set(id, task);
