@@ -43,6 +43,8 @@ export interface TestCluster {
   resume(nodeId: number): void;
   restart(nodeId: number): Promise<void>;
   isRunning(nodeId: number): boolean;
+  /** Starts a broker-only node (not a voter) that joins the running cluster. */
+  addBroker(nodeId: number): Promise<ClusterNodeProcess>;
 }
 
 /** `nodeArguments` go to node itself before the script, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
@@ -92,6 +94,13 @@ export async function startCluster(options: { nodes?: number; overrides?: Record
     async restart(nodeId) {
       await kill(nodeId);
       await launch(find(nodeId));
+    },
+    async addBroker(nodeId) {
+      const [port] = await freePorts(1);
+      const node: ClusterNodeProcess = { nodeId, port: port as number, controllerPort: -1, dataDirectory: path.join(base, `node-${nodeId}`), process: null, logText: () => '' };
+      nodes.push(node);
+      await launch(node);
+      return node;
     },
   };
 }
