@@ -1,0 +1,240 @@
+// Partition reassignment on a real cluster: three combined nodes, a fourth started later as a
+// broker only. It registers and gets no partitions; `runnel topics reassign` then moves an RF=3
+// partition off its leader onto it while a kafkajs idempotent producer sends with acks=all.
+// Every acknowledged record must survive, the new replica must hold the same records at the
+// same offsets as the others, the removed replica must drop the partition, and metadata must
+// show the new assignment. A second partition's move to a paused broker stays in progress, is
+// listed by kafkajs and the CLI, and is cancelled back to its original replicas.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Admin as KafkaAdmin, Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consumerRecords, decodeBatch, iterateBatches } from '../../core/records/batch.ts';
+import { Admin } from '../../runtime/client/admin.ts';
+import { DEFAULT_LOG_CONFIG } from '../../state/log/config.ts';
+import { PartitionLog } from '../../state/log/partition-log.ts';
+import { runnel } from '../helpers/cli.ts';
+import { cleanupCluster, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
+
+const MOVED = 'moved';
+const CANCELLED = 'cancelled';
+let cluster: TestCluster;
+let kafka: Kafka;
+let admin: KafkaAdmin;
+
+beforeAll(async () => {
+  cluster = await startCluster({ nodes: 3 });
+  ({ kafka, admin } = await kafkajsForCluster(cluster, 'reassignment', 30));
+  await admin.createTopics({ topics: [{ topic: MOVED, numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
+});
+
+afterAll(async () => {
+  await admin?.disconnect().catch(() => undefined);
+  await cleanupCluster();
+});
+
+async function partitionOf(topic: string): Promise<{ leader: number; replicas: number[]; isr: number[] }> {
+  return eventually(`metadata for ${topic}-0`, async () => {
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    const found = metadata.topics[0]?.partitions.find((p) => p.partitionId === 0);
+    return found !== undefined && found.leader >= 0 ? { leader: found.leader, replicas: found.replicas, isr: found.isr } : undefined;
+  });
+}
+
+const sorted = (values: readonly number[]): number[] => [...values].sort((a, b) => a - b);
+const reassign = (...args: string[]) => runnel(['topics', 'reassign', '--bootstrap-server', cluster.bootstrap.join(','), ...args]);
+
+describe('partition reassignment onto a newly added broker', () => {
+  it('lets a broker join the running cluster, registered but with no partitions', async () => {
+    const node = await cluster.addBroker(4);
+    expect(node.controllerPort).toBe(-1);
+    await eventually('four live brokers', async () => ((await admin.describeCluster()).brokers.length === 4 ? true : undefined), 30_000);
+    const topics = await admin.fetchTopicMetadata();
+    expect(topics.topics.map((topic) => topic.name)).toContain(MOVED);
+    for (const topic of topics.topics) for (const partition of topic.partitions) expect(partition.replicas).not.toContain(4);
+    expect(existsSync(path.join(node.dataDirectory, `${MOVED}-0`))).toBe(false);
+  });
+
+  it('lists a move in progress (kafkajs and the CLI) and cancels it back to the original replicas', async () => {
+    await admin.createTopics({ topics: [{ topic: CANCELLED, numPartitions: 1, replicationFactor: 2 }] });
+    const original = await eventually('a full ISR', async () => {
+      const partition = await partitionOf(CANCELLED);
+      return partition.isr.length === 2 ? partition : undefined;
+    });
+    const outsider = [4, 3, 2, 1].find((id) => !original.replicas.includes(id)) as number;
+    const kept = original.replicas[0] as number;
+    // A paused broker cannot catch up, so the move stays in progress. It is started at once
+    // from a connected client, before the controller fences the paused broker (which refuses
+    // a move onto a fenced broker); the CLI starts a process and may take longer than that.
+    const runnelAdmin = new Admin({ bootstrapServers: cluster.bootstrap.join(','), clientId: 'reassignment-test' });
+    await runnelAdmin.connect();
+    cluster.pause(outsider);
+    try {
+      await runnelAdmin.alterPartitionReassignments([{ topic: CANCELLED, partition: 0, replicas: [kept, outsider] }]);
+      expect(await runnelAdmin.listPartitionReassignments()).toEqual([{
+        topic: CANCELLED, partition: 0, replicas: [kept, outsider, ...original.replicas.filter((r) => r !== kept)],
+        addingReplicas: [outsider], removingReplicas: original.replicas.filter((r) => r !== kept),
+      }]);
+      // kafkajs 2.2 returns the decoded response: name and partition, not its typings' topic and partitionIndex.
+      const listed = await admin.listPartitionReassignments({ topics: [{ topic: CANCELLED, partitions: [0] }] });
+      expect(listed.topics as unknown).toEqual([{
+        name: CANCELLED,
+        partitions: [{ partition: 0, replicas: [kept, outsider, ...original.replicas.filter((r) => r !== kept)], addingReplicas: [outsider], removingReplicas: original.replicas.filter((r) => r !== kept) }],
+      }]);
+      const cliList = await reassign('--list');
+      expect(cliList.code).toBe(0);
+      expect(cliList.stdout).toContain(`Topic: ${CANCELLED}\tPartition: 0\tReplicas: ${[kept, outsider, ...original.replicas.filter((r) => r !== kept)].join(',')}\tAdding: ${outsider}`);
+      const cancelled = await reassign('--topic', CANCELLED, '--partition', '0', '--cancel');
+      expect(cancelled.code).toBe(0);
+      expect((await admin.listPartitionReassignments({})).topics).toEqual([]);
+      const again = await reassign('--topic', CANCELLED, '--partition', '0', '--cancel');
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/NO_REASSIGNMENT_IN_PROGRESS|not being reassigned/);
+    } finally {
+      cluster.resume(outsider);
+      await runnelAdmin.close();
+    }
+    const restored = await partitionOf(CANCELLED);
+    expect(restored.replicas).toEqual(original.replicas);
+    expect(restored.replicas).not.toContain(outsider);
+  });
+
+  it('refuses bad reassign arguments with a hint and exit code 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [[], /exactly one of --replicas, --cancel, --list or --rebalance-onto/],
+      [['--topic', MOVED, '--partition', '0', '--replicas', '1,x'], /not a comma-separated list of broker ids/],
+      [['--topic', MOVED, '--partition', '0', '--replicas', '1,1'], /names a broker twice/],
+      [['--topic', MOVED, '--replicas', '1,2'], /--partition is required/],
+      [['--list', '--partition', '0'], /--partition applies to --replicas and --cancel only/],
+      [['--rebalance-onto', 'four'], /--rebalance-onto four is not a whole number/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await reassign(...args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr).toMatch(message);
+      expect(run.stderr).toContain('hint:');
+    }
+    // A broker that is not registered: the controller refuses, the CLI reports it.
+    const unknown = await reassign('--topic', MOVED, '--partition', '0', '--replicas', '1,9');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/broker 9 is not registered/);
+  });
+  it('moves a partition off its leader onto the new broker while acks=all production goes on', async () => {
+    const before = await eventually('a full ISR', async () => {
+      const partition = await partitionOf(MOVED);
+      return partition.isr.length === 3 ? partition : undefined;
+    });
+    expect(sorted(before.replicas)).toEqual([1, 2, 3]);
+
+    // A producer that sends batches of 5 one after another until told to stop.
+    const acknowledged: number[] = [];
+    let next = 0;
+    let producing = true;
+    const newProducer = async () => {
+      const created = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
+      await created.connect();
+      return created;
+    };
+    const production = (async () => {
+      let producer = await newProducer();
+      while (producing) {
+        const values = Array.from({ length: 5 }, () => next++);
+        try {
+          await producer.send({ topic: MOVED, acks: -1, timeout: 5000, messages: values.map((value) => ({ value: String(value) })) });
+          acknowledged.push(...values);
+        } catch {
+          // Not acknowledged: it may or may not be in the log. A new producer, so that kafkajs
+          // does not hand these sequence numbers to the next batch (see chaos.test.ts).
+          await producer.disconnect().catch(() => undefined);
+          producer = await newProducer();
+        }
+      }
+      await producer.disconnect();
+    })();
+    await eventually('records before the new broker', () => (acknowledged.length >= 500 ? true : undefined), 30_000);
+
+    await eventually('four live brokers', async () => ((await admin.describeCluster()).brokers.length === 4 ? true : undefined), 30_000);
+
+    // Move the partition off its leader, onto broker 4, and wait for the move to finish.
+    const target = [...before.replicas.filter((replica) => replica !== before.leader), 4];
+    const moved = await reassign('--topic', MOVED, '--partition', '0', '--replicas', target.join(','), '--wait');
+    expect(moved.stderr).toBe('');
+    expect(moved.code).toBe(0);
+    expect(moved.stdout).toContain(`Reassigning ${MOVED}-0 to ${target.join(',')}`);
+    expect(moved.stdout).toContain('Reassignment complete.');
+
+    const after = await eventually('the new assignment in metadata', async () => {
+      const partition = await partitionOf(MOVED);
+      return sorted(partition.replicas).join() === sorted(target).join() && partition.isr.length === 3 ? partition : undefined;
+    }, 30_000);
+    expect(target).toContain(after.leader);
+    expect(after.isr).toContain(4);
+    expect((await admin.listPartitionReassignments({ topics: [{ topic: MOVED, partitions: [0] }] })).topics).toEqual([]);
+    // The removed replica drops the partition and its log.
+    await eventually('the removed replica gone from disk', () => (existsSync(path.join(cluster.node(before.leader).dataDirectory, `${MOVED}-0`)) ? undefined : true));
+
+    // Production continued through the move.
+    const atMove = acknowledged.length;
+    await eventually('records after the move', () => (acknowledged.length >= atMove + 200 ? true : undefined), 30_000);
+    producing = false;
+    await production;
+
+    // Every acknowledged record is there exactly once, in order.
+    const lastAcknowledged = acknowledged[acknowledged.length - 1] as number;
+    const seen = await readAll(MOVED, lastAcknowledged);
+    const acknowledgedSet = new Set(acknowledged);
+    expect(seen.filter((value) => acknowledgedSet.has(value))).toEqual(acknowledged);
+
+    // Once every replica caught up, the new replica holds the same records at the same offsets.
+    const leaderEnd = await eventually('a stable high watermark', async () => {
+      const offsets = await admin.fetchTopicOffsets(MOVED);
+      return offsets[0]?.high;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The logs are read from the files of stopped nodes; this is the last test.
+    for (const node of cluster.nodes) await cluster.kill(node.nodeId);
+    const logs = target.map((replica) => readReplica(cluster.node(replica).dataDirectory, MOVED));
+    for (const log of logs) {
+      expect(log.length).toBeGreaterThanOrEqual(Number(leaderEnd));
+      expect(log).toContain(lastAcknowledged);
+      expect(log).toEqual(logs[0]);
+    }
+    expect(existsSync(path.join(cluster.node(before.leader).dataDirectory, `${MOVED}-0`))).toBe(false);
+  });
+
+});
+
+/** Reads a partition from the start until `lastValue` has been seen; returns the values in log order. */
+async function readAll(topic: string, lastValue: number): Promise<number[]> {
+  const consumer = kafka.consumer({ groupId: `reassignment-check-${Date.now()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen: number[] = [];
+  await consumer.run({ eachMessage: async ({ message }) => { seen.push(Number(message.value!.toString())); } });
+  await eventually('the last acknowledged record', () => (seen.includes(lastValue) ? true : undefined), 30_000);
+  await consumer.disconnect();
+  return seen;
+}
+
+/** The values of one stopped replica's log of partition 0, in offset order, read from its files. */
+function readReplica(dataDirectory: string, topic: string): number[] {
+  const log = PartitionLog.open(path.join(dataDirectory, `${topic}-0`), { ...DEFAULT_LOG_CONFIG }, { log: () => {} });
+  const values: number[] = [];
+  try {
+    let offset = log.logStartOffset;
+    while (offset < log.logEndOffset) {
+      const read = log.read(offset, 1024 * 1024);
+      if (read.status !== 'ok' || read.records.length === 0) break;
+      for (const { position } of iterateBatches(read.records)) {
+        for (const record of consumerRecords(decodeBatch(read.records, position))) {
+          if (record.offset !== BigInt(values.length)) throw new Error(`offset ${record.offset} after ${values.length} records`);
+          values.push(Number(record.value?.toString()));
+        }
+      }
+      offset = read.nextOffset;
+    }
+  } finally {
+    log.close();
+  }
+  return values;
+}
