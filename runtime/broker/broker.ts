@@ -75,7 +75,7 @@ export class Broker {
     this.coordinators = new CoordinatorPartitions(this);
     this.markers = new TransactionMarkerWriter(this);
     this.offsetsTopic = new OffsetsTopic(this);
-    this.producerIds = new ProducerIdAllocator(dataDirectory);
+    this.producerIds = new ProducerIdAllocator(dataDirectory, cluster, this.logger.child('producer-ids'));
     this.groups = new GroupCoordinator({
       logger: this.logger.child('groups'),
       initialRebalanceDelayMs: config['group.initial.rebalance.delay.ms'],

@@ -50,4 +50,6 @@ export interface ClusterView {
   alterPartitionReassignments(request: RequestBodyByKey[45]): Promise<BodyInput<ResponseBodyByKey[45]>>;
   /** ListPartitionReassignments, answered by the active controller. */
   listPartitionReassignments(request: RequestBodyByKey[46]): Promise<BodyInput<ResponseBodyByKey[46]>>;
+  /** A block of producer ids no other broker was given (KIP-730); rejects when no controller answered. */
+  allocateProducerIds(): Promise<{ errorCode: number; start: bigint; length: number }>;
 }

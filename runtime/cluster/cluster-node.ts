@@ -321,6 +321,12 @@ export class ClusterNode {
       createPartitions: (request) => this.forwardCreatePartitions(request),
       alterPartitionReassignments: (request) => this.forwardReassignments(request),
       listPartitionReassignments: (request) => this.forwardListReassignments(request),
+      allocateProducerIds: async () => {
+        const lifecycle = this.lifecycle;
+        if (lifecycle === null || lifecycle.brokerEpoch < 0n) return { errorCode: ErrorCode.BROKER_ID_NOT_REGISTERED, start: -1n, length: 0 };
+        const response = await lifecycle.sendToController(ApiKey.AllocateProducerIds, { brokerId: this.nodeId, brokerEpoch: lifecycle.brokerEpoch });
+        return { errorCode: response.errorCode, start: response.producerIdStart, length: response.producerIdLen };
+      },
     };
   }
 

@@ -141,6 +141,18 @@ export class ControllerLogic {
     return ok([{ type: 'RemoveTopic', topicId: topic.topicId }]);
   }
 
+  /**
+   * AllocateProducerIds (KIP-730): the next block of producer ids for a registered broker. The
+   * record moves the cluster's next id past the block, so the block is the broker's alone.
+   */
+  allocateProducerIds(brokerId: number, brokerEpoch: bigint, blockSize: number): Outcome & { start: bigint } {
+    const broker = this.image.brokers.get(brokerId);
+    if (broker === undefined) return { ...failed(ErrorCode.BROKER_ID_NOT_REGISTERED, `broker ${brokerId} is not registered`), start: -1n };
+    if (broker.brokerEpoch !== brokerEpoch) return { ...failed(ErrorCode.STALE_BROKER_EPOCH, `broker epoch ${brokerEpoch} is not ${broker.brokerEpoch}`), start: -1n };
+    const start = this.image.nextProducerId;
+    return { ...ok([{ type: 'ProducerIds', brokerId, brokerEpoch, nextProducerId: start + BigInt(blockSize) }]), start };
+  }
+
   /** A leader proposes a new ISR (KIP-497). Refused when it is stale or names an ineligible replica. */
   alterPartition(request: AlterPartitionRequest): Outcome {
     const topic = this.image.topicsById.get(request.topicId);

@@ -20,6 +20,9 @@ import type { MetadataImage } from './metadata-image.ts';
 import { encodeMetadataRecord } from './metadata-records.ts';
 import type { QuorumNode } from './quorum-node.ts';
 
+/** Producer ids per AllocateProducerIds block, Kafka's ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE. */
+const PRODUCER_ID_BLOCK_SIZE = 1000;
+
 /** How often the controller looks for expired broker sessions. */
 const SESSION_CHECK_INTERVAL_MS = 100;
 
@@ -31,6 +34,7 @@ export const CONTROLLER_VERSIONS = {
   [ApiKey.CreateTopics]: 7,
   [ApiKey.DeleteTopics]: 5,
   [ApiKey.CreatePartitions]: 3,
+  [ApiKey.AllocateProducerIds]: 0,
   [ApiKey.AlterPartitionReassignments]: 0,
   [ApiKey.ListPartitionReassignments]: 0,
 } as const;
@@ -131,6 +135,8 @@ export class ControllerService {
         return respond(ApiKey.DeleteTopics, await this.deleteTopics(decodeRequestBody(ApiKey.DeleteTopics, header.apiVersion, frame, header.bodyOffset)));
       case ApiKey.CreatePartitions:
         return respond(ApiKey.CreatePartitions, await this.createPartitions(decodeRequestBody(ApiKey.CreatePartitions, header.apiVersion, frame, header.bodyOffset)));
+      case ApiKey.AllocateProducerIds:
+        return respond(ApiKey.AllocateProducerIds, await this.allocateProducerIds(decodeRequestBody(ApiKey.AllocateProducerIds, header.apiVersion, frame, header.bodyOffset)));
       case ApiKey.AlterPartitionReassignments:
         return respond(ApiKey.AlterPartitionReassignments, await this.alterReassignments(decodeRequestBody(ApiKey.AlterPartitionReassignments, header.apiVersion, frame, header.bodyOffset)));
       case ApiKey.ListPartitionReassignments:
@@ -210,6 +216,18 @@ export class ControllerService {
       responses.push({ name, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage });
     }
     return { throttleTimeMs: 0, responses };
+  }
+
+  /** KIP-730: a block of producer ids, committed to the metadata log before the broker gets it. */
+  private async allocateProducerIds(request: RequestBodyByKey[67]): Promise<BodyInput<ResponseBodyByKey[67]>> {
+    let start = -1n;
+    const outcome = await this.run(() => {
+      const decided = this.logic.allocateProducerIds(request.brokerId, request.brokerEpoch, PRODUCER_ID_BLOCK_SIZE);
+      start = decided.start;
+      return decided;
+    });
+    const granted = outcome.errorCode === ErrorCode.NONE;
+    return { throttleTimeMs: 0, errorCode: outcome.errorCode, producerIdStart: granted ? start : -1n, producerIdLen: granted ? PRODUCER_ID_BLOCK_SIZE : 0 };
   }
 
   private async createPartitions(request: RequestBodyByKey[37]): Promise<BodyInput<ResponseBodyByKey[37]>> {

@@ -54,6 +54,8 @@ export class MetadataImage {
   readonly brokerConfigs = new Map<string, Record<string, string>>();
   /** The offset after the last applied record; the image reflects the log below it. */
   appliedOffset = 0n;
+  /** The first producer id of the next block the controller hands out (KIP-730). */
+  nextProducerId = 0n;
 
   /** Applies one committed record found at `offset`. */
   apply(record: MetadataRecord, offset: bigint): void {
@@ -94,6 +96,9 @@ export class MetadataImage {
         this.topics.delete(topic.name);
         return;
       }
+      case 'ProducerIds':
+        if (record.nextProducerId > this.nextProducerId) this.nextProducerId = record.nextProducerId;
+        return;
     }
   }
 

@@ -83,8 +83,19 @@ const removeTopic = z.object({
   topicId: z.string(),
 });
 
+/**
+ * ProducerIdsRecord (KIP-730): the controller handed a block of producer ids to a broker; the
+ * next block starts at `nextProducerId`, so no id is ever handed out twice in the cluster.
+ */
+const producerIds = z.object({
+  type: z.literal('ProducerIds'),
+  brokerId,
+  brokerEpoch: z.bigint().or(z.string().regex(/^\d+$/).transform(BigInt)),
+  nextProducerId: z.bigint().or(z.string().regex(/^\d+$/).transform(BigInt)),
+});
+
 export const metadataRecordSchema = z.discriminatedUnion('type', [
-  registerBroker, brokerRegistrationChange, topic, partition, partitionChange, config, removeTopic,
+  registerBroker, brokerRegistrationChange, topic, partition, partitionChange, config, removeTopic, producerIds,
 ]);
 
 export type MetadataRecord = z.output<typeof metadataRecordSchema>;
