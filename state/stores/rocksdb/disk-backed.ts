@@ -29,6 +29,28 @@ export interface DiskBackedOptions {
 
 export const DISK_BACKED_DEFAULTS: DiskBackedOptions = { entriesMax: 100_000, writeBatchRecords: 10_000 };
 
+let processOptions: DiskBackedOptions = DISK_BACKED_DEFAULTS;
+/** Open stores of the process, for diskBackedCacheEntries. */
+const openStores = new Set<DiskBackedBytesStore>();
+
+/** Sets the options of disk-backed stores created from now on in this process (the runtime's). */
+export function configureDiskBackedStores(options: Partial<DiskBackedOptions>): DiskBackedOptions {
+  const next = { ...processOptions, ...options };
+  if (!Number.isInteger(next.entriesMax) || next.entriesMax < 1 || !Number.isInteger(next.writeBatchRecords) || next.writeBatchRecords < 1) throw new Error('disk-backed store options must be positive integers');
+  processOptions = next;
+  return next;
+}
+
+/** Reads of every disk-backed store of the process since it started: from the cache, or waited for. */
+export const diskBackedReads = { cached: 0, waited: 0 };
+
+/** Cache slots (entries plus groups) held by every open disk-backed store of the process. */
+export function diskBackedCacheEntries(): number {
+  let total = 0;
+  for (const store of openStores) total += store.cachedEntries;
+  return total;
+}
+
 interface CachedEntry {
   readonly key: Uint8Array;
   value: Uint8Array;
@@ -52,9 +74,10 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   constructor(
     readonly name: string,
     private readonly remote: RemoteStore,
-    private readonly options: DiskBackedOptions = DISK_BACKED_DEFAULTS,
+    private readonly options: DiskBackedOptions = processOptions,
   ) {
     this.suffixBytes = suffixBytesOf(remote.spec.kind);
+    openStores.add(this);
   }
 
   init(_context: StateStoreContext): void {}
@@ -102,8 +125,10 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     if (group === undefined) {
       group = this.loadGroupNow(groupHash, key.subarray(0, key.byteLength - this.suffixBytes));
       this.reads.waited++;
+      diskBackedReads.waited++;
     } else {
       this.reads.cached++;
+      diskBackedReads.cached++;
     }
     return group.get(hashKey)?.value ?? null;
   }
@@ -146,6 +171,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     if (recordKey === null) {
       this.postUnwritten();
       this.reads.waited++;
+      diskBackedReads.waited++;
       return this.remote.rangeSync(from, to);
     }
     const groupHash = hashKeyOf(recordKey);
@@ -178,6 +204,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     this.postUnwritten();
     this.groups.clear();
     this.entryCount = 0;
+    openStores.delete(this);
   }
 
   private groupHashOf(hashKey: string): string {
