@@ -1,0 +1,38 @@
+// The plan `runnel topics reassign --rebalance-onto <id>` sends: a new broker gets about its
+// share of all replicas, taken from the busiest brokers, with leaders left where they are.
+import { describe, expect, it } from 'vitest';
+import type { TopicDescription } from '../../../runtime/client/admin.ts';
+import { rebalancePlan } from '../../../runtime/cli/topics-command.ts';
+
+function topic(name: string, assignments: number[][]): TopicDescription {
+  return {
+    name, topicId: `id-${name}`, internal: false,
+    partitions: assignments.map((replicas, partition) => ({ partition, leader: replicas[0] as number, replicas, isr: replicas, offlineReplicas: [] })),
+  };
+}
+
+describe('rebalance plan', () => {
+  it('gives a new broker its share of replicas from the busiest brokers, keeping leaders', () => {
+    // 6 partitions of RF 2 on brokers 1-3: 12 replicas, 4 each; with broker 4 the share is 3.
+    const topics = [topic('t', [[1, 2], [2, 3], [3, 1], [1, 2], [2, 3], [3, 1]])];
+    const plan = rebalancePlan(topics, 4);
+    expect(plan).toHaveLength(3);
+    const load = new Map<number, number>();
+    const after = topics[0]!.partitions.map((partition) => plan.find((move) => move.partition === partition.partition)?.to ?? partition.replicas);
+    for (const replicas of after) for (const replica of replicas) load.set(replica, (load.get(replica) ?? 0) + 1);
+    expect([...load.entries()].sort()).toEqual([[1, 3], [2, 3], [3, 3], [4, 3]]);
+    for (const move of plan) {
+      expect(move.to[0]).toBe(move.from[0]);
+      expect(new Set(move.to).size).toBe(move.to.length);
+    }
+  });
+
+  it('moves nothing when the broker already has its share', () => {
+    expect(rebalancePlan([topic('t', [[1, 4], [4, 2], [3, 1], [2, 3]])], 4)).toEqual([]);
+  });
+
+  it('moves the sole replica of an RF=1 partition', () => {
+    const plan = rebalancePlan([topic('t', [[1], [1], [2], [2]])], 3);
+    expect(plan.map((move) => move.to)).toEqual([[3]]);
+  });
+});
