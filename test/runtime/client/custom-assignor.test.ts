@@ -2,13 +2,16 @@
 // consumer against a real broker: each member tells the leader its weight in the subscription,
 // the leader splits the partitions by weight and tells each member, in the assignment, the
 // weight it read. The split and the echoed weights are only right if the user data crossed
-// the broker in both directions.
+// the broker in both directions. Also the membership under such an assignor: a member that
+// misses its session is flagged lost and cannot commit, and joining again clears the flag.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Admin, Consumer, Producer, type MemberAssignment, type PartitionAssignor } from '../../../runtime/client/index.ts';
+import { Cluster } from '../../../runtime/client/cluster.ts';
+import { GroupMembership } from '../../../runtime/client/group-membership.ts';
+import { Admin, Consumer, KafkaProtocolError, Producer, type MemberAssignment, type PartitionAssignor } from '../../../runtime/client/index.ts';
 import { cleanup, startBroker, type BrokerProcess } from '../../helpers/broker.ts';
 
 let broker: BrokerProcess;
-beforeAll(async () => { broker = await startBroker(); });
+beforeAll(async () => { broker = await startBroker({ overrides: { 'group.min.session.timeout.ms': '500' } }); });
 afterAll(cleanup);
 
 interface Heard {
@@ -97,6 +100,57 @@ describe('a custom partition assignor', () => {
     } finally {
       await light.close();
       await heavy.close();
+      await admin.close();
+    }
+  });
+
+  it('flags a member that missed its session as lost, refuses its commit, and clears the flag on the next join', async () => {
+    const topic = 'lost-member';
+    const admin = new Admin({ bootstrapServers: broker.bootstrap });
+    await admin.createTopics([{ topic, numPartitions: 2 }]);
+    const cluster = new Cluster({
+      bootstrapServers: [broker.bootstrap], clientId: 'lost-member', connectTimeoutMs: 10_000, requestTimeoutMs: 10_000,
+      retryBackoffMs: 100, retries: 5, allowAutoTopicCreation: false, metadataMaxAgeMs: 300_000,
+    });
+    const heard: Heard[] = [];
+    const membership = new GroupMembership(cluster, {
+      groupId: 'lost-group', sessionTimeoutMs: 600, rebalanceTimeoutMs: 5_000, heartbeatIntervalMs: 100, requestTimeoutMs: 10_000, retryBackoffMs: 100,
+      assignors: [weightedAssignor(1, heard)],
+    });
+    try {
+      expect(await membership.join([topic])).toHaveLength(2);
+      const generationId = membership.generationId;
+      await membership.commit([{ topic, partition: 0, offset: 5n }], true);
+      // No heartbeats: the coordinator expires the session and drops the member. Commits go on
+      // being accepted until then, each one a new offset, and the first refused one must not land.
+      membership.stopHeartbeats();
+      let accepted = 5n;
+      const refused = await (async () => {
+        for (let offset = 6n; offset < 200n; offset++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          const error = await membership.commit([{ topic, partition: 0, offset }], true).then(() => null, (failure: unknown) => failure);
+          if (error !== null) return error;
+          accepted = offset;
+        }
+        return null;
+      })();
+      expect(refused).toBeInstanceOf(KafkaProtocolError);
+      expect([22, 25]).toContain((refused as KafkaProtocolError).code);
+      expect(membership.membershipLost).toBe(true);
+      expect(membership.rejoinNeeded).toBe(true);
+      expect((await admin.fetchGroupOffsets('lost-group', [topic])).find((entry) => entry.partition === 0)?.offset).toBe(accepted);
+
+      expect(await membership.join([topic])).toHaveLength(2);
+      expect(membership.membershipLost).toBe(false);
+      expect(membership.generationId).toBeGreaterThan(generationId);
+      expect(heard.at(-1)?.generationId).toBe(membership.generationId);
+      await membership.commit([{ topic, partition: 0, offset: 500n }], true);
+      expect((await admin.fetchGroupOffsets('lost-group', [topic])).find((entry) => entry.partition === 0)?.offset).toBe(500n);
+      await membership.leave();
+      expect((await admin.describeGroups(['lost-group']))[0]?.members).toHaveLength(0);
+    } finally {
+      membership.stopHeartbeats();
+      await cluster.close();
       await admin.close();
     }
   });
