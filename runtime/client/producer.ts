@@ -166,6 +166,8 @@ export class Producer {
   private transactionEnd: { kind: 'commit' | 'abort'; done: Promise<void> } | null = null;
   private readonly calls = new Set<SendCall>();
   private readonly memoryWaiters: (() => void)[] = [];
+  /** send() calls waiting for metadata or memory before they append, so flush() can wait for them. */
+  private readonly pendingAppends = new Set<Promise<void>>();
   private readonly freeBuffers: Buffer[] = [];
   private memoryBytes = 0;
   private idleWaiters: (() => void)[] = [];
@@ -301,31 +303,72 @@ export class Producer {
   /** Appends the messages to their partitions' batches; resolves once every one is acknowledged. */
   async send(record: ProducerRecord): Promise<RecordMetadata[]> {
     if (this.closed) throw new KafkaStateError('the producer is closed');
-    this.transactions?.checkSendable();
+    const transactionNumber = this.transactions?.checkSendable() ?? 0;
     const messages = record.messages;
     if (messages.length === 0) return [];
-    const topic = await this.topicWithin(record.topic);
-    // Every partition is chosen before anything is appended, so a bad message fails the whole
-    // call without leaving the others half-sent.
-    const partitions = new Int32Array(messages.length);
-    let bytes = 0;
-    for (let index = 0; index < messages.length; index++) {
-      const message = messages[index] as ProducerMessage;
-      partitions[index] = this.choosePartition(topic, message);
-      bytes += approximateBytes(message);
-    }
-    await this.reserveMemory(bytes);
-    if (this.closed) {
-      this.releaseMemory(bytes);
-      throw new KafkaStateError('the producer is closed');
-    }
+    // With fresh metadata, room in buffer.memory and no earlier send still waiting, the records
+    // are appended before send() returns, as Kafka's producer does. Otherwise the call waits
+    // behind the earlier waiting ones (sends keep their order), and flush() (so also
+    // commitTransaction) waits for it: records whose send() came first are always in the flush.
+    let appended: (() => void) | null = null;
     try {
-      // The transaction may have ended while this call waited for metadata or memory.
-      this.transactions?.checkSendable();
-    } catch (error) {
-      this.releaseMemory(bytes);
-      throw error;
+      let topic = this.pendingAppends.size === 0 && this.cluster.isFresh(record.topic) ? this.cluster.cachedTopic(record.topic) : undefined;
+      if (topic === undefined) {
+        appended = await this.waitYourTurn();
+        topic = await this.topicWithin(record.topic);
+      }
+      // Every partition is chosen before anything is appended, so a bad message fails the whole
+      // call without leaving the others half-sent.
+      const partitions = new Int32Array(messages.length);
+      let bytes = 0;
+      for (let index = 0; index < messages.length; index++) {
+        const message = messages[index] as ProducerMessage;
+        partitions[index] = this.choosePartition(topic, message);
+        bytes += approximateBytes(message);
+      }
+      if (this.memoryFits(bytes)) {
+        this.memoryBytes += bytes;
+      } else {
+        appended ??= await this.waitYourTurn();
+        await this.reserveMemory(bytes);
+      }
+      if (this.closed) {
+        this.releaseMemory(bytes);
+        throw new KafkaStateError('the producer is closed');
+      }
+      if (appended !== null && this.transactions !== null) {
+        try {
+          // The transaction may have moved on while this call waited for metadata or memory.
+          this.transactions.checkAppendable(transactionNumber);
+        } catch (error) {
+          this.releaseMemory(bytes);
+          throw error;
+        }
+      }
+      return this.appendCall(topic, messages, partitions, bytes);
+    } finally {
+      appended?.();
     }
+  }
+
+  /**
+   * Registers a send() that has to wait before appending and waits until every send that was
+   * waiting before it has appended (or failed); the returned function ends this one's wait.
+   */
+  private async waitYourTurn(): Promise<() => void> {
+    const earlier = [...this.pendingAppends];
+    let done!: () => void;
+    const pending = new Promise<void>((resolve) => { done = resolve; });
+    this.pendingAppends.add(pending);
+    const finish = (): void => {
+      this.pendingAppends.delete(pending);
+      done();
+    };
+    if (earlier.length > 0) await Promise.all(earlier);
+    return finish;
+  }
+
+  private appendCall(topic: TopicInfo, messages: readonly ProducerMessage[], partitions: Int32Array, bytes: number): Promise<RecordMetadata[]> {
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const now = Date.now();
       const call: SendCall = { results: new Array<RecordMetadata>(messages.length), pendingRecords: messages.length, memoryBytes: bytes, error: null, timestampMs: now, timestamps: null, resolve, reject };
@@ -492,9 +535,14 @@ export class Producer {
     if (this.calls.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
+  /** An empty buffer takes any call, however large, so one big send cannot block for ever. */
+  private memoryFits(bytes: number): boolean {
+    return this.memoryBytes === 0 || this.memoryBytes + bytes <= this.options.bufferMemory;
+  }
+
   private async reserveMemory(bytes: number): Promise<void> {
     const deadline = Date.now() + this.options.maxBlockMs;
-    while (this.memoryBytes > 0 && this.memoryBytes + bytes > this.options.bufferMemory) {
+    while (!this.memoryFits(bytes)) {
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.closed) {
         throw new KafkaTimeoutError(`no room for ${bytes} bytes in buffer.memory (${this.options.bufferMemory} bytes, ${this.memoryBytes} in use) after max.block.ms ${this.options.maxBlockMs}`);
@@ -514,6 +562,8 @@ export class Producer {
 
   /** Sends every buffered record now and waits until all of them are answered. */
   async flush(): Promise<void> {
+    // Sends that were waiting for metadata or memory when flush was called are part of it.
+    if (this.pendingAppends.size > 0) await Promise.all([...this.pendingAppends]);
     for (const queue of this.allQueues()) this.seal(queue);
     while (this.calls.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }

@@ -100,6 +100,8 @@ export class TransactionManager {
   /** A batch that had a sequence was never written: sequences must restart under a new epoch. */
   private sequenceGap = false;
   private initializing: Promise<void> | null = null;
+  /** Counts begun transactions, so a late append can tell whether its transaction is still the open one. */
+  private transactionNumber = 0;
 
   constructor(private readonly cluster: Cluster, private readonly options: TransactionManagerOptions,
     private readonly adoptIdentity: (producerId: bigint, producerEpoch: number) => void) {
@@ -136,15 +138,36 @@ export class TransactionManager {
     this.partitions.clear();
     this.groups.clear();
     this.failure = null;
+    this.transactionNumber += 1;
     this.moveTo('inTransaction');
   }
 
-  /** Throws unless records may be added to the transaction now. */
-  checkSendable(): void {
+  /**
+   * Throws unless records may be added to the transaction now; returns the transaction's
+   * number, which `checkAppendable` checks when the records are appended after a wait.
+   */
+  checkSendable(): number {
     this.throwIfFatal();
     if (this.stateValue === 'abortableError') throw this.abortableFailure();
     if (this.stateValue === 'aborting') throw new KafkaTransactionAbortedError('the transaction is being aborted; these records were not sent');
     if (this.stateValue !== 'inTransaction') throw new KafkaStateError(`a transactional producer sends only inside a transaction (call beginTransaction first); it is ${this.stateValue}`);
+    return this.transactionNumber;
+  }
+
+  /**
+   * A send() that waited for metadata or buffer memory appends its records only into the
+   * transaction it was called in. That transaction may be committing by now (the commit waits
+   * for such sends, so they belong to it), but never a later one: their input offsets may
+   * already be committed with the earlier transaction.
+   */
+  checkAppendable(transactionNumber: number): void {
+    this.throwIfFatal();
+    if (this.stateValue === 'abortableError') throw this.abortableFailure();
+    if (this.stateValue === 'aborting') throw new KafkaTransactionAbortedError('the transaction is being aborted; these records were not sent');
+    const open = this.stateValue === 'inTransaction' || this.stateValue === 'committing';
+    if (!open || transactionNumber !== this.transactionNumber) {
+      throw new KafkaStateError(`the transaction these records were sent in ended before they could be appended (the producer is ${this.stateValue})`);
+    }
   }
 
   /** Moves to committing; the producer then flushes and calls `finishCommit`. */

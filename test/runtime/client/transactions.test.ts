@@ -199,6 +199,39 @@ describe('transactional producer', () => {
     expect(outputs).toEqual(Array.from({ length: 20 }, (_, index) => `out-${index}`));
   });
 
+  it('commits records whose send() was still waiting for metadata when commitTransaction was called', async () => {
+    const producer = transactional('runnel-late-append');
+    await producer.beginTransaction();
+    // Created after the producer started: its first send must fetch the topic's metadata.
+    const topic = 'runnel-tx-late-append';
+    await admin.createTopics([{ topic, numPartitions: 1 }]);
+    const first = producer.send({ topic, messages: [{ value: 'a1' }, { value: 'a2' }] });
+    const second = producer.send({ topic, messages: [{ value: 'a3' }] });
+    await producer.commitTransaction();
+    const [firstResults, secondResults] = await Promise.all([first, second]);
+    // Sends keep their order even when the first had to wait.
+    expect([...firstResults, ...secondResults].map((result) => result.offset)).toEqual([0n, 1n, 2n]);
+    await producer.beginTransaction();
+    await producer.send({ topic, messages: [{ value: 'end' }] });
+    await producer.commitTransaction();
+    expect(await readUntil(topic, [0], 'end', 'read_committed')).toEqual(['a1', 'a2', 'a3', 'end']);
+  });
+
+  it('fails a send still waiting for metadata when its transaction is aborted, and never appends it to a later one', async () => {
+    const producer = transactional('runnel-late-abort');
+    await producer.beginTransaction();
+    const topic = 'runnel-tx-late-abort';
+    await admin.createTopics([{ topic, numPartitions: 1 }]);
+    const waiting = producer.send({ topic, messages: [{ value: 'aborted' }] });
+    const outcome = waiting.then(() => 'sent', (error: unknown) => error);
+    await producer.abortTransaction();
+    expect(await outcome).toBeInstanceOf(KafkaTransactionAbortedError);
+    await producer.beginTransaction();
+    await producer.send({ topic, messages: [{ value: 'end' }] });
+    await producer.commitTransaction();
+    expect(await readUntil(topic, [0], 'end', 'read_uncommitted')).toEqual(['end']);
+  });
+
   it('fences the first producer when a second one takes its transactional id', async () => {
     const topic = 'runnel-tx-fenced';
     await admin.createTopics([{ topic, numPartitions: 1 }]);
