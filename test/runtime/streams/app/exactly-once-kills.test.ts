@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAppProcesses, startAppProcess, type AppProcess } from '../../../helpers/app-process.ts';
 import { cleanup, REPOSITORY_ROOT, startBroker, temporaryDirectory, type BrokerProcess } from '../../../helpers/broker.ts';
+import { Admin } from '../../../../runtime/client/index.ts';
 import { seededRandom } from '../../../helpers/random.ts';
 import { createTopics, produceRecords, TopicReader, waitFor } from '../../../helpers/streams.ts';
 
@@ -39,6 +40,22 @@ function expectedWindows(records: number): Map<string, number[]> {
     expected.set(key, [...(expected.get(key) ?? []), id]);
   }
   return expected;
+}
+
+/** What a failure needs to be understood: which ids are missing, and where the output's offsets stand. */
+async function diagnose(output: TopicReader, expected: Map<string, number[]>, produced: number): Promise<string> {
+  const table = output.latest((value) => JSON.parse(value.toString('utf8'))) as Map<string, number[]>;
+  const have = [...table.values()].reduce((sum, ids) => sum + ids.length, 0);
+  const short = [...expected].filter(([key, ids]) => (table.get(key)?.length ?? 0) < ids.length)
+    .map(([key, ids]) => `${key}: ${table.get(key)?.length ?? 0}/${ids.length} (missing ${ids.filter((id) => !(table.get(key) ?? []).includes(id)).slice(0, 10).join(',')})`);
+  const admin = new Admin({ bootstrapServers: broker.bootstrap });
+  try {
+    const latest = await admin.listOffsets('eos-window-ids', 'latest');
+    const positions = [0, 1].map((partition) => `${partition}: read ${output.records.filter((record) => record.partition === partition).at(-1)?.offset ?? 'none'}`);
+    return `output holds ${have} of ${produced} ids; short windows ${short.slice(0, 6).join('; ')}; log end ${latest.map((entry) => `${entry.partition}:${entry.offset}`).join(' ')}; last record read ${positions.join(' ')}`;
+  } finally {
+    await admin.close();
+  }
 }
 
 describe('StreamsApp exactly-once under repeated SIGKILL', () => {
@@ -78,10 +95,8 @@ describe('StreamsApp exactly-once under repeated SIGKILL', () => {
         await output.poll();
         const table = output.latest(json) as Map<string, number[]>;
         return [...expected].every(([key, ids]) => (table.get(key)?.length ?? 0) >= ids.length);
-      }, 'the committed output to reach every input record', 120_000).catch((error: unknown) => {
-        const table = output.latest(json) as Map<string, number[]>;
-        const have = [...table.values()].reduce((sum, ids) => sum + ids.length, 0);
-        throw new Error(`${String(error)}; output holds ${have} of ${produced} ids; the app printed: ${app.stdout().split('\n').slice(-5).join(' | ')} ${app.stderr().slice(-3000)}\nbroker: ${broker.logText().slice(-3000)}`);
+      }, 'the committed output to reach every input record', 120_000).catch(async (error: unknown) => {
+        throw new Error(`seed ${seed} (EOS_KILL_SEED=${seed} replays it): ${String(error)}; ${await diagnose(output, expected, produced)}; the app printed: ${app.stdout().split('\n').slice(-5).join(' | ')} ${app.stderr().slice(-3000)}\nbroker: ${broker.logText().slice(-3000)}`);
       });
       expect(output.latest(json)).toEqual(expected);
     } finally {
