@@ -636,6 +636,9 @@ export class QuorumCore {
 
   /** Writes queued appends as one batch (up to appendBatchRecordsMax records) and one flush. */
   private appendQueued(): void {
+    // Every poll of the leader comes here; an fsync with nothing appended would block the
+    // event loop (and every partition this node replicates) for nothing, many times a second.
+    if (this.queued.length === 0) return;
     while (this.queued.length > 0 && this.role.name === 'leader') {
       const taken: PendingAppend[] = [];
       const records: RecordInput[] = [];
