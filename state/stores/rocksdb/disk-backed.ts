@@ -14,7 +14,17 @@
 // that RocksDB and the writes since hold), so an absent entry in a cached group means "none".
 // When the cache holds more than entriesMax entries, whole groups are dropped, oldest first;
 // nothing is lost, because every write was posted before the next read.
+//
+// Some processors scan a whole store for every record: suppress buffers, the unmatched records
+// of outer stream joins, windowed aggregations that emit final results (a time range over all
+// keys). Such stores are buffers, small by construction, and a round trip to the worker per
+// record would be ruinous, so a store that is asked for such scans residentAfterScans times
+// becomes resident: loaded whole into memory once, reads and scans answered there, writes still
+// going to RocksDB. A resident window or session store drops its expired entries itself at
+// flush, as RocksDB drops expired segments.
 import type { ChangelogRecord, StateStoreContext } from '../../../core/topology/processor.ts';
+import { suffixNumber } from '../bytes.ts';
+import { InMemoryKeyValueBytesStore } from '../in-memory.ts';
 import { hashKeyOf, type HashedBytesStore } from '../layers.ts';
 import type { KeyValue } from '../types.ts';
 import type { RemoteStore } from './worker/client.ts';
@@ -28,6 +38,9 @@ export interface DiskBackedOptions {
 }
 
 export const DISK_BACKED_DEFAULTS: DiskBackedOptions = { entriesMax: 100_000, writeBatchRecords: 10_000 };
+
+/** Scans over many groups after which a store is held in memory whole (see above). */
+const RESIDENT_AFTER_SCANS = 3;
 
 let processOptions: DiskBackedOptions = DISK_BACKED_DEFAULTS;
 /** Open stores of the process, for diskBackedCacheEntries. */
@@ -68,6 +81,13 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   private entryCount = 0;
   private unwritten: ChangelogRecord[] = [];
   private readonly suffixBytes: number;
+  /** Scans over many groups so far; at RESIDENT_AFTER_SCANS the store becomes resident. */
+  private scans = 0;
+  /** The whole store in memory once resident, else null. */
+  private resident: InMemoryKeyValueBytesStore | null = null;
+  /** Largest window start or session end written to a resident store, and what was purged below. */
+  private residentTimeMs = -1;
+  private residentPurgedBelowMs = -1;
   /** Reads answered from the cache, and reads that had to wait for the worker. */
   readonly reads = { cached: 0, waited: 0 };
 
@@ -88,7 +108,12 @@ export class DiskBackedBytesStore implements HashedBytesStore {
    * except for the one group being read.
    */
   get cachedEntries(): number {
-    return this.entryCount + this.groups.size;
+    return this.entryCount + this.groups.size + (this.resident?.approximateNumEntries() ?? 0);
+  }
+
+  /** Whether the store is held in memory whole (it is scanned over many keys). */
+  get isResident(): boolean {
+    return this.resident !== null;
   }
 
   /** Loads every group of these record keys that is not cached, with one batched read. */
@@ -105,7 +130,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
       this.groups.delete(hashKey);
       this.groups.set(hashKey, group);
     }
-    if (missing.size === 0) return;
+    if (missing.size === 0 || this.resident !== null) return;
     this.postUnwritten();
     const entries = await this.remote.loadGroups([...missing.values()]);
     // Nothing writes while the runtime awaits a prefetch, but a synchronous read (an interactive
@@ -120,6 +145,10 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   }
 
   getHashed(hashKey: string, key: Uint8Array): Uint8Array | null {
+    if (this.resident !== null) {
+      diskBackedReads.cached++;
+      return this.resident.getHashed(hashKey, key);
+    }
     const groupHash = this.groupHashOf(hashKey);
     let group = this.groups.get(groupHash);
     if (group === undefined) {
@@ -141,6 +170,12 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   /** The key is handed over: the caller never changes the bytes afterwards. */
   putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
     this.unwritten.push({ key, value });
+    if (this.resident !== null) {
+      this.resident.putHashed(hashKey, key, value);
+      if (value !== null && this.suffixBytes > 0) this.residentTimeMs = Math.max(this.residentTimeMs, suffixNumber(key, this.suffixBytes, 0));
+      if (this.unwritten.length >= this.options.writeBatchRecords) this.postUnwritten();
+      return;
+    }
     const group = this.groups.get(this.groupHashOf(hashKey));
     if (group !== undefined) {
       const sizeBefore = group.size;
@@ -167,8 +202,10 @@ export class DiskBackedBytesStore implements HashedBytesStore {
    * loading the group if needed; any other range is read from the worker.
    */
   range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
+    if (this.resident !== null) return this.resident.range(from, to);
     const recordKey = this.suffixBytes === 0 ? null : this.sameGroup(from, to);
     if (recordKey === null) {
+      if (++this.scans >= RESIDENT_AFTER_SCANS) return this.becomeResident().range(from, to);
       this.postUnwritten();
       this.reads.waited++;
       diskBackedReads.waited++;
@@ -186,6 +223,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   }
 
   approximateNumEntries(): number {
+    if (this.resident !== null) return this.resident.approximateNumEntries();
     this.postUnwritten();
     return this.remote.countSync();
   }
@@ -198,6 +236,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   /** Posts the unwritten changes; the runtime's commit waits until RocksDB has them. */
   flush(): void {
     this.postUnwritten();
+    this.purgeResident();
   }
 
   close(): void {
@@ -205,6 +244,37 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     this.groups.clear();
     this.entryCount = 0;
     openStores.delete(this);
+  }
+
+  /** Loads the whole store into memory; the cache of groups is dropped, the resident copy replaces it. */
+  private becomeResident(): InMemoryKeyValueBytesStore {
+    this.postUnwritten();
+    const resident = new InMemoryKeyValueBytesStore(this.name);
+    // The in-memory store only marks itself open at init; it reads nothing of the context.
+    resident.init(undefined as never);
+    for (const entry of this.remote.rangeSync(null, null)) {
+      resident.put(entry.key, entry.value);
+      if (this.suffixBytes > 0) this.residentTimeMs = Math.max(this.residentTimeMs, suffixNumber(entry.key, this.suffixBytes, 0));
+    }
+    diskBackedReads.waited++;
+    this.groups.clear();
+    this.entryCount = 0;
+    this.resident = resident;
+    return resident;
+  }
+
+  /** A resident window or session store forgets entries older than the retention period. */
+  private purgeResident(): void {
+    const retentionMs = this.remote.spec.retentionMs;
+    if (this.resident === null || this.suffixBytes === 0 || retentionMs === null) return;
+    // As in the typed stores: a window lives while its start is within retention of stream time;
+    // a session ending exactly one retention period ago can still merge, so it stays.
+    const minLiveMs = this.residentTimeMs - retentionMs + (this.suffixBytes === 12 ? 1 : 0);
+    if (minLiveMs <= this.residentPurgedBelowMs) return;
+    this.residentPurgedBelowMs = minLiveMs;
+    for (const entry of this.resident.range(null, null)) {
+      if (suffixNumber(entry.key, this.suffixBytes, 0) < minLiveMs) this.resident.put(entry.key, null);
+    }
   }
 
   private groupHashOf(hashKey: string): string {
