@@ -25,8 +25,6 @@ export const STREAMS_APP_LIMITS = {
   tasksPerInstanceMax: 4_096,
   /** Members a streams group may have; the assignor's loops are bounded by it. */
   membersMax: 1_000,
-  /** Join attempts before a rebalance is reported as a failure. */
-  joinAttemptsMax: 50,
   /** Kafka Streams' transaction.timeout.ms under exactly-once: a crashed instance's open
    * transaction blocks read_committed readers at most this long. */
   transactionTimeoutMs: 10_000,
