@@ -12,7 +12,7 @@ import type { ChangelogRecord } from '../../../../core/topology/processor.ts';
 import { suffixNumber, withSuffix } from '../../bytes.ts';
 import { configureSharedRocksDbBudget, sharedRocksDbBudget } from '../budget.ts';
 import type { RocksDbKeyValueStore } from '../key-value.ts';
-import { defaultSegmentIntervalMs } from '../segments.ts';
+import { defaultSegmentIntervalMs, type SegmentOptions } from '../segments.ts';
 import { RocksDbSessionStore } from '../session.ts';
 import { RocksDbTask } from '../task.ts';
 import { RocksDbWindowStore } from '../window.ts';
@@ -93,9 +93,17 @@ function within(records: ChangelogRecord[], from: Uint8Array | null, to: Uint8Ar
     .sort((left, right) => Buffer.compare(left.key, right.key));
 }
 
+/**
+ * Kafka Streams' segment interval, max(retention / 2, 60 s), but never above the retention
+ * period: a store kept only ten seconds (a window without grace) gets segments of ten seconds.
+ */
+function segmentOptions(spec: StoreSpec): SegmentOptions {
+  const retentionMs = Math.max(1, spec.retentionMs ?? TIME_MAX);
+  return { retentionMs, segmentIntervalMs: Math.min(defaultSegmentIntervalMs(retentionMs), retentionMs) };
+}
+
 function windowStore(spec: StoreSpec, inner: RocksDbKeyValueStore): HostStore & { init(): Promise<void> } {
-  const retentionMs = spec.retentionMs ?? TIME_MAX;
-  const store = new RocksDbWindowStore(spec.name, inner, { retentionMs, segmentIntervalMs: defaultSegmentIntervalMs(retentionMs) });
+  const store = new RocksDbWindowStore(spec.name, inner, segmentOptions(spec));
   const failures = new WriteFailures();
   const encode = (entries: { key: Uint8Array; windowStartMs: number; sequence: number; value: Uint8Array }[]): ChangelogRecord[] =>
     entries.map((entry) => ({ key: withSuffix(entry.key, [entry.windowStartMs], entry.sequence), value: entry.value }));
@@ -124,8 +132,7 @@ function windowStore(spec: StoreSpec, inner: RocksDbKeyValueStore): HostStore & 
 }
 
 function sessionStore(spec: StoreSpec, inner: RocksDbKeyValueStore): HostStore & { init(): Promise<void> } {
-  const retentionMs = spec.retentionMs ?? TIME_MAX;
-  const store = new RocksDbSessionStore(spec.name, inner, { retentionMs, segmentIntervalMs: defaultSegmentIntervalMs(retentionMs) });
+  const store = new RocksDbSessionStore(spec.name, inner, segmentOptions(spec));
   const failures = new WriteFailures();
   const encode = (sessions: { key: Uint8Array; startMs: number; endMs: number; value: Uint8Array }[]): ChangelogRecord[] =>
     sessions.map((session) => ({ key: withSuffix(session.key, [session.endMs, session.startMs], null), value: session.value }));

@@ -27,6 +27,9 @@ async function openTask(directory?: string): Promise<{ task: RemoteRocksDbTask; 
     stores: [
       { name: 'counts', kind: 'key-value', retentionMs: null },
       { name: 'windows', kind: 'window', retentionMs: 120_000 },
+      // Retention below Kafka Streams' 60 s segment floor (a ten-second window without grace).
+      { name: 'short', kind: 'window', retentionMs: 10_000 },
+      { name: 'sessions', kind: 'session', retentionMs: 5_000 },
     ],
   });
   tasks.push(task);
