@@ -561,7 +561,7 @@ export class StreamsApp {
       await task.state.close().catch(() => undefined);
       await this.releaseTaskDirectory(task).catch(() => undefined);
     }
-    clients.collector.discardWaiting();
+    await clients.collector.settleDiscarded();
     this.tasks.clear();
   }
 

@@ -64,6 +64,18 @@ export class ProducerCollector {
     this.clearWaiting();
   }
 
+  /**
+   * After the tasks were closed dirty (the transaction aborted, or the records will be processed
+   * again from the committed offsets): waits until every send handed over has settled and forgets
+   * their failures, which belonged to the work thrown away, so the next dispatch does not raise them.
+   */
+  async settleDiscarded(): Promise<void> {
+    this.clearWaiting();
+    await Promise.allSettled([...this.inFlight]);
+    this.failure = null;
+    this.sentSinceFlush = false;
+  }
+
   private clearWaiting(): void {
     this.waiting.clear();
     this.lastMessages = null;
