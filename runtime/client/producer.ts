@@ -562,9 +562,13 @@ export class Producer {
 
   /** Sends every buffered record now and waits until all of them are answered. */
   async flush(): Promise<void> {
-    // Sends that were waiting for metadata or memory when flush was called are part of it.
-    if (this.pendingAppends.size > 0) await Promise.all([...this.pendingAppends]);
     for (const queue of this.allQueues()) this.seal(queue);
+    // Sends that were waiting for metadata or memory when flush was called are part of it (the
+    // batches sealed above free the memory they may wait for).
+    if (this.pendingAppends.size > 0) {
+      await Promise.all([...this.pendingAppends]);
+      for (const queue of this.allQueues()) this.seal(queue);
+    }
     while (this.calls.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
