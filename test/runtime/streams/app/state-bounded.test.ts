@@ -2,10 +2,11 @@
 // of 40,000 distinct keys with the disk-backed stores capped at 2,000 cached slots. RocksDB (in
 // the worker thread) must hold every key, the cache must never exceed its bound, every read of
 // the processing must come from the batched prefetch, and a restart must count the local state
-// without loading it.
+// without loading it; without local state, the changelog is restored with progress reported.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Serdes, StreamsBuilder } from '../../../../dsl/index.ts';
 import { StreamsApp, type RestoreReport } from '../../../../runtime/streams/app/index.ts';
+import type { RestoreProgress } from '../../../../state/stores/rocksdb/restore.ts';
 import { configureDiskBackedStores, DISK_BACKED_DEFAULTS, diskBackedCacheEntries, diskBackedReads } from '../../../../state/stores/rocksdb/disk-backed.ts';
 import { cleanup, startBroker, temporaryDirectory, type BrokerProcess } from '../../../helpers/broker.ts';
 import { createTopics, produceRecords, waitFor } from '../../../helpers/streams.ts';
@@ -95,5 +96,23 @@ describe('StreamsApp state bounded by disk', () => {
     } finally {
       await second.close();
     }
-  }, 240_000);
+    // Without local state the changelog is restored into RocksDB, with progress reported.
+    const third = app(temporaryDirectory('runnel-streams-bounded-wiped-'));
+    const progress: RestoreProgress[] = [];
+    const rebuilt: RestoreReport[] = [];
+    third.onRestoreProgress((_taskId, update) => progress.push(update));
+    third.onRestore((report) => rebuilt.push(report));
+    try {
+      await third.start();
+      await third.waitUntilRunning();
+      const last = progress.at(-1);
+      expect(last?.done).toBe(true);
+      expect(last?.restored).toBe(rebuilt[0]?.changelogRecords);
+      expect(last?.restored).toBeGreaterThanOrEqual(KEYS);
+      expect(progress.every((update, index) => index === 0 || update.restored >= (progress[index - 1] as RestoreProgress).restored)).toBe(true);
+      expect(third.keyValueStore<string, number>('bounded-counts').get(keyOf(KEYS - 7))).toBe(2);
+    } finally {
+      await third.close();
+    }
+  }, 300_000);
 });
