@@ -410,13 +410,24 @@ export class Broker {
 /**
  * Crash tests need the broker to die between a transaction's Prepare record and its markers,
  * a window no outside signal can hit. RUNNEL_TEST_CRASH_AFTER=PrepareCommit (or PrepareAbort)
- * makes the process SIGKILL itself there; without the variable nothing is hooked.
+ * makes the process SIGKILL itself there; without the variable nothing is hooked. With
+ * RUNNEL_TEST_CRASH_ARMED_FILE as well, only a process that removes that file crashes, so a
+ * test on a cluster arms one crash at the moment it chooses by creating the file.
  */
 function crashHook(): ((transactionalId: string, status: TransactionStatus) => void) | undefined {
   const target = process.env['RUNNEL_TEST_CRASH_AFTER'];
   if (target === undefined || target === '') return undefined;
+  const armedFile = process.env['RUNNEL_TEST_CRASH_ARMED_FILE'];
   return (_transactionalId, status) => {
-    if (status === target) process.kill(process.pid, 'SIGKILL');
+    if (status !== target) return;
+    if (armedFile !== undefined && armedFile !== '') {
+      try {
+        unlinkSync(armedFile);
+      } catch {
+        return;
+      }
+    }
+    process.kill(process.pid, 'SIGKILL');
   };
 }
 

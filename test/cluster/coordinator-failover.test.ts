@@ -8,12 +8,15 @@
 // transaction whole and nothing of an aborted one, and transactions keep committing afterwards.
 // Last, kcat produces with acks=all through a partition leader kill and reads every line back.
 import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Admin as KafkaAdmin, Kafka } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey } from '../../core/protocol/index.ts';
 import { Consumer } from '../../runtime/client/consumer.ts';
 import { Producer } from '../../runtime/client/producer.ts';
 import { cleanupCluster, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { temporaryDirectory } from '../helpers/broker.ts';
 import { kcat } from '../helpers/kcat.ts';
 import { RawConnection } from '../helpers/raw-connection.ts';
 
@@ -29,12 +32,23 @@ const KEY_TYPE_TRANSACTION = 1;
 let cluster: TestCluster;
 let kafka: Kafka;
 let admin: KafkaAdmin;
+/** Creating this file arms one crash of the transaction coordinator right after a PrepareCommit. */
+let crashArmedFile = '';
 
 beforeAll(async () => {
-  cluster = await startCluster({
-    nodes: 3,
-    overrides: { 'offsets.topic.num.partitions': String(INTERNAL_PARTITIONS), 'transaction.state.log.num.partitions': String(INTERNAL_PARTITIONS) },
-  });
+  crashArmedFile = path.join(temporaryDirectory('runnel-crash-arm-'), 'armed');
+  // The nodes started now carry the hook; nodes restarted later (the env is gone) do not.
+  process.env['RUNNEL_TEST_CRASH_AFTER'] = 'PrepareCommit';
+  process.env['RUNNEL_TEST_CRASH_ARMED_FILE'] = crashArmedFile;
+  try {
+    cluster = await startCluster({
+      nodes: 3,
+      overrides: { 'offsets.topic.num.partitions': String(INTERNAL_PARTITIONS), 'transaction.state.log.num.partitions': String(INTERNAL_PARTITIONS) },
+    });
+  } finally {
+    delete process.env['RUNNEL_TEST_CRASH_AFTER'];
+    delete process.env['RUNNEL_TEST_CRASH_ARMED_FILE'];
+  }
   ({ kafka, admin } = await kafkajsForCluster(cluster, 'coordinator-failover', 30));
   const configEntries = [{ name: 'min.insync.replicas', value: '2' }];
   await admin.createTopics({ topics: [GROUP_TOPIC, TXN_TOPIC].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 3, configEntries })) });
@@ -247,28 +261,23 @@ describe('coordinators that move with their partitions', () => {
     }
   }, 300_000);
 
-  it('completes every acknowledged transaction and aborts the rest through a SIGKILL of the transaction coordinator', async () => {
+  it('completes every acknowledged transaction and aborts the rest through SIGKILLs of the transaction coordinator', async () => {
     const transactionalId = 'runnel-coordinated-transactions';
     // The first FindCoordinator creates __transaction_state with RF min(3, live brokers).
     await allLive();
-    const victim = await eventually('a transaction coordinator', () => coordinatorOf(transactionalId, KEY_TYPE_TRANSACTION), 30_000);
     const outcomes = new Map<number, 'committed' | 'aborted' | 'unknown'>();
     const newProducer = () => new Producer({
       bootstrapServers: liveBootstrap(), 'transactional.id': transactionalId, lingerMs: 1, requestTimeoutMs: 4000, retries: 30, retryBackoffMs: 100,
     });
     let producer = newProducer();
     let producers = 1;
-    let killedAt = -1;
-    let committedAfterKill = 0;
-    try {
-      for (let index = 0; committedAfterKill < 10; index++) {
-        if (index > 400) throw new Error(`only ${committedAfterKill} transactions committed after the kill`);
-        if (index === 12) {
-          expect(await coordinatorOf(transactionalId, KEY_TYPE_TRANSACTION)).toBe(victim);
-          killedAt = index;
-          // The kill lands while the transaction's records are on their way.
-          void pause(5).then(() => cluster.kill(victim));
-        }
+    let index = 0;
+    /** Runs transactions (every fourth aborted) until `commits` more have committed; `atStart` runs as the first one begins. */
+    const runTransactions = async (commits: number, atStart: () => void = () => {}): Promise<void> => {
+      let committed = 0;
+      for (const first = index; committed < commits; index++) {
+        if (index - first > 200) throw new Error(`only ${committed} transactions committed in ${index - first}`);
+        if (index === first) atStart();
         const commit = index % 4 !== 3;
         try {
           await producer.beginTransaction();
@@ -278,7 +287,7 @@ describe('coordinators that move with their partitions', () => {
           if (commit) await producer.commitTransaction();
           else await producer.abortTransaction();
           outcomes.set(index, commit ? 'committed' : 'aborted');
-          if (commit && killedAt >= 0) committedAfterKill += 1;
+          if (commit) committed += 1;
         } catch {
           // The outcome is for the coordinator to decide; a new producer with the same id
           // fences this one and completes or aborts whatever it left behind.
@@ -288,16 +297,37 @@ describe('coordinators that move with their partitions', () => {
           producers += 1;
         }
       }
+    };
+
+    await runTransactions(12);
+    // A SIGKILL from outside, while a transaction's records are on their way.
+    const victim = await eventually('a transaction coordinator', () => coordinatorOf(transactionalId, KEY_TYPE_TRANSACTION), 30_000);
+    const killedAt = index;
+    try {
+      await runTransactions(10, () => { void pause(5).then(() => cluster.kill(victim)); });
     } finally {
       await pause(10);
       if (!cluster.isRunning(victim)) await cluster.restart(victim);
+    }
+    // The coordinator dies right after PrepareCommit is stored, before any marker: the next
+    // one must load the prepared transaction and commit it, whatever its producer heard.
+    await allLive();
+    const crashVictim = await eventually('a transaction coordinator', () => coordinatorOf(transactionalId, KEY_TYPE_TRANSACTION), 30_000);
+    // Aborts do not trip the hook, so the crash comes with the first commit from here.
+    const crashedAt = index % 4 === 3 ? index + 1 : index;
+    await runTransactions(1, () => writeFileSync(crashArmedFile, ''));
+    await eventually('the armed coordinator crashed', () => (cluster.isRunning(crashVictim) ? undefined : true), 30_000);
+    expect(existsSync(crashArmedFile), 'the armed crash did not happen').toBe(false);
+    try {
+      await runTransactions(5);
+    } finally {
+      await cluster.restart(crashVictim);
     }
     // A last committed transaction marks the end for the reader.
     await producer.transaction(async (transaction) => {
       for (let partition = 0; partition < PARTITIONS; partition++) await transaction.send({ topic: TXN_TOPIC, messages: [{ partition, value: `end-p${partition}` }] });
     });
     await producer.close();
-    expect(killedAt).toBe(12);
 
     const consumer = new Consumer({ bootstrapServers: liveBootstrap(), isolationLevel: 'read_committed', requestTimeoutMs: 4000, retries: 30 });
     consumer.assign(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: TXN_TOPIC, partition, offset: 0n })));
@@ -312,20 +342,22 @@ describe('coordinators that move with their partitions', () => {
 
     const visible = new Map<number, string[]>();
     for (const value of seen.filter((each) => !each.startsWith('end-'))) {
-      const index = Number(/^t(\d+)-p\d+$/.exec(value)?.[1]);
-      visible.set(index, [...(visible.get(index) ?? []), value]);
+      const transaction = Number(/^t(\d+)-p\d+$/.exec(value)?.[1]);
+      visible.set(transaction, [...(visible.get(transaction) ?? []), value]);
     }
-    for (const [index, outcome] of outcomes) {
-      const records = (visible.get(index) ?? []).sort();
-      const whole = Array.from({ length: PARTITIONS }, (_, partition) => `t${index}-p${partition}`);
-      if (outcome === 'committed') expect(records, `committed transaction ${index}`).toEqual(whole);
-      if (outcome === 'aborted') expect(records, `aborted transaction ${index}`).toEqual([]);
+    const whole = (transaction: number) => Array.from({ length: PARTITIONS }, (_, partition) => `t${transaction}-p${partition}`);
+    for (const [transaction, outcome] of outcomes) {
+      const records = (visible.get(transaction) ?? []).sort();
+      if (outcome === 'committed') expect(records, `committed transaction ${transaction}`).toEqual(whole(transaction));
+      if (outcome === 'aborted') expect(records, `aborted transaction ${transaction}`).toEqual([]);
       // A transaction whose end the producer never heard is all or nothing.
-      if (outcome === 'unknown') expect([0, PARTITIONS], `transaction ${index} is partly visible`).toContain(records.length);
+      if (outcome === 'unknown') expect([0, PARTITIONS], `transaction ${transaction} is partly visible`).toContain(records.length);
     }
-    const committed = [...outcomes.values()].filter((outcome) => outcome === 'committed').length;
-    console.log(`coordinator-failover: transaction coordinator node ${victim} killed at transaction ${killedAt}; ${outcomes.size} transactions, ${committed} committed, ${[...outcomes.values()].filter((o) => o === 'unknown').length} unknown, ${producers} producer(s)`);
-  }, 300_000);
+    // Its PrepareCommit was stored before the crash, so it committed.
+    expect((visible.get(crashedAt) ?? []).sort(), `transaction ${crashedAt}, prepared when its coordinator crashed`).toEqual(whole(crashedAt));
+    const count = (kind: string) => [...outcomes.values()].filter((outcome) => outcome === kind).length;
+    console.log(`coordinator-failover: transaction coordinator node ${victim} killed at transaction ${killedAt}, node ${crashVictim} crashed after PrepareCommit of transaction ${crashedAt} (producer heard: ${outcomes.get(crashedAt)}); ${outcomes.size} transactions, ${count('committed')} committed, ${count('aborted')} aborted, ${count('unknown')} unknown, ${producers} producer(s)`);
+  }, 400_000);
 
   it('kcat produces with acks=all through a partition leader SIGKILL and reads every line back', async () => {
     await allLive();
