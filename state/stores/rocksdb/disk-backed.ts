@@ -176,19 +176,18 @@ export class DiskBackedBytesStore implements HashedBytesStore {
       if (this.unwritten.length >= this.options.writeBatchRecords) this.postUnwritten();
       return;
     }
+    // Only groups already cached are updated: caching what is merely written (a cache layer's
+    // flush writes thousands of keys at once) would evict the groups the batch being processed
+    // was prefetched for.
     const group = this.groups.get(this.groupHashOf(hashKey));
     if (group !== undefined) {
       const sizeBefore = group.size;
       if (value === null) group.delete(hashKey);
       else group.set(hashKey, { key, value });
       this.entryCount += group.size - sizeBefore;
-    } else if (this.suffixBytes === 0) {
-      // A key-value group is one key, so a write makes it complete.
-      this.groups.set(hashKey, value === null ? new Map() : new Map([[hashKey, { key, value }]]));
-      if (value !== null) this.entryCount++;
+      if (this.cachedEntries > this.options.entriesMax) this.evict(group);
     }
     if (this.unwritten.length >= this.options.writeBatchRecords) this.postUnwritten();
-    if (this.cachedEntries > this.options.entriesMax) this.evict();
   }
 
   delete(key: Uint8Array): Uint8Array | null {
