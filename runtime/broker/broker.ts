@@ -82,6 +82,7 @@ export class Broker {
       minSessionTimeoutMs: config['group.min.session.timeout.ms'],
       maxSessionTimeoutMs: config['group.max.session.timeout.ms'],
       maxGroupSize: config['group.max.size'],
+      restoreMembers: cluster !== null,
       persist: (groupId, records) => this.offsetsTopic.append(groupId, records),
     });
     this.transactionLog = new TransactionLog(this);

@@ -3,8 +3,11 @@
 //   offset commit key   => version i16 (1) | group string | topic string | partition i32
 //   offset commit value => version i16 (3) | offset i64 | leaderEpoch i32 | metadata string | commitTimestamp i64
 //   group metadata key  => version i16 (2) | group string
-//   group metadata value (our own, version 100) => JSON of the group's generation and protocol
+//   group metadata value (our own, version 100) => JSON of the group's generation, protocol,
+//     leader and members (byte fields in base64), so that a coordinator that takes the group
+//     over keeps its members, as Kafka's GroupMetadata value does
 // A null value is a tombstone: the offset or the group was deleted.
+import { z } from 'zod';
 
 export type OffsetsTopicKey =
   | { kind: 'offset'; group: string; topic: string; partition: number }
@@ -17,10 +20,25 @@ export interface CommittedOffset {
   commitTimestampMs: bigint;
 }
 
+export interface StoredGroupMember {
+  memberId: string;
+  groupInstanceId: string | null;
+  clientId: string;
+  clientHost: string;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  /** The member's metadata for the group's protocol (a consumer's subscription). */
+  protocolMetadata: Buffer;
+  assignment: Buffer;
+}
+
 export interface StoredGroupMetadata {
   protocolType: string | null;
   generationId: number;
   protocolName: string | null;
+  /** The members of a Stable generation; absent in records written before members were stored. */
+  leaderId?: string | null;
+  members?: StoredGroupMember[];
 }
 
 function writeString(parts: Buffer[], text: string | null): void {
@@ -103,12 +121,40 @@ export function decodeCommittedOffset(buffer: Buffer): CommittedOffset {
 export function encodeGroupMetadata(value: StoredGroupMetadata): Buffer {
   const head = Buffer.alloc(2);
   head.writeInt16BE(100);
-  return Buffer.concat([head, Buffer.from(JSON.stringify(value), 'utf8')]);
+  const members = value.members?.map((member) => ({
+    ...member, protocolMetadata: member.protocolMetadata.toString('base64'), assignment: member.assignment.toString('base64'),
+  }));
+  return Buffer.concat([head, Buffer.from(JSON.stringify({ ...value, members }), 'utf8')]);
 }
 
+const storedMemberSchema = z.object({
+  memberId: z.string(), groupInstanceId: z.string().nullable(), clientId: z.string(), clientHost: z.string(),
+  sessionTimeoutMs: z.number().int().positive(), rebalanceTimeoutMs: z.number().int().nonnegative(),
+  protocolMetadata: z.string().transform((text) => Buffer.from(text, 'base64')),
+  assignment: z.string().transform((text) => Buffer.from(text, 'base64')),
+});
+
+const storedGroupSchema = z.object({
+  protocolType: z.string().nullable(),
+  generationId: z.number().int(),
+  protocolName: z.string().nullable(),
+  leaderId: z.string().nullable().optional(),
+  members: z.array(storedMemberSchema).optional(),
+});
+
+/** Null for a value of another version or one that does not parse (it is skipped, not trusted). */
 export function decodeGroupMetadata(buffer: Buffer): StoredGroupMetadata | null {
   if (buffer.readInt16BE(0) !== 100) return null;
-  return JSON.parse(buffer.toString('utf8', 2)) as StoredGroupMetadata;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(buffer.toString('utf8', 2));
+  } catch {
+    return null;
+  }
+  const result = storedGroupSchema.safeParse(parsed);
+  if (!result.success) return null;
+  const { leaderId, members, ...rest } = result.data;
+  return { ...rest, ...(leaderId === undefined ? {} : { leaderId }), ...(members === undefined ? {} : { members }) };
 }
 
 /** Java's String.hashCode, which decides a group's __consumer_offsets partition. */

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../core/protocol/errors.ts';
 import type { Logger } from '../logger.ts';
-import type { CommittedOffset, OffsetsTopicKey, StoredGroupMetadata } from './group-codec.ts';
+import type { CommittedOffset, OffsetsTopicKey, StoredGroupMember, StoredGroupMetadata } from './group-codec.ts';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
@@ -85,6 +85,12 @@ export interface GroupCoordinatorOptions {
   maxSessionTimeoutMs: number;
   maxGroupSize: number;
   /**
+   * Whether loading a group restores the members of its last stored generation (a cluster: a
+   * coordinator taking a group over keeps it Stable, and its members carry on heartbeating).
+   * A single node starts its groups without members, as it always did.
+   */
+  restoreMembers?: boolean;
+  /**
    * Appends records to the group's __consumer_offsets partition and resolves once they are
    * committed there (on every in-sync replica in a cluster), with NONE or the error code the
    * client should get (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE).
@@ -125,12 +131,47 @@ export class GroupCoordinator {
       topic.set(key.partition, value as CommittedOffset);
       return;
     }
-    if (value === null) { this.groups.delete(key.group); return; }
+    if (value === null) {
+      const gone = this.groups.get(key.group);
+      if (gone !== undefined) this.stopTimers(gone);
+      this.groups.delete(key.group);
+      return;
+    }
     const group = this.getOrCreate(key.group);
     const stored = value as StoredGroupMetadata;
     group.generationId = stored.generationId;
     group.protocolType = stored.protocolType;
     group.protocolName = stored.protocolName;
+    if (this.options.restoreMembers === true) this.restoreMembers(group, stored);
+  }
+
+  /** The members of the stored generation come back Stable, each with a fresh session. */
+  private restoreMembers(group: Group, stored: StoredGroupMetadata): void {
+    this.stopTimers(group);
+    group.members.clear();
+    const members = stored.members ?? [];
+    for (const saved of members) {
+      const member: Member = {
+        memberId: saved.memberId, groupInstanceId: saved.groupInstanceId, clientId: saved.clientId, clientHost: saved.clientHost,
+        sessionTimeoutMs: saved.sessionTimeoutMs, rebalanceTimeoutMs: saved.rebalanceTimeoutMs,
+        protocols: [{ name: stored.protocolName ?? '', metadata: saved.protocolMetadata }], assignment: saved.assignment,
+        pendingJoin: null, pendingSync: null, sessionTimer: null,
+      };
+      group.members.set(member.memberId, member);
+      this.scheduleSessionExpiry(group, member);
+    }
+    group.leaderId = members.length > 0 ? stored.leaderId ?? null : null;
+    group.state = members.length > 0 ? 'Stable' : 'Empty';
+  }
+
+  /** What a Stable generation stores: enough for another coordinator to carry on with its members. */
+  private storedGeneration(group: Group): StoredGroupMetadata {
+    const members: StoredGroupMember[] = [...group.members.values()].map((member) => ({
+      memberId: member.memberId, groupInstanceId: member.groupInstanceId, clientId: member.clientId, clientHost: member.clientHost,
+      sessionTimeoutMs: member.sessionTimeoutMs, rebalanceTimeoutMs: member.rebalanceTimeoutMs,
+      protocolMetadata: member.protocols.find((p) => p.name === group.protocolName)?.metadata ?? Buffer.alloc(0), assignment: member.assignment,
+    }));
+    return { protocolType: group.protocolType, generationId: group.generationId, protocolName: group.protocolName, leaderId: group.leaderId, members };
   }
 
   // ---------------------------------------------------------------- membership
@@ -196,7 +237,7 @@ export class GroupCoordinator {
       // Members get their assignments once the generation is stored, as in Kafka; a failed
       // write sends them back to rejoin.
       const generationId = group.generationId;
-      void this.options.persist(group.groupId, [{ key: { kind: 'group', group: group.groupId }, value: { protocolType: group.protocolType, generationId, protocolName: group.protocolName } }])
+      void this.options.persist(group.groupId, [{ key: { kind: 'group', group: group.groupId }, value: this.storedGeneration(group) }])
         .then((errorCode) => {
           if (this.groups.get(group.groupId) !== group || group.generationId !== generationId) return;
           if (errorCode === ErrorCode.NONE) {
@@ -522,6 +563,7 @@ export class GroupCoordinator {
         group.generationId += 1;
         group.protocolName = null;
         group.leaderId = null;
+        void this.options.persist(group.groupId, [{ key: { kind: 'group', group: group.groupId }, value: this.storedGeneration(group) }]);
         return;
       }
       this.prepareRebalance(group, `member ${memberId} ${reason}`);

@@ -108,6 +108,8 @@ export class OffsetsTopic {
       const key = decodeOffsetsKey(record.key);
       if (key === null) continue;
       const value = record.value === null ? null : key.kind === 'offset' ? decodeCommittedOffset(record.value) : decodeGroupMetadata(record.value);
+      // A group value this version cannot read is skipped; only a null value deletes.
+      if (value === null && record.value !== null) continue;
       count += 1;
       if (isTransactional(attributes) && key.kind === 'offset' && value !== null) {
         let list = pending.get(producerId);

@@ -2,6 +2,7 @@
 // heartbeats, generations, session expiry, leaving and committed offsets.
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
+import { decodeGroupMetadata, encodeGroupMetadata } from '../../../runtime/broker/group-codec.ts';
 import { GroupCoordinator, type JoinRequest } from '../../../runtime/broker/group-coordinator.ts';
 import { createLogger } from '../../../runtime/logger.ts';
 
@@ -133,6 +134,32 @@ describe('group coordinator', () => {
     answer(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     expect(await second).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     expect(groups.committedOffset('s', 't', 0)?.offset).toBe(5n);
+  });
+
+  it('stores the members of a Stable generation, and a coordinator taking over keeps them', async () => {
+    const persisted: { key: any; value: any }[] = [];
+    const groups = coordinator(persisted);
+    const joined = await joinNew(groups);
+    await groups.sync('g', joined.generationId, joined.memberId, [{ memberId: joined.memberId, assignment: Buffer.from('assigned') }]);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const stored = persisted.filter((record) => record.key.kind === 'group').at(-1)!;
+    // Through the codec, as the next coordinator reads it from the log.
+    const decoded = decodeGroupMetadata(encodeGroupMetadata(stored.value))!;
+    expect(decoded.members?.map((m) => m.memberId)).toEqual([joined.memberId]);
+    const successor = new GroupCoordinator({
+      logger: createLogger('test', () => {}), initialRebalanceDelayMs: 0, minSessionTimeoutMs: 50, maxSessionTimeoutMs: 60_000, maxGroupSize: 3,
+      restoreMembers: true, persist: async () => ErrorCode.NONE,
+    });
+    successor.load(stored.key, decoded);
+    expect(successor.describe('g')?.state).toBe('Stable');
+    expect(successor.heartbeat('g', joined.generationId, joined.memberId)).toBe(ErrorCode.NONE);
+    expect((await successor.sync('g', joined.generationId, joined.memberId, [])).assignment.toString()).toBe('assigned');
+    // Without restoreMembers (a single node) the group starts without members, as before.
+    const plain = coordinator();
+    plain.load(stored.key, decoded);
+    expect(plain.heartbeat('g', joined.generationId, joined.memberId)).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+    groups.shutdown();
+    successor.shutdown();
   });
 
   it('unloads the groups of a partition it no longer leads and tells waiting members NOT_COORDINATOR', async () => {
