@@ -1,11 +1,12 @@
 // Group and transaction coordinators on a 3-node cluster move with the leadership of their
 // __consumer_offsets / __transaction_state partitions (replicated, RF=3). The node that
 // coordinates a Runnel consumer group and a kafkajs consumer group is SIGKILLed while both
-// consume and commit: the committed offsets survive, both groups re-form on the new
+// consume and commit: the committed offsets survive, both groups are Stable again on the new
 // coordinator, nothing is lost and nothing below an acknowledged commit is delivered again.
 // Then the transaction coordinator of a Runnel transactional producer is SIGKILLed during a
-// loop of committed and aborted transactions, and later crashes right after a PrepareCommit: read_committed consumers see every committed
-// transaction whole and nothing of an aborted one, and transactions keep committing afterwards.
+// loop of committed and aborted transactions, and later crashes right after a PrepareCommit:
+// read_committed consumers see every committed transaction whole (the prepared one too) and
+// nothing of an aborted one, and transactions keep committing afterwards.
 // Last, kcat produces with acks=all through a partition leader kill and reads every line back.
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
