@@ -13,8 +13,8 @@ import { z } from 'zod';
 import { ApiKey } from '../../core/protocol/index.ts';
 import { Cluster, sleep } from './cluster.ts';
 import { KafkaClientError, KafkaProtocolError, KafkaStateError, isRetriableError, throwIfError } from './errors.ts';
-import type { ConsumerRecord } from './fetch-records.ts';
-import { Fetcher, type PartitionState } from './fetcher.ts';
+import type { ConsumerRecord, RecordMaker } from './fetch-records.ts';
+import { Fetcher, type PartitionState, type RecordRun } from './fetcher.ts';
 import { GroupMembership, type TopicPartition } from './group-membership.ts';
 import { BUILT_IN_ASSIGNORS, type PartitionAssignor } from './group-protocol.ts';
 import { TypedConsumer, type Serde } from './serdes.ts';
@@ -22,6 +22,8 @@ import type { ConsumerGroupMetadata } from './transaction-manager.ts';
 import { clusterOptions, commonOptionsShape, integer, parseOptions, type KafkaStyleOptions } from './options.ts';
 
 export type { ConsumerRecord } from './fetch-records.ts';
+export type { RecordMaker } from './fetch-records.ts';
+export type { RecordRun } from './fetcher.ts';
 export type { TopicPartition } from './group-membership.ts';
 
 const listener = z.custom<(partitions: TopicPartition[]) => Promise<void> | void>((value) => typeof value === 'function', 'must be a function');
@@ -219,6 +221,18 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     // Fetching the next records starts now, while the application works on these.
     this.fetcher.start();
     return records;
+  }
+
+  /**
+   * poll() for callers that make their own record objects (the streams runtime): records come
+   * in runs of one partition, each made by `maker` as it is handed out, with no ConsumerRecord
+   * in between.
+   */
+  async pollRuns<R>(maker: RecordMaker<R>, options: { timeoutMs?: number; maxRecords?: number } = {}): Promise<RecordRun<R>[]> {
+    await this.fillPolling(options.timeoutMs ?? 1_000);
+    const runs = this.fetcher.takeRuns(Math.max(0, options.maxRecords ?? this.options.maxPollRecords), maker);
+    this.fetcher.start();
+    return runs;
   }
 
   /**

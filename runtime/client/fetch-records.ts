@@ -5,15 +5,17 @@
 // are dropped using the response's aborted-transaction list, the way Kafka's fetcher does:
 // a producer's records are aborted from its listed first offset until its abort marker.
 //
-// Records are decoded lazily. The scan checks each batch's CRC and reads per record only its
-// length and deltas; key, value and headers are read from the batch bytes when first asked
-// for. A consumer that looks at a record's value pays for that, not for the fields it skips,
-// and a million records do not cost a million decoded objects and buffer views up front.
+// Records are made into objects as they are taken, not when the response arrives. The scan
+// checks each batch's CRC and notes per record only where its fields start, its offset delta
+// and its timestamp, in plain number arrays; poll() then builds the objects of the records it
+// hands out. A response of a few MB holds tens of thousands of records that wait across many
+// polls: built up front they would outlive the young generation and make the garbage collector
+// copy and promote them, built at take time they die young, within the poll that took them.
 import { decodeBatch, iterateBatches, readControlRecord } from '../../core/records/batch.ts';
 import { decompress, isCompressionCodec } from '../../core/records/compression.ts';
 import { CorruptRecordError } from '../../core/records/errors.ts';
 import { ATTRIBUTE_CONTROL, ATTRIBUTE_LOG_APPEND_TIME, ATTRIBUTE_TRANSACTIONAL, BATCH_OFFSETS, compressionOf, computeBatchCrc, type BatchHeader } from '../../core/records/header.ts';
-import { readRecord, type BatchRecord, type RecordHeader } from '../../core/records/record.ts';
+import type { RecordHeader } from '../../core/records/record.ts';
 import { readVarint, readVarlongNumber, type Cursor } from '../../core/records/varint.ts';
 
 export interface ConsumerRecord {
@@ -21,6 +23,8 @@ export interface ConsumerRecord {
   readonly partition: number;
   readonly offset: bigint;
   readonly timestamp: bigint;
+  /** The timestamp as a number of milliseconds: the same value, without a bigint. */
+  readonly timestampMs: number;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
   readonly headers: RecordHeader[];
@@ -31,57 +35,44 @@ export interface AbortedTransaction {
   firstOffset: bigint;
 }
 
-export interface PartitionRecords {
-  records: ConsumerRecord[];
-  /** The offset after the last complete batch, or `fetchOffset` when none was complete. */
-  nextOffset: bigint;
-}
+/**
+ * Makes a caller's own record object from the fields of one fetched record, for callers that
+ * need another shape than ConsumerRecord (the streams runtime); `headers` is null when the
+ * record has none. The offset is `baseOffset + offsetDelta`, left to the maker so that a caller
+ * that rarely needs it does not pay a bigint per record.
+ */
+export type RecordMaker<R> = (
+  topic: string, partition: number, key: Buffer | null, value: Buffer | null, timestampMs: number,
+  headers: RecordHeader[] | null, baseOffset: bigint, offsetDelta: number,
+) => R;
 
-/** What the records of one batch share: its records section and its header's bases. */
-interface BatchBases {
-  section: Buffer;
-  baseOffset: bigint;
-  baseTimestamp: bigint;
-  /** The broker's append time when the topic uses LogAppendTime, else null. */
-  appendTime: bigint | null;
-}
-
-/** A record that reads its key, value and headers from its batch's bytes on first use. */
+/** A record whose offset, timestamp bigint and empty header list are made on first use. */
 export class FetchedRecord implements ConsumerRecord {
-  private decoded: BatchRecord | null = null;
+  private headerList: RecordHeader[] | null;
 
   constructor(
     readonly topic: string,
     readonly partition: number,
-    private readonly batch: BatchBases,
-    private readonly position: number,
+    readonly key: Buffer | null,
+    readonly value: Buffer | null,
+    readonly timestampMs: number,
+    headers: RecordHeader[] | null,
+    private readonly baseOffset: bigint,
     private readonly offsetDelta: number,
-    private readonly timestampDelta: number,
-  ) {}
+  ) {
+    this.headerList = headers;
+  }
 
   get offset(): bigint {
-    return this.batch.baseOffset + BigInt(this.offsetDelta);
+    return this.baseOffset + BigInt(this.offsetDelta);
   }
 
   get timestamp(): bigint {
-    return this.batch.appendTime ?? this.batch.baseTimestamp + BigInt(this.timestampDelta);
-  }
-
-  get key(): Buffer | null {
-    return this.fields().key;
-  }
-
-  get value(): Buffer | null {
-    return this.fields().value;
+    return BigInt(this.timestampMs);
   }
 
   get headers(): RecordHeader[] {
-    return this.fields().headers;
-  }
-
-  private fields(): BatchRecord {
-    this.decoded ??= readRecord(this.batch.section, { position: this.position }, this.batch.section.length);
-    return this.decoded;
+    return (this.headerList ??= []);
   }
 
   toJSON(): object {
@@ -89,6 +80,102 @@ export class FetchedRecord implements ConsumerRecord {
   }
 }
 
+export const makeConsumerRecord: RecordMaker<ConsumerRecord> = (topic, partition, key, value, timestampMs, headers, baseOffset, offsetDelta) =>
+  new FetchedRecord(topic, partition, key, value, timestampMs, headers, baseOffset, offsetDelta);
+
+/** What the records of one batch share: its records section and its base offset. */
+interface BatchBases {
+  readonly section: Buffer;
+  readonly baseOffset: bigint;
+  /** Index of the batch's first kept record in ScannedRecords. */
+  readonly firstIndex: number;
+}
+
+/**
+ * The records of one partition of a Fetch response, checked and located but not yet objects.
+ * Per record it keeps four numbers; `make` reads the key, value and headers from the batch
+ * bytes (views, not copies) when a record is taken.
+ */
+export class ScannedRecords {
+  private readonly batches: BatchBases[] = [];
+  /** Per record: where its key length starts, where it ends, its offset delta, its timestamp. */
+  private readonly fieldPositions: number[] = [];
+  private readonly ends: number[] = [];
+  private readonly offsetDeltas: number[] = [];
+  private readonly timestamps: number[] = [];
+  /** The batch of the record made last; records are mostly made in order. */
+  private batchCursor = 0;
+  /** Reused by make(), which runs once per record taken. */
+  private readonly cursor: Cursor = { position: 0 };
+
+  constructor(readonly topic: string, readonly partition: number) {}
+
+  get count(): number {
+    return this.offsetDeltas.length;
+  }
+
+  addBatch(section: Buffer, baseOffset: bigint): void {
+    this.batches.push({ section, baseOffset, firstIndex: this.offsetDeltas.length });
+  }
+
+  /** Notes a record of the last batch added. */
+  addRecord(fieldPosition: number, end: number, offsetDelta: number, timestampMs: number): void {
+    this.fieldPositions.push(fieldPosition);
+    this.ends.push(end);
+    this.offsetDeltas.push(offsetDelta);
+    this.timestamps.push(timestampMs);
+  }
+
+  /** The offset of record `index`. */
+  offsetOf(index: number): bigint {
+    const batch = this.batchOf(index);
+    return batch.baseOffset + BigInt(this.offsetDeltas[index] as number);
+  }
+
+  /** Builds record `index` with `maker`; key, value and header values are views into the batch. */
+  make<R>(index: number, maker: RecordMaker<R>): R {
+    const batch = this.batchOf(index);
+    const section = batch.section;
+    const end = this.ends[index] as number;
+    const cursor = this.cursor;
+    cursor.position = this.fieldPositions[index] as number;
+    const key = readField(section, cursor, end);
+    const value = readField(section, cursor, end);
+    const headerCount = readSmallVarint(section, cursor);
+    let headers: RecordHeader[] | null = null;
+    if (headerCount !== 0) headers = readHeaders(section, cursor, end, headerCount);
+    if (cursor.position !== end) throw new CorruptRecordError(`record of ${this.topic}-${this.partition} ends at ${end} but its fields at ${cursor.position}`);
+    return maker(this.topic, this.partition, key, value, this.timestamps[index] as number, headers, batch.baseOffset, this.offsetDeltas[index] as number);
+  }
+
+  /** Every record, made with `maker`. */
+  all<R>(maker: RecordMaker<R>): R[] {
+    const records = new Array<R>(this.count);
+    for (let index = 0; index < records.length; index++) records[index] = this.make(index, maker);
+    return records;
+  }
+
+  private batchOf(index: number): BatchBases {
+    let at = this.batchCursor;
+    if ((this.batches[at] as BatchBases).firstIndex > index) at = 0;
+    while (at + 1 < this.batches.length && (this.batches[at + 1] as BatchBases).firstIndex <= index) at++;
+    this.batchCursor = at;
+    return this.batches[at] as BatchBases;
+  }
+}
+
+export interface ScannedFetch {
+  records: ScannedRecords;
+  /** The offset after the last complete batch, or `fetchOffset` when none was complete. */
+  nextOffset: bigint;
+}
+
+export interface PartitionRecords {
+  records: ConsumerRecord[];
+  nextOffset: bigint;
+}
+
+/** scanFetch with every record made a ConsumerRecord at once (tests and tools). */
 export function recordsFromFetch(
   topic: string,
   partition: number,
@@ -96,7 +183,18 @@ export function recordsFromFetch(
   data: Buffer | null,
   abortedTransactions: readonly AbortedTransaction[] | null,
 ): PartitionRecords {
-  const records: ConsumerRecord[] = [];
+  const { records, nextOffset } = scanFetch(topic, partition, fetchOffset, data, abortedTransactions);
+  return { records: records.all(makeConsumerRecord), nextOffset };
+}
+
+export function scanFetch(
+  topic: string,
+  partition: number,
+  fetchOffset: bigint,
+  data: Buffer | null,
+  abortedTransactions: readonly AbortedTransaction[] | null,
+): ScannedFetch {
+  const records = new ScannedRecords(topic, partition);
   let nextOffset = fetchOffset;
   if (data === null || data.length === 0) return { records, nextOffset };
   const aborted = [...(abortedTransactions ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
@@ -115,20 +213,22 @@ export function recordsFromFetch(
       continue;
     }
     if ((header.attributes & ATTRIBUTE_TRANSACTIONAL) !== 0 && abortedProducers.has(header.producerId)) continue;
-    scanBatch(topic, partition, data, location.position, location.size, header, fetchOffset, records);
+    scanBatch(records, data, location.position, location.size, header, fetchOffset);
   }
   return { records, nextOffset };
 }
 
-/** Checks one batch and appends a lazy record for each of its records at or after `fetchOffset`. */
-function scanBatch(topic: string, partition: number, data: Buffer, position: number, size: number, header: BatchHeader, fetchOffset: bigint, records: ConsumerRecord[]): void {
-  if (computeBatchCrc(data, position, size) !== header.crc) throw new CorruptRecordError(`batch at offset ${header.baseOffset} of ${topic}-${partition} fails its CRC check`);
+/** Checks one batch and notes each of its records at or after `fetchOffset`. */
+function scanBatch(records: ScannedRecords, data: Buffer, position: number, size: number, header: BatchHeader, fetchOffset: bigint): void {
+  const where = `${records.topic}-${records.partition}`;
+  if (computeBatchCrc(data, position, size) !== header.crc) throw new CorruptRecordError(`batch at offset ${header.baseOffset} of ${where} fails its CRC check`);
   const codec = compressionOf(header.attributes);
   if (!isCompressionCodec(codec)) throw new CorruptRecordError(`batch compression codec ${codec} is unknown`);
   const section = decompress(codec, data.subarray(position + BATCH_OFFSETS.records, position + size));
-  const logAppendTime = (header.attributes & ATTRIBUTE_LOG_APPEND_TIME) !== 0;
-  const bases: BatchBases = { section, baseOffset: header.baseOffset, baseTimestamp: header.baseTimestamp, appendTime: logAppendTime ? header.maxTimestamp : null };
+  const appendTime = (header.attributes & ATTRIBUTE_LOG_APPEND_TIME) !== 0 ? Number(header.maxTimestamp) : null;
+  const baseTimestamp = Number(header.baseTimestamp);
   const skipBelow = fetchOffset > header.baseOffset ? Number(fetchOffset - header.baseOffset) : 0;
+  records.addBatch(section, header.baseOffset);
   const cursor: Cursor = { position: 0 };
   for (let index = 0; index < header.recordCount; index++) {
     const start = cursor.position;
@@ -138,10 +238,34 @@ function scanBatch(topic: string, partition: number, data: Buffer, position: num
     cursor.position += 1;
     const timestampDelta = section[cursor.position] === 0 ? (cursor.position++, 0) : readVarlongNumber(section, cursor);
     const offsetDelta = readSmallVarint(section, cursor);
+    if (cursor.position > end) throw new CorruptRecordError(`record at ${start} of ${where} is shorter than its deltas`);
+    if (offsetDelta >= skipBelow) records.addRecord(cursor.position, end, offsetDelta, appendTime ?? baseTimestamp + timestampDelta);
     cursor.position = end;
-    if (offsetDelta >= skipBelow) records.push(new FetchedRecord(topic, partition, bases, start, offsetDelta, timestampDelta));
   }
   if (cursor.position !== section.length) throw new CorruptRecordError(`${section.length - cursor.position} bytes follow the last of ${header.recordCount} records`);
+}
+
+/** A key, value or header value: a view into the section, or null for length -1. */
+function readField(section: Buffer, cursor: Cursor, end: number): Buffer | null {
+  const start = cursor.position;
+  const length = readSmallVarint(section, cursor);
+  if (length === -1) return null;
+  if (length < -1 || length > end - cursor.position) throw new CorruptRecordError(`field length ${length} at ${start} does not fit its record`);
+  const at = cursor.position;
+  cursor.position = at + length;
+  return section.subarray(at, at + length);
+}
+
+function readHeaders(section: Buffer, cursor: Cursor, end: number, count: number): RecordHeader[] {
+  // Each header takes at least two bytes, which bounds the count before it is trusted.
+  if (count < 0 || count * 2 > end - cursor.position) throw new CorruptRecordError(`header count ${count} does not fit the record`);
+  const headers: RecordHeader[] = [];
+  for (let index = 0; index < count; index++) {
+    const key = readField(section, cursor, end);
+    if (key === null) throw new CorruptRecordError('record header key is null');
+    headers.push({ key: key.toString('utf8'), value: readField(section, cursor, end) });
+  }
+  return headers;
 }
 
 /** readVarint with the one- and two-byte cases (nearly every length and delta) done inline. */

@@ -10,7 +10,7 @@
 import { ApiKey, ErrorCode } from '../../core/protocol/index.ts';
 import { sleep, type Cluster } from './cluster.ts';
 import { KafkaProtocolError, isRetriableError, throwIfError } from './errors.ts';
-import { recordsFromFetch, type ConsumerRecord } from './fetch-records.ts';
+import { makeConsumerRecord, scanFetch, type ConsumerRecord, type RecordMaker, type ScannedRecords } from './fetch-records.ts';
 
 export interface PartitionState {
   topic: string;
@@ -26,9 +26,17 @@ export interface PartitionState {
   buffered: boolean;
 }
 
+/** Records of one partition handed out by one take, in offset order. */
+export interface RecordRun<R> {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: R[];
+}
+
 interface Chunk {
   state: PartitionState;
-  records: ConsumerRecord[];
+  /** Scanned records, made into objects as they are taken. */
+  records: ScannedRecords;
   /** The index of the next record to hand out. */
   next: number;
   /** Where the partition's position goes once every record of the chunk is out. */
@@ -76,22 +84,40 @@ export class Fetcher {
 
   /** Hands out up to `max` records and moves positions past them. */
   take(max: number): ConsumerRecord[] {
-    let taken: ConsumerRecord[] = [];
-    while (taken.length < max && this.chunks.length > 0) {
-      const chunk = this.chunks[0] as Chunk;
-      const count = Math.min(max - taken.length, chunk.records.length - chunk.next);
-      if (taken.length === 0 && chunk.next === 0 && count === chunk.records.length) taken = chunk.records;
-      else for (let index = chunk.next; index < chunk.next + count; index++) taken.push(chunk.records[index] as ConsumerRecord);
-      chunk.next += count;
-      if (chunk.next >= chunk.records.length) {
-        this.chunks.shift();
-        chunk.state.position = chunk.nextOffset;
-        chunk.state.buffered = false;
-      } else {
-        chunk.state.position = (chunk.records[chunk.next - 1] as ConsumerRecord).offset + 1n;
-      }
-    }
+    const taken: ConsumerRecord[] = [];
+    while (taken.length < max && this.chunks.length > 0) this.takeFrom(this.chunks[0] as Chunk, max - taken.length, makeConsumerRecord, taken);
     return taken;
+  }
+
+  /**
+   * take() for callers that make their own record objects (`maker`); the records come in runs
+   * of one partition, one run per buffered response.
+   */
+  takeRuns<R>(max: number, maker: RecordMaker<R>): RecordRun<R>[] {
+    const runs: RecordRun<R>[] = [];
+    let remaining = max;
+    while (remaining > 0 && this.chunks.length > 0) {
+      const chunk = this.chunks[0] as Chunk;
+      const records: R[] = [];
+      this.takeFrom(chunk, remaining, maker, records);
+      remaining -= records.length;
+      runs.push({ topic: chunk.state.topic, partition: chunk.state.partition, records });
+    }
+    return runs;
+  }
+
+  /** Moves up to `max` records of the chunk into `into` and the partition's position past them. */
+  private takeFrom<R>(chunk: Chunk, max: number, maker: RecordMaker<R>, into: R[]): void {
+    const end = Math.min(chunk.records.count, chunk.next + max);
+    for (let index = chunk.next; index < end; index++) into.push(chunk.records.make(index, maker));
+    chunk.next = end;
+    if (chunk.next >= chunk.records.count) {
+      this.chunks.shift();
+      chunk.state.position = chunk.nextOffset;
+      chunk.state.buffered = false;
+    } else {
+      chunk.state.position = chunk.records.offsetOf(chunk.next - 1) + 1n;
+    }
   }
 
   /** Drops buffered records of the partitions that match; their fetching restarts at position. */
@@ -236,9 +262,9 @@ export class Fetcher {
       }
       throw error;
     }
-    const { records, nextOffset } = recordsFromFetch(state.topic, state.partition, fetchOffset, partition.records, partition.abortedTransactions);
+    const { records, nextOffset } = scanFetch(state.topic, state.partition, fetchOffset, partition.records, partition.abortedTransactions);
     state.fetchPosition = nextOffset;
-    if (records.length === 0) {
+    if (records.count === 0) {
       // Only control records or skipped ones: the position moves past them at once.
       if (state.position === fetchOffset) state.position = nextOffset;
       return;

@@ -17,8 +17,7 @@
 import path from 'node:path';
 import { createLogger, type Logger } from '../../logger.ts';
 import type { Topology } from '../../../core/topology/topology.ts';
-import type { TopicRecord } from '../../../core/topology/record.ts';
-import type { ConsumerRecord, TopicPartition } from '../../client/index.ts';
+import type { TopicPartition } from '../../client/index.ts';
 import { StreamsProcessingError } from '../task.ts';
 import { StateDirectory, taskDirectoryName } from '../../../state/directory/index.ts';
 import type { ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore } from '../../../state/stores/types.ts';
@@ -28,6 +27,7 @@ import { ActiveTask, type RestoreReport } from './active-task.ts';
 import { closeClients, createClients, type Clients } from './clients.ts';
 import { parseStreamsConfig, StreamsConfigError, type StreamsConfig, type StreamsConfigInput } from './config.ts';
 import { GlobalStores } from './global-stores.ts';
+import { makeInputRecord } from './input-records.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
 import { globalSourceTopics, type TaskPlan, type TopologyPlan } from './plan.ts';
 import { readOrCreateProcessId } from './process-id.ts';
@@ -59,16 +59,6 @@ function rebalanceCode(error: unknown): number | null {
     if (typeof code === 'number' && REBALANCE_COMMIT_CODES.has(code)) return code;
   }
   return null;
-}
-
-/** The engine's view of consumer records [start, end): bytes, event time in ms and position. */
-function topicRecords(records: readonly ConsumerRecord[], start: number, end: number): TopicRecord[] {
-  const converted = new Array<TopicRecord>(end - start);
-  for (let index = start; index < end; index++) {
-    const record = records[index] as ConsumerRecord;
-    converted[index - start] = { key: record.key, value: record.value, timestamp: Number(record.timestamp), headers: record.headers, partition: record.partition, offset: record.offset };
-  }
-  return converted;
 }
 
 export class StreamsApp {
@@ -312,8 +302,8 @@ export class StreamsApp {
       if (clients.member.rejoinNeeded) await this.rebalance(clients);
       if (this.stopping()) return;
       await this.globals?.update(clients.globalConsumer);
-      const records = await clients.consumer.poll({ timeoutMs: this.config.pollMs });
-      this.route(records);
+      const runs = await clients.consumer.pollRuns(makeInputRecord, { timeoutMs: this.config.pollMs });
+      for (const run of runs) this.taskReading(run.topic, run.partition).addRecords(run.topic, run.partition, run.records);
       for (const task of this.tasks.values()) await task.prefetch();
       for (const task of this.tasks.values()) this.processedCount += task.processBuffered();
       const now = Date.now();
@@ -326,21 +316,6 @@ export class StreamsApp {
         await this.commit(clients);
         await this.cleanRemovedTasks();
       }
-    }
-  }
-
-  /**
-   * Hands polled records to their tasks. A poll returns each partition's records as one run, so
-   * a run is converted and added in one piece, and the task is looked up once per run.
-   */
-  private route(records: readonly ConsumerRecord[]): void {
-    let start = 0;
-    while (start < records.length) {
-      const first = records[start] as ConsumerRecord;
-      let end = start + 1;
-      while (end < records.length && (records[end] as ConsumerRecord).partition === first.partition && (records[end] as ConsumerRecord).topic === first.topic) end++;
-      this.taskReading(first.topic, first.partition).addRecords(first.topic, first.partition, topicRecords(records, start, end));
-      start = end;
     }
   }
 
