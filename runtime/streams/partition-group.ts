@@ -22,6 +22,8 @@ export class PartitionGroup {
   /** The same queues in the order they were added, for the per-record scan. */
   private readonly queueList: PartitionQueue[] = [];
   private buffered = 0;
+  /** The topic of the record takeRecord() returned last. */
+  takenTopic = '';
 
   constructor(private readonly bufferedRecordsMax: number) {}
 
@@ -52,6 +54,15 @@ export class PartitionGroup {
 
   /** Takes the buffered record with the smallest timestamp (ties: the earliest added partition). */
   nextRecord(): QueuedRecord | null {
+    const record = this.takeRecord();
+    return record === null ? null : { topic: this.takenTopic, record };
+  }
+
+  /**
+   * nextRecord() without the pair object, for the poll loop, which takes every record: the
+   * topic of the record returned is in `takenTopic` until the next call.
+   */
+  takeRecord(): TopicRecord | null {
     let best: PartitionQueue | null = null;
     let bestTimestamp = 0;
     for (let index = 0; index < this.queueList.length; index++) {
@@ -66,11 +77,16 @@ export class PartitionGroup {
     if (best === null) return null;
     const record = best.records[best.head++] as TopicRecord;
     this.buffered--;
-    // Compact now and then so a long-lived queue does not keep taken records alive.
-    if (best.head > 1024 && best.head * 2 > best.records.length) {
+    // A drained queue lets go of its records at once, so they can die young; a long-lived
+    // queue is compacted now and then for the same reason.
+    if (best.head === best.records.length) {
+      best.records.length = 0;
+      best.head = 0;
+    } else if (best.head > 1024 && best.head * 2 > best.records.length) {
       best.records.splice(0, best.head);
       best.head = 0;
     }
-    return { topic: best.topic, record };
+    this.takenTopic = best.topic;
+    return record;
   }
 }

@@ -64,11 +64,11 @@ interface SourceEntry {
   readonly node: RuntimeNode;
 }
 
-/** The last offset processed of one input partition; the commit adds one. */
+/** The last record processed of one input partition; the commit asks its offset and adds one. */
 interface ConsumedOffset {
   readonly topic: string;
   readonly partition: number;
-  lastOffset: bigint;
+  lastRecord: TopicRecord;
 }
 
 export class StreamTask {
@@ -85,7 +85,16 @@ export class StreamTask {
   private lastSource: { readonly topic: string; readonly entry: SourceEntry } | null = null;
   private readonly stores = new Map<string, StateStore>();
   private readonly schedules: PunctuationSchedule[] = [];
-  private context: RecordContext = { topic: null, partition: 0, offset: -1n, timestamp: -1, headers: [] };
+  /**
+   * The input record being processed, its topic and its timestamp; the RecordContext is made
+   * from them only when a processor asks (recordContext(), a topic extractor), not per record,
+   * which spares an object and the record's bigint offset on the hot path. A punctuation sets
+   * `punctuationContext` instead.
+   */
+  private currentTopic: string | null = null;
+  private currentRecord: TopicRecord | null = null;
+  private currentTimestampMs = -1;
+  private context: RecordContext | null = { topic: null, partition: 0, offset: -1n, timestamp: -1, headers: [] };
   /** Last offset processed per input partition, for the offset commit. */
   private readonly consumedOffsets = new Map<string, ConsumedOffset>();
   private lastConsumed: ConsumedOffset | null = null;
@@ -165,7 +174,10 @@ export class StreamTask {
       this.options.log(`task ${this.id}: skipped a record from ${topic} at offset ${record.offset} with invalid timestamp ${timestamp}`);
       return;
     }
-    this.context = { topic, partition: record.partition, offset: record.offset, timestamp, headers: record.headers };
+    this.currentTopic = topic;
+    this.currentRecord = record;
+    this.currentTimestampMs = timestamp;
+    this.context = null;
     if (timestamp > this.streamTimeMs) this.streamTimeMs = timestamp;
     node.process({ key, value, timestamp, headers: record.headers });
     if (this.streamTimeMs >= this.nextStreamTimePunctuationMs) this.punctuate('stream-time', this.streamTimeMs);
@@ -176,10 +188,10 @@ export class StreamTask {
     if (consumed === null || consumed.topic !== topic || consumed.partition !== record.partition) {
       const id = `${topic}\u0000${record.partition}`;
       consumed = this.consumedOffsets.get(id) ?? null;
-      if (consumed === null) this.consumedOffsets.set(id, (consumed = { topic, partition: record.partition, lastOffset: record.offset }));
+      if (consumed === null) this.consumedOffsets.set(id, (consumed = { topic, partition: record.partition, lastRecord: record }));
       this.lastConsumed = consumed;
     }
-    consumed.lastOffset = record.offset;
+    consumed.lastRecord = record;
   }
 
   private sourceFor(topic: string): SourceEntry {
@@ -204,7 +216,7 @@ export class StreamTask {
   commit(): { topic: string; partition: number; offset: bigint }[] {
     for (const store of this.stores.values()) store.flush();
     this.commitRequested = false;
-    return [...this.consumedOffsets.values()].map(({ topic, partition, lastOffset }) => ({ topic, partition, offset: lastOffset + 1n }));
+    return [...this.consumedOffsets.values()].map(({ topic, partition, lastRecord }) => ({ topic, partition, offset: lastRecord.offset + 1n }));
   }
 
   close(): void {
@@ -212,11 +224,20 @@ export class StreamTask {
     for (const store of this.stores.values()) store.close();
   }
 
+  /** The context of the record being processed (made now, once per record at most) or of the punctuation running. */
+  private recordContext(): RecordContext {
+    if (this.context !== null) return this.context;
+    const record = this.currentRecord as TopicRecord;
+    this.context = { topic: this.currentTopic, partition: record.partition, offset: record.offset, timestamp: this.currentTimestampMs, headers: record.headers };
+    return this.context;
+  }
+
   private punctuate(type: PunctuationSchedule['type'], timeMs: number): void {
     if (timeMs < 0) return;
     for (const schedule of [...this.schedules]) {
       if (schedule.cancelled || schedule.type !== type || schedule.nextMs > timeMs) continue;
       this.context = { topic: null, partition: this.options.partition, offset: -1n, timestamp: timeMs, headers: [] };
+      this.currentTimestampMs = timeMs;
       schedule.callback(timeMs);
       advanceSchedule(schedule, timeMs);
     }
@@ -278,7 +299,7 @@ export class StreamTask {
         partition: this.options.partition,
         changelogTopic,
         changelogWriter: changelogTopic === null ? null : this.options.changelogWriter,
-        recordTimestampMs: () => this.context.timestamp,
+        recordTimestampMs: () => this.currentTimestampMs,
       });
       this.stores.set(name, store);
     }
@@ -302,7 +323,7 @@ export class StreamTask {
       taskId: this.id,
       partition: this.options.partition,
       metrics: this.metrics,
-      recordContext: () => task.context,
+      recordContext: () => task.recordContext(),
       forward: (record, childName) => {
         if (childName === undefined) return forwardTo(node.children, record);
         const child = node.children.find((candidate) => candidate.name === childName);
@@ -329,7 +350,7 @@ export class StreamTask {
   }
 
   private sink(node: SinkNode, fixedTopic: string | null, record: StreamRecord<unknown, unknown>): void {
-    const topic = fixedTopic ?? (node.topic as TopicNameExtractor<unknown, unknown>)(record.key, record.value, this.context);
+    const topic = fixedTopic ?? (node.topic as TopicNameExtractor<unknown, unknown>)(record.key, record.value, this.recordContext());
     const key = record.key === null || record.key === undefined ? null : node.keySerde.serialize(record.key, topic);
     const value = record.value === null || record.value === undefined ? null : node.valueSerde.serialize(record.value, topic);
     const partition = node.partitioner === null ? null : (node.partitioner(topic, record.key, record.value, this.options.partitionCount?.(topic) ?? 1) ?? null);

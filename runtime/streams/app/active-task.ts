@@ -142,8 +142,9 @@ export class ActiveTask {
   /** Processes every buffered record in timestamp order; returns how many. */
   processBuffered(): number {
     let count = 0;
-    for (let next = this.queue.nextRecord(); next !== null; next = this.queue.nextRecord()) {
-      this.task.process(next.topic, next.record);
+    const queue = this.queue;
+    for (let record = queue.takeRecord(); record !== null; record = queue.takeRecord()) {
+      this.task.process(queue.takenTopic, record);
       count++;
     }
     return count;
