@@ -6,14 +6,23 @@
 //
 // The producer takes any Uint8Array and an OutgoingRecord has the shape of a ProducerMessage,
 // so a sink record is queued as it is: no copy of its bytes and no new object per record.
+//
+// Output records must die young. The collector lives for the whole run, so it sits in the old
+// generation, and an old object's slot that still points at a list of records keeps that list
+// and every record in it alive through the next scavenges, even after the collector has let go
+// of it in another way (a Map cleared makes a new table but leaves the old one, garbage in old
+// space, pointing at the lists). Each topic therefore keeps one holder for good, and dispatch
+// overwrites the holder's slot with a fresh list: no old slot is left pointing at sent records.
 import type { ProducerMessage, RecordMetadata } from '../../client/index.ts';
 import type { Producer } from '../../client/index.ts';
 import type { OutgoingRecord } from '../task.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
 
 export class ProducerCollector {
-  /** Messages waiting for dispatch(), by topic, in the order the tasks produced them. */
-  private readonly waiting = new Map<string, ProducerMessage[]>();
+  /** Messages waiting for dispatch(), by topic, in the order the tasks produced them; holders are never removed. */
+  private readonly waiting = new Map<string, { messages: ProducerMessage[] }>();
+  /** Messages in `waiting`. */
+  private waitingCount = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private inFlightBytes = 0;
   /** Next offset after the last acknowledged changelog record, by `topic\0partition`. */
@@ -22,9 +31,9 @@ export class ProducerCollector {
   private failure: Error | null = null;
   /** Records were handed to the producer since the last flush: a commit has work to wait for. */
   private sentSinceFlush = false;
-  /** The list of the topic queued to last, while it is in `waiting`. */
+  /** The holder of the topic queued to last. */
   private lastTopic = '';
-  private lastMessages: ProducerMessage[] | null = null;
+  private lastHolder: { messages: ProducerMessage[] } | null = null;
 
   constructor(
     private readonly producer: Producer,
@@ -45,18 +54,20 @@ export class ProducerCollector {
   }
 
   private queue(topic: string, message: ProducerMessage): void {
-    // Consecutive records mostly go to one topic, so the last list saves a map lookup each.
-    if (topic !== this.lastTopic || this.lastMessages === null) {
-      let messages = this.waiting.get(topic);
-      if (messages === undefined) this.waiting.set(topic, (messages = []));
+    // Consecutive records mostly go to one topic, so the last holder saves a map lookup each.
+    let holder = this.lastHolder;
+    if (topic !== this.lastTopic || holder === null) {
+      holder = this.waiting.get(topic) ?? null;
+      if (holder === null) this.waiting.set(topic, (holder = { messages: [] }));
       this.lastTopic = topic;
-      this.lastMessages = messages;
+      this.lastHolder = holder;
     }
-    this.lastMessages.push(message);
+    holder.messages.push(message);
+    this.waitingCount++;
   }
 
   hasWaiting(): boolean {
-    return this.waiting.size > 0;
+    return this.waitingCount > 0;
   }
 
   /** Drops what was not handed to the producer yet (the transaction it belonged to is aborted). */
@@ -77,36 +88,43 @@ export class ProducerCollector {
   }
 
   private clearWaiting(): void {
-    this.waiting.clear();
-    this.lastMessages = null;
+    for (const holder of this.waiting.values()) if (holder.messages.length > 0) holder.messages = [];
+    this.waitingCount = 0;
   }
 
   /** Hands every waiting message to the producer; waits only when too much is unacknowledged. */
   async dispatch(): Promise<void> {
-    for (const [topic, messages] of this.waiting) {
+    for (const [topic, holder] of this.waiting) {
+      const messages = holder.messages;
+      if (messages.length === 0) continue;
+      holder.messages = [];
       this.sentSinceFlush = true;
       let bytes = 0;
       for (const message of messages) bytes += (message.key?.length ?? 0) + (message.value?.length ?? 0) + 16;
       this.inFlightBytes += bytes;
+      // The callbacks keep the count, not the messages: the producer has copied their bytes into
+      // batches by the time send() returns, and holding the messages until the acknowledgement
+      // kept every output record of the last few MB alive into the old generation.
+      const count = messages.length;
       const sent: Promise<void> = this.producer.send({ topic, messages }).then(
         (results) => {
           if (this.changelogTopics.has(topic)) this.noteChangelogEnds(topic, results);
         },
-        (error: unknown) => this.noteFailure(topic, messages.length, error),
+        (error: unknown) => this.noteFailure(topic, count, error),
       ).finally(() => {
         this.inFlightBytes -= bytes;
         this.inFlight.delete(sent);
       });
       this.inFlight.add(sent);
     }
-    this.clearWaiting();
+    this.waitingCount = 0;
     if (this.inFlightBytes > STREAMS_APP_LIMITS.inFlightOutputBytesMax) await this.flush();
     this.raiseFailure();
   }
 
   /** Sends everything and waits for every acknowledgement; the first step of a commit. */
   async flush(): Promise<void> {
-    if (this.waiting.size > 0) await this.dispatch();
+    if (this.waitingCount > 0) await this.dispatch();
     this.sentSinceFlush = false;
     await this.producer.flush();
     await Promise.all([...this.inFlight]);
@@ -115,7 +133,7 @@ export class ProducerCollector {
 
   /** Nothing waits for dispatch and nothing was sent since the last flush. */
   idle(): boolean {
-    return this.waiting.size === 0 && !this.sentSinceFlush;
+    return this.waitingCount === 0 && !this.sentSinceFlush;
   }
 
   /**
