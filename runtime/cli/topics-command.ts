@@ -127,7 +127,7 @@ function replicaList(value: string): number[] {
 /**
  * The moves that give `brokerId` its share of replicas: about total replicas / brokers. Each
  * move replaces, in one partition without the broker, the replica on the most loaded broker
- * (a follower where possible, so leadership stays) by the new broker.
+ * (a follower, not the current leader, where possible, so leadership stays) by the new broker.
  */
 export function rebalancePlan(topics: readonly TopicDescription[], brokerId: number): { topic: string; partition: number; from: number[]; to: number[] }[] {
   const load = new Map<number, number>();
@@ -143,9 +143,11 @@ export function rebalancePlan(topics: readonly TopicDescription[], brokerId: num
     for (const partition of topic.partitions) {
       if ((load.get(brokerId) ?? 0) >= share) return plan;
       if (partition.replicas.includes(brokerId)) continue;
-      const candidates = partition.replicas.length > 1 ? partition.replicas.slice(1) : partition.replicas;
+      const followers = partition.replicas.filter((replica) => replica !== partition.leader);
+      const candidates = followers.length > 0 && followers.length < partition.replicas.length ? followers : partition.replicas;
       const busiest = candidates.reduce((a, b) => ((load.get(b) ?? 0) > (load.get(a) ?? 0) ? b : a));
       if ((load.get(busiest) ?? 0) <= (load.get(brokerId) ?? 0) + 1) continue;
+      // The order stays, so the preferred leader stays unless it is the one replaced.
       plan.push({ topic: topic.name, partition: partition.partition, from: partition.replicas, to: partition.replicas.map((replica) => (replica === busiest ? brokerId : replica)) });
       load.set(busiest, (load.get(busiest) ?? 0) - 1);
       load.set(brokerId, (load.get(brokerId) ?? 0) + 1);

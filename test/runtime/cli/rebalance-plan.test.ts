@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import type { TopicDescription } from '../../../runtime/client/admin.ts';
 import { rebalancePlan } from '../../../runtime/cli/topics-command.ts';
 
-function topic(name: string, assignments: number[][]): TopicDescription {
+function topic(name: string, assignments: number[][], leaders: number[] = []): TopicDescription {
   return {
     name, topicId: `id-${name}`, internal: false,
-    partitions: assignments.map((replicas, partition) => ({ partition, leader: replicas[0] as number, replicas, isr: replicas, offlineReplicas: [] })),
+    partitions: assignments.map((replicas, partition) => ({ partition, leader: leaders[partition] ?? replicas[0] as number, replicas, isr: replicas, offlineReplicas: [] })),
   };
 }
 
@@ -25,6 +25,13 @@ describe('rebalance plan', () => {
       expect(move.to[0]).toBe(move.from[0]);
       expect(new Set(move.to).size).toBe(move.to.length);
     }
+  });
+
+  it('replaces a follower, not the current leader, when the leader is not the first replica', () => {
+    // Broker 2 leads partitions 0 and 1 (0 after a failover) and is the busiest, yet stays:
+    // the replica taken is a follower, on 3 (broker 1 has just one).
+    const plan = rebalancePlan([topic('t', [[1, 2], [2, 3], [3, 2]], [2, 2, 3])], 4);
+    expect(plan).toEqual([{ topic: 't', partition: 1, from: [2, 3], to: [2, 4] }]);
   });
 
   it('moves nothing when the broker already has its share', () => {
