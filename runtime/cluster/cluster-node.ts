@@ -1,8 +1,9 @@
 // One node of a cluster: a broker, a controller, or both in one process (combined mode).
 // The controller part is a QuorumNode (metadata log, Raft) plus the ControllerService; a
 // broker-only node (one added to a running cluster, not among the voters) follows the metadata
-// log as an observer (MetadataObserver) instead; the broker part is the ordinary Broker with a ClusterView, a BrokerLifecycle (registration and
-// heartbeats), a ReplicaFetcher (follower side) and the ISR upkeep of the partitions it leads.
+// log as an observer (MetadataObserver) instead. The broker part is the ordinary Broker with a
+// ClusterView, a BrokerLifecycle (registration and heartbeats), a ReplicaFetcher (follower
+// side) and the ISR upkeep of the partitions it leads.
 //
 // Every committed metadata record is applied to this node's MetadataImage, and then the broker
 // is reconciled with it: topics and partitions it hosts are opened, each partition leads or
