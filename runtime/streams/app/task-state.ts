@@ -24,9 +24,14 @@ import type { StoreKind } from '../../../core/topology/topology.ts';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint, type ChangelogOffset } from '../../../state/checkpoint/checkpoint.ts';
 import type { BytesStoreRequest } from '../../../state/stores/builders.ts';
 import { DiskBackedBytesStore } from '../../../state/stores/rocksdb/disk-backed.ts';
-import { RemoteRocksDbTask } from '../../../state/stores/rocksdb/worker/client.ts';
+import { RemoteRocksDbTask, RocksDbWorker } from '../../../state/stores/rocksdb/worker/client.ts';
 import type { KeyValueBytesStore } from '../../../state/stores/types.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
+
+/** Loads the RocksDB worker ahead of the first task, while the application joins its group. */
+export function prestartStateWorker(): void {
+  RocksDbWorker.prestart();
+}
 
 export interface LoggedStore {
   readonly storeName: string;

@@ -59,9 +59,22 @@ export class RocksDbWorker {
 
   /** The process's worker, started if needed; every acquire needs a release. */
   static acquire(): RocksDbWorker {
+    // A prestarted worker that failed before anyone used it is replaced.
+    if (RocksDbWorker.shared !== null && RocksDbWorker.shared.users === 0 && RocksDbWorker.shared.failure !== null) RocksDbWorker.shared = null;
     const worker = (RocksDbWorker.shared ??= new RocksDbWorker());
-    worker.users++;
+    if (worker.users++ === 0) worker.worker.ref();
     return worker;
+  }
+
+  /**
+   * Starts the worker ahead of the first task (loading it takes a while), without keeping the
+   * process alive: it counts as a user only once acquired. The streams runtime calls this at
+   * start, so the worker loads while the group forms.
+   */
+  static prestart(): void {
+    if (RocksDbWorker.shared !== null) return;
+    RocksDbWorker.shared = new RocksDbWorker();
+    RocksDbWorker.shared.worker.unref();
   }
 
   /** Stops the worker once nobody uses it. */
