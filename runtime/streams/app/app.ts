@@ -33,6 +33,7 @@ import { globalSourceTopics, type TaskPlan, type TopologyPlan } from './plan.ts'
 import { readOrCreateProcessId } from './process-id.ts';
 import { StoreQueries, type KeyQueryMetadata, type QueryableStoreView } from './queries.ts';
 import { StandbyTasks } from './standbys.ts';
+import { prestartStateWorker } from './task-state.ts';
 import { transitionAllowed, type StreamsState } from './states.ts';
 import { prepareTopics } from './topics.ts';
 
@@ -155,6 +156,7 @@ export class StreamsApp {
   async start(): Promise<void> {
     if (this.currentState !== 'CREATED') throw new Error(`start() needs state CREATED, not ${this.currentState}`);
     this.setState('REBALANCING');
+    if (this.config.defaultDslStore === 'rocksDB') prestartStateWorker();
     try {
       this.stateDirectory = await StateDirectory.lock({ stateDir: this.config.stateDir, applicationId: this.config.applicationId });
       this.clients = await this.connect();
@@ -304,7 +306,7 @@ export class StreamsApp {
       await this.globals?.update(clients.globalConsumer);
       const runs = await clients.consumer.pollRuns(makeInputRecord, { timeoutMs: this.config.pollMs });
       for (const run of runs) this.taskReading(run.topic, run.partition).addRecords(run.topic, run.partition, run.records);
-      for (const task of this.tasks.values()) await task.prefetch();
+      await Promise.all([...this.tasks.values()].map((task) => task.prefetch()));
       for (const task of this.tasks.values()) this.processedCount += task.processBuffered();
       const now = Date.now();
       for (const task of this.tasks.values()) task.task.punctuateWallClock(now);
