@@ -6,12 +6,21 @@
 // a stateless map/filter chain, a windowed count (RocksDB store, changelog) under at-least-once
 // and under exactly-once, and the restoration of that count's store from its changelog after the
 // local state is deleted. Run: npm run bench streams   (BENCH_RECORDS scales the runs,
-// BENCH_SCENARIOS=stateless,windowed,windowed-eos,restore picks some, BENCH_PROFILE=<dir> writes
-// a CPU profile of each run's app to that folder).
+// BENCH_SCENARIOS=stateless,windowed,windowed-eos,restore,parallel picks some, BENCH_PROFILE=<dir>
+// writes a CPU profile of each run's app to that folder).
+//
+// `parallel` asks whether a second instance pays on this machine: the stateless app and the
+// windowed count run as one and then as two instance processes of one application (the group
+// splits the 4 partitions), each started with this file's `instance` mode. The rate is read
+// from the group's committed offsets (commit.interval.ms 100) between 10 % and 90 % of the
+// input, so process start-up and the group's rebalances stay out of it; the CPU column adds up
+// the instances' CPU.
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Duration } from 'luxon';
 import { Serdes, StreamsBuilder, TimeWindows, type Topology } from '../../dsl/index.ts';
 import { Admin, Producer } from '../../runtime/client/index.ts';
@@ -134,6 +143,57 @@ async function restore(bootstrap: string, topic: string, applicationId: string):
   rows.push({ scenario: 'restore the windowed count store from its changelog (start to RUNNING)', records: restored, startSeconds: seconds, processSeconds: Number.NaN, seconds, cpuSeconds: (used.user + used.system) / 1e6 });
 }
 
+/** One instance of a parallel run: runs the app until SIGTERM, then prints its CPU seconds. */
+async function instance(bootstrap: string, kind: string, applicationId: string): Promise<void> {
+  const topology = kind === 'stateless' ? stateless('bench-stateless') : windowedCount('bench-windowed');
+  const app = new StreamsApp(topology, { applicationId, bootstrapServers: bootstrap, stateDir: temporaryDirectory('runnel-bench-instance-'), commitIntervalMs: 100 });
+  await app.start();
+  await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+  const used = process.cpuUsage();
+  await app.close();
+  await cleanup();
+  process.stdout.write(`CPU ${(used.user + used.system) / 1e6}\n`);
+}
+
+/** Runs `count` instance processes of one application; the rate is taken from the group's committed offsets. */
+async function parallel(bootstrap: string, kind: string, count: number): Promise<void> {
+  const topic = kind === 'stateless' ? 'bench-stateless' : 'bench-windowed';
+  const applicationId = `bench-parallel-${kind}-${count}`;
+  const admin = new Admin({ bootstrapServers: bootstrap });
+  const started = performance.now();
+  const children = Array.from({ length: count }, () => spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'instance', bootstrap, kind, applicationId], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const outputs = children.map((child) => {
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+    return new Promise<string>((resolve) => child.once('exit', () => resolve(text)));
+  });
+  let at10: number | null = null;
+  let at90: number | null = null;
+  try {
+    for (;;) {
+      const offsets = await admin.fetchGroupOffsets(applicationId, [topic]).catch(() => []);
+      const total = offsets.reduce((sum, entry) => sum + Math.max(0, Number(entry.offset)), 0);
+      const now = performance.now();
+      if (at10 === null && total >= RECORDS * 0.1) at10 = now;
+      if (at90 === null && total >= RECORDS * 0.9) at90 = now;
+      if (total >= RECORDS) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    const done = performance.now();
+    for (const child of children) child.kill('SIGTERM');
+    const cpuSeconds = (await Promise.all(outputs)).reduce((sum, text) => sum + Number(/CPU ([0-9.]+)/.exec(text)?.[1] ?? Number.NaN), 0);
+    await admin.close();
+    const middleSeconds = at10 !== null && at90 !== null ? (at90 - at10) / 1000 : Number.NaN;
+    rows.push({ scenario: `${kind}, ${count} instance process${count === 1 ? '' : 'es'} (rate between 10 % and 90 % committed)`, records: RECORDS, startSeconds: Number.NaN, processSeconds: middleSeconds / 0.8, seconds: (done - started) / 1000, cpuSeconds });
+  }
+}
+
+if (process.argv[2] === 'instance') {
+  await instance(process.argv[3] as string, process.argv[4] as string, process.argv[5] as string);
+  process.exit(0);
+}
+
 const broker = await startBroker();
 try {
   if (SCENARIOS.has('stateless')) {
@@ -148,6 +208,11 @@ try {
     await run(broker.bootstrap, 'windowed count (RocksDB, changelog), exactly-once', windowedCount('bench-windowed'), 'bench-windowed-eos-app', 'bench-windowed', true);
   }
   if (SCENARIOS.has('restore')) await restore(broker.bootstrap, 'bench-windowed', 'bench-windowed-app');
+  if (SCENARIOS.has('parallel')) {
+    if (!SCENARIOS.has('stateless')) await fill(broker.bootstrap, 'bench-stateless');
+    if (!['windowed', 'windowed-eos', 'restore'].some((name) => SCENARIOS.has(name))) await fill(broker.bootstrap, 'bench-windowed');
+    for (const kind of ['stateless', 'windowed']) for (const count of [1, 2]) await parallel(broker.bootstrap, kind, count);
+  }
 } finally {
   await cleanup();
 }
@@ -157,7 +222,7 @@ console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} c
 console.log('| scenario | records | start-up s | processing s | processing records/s | end-to-end s | end-to-end records/s | app CPU s | records per CPU s |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const row of rows) {
-  const cells = [row.scenario, row.records.toLocaleString('en-US'), row.startSeconds.toFixed(2), Number.isNaN(row.processSeconds) ? '-' : row.processSeconds.toFixed(2), rate(row.records, row.processSeconds), row.seconds.toFixed(2), rate(row.records, row.seconds), row.cpuSeconds.toFixed(2), rate(row.records, row.cpuSeconds)];
+  const cells = [row.scenario, row.records.toLocaleString('en-US'), Number.isNaN(row.startSeconds) ? '-' : row.startSeconds.toFixed(2), Number.isNaN(row.processSeconds) ? '-' : row.processSeconds.toFixed(2), rate(row.records, row.processSeconds), row.seconds.toFixed(2), rate(row.records, row.seconds), row.cpuSeconds.toFixed(2), rate(row.records, row.cpuSeconds)];
   console.log(`| ${cells.join(' | ')} |`);
 }
 const atLeastOnce = rows.find((row) => row.scenario.startsWith('windowed') && row.scenario.endsWith('at-least-once'));
