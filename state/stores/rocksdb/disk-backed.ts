@@ -22,6 +22,11 @@
 // becomes resident: loaded whole into memory once, reads and scans answered there, writes still
 // going to RocksDB. A resident window or session store drops its expired entries itself at
 // flush, as RocksDB drops expired segments.
+//
+// Window and session stores are also resident while they are small: they hold what their
+// retention period keeps, usually little, and loading each key's windows from RocksDB (a range
+// per segment) costs far more than reading them from memory. One that outgrows entriesMax
+// leaves memory and is read through prefetch like any other, unless scans made it resident.
 import type { ChangelogRecord, StateStoreContext } from '../../../core/topology/processor.ts';
 import { suffixNumber } from '../bytes.ts';
 import { InMemoryKeyValueBytesStore } from '../in-memory.ts';
@@ -85,6 +90,8 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   private scans = 0;
   /** The whole store in memory once resident, else null. */
   private resident: InMemoryKeyValueBytesStore | null = null;
+  /** Resident only while it fits in entriesMax (a small window or session store), not for scans. */
+  private residentWhileSmall = false;
   /** Largest window start or session end written to a resident store, and what was purged below. */
   private residentTimeMs = -1;
   private residentPurgedBelowMs = -1;
@@ -98,6 +105,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   ) {
     this.suffixBytes = suffixBytesOf(remote.spec.kind);
     openStores.add(this);
+    if (this.suffixBytes > 0) this.residentIfSmall();
   }
 
   init(_context: StateStoreContext): void {}
@@ -174,6 +182,11 @@ export class DiskBackedBytesStore implements HashedBytesStore {
       this.resident.putHashed(hashKey, key, value);
       if (value !== null && this.suffixBytes > 0) this.residentTimeMs = Math.max(this.residentTimeMs, suffixNumber(key, this.suffixBytes, 0));
       if (this.unwritten.length >= this.options.writeBatchRecords) this.postUnwritten();
+      // Outgrown: from now on read through the prefetch; RocksDB has (or will have) every write.
+      if (this.residentWhileSmall && this.resident.approximateNumEntries() > this.options.entriesMax) {
+        this.resident = null;
+        this.residentWhileSmall = false;
+      }
       return;
     }
     // Only groups already cached are updated: caching what is merely written (a cache layer's
@@ -201,7 +214,11 @@ export class DiskBackedBytesStore implements HashedBytesStore {
    * loading the group if needed; any other range is read from the worker.
    */
   range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
-    if (this.resident !== null) return this.resident.range(from, to);
+    if (this.resident !== null) {
+      // Scanned over many keys: stays in memory even when it grows.
+      if (this.residentWhileSmall && (this.suffixBytes === 0 || this.sameGroup(from, to) === null) && ++this.scans >= RESIDENT_AFTER_SCANS) this.residentWhileSmall = false;
+      return this.resident.range(from, to);
+    }
     const recordKey = this.suffixBytes === 0 ? null : this.sameGroup(from, to);
     if (recordKey === null) {
       if (++this.scans >= RESIDENT_AFTER_SCANS) return this.becomeResident().range(from, to);
@@ -245,13 +262,21 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     openStores.delete(this);
   }
 
+  /** Holds a window or session store in memory when RocksDB holds no more than entriesMax entries of it. */
+  private residentIfSmall(): void {
+    const entries = this.remote.rangeSync(null, null, this.options.entriesMax + 1);
+    if (entries.length > this.options.entriesMax) return;
+    this.becomeResident(entries);
+    this.residentWhileSmall = true;
+  }
+
   /** Loads the whole store into memory; the cache of groups is dropped, the resident copy replaces it. */
-  private becomeResident(): InMemoryKeyValueBytesStore {
+  private becomeResident(loaded?: readonly KeyValue<Uint8Array, Uint8Array>[]): InMemoryKeyValueBytesStore {
     this.postUnwritten();
     const resident = new InMemoryKeyValueBytesStore(this.name);
     // The in-memory store only marks itself open at init; it reads nothing of the context.
     resident.init(undefined as never);
-    for (const entry of this.remote.rangeSync(null, null)) {
+    for (const entry of loaded ?? this.remote.rangeSync(null, null)) {
       resident.put(entry.key, entry.value);
       if (this.suffixBytes > 0) this.residentTimeMs = Math.max(this.residentTimeMs, suffixNumber(entry.key, this.suffixBytes, 0));
     }

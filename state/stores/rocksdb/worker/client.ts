@@ -202,8 +202,9 @@ export class RemoteStore {
     return unpackRecords(this.worker.callSync({ op: 'loadGroups', sync: true, task: this.task, store: this.spec.name, keys: packed }, [packed]) as ArrayBuffer);
   }
 
-  rangeSync(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
-    const records = unpackRecords(this.worker.callSync({ op: 'range', sync: true, task: this.task, store: this.spec.name, from, to }) as ArrayBuffer);
+  /** Entries in [from, to]; with a limit, the store's first limit entries instead. */
+  rangeSync(from: Uint8Array | null, to: Uint8Array | null, limit: number | null = null): KeyValue<Uint8Array, Uint8Array>[] {
+    const records = unpackRecords(this.worker.callSync({ op: 'range', sync: true, task: this.task, store: this.spec.name, from, to, limit }) as ArrayBuffer);
     return records.map((record) => ({ key: record.key, value: record.value as Uint8Array }));
   }
 

@@ -25,6 +25,8 @@ interface HostStore {
   loadGroups(groupKeys: readonly Uint8Array[]): Promise<ChangelogRecord[]>;
   /** Entries with from <= key <= to in byte order; null bounds are open. */
   range(from: Uint8Array | null, to: Uint8Array | null): Promise<ChangelogRecord[]>;
+  /** The first limit entries of the store, in byte order. */
+  first(limit: number): Promise<ChangelogRecord[]>;
   /** Entries stored, counted exactly (a scan). */
   count(): Promise<number>;
   /** Largest window start or session end stored, -1 for key-value stores. */
@@ -66,6 +68,14 @@ function keyValueStore(name: string, inner: RocksDbKeyValueStore): HostStore {
       return found;
     },
     range: async (from, to) => (await inner.range(from, to)).map((entry) => ({ key: entry.key, value: entry.value })),
+    first: async (limit) => {
+      const found: ChangelogRecord[] = [];
+      for await (const entry of inner.entries(null, null)) {
+        if (found.length >= limit) break;
+        found.push({ key: entry.key, value: entry.value });
+      }
+      return found;
+    },
     count: async () => {
       let count = 0;
       for await (const _entry of inner.entries(null, null)) count++;
@@ -122,6 +132,7 @@ function windowStore(spec: StoreSpec, inner: RocksDbKeyValueStore): HostStore & 
       const toMs = suffixNumber(to as Uint8Array, WINDOW_SUFFIX_BYTES, 0);
       return within(encode(await store.fetchRange(group, fromMs, toMs)), from, to);
     },
+    first: async (limit) => within(encode(await store.all()), null, null).slice(0, limit),
     count: async () => (await store.all()).length,
     streamTimeMs: () => store.streamTimeMs,
     commit: async () => {
@@ -149,6 +160,7 @@ function sessionStore(spec: StoreSpec, inner: RocksDbKeyValueStore): HostStore &
       if (group === null) return within(encode(await store.findSessionsEndingWithin(0, TIME_MAX)), from, to);
       return within(encode(await store.findSessions(group, suffixNumber(from as Uint8Array, SESSION_SUFFIX_BYTES, 0), TIME_MAX)), from, to);
     },
+    first: async (limit) => within(encode(await store.findSessionsEndingWithin(0, TIME_MAX)), null, null).slice(0, limit),
     count: async () => (await store.findSessionsEndingWithin(0, TIME_MAX)).length,
     streamTimeMs: () => store.streamTimeMs,
     commit: async () => {
@@ -203,8 +215,10 @@ async function answer(request: WorkerRequest): Promise<unknown> {
       return undefined;
     case 'loadGroups':
       return packRecords(await storeOf(request.task, request.store).loadGroups(unpackRecords(request.keys).map((record) => record.key)));
-    case 'range':
-      return packRecords(await storeOf(request.task, request.store).range(request.from, request.to));
+    case 'range': {
+      const store = storeOf(request.task, request.store);
+      return packRecords(request.limit === null ? await store.range(request.from, request.to) : await store.first(request.limit));
+    }
     case 'count':
       return storeOf(request.task, request.store).count();
     case 'streamTime':

@@ -22,7 +22,7 @@ export type WorkerRequest =
   | { readonly op: 'open'; readonly id: number; readonly task: number; readonly taskDirectory: string; readonly stores: readonly StoreSpec[]; readonly budget: RocksDbBudgetConfig | null }
   | { readonly op: 'apply'; readonly task: number; readonly store: string; readonly batch: ArrayBuffer }
   | { readonly op: 'loadGroups'; readonly id: number; readonly sync: boolean; readonly task: number; readonly store: string; readonly keys: ArrayBuffer }
-  | { readonly op: 'range'; readonly id: number; readonly sync: boolean; readonly task: number; readonly store: string; readonly from: Uint8Array | null; readonly to: Uint8Array | null }
+  | { readonly op: 'range'; readonly id: number; readonly sync: boolean; readonly task: number; readonly store: string; readonly from: Uint8Array | null; readonly to: Uint8Array | null; readonly limit: number | null }
   | { readonly op: 'count'; readonly id: number; readonly sync: boolean; readonly task: number; readonly store: string }
   | { readonly op: 'streamTime'; readonly id: number; readonly task: number; readonly store: string }
   | { readonly op: 'commit'; readonly id: number; readonly task: number }
