@@ -161,8 +161,6 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     let group = this.groups.get(groupHash);
     if (group === undefined) {
       group = this.loadGroupNow(groupHash, key.subarray(0, key.byteLength - this.suffixBytes));
-      this.reads.waited++;
-      diskBackedReads.waited++;
     } else {
       this.reads.cached++;
       diskBackedReads.cached++;
@@ -306,6 +304,8 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   }
 
   private loadGroupNow(groupHash: string, recordKey: Uint8Array): Map<string, CachedEntry> {
+    this.reads.waited++;
+    diskBackedReads.waited++;
     this.postUnwritten();
     const entries = this.remote.loadGroupsSync([recordKey]);
     const group = new Map<string, CachedEntry>();

@@ -96,7 +96,7 @@ describe('DiskBackedBytesStore', () => {
     expect(all.every((entry) => Buffer.from(entry.value).toString() === '1')).toBe(true);
   });
 
-  it('serves a window store through the typed layers, with windows of prefetched keys cached whole', async () => {
+  it('serves a window store through the typed layers, expiring segments without tombstones and skipping expired records on restore', async () => {
     const { task, directory } = await openTask();
     const logged: ChangelogRecord[] = [];
     const disk: DiskBackedBytesStore[] = [];
@@ -139,6 +139,24 @@ describe('DiskBackedBytesStore', () => {
     ]);
     const restored = new DiskBackedBytesStore('windows', remote);
     expect(restored.range(null, null).map((entry) => Buffer.from(entry.key.subarray(0, entry.key.byteLength - 12)).toString())).toEqual(['k', 'new']);
+  });
+
+  it('holds a small window store in memory and reads one that outgrew its bound through RocksDB', async () => {
+    const { task } = await openTask();
+    const store = new DiskBackedBytesStore('windows', task.store('windows'), { entriesMax: 10, writeBatchRecords: 100 });
+    expect(store.isResident).toBe(true);
+    const windowKey = (name: string, startMs: number) => withSuffix(text(name), [startMs], 0);
+    for (let index = 0; index < 30; index++) store.put(windowKey(`key-${index % 3}`, index * 1_000), text(String(index)));
+    expect(store.isResident).toBe(false);
+    expect(store.cachedEntries).toBeLessThanOrEqual(10);
+    // key-1's windows: a range within one group, loaded from RocksDB as a whole.
+    const windows = store.range(windowKey('key-1', 0), withSuffix(text('key-1'), [60_000], 0xffffffff));
+    expect(windows.map((entry) => Buffer.from(entry.value).toString())).toEqual(Array.from({ length: 10 }, (_, index) => String(index * 3 + 1)));
+    expect(store.reads.waited).toBe(1);
+    store.flush();
+    await task.commit();
+    // Reopened with room for all: resident again, with every window.
+    expect(new DiskBackedBytesStore('windows', task.store('windows'), { entriesMax: 100, writeBatchRecords: 100 }).range(null, null)).toHaveLength(30);
   });
 
   it('key-value stores built inside withBytesStoreProvider use the provided store', async () => {
