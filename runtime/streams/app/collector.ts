@@ -18,6 +18,11 @@ import type { Producer } from '../../client/index.ts';
 import type { OutgoingRecord } from '../task.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
 
+/** A changelog record for the producer; a class for the reason task.ts gives for SinkRecord (no pretenured literal site). */
+class ChangelogMessage implements ProducerMessage {
+  constructor(readonly key: Uint8Array, readonly value: Uint8Array | null, readonly partition: number, readonly timestamp: number) {}
+}
+
 export class ProducerCollector {
   /** Messages waiting for dispatch(), by topic, in the order the tasks produced them; holders are never removed. */
   private readonly waiting = new Map<string, { messages: ProducerMessage[] }>();
@@ -50,7 +55,7 @@ export class ProducerCollector {
   }
 
   sendChangelog(topic: string, partition: number, key: Uint8Array, value: Uint8Array | null, timestampMs: number): void {
-    this.queue(topic, { key, value, partition, timestamp: timestampMs });
+    this.queue(topic, new ChangelogMessage(key, value, partition, timestampMs));
   }
 
   private queue(topic: string, message: ProducerMessage): void {
