@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Kafka, logLevel, type Admin as KafkaAdmin } from 'kafkajs';
 import { freePorts } from '../../runtime/cli/cluster-command.ts';
-import { cleanup as cleanupBrokers, REPOSITORY_ROOT, temporaryDirectory } from './broker.ts';
+import { cleanup as cleanupBrokers, PROCESS_START_DEADLINE_MS, REPOSITORY_ROOT, temporaryDirectory } from './broker.ts';
 
 const CLI = path.join(REPOSITORY_ROOT, 'runtime/cli/main.ts');
 const running = new Set<ChildProcess>();
@@ -122,7 +122,7 @@ function spawnNode(node: ClusterNodeProcess, voters: string, overrides: Record<s
   });
   return new Promise<void>((resolve, reject) => {
     let stdout = '';
-    const timer = setTimeout(() => reject(new Error(`node ${node.nodeId} did not start in 30 s:\n${stderr}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`node ${node.nodeId} did not start in ${PROCESS_START_DEADLINE_MS / 1000} s:\n${stderr}`)), PROCESS_START_DEADLINE_MS);
     child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       if (/listening on /.test(stdout)) { clearTimeout(timer); resolve(); }
