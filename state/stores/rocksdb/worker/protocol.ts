@@ -60,7 +60,10 @@ export function packRecords(records: readonly ChangelogRecord[]): ArrayBuffer {
   return buffer;
 }
 
-/** The records of a packed buffer as views into it (Buffers, so the binding takes them as they are). */
+/**
+ * The records of a packed buffer as views into it. Plain Uint8Array views cost a fraction of a
+ * Buffer view each, and the binding takes them as they are: they lie outside V8's heap.
+ */
 export function unpackRecords(buffer: ArrayBuffer): ChangelogRecord[] {
   const view = new DataView(buffer);
   const count = view.getUint32(0);
@@ -70,11 +73,11 @@ export function unpackRecords(buffer: ArrayBuffer): ChangelogRecord[] {
     const keyBytes = view.getUint32(position);
     const valueBytes = view.getInt32(position + 4);
     position += RECORD_HEADER_BYTES;
-    const key = Buffer.from(buffer, position, keyBytes);
+    const key = new Uint8Array(buffer, position, keyBytes);
     position += keyBytes;
     let value: Uint8Array | null = null;
     if (valueBytes >= 0) {
-      value = Buffer.from(buffer, position, valueBytes);
+      value = new Uint8Array(buffer, position, valueBytes);
       position += valueBytes;
     }
     records[index] = { key, value };
