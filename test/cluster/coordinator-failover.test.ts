@@ -27,6 +27,9 @@ const GROUP_TOPIC = 'coordinated-input';
 const RECORDS_PER_PARTITION = 600;
 const TXN_TOPIC = 'coordinated-transactions';
 const KCAT_TOPIC = 'coordinated-kcat';
+/** The group whose offsets the transactions commit, and the offset the last one commits. */
+const TXN_OFFSETS_GROUP = 'transactional-offsets';
+const END_OFFSET = 100_000;
 const KEY_TYPE_GROUP = 0;
 const KEY_TYPE_TRANSACTION = 1;
 
@@ -38,18 +41,13 @@ let crashArmedFile = '';
 
 beforeAll(async () => {
   crashArmedFile = path.join(temporaryDirectory('runnel-crash-arm-'), 'armed');
-  // The nodes started now carry the hook; nodes restarted later (the env is gone) do not.
+  // Every node, restarted ones too, carries the hook; it fires once, when the file is there.
   process.env['RUNNEL_TEST_CRASH_AFTER'] = 'PrepareCommit';
   process.env['RUNNEL_TEST_CRASH_ARMED_FILE'] = crashArmedFile;
-  try {
-    cluster = await startCluster({
-      nodes: 3,
-      overrides: { 'offsets.topic.num.partitions': String(INTERNAL_PARTITIONS), 'transaction.state.log.num.partitions': String(INTERNAL_PARTITIONS) },
-    });
-  } finally {
-    delete process.env['RUNNEL_TEST_CRASH_AFTER'];
-    delete process.env['RUNNEL_TEST_CRASH_ARMED_FILE'];
-  }
+  cluster = await startCluster({
+    nodes: 3,
+    overrides: { 'offsets.topic.num.partitions': String(INTERNAL_PARTITIONS), 'transaction.state.log.num.partitions': String(INTERNAL_PARTITIONS) },
+  });
   ({ kafka, admin } = await kafkajsForCluster(cluster, 'coordinator-failover', 30));
   const configEntries = [{ name: 'min.insync.replicas', value: '2' }];
   await admin.createTopics({ topics: [GROUP_TOPIC, TXN_TOPIC].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 3, configEntries })) });
@@ -65,6 +63,8 @@ afterEach((context) => {
 });
 
 afterAll(async () => {
+  delete process.env['RUNNEL_TEST_CRASH_AFTER'];
+  delete process.env['RUNNEL_TEST_CRASH_ARMED_FILE'];
   await admin?.disconnect().catch(() => undefined);
   await cleanupCluster();
 }, 60_000);
@@ -243,7 +243,9 @@ describe('coordinators that move with their partitions', () => {
 
       await eventually('every record consumed by both groups', () => (
         runs.every((run) => distinctPerPartition(run).every((count) => count === RECORDS_PER_PARTITION)) ? true : undefined
-      ), 120_000);
+      ), 200_000).catch((error: Error) => {
+        throw new Error(`${error.message}: distinct records per partition ${runs.map((run) => distinctPerPartition(run).join('/')).join(' and ')}, failed commits ${runs.map((run) => run.commitFailures).join(' and ')}`);
+      });
       // The last commits cover everything.
       for (const groupId of [runnelGroup, kafkajsGroup]) {
         await eventually(`${groupId} committed to the end`, async () => {
@@ -272,7 +274,7 @@ describe('coordinators that move with their partitions', () => {
       const final = await admin.fetchOffsets({ groupId, topics: [GROUP_TOPIC] });
       expect(final[0]?.partitions.map((p) => Number(p.offset)).sort()).toEqual(Array.from({ length: PARTITIONS }, () => RECORDS_PER_PARTITION));
     }
-  }, 300_000);
+  }, 420_000);
 
   it('completes every acknowledged transaction and aborts the rest through SIGKILLs of the transaction coordinator', async () => {
     const transactionalId = 'runnel-coordinated-transactions';
@@ -297,6 +299,8 @@ describe('coordinators that move with their partitions', () => {
           for (let partition = 0; partition < PARTITIONS; partition++) {
             await producer.send({ topic: TXN_TOPIC, messages: [{ partition, value: `t${index}-p${partition}` }] });
           }
+          // Offsets ride along, so markers reach __consumer_offsets partitions too.
+          await producer.sendOffsetsToTransaction([{ topic: GROUP_TOPIC, partition: 0, offset: BigInt(index + 1) }], TXN_OFFSETS_GROUP);
           if (commit) await producer.commitTransaction();
           else await producer.abortTransaction();
           outcomes.set(index, commit ? 'committed' : 'aborted');
@@ -339,8 +343,12 @@ describe('coordinators that move with their partitions', () => {
     // A last committed transaction marks the end for the reader.
     await producer.transaction(async (transaction) => {
       for (let partition = 0; partition < PARTITIONS; partition++) await transaction.send({ topic: TXN_TOPIC, messages: [{ partition, value: `end-p${partition}` }] });
+      await transaction.sendOffsets([{ topic: GROUP_TOPIC, partition: 0, offset: BigInt(END_OFFSET) }], TXN_OFFSETS_GROUP);
     });
     await producer.close();
+    // The offsets committed with the last transaction are the group's.
+    const groupOffsets = await eventually('the transaction\'s committed offsets', async () => (await admin.fetchOffsets({ groupId: TXN_OFFSETS_GROUP, topics: [GROUP_TOPIC] }))[0]?.partitions, 30_000);
+    expect(groupOffsets.find((p) => p.partition === 0)?.offset).toBe(String(END_OFFSET));
 
     const consumer = new Consumer({ bootstrapServers: liveBootstrap(), isolationLevel: 'read_committed', requestTimeoutMs: 4000, retries: 30 });
     consumer.assign(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: TXN_TOPIC, partition, offset: 0n })));
@@ -371,6 +379,24 @@ describe('coordinators that move with their partitions', () => {
     const count = (kind: string) => [...outcomes.values()].filter((outcome) => outcome === kind).length;
     console.log(`coordinator-failover: transaction coordinator node ${victim} killed at transaction ${killedAt}, node ${crashVictim} crashed after PrepareCommit of transaction ${crashedAt} (producer heard: ${outcomes.get(crashedAt)}); ${outcomes.size} transactions, ${count('committed')} committed, ${count('aborted')} aborted, ${count('unknown')} unknown, ${producers} producer(s)`);
   }, 400_000);
+
+  it('lists the internal topics as internal, replicated three times, and refuses to delete them', async () => {
+    await allLive();
+    const node = cluster.nodes.find((candidate) => cluster.isRunning(candidate.nodeId))!;
+    const connection = await RawConnection.connect(node.port);
+    try {
+      const { body } = await connection.request(ApiKey.Metadata, 1, { topics: [{ name: '__consumer_offsets' }, { name: '__transaction_state' }] });
+      for (const topic of body.topics as { name: string; isInternal: boolean; partitions: { replicaNodes: number[] }[] }[]) {
+        expect(topic.isInternal, topic.name).toBe(true);
+        expect(topic.partitions).toHaveLength(INTERNAL_PARTITIONS);
+        for (const partition of topic.partitions) expect([...partition.replicaNodes].sort()).toEqual([1, 2, 3]);
+      }
+    } finally {
+      connection.destroy();
+    }
+    await expect(admin.deleteTopics({ topics: ['__consumer_offsets'], timeout: 5000 })).rejects.toThrow();
+    expect((await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] })).topics[0]?.partitions).toHaveLength(INTERNAL_PARTITIONS);
+  }, 60_000);
 
   it('kcat produces with acks=all through a partition leader SIGKILL and reads every line back', async () => {
     await allLive();
