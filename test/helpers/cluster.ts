@@ -48,7 +48,11 @@ export interface TestCluster {
 }
 
 /** `nodeArguments` go to node itself before the script, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
-export async function startCluster(options: { nodes?: number; overrides?: Record<string, string>; nodeArguments?: string[] } = {}): Promise<TestCluster> {
+/**
+ * `roles` gives a node `--roles` (broker, controller or broker,controller; default both): every
+ * node is a voter here, so a broker-only node comes from addBroker. `bootstrap` lists broker nodes.
+ */
+export async function startCluster(options: { nodes?: number; overrides?: Record<string, string>; nodeArguments?: string[]; roles?: Record<number, string> } = {}): Promise<TestCluster> {
   const count = options.nodes ?? 3;
   const ports = await freePorts(count * 2);
   const base = temporaryDirectory('runnel-cluster-');
@@ -58,7 +62,11 @@ export async function startCluster(options: { nodes?: number; overrides?: Record
   }));
   const voters = nodes.map((node) => `${node.nodeId}@127.0.0.1:${node.controllerPort}`).join(',');
   const overrides = { ...TEST_CLUSTER_OVERRIDES, ...options.overrides };
-  const launch = (node: ClusterNodeProcess): Promise<void> => spawnNode(node, voters, overrides, options.nodeArguments ?? []);
+  const rolesOf = (nodeId: number): string[] => {
+    const roles = options.roles?.[nodeId];
+    return roles === undefined ? [] : ['--roles', roles];
+  };
+  const launch = (node: ClusterNodeProcess): Promise<void> => spawnNode(node, voters, overrides, options.nodeArguments ?? [], rolesOf(node.nodeId));
   await Promise.all(nodes.map(launch));
   const find = (nodeId: number): ClusterNodeProcess => {
     const node = nodes.find((candidate) => candidate.nodeId === nodeId);
@@ -76,7 +84,7 @@ export async function startCluster(options: { nodes?: number; overrides?: Record
   };
   return {
     nodes,
-    bootstrap: nodes.map((node) => `127.0.0.1:${node.port}`),
+    bootstrap: nodes.filter((node) => options.roles?.[node.nodeId]?.includes('broker') ?? true).map((node) => `127.0.0.1:${node.port}`),
     node: find,
     isRunning: (nodeId) => find(nodeId).process !== null,
     kill,
@@ -105,8 +113,8 @@ export async function startCluster(options: { nodes?: number; overrides?: Record
   };
 }
 
-function spawnNode(node: ClusterNodeProcess, voters: string, overrides: Record<string, string>, nodeArguments: string[]): Promise<void> {
-  const args = [...nodeArguments, '--import', 'tsx', CLI, 'cluster', 'node', '--node-id', String(node.nodeId), '--voters', voters, '--data-dir', node.dataDirectory, '--port', String(node.port)];
+function spawnNode(node: ClusterNodeProcess, voters: string, overrides: Record<string, string>, nodeArguments: string[], roles: string[] = []): Promise<void> {
+  const args = [...nodeArguments, '--import', 'tsx', CLI, 'cluster', 'node', '--node-id', String(node.nodeId), '--voters', voters, '--data-dir', node.dataDirectory, '--port', String(node.port), ...roles];
   for (const [key, value] of Object.entries(overrides)) args.push('--override', `${key}=${value}`);
   const child = spawn(process.execPath, args, { cwd: REPOSITORY_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUNNEL_LOG_LEVEL: process.env['RUNNEL_LOG_LEVEL'] ?? 'info' } });
   running.add(child);
@@ -125,7 +133,8 @@ function spawnNode(node: ClusterNodeProcess, voters: string, overrides: Record<s
     const timer = setTimeout(() => reject(new Error(`node ${node.nodeId} did not start in ${PROCESS_START_DEADLINE_MS / 1000} s:\n${stderr}`)), PROCESS_START_DEADLINE_MS);
     child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      if (/listening on /.test(stdout)) { clearTimeout(timer); resolve(); }
+      // A broker prints its listener; a controller-only node only its controller address.
+      if (/listening on |controller on /.test(stdout)) { clearTimeout(timer); resolve(); }
     });
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`node ${node.nodeId} exited with ${code} before listening:\n${stderr}`)); });
   });

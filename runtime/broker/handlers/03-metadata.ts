@@ -72,14 +72,26 @@ function clusterMetadata(request: RequestBodyByKey[3], broker: Broker, cluster: 
       cluster.requestTopicCreation(wanted.name!);
       return missingTopic(wanted.name!, ZERO_UUID, ErrorCode.LEADER_NOT_AVAILABLE);
     });
+  const brokers = cluster.liveBrokers();
   return {
     throttleTimeMs: 0,
-    brokers: cluster.liveBrokers(),
+    brokers,
     clusterId: cluster.clusterId,
-    controllerId: cluster.controllerId(),
+    controllerId: controllerForClients(cluster.controllerId(), brokers, broker.nodeId),
     topics,
     clusterAuthorizedOperations: OPERATIONS_OMITTED,
   };
+}
+
+/**
+ * The controller id clients see. Clients send admin requests to it, and every broker forwards
+ * them to the active controller, so as in KRaft a controller that is not also a broker (a
+ * controller-only node, which clients cannot reach) is reported as a live broker: this one.
+ */
+function controllerForClients(activeController: number, brokers: readonly { nodeId: number }[], self: number): number {
+  if (brokers.some((candidate) => candidate.nodeId === activeController)) return activeController;
+  if (brokers.some((candidate) => candidate.nodeId === self)) return self;
+  return brokers[0]?.nodeId ?? -1;
 }
 
 export const metadata = defineHandler({
