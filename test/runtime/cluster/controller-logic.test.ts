@@ -1,35 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
-import { assignReplicas, ControllerLogic, rackAlternating, type Outcome } from '../../../runtime/cluster/controller-logic.ts';
-import { MetadataImage } from '../../../runtime/cluster/metadata-image.ts';
+import { assignReplicas, rackAlternating } from '../../../runtime/cluster/controller-logic.ts';
 import { decodeMetadataRecord, encodeMetadataRecord, type MetadataRecord } from '../../../runtime/cluster/metadata-records.ts';
+import { controllerCluster } from '../../helpers/controller.ts';
 
 const SESSION_MS = 1000;
 
 /** A controller over an image, with a log that "commits" every outcome at once. */
-function cluster(options: { unclean?: boolean } = {}) {
-  const image = new MetadataImage();
-  const controller = new ControllerLogic(image, { sessionTimeoutMs: SESSION_MS, uncleanLeaderElection: options.unclean ?? false });
-  const log: MetadataRecord[] = [];
-  const commit = (records: MetadataRecord[]): void => {
-    for (const record of records) {
-      // Every record goes through its wire form, as it does on the real log.
-      const decoded = decodeMetadataRecord(encodeMetadataRecord(record).value as Buffer);
-      image.apply(decoded, BigInt(log.length));
-      log.push(decoded);
-    }
-  };
-  const expectOk = (outcome: Outcome): void => {
-    expect(outcome.errorMessage).toBeNull();
-    commit(outcome.records);
-  };
-  const addBroker = (brokerId: number, nowMs: number, rack: string | null = null): void => {
-    expectOk(controller.registerBroker({ brokerId, incarnationId: `i${brokerId}-${nowMs}`, host: '127.0.0.1', port: 9000 + brokerId, rack }, nowMs));
-    const epoch = image.brokers.get(brokerId)!.brokerEpoch;
-    expectOk(controller.heartbeat({ brokerId, brokerEpoch: epoch, wantFence: false, wantShutdown: false }, nowMs));
-  };
-  return { image, controller, log, commit, expectOk, addBroker };
-}
+const cluster = (options: { unclean?: boolean } = {}) => controllerCluster({ sessionTimeoutMs: SESSION_MS, ...options });
 
 describe('metadata records', () => {
   it('round-trip through their wire form, bigints included', () => {
@@ -155,8 +133,6 @@ describe('controller logic', () => {
     for (const id of [1, 2, 3]) first.addBroker(id, 0);
     first.expectOk(first.controller.createTopic('t', 4, 2, {}, 'id-t'));
     first.commit(first.controller.expireSessions(5000));
-    const replay = new MetadataImage();
-    first.log.forEach((record, index) => replay.apply(record, BigInt(index)));
-    expect(replay).toEqual(first.image);
+    expect(first.failover().image).toEqual(first.image);
   });
 });

@@ -4,44 +4,21 @@
 // over an image replayed from the same records) carries a reassignment on.
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
-import { ControllerLogic, type Outcome } from '../../../runtime/cluster/controller-logic.ts';
-import { MetadataImage } from '../../../runtime/cluster/metadata-image.ts';
-import { decodeMetadataRecord, encodeMetadataRecord, type MetadataRecord } from '../../../runtime/cluster/metadata-records.ts';
+import type { Outcome } from '../../../runtime/cluster/controller-logic.ts';
+import type { MetadataImage } from '../../../runtime/cluster/metadata-image.ts';
+import { controllerCluster } from '../../helpers/controller.ts';
 
+/** A controller over a log that commits every outcome at once; the leader of t-0 can propose ISRs. */
 function cluster() {
-  const image = new MetadataImage();
-  const settings = { sessionTimeoutMs: 1000, uncleanLeaderElection: false };
-  const controller = new ControllerLogic(image, settings);
-  const log: MetadataRecord[] = [];
-  const commit = (records: MetadataRecord[]): void => {
-    for (const record of records) {
-      const decoded = decodeMetadataRecord(encodeMetadataRecord(record).value as Buffer);
-      image.apply(decoded, BigInt(log.length));
-      log.push(decoded);
-    }
-  };
-  const expectOk = (outcome: Outcome): void => {
-    expect(outcome.errorMessage).toBeNull();
-    commit(outcome.records);
-  };
-  const addBroker = (brokerId: number): void => {
-    expectOk(controller.registerBroker({ brokerId, incarnationId: `i${brokerId}`, host: '127.0.0.1', port: 9000 + brokerId, rack: null }, 0));
-    expectOk(controller.heartbeat({ brokerId, brokerEpoch: image.brokers.get(brokerId)!.brokerEpoch, wantFence: false, wantShutdown: false }, 0));
-  };
+  const c = controllerCluster();
   /** The leader proposes an ISR, as its AlterPartition would. */
   const proposeIsr = (newIsr: number[]): Outcome => {
-    const partition = image.partition('t', 0)!;
-    return controller.alterPartition({
+    const partition = c.image.partition('t', 0)!;
+    return c.controller.alterPartition({
       brokerId: partition.leader, topicId: 'id-t', partition: 0, leaderEpoch: partition.leaderEpoch, partitionEpoch: partition.partitionEpoch, newIsr,
     });
   };
-  /** A new controller: its image is the same log replayed. */
-  const failover = (): { image: MetadataImage; controller: ControllerLogic } => {
-    const replayed = new MetadataImage();
-    log.forEach((record, index) => replayed.apply(record, BigInt(index)));
-    return { image: replayed, controller: new ControllerLogic(replayed, settings) };
-  };
-  return { image, controller, log, commit, expectOk, addBroker, proposeIsr, failover };
+  return { ...c, proposeIsr };
 }
 
 const view = (image: MetadataImage) => {
