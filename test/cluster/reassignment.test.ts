@@ -9,14 +9,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Admin as KafkaAdmin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consumerRecords, decodeBatch, iterateBatches } from '../../core/records/batch.ts';
 import { CliError } from '../../runtime/cli/command.ts';
 import { topicsCommand } from '../../runtime/cli/topics-command.ts';
 import { Admin } from '../../runtime/client/admin.ts';
-import { DEFAULT_LOG_CONFIG } from '../../state/log/config.ts';
-import { PartitionLog } from '../../state/log/partition-log.ts';
 import { runnel } from '../helpers/cli.ts';
 import { cleanupCluster, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { expectEachOnceInOrder, ledPartition, NumberedProducer, readBack, readReplica } from '../helpers/replicas.ts';
 
 const MOVED = 'moved';
 const CANCELLED = 'cancelled';
@@ -38,13 +36,7 @@ afterAll(async () => {
   await cleanupCluster();
 });
 
-async function partitionOf(topic: string): Promise<{ leader: number; replicas: number[]; isr: number[] }> {
-  return eventually(`metadata for ${topic}-0`, async () => {
-    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-    const found = metadata.topics[0]?.partitions.find((p) => p.partitionId === 0);
-    return found !== undefined && found.leader >= 0 ? { leader: found.leader, replicas: found.replicas, isr: found.isr } : undefined;
-  });
-}
+const partitionOf = (topic: string) => ledPartition(admin, topic, 0);
 
 const sorted = (values: readonly number[]): number[] => [...values].sort((a, b) => a - b);
 const reassign = (...args: string[]) => runnel(['topics', 'reassign', '--bootstrap-server', cluster.bootstrap.join(','), ...args]);
@@ -203,31 +195,10 @@ describe('partition reassignment onto a newly added broker', () => {
     });
     expect(sorted(before.replicas)).toEqual([1, 2, 3]);
 
-    // A producer that sends batches of 5 one after another until told to stop.
-    const acknowledged: number[] = [];
-    let next = 0;
-    let producing = true;
-    const newProducer = async () => {
-      const created = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
-      await created.connect();
-      return created;
-    };
-    const production = (async () => {
-      let producer = await newProducer();
-      while (producing) {
-        const values = Array.from({ length: 5 }, () => next++);
-        try {
-          await producer.send({ topic: MOVED, acks: -1, timeout: 5000, messages: values.map((value) => ({ value: String(value) })) });
-          acknowledged.push(...values);
-        } catch {
-          // Not acknowledged: it may or may not be in the log. A new producer, so that kafkajs
-          // does not hand these sequence numbers to the next batch (see chaos.test.ts).
-          await producer.disconnect().catch(() => undefined);
-          producer = await newProducer();
-        }
-      }
-      await producer.disconnect();
-    })();
+    // Batches of 5 one after another until told to stop.
+    const producer = new NumberedProducer(kafka, MOVED);
+    const acknowledged = producer.acknowledged[0]!;
+    const production = producer.keepSending();
     await eventually('records before the new broker', () => (acknowledged.length >= 500 ? true : undefined), 30_000);
 
     await eventually('four live brokers', async () => ((await admin.describeCluster()).brokers.length === 4 ? true : undefined), 30_000);
@@ -253,14 +224,12 @@ describe('partition reassignment onto a newly added broker', () => {
     // Production continued through the move.
     const atMove = acknowledged.length;
     await eventually('records after the move', () => (acknowledged.length >= atMove + 200 ? true : undefined), 30_000);
-    producing = false;
-    await production;
+    await production.stop();
 
     // Every acknowledged record is there exactly once, in order.
-    const lastAcknowledged = acknowledged[acknowledged.length - 1] as number;
-    const seen = await readAll(MOVED, lastAcknowledged);
-    const acknowledgedSet = new Set(acknowledged);
-    expect(seen.filter((value) => acknowledgedSet.has(value))).toEqual(acknowledged);
+    const lastAcknowledged = acknowledged.at(-1);
+    const [seen] = await readBack(kafka, MOVED, [lastAcknowledged]);
+    expectEachOnceInOrder(seen!, acknowledged);
 
     // Once every replica caught up, the new replica holds the same records at the same offsets.
     const leaderEnd = await eventually('a stable high watermark', async () => {
@@ -270,7 +239,7 @@ describe('partition reassignment onto a newly added broker', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     // The logs are read from the files of stopped nodes; this is the last test.
     for (const node of cluster.nodes) await cluster.kill(node.nodeId);
-    const logs = target.map((replica) => readReplica(cluster.node(replica).dataDirectory, MOVED));
+    const logs = target.map((replica) => readReplica(cluster.node(replica).dataDirectory, MOVED, 0));
     for (const log of logs) {
       expect(log.length).toBeGreaterThanOrEqual(Number(leaderEnd));
       expect(log).toContain(lastAcknowledged);
@@ -290,39 +259,4 @@ async function refused(argv: string[]): Promise<CliError> {
     throw error;
   }
   throw new Error(`topics ${argv.join(' ')} was accepted`);
-}
-
-/** Reads a partition from the start until `lastValue` has been seen; returns the values in log order. */
-async function readAll(topic: string, lastValue: number): Promise<number[]> {
-  const consumer = kafka.consumer({ groupId: `reassignment-check-${Date.now()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const seen: number[] = [];
-  await consumer.run({ eachMessage: async ({ message }) => { seen.push(Number(message.value!.toString())); } });
-  await eventually('the last acknowledged record', () => (seen.includes(lastValue) ? true : undefined), 30_000);
-  await consumer.disconnect();
-  return seen;
-}
-
-/** The values of one stopped replica's log of partition 0, in offset order, read from its files. */
-function readReplica(dataDirectory: string, topic: string): number[] {
-  const log = PartitionLog.open(path.join(dataDirectory, `${topic}-0`), { ...DEFAULT_LOG_CONFIG }, { log: () => {} });
-  const values: number[] = [];
-  try {
-    let offset = log.logStartOffset;
-    while (offset < log.logEndOffset) {
-      const read = log.read(offset, 1024 * 1024);
-      if (read.status !== 'ok' || read.records.length === 0) break;
-      for (const { position } of iterateBatches(read.records)) {
-        for (const record of consumerRecords(decodeBatch(read.records, position))) {
-          if (record.offset !== BigInt(values.length)) throw new Error(`offset ${record.offset} after ${values.length} records`);
-          values.push(Number(record.value?.toString()));
-        }
-      }
-      offset = read.nextOffset;
-    }
-  } finally {
-    log.close();
-  }
-  return values;
 }
