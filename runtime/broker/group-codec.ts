@@ -20,13 +20,23 @@ export interface CommittedOffset {
   commitTimestampMs: bigint;
 }
 
-export interface StoredGroupMember {
+/** Who a member is and its timeouts: the same in its JoinGroup, while it is a member, and stored. */
+export interface MemberIdentity {
   memberId: string;
   groupInstanceId: string | null;
   clientId: string;
   clientHost: string;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
+}
+
+/** The identity fields alone, so that nothing else of the object they come from is copied along. */
+export function memberIdentity(member: MemberIdentity): MemberIdentity {
+  const { memberId, groupInstanceId, clientId, clientHost, sessionTimeoutMs, rebalanceTimeoutMs } = member;
+  return { memberId, groupInstanceId, clientId, clientHost, sessionTimeoutMs, rebalanceTimeoutMs };
+}
+
+export interface StoredGroupMember extends MemberIdentity {
   /** The member's metadata for the group's protocol (a consumer's subscription). */
   protocolMetadata: Buffer;
   assignment: Buffer;

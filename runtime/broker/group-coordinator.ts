@@ -11,18 +11,12 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../core/protocol/errors.ts';
 import type { Logger } from '../logger.ts';
-import type { CommittedOffset, OffsetsTopicKey, StoredGroupMember, StoredGroupMetadata } from './group-codec.ts';
+import { memberIdentity, type CommittedOffset, type MemberIdentity, type OffsetsTopicKey, type StoredGroupMember, type StoredGroupMetadata } from './group-codec.ts';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
-export interface JoinRequest {
+export interface JoinRequest extends MemberIdentity {
   groupId: string;
-  memberId: string;
-  groupInstanceId: string | null;
-  clientId: string;
-  clientHost: string;
-  sessionTimeoutMs: number;
-  rebalanceTimeoutMs: number;
   protocolType: string;
   protocols: { name: string; metadata: Buffer }[];
   /** JoinGroup v4+ asks a new member to rejoin with the id the broker hands out. */
@@ -47,13 +41,7 @@ export interface SyncResult {
   assignment: Buffer;
 }
 
-interface Member {
-  memberId: string;
-  groupInstanceId: string | null;
-  clientId: string;
-  clientHost: string;
-  sessionTimeoutMs: number;
-  rebalanceTimeoutMs: number;
+interface Member extends MemberIdentity {
   protocols: { name: string; metadata: Buffer }[];
   assignment: Buffer;
   /** Set while the member's JoinGroup waits for the rebalance to complete. */
@@ -152,8 +140,7 @@ export class GroupCoordinator {
     const members = stored.members ?? [];
     for (const saved of members) {
       const member: Member = {
-        memberId: saved.memberId, groupInstanceId: saved.groupInstanceId, clientId: saved.clientId, clientHost: saved.clientHost,
-        sessionTimeoutMs: saved.sessionTimeoutMs, rebalanceTimeoutMs: saved.rebalanceTimeoutMs,
+        ...memberIdentity(saved),
         protocols: [{ name: stored.protocolName ?? '', metadata: saved.protocolMetadata }], assignment: saved.assignment,
         pendingJoin: null, pendingSync: null, sessionTimer: null,
       };
@@ -167,8 +154,7 @@ export class GroupCoordinator {
   /** What a Stable generation stores: enough for another coordinator to carry on with its members. */
   private storedGeneration(group: Group): StoredGroupMetadata {
     const members: StoredGroupMember[] = [...group.members.values()].map((member) => ({
-      memberId: member.memberId, groupInstanceId: member.groupInstanceId, clientId: member.clientId, clientHost: member.clientHost,
-      sessionTimeoutMs: member.sessionTimeoutMs, rebalanceTimeoutMs: member.rebalanceTimeoutMs,
+      ...memberIdentity(member),
       protocolMetadata: member.protocols.find((p) => p.name === group.protocolName)?.metadata ?? Buffer.alloc(0), assignment: member.assignment,
     }));
     return { protocolType: group.protocolType, generationId: group.generationId, protocolName: group.protocolName, leaderId: group.leaderId, members };
@@ -455,8 +441,7 @@ export class GroupCoordinator {
     let member = group.members.get(memberId);
     if (member === undefined) {
       member = {
-        memberId, groupInstanceId: request.groupInstanceId, clientId: request.clientId, clientHost: request.clientHost,
-        sessionTimeoutMs: request.sessionTimeoutMs, rebalanceTimeoutMs: request.rebalanceTimeoutMs,
+        ...memberIdentity(request), memberId,
         protocols: request.protocols, assignment: Buffer.alloc(0), pendingJoin: null, pendingSync: null, sessionTimer: null,
       };
       group.members.set(memberId, member);
