@@ -1,7 +1,21 @@
 // Helpers for streams application tests on a real broker: create topics, produce keyed string
 // records, read a topic from the beginning, and poll for a condition with a generous deadline
-// instead of sleeping, so tests hold on a loaded machine.
+// instead of sleeping, so tests hold on a loaded machine. Also the stateful topology such tests
+// run most: a count per key.
+import { Serdes, StreamsBuilder, type Topology } from '../../dsl/index.ts';
 import { Admin, Consumer, Producer, type ConsumerRecord } from '../../runtime/client/index.ts';
+
+/** Counts the string-keyed records of `input` per key in the store `store`; every count goes to `output` as a long. */
+export function countPerKeyTopology(input: string, store: string, output: string): Topology {
+  const builder = new StreamsBuilder();
+  builder
+    .stream(input, { key: Serdes.string(), value: Serdes.string() })
+    .groupByKey()
+    .count({ name: store })
+    .toStream()
+    .to(output, { key: Serdes.string(), value: Serdes.long() });
+  return builder.build();
+}
 
 export async function createTopics(bootstrap: string, topics: readonly { topic: string; partitions: number; configs?: Record<string, string> }[]): Promise<void> {
   const admin = new Admin({ bootstrapServers: bootstrap });

@@ -5,10 +5,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Serdes, StreamsBuilder } from '../../../../dsl/index.ts';
 import { StreamsApp, type RestoreReport } from '../../../../runtime/streams/app/index.ts';
 import { cleanup, startBroker, temporaryDirectory, type BrokerProcess } from '../../../helpers/broker.ts';
-import { createTopics, decodeLong, produceRecords, TopicReader, waitFor } from '../../../helpers/streams.ts';
+import { countPerKeyTopology, createTopics, decodeLong, produceRecords, TopicReader, waitFor } from '../../../helpers/streams.ts';
 
 let broker: BrokerProcess;
 
@@ -20,16 +19,7 @@ afterAll(async () => {
   await cleanup();
 });
 
-function countTopology() {
-  const builder = new StreamsBuilder();
-  builder
-    .stream('events', { key: Serdes.string(), value: Serdes.string() })
-    .groupByKey()
-    .count({ name: 'event-counts' })
-    .toStream()
-    .to('event-counts-out', { key: Serdes.string(), value: Serdes.long() });
-  return builder.build();
-}
+const countTopology = () => countPerKeyTopology('events', 'event-counts', 'event-counts-out');
 
 function events(from: number, count: number): { key: string; value: string }[] {
   return Array.from({ length: count }, (_, index) => ({ key: `user-${(from + index) % 40}`, value: `event-${from + index}` }));

@@ -4,12 +4,11 @@
 // the processing must come from the batched prefetch, and a restart must count the local state
 // without loading it; without local state, the changelog is restored with progress reported.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Serdes, StreamsBuilder } from '../../../../dsl/index.ts';
 import { StreamsApp, type RestoreReport } from '../../../../runtime/streams/app/index.ts';
 import type { RestoreProgress } from '../../../../state/stores/rocksdb/restore.ts';
 import { configureDiskBackedStores, DISK_BACKED_DEFAULTS, diskBackedCacheEntries, diskBackedReads } from '../../../../state/stores/rocksdb/disk-backed.ts';
 import { cleanup, startBroker, temporaryDirectory, type BrokerProcess } from '../../../helpers/broker.ts';
-import { createTopics, produceRecords, waitFor } from '../../../helpers/streams.ts';
+import { countPerKeyTopology, createTopics, produceRecords, waitFor } from '../../../helpers/streams.ts';
 
 let broker: BrokerProcess;
 const KEYS = 40_000;
@@ -27,19 +26,8 @@ afterEach(() => {
   configureDiskBackedStores(DISK_BACKED_DEFAULTS);
 });
 
-function countTopology() {
-  const builder = new StreamsBuilder();
-  builder
-    .stream('bounded-input', { key: Serdes.string(), value: Serdes.string() })
-    .groupByKey()
-    .count({ name: 'bounded-counts' })
-    .toStream()
-    .to('bounded-output', { key: Serdes.string(), value: Serdes.long() });
-  return builder.build();
-}
-
 function app(stateDir: string): StreamsApp {
-  return new StreamsApp(countTopology(), {
+  return new StreamsApp(countPerKeyTopology('bounded-input', 'bounded-counts', 'bounded-output'), {
     'application.id': 'state-bounded',
     'bootstrap.servers': broker.bootstrap,
     'state.dir': stateDir,
