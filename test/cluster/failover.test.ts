@@ -3,9 +3,9 @@
 // controller elects a new leader from the ISR, production continues, and every acknowledged
 // record is read back exactly once and in order. The killed node then returns, truncates
 // anything the new leader never had and catches up as a follower.
-import { Kafka, logLevel, type Admin as KafkaAdmin } from 'kafkajs';
+import type { Admin as KafkaAdmin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupCluster, eventually, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { cleanupCluster, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { expectEachOnceInOrder, expectReplicasAgree, ledPartition, NumberedProducer, readBack, readReplica } from '../helpers/replicas.ts';
 
 const TOPIC = 'failover';
@@ -15,10 +15,7 @@ let admin: KafkaAdmin;
 
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 3 });
-  kafka = new Kafka({ clientId: 'failover', brokers: cluster.bootstrap, logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
-  admin = kafka.admin();
-  await admin.connect();
-  await eventually('three live brokers', async () => ((await admin.describeCluster()).brokers.length === 3 ? true : undefined));
+  ({ kafka, admin } = await kafkajsForCluster(cluster, 'failover', 30));
   await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
 });
 
