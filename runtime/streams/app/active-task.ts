@@ -12,7 +12,7 @@ import { withBytesStoreProvider } from '../../../state/stores/builders.ts';
 import type { Consumer } from '../../client/index.ts';
 import { PartitionGroup } from '../partition-group.ts';
 import { StreamTask, type DeserializationErrorHandler } from '../task.ts';
-import { endOffsets, readChangelogs } from './changelog-reader.ts';
+import { endOffsets, readChangelogs, readChangelogsPacked, type ChangelogRange } from './changelog-reader.ts';
 import type { ProducerCollector } from './collector.ts';
 import type { TaskPlan } from './plan.ts';
 import { TaskState, type LoggedStore } from './task-state.ts';
@@ -86,11 +86,13 @@ export class ActiveTask {
       const inMemory = new Map<string, ChangelogRecord[]>(stores.map((store) => [store.changelogTopic, []]));
       const ranges = stores.map((store) => ({ topic: store.changelogTopic, partition: plan.partition, from: state.restoreFrom(store.changelogTopic) }));
       const meter = new TaskRestoreMeter(plan.id, ranges.reduce((sum, range) => sum + Math.max(0, Number((ends.get(range.topic) ?? 0n) - range.from)), 0), options.onRestoreProgress);
-      await readChangelogs(options.restoreConsumer, ranges, async (topic, _partition, records) => {
-        meter.restored(records.length);
-        if (state.persistent) await state.stageRestored(topic, records);
-        else for (const record of records) inMemory.get(topic)?.push(record);
-      });
+      if (state.persistent) await restoreIntoRocksDb(options.restoreConsumer, state, ranges, (count) => meter.restored(count));
+      else {
+        await readChangelogs(options.restoreConsumer, ranges, (topic, _partition, records) => {
+          meter.restored(records.length);
+          for (const record of records) inMemory.get(topic)?.push(record);
+        });
+      }
       const task = new StreamTask({
         applicationId: options.applicationId,
         topology: options.topology,
@@ -159,6 +161,18 @@ export class ActiveTask {
     }
     return written;
   }
+}
+
+/**
+ * Restores a task's persistent stores: the changelog ranges read with the restore consumer and
+ * written into the task's RocksDB database in the worker, packed straight from the fetch
+ * responses. onRestored hears each chunk's record count. The caller checkpoints afterwards.
+ */
+export async function restoreIntoRocksDb(consumer: Consumer, state: TaskState, ranges: readonly ChangelogRange[], onRestored: (count: number) => void): Promise<Map<string, bigint>> {
+  return readChangelogsPacked(consumer, ranges, async (chunk) => {
+    onRestored(chunk.count);
+    await state.stageRestoredPacked(chunk.topic, chunk.packed, chunk.count);
+  });
 }
 
 /** Restoration progress of one task over all its changelogs (records restored, total, rate, ETA). */

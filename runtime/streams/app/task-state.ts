@@ -170,7 +170,20 @@ export class TaskState {
     const store = this.storeByTopic.get(changelogTopic);
     if (this.rocksdb === null || store === undefined) return;
     this.rocksdb.store(store.storeName).apply(records);
-    this.restoredSinceBarrier += records.length;
+    await this.restoredPosted(records.length);
+  }
+
+  /** stageRestored for records already packed for the worker (readChangelogsPacked); takes the buffer. */
+  async stageRestoredPacked(changelogTopic: string, packed: ArrayBuffer, count: number): Promise<void> {
+    const store = this.storeByTopic.get(changelogTopic);
+    if (this.rocksdb === null || store === undefined) return;
+    this.rocksdb.store(store.storeName).applyPacked(packed);
+    await this.restoredPosted(count);
+  }
+
+  private async restoredPosted(count: number): Promise<void> {
+    if (this.rocksdb === null) return;
+    this.restoredSinceBarrier += count;
     if (this.restoredSinceBarrier < STREAMS_APP_LIMITS.restoreBatchRecords * 5) return;
     this.restoredSinceBarrier = 0;
     await this.restoreBarrier;

@@ -186,6 +186,31 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
     return this.enqueueWrite(() => batch.flush());
   }
 
+  /**
+   * applyBatch for records packed as the RocksDB worker receives them (worker/protocol.ts: count,
+   * then per record key length, value length or -1, key, value): the keys and values go to the
+   * batch as views into the buffer, in the same insertion order, with no record object between.
+   */
+  applyPacked(packed: ArrayBuffer): Promise<void> {
+    this.assertOpen();
+    if (this.staged.size > 0) this.submitStaged();
+    const view = new DataView(packed);
+    const count = view.getUint32(0);
+    // Checked before the batch exists: a batch left unflushed keeps the database from closing.
+    const positions = packedPositions(packed, view, count);
+    const order = packedInsertionOrder(new Uint8Array(packed), view, positions, count);
+    const batch = this.session.write({ capacity: Math.max(1, count), autoDestroy: true });
+    for (let index = 0; index < count; index++) {
+      const position = positions[order === null ? index : (order[index] as number) % INDEX_RANGE] as number;
+      const keyBytes = view.getUint32(position);
+      const valueBytes = view.getInt32(position + 4);
+      const key = new Uint8Array(packed, position + 8, keyBytes);
+      if (valueBytes < 0) batch.tryDelete(offHeap(key));
+      else batch.tryPut(offHeap(key), offHeap(new Uint8Array(packed, position + 8 + keyBytes, valueBytes)));
+    }
+    return this.enqueueWrite(() => batch.flush());
+  }
+
   /** Hands every staged write to RocksDB and waits until all are applied. */
   async writeStaged(): Promise<void> {
     this.assertOpen();
@@ -320,6 +345,49 @@ function insertionOrder(records: readonly Keyed[]): Float64Array | null {
     const key = (records[index] as Keyed).key;
     // Missing bytes of short keys read as zero; only locality depends on it, not correctness.
     const sortValue = (((key[offset] ?? 0) << 24) >>> 0) + ((key[offset + 1] ?? 0) << 16) + ((key[offset + 2] ?? 0) << 8) + (key[offset + 3] ?? 0);
+    order[index] = sortValue * INDEX_RANGE + index;
+  }
+  return order.sort();
+}
+
+/** Reused by every packed batch, like orderScratch. */
+let positionScratch = new Float64Array(1024);
+
+/** Where each record of a packed buffer starts (its length header); checks the buffer's end. */
+function packedPositions(packed: ArrayBuffer, view: DataView, count: number): Float64Array {
+  if (positionScratch.length < count) positionScratch = new Float64Array(Math.max(count, positionScratch.length * 2));
+  const positions = positionScratch.subarray(0, count);
+  let position = 4;
+  for (let index = 0; index < count; index++) {
+    positions[index] = position;
+    const valueBytes = view.getInt32(position + 4);
+    position += 8 + view.getUint32(position) + (valueBytes < 0 ? 0 : valueBytes);
+  }
+  if (position !== packed.byteLength) throw new Error(`packed records end at ${position}, the buffer at ${packed.byteLength}`);
+  return positions;
+}
+
+/** insertionOrder for a packed buffer, from the key bytes in place. */
+function packedInsertionOrder(bytes: Uint8Array, view: DataView, positions: Float64Array, count: number): Float64Array | null {
+  if (count < 2 || count > INDEX_RANGE) return null;
+  const keyAt = (index: number): Uint8Array => {
+    const position = positions[index] as number;
+    return bytes.subarray(position + 8, position + 8 + view.getUint32(position));
+  };
+  const first = keyAt(0);
+  const offset = Math.min(commonPrefixLength(first, keyAt(count >> 1)), commonPrefixLength(first, keyAt(count - 1)));
+  if (orderScratch.length < count) orderScratch = new Float64Array(Math.max(count, orderScratch.length * 2));
+  const order = orderScratch.subarray(0, count);
+  for (let index = 0; index < count; index++) {
+    const position = positions[index] as number;
+    const keyBytes = view.getUint32(position);
+    const start = position + 8 + offset;
+    // Bytes past the key's end read as zero, as in insertionOrder.
+    const byte0 = offset < keyBytes ? (bytes[start] as number) : 0;
+    const byte1 = offset + 1 < keyBytes ? (bytes[start + 1] as number) : 0;
+    const byte2 = offset + 2 < keyBytes ? (bytes[start + 2] as number) : 0;
+    const byte3 = offset + 3 < keyBytes ? (bytes[start + 3] as number) : 0;
+    const sortValue = ((byte0 << 24) >>> 0) + (byte1 << 16) + (byte2 << 8) + byte3;
     order[index] = sortValue * INDEX_RANGE + index;
   }
   return order.sort();

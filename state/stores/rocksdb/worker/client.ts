@@ -191,6 +191,11 @@ export class RemoteStore {
     this.worker.post({ op: 'apply', task: this.task, store: this.spec.name, batch }, [batch]);
   }
 
+  /** apply for records already packed (protocol.ts's layout); the buffer is transferred. */
+  applyPacked(batch: ArrayBuffer): void {
+    this.worker.post({ op: 'apply', task: this.task, store: this.spec.name, batch }, [batch]);
+  }
+
   /** Every entry of the groups (see HostStore.loadGroups). */
   async loadGroups(keys: readonly Uint8Array[]): Promise<ChangelogRecord[]> {
     const packed = packKeys(keys);

@@ -20,7 +20,8 @@ import { packRecords, unpackRecords, type StoreSpec, type WorkerReply, type Work
 
 /** One store as the worker serves it, in the engine's key layout. */
 interface HostStore {
-  apply(records: readonly ChangelogRecord[]): void;
+  /** Queues a packed write batch (protocol.ts) after every earlier write. */
+  applyPacked(packed: ArrayBuffer): void;
   /** Every entry of each group: a key-value store's key, a window or session store's record key. */
   loadGroups(groupKeys: readonly Uint8Array[]): Promise<ChangelogRecord[]>;
   /** Entries with from <= key <= to in byte order; null bounds are open. */
@@ -56,7 +57,7 @@ class WriteFailures {
 function keyValueStore(name: string, inner: RocksDbKeyValueStore): HostStore {
   const failures = new WriteFailures();
   return {
-    apply: (records) => failures.keep(inner.applyBatch(records)),
+    applyPacked: (packed) => failures.keep(inner.applyPacked(packed)),
     loadGroups: async (keys) => {
       await inner.writeStaged();
       const values = await inner.getMany(keys);
@@ -119,7 +120,7 @@ function windowStore(spec: StoreSpec, inner: RocksDbKeyValueStore): HostStore & 
     entries.map((entry) => ({ key: withSuffix(entry.key, [entry.windowStartMs], entry.sequence), value: entry.value }));
   return {
     init: () => store.init(),
-    apply: (records) => failures.keep(store.applyBatch(records)),
+    applyPacked: (packed) => failures.keep(store.applyBatch(unpackRecords(packed))),
     loadGroups: async (keys) => {
       const found: ChangelogRecord[] = [];
       for (const key of keys) for (const record of encode(await store.fetchRange(key, 0, TIME_MAX))) found.push(record);
@@ -149,7 +150,7 @@ function sessionStore(spec: StoreSpec, inner: RocksDbKeyValueStore): HostStore &
     sessions.map((session) => ({ key: withSuffix(session.key, [session.endMs, session.startMs], null), value: session.value }));
   return {
     init: () => store.init(),
-    apply: (records) => failures.keep(store.applyBatch(records)),
+    applyPacked: (packed) => failures.keep(store.applyBatch(unpackRecords(packed))),
     loadGroups: async (keys) => {
       const found: ChangelogRecord[] = [];
       for (const key of keys) for (const record of encode(await store.fetch(key))) found.push(record);
@@ -211,7 +212,7 @@ async function answer(request: WorkerRequest): Promise<unknown> {
     case 'open':
       return openTask(request);
     case 'apply':
-      storeOf(request.task, request.store).apply(unpackRecords(request.batch));
+      storeOf(request.task, request.store).applyPacked(request.batch);
       return undefined;
     case 'loadGroups':
       return packRecords(await storeOf(request.task, request.store).loadGroups(unpackRecords(request.keys).map((record) => record.key)));
