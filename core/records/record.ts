@@ -100,15 +100,15 @@ export function readRecord(buffer: Buffer, cursor: Cursor, end: number): BatchRe
   const offsetDelta = readVarint(buffer, cursor);
   const key = readBytes(buffer, cursor, recordEnd);
   const value = readBytes(buffer, cursor, recordEnd);
-  const headers = readHeaders(buffer, cursor, recordEnd);
+  const headers = readRecordHeaders(buffer, cursor, recordEnd, readVarint(buffer, cursor));
   if (cursor.position !== recordEnd) {
     throw new CorruptRecordError(`record declares ${length} bytes but its fields take ${length + cursor.position - recordEnd}`);
   }
   return { attributes, timestampDelta, offsetDelta, key, value, headers };
 }
 
-function readHeaders(buffer: Buffer, cursor: Cursor, recordEnd: number): RecordHeader[] {
-  const count = readVarint(buffer, cursor);
+/** A record's `count` headers (the count already read), each checked to fit the record. */
+export function readRecordHeaders(buffer: Buffer, cursor: Cursor, recordEnd: number, count: number): RecordHeader[] {
   // Each header takes at least two bytes, which bounds the count before we trust it.
   if (count < 0 || count * 2 > recordEnd - cursor.position) {
     throw new CorruptRecordError(`header count ${count} does not fit the record`);

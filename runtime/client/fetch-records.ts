@@ -15,7 +15,7 @@ import { decodeBatch, iterateBatches, readControlRecord } from '../../core/recor
 import { decompress, isCompressionCodec } from '../../core/records/compression.ts';
 import { CorruptRecordError } from '../../core/records/errors.ts';
 import { ATTRIBUTE_CONTROL, ATTRIBUTE_LOG_APPEND_TIME, ATTRIBUTE_TRANSACTIONAL, BATCH_OFFSETS, compressionOf, computeBatchCrc, type BatchHeader } from '../../core/records/header.ts';
-import type { RecordHeader } from '../../core/records/record.ts';
+import { readRecordHeaders, type RecordHeader } from '../../core/records/record.ts';
 import { readVarint, readVarlongNumber, type Cursor } from '../../core/records/varint.ts';
 
 export interface ConsumerRecord {
@@ -143,7 +143,7 @@ export class ScannedRecords {
     const value = readField(section, cursor, end);
     const headerCount = readSmallVarint(section, cursor);
     let headers: RecordHeader[] | null = null;
-    if (headerCount !== 0) headers = readHeaders(section, cursor, end, headerCount);
+    if (headerCount !== 0) headers = readRecordHeaders(section, cursor, end, headerCount);
     if (cursor.position !== end) throw new CorruptRecordError(`record of ${this.topic}-${this.partition} ends at ${end} but its fields at ${cursor.position}`);
     return maker(this.topic, this.partition, key, value, this.timestamps[index] as number, headers, batch.baseOffset, this.offsetDeltas[index] as number);
   }
@@ -254,18 +254,6 @@ function readField(section: Buffer, cursor: Cursor, end: number): Buffer | null 
   const at = cursor.position;
   cursor.position = at + length;
   return section.subarray(at, at + length);
-}
-
-function readHeaders(section: Buffer, cursor: Cursor, end: number, count: number): RecordHeader[] {
-  // Each header takes at least two bytes, which bounds the count before it is trusted.
-  if (count < 0 || count * 2 > end - cursor.position) throw new CorruptRecordError(`header count ${count} does not fit the record`);
-  const headers: RecordHeader[] = [];
-  for (let index = 0; index < count; index++) {
-    const key = readField(section, cursor, end);
-    if (key === null) throw new CorruptRecordError('record header key is null');
-    headers.push({ key: key.toString('utf8'), value: readField(section, cursor, end) });
-  }
-  return headers;
 }
 
 /** readVarint with the one- and two-byte cases (nearly every length and delta) done inline. */
