@@ -33,6 +33,8 @@ async function produceGradually(from: number): Promise<void> {
 }
 
 describe('StreamsApp exactly-once', () => {
+  // Four chunks with three kills and restarts, then up to 90 s for the output: the default 60 s
+  // ran out in a full run on a loaded machine (the test takes 35 s alone).
   it('ends with every input id exactly once per key after SIGKILLs mid-aggregation', async () => {
     await createTopics(broker.bootstrap, [{ topic: 'eos-events', partitions: 2 }, { topic: 'eos-ids', partitions: 2 }]);
     const env = {
@@ -68,5 +70,5 @@ describe('StreamsApp exactly-once', () => {
       await output.close();
     }
     expect(await app.stop()).toBe(0);
-  });
+  }, 240_000);
 });
