@@ -13,7 +13,7 @@ import { ErrorCode } from '../../core/protocol/errors.ts';
 import type { Logger } from '../logger.ts';
 import { CONTROLLER_VERSIONS } from './controller-service.ts';
 import type { MetadataImage } from './metadata-image.ts';
-import { RequestChannel, type Endpoint } from './request-channel.ts';
+import { VoterChannels, type Endpoint, type RequestChannel } from './request-channel.ts';
 
 const REGISTRATION_RETRY_MS = 100;
 const CONTROLLER_REQUEST_TIMEOUT_MS = LIMITS.controllerRequestTimeoutMs;
@@ -37,12 +37,14 @@ export class BrokerLifecycle {
   readonly incarnationId = randomUUID();
   brokerEpoch = -1n;
   fenced = true;
-  private readonly channels = new Map<number, RequestChannel>();
+  private readonly channels: VoterChannels;
   private rotation = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
-  constructor(private readonly options: BrokerLifecycleOptions) {}
+  constructor(private readonly options: BrokerLifecycleOptions) {
+    this.channels = new VoterChannels(options.voters, `broker-${options.brokerId}`);
+  }
 
   start(): void {
     this.schedule(0);
@@ -116,12 +118,7 @@ export class BrokerLifecycle {
   }
 
   private channel(controllerId: number): RequestChannel {
-    let channel = this.channels.get(controllerId);
-    if (channel === undefined) {
-      channel = new RequestChannel(this.options.voters.get(controllerId) as Endpoint, `broker-${this.options.brokerId}`);
-      this.channels.set(controllerId, channel);
-    }
-    return channel;
+    return this.channels.get(controllerId);
   }
 
   /**
@@ -140,7 +137,7 @@ export class BrokerLifecycle {
       }
       this.options.logger.info('controlled shutdown', { fenced });
     }
-    for (const channel of this.channels.values()) channel.close();
+    this.channels.closeAll();
     return fenced;
   }
 }

@@ -379,22 +379,24 @@ export class ClusterNode {
   }
 
   /** AlterPartitionReassignments to the active controller, as it came. */
-  private async forwardReassignments(request: RequestBodyByKey[45]): Promise<BodyInput<ResponseBodyByKey[45]>> {
-    try {
-      if (this.lifecycle === null) throw new Error('this node has no broker role');
-      return await this.lifecycle.sendToController(ApiKey.AlterPartitionReassignments, request);
-    } catch (error) {
-      return { throttleTimeMs: 0, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: `no active controller answered: ${(error as Error).message}`, responses: [] };
-    }
+  private forwardReassignments(request: RequestBodyByKey[45]): Promise<BodyInput<ResponseBodyByKey[45]>> {
+    return this.viaController<BodyInput<ResponseBodyByKey[45]>>((lifecycle) => lifecycle.sendToController(ApiKey.AlterPartitionReassignments, request),
+      (errorMessage) => ({ throttleTimeMs: 0, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage, responses: [] }));
   }
 
   /** ListPartitionReassignments to the active controller, which answers from committed metadata. */
-  private async forwardListReassignments(request: RequestBodyByKey[46]): Promise<BodyInput<ResponseBodyByKey[46]>> {
+  private forwardListReassignments(request: RequestBodyByKey[46]): Promise<BodyInput<ResponseBodyByKey[46]>> {
+    return this.viaController<BodyInput<ResponseBodyByKey[46]>>((lifecycle) => lifecycle.sendToController(ApiKey.ListPartitionReassignments, request),
+      (errorMessage) => ({ throttleTimeMs: 0, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage, topics: [] }));
+  }
+
+  /** The active controller's answer to what `send` sends, or `failed` when none answered. */
+  private async viaController<T>(send: (lifecycle: BrokerLifecycle) => Promise<T>, failed: (message: string) => T): Promise<T> {
     try {
       if (this.lifecycle === null) throw new Error('this node has no broker role');
-      return await this.lifecycle.sendToController(ApiKey.ListPartitionReassignments, request);
+      return await send(this.lifecycle);
     } catch (error) {
-      return { throttleTimeMs: 0, errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: `no active controller answered: ${(error as Error).message}`, topics: [] };
+      return failed(`no active controller answered: ${(error as Error).message}`);
     }
   }
 

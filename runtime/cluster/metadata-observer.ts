@@ -15,7 +15,7 @@ import { ATTRIBUTE_CONTROL } from '../../core/records/header.ts';
 import type { Logger } from '../logger.ts';
 import { METADATA_PARTITION, METADATA_TOPIC_ID, QUORUM_VERSIONS } from './messages.ts';
 import type { CommittedBatch } from './quorum-core.ts';
-import { RequestChannel, type Endpoint } from './request-channel.ts';
+import { VoterChannels, type Endpoint, type RequestChannel } from './request-channel.ts';
 
 /** How long to wait before asking again after a failed fetch or an answer with no leader. */
 const RETRY_BACKOFF_MS = 100;
@@ -43,13 +43,14 @@ export class MetadataObserver {
   private nextOffset = 0n;
   /** The leader epoch of the last batch applied (lastFetchedEpoch of the next fetch). */
   private lastBatchEpoch = -1;
-  private readonly channels = new Map<number, RequestChannel>();
+  private readonly channels: VoterChannels;
   private rotation = 0;
   private closed = false;
   private running: Promise<void> | null = null;
 
   constructor(private readonly options: MetadataObserverOptions) {
     if (options.voters.has(options.nodeId)) throw new Error(`assertion: node ${options.nodeId} is a voter, not an observer`);
+    this.channels = new VoterChannels(options.voters, `observer-${options.nodeId}`);
   }
 
   start(): void {
@@ -128,17 +129,12 @@ export class MetadataObserver {
   }
 
   private channel(voterId: number): RequestChannel {
-    let channel = this.channels.get(voterId);
-    if (channel === undefined) {
-      channel = new RequestChannel(this.options.voters.get(voterId) as Endpoint, `observer-${this.options.nodeId}`);
-      this.channels.set(voterId, channel);
-    }
-    return channel;
+    return this.channels.get(voterId);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const channel of this.channels.values()) channel.close();
+    this.channels.closeAll();
     await this.running;
   }
 }

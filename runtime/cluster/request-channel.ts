@@ -111,3 +111,25 @@ export class RequestChannel {
     this.drop(new ChannelError('channel closed'));
   }
 }
+
+/** One RequestChannel per quorum voter, opened on first use; what a broker or an observer keeps. */
+export class VoterChannels {
+  private readonly channels = new Map<number, RequestChannel>();
+
+  constructor(private readonly voters: ReadonlyMap<number, Endpoint>, private readonly clientId: string) {}
+
+  get(voterId: number): RequestChannel {
+    let channel = this.channels.get(voterId);
+    if (channel === undefined) {
+      const endpoint = this.voters.get(voterId);
+      if (endpoint === undefined) throw new Error(`node ${voterId} is not a quorum voter`);
+      channel = new RequestChannel(endpoint, this.clientId);
+      this.channels.set(voterId, channel);
+    }
+    return channel;
+  }
+
+  closeAll(): void {
+    for (const channel of this.channels.values()) channel.close();
+  }
+}
