@@ -3,10 +3,12 @@
 // (Metered(Caching(ChangeLogging(Prefetched(RocksDB)))), one prefetch and one commit per batch of
 // 1,000 records), changelog restoration (the issue's target is >= 500,000 records/s) and a
 // standby replica following a changelog; then the streams runtime's own path, RocksDB in the
-// worker thread: restoration handed over in packed chunks, and the disk-backed stack. Run with `npx tsx test/bench/stores.bench.ts`.
+// worker thread: restoration handed over in packed chunks, and the disk-backed stack; last, a
+// restore after a kill through TaskState with a broker process holding the changelog (the
+// runtime's whole restoration path: fetch, pack, worker, RocksDB). Run with `npx tsx test/bench/stores.bench.ts`.
 // Rates are wall-clock on a shared 2-core machine, so restoration also reports CPU microseconds
 // per record (all threads), which the machine's load disturbs far less; compare runs, not values.
-// `npx tsx test/bench/stores.bench.ts restore` measures restoration alone.
+// `npx tsx test/bench/stores.bench.ts restore` measures restoration alone, `... kill` the restore after a kill alone.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -7,7 +7,8 @@
 // process's RocksDB worker thread. State is therefore bounded by disk, not memory. Before each
 // batch of input the task prefetches the batch's record keys from every store with one batched
 // read per store; reads the prefetch did not cover wait for the worker. Restoration writes the
-// changelog tail after the checkpoint straight into RocksDB; nothing is loaded into memory. A
+// changelog tail after the checkpoint straight into RocksDB, copied from the fetch responses into
+// the worker's packed batches (stageRestoredPacked); nothing is loaded into memory. A
 // store the user built over a bytes store of their own (a supplier) is the exception: it is
 // loaded from the local copy at start and its logged changes are copied into RocksDB.
 // Without a checkpoint the database cannot be trusted (a crash before the first commit), so it
