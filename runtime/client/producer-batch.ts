@@ -76,6 +76,8 @@ export interface Batch {
   attempts: number;
   /** Not before this time (retry backoff). */
   retryAtMs: number;
+  /** Not before the sender's metadata refresh with this number has finished (0: no wait). */
+  metadataAfter: number;
   /** The base sequence stamped into the batch, -1 without idempotence or before sending. */
   baseSequence: number;
   producerEpoch: number;

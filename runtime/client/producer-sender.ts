@@ -27,7 +27,7 @@ import { ApiKey, ErrorCode } from '../../core/protocol/index.ts';
 import { stamp } from './batch-builder.ts';
 import type { Cluster } from './cluster.ts';
 import type { Connection, Response } from './connection.ts';
-import { KafkaClientError, KafkaProtocolError, KafkaTimeoutError, KafkaVersionError, isRetriableError } from './errors.ts';
+import { KafkaClientError, KafkaConnectionError, KafkaProtocolError, KafkaTimeoutError, KafkaVersionError, isRetriableError } from './errors.ts';
 import { BatchRecordMetadata, type Batch, type PartitionQueue } from './producer-batch.ts';
 import type { ResolvedProducerOptions } from './producer.ts';
 import type { TransactionManager } from './transaction-manager.ts';
@@ -48,6 +48,12 @@ interface PartitionAnswer {
 const SEQUENCE_MAX = 0x7fffffff;
 const TRANSACTION_TIMEOUT_MS = 60_000;
 
+/** Produce errors that mean this client's idea of the partition's leader is out of date. */
+const STALE_METADATA_CODES: ReadonlySet<number> = new Set([
+  ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+  ErrorCode.FENCED_LEADER_EPOCH, ErrorCode.UNKNOWN_LEADER_EPOCH,
+]);
+
 export class Sender {
   private producerId = -1n;
   private producerEpoch = -1;
@@ -62,6 +68,10 @@ export class Sender {
   private wakeTimer: NodeJS.Timeout | null = null;
   private metadataRefresh: Promise<unknown> | null = null;
   private lastRefreshAtMs = 0;
+  /** Metadata refreshes started and finished, numbered, so a batch can wait for one begun after its error. */
+  private refreshesStarted = 0;
+  private refreshesDone = 0;
+  private refreshAgain = false;
   private closed = false;
 
   constructor(private readonly cluster: Cluster, private readonly options: ResolvedProducerOptions, private readonly hooks: SenderHooks,
@@ -246,6 +256,8 @@ export class Sender {
       this.wakeAt(batch.retryAtMs);
       return false;
     }
+    // Woken again when the refresh finishes.
+    if (batch.metadataAfter > this.refreshesDone) return false;
     if (queue.inFlight.length >= this.options.maxInFlightRequests) return false;
     if (this.transaction !== null && !this.transaction.isAdded(queue.topic, queue.partition)) return false;
     // A retried batch goes alone, and nothing follows it until it is answered: that keeps order.
@@ -375,7 +387,14 @@ export class Sender {
     }
     if (isRetriableError(error) && withinBudget) {
       this.requeue(batch, now + backoffMs);
-      this.refreshMetadata();
+      if (STALE_METADATA_CODES.has(code) || error instanceof KafkaConnectionError) {
+        // The leader moved or went away: the retry goes out only once metadata fetched after
+        // this answer is in, not to the leader already known to be stale.
+        batch.metadataAfter = this.refreshesStarted + 1;
+        this.refreshMetadata(true);
+      } else {
+        this.refreshMetadata();
+      }
       return;
     }
     if (this.idempotent === true && this.transaction === null) this.bumpNeeded = true;
@@ -409,16 +428,28 @@ export class Sender {
     this.hooks.completed(batch);
   }
 
-  /** One metadata refresh at a time, at most one per retry.backoff.ms, then another drain. */
-  private refreshMetadata(): void {
-    if (this.metadataRefresh !== null) return;
+  /**
+   * One metadata refresh at a time, at most one per retry.backoff.ms, then another drain.
+   * `again` asks for one that starts after now: if a refresh is in flight, another follows it.
+   */
+  private refreshMetadata(again = false): void {
+    if (this.metadataRefresh !== null) {
+      if (again) this.refreshAgain = true;
+      return;
+    }
+    const number = ++this.refreshesStarted;
     const waitMs = Math.max(0, this.lastRefreshAtMs + this.options.retryBackoffMs - Date.now());
     this.metadataRefresh = new Promise((resolve) => setTimeout(resolve, waitMs))
       .then(() => this.cluster.refreshMetadata())
       .catch(() => undefined)
       .finally(() => {
         this.lastRefreshAtMs = Date.now();
+        this.refreshesDone = number;
         this.metadataRefresh = null;
+        if (this.refreshAgain) {
+          this.refreshAgain = false;
+          this.refreshMetadata();
+        }
         this.wake();
       });
   }

@@ -463,7 +463,7 @@ export class Producer {
     const pooled = capacity === this.options.batchSize ? this.freeBuffers.pop() : undefined;
     const builder = new BatchBuilder(capacity, pooled);
     const batch: Batch = {
-      queue, builder, bytes: null, recordCount: 0, segments: [], createdAtMs: Date.now(), attempts: 0, retryAtMs: 0,
+      queue, builder, bytes: null, recordCount: 0, segments: [], createdAtMs: Date.now(), attempts: 0, retryAtMs: 0, metadataAfter: 0,
       baseSequence: -1, producerEpoch: -1, outcomeUnknown: false, lingerTimer: null,
     };
     if (this.options.lingerMs > 0) {

@@ -17,6 +17,11 @@ interface Script {
   produceErrors: number[];
   produced: { records: number; values: string[] }[];
   metadataRequests: number;
+  /** Answers Metadata requests after the first this much later (a slow broker). */
+  metadataDelayMs?: number;
+  /** Metadata requests answered when each Produce arrived. */
+  metadataAnsweredAtProduce?: number[];
+  metadataAnswered?: number;
 }
 
 function respond(socket: net.Socket, header: RequestHeader, apiKey: ApiKey, body: object): void {
@@ -34,15 +39,18 @@ async function start(script: Script): Promise<number> {
       ] });
     } else if (header.apiKey === ApiKey.Metadata) {
       script.metadataRequests += 1;
-      respond(socket, header, ApiKey.Metadata, {
+      const answer = (): void => { script.metadataAnswered = (script.metadataAnswered ?? 0) + 1; respond(socket, header, ApiKey.Metadata, {
         brokers: [{ nodeId: 1, host: '127.0.0.1', port }], controllerId: 1, clusterId: 'scripted',
         topics: [{ errorCode: 0, name: 'orders', partitions: [{ errorCode: 0, partitionIndex: 0, leaderId: 1, leaderEpoch: 0, replicaNodes: [1], isrNodes: [1], offlineReplicas: [] }] }],
-      });
+      }); };
+      if (script.metadataRequests > 1 && (script.metadataDelayMs ?? 0) > 0) setTimeout(answer, script.metadataDelayMs);
+      else answer();
     } else if (header.apiKey === ApiKey.Produce) {
       const request = decodeRequestBody(ApiKey.Produce, header.apiVersion, frame, header.bodyOffset);
       const records = request.topicData[0]?.partitionData[0]?.records as Buffer;
       const batch = decodeBatch(records);
       script.produced.push({ records: batch.records.length, values: batch.records.map((record) => record.value?.toString() ?? '') });
+      script.metadataAnsweredAtProduce?.push(script.metadataAnswered ?? 0);
       const errorCode = script.produceErrors[script.produced.length - 1] ?? 0;
       respond(socket, header, ApiKey.Produce, { responses: [{ name: 'orders', partitionResponses: [{ index: 0, errorCode, baseOffset: errorCode === 0 ? 40n : -1n, logAppendTimeMs: -1n, logStartOffset: 0n }] }] });
     }
@@ -64,6 +72,19 @@ describe('producer retries', () => {
     expect(metadata.map((entry) => entry.offset)).toEqual([40n, 41n]);
     expect(script.produced).toEqual([{ records: 2, values: ['a', 'b'] }, { records: 2, values: ['a', 'b'] }, { records: 2, values: ['a', 'b'] }]);
     expect(script.metadataRequests).toBeGreaterThanOrEqual(3);
+    await client.close();
+  });
+
+  it('sends a batch refused with NOT_LEADER_OR_FOLLOWER again only after metadata fetched since, even from a slow broker', async () => {
+    const script: Script = { produceErrors: [6, 6], produced: [], metadataRequests: 0, metadataDelayMs: 150, metadataAnsweredAtProduce: [] };
+    const client = producer(await start(script), 5);
+    const metadata = await client.send({ topic: 'orders', messages: [{ value: 'a' }] });
+    expect(metadata.map((entry) => entry.offset)).toEqual([40n]);
+    // Each retry waited for a Metadata answer that came after the error it followed.
+    const answered = script.metadataAnsweredAtProduce as number[];
+    expect(answered).toHaveLength(3);
+    expect(answered[1]).toBeGreaterThan(answered[0] as number);
+    expect(answered[2]).toBeGreaterThan(answered[1] as number);
     await client.close();
   });
 
