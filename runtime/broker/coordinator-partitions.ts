@@ -25,6 +25,8 @@ export class CoordinatorPartitions {
   /** Partitions of the internal topics whose state is loaded here, with the leader epoch it was loaded in. */
   private readonly loadedEpochs = new Map<string, number>();
   private readonly pendingCreations = new Set<string>();
+  /** Internal topics whose creation waits for enough live brokers (logged once). */
+  private readonly waitingForBrokers = new Set<string>();
 
   constructor(private readonly broker: Broker) {}
 
@@ -169,17 +171,28 @@ export class CoordinatorPartitions {
 
   /**
    * Asks the controller to create an internal topic (once at a time), with Kafka's settings:
-   * compacted, replication factor min(configured, live brokers), and for __transaction_state
-   * min.insync.replicas from transaction.state.log.min.isr.
+   * compacted, the configured replication factor, and for __transaction_state
+   * min.insync.replicas from transaction.state.log.min.isr. As in Kafka, nothing is created
+   * while fewer brokers are live than the replication factor (coordinator lookups answer
+   * COORDINATOR_NOT_AVAILABLE meanwhile): a topic created with fewer replicas during a
+   * restart would keep them, and with its min ISR stop transactions when one node dies.
+   * Clusters with fewer nodes lower `offsets.topic.replication.factor` and
+   * `transaction.state.log.replication.factor` (`runnel cluster start` does).
    */
   requestCreation(topic: InternalTopic): void {
     const cluster = this.broker.cluster;
     if (cluster === null || this.pendingCreations.has(topic)) return;
     const config = this.broker.config;
     const liveCount = cluster.liveBrokers().length;
-    if (liveCount === 0) return;
     const offsets = topic === OFFSETS_TOPIC;
-    const replicationFactor = Math.min(offsets ? config['offsets.topic.replication.factor'] : config['transaction.state.log.replication.factor'], liveCount);
+    const replicationFactor = offsets ? config['offsets.topic.replication.factor'] : config['transaction.state.log.replication.factor'];
+    if (liveCount < replicationFactor) {
+      if (!this.waitingForBrokers.has(topic)) {
+        this.waitingForBrokers.add(topic);
+        this.broker.logger.warn('internal topic waits for brokers', { topic, replicationFactor, liveBrokers: liveCount, hint: 'start more brokers or lower the replication factor setting' });
+      }
+      return;
+    }
     const configs = [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: String(100 * 1024 * 1024) }];
     if (!offsets) configs.push({ name: 'min.insync.replicas', value: String(Math.min(config['transaction.state.log.min.isr'], replicationFactor)) });
     this.pendingCreations.add(topic);

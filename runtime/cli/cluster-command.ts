@@ -118,6 +118,12 @@ async function runCluster(argv: string[]): Promise<void> {
   const addresses = await Promise.all(ids.map((id, index) => {
     const args = ['--import', 'tsx', CLI_PATH, 'cluster', 'node', '--node-id', String(id), '--voters', voters,
       '--data-dir', path.join(values['data-dir'] as string, `node-${id}`), '--port', String(ports[index])];
+    // Internal topics are created with their configured replication factor (3) only once that
+    // many brokers live: a smaller local cluster lowers it (the user's overrides come after).
+    if (count < 3) {
+      args.push('--override', `offsets.topic.replication.factor=${count}`, '--override', `transaction.state.log.replication.factor=${count}`,
+        '--override', `transaction.state.log.min.isr=${Math.min(2, count)}`);
+    }
     for (const entry of values.override ?? []) args.push('--override', entry);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);

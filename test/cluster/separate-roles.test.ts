@@ -12,7 +12,11 @@ let kafka: Kafka;
 let admin: KafkaAdmin;
 
 beforeAll(async () => {
-  cluster = await startCluster({ nodes: 3, roles: { 1: 'controller', 2: 'controller', 3: 'controller' } });
+  // Two brokers: the internal topics get two replicas (they are created only once that many brokers live).
+  cluster = await startCluster({
+    nodes: 3, roles: { 1: 'controller', 2: 'controller', 3: 'controller' },
+    overrides: { 'offsets.topic.replication.factor': '2', 'transaction.state.log.replication.factor': '2' },
+  });
   expect(cluster.bootstrap).toEqual([]);
   const brokers = [await cluster.addBroker(4), await cluster.addBroker(5)];
   kafka = new Kafka({
