@@ -56,5 +56,6 @@ describe('leader failover', () => {
     // Every replica holds the same record at every offset it has, and all acknowledged ones.
     for (const node of cluster.nodes) await cluster.kill(node.nodeId);
     expectReplicasAgree(cluster.nodes.map((node) => readReplica(node.dataDirectory, TOPIC, 0)), lastAcknowledged);
-  });
+    // Its own waits allow 30 s each (an election, a restart, a catch-up); a loaded machine needs them.
+  }, 180_000);
 });

@@ -181,5 +181,8 @@ export async function kafkajsForCluster(cluster: TestCluster, clientId: string, 
   await admin.connect();
   const nodes = cluster.nodes.length;
   await eventually(`${nodes} live brokers`, async () => ((await admin.describeCluster()).brokers.length === nodes ? true : undefined));
+  // A group coordinator lookup creates __consumer_offsets now, with every broker live: created
+  // later, after a test killed a node, it would wait for the missing broker (as in Kafka).
+  await eventually('the group coordinator', async () => ((await admin.describeGroups(['runnel-test-warm-up'])).groups.length === 1 ? true : undefined), 30_000);
   return { kafka, admin };
 }
