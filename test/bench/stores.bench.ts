@@ -99,11 +99,29 @@ async function fullStack(store: RocksDbKeyValueStore): Promise<void> {
     recordTimestampMs: () => 0,
   };
   stack.init(context);
-  const keys = Array.from({ length: STACK_RECORDS }, (_, index) => keyOf(index % (STACK_RECORDS / 4)));
   const started = process.hrtime.bigint();
+  await countThroughStack(stack, (batch) => prefetched.prefetch(batch), () => prefetched.commit());
+  console.log(`full stack get+put, commit/1000:   ${rate(STACK_RECORDS, started)}; ${changelogRecords.toLocaleString('en-US')} changelog records`);
+  await prefetched.prefetchRange(null, null);
+  const rangeStarted = process.hrtime.bigint();
+  const entries = stack.all().length;
+  console.log(`full stack all() (prefetched):     ${rate(entries, rangeStarted)}`);
+}
+
+/**
+ * The per-batch loop both stacks run: STACK_RECORDS updates over a quarter as many keys, in
+ * batches of STACK_BATCH: prefetch the batch's keys, get and put each (a count in the first
+ * byte), flush the cache, commit.
+ */
+async function countThroughStack(
+  stack: { get(key: Uint8Array): Uint8Array | null | undefined; put(key: Uint8Array, value: Uint8Array): void; flush(): void },
+  prefetch: (keys: Uint8Array[]) => Promise<unknown>,
+  commit: () => Promise<unknown>,
+): Promise<void> {
+  const keys = Array.from({ length: STACK_RECORDS }, (_, index) => keyOf(index % (STACK_RECORDS / 4)));
   for (let offset = 0; offset < STACK_RECORDS; offset += STACK_BATCH) {
     const batch = keys.slice(offset, offset + STACK_BATCH);
-    await prefetched.prefetch(batch);
+    await prefetch(batch);
     for (const key of batch) {
       const count = stack.get(key)?.[0] ?? 0;
       const value = new Uint8Array(VALUE);
@@ -111,13 +129,8 @@ async function fullStack(store: RocksDbKeyValueStore): Promise<void> {
       stack.put(key, value);
     }
     stack.flush();
-    await prefetched.commit();
+    await commit();
   }
-  console.log(`full stack get+put, commit/1000:   ${rate(STACK_RECORDS, started)}; ${changelogRecords.toLocaleString('en-US')} changelog records`);
-  await prefetched.prefetchRange(null, null);
-  const rangeStarted = process.hrtime.bigint();
-  const entries = stack.all().length;
-  console.log(`full stack all() (prefetched):     ${rate(entries, rangeStarted)}`);
 }
 
 function benchContext(onChangelog: () => void): StateStoreContext {
@@ -133,21 +146,9 @@ async function workerStack(remote: RemoteRocksDbTask): Promise<void> {
   const stack = buildKeyValueStore({ name: 'stack', logging: true, caching: true, supplier: () => disk }, Serdes.bytes(), Serdes.bytes());
   let changelogRecords = 0;
   stack.init(benchContext(() => void changelogRecords++));
-  const keys = Array.from({ length: STACK_RECORDS }, (_, index) => keyOf(index % (STACK_RECORDS / 4)));
   const cpuStarted = process.cpuUsage();
   const started = process.hrtime.bigint();
-  for (let offset = 0; offset < STACK_RECORDS; offset += STACK_BATCH) {
-    const batch = keys.slice(offset, offset + STACK_BATCH);
-    await disk.prefetch(batch);
-    for (const key of batch) {
-      const count = stack.get(key)?.[0] ?? 0;
-      const value = new Uint8Array(VALUE);
-      value[0] = (count + 1) & 0xff;
-      stack.put(key, value);
-    }
-    stack.flush();
-    await remote.commit();
-  }
+  await countThroughStack(stack, (batch) => disk.prefetch(batch), () => remote.commit());
   console.log(`worker stack get+put, commit/1000: ${rate(STACK_RECORDS, started)}, ${cpuMicrosPerRecord(cpuStarted, STACK_RECORDS)}; ${disk.reads.waited} reads waited, ${disk.reads.cached.toLocaleString('en-US')} cached`);
   const syncStarted = process.hrtime.bigint();
   const missCount = 2_000;
