@@ -4,7 +4,7 @@
 // scan of one segment is a prefix scan. Segments are key ranges rather than column families of
 // their own because rocksdb-native cannot create or drop a column family once a database is open.
 import type { ChangelogRecord } from '../../../core/topology/processor.ts';
-import { withSuffix } from '../bytes.ts';
+import { suffixNumber, withSuffix } from '../bytes.ts';
 import type { RocksDbKeyValueStore } from './key-value.ts';
 import { ROCKSDB_LIMITS } from './limits.ts';
 
@@ -145,5 +145,54 @@ export class SegmentClock {
   async flush(inner: RocksDbKeyValueStore): Promise<void> {
     await this.dropExpired(inner);
     await inner.flush();
+  }
+}
+
+/**
+ * What a window store and a session store on segments share: their time clock over one
+ * RocksDB key-value store, restoration (the time is the first number of the changelog key's
+ * suffix: a window's start, a session's end), and commit and flush that drop expired segments.
+ */
+export abstract class SegmentedRocksDbStore {
+  protected readonly clock: SegmentClock;
+
+  constructor(
+    readonly name: string,
+    protected readonly inner: RocksDbKeyValueStore,
+    options: SegmentOptions,
+    liveSlackMs: number,
+    private readonly suffixBytes: number,
+  ) {
+    assertSegmentOptions(name, options);
+    this.clock = new SegmentClock(options, liveSlackMs);
+  }
+
+  /** Restores changelog records (keys key|time|...), skipping those older than the retention period. */
+  applyBatch(records: readonly ChangelogRecord[]): Promise<void> {
+    return this.clock.applyBatch(this.inner, records, (key) => suffixNumber(key, this.suffixBytes, 0));
+  }
+
+  /** Writes staged entries, then deletes expired segments whole. */
+  flush(): Promise<void> {
+    return this.clock.flush(this.inner);
+  }
+
+  /** Writes staged entries and deletes expired segments whole, without flushing memtables: for commits. */
+  commit(): Promise<void> {
+    return this.clock.dropExpired(this.inner);
+  }
+
+  /** Changelog records restoration skipped because they were older than the retention period. */
+  get skippedRestores(): number {
+    return this.clock.skippedRestores;
+  }
+
+  /** Puts ignored because their window or session had already expired. */
+  get droppedPuts(): number {
+    return this.clock.droppedPuts;
+  }
+
+  get streamTimeMs(): number {
+    return this.clock.streamTimeMs;
   }
 }

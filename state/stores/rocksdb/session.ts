@@ -10,10 +10,9 @@
 // no longer finds a session ending before streamTime - retentionMs, and a segment holding only
 // such sessions is hidden from every read at once and deleted with one range tombstone on the
 // next flush.
-import type { ChangelogRecord } from '../../../core/topology/processor.ts';
 import { bytesEqual, suffixNumber, withSuffix } from '../bytes.ts';
 import type { RocksDbKeyValueStore } from './key-value.ts';
-import { assertSegmentOptions, assertTime, inSegment, SEGMENT_BYTES, segmentIdOf, segmentPrefix, SegmentClock } from './segments.ts';
+import { assertTime, inSegment, SEGMENT_BYTES, segmentIdOf, segmentPrefix, SegmentedRocksDbStore } from './segments.ts';
 import type { SegmentOptions } from './segments.ts';
 
 export type SegmentedSessionStoreOptions = SegmentOptions;
@@ -28,20 +27,13 @@ export interface SessionBytes {
 const SESSION_SUFFIX_BYTES = 16;
 const TIME_MAX = Number.MAX_SAFE_INTEGER;
 
-export class RocksDbSessionStore {
-  /**
-   * Stream time is the largest session end; a session expires when its end is more than
-   * retentionMs behind, and a segment when its last millisecond does.
-   */
-  private readonly clock: SegmentClock;
-
-  constructor(
-    readonly name: string,
-    private readonly inner: RocksDbKeyValueStore,
-    private readonly options: SegmentedSessionStoreOptions,
-  ) {
-    assertSegmentOptions(name, options);
-    this.clock = new SegmentClock(options, 0);
+/**
+ * Stream time is the largest session end; a session expires when its end is more than
+ * retentionMs behind, and a segment when its last millisecond does.
+ */
+export class RocksDbSessionStore extends SegmentedRocksDbStore {
+  constructor(name: string, inner: RocksDbKeyValueStore, private readonly options: SegmentedSessionStoreOptions) {
+    super(name, inner, options, 0, SESSION_SUFFIX_BYTES);
   }
 
   /**
@@ -123,35 +115,6 @@ export class RocksDbSessionStore {
     }
     // Stable sort: sessions ending together keep the byte order of their keys.
     return result.sort((a, b) => a.endMs - b.endMs);
-  }
-
-  /** Restores changelog records whose keys are key|sessionEnd|sessionStart. */
-  applyBatch(records: readonly ChangelogRecord[]): Promise<void> {
-    return this.clock.applyBatch(this.inner, records, (key) => suffixNumber(key, SESSION_SUFFIX_BYTES, 0));
-  }
-
-  /** Writes staged sessions, then deletes expired segments whole. */
-  flush(): Promise<void> {
-    return this.clock.flush(this.inner);
-  }
-
-  /** Writes staged sessions and deletes expired segments whole, without flushing memtables: for commits. */
-  commit(): Promise<void> {
-    return this.clock.dropExpired(this.inner);
-  }
-
-  /** Changelog records restoration skipped because they were older than the retention period. */
-  get skippedRestores(): number {
-    return this.clock.skippedRestores;
-  }
-
-  /** Puts ignored because their session had already expired. */
-  get droppedPuts(): number {
-    return this.clock.droppedPuts;
-  }
-
-  get streamTimeMs(): number {
-    return this.clock.streamTimeMs;
   }
 
   private compositeKey(key: Uint8Array, startMs: number, endMs: number): Uint8Array {

@@ -7,9 +7,8 @@
 // database is open; an expired segment is dropped whole with one deleteRange tombstone (and its
 // files reclaimed by compaction), never key by key.
 import { bytesEqual, readUint32, suffixNumber, withSuffix } from '../bytes.ts';
-import type { ChangelogRecord } from '../../../core/topology/processor.ts';
 import type { RocksDbKeyValueStore } from './key-value.ts';
-import { assertSegmentOptions, assertTime, inSegment, SEGMENT_BYTES, SegmentClock, segmentPrefix } from './segments.ts';
+import { assertTime, inSegment, SEGMENT_BYTES, SegmentedRocksDbStore, segmentPrefix } from './segments.ts';
 import type { SegmentOptions } from './segments.ts';
 
 /** retentionMs: how long a window stays after stream time passes its start. */
@@ -25,17 +24,10 @@ export interface WindowedBytes {
 const WINDOW_SUFFIX_BYTES = 12;
 const SEQUENCE_MAX = 0xffff_ffff;
 
-export class RocksDbWindowStore {
-  /** Stream time is the largest window start; a window lives until it is retentionMs behind. */
-  private readonly clock: SegmentClock;
-
-  constructor(
-    readonly name: string,
-    private readonly inner: RocksDbKeyValueStore,
-    private readonly options: SegmentedWindowStoreOptions,
-  ) {
-    assertSegmentOptions(name, options);
-    this.clock = new SegmentClock(options, 1);
+/** Stream time is the largest window start; a window lives until it is retentionMs behind. */
+export class RocksDbWindowStore extends SegmentedRocksDbStore {
+  constructor(name: string, inner: RocksDbKeyValueStore, private readonly options: SegmentedWindowStoreOptions) {
+    super(name, inner, options, 1, WINDOW_SUFFIX_BYTES);
   }
 
   /** Recovers stream time from the newest entry on disk, so retention resumes after a restart. */
@@ -93,35 +85,6 @@ export class RocksDbWindowStore {
 
   all(): Promise<WindowedBytes[]> {
     return this.fetchAll(0, Number.MAX_SAFE_INTEGER);
-  }
-
-  /** Restores changelog records whose keys are key|windowStart|sequence. */
-  applyBatch(records: readonly ChangelogRecord[]): Promise<void> {
-    return this.clock.applyBatch(this.inner, records, (key) => suffixNumber(key, WINDOW_SUFFIX_BYTES, 0));
-  }
-
-  /** Writes staged windows, then deletes expired segments whole. */
-  flush(): Promise<void> {
-    return this.clock.flush(this.inner);
-  }
-
-  /** Writes staged windows and deletes expired segments whole, without flushing memtables: for commits. */
-  commit(): Promise<void> {
-    return this.clock.dropExpired(this.inner);
-  }
-
-  /** Changelog records restoration skipped because they were older than the retention period. */
-  get skippedRestores(): number {
-    return this.clock.skippedRestores;
-  }
-
-  /** Puts ignored because their window had already expired. */
-  get droppedPuts(): number {
-    return this.clock.droppedPuts;
-  }
-
-  get streamTimeMs(): number {
-    return this.clock.streamTimeMs;
   }
 
   private compositeKey(key: Uint8Array, windowStartMs: number, sequence: number): Uint8Array {
