@@ -93,3 +93,15 @@ export class TopicReader {
 export function decodeLong(value: Buffer): number {
   return Number(value.readBigInt64BE(0));
 }
+
+/**
+ * Polls a topic whose values are JSON lists of ids until, for every key of `expected`, the latest
+ * list is at least as long as the expected one (then the caller compares them exactly).
+ */
+export async function waitForIdLists(output: TopicReader, expected: ReadonlyMap<string, readonly number[]>, what: string, timeoutMs: number): Promise<void> {
+  await waitFor(async () => {
+    await output.poll();
+    const table = output.latest((value) => JSON.parse(value.toString('utf8'))) as Map<string, number[]>;
+    return [...expected].every(([key, ids]) => (table.get(key)?.length ?? 0) >= ids.length);
+  }, what, timeoutMs);
+}

@@ -9,7 +9,7 @@ import { cleanupAppProcesses, startAppProcess, type AppProcess } from '../../../
 import { cleanup, REPOSITORY_ROOT, startBroker, temporaryDirectory, type BrokerProcess } from '../../../helpers/broker.ts';
 import { Admin } from '../../../../runtime/client/index.ts';
 import { seededRandom } from '../../../helpers/random.ts';
-import { createTopics, produceRecords, TopicReader, waitFor } from '../../../helpers/streams.ts';
+import { createTopics, produceRecords, TopicReader, waitForIdLists } from '../../../helpers/streams.ts';
 
 const SCRIPT = path.join(REPOSITORY_ROOT, 'test/runtime/streams/app/fixtures/windowed-ids-app.ts');
 const WINDOW_MS = 10_000;
@@ -91,11 +91,7 @@ describe('StreamsApp exactly-once under repeated SIGKILL', () => {
     const output = new TopicReader(broker.bootstrap, 'eos-window-ids', 2, 'read_committed');
     const json = (value: Buffer): unknown => JSON.parse(value.toString('utf8'));
     try {
-      await waitFor(async () => {
-        await output.poll();
-        const table = output.latest(json) as Map<string, number[]>;
-        return [...expected].every(([key, ids]) => (table.get(key)?.length ?? 0) >= ids.length);
-      }, 'the committed output to reach every input record', 120_000).catch(async (error: unknown) => {
+      await waitForIdLists(output, expected, 'the committed output to reach every input record', 120_000).catch(async (error: unknown) => {
         throw new Error(`seed ${seed} (EOS_KILL_SEED=${seed} replays it): ${String(error)}; ${await diagnose(output, expected, produced)}; the app printed: ${app.stdout().split('\n').slice(-5).join(' | ')} ${app.stderr().slice(-3000)}\nbroker: ${broker.logText().slice(-3000)}`);
       });
       expect(output.latest(json)).toEqual(expected);

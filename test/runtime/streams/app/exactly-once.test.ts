@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAppProcesses, startAppProcess, type AppProcess } from '../../../helpers/app-process.ts';
 import { cleanup, REPOSITORY_ROOT, startBroker, temporaryDirectory, type BrokerProcess } from '../../../helpers/broker.ts';
-import { createTopics, produceRecords, TopicReader, waitFor } from '../../../helpers/streams.ts';
+import { createTopics, produceRecords, TopicReader, waitFor, waitForIdLists } from '../../../helpers/streams.ts';
 
 const SCRIPT = path.join(REPOSITORY_ROOT, 'test/runtime/streams/app/fixtures/event-ids-app.ts');
 const KEYS = 20;
@@ -60,11 +60,7 @@ describe('StreamsApp exactly-once', () => {
     const output = new TopicReader(broker.bootstrap, 'eos-ids', 2, 'read_committed');
     const json = (value: Buffer): unknown => JSON.parse(value.toString('utf8'));
     try {
-      await waitFor(async () => {
-        await output.poll();
-        const table = output.latest(json) as Map<string, number[]>;
-        return [...expected].every(([key, ids]) => (table.get(key)?.length ?? 0) >= ids.length);
-      }, 'the output to reach every input record', 90_000);
+      await waitForIdLists(output, expected, 'the output to reach every input record', 90_000);
       expect(output.latest(json)).toEqual(expected);
     } finally {
       await output.close();
