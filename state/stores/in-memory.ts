@@ -91,6 +91,24 @@ export class InMemoryKeyValueBytesStore implements HashedBytesStore {
     return this.entries.size;
   }
 
+  /**
+   * Deletes every entry whose hashed key (hashKeyOf) `expired` accepts, visiting entries in no
+   * particular order: retention over the whole store without sorting it (a range would sort every
+   * key, and keep sorting new keys from then on).
+   */
+  deleteWhere(expired: (hashKey: string) => boolean): number {
+    this.assertOpen();
+    let deleted = 0;
+    // Deleting the entry just visited is safe while iterating a Map.
+    for (const hashKey of this.entries.keys()) {
+      if (!expired(hashKey)) continue;
+      this.entries.delete(hashKey);
+      deleted++;
+    }
+    this.deletesSinceMerge += deleted;
+    return deleted;
+  }
+
   restore(records: readonly ChangelogRecord[]): void {
     for (const record of records) this.put(record.key, record.value);
   }

@@ -74,6 +74,18 @@ interface CachedEntry {
   value: Uint8Array;
 }
 
+/** suffixNumber(key, suffixBytes, 0) read from the key's hashKeyOf form, one char per byte. */
+function hashedSuffixNumber(hashKey: string, suffixBytes: number): number {
+  const position = hashKey.length - suffixBytes;
+  let high = 0;
+  let low = 0;
+  for (let index = 0; index < 4; index++) {
+    high = high * 256 + hashKey.charCodeAt(position + index);
+    low = low * 256 + hashKey.charCodeAt(position + 4 + index);
+  }
+  return high * 0x1_0000_0000 + low;
+}
+
 /** Bytes after a record key in the store's keys: what tells one group from another. */
 function suffixBytesOf(kind: StoreKind): number {
   return kind === 'window' ? 12 : kind === 'session' ? 16 : 0;
@@ -92,9 +104,13 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   private resident: InMemoryKeyValueBytesStore | null = null;
   /** Resident only while it fits in entriesMax (a small window or session store), not for scans. */
   private residentWhileSmall = false;
-  /** Largest window start or session end written to a resident store, and what was purged below. */
+  /** Largest window start or session end written to a resident store. */
   private residentTimeMs = -1;
-  private residentPurgedBelowMs = -1;
+  /**
+   * No resident entry is older than this (a window start or session end); purges look at the
+   * entries only once the retention period has passed it.
+   */
+  private residentOldestMs = Number.POSITIVE_INFINITY;
   /** Reads answered from the cache, and reads that had to wait for the worker. */
   readonly reads = { cached: 0, waited: 0 };
 
@@ -126,6 +142,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
 
   /** Loads every group of these record keys that is not cached, with one batched read. */
   async prefetch(recordKeys: readonly Uint8Array[]): Promise<void> {
+    if (this.resident !== null) return;
     const missing = new Map<string, Uint8Array>();
     for (const key of recordKeys) {
       const hashKey = hashKeyOf(key);
@@ -138,7 +155,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
       this.groups.delete(hashKey);
       this.groups.set(hashKey, group);
     }
-    if (missing.size === 0 || this.resident !== null) return;
+    if (missing.size === 0) return;
     this.postUnwritten();
     const entries = await this.remote.loadGroups([...missing.values()]);
     // Nothing writes while the runtime awaits a prefetch, but a synchronous read (an interactive
@@ -178,7 +195,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     this.unwritten.push({ key, value });
     if (this.resident !== null) {
       this.resident.putHashed(hashKey, key, value);
-      if (value !== null && this.suffixBytes > 0) this.residentTimeMs = Math.max(this.residentTimeMs, suffixNumber(key, this.suffixBytes, 0));
+      if (value !== null && this.suffixBytes > 0) this.noteResidentTime(suffixNumber(key, this.suffixBytes, 0));
       if (this.unwritten.length >= this.options.writeBatchRecords) this.postUnwritten();
       // Outgrown: from now on read through the prefetch; RocksDB has (or will have) every write.
       if (this.residentWhileSmall && this.resident.approximateNumEntries() > this.options.entriesMax) {
@@ -276,7 +293,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     resident.init(undefined as never);
     for (const entry of loaded ?? this.remote.rangeSync(null, null)) {
       resident.put(entry.key, entry.value);
-      if (this.suffixBytes > 0) this.residentTimeMs = Math.max(this.residentTimeMs, suffixNumber(entry.key, this.suffixBytes, 0));
+      if (this.suffixBytes > 0) this.noteResidentTime(suffixNumber(entry.key, this.suffixBytes, 0));
     }
     diskBackedReads.waited++;
     this.groups.clear();
@@ -285,18 +302,32 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     return resident;
   }
 
-  /** A resident window or session store forgets entries older than the retention period. */
+  private noteResidentTime(timeMs: number): void {
+    if (timeMs > this.residentTimeMs) this.residentTimeMs = timeMs;
+    if (timeMs < this.residentOldestMs) this.residentOldestMs = timeMs;
+  }
+
+  /**
+   * A resident window or session store forgets entries older than the retention period. It
+   * looks at its entries only when the oldest may have expired, and then in no order: no key
+   * bytes are made and nothing is sorted, the time is read from the hashed key.
+   */
   private purgeResident(): void {
     const retentionMs = this.remote.spec.retentionMs;
     if (this.resident === null || this.suffixBytes === 0 || retentionMs === null) return;
     // As in the typed stores: a window lives while its start is within retention of stream time;
     // a session ending exactly one retention period ago can still merge, so it stays.
     const minLiveMs = this.residentTimeMs - retentionMs + (this.suffixBytes === 12 ? 1 : 0);
-    if (minLiveMs <= this.residentPurgedBelowMs) return;
-    this.residentPurgedBelowMs = minLiveMs;
-    for (const entry of this.resident.range(null, null)) {
-      if (suffixNumber(entry.key, this.suffixBytes, 0) < minLiveMs) this.resident.put(entry.key, null);
-    }
+    if (minLiveMs <= this.residentOldestMs) return;
+    let oldestLiveMs = Number.POSITIVE_INFINITY;
+    const suffixBytes = this.suffixBytes;
+    this.resident.deleteWhere((hashKey) => {
+      const timeMs = hashedSuffixNumber(hashKey, suffixBytes);
+      if (timeMs < minLiveMs) return true;
+      if (timeMs < oldestLiveMs) oldestLiveMs = timeMs;
+      return false;
+    });
+    this.residentOldestMs = oldestLiveMs;
   }
 
   private groupHashOf(hashKey: string): string {

@@ -123,6 +123,9 @@ describe('DiskBackedBytesStore', () => {
     // Stream time 300,000 with retention 120,000 expires the first segments: dropped locally.
     windows.put('k', 3, 300_000);
     windows.flush();
+    // The store is small, so held in memory: the flush dropped the three expired windows there too.
+    expect((disk[0] as DiskBackedBytesStore).isResident).toBe(true);
+    expect((disk[0] as DiskBackedBytesStore).cachedEntries).toBe(1);
     await task.commit();
     expect(logged.filter((record) => record.value === null)).toHaveLength(0);
     const reopened = build();
