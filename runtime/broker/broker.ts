@@ -352,7 +352,8 @@ export class Broker {
   /**
    * A transaction marker for a partition this broker leads (from the local coordinator or
    * WriteTxnMarkers), plus the offsets it makes visible on __consumer_offsets. Resolves once
-   * the marker is committed (acks=all), with an error code when it was not written.
+   * the marker is committed (acks=all), with an error code when it was not written: among
+   * them TRANSACTION_COORDINATOR_FENCED for a marker of a deposed coordinator.
    */
   async writeMarkerLocally(topic: string, partition: number, marker: TransactionMarker): Promise<number> {
     const state = this.replicas.get(topic, partition);
@@ -361,6 +362,11 @@ export class Broker {
     if (replication !== undefined) {
       if (replication.role !== 'leader') return ErrorCode.NOT_LEADER_OR_FOLLOWER;
       if (replication.isr.length < state.minInsyncReplicas) return ErrorCode.NOT_ENOUGH_REPLICAS;
+    }
+    const refused = state.producers.checkMarker(marker);
+    if (refused !== ErrorCode.NONE) {
+      this.logger.warn('refused a transaction marker', { topic, partition, producerId: marker.producerId.toString(), producerEpoch: marker.producerEpoch, coordinatorEpoch: marker.coordinatorEpoch, errorCode: refused });
+      return refused;
     }
     if (!this.replicas.appendMarker(topic, partition, marker)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     if (topic === OFFSETS_TOPIC) {

@@ -40,6 +40,11 @@ interface ProducerEntry {
   openTransactionFirstOffset: bigint | null;
   /** When the producer last wrote here (ms); idle producers are forgotten after producer.id.expiration.ms. */
   lastAppendMs: number;
+  /**
+   * The coordinator epoch of the producer's last transaction marker here, -1 before any. A
+   * marker with a lower one comes from a deposed coordinator and is refused.
+   */
+  coordinatorEpoch: number;
 }
 
 export type AppendVerdict =
@@ -129,13 +134,30 @@ export class ProducerStateTable {
   }
 
   /**
-   * Records a transaction marker at `offset`: the producer's open transaction ends there.
-   * Returns the transaction's first offset (the caller indexes an aborted one), or null when
-   * the producer had no open transaction here. A marker with a newer epoch fences the
-   * producer's older epoch on this partition too.
+   * May a coordinator write this marker (Kafka's checks on an end-transaction marker)? A
+   * marker whose coordinator epoch is below the one of the producer's last marker here comes
+   * from a coordinator that lost its __transaction_state partition after a newer one finished
+   * the transaction: TRANSACTION_COORDINATOR_FENCED. A producer epoch older than the one this
+   * partition saw cannot belong to the current transaction: INVALID_PRODUCER_EPOCH.
    */
-  recordMarker(producerId: bigint, epoch: number, offset: bigint, commit: boolean): bigint | null {
+  checkMarker(marker: { producerId: bigint; producerEpoch: number; coordinatorEpoch: number }): number {
+    const entry = this.producers.get(marker.producerId);
+    if (entry === undefined) return ErrorCode.NONE;
+    if (marker.coordinatorEpoch < entry.coordinatorEpoch) return ErrorCode.TRANSACTION_COORDINATOR_FENCED;
+    if (marker.producerEpoch < entry.epoch) return ErrorCode.INVALID_PRODUCER_EPOCH;
+    return ErrorCode.NONE;
+  }
+
+  /**
+   * Records a transaction marker at `offset`: the producer's open transaction ends there, and
+   * its coordinator epoch is the one later markers must reach. Returns the transaction's first
+   * offset (the caller indexes an aborted one), or null when the producer had no open
+   * transaction here. A marker with a newer epoch fences the producer's older epoch on this
+   * partition too.
+   */
+  recordMarker(producerId: bigint, epoch: number, offset: bigint, commit: boolean, coordinatorEpoch: number): bigint | null {
     const entry = this.entryFor(producerId, epoch);
+    if (coordinatorEpoch > entry.coordinatorEpoch) entry.coordinatorEpoch = coordinatorEpoch;
     const firstOffset = entry.openTransactionFirstOffset;
     if (firstOffset === null) return null;
     if (firstOffset > offset) throw new Error(`assertion: producer ${producerId} transaction starts at ${firstOffset}, after its ${commit ? 'commit' : 'abort'} marker at ${offset}`);
@@ -184,7 +206,7 @@ export class ProducerStateTable {
   private entryFor(producerId: bigint, epoch: number): ProducerEntry {
     let entry = this.producers.get(producerId);
     if (entry === undefined) {
-      entry = { producerId, epoch, batches: [], openTransactionFirstOffset: null, lastAppendMs: Date.now() };
+      entry = { producerId, epoch, batches: [], openTransactionFirstOffset: null, lastAppendMs: Date.now(), coordinatorEpoch: -1 };
       this.producers.set(producerId, entry);
     } else if (epoch > entry.epoch) {
       entry.epoch = epoch;
@@ -221,7 +243,7 @@ export class ProducerStateTable {
     if (!isControl(header.attributes)) { this.recordAppend(header, Number(header.maxTimestamp)); return; }
     const control = readControlRecord(decodeBatch(records, position).records[0]!);
     if (control.type === 'unknown') return;
-    const firstOffset = this.recordMarker(header.producerId, header.producerEpoch, header.baseOffset, control.type === 'commit');
+    const firstOffset = this.recordMarker(header.producerId, header.producerEpoch, header.baseOffset, control.type === 'commit', control.coordinatorEpoch);
     if (abortIndex === null || control.type !== 'abort' || firstOffset === null) return;
     const lastStableOffset = this.lastStableOffset(header.baseOffset + 1n);
     abortIndex.appendAbortedTransaction({ producerId: header.producerId, firstOffset, lastOffset: header.baseOffset, lastStableOffset });
@@ -272,6 +294,7 @@ export class ProducerStateTable {
         batches: entry.batches.map((b) => [b.firstSequence, b.lastSequence, b.firstOffset.toString(), b.lastOffset.toString()]),
         openTransactionFirstOffset: entry.openTransactionFirstOffset?.toString() ?? null,
         lastAppendMs: entry.lastAppendMs,
+        coordinatorEpoch: entry.coordinatorEpoch,
       })),
     };
     mkdirSync(path.dirname(snapshotPath), { recursive: true });
@@ -292,6 +315,7 @@ export class ProducerStateTable {
         })),
         openTransactionFirstOffset: open,
         lastAppendMs: stored.lastAppendMs,
+        coordinatorEpoch: stored.coordinatorEpoch,
       });
       if (open !== null) this.openTransactions.set(producerId, open);
     }
@@ -331,6 +355,8 @@ const SnapshotSchema = z.object({
     batches: z.array(z.tuple([z.number().int(), z.number().int(), z.string(), z.string()])),
     openTransactionFirstOffset: z.string().nullable(),
     lastAppendMs: z.number(),
+    // Snapshots written before coordinator epochs were kept lack it: -1, as for a producer without markers.
+    coordinatorEpoch: z.number().int().default(-1),
   })),
 });
 

@@ -219,7 +219,7 @@ export class ReplicaManager {
       coordinatorEpoch: marker.coordinatorEpoch, timestamp: Date.now(),
     });
     const appended = state.log.append(batch, { leaderEpoch: state.leaderEpoch });
-    const firstOffset = state.producers.recordMarker(marker.producerId, marker.producerEpoch, appended.baseOffset, marker.commit);
+    const firstOffset = state.producers.recordMarker(marker.producerId, marker.producerEpoch, appended.baseOffset, marker.commit, marker.coordinatorEpoch);
     if (!marker.commit && firstOffset !== null) {
       // The segment holding the marker indexes the aborted transaction for read_committed fetches.
       const stable = state.producers.lastStableOffset(appended.baseOffset + 1n);

@@ -3,7 +3,10 @@
 // here or (WriteTxnMarkers, API 27) on another broker, and counts once it is committed there
 // (acks=all). A leader that is gone or not elected yet is retried until the marker lands, the
 // partition is deleted, or this broker stops coordinating the transaction, in which case the
-// next coordinator finds the Prepare record and writes the markers again.
+// next coordinator finds the Prepare record and writes the markers again. Markers carry the
+// coordinator epoch (the leader epoch of the __transaction_state partition when this broker
+// loaded it); a partition refuses one older than the producer's last marker there
+// (TRANSACTION_COORDINATOR_FENCED), so a deposed coordinator cannot end a transaction twice.
 import { ApiKey } from '../../core/protocol/index.ts';
 import { ErrorCode } from '../../core/protocol/errors.ts';
 import { RequestChannel } from '../cluster/request-channel.ts';
@@ -29,6 +32,12 @@ export class TransactionMarkerWriter {
       if (this.closed || this.broker.coordinators.transactionError(transactionalId) !== ErrorCode.NONE) return false;
       const errorCode = await this.attempt(topic, partition, marker);
       if (errorCode === ErrorCode.NONE) return true;
+      // A newer coordinator finished the transaction there (or the marker is older than the
+      // producer's epoch on the partition): this one stops, and its client hears NOT_COORDINATOR.
+      if (errorCode === ErrorCode.TRANSACTION_COORDINATOR_FENCED || errorCode === ErrorCode.INVALID_PRODUCER_EPOCH) {
+        this.broker.logger.warn('transaction marker refused; no longer completing the transaction', { transactionalId, topic, partition, errorCode });
+        return false;
+      }
       if (errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION && this.partitionGone(topic, partition)) return true;
       if (attempt % 20 === 0) this.broker.logger.info('transaction marker not written yet; retrying', { transactionalId, topic, partition, errorCode });
       await new Promise((resolve) => setTimeout(resolve, MARKER_RETRY_MS));

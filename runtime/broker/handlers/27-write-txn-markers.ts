@@ -2,6 +2,8 @@
 // hands this partition leader the commit or abort markers of a transaction. Each partition
 // answers once its marker is committed (acks=all): NOT_LEADER_OR_FOLLOWER when this broker does
 // not lead it, NOT_ENOUGH_REPLICAS below min.insync.replicas; the coordinator retries those.
+// A marker whose coordinator epoch is older than the producer's last marker on the partition
+// gets TRANSACTION_COORDINATOR_FENCED: it comes from a coordinator a newer one replaced.
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { defineHandler } from '../handler.ts';
 

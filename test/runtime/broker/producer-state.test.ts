@@ -76,15 +76,34 @@ describe('producer state', () => {
     // A non-transactional write inside the open transaction is refused.
     expect(table.checkAppend([header({ producerId: 10n, epoch: 0, sequence: 2 })])).toMatchObject({ kind: 'reject', errorCode: ErrorCode.INVALID_TXN_STATE });
     // The broker indexes an aborted transaction in the log from the first offset returned here.
-    expect(table.recordMarker(10n, 0, 8n, false)).toBe(5n);
+    expect(table.recordMarker(10n, 0, 8n, false, 0)).toBe(5n);
     expect(table.lastStableOffset(9n)).toBe(7n);
-    expect(table.recordMarker(11n, 0, 9n, true)).toBe(7n);
+    expect(table.recordMarker(11n, 0, 9n, true, 0)).toBe(7n);
     expect(table.lastStableOffset(10n)).toBe(10n);
-    expect(table.recordMarker(10n, 0, 10n, false)).toBeNull();
+    expect(table.recordMarker(10n, 0, 10n, false, 0)).toBeNull();
     // A marker with a newer epoch fences the transaction's producer on this partition.
-    table.recordMarker(11n, 1, 10n, false);
+    table.recordMarker(11n, 1, 10n, false, 0);
     expect(table.checkAppend([header({ producerId: 11n, epoch: 0, sequence: 1, transactional: true })])).toMatchObject({ errorCode: ErrorCode.INVALID_PRODUCER_EPOCH });
     expect(table.checkAppend([header({ producerId: 11n, epoch: 1, sequence: 0, transactional: true })]).kind).toBe('append');
+  });
+
+  it('refuses a marker of a deposed coordinator, and one older than the producer epoch', () => {
+    const table = new ProducerStateTable();
+    const marker = (producerEpoch: number, coordinatorEpoch: number) => ({ producerId: 20n, producerEpoch, coordinatorEpoch });
+    // A producer without a marker here takes any coordinator's.
+    expect(table.checkMarker(marker(0, 0))).toBe(ErrorCode.NONE);
+    append(table, header({ producerId: 20n, epoch: 0, sequence: 0, transactional: true }), 0n);
+    table.recordMarker(20n, 0, 1n, true, 4);
+    // The coordinator of epoch 4 ended the transaction; one of epoch 3 is fenced, 4 and 5 are not.
+    expect(table.checkMarker(marker(0, 3))).toBe(ErrorCode.TRANSACTION_COORDINATOR_FENCED);
+    expect(table.checkMarker(marker(0, 4))).toBe(ErrorCode.NONE);
+    expect(table.checkMarker(marker(1, 5))).toBe(ErrorCode.NONE);
+    // A newer producer epoch was seen here: a marker of the older one cannot close its transaction.
+    append(table, header({ producerId: 20n, epoch: 1, sequence: 0, transactional: true }), 2n);
+    expect(table.checkMarker(marker(0, 5))).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
+    // The coordinator epoch never goes back, even when a replica records an older marker.
+    table.recordMarker(20n, 1, 3n, false, 2);
+    expect(table.checkMarker(marker(1, 3))).toBe(ErrorCode.TRANSACTION_COORDINATOR_FENCED);
   });
 
   it('snapshots when the log rolls and drops a snapshot past the log end', () => {
@@ -118,7 +137,7 @@ describe('producer state', () => {
     append(table, header({ producerId: 4n, epoch: 2, sequence: 0, count: 3 }), 0n);
     append(table, header({ producerId: 5n, epoch: 0, sequence: 0, transactional: true }), 3n);
     append(table, header({ producerId: 6n, epoch: 0, sequence: 0, transactional: true }), 4n);
-    table.recordMarker(6n, 0, 5n, false);
+    table.recordMarker(6n, 0, 5n, false, 3);
     const snapshotPath = path.join(directory, 'good.json');
     table.writeSnapshot(snapshotPath, 6n);
     const log = { logStartOffset: 0n, logEndOffset: 6n, read: () => { throw new Error('nothing past the snapshot to read'); } };
@@ -126,6 +145,9 @@ describe('producer state', () => {
     expect(restored.checkAppend([header({ producerId: 4n, epoch: 2, sequence: 0, count: 3 })])).toEqual({ kind: 'duplicate', firstOffset: 0n, lastOffset: 2n });
     expect(restored.lastStableOffset(6n)).toBe(3n);
     expect(restored.openTransactionCount).toBe(1);
+    // The coordinator epoch of producer 6's marker survives the snapshot.
+    expect(restored.checkMarker({ producerId: 6n, producerEpoch: 0, coordinatorEpoch: 2 })).toBe(ErrorCode.TRANSACTION_COORDINATOR_FENCED);
+    expect(restored.checkMarker({ producerId: 6n, producerEpoch: 0, coordinatorEpoch: 3 })).toBe(ErrorCode.NONE);
   });
 });
 

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { encodeBatch, encodeControlBatch } from '../../../core/records/batch.ts';
 import { resolveLogConfig } from '../../../state/log/config.ts';
 import { PartitionLog } from '../../../state/log/partition-log.ts';
@@ -19,8 +20,8 @@ function data(producerId: bigint, baseOffset: bigint, value: string, sequence: n
   return encodeBatch({ baseOffset, producerId, producerEpoch: 0, baseSequence: sequence, transactional: true, records: [{ value }] });
 }
 
-function marker(producerId: bigint, baseOffset: bigint, commit: boolean): Buffer {
-  return encodeControlBatch({ type: commit ? 'commit' : 'abort', producerId, producerEpoch: 0, coordinatorEpoch: 0, timestamp: Date.now(), baseOffset });
+function marker(producerId: bigint, baseOffset: bigint, commit: boolean, coordinatorEpoch = 0): Buffer {
+  return encodeControlBatch({ type: commit ? 'commit' : 'abort', producerId, producerEpoch: 0, coordinatorEpoch, timestamp: Date.now(), baseOffset });
 }
 
 describe('replay and the aborted-transaction index', () => {
@@ -44,5 +45,16 @@ describe('replay and the aborted-transaction index', () => {
     const entries = fs.readFileSync(path.join(logDirectory, '00000000000000000000.txnindex'));
     expect(entries.length).toBe(34);
     expect(entries.readBigInt64BE(26)).toBe(1n);
+  });
+
+  it('takes the coordinator epoch of each producer from the markers it replays', () => {
+    const log = PartitionLog.open(path.join(directory, 'epochs-0'), resolveLogConfig({ retentionMs: -1 }), { log: () => {} });
+    // Producer 5's transaction ended by the coordinator of epoch 7; producer 6's by epoch 2.
+    log.appendWithOffsets(Buffer.concat([data(5n, 0n, 'a', 0), marker(5n, 1n, true, 7), data(6n, 2n, 'b', 0), marker(6n, 3n, false, 2)]));
+    const table = ProducerStateTable.load(log, path.join(directory, 'epochs.json'));
+    expect(table.checkMarker({ producerId: 5n, producerEpoch: 0, coordinatorEpoch: 6 })).toBe(ErrorCode.TRANSACTION_COORDINATOR_FENCED);
+    expect(table.checkMarker({ producerId: 5n, producerEpoch: 0, coordinatorEpoch: 7 })).toBe(ErrorCode.NONE);
+    expect(table.checkMarker({ producerId: 6n, producerEpoch: 0, coordinatorEpoch: 1 })).toBe(ErrorCode.TRANSACTION_COORDINATOR_FENCED);
+    log.close();
   });
 });
