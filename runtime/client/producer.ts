@@ -467,7 +467,10 @@ export class Producer {
       baseSequence: -1, producerEpoch: -1, outcomeUnknown: false, lingerTimer: null,
     };
     if (this.options.lingerMs > 0) {
-      batch.lingerTimer = setTimeout(() => { if (queue.open === batch) this.seal(queue); }, this.options.lingerMs);
+      batch.lingerTimer = setTimeout(() => {
+        batch.lingerTimer = null;
+        if (queue.open === batch) this.sealUnlessWindowFull(queue);
+      }, this.options.lingerMs);
     }
     queue.open = batch;
     return batch;
@@ -501,8 +504,21 @@ export class Producer {
     this.sealScheduled = true;
     setImmediate(() => {
       this.sealScheduled = false;
-      for (const queue of this.allQueues()) this.seal(queue);
+      for (const queue of this.allQueues()) this.sealUnlessWindowFull(queue);
     });
+  }
+
+  /**
+   * Seals a batch whose linger is over, unless the partition's window is full (the batches in
+   * flight and those already sealed fill max.in.flight.requests): then the batch stays open and
+   * keeps taking records, as Kafka's accumulator appends to a ready batch until the sender
+   * drains it, and it is sealed when one of the partition's batches is answered. Sealing every
+   * send of a linger-0 producer on its own would queue one batch per send behind a full window,
+   * each going out alone, a backlog that grows whenever the round trip exceeds the window.
+   */
+  private sealUnlessWindowFull(queue: PartitionQueue): void {
+    if (queue.inFlight.length + queue.ready.length >= this.options.maxInFlightRequests) return;
+    this.seal(queue);
   }
 
   private recycle(buffer: Buffer): void {
@@ -513,6 +529,9 @@ export class Producer {
   private batchCompleted(batch: Batch): void {
     if (batch.builder !== null) this.recycle(batch.builder.buffer);
     batch.builder = null;
+    // An open batch whose linger ran out while the window was full goes now.
+    const open = batch.queue.open;
+    if (open !== null && (this.options.lingerMs === 0 || open.lingerTimer === null)) this.sealUnlessWindowFull(batch.queue);
     for (const segment of batch.segments) {
       const call = segment.call;
       call.pendingRecords -= segment.count;
