@@ -25,7 +25,10 @@ export class DeserializationError extends Error {
 
 // Buffer's codec is several times faster than TextEncoder/TextDecoder for short strings, and
 // short ASCII strings (most keys) are faster still by hand: no Buffer view, no native UTF-8 pass.
-// isUtf8 keeps the strictness of a fatal decoder for everything else.
+// Longer strings are decoded first and checked after: the decoder turns every invalid sequence
+// into U+FFFD, so a string without U+FFFD came from valid UTF-8 (a one-byte string, the usual
+// case, is known to hold none without a scan), and only one that holds it is checked with isUtf8,
+// which keeps the strictness of a fatal decoder.
 const ASCII_BY_HAND_CHARS_MAX = 32;
 const nativeSlices = Buffer.prototype as unknown as {
   latin1Slice(this: Uint8Array, start: number, end: number): string;
@@ -81,9 +84,13 @@ export function decodeUtf8(bytes: Uint8Array, start: number, end: number): strin
     // For ASCII, latin1 and UTF-8 agree, and the latin1 decoder does no validation pass.
     if (ascii) return nativeSlices.latin1Slice.call(bytes, start, end);
   }
-  if (!isUtf8(start === 0 && end === bytes.byteLength ? bytes : bytes.subarray(start, end))) throw new TypeError('invalid UTF-8');
-  return nativeSlices.utf8Slice.call(bytes, start, end);
+  const text = nativeSlices.utf8Slice.call(bytes, start, end);
+  if (text.indexOf(REPLACEMENT_CHARACTER) !== -1 && !isUtf8(start === 0 && end === bytes.byteLength ? bytes : bytes.subarray(start, end))) throw new TypeError('invalid UTF-8');
+  return text;
 }
+
+/** What the UTF-8 decoder puts in place of an invalid sequence (and what EF BF BD encodes). */
+const REPLACEMENT_CHARACTER = '\uFFFD';
 
 /**
  * A serde whose values always take the same number of bytes and that can write into and read

@@ -32,6 +32,17 @@ describe('string coding by hand', () => {
     expect(() => decodeUtf8(buffer, 7, 10)).toThrow(TypeError);
     expect(() => decodeUtf8(Buffer.concat([Buffer.from('a'.repeat(40)), Buffer.from([0xc3])]), 0, 41)).toThrow(TypeError);
   });
+
+  it('tells a U+FFFD that was written (valid) from one the decoder made of invalid bytes in long strings', () => {
+    const long = `${'x'.repeat(40)}\uFFFD-é-${'y'.repeat(40)}`;
+    const encoded = Buffer.from(long, 'utf8');
+    expect(decodeUtf8(encoded, 0, encoded.byteLength)).toBe(long);
+    expect(decodeUtf8(Buffer.from(`${'ü'.repeat(30)}ok`), 0, 62)).toBe(`${'ü'.repeat(30)}ok`);
+    for (const invalid of [[0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80]]) {
+      const bytes = Buffer.concat([Buffer.from('z'.repeat(40)), Buffer.from(invalid), Buffer.from('z'.repeat(10))]);
+      expect(() => decodeUtf8(bytes, 0, bytes.byteLength)).toThrow(TypeError);
+    }
+  });
 });
 
 describe('numbers without DataView or BigInt', () => {
