@@ -24,6 +24,7 @@ import type { PartitionLog } from '../../state/log/partition-log.ts';
 import { TransactionCoordinator, type TransactionMarker } from './transaction-coordinator.ts';
 import { TRANSACTION_STATE_TOPIC, TransactionLog, type TransactionStatus } from './transaction-log.ts';
 import { markerCoordinatorEpoch, TransactionMarkerWriter } from './transaction-markers.ts';
+import { TransactionVerifier } from './transaction-verification.ts';
 import { COORDINATOR_WRITE_TIMEOUT_MS } from './coordinator-partitions.ts';
 import { toLogConfig, validateTopicConfigs } from './topic-config.ts';
 import { topicNameProblem, TopicRegistry, type TopicRecord } from './topic-registry.ts';
@@ -48,6 +49,8 @@ export class Broker {
   /** Which groups and transactional ids this broker coordinates, and their durable writes. */
   readonly coordinators: CoordinatorPartitions;
   readonly markers: TransactionMarkerWriter;
+  /** Asks the transaction coordinator on another broker before a transactional batch opens a transaction here. */
+  readonly verifier: TransactionVerifier;
   /** Set in a cluster: partitions follow the metadata image and changes go to the controller. */
   readonly cluster: ClusterView | null;
   private server: KafkaServer | null = null;
@@ -67,13 +70,18 @@ export class Broker {
     this.logger = createLogger(`broker-${config['node.id']}`);
     // The transaction coordinator is created below; the check reaches it only once requests flow.
     // In a cluster only the coordinator of the transactional id knows its transaction; a
-    // partition led elsewhere takes the write unchecked, as Kafka did before KIP-890.
-    this.replicas = new ReplicaManager(this.logger.child('replicas'), (write) => (
-      write.transactionalId !== null && this.coordinators.transactionError(write.transactionalId) !== ErrorCode.NONE
-        ? ErrorCode.NONE
-        : this.transactions.checkTransactionalWrite(write)));
+    // partition led elsewhere takes the write only once the produce handler had the verifier
+    // ask the coordinator (KIP-890) and the answer is in the partition's producer state.
+    this.replicas = new ReplicaManager(this.logger.child('replicas'), (write) => {
+      if (write.transactionalId === null || this.coordinators.transactionError(write.transactionalId) === ErrorCode.NONE) {
+        return this.transactions.checkTransactionalWrite(write);
+      }
+      const producers = this.replicas.get(write.topic, write.partition)?.producers;
+      return producers?.isVerified(write.producerId, write.producerEpoch) === true ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE;
+    });
     this.coordinators = new CoordinatorPartitions(this);
     this.markers = new TransactionMarkerWriter(this);
+    this.verifier = new TransactionVerifier(this);
     this.offsetsTopic = new OffsetsTopic(this);
     this.producerIds = new ProducerIdAllocator(dataDirectory, cluster, this.logger.child('producer-ids'));
     this.groups = new GroupCoordinator({
@@ -167,6 +175,7 @@ export class Broker {
     this.groups.shutdown();
     this.transactions.shutdown();
     this.markers.close();
+    this.verifier.close();
     if (this.coordinatorTimer !== null) clearInterval(this.coordinatorTimer);
     if (this.producerExpiryTimer !== null) clearInterval(this.producerExpiryTimer);
     this.replicas.forEach((state) => state.producers.snapshotOnClose(state.log));

@@ -47,6 +47,17 @@ interface ProducerEntry {
   coordinatorEpoch: number;
 }
 
+/**
+ * KIP-890: the transaction coordinator's word that a producer's ongoing transaction includes
+ * this partition, asked before a transactional batch may open a transaction here when the
+ * coordinator is on another broker. Begun before the question goes out; `verified` only if no
+ * marker of the producer came in meanwhile (the transaction the answer was about has ended).
+ */
+export interface Verification {
+  producerEpoch: number;
+  verified: boolean;
+}
+
 export type AppendVerdict =
   | { kind: 'append' }
   /** The batch was appended before; the client gets the original offsets and nothing is written. */
@@ -73,6 +84,11 @@ export class ProducerStateTable {
   private readonly producers = new Map<bigint, ProducerEntry>();
   /** Producer id -> first offset of its open transaction; the minimum is the last stable offset. */
   private readonly openTransactions = new Map<bigint, bigint>();
+  /**
+   * Producer id -> its verification for the next transaction here. A transactional append that
+   * opens the transaction uses it up, and a marker drops it: each transaction asks once.
+   */
+  private readonly verifications = new Map<bigint, Verification>();
   /** Where snapshots go; null for a table that is never persisted (tests). */
   private snapshotPath: string | null = null;
   /** The log's segment count at the last look; a change means it rolled (or retention ran). */
@@ -130,7 +146,34 @@ export class ProducerStateTable {
     if (isTransactional(header.attributes) && entry.openTransactionFirstOffset === null) {
       entry.openTransactionFirstOffset = header.baseOffset;
       this.openTransactions.set(header.producerId, header.baseOffset);
+      this.verifications.delete(header.producerId);
     }
+  }
+
+  /** The producer's verification at this epoch, begun now unless one is (being) made already. */
+  beginVerification(producerId: bigint, producerEpoch: number): Verification {
+    const current = this.verifications.get(producerId);
+    if (current !== undefined && current.producerEpoch === producerEpoch) return current;
+    const verification: Verification = { producerEpoch, verified: false };
+    this.verifications.set(producerId, verification);
+    return verification;
+  }
+
+  /**
+   * The coordinator's answer: confirmed, the partition is in the transaction; otherwise the
+   * verification is dropped (nothing is kept for writes that were refused). Ignored when a
+   * marker or a newer verification came since.
+   */
+  completeVerification(producerId: bigint, verification: Verification, confirmed: boolean): void {
+    if (this.verifications.get(producerId) !== verification) return;
+    if (confirmed) verification.verified = true;
+    else this.verifications.delete(producerId);
+  }
+
+  /** May a transactional batch of this producer epoch open a transaction here without asking the coordinator again? */
+  isVerified(producerId: bigint, producerEpoch: number): boolean {
+    const verification = this.verifications.get(producerId);
+    return verification !== undefined && verification.verified && verification.producerEpoch === producerEpoch;
   }
 
   /**
@@ -158,6 +201,7 @@ export class ProducerStateTable {
   recordMarker(producerId: bigint, epoch: number, offset: bigint, commit: boolean, coordinatorEpoch: number): bigint | null {
     const entry = this.entryFor(producerId, epoch);
     if (coordinatorEpoch > entry.coordinatorEpoch) entry.coordinatorEpoch = coordinatorEpoch;
+    this.verifications.delete(producerId);
     const firstOffset = entry.openTransactionFirstOffset;
     if (firstOffset === null) return null;
     if (firstOffset > offset) throw new Error(`assertion: producer ${producerId} transaction starts at ${firstOffset}, after its ${commit ? 'commit' : 'abort'} marker at ${offset}`);

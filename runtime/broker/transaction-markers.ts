@@ -9,8 +9,8 @@
 // (TRANSACTION_COORDINATOR_FENCED), so a deposed coordinator cannot end a transaction twice.
 import { ApiKey } from '../../core/protocol/index.ts';
 import { ErrorCode } from '../../core/protocol/errors.ts';
-import { RequestChannel } from '../cluster/request-channel.ts';
 import type { Broker } from './broker.ts';
+import { BrokerChannels } from './broker-channels.ts';
 import { COORDINATOR_WRITE_TIMEOUT_MS } from './coordinator-partitions.ts';
 import type { TransactionMarker } from './transaction-coordinator.ts';
 import { TRANSACTION_STATE_TOPIC } from './transaction-log.ts';
@@ -21,10 +21,12 @@ const MARKER_RETRY_MS = 100;
 const WRITE_TXN_MARKERS_VERSION = 1;
 
 export class TransactionMarkerWriter {
-  private readonly channels = new Map<number, RequestChannel>();
+  private readonly channels: BrokerChannels;
   private closed = false;
 
-  constructor(private readonly broker: Broker) {}
+  constructor(private readonly broker: Broker) {
+    this.channels = new BrokerChannels(broker, 'txn-markers');
+  }
 
   /** Resolves true once the marker is committed on the partition (or the partition is gone), false if this broker stopped coordinating. */
   async write(transactionalId: string, topic: string, partition: number, marker: TransactionMarker): Promise<boolean> {
@@ -57,10 +59,10 @@ export class TransactionMarkerWriter {
     if (leader === undefined) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     if (leader < 0) return ErrorCode.LEADER_NOT_AVAILABLE;
     if (leader === this.broker.nodeId) return this.broker.writeMarkerLocally(topic, partition, marker);
-    const endpoint = cluster.liveBrokers().find((broker) => broker.nodeId === leader);
-    if (endpoint === undefined) return ErrorCode.LEADER_NOT_AVAILABLE;
+    const channel = this.channels.get(leader);
+    if (channel === null) return ErrorCode.LEADER_NOT_AVAILABLE;
     try {
-      const response = await this.channel(leader, endpoint).send(ApiKey.WriteTxnMarkers, WRITE_TXN_MARKERS_VERSION, {
+      const response = await channel.send(ApiKey.WriteTxnMarkers, WRITE_TXN_MARKERS_VERSION, {
         markers: [{
           producerId: marker.producerId, producerEpoch: marker.producerEpoch, transactionResult: marker.commit,
           topics: [{ name: topic, partitionIndexes: [partition] }], coordinatorEpoch: marker.coordinatorEpoch,
@@ -72,19 +74,9 @@ export class TransactionMarkerWriter {
     }
   }
 
-  private channel(brokerId: number, endpoint: { host: string; port: number }): RequestChannel {
-    let channel = this.channels.get(brokerId);
-    if (channel === undefined) {
-      channel = new RequestChannel(endpoint, `broker-${this.broker.nodeId}-txn-markers`);
-      this.channels.set(brokerId, channel);
-    }
-    channel.setEndpoint(endpoint);
-    return channel;
-  }
-
   close(): void {
     this.closed = true;
-    for (const channel of this.channels.values()) channel.close();
+    this.channels.closeAll();
   }
 }
 

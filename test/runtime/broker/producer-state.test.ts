@@ -106,6 +106,31 @@ describe('producer state', () => {
     expect(table.checkMarker(marker(1, 3))).toBe(ErrorCode.TRANSACTION_COORDINATOR_FENCED);
   });
 
+  it('keeps a coordinator\'s verification until the transaction opens or a marker ends it (KIP-890)', () => {
+    const table = new ProducerStateTable();
+    const asked = table.beginVerification(30n, 0);
+    // A second produce request while the question is out joins it.
+    expect(table.beginVerification(30n, 0)).toBe(asked);
+    expect(table.isVerified(30n, 0)).toBe(false);
+    table.completeVerification(30n, asked, true);
+    expect(table.isVerified(30n, 0)).toBe(true);
+    expect(table.isVerified(30n, 1)).toBe(false);
+    // The verified batch opens the transaction and uses the verification up.
+    append(table, header({ producerId: 30n, epoch: 0, sequence: 0, transactional: true }), 0n);
+    expect(table.isVerified(30n, 0)).toBe(false);
+    table.recordMarker(30n, 0, 1n, true, 0);
+    // An answer that arrives after a marker ended the transaction it was about is ignored.
+    const late = table.beginVerification(30n, 0);
+    table.recordMarker(30n, 0, 2n, false, 0);
+    table.completeVerification(30n, late, true);
+    expect(table.isVerified(30n, 0)).toBe(false);
+    // A refusal keeps nothing.
+    const refused = table.beginVerification(31n, 0);
+    table.completeVerification(31n, refused, false);
+    expect(table.isVerified(31n, 0)).toBe(false);
+    expect(table.beginVerification(31n, 0)).not.toBe(refused);
+  });
+
   it('snapshots when the log rolls and drops a snapshot past the log end', () => {
     const snapshotPath = path.join(directory, 'roll.json');
     const log = { logStartOffset: 0n, logEndOffset: 0n, segmentCount: 1, read: () => ({ records: Buffer.alloc(0) }) };
