@@ -4,7 +4,7 @@
 // codes into a KafkaProtocolError naming the topic or group.
 import { z } from 'zod';
 import { ApiKey } from '../../core/protocol/index.ts';
-import { Cluster, type TopicInfo } from './cluster.ts';
+import { Cluster, type BrokerInfo, type TopicInfo } from './cluster.ts';
 import { KafkaProtocolError, throwIfError } from './errors.ts';
 import { decodeAssignment, type TopicPartitions } from './group-protocol.ts';
 import { clusterOptions, commonOptionsShape, parseOptions, type KafkaStyleOptions } from './options.ts';
@@ -117,6 +117,12 @@ export class Admin {
 
   async close(): Promise<void> {
     await this.cluster.close();
+  }
+
+  /** The brokers the cluster's metadata lists now (the live, registered ones), by node id. */
+  async describeCluster(): Promise<{ brokers: BrokerInfo[] }> {
+    await this.cluster.refreshMetadata([]);
+    return { brokers: this.cluster.brokerList() };
   }
 
   async createTopics(topics: readonly NewTopic[], options: { validateOnly?: boolean } = {}): Promise<void> {
