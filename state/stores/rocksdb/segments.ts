@@ -132,6 +132,66 @@ export class SegmentClock {
     return inner.applyBatch(translated);
   }
 
+  /**
+   * applyBatch for records packed as the RocksDB worker receives them (worker/protocol.ts), with
+   * each key's time read in place at byte timeOffsetFromEnd before the key's end: expired records
+   * are skipped before anything is made for them, and the others are copied once into a packed
+   * buffer of segment-prefixed keys for the key-value store's packed write.
+   */
+  applyPacked(inner: RocksDbKeyValueStore, packed: ArrayBuffer, timeOffsetFromEnd: number): Promise<void> {
+    const view = new DataView(packed);
+    const count = view.getUint32(0);
+    const times = new Float64Array(count);
+    const positions = new Float64Array(count);
+    let position = 4;
+    for (let index = 0; index < count; index++) {
+      const keyBytes = view.getUint32(position);
+      const valueBytes = view.getInt32(position + 4);
+      if (keyBytes < timeOffsetFromEnd) throw new Error(`a restored key of ${keyBytes} bytes is shorter than its ${timeOffsetFromEnd}-byte suffix`);
+      const timePosition = position + 8 + keyBytes - timeOffsetFromEnd;
+      const timeMs = view.getUint32(timePosition) * 0x1_0000_0000 + view.getUint32(timePosition + 4);
+      positions[index] = position;
+      times[index] = timeMs;
+      this.observe(timeMs);
+      position += 8 + keyBytes + (valueBytes < 0 ? 0 : valueBytes);
+    }
+    if (position !== packed.byteLength) throw new Error(`packed records end at ${position}, the buffer at ${packed.byteLength}`);
+    let kept = 0;
+    let keptBytes = 4;
+    for (let index = 0; index < count; index++) {
+      if (this.isExpired(times[index] as number)) continue;
+      const at = positions[index] as number;
+      const valueBytes = view.getInt32(at + 4);
+      keptBytes += 8 + SEGMENT_BYTES + view.getUint32(at) + (valueBytes < 0 ? 0 : valueBytes);
+      kept++;
+    }
+    this.skippedRestores += count - kept;
+    if (kept === 0) return Promise.resolve();
+    const source = Buffer.from(packed);
+    const target = Buffer.allocUnsafe(keptBytes);
+    target.writeUInt32BE(kept, 0);
+    let written = 4;
+    for (let index = 0; index < count; index++) {
+      const timeMs = times[index] as number;
+      if (this.isExpired(timeMs)) continue;
+      const at = positions[index] as number;
+      const keyBytes = view.getUint32(at);
+      const valueBytes = view.getInt32(at + 4);
+      const segmentId = this.segmentId(timeMs);
+      target.writeUInt32BE(keyBytes + SEGMENT_BYTES, written);
+      target.writeInt32BE(valueBytes, written + 4);
+      target.writeUInt32BE(Math.floor(segmentId / 0x1_0000_0000), written + 8);
+      target.writeUInt32BE(segmentId >>> 0, written + 12);
+      written += 8 + SEGMENT_BYTES;
+      const tail = keyBytes + (valueBytes < 0 ? 0 : valueBytes);
+      source.copy(target, written, at + 8, at + 8 + tail);
+      written += tail;
+    }
+    // The target is a whole allocation of its own only when it is larger than Buffer's pool slab.
+    const buffer = target.byteOffset === 0 && target.byteLength === target.buffer.byteLength ? target.buffer : target.buffer.slice(target.byteOffset, target.byteOffset + target.byteLength);
+    return inner.applyPacked(buffer as ArrayBuffer);
+  }
+
   /** Writes staged entries, then deletes expired segments whole (no tombstone per entry). */
   async dropExpired(inner: RocksDbKeyValueStore): Promise<void> {
     await inner.writeStaged();
@@ -170,6 +230,11 @@ export abstract class SegmentedRocksDbStore {
   /** Restores changelog records (keys key|time|...), skipping those older than the retention period. */
   applyBatch(records: readonly ChangelogRecord[]): Promise<void> {
     return this.clock.applyBatch(this.inner, records, (key) => suffixNumber(key, this.suffixBytes, 0));
+  }
+
+  /** applyBatch for records packed as the worker receives them (worker/protocol.ts). */
+  applyPacked(packed: ArrayBuffer): Promise<void> {
+    return this.clock.applyPacked(this.inner, packed, this.suffixBytes);
   }
 
   /** Writes staged entries, then deletes expired segments whole. */

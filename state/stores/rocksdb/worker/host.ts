@@ -120,7 +120,7 @@ function windowStore(spec: StoreSpec, inner: RocksDbKeyValueStore): HostStore & 
     entries.map((entry) => ({ key: withSuffix(entry.key, [entry.windowStartMs], entry.sequence), value: entry.value }));
   return {
     init: () => store.init(),
-    applyPacked: (packed) => failures.keep(store.applyBatch(unpackRecords(packed))),
+    applyPacked: (packed) => failures.keep(store.applyPacked(packed)),
     loadGroups: async (keys) => {
       const found: ChangelogRecord[] = [];
       for (const key of keys) for (const record of encode(await store.fetchRange(key, 0, TIME_MAX))) found.push(record);
@@ -150,7 +150,7 @@ function sessionStore(spec: StoreSpec, inner: RocksDbKeyValueStore): HostStore &
     sessions.map((session) => ({ key: withSuffix(session.key, [session.endMs, session.startMs], null), value: session.value }));
   return {
     init: () => store.init(),
-    applyPacked: (packed) => failures.keep(store.applyBatch(unpackRecords(packed))),
+    applyPacked: (packed) => failures.keep(store.applyPacked(packed)),
     loadGroups: async (keys) => {
       const found: ChangelogRecord[] = [];
       for (const key of keys) for (const record of encode(await store.fetch(key))) found.push(record);
