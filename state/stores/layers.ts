@@ -202,9 +202,19 @@ export class CachingLayer extends WrappedBytesStore {
   override getHashed(hashKey: string, key: Uint8Array): Uint8Array | null {
     const cached = this.cache.get(hashKey);
     if (cached !== undefined) return cached.value;
+    return this.readUncached(hashKey, key, false);
+  }
+
+  /**
+   * getHashed for a key the caller has just found uncached (peekHashed gave undefined): reads
+   * below and caches what it read, without looking the key up again. keyOwned hands the key
+   * bytes over (the caller never changes them), so a write that follows can go through
+   * updateCached.
+   */
+  readUncached(hashKey: string, key: Uint8Array, keyOwned: boolean): Uint8Array | null {
     const value = this.innerGet(hashKey, key);
     if (this.cache.size >= this.entriesMax) this.flushCache();
-    this.cache.set(hashKey, { hashKey, key, keyOwned: false, value, dirty: false, writtenAtMs: -1, below: value, typedKey: undefined });
+    this.cache.set(hashKey, { hashKey, key, keyOwned, value, dirty: false, writtenAtMs: -1, below: value, typedKey: undefined });
     return value;
   }
 

@@ -104,8 +104,15 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
   }
   get(key: K): V | null {
     this.metrics.gets++;
-    const cached = this.peekCached(key);
-    const bytes = cached !== undefined ? cached : this.readEncoded(key);
+    const hashKey = this.cache === null ? null : this.keyAsHash(key);
+    let bytes: Uint8Array | null;
+    if (hashKey === null) {
+      bytes = this.readEncoded(key);
+    } else {
+      const cached = (this.cache as CachingLayer).peekHashed(hashKey);
+      // Not cached: read below with the key handed to the cache, which a put then updates in place.
+      bytes = cached !== undefined ? cached : this.readUncached(key);
+    }
     return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
   }
   put(key: K, value: V | null): void {
@@ -115,11 +122,9 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
     if (hashKey !== null && this.cache?.updateCached(hashKey, bytes, key) === true) return;
     this.write(key, bytes);
   }
-  /** A cache hit found without serializing the key, or undefined. */
-  private peekCached(key: K): Uint8Array | null | undefined {
-    if (this.cache === null) return undefined;
-    const hashKey = this.keyAsHash(key);
-    return hashKey === null ? undefined : this.cache.peekHashed(hashKey);
+  private readUncached(key: K): Uint8Array | null {
+    const encoded = this.encode(key);
+    return (this.cache as CachingLayer).readUncached(encoded.hashKey, encoded.bytes, this.keysOwned);
   }
   private readEncoded(key: K): Uint8Array | null {
     const encoded = this.encode(key);
@@ -315,17 +320,20 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     // The index holds every stored window (written here or restored), so a window it lacks is
     // absent in the cache and below alike: new windows cost no store reads.
     if (this.windowKeysComplete && this.windowKeys.get(this.slotOf(windowStartMs))?.has(encoded.hashKey) !== true) return null;
-    const bytes = this.getBytes(encoded.hashKey, encoded.bytes);
+    // Peeked and not cached: the cache takes the composite key (new bytes nobody changes).
+    const bytes = hashKey !== null && hashKey === encoded.hashKey ? (this.cache as CachingLayer).readUncached(hashKey, encoded.bytes, true) : this.getBytes(encoded.hashKey, encoded.bytes);
     return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
   }
   /**
-   * Updates a window the cache holds with a value, without building its key bytes. Such a
-   * window is stored (every put of a value enters the index), so the index needs no change.
+   * Updates a window the cache holds with a value, without building its key bytes. With an
+   * index, only a window cached with a value: it is stored (every put of a value enters the
+   * index), so the index needs no change. A store that expires below keeps no index, so a
+   * window cached as absent (a read that found nothing) is updated in place too.
    */
   private updateCachedWindow(key: K, windowStartMs: number, valueBytes: Uint8Array): boolean {
     if (this.cache === null) return false;
     const hashKey = this.compositeHash(key, windowStartMs);
-    return hashKey !== null && this.cache.updateCached(hashKey, valueBytes, key, true);
+    return hashKey !== null && this.cache.updateCached(hashKey, valueBytes, key, this.options.expiresBelow !== true);
   }
   /**
    * The hashed composite key without building its bytes, for ASCII string keys through the
