@@ -12,7 +12,7 @@ import { withBytesStoreProvider } from '../../../state/stores/builders.ts';
 import type { Consumer } from '../../client/index.ts';
 import { PartitionGroup } from '../partition-group.ts';
 import { StreamTask, type DeserializationErrorHandler } from '../task.ts';
-import { endOffsets, readChangelogs, readChangelogsPacked, type ChangelogRange } from './changelog-reader.ts';
+import { endOffsets, readChangelogs, readChangelogsPacked, type ChangelogRange, type ChangelogRestorer } from './changelog-reader.ts';
 import type { ProducerCollector } from './collector.ts';
 import type { TaskPlan } from './plan.ts';
 import { TaskState, type LoggedStore } from './task-state.ts';
@@ -27,6 +27,9 @@ export interface RestoreReport {
   /** Records read from the changelogs after the checkpoint. */
   readonly changelogRecords: number;
   readonly durationMs: number;
+  /** When this task began reading its changelogs, and when its stores held them all, checkpointed (epoch ms). */
+  readonly restoreStartedMs: number;
+  readonly restoreEndedMs: number;
 }
 
 export interface ActiveTaskOptions {
@@ -38,6 +41,8 @@ export interface ActiveTaskOptions {
   readonly exactlyOnce: boolean;
   readonly collector: ProducerCollector;
   readonly restoreConsumer: Consumer;
+  /** Restores the changelogs of every task created at the same time through restoreConsumer, interleaved. */
+  readonly restorer: ChangelogRestorer;
   readonly deserializationErrorHandler: DeserializationErrorHandler;
   /** Global stores by name, shared read-only by every task. */
   readonly globalStores: ReadonlyMap<string, StateStore>;
@@ -85,10 +90,11 @@ export class ActiveTask {
       // With in-memory stores the whole changelog is gathered here; RocksDB stores take it directly.
       const inMemory = new Map<string, ChangelogRecord[]>(stores.map((store) => [store.changelogTopic, []]));
       const ranges = stores.map((store) => ({ topic: store.changelogTopic, partition: plan.partition, from: state.restoreFrom(store.changelogTopic) }));
+      const restoreStartedMs = Date.now();
       const meter = new TaskRestoreMeter(plan.id, ranges.reduce((sum, range) => sum + Math.max(0, Number((ends.get(range.topic) ?? 0n) - range.from)), 0), options.onRestoreProgress);
-      if (state.persistent) await restoreIntoRocksDb(options.restoreConsumer, state, ranges, (count) => meter.restored(count));
+      if (state.persistent) await restoreIntoRocksDb(options.restorer, state, ranges, (count) => meter.restored(count));
       else {
-        await readChangelogs(options.restoreConsumer, ranges, (topic, _partition, records) => {
+        await readChangelogs(options.restorer, ranges, (topic, _partition, records) => {
           meter.restored(records.length);
           for (const record of records) inMemory.get(topic)?.push(record);
         });
@@ -117,8 +123,10 @@ export class ActiveTask {
       );
       inMemory.clear();
       await state.checkpoint(ends);
+      // RocksDB holds every restored record once the checkpoint is written: the restoration's end.
+      const restoreEndedMs = Date.now();
       meter.finish(options.onRestoreProgress !== undefined && meter.total + meter.count > 0);
-      return { task: new ActiveTask(plan, task, state, stores), report: { taskId: plan.id, localRecords, changelogRecords: meter.count, durationMs: Date.now() - startedMs } };
+      return { task: new ActiveTask(plan, task, state, stores), report: { taskId: plan.id, localRecords, changelogRecords: meter.count, durationMs: Date.now() - startedMs, restoreStartedMs, restoreEndedMs } };
     } catch (error) {
       await state.close().catch(() => undefined);
       throw error;
@@ -168,7 +176,7 @@ export class ActiveTask {
  * written into the task's RocksDB database in the worker, packed straight from the fetch
  * responses. onRestored hears each chunk's record count. The caller checkpoints afterwards.
  */
-export async function restoreIntoRocksDb(consumer: Consumer, state: TaskState, ranges: readonly ChangelogRange[], onRestored: (count: number) => void): Promise<Map<string, bigint>> {
+export async function restoreIntoRocksDb(consumer: Consumer | ChangelogRestorer, state: TaskState, ranges: readonly ChangelogRange[], onRestored: (count: number) => void): Promise<Map<string, bigint>> {
   return readChangelogsPacked(consumer, ranges, async (chunk) => {
     onRestored(chunk.count);
     await state.stageRestoredPacked(chunk.topic, chunk.packed, chunk.count);

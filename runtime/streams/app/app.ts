@@ -24,6 +24,7 @@ import type { ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore }
 import { ProgressPrinter, renderRestoreProgress } from '../../../state/stores/progress-bar.ts';
 import type { RestoreProgress } from '../../../state/stores/rocksdb/restore.ts';
 import { ActiveTask, type RestoreReport } from './active-task.ts';
+import { ChangelogRestorer } from './changelog-reader.ts';
 import { closeClients, createClients, type Clients } from './clients.ts';
 import { parseStreamsConfig, StreamsConfigError, type StreamsConfig, type StreamsConfigInput } from './config.ts';
 import { GlobalStores } from './global-stores.ts';
@@ -437,7 +438,7 @@ export class StreamsApp {
     }
     this.plan = await this.prepareTopics(clients);
     await this.standbys.close((id) => wanted.has(id) || !info.standby.includes(id));
-    for (const id of info.active) if (!this.tasks.has(id)) await this.createTask(clients, id);
+    await this.createTasks(clients, info.active.filter((id) => !this.tasks.has(id)));
     for (const id of info.standby) {
       const task = this.plan.tasks.find((candidate) => candidate.id === id);
       if (task !== undefined && !this.standbys.has(id)) await this.standbys.open(task, clients.restoreConsumer);
@@ -478,7 +479,26 @@ export class StreamsApp {
     return path.join(this.config.stateDir, this.config.applicationId);
   }
 
-  private async createTask(clients: Clients, id: string): Promise<void> {
+  /**
+   * Creates tasks restoringTasksMax at a time, so their changelogs are restored together through
+   * one restorer (interleaved in the restore consumer's fetches), not task after task. Every task
+   * is settled before a failure is thrown, so none is left half made.
+   */
+  private async createTasks(clients: Clients, ids: readonly string[]): Promise<void> {
+    const restorer = new ChangelogRestorer(clients.restoreConsumer);
+    const queue = [...ids];
+    const failures: unknown[] = [];
+    const creator = async (): Promise<void> => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        await this.createTask(clients, id, restorer).catch((error: unknown) => void failures.push(error));
+        if (failures.length > 0) return;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ids.length, STREAMS_APP_LIMITS.restoringTasksMax) }, creator));
+    if (failures.length > 0) throw failures[0];
+  }
+
+  private async createTask(clients: Clients, id: string, restorer: ChangelogRestorer): Promise<void> {
     const plan: TaskPlan | undefined = this.plan?.tasks.find((candidate) => candidate.id === id);
     if (plan === undefined) throw new Error(`assigned task ${id} is not in the topology's plan`);
     const { task, report } = await ActiveTask.create({
@@ -490,6 +510,7 @@ export class StreamsApp {
       exactlyOnce: this.exactlyOnce(),
       collector: clients.collector,
       restoreConsumer: clients.restoreConsumer,
+      restorer,
       deserializationErrorHandler: this.config.deserializationExceptionHandler,
       globalStores: this.globals?.stores() ?? new Map(),
       partitionCount: (topic) => this.plan?.partitionCounts.get(topic) ?? 1,

@@ -31,7 +31,7 @@ export function offsetKey(topic: string, partition: number): string {
  * reaches its end offset. Returns the end offsets reached.
  */
 export async function readChangelogs(
-  consumer: Consumer,
+  consumer: Consumer | ChangelogRestorer,
   ranges: readonly ChangelogRange[],
   onRecords: (topic: string, partition: number, records: ChangelogRecord[]) => Promise<void> | void,
 ): Promise<Map<string, bigint>> {
@@ -65,7 +65,7 @@ export interface PackedChangelogChunk {
  * per record), so restoration makes no object per record on this thread.
  */
 export async function readChangelogsPacked(
-  consumer: Consumer,
+  consumer: Consumer | ChangelogRestorer,
   ranges: readonly ChangelogRange[],
   onChunk: (chunk: PackedChangelogChunk) => Promise<void> | void,
 ): Promise<Map<string, bigint>> {
@@ -94,57 +94,173 @@ export async function readChangelogsPacked(
   return readChangelogsInto(consumer, ranges, sink);
 }
 
-/** Where readChangelogsInto puts records: add per record, flush after each poll. */
-interface ChangelogSink {
+/** Where a restoration puts records: add per record, flush after each poll. */
+export interface ChangelogSink {
   add(topic: string, partition: number, key: Uint8Array, value: Uint8Array | null): void;
   flush(): Promise<void>;
 }
 
-async function readChangelogsInto(consumer: Consumer, ranges: readonly ChangelogRange[], sink: ChangelogSink): Promise<Map<string, bigint>> {
-  const ends = await endOffsets(consumer, ranges);
-  const pending = ranges.filter((range) => range.from < (ends.get(key(range.topic, range.partition)) ?? 0n));
-  if (pending.length === 0) return ends;
-  consumer.assign(pending.map((range) => ({ topic: range.topic, partition: range.partition, offset: range.from })));
-  // The maker sees records in runs of one partition and batches of one base offset, so the end
-  // offset is looked up once per partition run and turned into an offset delta once per batch.
-  let runTopic = '';
-  let runPartition = -1;
-  let runEnd = 0n;
-  let batchBase = -1n;
-  let batchDeltaEnd = 0;
-  const maker: RecordMaker<number> = (topic, partition, recordKey, value, _timestampMs, _headers, baseOffset, offsetDelta) => {
-    if (topic !== runTopic || partition !== runPartition) {
-      runTopic = topic;
-      runPartition = partition;
-      runEnd = ends.get(key(topic, partition)) ?? 0n;
-      batchBase = -1n;
-    }
-    if (baseOffset !== batchBase) {
-      batchBase = baseOffset;
-      const deltaEnd = runEnd - baseOffset;
-      batchDeltaEnd = deltaEnd > 0x7fffffffn ? 0x7fffffff : Number(deltaEnd);
-    }
-    if (offsetDelta >= batchDeltaEnd) return 0;
-    if (recordKey === null) throw new Error(`changelog ${topic}-${partition} holds a record without a key at offset ${baseOffset + BigInt(offsetDelta)}`);
-    sink.add(topic, partition, recordKey, value);
-    return 1;
-  };
-  let lastProgressMs = Date.now();
-  for (;;) {
-    const runs = await consumer.pollRuns(maker, { timeoutMs: 200, maxRecords: STREAMS_APP_LIMITS.restoreBatchRecords });
-    if (runs.length > 0) lastProgressMs = Date.now();
-    await sink.flush();
-    const positions = consumer.positions();
-    const done = positions.every((position) => position.offset !== null && position.offset >= (ends.get(key(position.topic, position.partition)) ?? 0n));
-    if (done) break;
-    if (Date.now() - lastProgressMs > STREAMS_APP_LIMITS.restoreStallMsMax) throw new Error(`restoring ${pending.map((range) => `${range.topic}-${range.partition}`).join(', ')} made no progress for ${STREAMS_APP_LIMITS.restoreStallMsMax} ms`);
-  }
-  consumer.assign([]);
-  return ends;
+/** A consumer alone restores through a restorer of its own. */
+function readChangelogsInto(source: Consumer | ChangelogRestorer, ranges: readonly ChangelogRange[], sink: ChangelogSink): Promise<Map<string, bigint>> {
+  return (source instanceof ChangelogRestorer ? source : new ChangelogRestorer(source)).restore(ranges, sink);
 }
 
-/** Initial bytes of a packed chunk; it doubles when a poll's records do not fit. */
-const PACKED_BYTES_INITIAL = 2 * 1024 * 1024;
+/** One caller's changelog ranges inside a ChangelogRestorer. */
+interface Registration {
+  readonly ranges: readonly ChangelogRange[];
+  readonly sink: ChangelogSink;
+  readonly ends: Map<string, bigint>;
+  readonly resolve: (ends: Map<string, bigint>) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** What the maker needs per partition: whose sink takes its records and where it ends. */
+interface PartitionRestore {
+  readonly registration: Registration;
+  readonly end: bigint;
+  done: boolean;
+}
+
+/**
+ * Restores the changelog partitions of every caller through one consumer, interleaved, as Kafka
+ * Streams' restore consumer does for all the tasks of an instance: tasks created together call
+ * restore() concurrently and their partitions share each fetch. Restoring task after task instead
+ * left the consumer with one partition, whose next fetch goes out only once the records of the
+ * last one are handed out, so fetching and decoding took turns; with several partitions one is
+ * fetched while another is decoded. A caller's promise resolves once each of its partitions has
+ * reached the end offset it had when restore() was called and its sink has taken every record;
+ * finished partitions are paused, so they cost no more fetching. Callers that join while a
+ * restoration runs are added to the consumer's assignment at the next poll (records already
+ * buffered for the others are fetched again: the consumer drops them on a new assignment).
+ */
+export class ChangelogRestorer {
+  private readonly joining: Registration[] = [];
+  private readonly restoring: Registration[] = [];
+  private readonly partitions = new Map<string, PartitionRestore>();
+  /** Whether the poll loop runs; it stops once no caller is left. */
+  private running = false;
+
+  constructor(private readonly consumer: Consumer) {}
+
+  /** Reads ranges into sink from their start to their end offsets now; resolves with those ends. */
+  async restore(ranges: readonly ChangelogRange[], sink: ChangelogSink): Promise<Map<string, bigint>> {
+    const ends = await endOffsets(this.consumer, ranges);
+    const pending = ranges.filter((range) => range.from < (ends.get(key(range.topic, range.partition)) ?? 0n));
+    if (pending.length === 0) return ends;
+    for (const range of pending) {
+      if (this.partitions.has(key(range.topic, range.partition))) throw new Error(`changelog ${range.topic}-${range.partition} is already being restored`);
+    }
+    return new Promise((resolve, reject) => {
+      this.joining.push({ ranges: pending, sink, ends, resolve, reject });
+      for (const range of pending) this.partitions.set(key(range.topic, range.partition), { registration: this.joining[this.joining.length - 1] as Registration, end: ends.get(key(range.topic, range.partition)) ?? 0n, done: false });
+      if (this.running) return;
+      this.running = true;
+      void this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    try {
+      await this.loop();
+    } catch (error) {
+      for (const registration of [...this.restoring, ...this.joining]) registration.reject(error);
+      this.restoring.length = 0;
+      this.joining.length = 0;
+      this.partitions.clear();
+    } finally {
+      // Set in the same turn as the loop's last look at the callers, so none can join unseen.
+      this.running = false;
+      this.consumer.assign([]);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    let lastProgressMs = Date.now();
+    for (;;) {
+      if (this.joining.length > 0) this.assignJoining();
+      if (this.restoring.length === 0) return;
+      // A maker per poll: its cached partition must not outlive a caller that finished.
+      const runs = await this.consumer.pollRuns(this.maker(), { timeoutMs: 200, maxRecords: STREAMS_APP_LIMITS.restoreBatchRecords });
+      if (runs.length > 0) lastProgressMs = Date.now();
+      for (const registration of this.restoring) await registration.sink.flush();
+      this.settleFinished();
+      if (Date.now() - lastProgressMs > STREAMS_APP_LIMITS.restoreStallMsMax) {
+        const stalled = [...this.partitions.entries()].filter(([, partition]) => !partition.done).map(([name]) => name.replace('\u0000', '-'));
+        throw new Error(`restoring ${stalled.join(', ')} made no progress for ${STREAMS_APP_LIMITS.restoreStallMsMax} ms`);
+      }
+    }
+  }
+
+  /** Adds the joining callers' partitions; partitions already restoring continue from their positions. */
+  private assignJoining(): void {
+    const positions = new Map(this.consumer.positions().map((position) => [key(position.topic, position.partition), position.offset]));
+    this.restoring.push(...this.joining.splice(0));
+    const assignment: { topic: string; partition: number; offset: bigint }[] = [];
+    for (const registration of this.restoring) {
+      for (const range of registration.ranges) {
+        const name = key(range.topic, range.partition);
+        if (this.partitions.get(name)?.done === true) continue;
+        assignment.push({ topic: range.topic, partition: range.partition, offset: positions.get(name) ?? range.from });
+      }
+    }
+    this.consumer.assign(assignment);
+  }
+
+  /** Resolves the callers whose partitions all reached their ends; pauses finished partitions. */
+  private settleFinished(): void {
+    const finished: TopicPartition[] = [];
+    for (const position of this.consumer.positions()) {
+      const partition = this.partitions.get(key(position.topic, position.partition));
+      if (partition === undefined || partition.done || position.offset === null || position.offset < partition.end) continue;
+      partition.done = true;
+      finished.push({ topic: position.topic, partition: position.partition });
+    }
+    if (finished.length === 0) return;
+    this.consumer.pause(finished);
+    for (let index = this.restoring.length - 1; index >= 0; index--) {
+      const registration = this.restoring[index] as Registration;
+      if (!registration.ranges.every((range) => this.partitions.get(key(range.topic, range.partition))?.done === true)) continue;
+      this.restoring.splice(index, 1);
+      for (const range of registration.ranges) this.partitions.delete(key(range.topic, range.partition));
+      registration.resolve(registration.ends);
+    }
+  }
+
+  /**
+   * The maker sees records in runs of one partition and batches of one base offset, so the
+   * partition is looked up once per run and its end turned into an offset delta once per batch.
+   */
+  private maker(): RecordMaker<number> {
+    let runTopic = '';
+    let runPartition = -1;
+    let runEnd = 0n;
+    let runSink: ChangelogSink | null = null;
+    let batchBase = -1n;
+    let batchDeltaEnd = 0;
+    return (topic, partition, recordKey, value, _timestampMs, _headers, baseOffset, offsetDelta) => {
+      if (topic !== runTopic || partition !== runPartition) {
+        const restoring = this.partitions.get(key(topic, partition));
+        runTopic = topic;
+        runPartition = partition;
+        runEnd = restoring?.end ?? 0n;
+        runSink = restoring?.registration.sink ?? null;
+        batchBase = -1n;
+      }
+      if (baseOffset !== batchBase) {
+        batchBase = baseOffset;
+        const deltaEnd = runEnd - baseOffset;
+        batchDeltaEnd = deltaEnd > 0x7fffffffn ? 0x7fffffff : deltaEnd < 0n ? 0 : Number(deltaEnd);
+      }
+      if (offsetDelta >= batchDeltaEnd || runSink === null) return 0;
+      if (recordKey === null) throw new Error(`changelog ${topic}-${partition} holds a record without a key at offset ${baseOffset + BigInt(offsetDelta)}`);
+      runSink.add(topic, partition, recordKey, value);
+      return 1;
+    };
+  }
+}
+
+/** Initial bytes of a packed chunk (one per restoring partition); it doubles when a poll's records do not fit. */
+const PACKED_BYTES_INITIAL = 256 * 1024;
 
 /**
  * Builds packed record buffers (worker/protocol.ts's layout) in one reused buffer; take() hands

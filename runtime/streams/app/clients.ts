@@ -54,6 +54,9 @@ export async function createClients(options: ClientOptions): Promise<Clients> {
   }
 }
 
+/** The restore consumer's fetch settings (see STREAMS_APP_LIMITS.restoreFetch*). */
+export const restoreConsumerFetch = { fetchMaxWaitMs: STREAMS_APP_LIMITS.restoreFetchMaxWaitMs, maxPartitionFetchBytes: STREAMS_APP_LIMITS.restorePartitionFetchBytes };
+
 async function connect(options: ClientOptions, embedded: EmbeddedBroker | null): Promise<Clients> {
   const { config } = options;
   const bootstrap = embedded?.bootstrap ?? (config.bootstrapServers as string[]).join(',');
@@ -65,7 +68,7 @@ async function connect(options: ClientOptions, embedded: EmbeddedBroker | null):
   const consumer = new Consumer({
     ...common, clientId: `${config.clientId}-consumer`, groupId: config.applicationId, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: config.maxPollRecords, isolationLevel,
   });
-  const changelogReader = (name: string) => new Consumer({ ...common, clientId: `${config.clientId}-${name}`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: STREAMS_APP_LIMITS.restoreBatchRecords, isolationLevel });
+  const changelogReader = (name: string, fetch: { fetchMaxWaitMs?: number; maxPartitionFetchBytes?: number } = {}) => new Consumer({ ...common, ...fetch, clientId: `${config.clientId}-${name}`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: STREAMS_APP_LIMITS.restoreBatchRecords, isolationLevel });
   const cluster = new Cluster({
     bootstrapServers: bootstrap.split(','), clientId: `${config.clientId}-group`, connectTimeoutMs: 10_000, requestTimeoutMs: config.requestTimeoutMs,
     retryBackoffMs: 100, retries: 5, allowAutoTopicCreation: false, metadataMaxAgeMs: 300_000,
@@ -76,7 +79,7 @@ async function connect(options: ClientOptions, embedded: EmbeddedBroker | null):
     heartbeatIntervalMs: config.heartbeatIntervalMs, requestTimeoutMs: config.requestTimeoutMs, retryBackoffMs: 100, assignors: [assignor],
   });
   const collector = new ProducerCollector(producer, config.productionExceptionHandler, options.log);
-  const clients: Clients = { bootstrap, admin, producer, consumer, restoreConsumer: changelogReader('restore-consumer'), standbyConsumer: changelogReader('standby-consumer'), globalConsumer: changelogReader('global-consumer'), cluster, member, assignor, collector, embedded };
+  const clients: Clients = { bootstrap, admin, producer, consumer, restoreConsumer: changelogReader('restore-consumer', restoreConsumerFetch), standbyConsumer: changelogReader('standby-consumer'), globalConsumer: changelogReader('global-consumer'), cluster, member, assignor, collector, embedded };
   try {
     await admin.connect();
     if (options.transactionalId === null) await producer.connect();

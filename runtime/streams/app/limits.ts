@@ -17,6 +17,19 @@ export const STREAMS_APP_LIMITS = {
   localCopyBatchRecords: 10_000,
   /** Records restored per store batch. */
   restoreBatchRecords: 10_000,
+  /**
+   * Tasks created and restored at once after a rebalance; their changelog partitions share the
+   * restore consumer's fetches. Each restoring partition holds a packing buffer of its own.
+   */
+  restoringTasksMax: 32,
+  /**
+   * The restore consumer's longest wait in a fetch with nothing to return. Restoration reads up
+   * to a fixed end, so a fetch that waits is one at a partition's end: with the default 500 ms it
+   * held back the fetch for the partitions still restoring (one fetch at a time per broker).
+   */
+  restoreFetchMaxWaitMs: 10,
+  /** The restore consumer's bytes per partition per fetch (max.partition.fetch.bytes; Kafka's default is 1 MiB). */
+  restorePartitionFetchBytes: 4 * 1024 * 1024,
   /** A changelog read that makes no progress for this long is a failure, not a slow broker. */
   restoreStallMsMax: 120_000,
   /** Kafka Streams keeps window changelogs this much longer than the store's retention. */
