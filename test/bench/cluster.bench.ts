@@ -10,7 +10,9 @@
 // with --cpu-prof, stops them gracefully at the end and prints where the leader of the first
 // topic spent its time (profiling slows every node down, so do not quote that run's figures).
 // The latency table splits the time: send to acks=all acknowledgement (replication), the bench
-// process's own event loop delay (the client), and a single broker on the same machine.
+// process's own event loop delay (the client), and a single broker on the same machine; below
+// it, the CPU time each process spent during the run (from /proc) per record, which the load
+// of a shared machine moves far less than it moves the wall clock.
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -38,7 +40,24 @@ interface Latency {
   leader: number;
   /** Event loop delay of the bench process itself during the run. */
   clientLoopDelayP99: number; clientLoopDelayMax: number;
+  /** CPU time (user + system) of each process during the run, by name, in ms. */
+  cpuMs: Map<string, number>;
 }
+
+/** CPU time (user + system) of a process so far in ms, from /proc; NaN where there is no /proc. */
+function cpuMsOf(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Linux's USER_HZ, which /proc/<pid>/stat counts in. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 async function pool(count: number, depth: number, task: (index: number) => Promise<unknown>): Promise<void> {
   let next = 0;
@@ -110,7 +129,7 @@ async function throughput(cluster: TestCluster, admin: Admin, partitions: number
  * The acknowledgement time of each send is kept too, to tell replication (the part before the
  * acknowledgement) from delivery to the consumer.
  */
-async function latency(bootstrapServers: string[], topic: string, leader: number): Promise<Latency> {
+async function latency(bootstrapServers: string[], topic: string, leader: number, processes: Map<string, number>): Promise<Latency> {
   const producer = new Producer({ bootstrapServers, acks: -1, lingerMs: 0, clientId: 'bench-cluster-latency' });
   await producer.connect();
   const consumer = new Consumer({ bootstrapServers, clientId: 'bench-cluster-latency-consumer', fetchMaxWaitMs: 100 });
@@ -131,6 +150,8 @@ async function latency(bootstrapServers: string[], topic: string, leader: number
   // The bench process is producer, consumer and clock at once: its own stalls count as latency.
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
+  const cpuBefore = new Map([...processes].map(([name, pid]) => [name, cpuMsOf(pid)]));
+  const benchCpuBefore = process.cpuUsage();
   let stop = false;
   const reading = (async () => {
     while (!stop) {
@@ -157,6 +178,9 @@ async function latency(bootstrapServers: string[], topic: string, leader: number
   while (samples.length < expected && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   stop = true;
   loopDelay.disable();
+  const cpuMs = new Map([...processes].map(([name, pid]) => [name, cpuMsOf(pid) - (cpuBefore.get(name) ?? NaN)]));
+  const benchCpu = process.cpuUsage(benchCpuBefore);
+  cpuMs.set('bench (producer and consumer)', (benchCpu.user + benchCpu.system) / 1000);
   await reading;
   await producer.close();
   await consumer.close();
@@ -169,7 +193,7 @@ async function latency(bootstrapServers: string[], topic: string, leader: number
   return {
     p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), p999: quantile(latencies, 0.999), max: latencies.at(-1) ?? NaN,
     count: latencies.length, expected, p99PerSecond: perSecond, acknowledgementP50: quantile(acknowledgements, 0.5), acknowledgementP99: quantile(acknowledgements, 0.99), leader,
-    clientLoopDelayP99: loopDelay.percentile(99) / 1e6, clientLoopDelayMax: loopDelay.max / 1e6,
+    clientLoopDelayP99: loopDelay.percentile(99) / 1e6, clientLoopDelayMax: loopDelay.max / 1e6, cpuMs,
   };
 }
 
@@ -224,6 +248,10 @@ function print(rows: Row[], measured: Latency | null, baseline: Latency | null, 
   };
   line(`3 nodes, RF=3 (leader node ${measured.leader})`, measured, measured.p99 <= 5 ? 'met (p99 ≤ 5 ms)' : 'missed (p99 ≤ 5 ms)');
   if (baseline !== null) line('1 broker, RF=1 (baseline)', baseline, 'for comparison');
+  // CPU time per record is what the load on a shared machine does not move much.
+  const cpu = (result: Latency): string => [...result.cpuMs].map(([name, ms]) => `${name} ${ms.toFixed(0)} ms (${((1000 * ms) / result.count).toFixed(1)} µs/record)`).join(', ');
+  console.log(`CPU during the run, 3 nodes: ${cpu(measured)}`);
+  if (baseline !== null) console.log(`CPU during the run, 1 broker: ${cpu(baseline)}`);
 }
 
 async function main(): Promise<void> {
@@ -249,7 +277,8 @@ async function main(): Promise<void> {
       const latencyTopic = 'bench-cluster-latency';
       await createTopic(admin, latencyTopic, 1);
       [latencyLeader] = await fullIsr(admin, latencyTopic);
-      measured = await latency(cluster.bootstrap, latencyTopic, latencyLeader ?? -1);
+      const nodes = new Map(cluster.nodes.flatMap((node) => node.process?.pid === undefined ? [] : [[`node ${node.nodeId}${node.nodeId === latencyLeader ? ' (leader)' : ''}`, node.process.pid] as [string, number]]));
+      measured = await latency(cluster.bootstrap, latencyTopic, latencyLeader ?? -1, nodes);
     }
     await admin.close();
     const profiledLeader = rows.length > 0 ? Number(rows[0]!.leaders) : latencyLeader;
@@ -272,7 +301,8 @@ async function singleBrokerLatency(segmentBytes: string): Promise<Latency> {
     await admin.connect();
     await createTopic(admin, 'bench-single-latency', 1, 1);
     await fullIsr(admin, 'bench-single-latency', 1);
-    return await latency([broker.bootstrap], 'bench-single-latency', 1);
+    const pid = broker.process?.pid;
+    return await latency([broker.bootstrap], 'bench-single-latency', 1, new Map(pid === undefined ? [] : [['broker', pid]]));
   } finally {
     await admin.close().catch(() => undefined);
     await broker.stop();
