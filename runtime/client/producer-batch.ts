@@ -40,7 +40,8 @@ export class BatchRecordMetadata implements RecordMetadata {
 
 /** One send() call: one promise for all its records, settled when the last batch is answered. */
 export interface SendCall {
-  results: RecordMetadata[];
+  /** One per message, filled in as batches are answered; null when the caller asked for none (sendAcknowledged). */
+  results: RecordMetadata[] | null;
   /** Records not yet answered. */
   pendingRecords: number;
   /** Bytes this call holds of buffer.memory, released when it settles. */
@@ -49,7 +50,7 @@ export interface SendCall {
   /** The timestamp of every record of the call, unless `timestamps` gives one per record. */
   timestampMs: number;
   timestamps: number[] | null;
-  resolve(results: RecordMetadata[]): void;
+  resolve(results: RecordMetadata[] | null): void;
   reject(error: Error): void;
 }
 

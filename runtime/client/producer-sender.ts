@@ -356,6 +356,7 @@ export class Sender {
     const appendTime = logAppendTimeMs >= 0n ? Number(logAppendTimeMs) : -1;
     for (const segment of batch.segments) {
       const call = segment.call;
+      if (call.results === null) continue;
       for (let index = 0; index < segment.count; index++) {
         const resultIndex = segment.resultIndex + index;
         const timestamp = appendTime >= 0 ? appendTime : (call.timestamps?.[resultIndex] ?? call.timestampMs);

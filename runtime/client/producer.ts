@@ -302,10 +302,24 @@ export class Producer {
 
   /** Appends the messages to their partitions' batches; resolves once every one is acknowledged. */
   async send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    return (await this.sendCall(record, true)) as RecordMetadata[];
+  }
+
+  /**
+   * send() for callers that only need to know that the messages were written: resolves once every
+   * one is acknowledged (or rejects as send() does), without a RecordMetadata per message. The
+   * streams runtime sends its output records this way.
+   */
+  async sendAcknowledged(record: ProducerRecord): Promise<void> {
+    await this.sendCall(record, false);
+  }
+
+  /** send(); withMetadata false makes no RecordMetadata and resolves with null. */
+  private async sendCall(record: ProducerRecord, withMetadata: boolean): Promise<RecordMetadata[] | null> {
     if (this.closed) throw new KafkaStateError('the producer is closed');
     const transactionNumber = this.transactions?.checkSendable() ?? 0;
     const messages = record.messages;
-    if (messages.length === 0) return [];
+    if (messages.length === 0) return withMetadata ? [] : null;
     // With fresh metadata, room in buffer.memory and no earlier send still waiting, the records
     // are appended before send() returns, as Kafka's producer does. Otherwise the call waits
     // behind the earlier waiting ones (sends keep their order), and flush() (so also
@@ -345,7 +359,7 @@ export class Producer {
           throw error;
         }
       }
-      return this.appendCall(topic, messages, partitions, bytes);
+      return this.appendCall(topic, messages, partitions, bytes, withMetadata);
     } finally {
       appended?.();
     }
@@ -368,10 +382,11 @@ export class Producer {
     return finish;
   }
 
-  private appendCall(topic: TopicInfo, messages: readonly ProducerMessage[], partitions: Int32Array, bytes: number): Promise<RecordMetadata[]> {
-    return new Promise<RecordMetadata[]>((resolve, reject) => {
+  private appendCall(topic: TopicInfo, messages: readonly ProducerMessage[], partitions: Int32Array, bytes: number, withMetadata: boolean): Promise<RecordMetadata[] | null> {
+    return new Promise<RecordMetadata[] | null>((resolve, reject) => {
       const now = Date.now();
-      const call: SendCall = { results: new Array<RecordMetadata>(messages.length), pendingRecords: messages.length, memoryBytes: bytes, error: null, timestampMs: now, timestamps: null, resolve, reject };
+      const results = withMetadata ? new Array<RecordMetadata>(messages.length) : null;
+      const call: SendCall = { results, pendingRecords: messages.length, memoryBytes: bytes, error: null, timestampMs: now, timestamps: null, resolve, reject };
       this.calls.add(call);
       try {
         for (let index = 0; index < messages.length; index++) {
@@ -418,7 +433,8 @@ export class Producer {
     const value = message.value;
     const headers = headerList(message.headers);
     const timestamp = timestampOf(message, now);
-    if (timestamp !== now) {
+    // Timestamps only go into RecordMetadata.
+    if (timestamp !== now && call.results !== null) {
       call.timestamps ??= new Array<number>(call.results.length).fill(now);
       call.timestamps[index] = timestamp;
     }

@@ -111,10 +111,13 @@ export class ProducerCollector {
       // batches by the time send() returns, and holding the messages until the acknowledgement
       // kept every output record of the last few MB alive into the old generation.
       const count = messages.length;
-      const sent: Promise<void> = this.producer.send({ topic, messages }).then(
-        (results) => {
-          if (this.changelogTopics.has(topic)) this.noteChangelogEnds(topic, results);
-        },
+      // Only changelog offsets are looked at (for checkpoints): output records are sent without
+      // a RecordMetadata each.
+      const acknowledged = this.changelogTopics.has(topic)
+        ? this.producer.send({ topic, messages }).then((results) => this.noteChangelogEnds(topic, results))
+        : this.producer.sendAcknowledged({ topic, messages });
+      const sent: Promise<void> = acknowledged.then(
+        () => undefined,
         (error: unknown) => this.noteFailure(topic, count, error),
       ).finally(() => {
         this.inFlightBytes -= bytes;

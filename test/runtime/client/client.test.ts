@@ -82,6 +82,32 @@ describe('producer and consumer', () => {
     for (const end of ends) expect(end.offset).toBe(BigInt(expected.filter((partition) => partition === end.partition).length));
   });
 
+  it('sendAcknowledged writes what send() would, in order, interleaved with send() calls, and resolves with nothing', async () => {
+    const topic = 'acknowledged';
+    await admin.createTopics([{ topic, numPartitions: 2 }]);
+    const writer = producer();
+    const pending: Promise<unknown>[] = [];
+    for (let call = 0; call < 6; call++) {
+      const messages = Array.from({ length: 50 }, (_, index) => ({ key: `key-${index % 7}`, value: `${call}-${index}`, timestamp: 1_700_000_000_000 + index }));
+      pending.push(call % 2 === 0 ? writer.sendAcknowledged({ topic, messages }) : writer.send({ topic, messages }));
+    }
+    const results = await Promise.all(pending);
+    expect(results.filter((result) => result === undefined)).toHaveLength(3);
+    const reader = consumer();
+    reader.assign([{ topic, partition: 0, offset: 0n }, { topic, partition: 1, offset: 0n }]);
+    const records = await readAll(reader, 300);
+    expect(records).toHaveLength(300);
+    // Per key (so per partition) in the order the calls were made.
+    for (let key = 0; key < 7; key++) {
+      const values = records.filter((record) => record.key?.toString() === `key-${key}`).map((record) => record.value?.toString());
+      const expected = Array.from({ length: 6 }, (_, call) => Array.from({ length: 50 }, (_, index) => index).filter((index) => index % 7 === key).map((index) => `${call}-${index}`)).flat();
+      expect(values).toEqual(expected);
+    }
+    // A send to a topic that does not exist fails the same way with or without metadata.
+    const strict = producer({ allowAutoTopicCreation: false, maxBlockMs: 500 });
+    await expect(strict.sendAcknowledged({ topic: 'acknowledged-missing', messages: [{ value: 'x' }] })).rejects.toThrow();
+  });
+
   it('honours acks 0, 1 and all', async () => {
     const topic = 'acks';
     await admin.createTopics([{ topic, numPartitions: 1 }]);
