@@ -1,7 +1,8 @@
 // `runnel topics create|list|describe|alter|delete`, after kafka-topics.sh, and `reassign`,
 // after kafka-reassign-partitions.sh: move a partition's replicas, list or cancel moves in
-// progress, or spread replicas onto a newly added broker.
-import { Admin, type TopicDescription } from '../client/admin.ts';
+// progress, or spread replicas onto newly added brokers.
+import { Duration } from 'luxon';
+import { Admin, type PartitionReassignment, type TopicDescription } from '../client/admin.ts';
 import { asCliErrors, bootstrapServer, integerFlag, keyValues, parseFlags, requireFlag } from './client-args.ts';
 import { CliError, type Command } from './command.ts';
 
@@ -17,8 +18,9 @@ Actions:
                --topic T --partition P --replicas 1,2,4   move one partition (first replica leads)
                --topic T --partition P --cancel           cancel its move in progress
                --list [--topic T]                         the moves in progress
-               --rebalance-onto <id> [--topic T]          give a new broker its share of replicas
-             --wait waits until the moves are done; --dry-run prints a rebalance plan only
+               --rebalance-onto <ids> [--topic T]         give new brokers (e.g. 4 or 4,5) their share of replicas
+             --wait waits until the moves are done, at most --timeout (ISO-8601, e.g. PT10M);
+             --dry-run prints a rebalance plan only
 
 Options:
   --bootstrap-server <host:port>  a broker to start from (default 127.0.0.1:9092)
@@ -46,6 +48,7 @@ const FLAGS = {
   list: { type: 'boolean' },
   'rebalance-onto': { type: 'string' },
   wait: { type: 'boolean' },
+  timeout: { type: 'string' },
   'dry-run': { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
@@ -84,7 +87,7 @@ function checkFlags(action: Action, flags: Flags): void {
     describe: ['topic'],
     alter: ['topic', 'partitions', 'config', 'delete-config'],
     delete: ['topic'],
-    reassign: ['topic', 'partition', 'replicas', 'cancel', 'list', 'rebalance-onto', 'wait', 'dry-run'],
+    reassign: ['topic', 'partition', 'replicas', 'cancel', 'list', 'rebalance-onto', 'wait', 'timeout', 'dry-run'],
   };
   for (const name of Object.keys(flags)) {
     if (name === 'bootstrap-server' || name === 'help' || allowed[action].includes(name)) continue;
@@ -104,7 +107,7 @@ function checkReassignFlags(flags: Flags): void {
     throw new CliError(`topics reassign needs exactly one of --replicas, --cancel, --list or --rebalance-onto (got ${modes})`, `e.g. ${REASSIGN_EXAMPLE}`);
   }
   if (flags.replicas !== undefined) replicaList(flags.replicas);
-  if (flags['rebalance-onto'] !== undefined) integerFlag(flags['rebalance-onto'], '--rebalance-onto', 0);
+  if (flags['rebalance-onto'] !== undefined) targetBrokers(flags['rebalance-onto']);
   if (flags.replicas !== undefined || flags.cancel === true) {
     requireFlag(flags.topic, '--topic', 'orders');
     integerFlag(requireFlag(flags.partition, '--partition', '0'), '--partition', 0);
@@ -113,6 +116,26 @@ function checkReassignFlags(flags: Flags): void {
   }
   if (flags['dry-run'] === true && flags['rebalance-onto'] === undefined) throw new CliError('--dry-run applies to --rebalance-onto only', 'remove --dry-run');
   if (flags.wait === true && flags.list === true) throw new CliError('--wait does not apply to --list', 'remove --wait');
+  if (flags.timeout !== undefined) {
+    if (flags.wait !== true) throw new CliError('--timeout applies to --wait only', 'add --wait, or remove --timeout');
+    waitTimeoutMs(flags.timeout);
+  }
+}
+
+/** --rebalance-onto "4" or "4,5": broker ids, none twice. */
+function targetBrokers(value: string): number[] {
+  const ids = value.split(',').map((entry) => integerFlag(entry.trim(), '--rebalance-onto', 0) as number);
+  if (new Set(ids).size !== ids.length) throw new CliError(`--rebalance-onto ${value} names a broker twice`, 'name each new broker once, e.g. --rebalance-onto 4,5');
+  return ids;
+}
+
+/** --timeout as an ISO-8601 duration (PT90S, PT10M), in milliseconds. */
+function waitTimeoutMs(value: string): number {
+  const duration = Duration.fromISO(value);
+  if (!duration.isValid || duration.toMillis() <= 0) {
+    throw new CliError(`--timeout '${value}' is not a positive ISO-8601 duration`, 'write it like --timeout PT90S or --timeout PT10M');
+  }
+  return duration.toMillis();
 }
 
 /** "1,2,4" as broker ids: whole numbers, none twice. */
@@ -124,46 +147,81 @@ function replicaList(value: string): number[] {
   return replicas;
 }
 
+export interface RebalanceMove {
+  topic: string;
+  partition: number;
+  from: number[];
+  to: number[];
+}
+
 /**
- * The moves that give `brokerId` its share of replicas: about total replicas / brokers. Each
- * move replaces, in one partition without the broker, the replica on the most loaded broker
- * (a follower, not the current leader, where possible, so leadership stays) by the new broker.
+ * The moves that give each broker of `targets` its share of replicas: about total replicas /
+ * brokers, where the brokers are those holding replicas, the targets and every other broker
+ * in `brokerIds` (the cluster's, so a second empty broker lowers the share too). Each step
+ * replaces, in a partition without the target, the replica on the most loaded broker (a
+ * follower, not the current leader, where possible, so leadership stays) by the target; a
+ * partition touched for two targets gets one move.
  */
-export function rebalancePlan(topics: readonly TopicDescription[], brokerId: number): { topic: string; partition: number; from: number[]; to: number[] }[] {
+export function rebalancePlan(topics: readonly TopicDescription[], targets: readonly number[], brokerIds: readonly number[] = []): RebalanceMove[] {
   const load = new Map<number, number>();
   let total = 0;
   for (const topic of topics) for (const partition of topic.partitions) for (const replica of partition.replicas) {
     load.set(replica, (load.get(replica) ?? 0) + 1);
     total += 1;
   }
-  const brokers = new Set([...load.keys(), brokerId]).size;
+  const brokers = new Set([...load.keys(), ...brokerIds, ...targets]).size;
   const share = Math.floor(total / brokers);
-  const plan: { topic: string; partition: number; from: number[]; to: number[] }[] = [];
-  for (const topic of topics) {
-    for (const partition of topic.partitions) {
-      if ((load.get(brokerId) ?? 0) >= share) return plan;
-      if (partition.replicas.includes(brokerId)) continue;
-      const followers = partition.replicas.filter((replica) => replica !== partition.leader);
-      const candidates = followers.length > 0 && followers.length < partition.replicas.length ? followers : partition.replicas;
-      const busiest = candidates.reduce((a, b) => ((load.get(b) ?? 0) > (load.get(a) ?? 0) ? b : a));
-      if ((load.get(busiest) ?? 0) <= (load.get(brokerId) ?? 0) + 1) continue;
-      // The order stays, so the preferred leader stays unless it is the one replaced.
-      plan.push({ topic: topic.name, partition: partition.partition, from: partition.replicas, to: partition.replicas.map((replica) => (replica === busiest ? brokerId : replica)) });
-      load.set(busiest, (load.get(busiest) ?? 0) - 1);
-      load.set(brokerId, (load.get(brokerId) ?? 0) + 1);
+  /** The replicas planned so far, by topic and partition; absent means unchanged. */
+  const planned = new Map<string, number[]>();
+  const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+  for (const target of targets) {
+    for (const topic of topics) {
+      for (const partition of topic.partitions) {
+        if ((load.get(target) ?? 0) >= share) break;
+        const replicas = planned.get(key(topic.name, partition.partition)) ?? partition.replicas;
+        if (replicas.includes(target)) continue;
+        const followers = replicas.filter((replica) => replica !== partition.leader);
+        const candidates = (followers.length > 0 && followers.length < replicas.length ? followers : replicas).filter((replica) => !targets.includes(replica));
+        if (candidates.length === 0) continue;
+        const busiest = candidates.reduce((a, b) => ((load.get(b) ?? 0) > (load.get(a) ?? 0) ? b : a));
+        if ((load.get(busiest) ?? 0) <= (load.get(target) ?? 0) + 1) continue;
+        // The order stays, so the preferred leader stays unless it is the one replaced.
+        planned.set(key(topic.name, partition.partition), replicas.map((replica) => (replica === busiest ? target : replica)));
+        load.set(busiest, (load.get(busiest) ?? 0) - 1);
+        load.set(target, (load.get(target) ?? 0) + 1);
+      }
     }
   }
-  return plan;
+  return topics.flatMap((topic) => topic.partitions.flatMap((partition) => {
+    const to = planned.get(key(topic.name, partition.partition));
+    return to === undefined ? [] : [{ topic: topic.name, partition: partition.partition, from: partition.replicas, to }];
+  }));
 }
 
-async function waitForReassignments(admin: Admin, moves: readonly { topic: string; partition: number }[]): Promise<void> {
+/**
+ * Polls the moves until none is in progress. Past `timeoutMs` it fails naming the partitions
+ * still moving; the moves themselves go on (the controller finishes them when the new replicas
+ * catch up), so the error says how to follow or cancel them.
+ */
+async function waitForReassignments(admin: Admin, moves: readonly { topic: string; partition: number }[], timeoutMs: number | undefined): Promise<void> {
   const wanted = new Set(moves.map((move) => `${move.topic}-${move.partition}`));
+  const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
   for (;;) {
     const pending = (await admin.listPartitionReassignments()).filter((entry) => wanted.has(`${entry.topic}-${entry.partition}`));
     if (pending.length === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (Date.now() >= deadline) throw new Error(stillMoving(pending, timeoutMs ?? 0));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(200, deadline - Date.now()))));
   }
   console.log('Reassignment complete.');
+}
+
+export function stillMoving(pending: readonly PartitionReassignment[], timeoutMs: number): string {
+  const lines = pending.map((entry) => `  ${entry.topic}-${entry.partition}: replicas ${entry.replicas.join(',')}, adding ${entry.addingReplicas.join(',') || '-'}, removing ${entry.removingReplicas.join(',') || '-'}`);
+  return [
+    `${pending.length} partition(s) still moving after ${Duration.fromMillis(timeoutMs).rescale().toISO()}:`,
+    ...lines,
+    'The moves go on in the background: follow them with runnel topics reassign --list, or stop one with --topic T --partition P --cancel.',
+  ].join('\n');
 }
 
 async function reassign(admin: Admin, flags: Flags): Promise<void> {
@@ -177,14 +235,18 @@ async function reassign(admin: Admin, flags: Flags): Promise<void> {
     return;
   }
   if (flags['rebalance-onto'] !== undefined) {
-    const brokerId = integerFlag(flags['rebalance-onto'], '--rebalance-onto', 0) as number;
+    const targets = targetBrokers(flags['rebalance-onto']);
     const topics = (await admin.describeTopics(flags.topic === undefined ? undefined : [flags.topic])).filter((topic) => !topic.internal);
-    const plan = rebalancePlan(topics, brokerId);
-    if (plan.length === 0) { console.log(`Broker ${brokerId} already has its share of replicas; nothing to move.`); return; }
+    const { brokers } = await admin.describeCluster();
+    const plan = rebalancePlan(topics, targets, brokers.map((broker) => broker.nodeId));
+    if (plan.length === 0) {
+      console.log(targets.length === 1 ? `Broker ${targets[0]} already has its share of replicas; nothing to move.` : `Brokers ${targets.join(',')} already have their share of replicas; nothing to move.`);
+      return;
+    }
     for (const move of plan) console.log(`${flags['dry-run'] === true ? 'Would move' : 'Moving'} ${move.topic}-${move.partition}: ${move.from.join(',')} -> ${move.to.join(',')}`);
     if (flags['dry-run'] === true) return;
     await admin.alterPartitionReassignments(plan.map((move) => ({ topic: move.topic, partition: move.partition, replicas: move.to })));
-    if (flags.wait === true) await waitForReassignments(admin, plan);
+    if (flags.wait === true) await waitForReassignments(admin, plan, timeoutFlag(flags));
     return;
   }
   const topic = flags.topic as string;
@@ -192,7 +254,11 @@ async function reassign(admin: Admin, flags: Flags): Promise<void> {
   const replicas = flags.cancel === true ? null : replicaList(flags.replicas as string);
   await admin.alterPartitionReassignments([{ topic, partition, replicas }]);
   console.log(replicas === null ? `Cancelled the reassignment of ${topic}-${partition}.` : `Reassigning ${topic}-${partition} to ${replicas.join(',')}.`);
-  if (flags.wait === true && replicas !== null) await waitForReassignments(admin, [{ topic, partition }]);
+  if (flags.wait === true && replicas !== null) await waitForReassignments(admin, [{ topic, partition }], timeoutFlag(flags));
+}
+
+function timeoutFlag(flags: Flags): number | undefined {
+  return flags.timeout === undefined ? undefined : waitTimeoutMs(flags.timeout);
 }
 
 const ACTION_RUNNERS: Record<Action, (admin: Admin, flags: Flags) => Promise<void>> = {

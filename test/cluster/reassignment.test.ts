@@ -4,7 +4,8 @@
 // Every acknowledged record must survive, the new replica must hold the same records at the
 // same offsets as the others, the removed replica must drop the partition, and metadata must
 // show the new assignment. A second partition's move to a paused broker stays in progress, is
-// listed by kafkajs and the CLI, and is cancelled back to its original replicas.
+// listed by kafkajs and the CLI, and is cancelled back to its original replicas; a third's
+// --wait gives up at --timeout naming it.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Admin as KafkaAdmin, Kafka } from 'kafkajs';
@@ -97,6 +98,33 @@ describe('partition reassignment onto a newly added broker', () => {
     expect(restored.replicas).not.toContain(outsider);
   });
 
+  it('stops waiting at --timeout and names the partitions still moving, which keep moving', async () => {
+    const topic = 'stalled';
+    await eventually('four live brokers', async () => ((await admin.describeCluster()).brokers.length === 4 ? true : undefined), 30_000);
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 2 }] });
+    const original = await eventually('a full ISR', async () => {
+      const partition = await partitionOf(topic);
+      return partition.isr.length === 2 ? partition : undefined;
+    });
+    const outsider = [4, 3, 2, 1].find((id) => !original.replicas.includes(id)) as number;
+    const target = [original.replicas[0] as number, outsider];
+    const runnelAdmin = new Admin({ bootstrapServers: cluster.bootstrap.join(','), clientId: 'reassignment-timeout' });
+    await runnelAdmin.connect();
+    // The paused broker cannot catch up. The command runs in this process, so its move goes
+    // out before the controller fences the paused broker (a move onto a fenced one is refused).
+    cluster.pause(outsider);
+    try {
+      const waiting = topicsCommand.run(['reassign', '--bootstrap-server', cluster.bootstrap.join(','), '--topic', topic, '--partition', '0', '--replicas', target.join(','), '--wait', '--timeout', 'PT2S']);
+      await expect(waiting).rejects.toThrow(new RegExp(`^1 partition\\(s\\) still moving after PT2S:\n  ${topic}-0: replicas [\\d,]+, adding ${outsider}, removing [\\d,]+\n.*--list`));
+      // Giving up the wait cancels nothing.
+      expect((await runnelAdmin.listPartitionReassignments()).map((entry) => [entry.topic, entry.addingReplicas])).toEqual([[topic, [outsider]]]);
+      await runnelAdmin.alterPartitionReassignments([{ topic, partition: 0, replicas: null }]);
+    } finally {
+      cluster.resume(outsider);
+      await runnelAdmin.close();
+    }
+  });
+
   it('carries a move on through a failover of the active controller', async () => {
     const topic = 'controller-failover';
     // The broker paused by the test before is back and unfenced.
@@ -144,6 +172,9 @@ describe('partition reassignment onto a newly added broker', () => {
       [['--topic', MOVED, '--replicas', '1,2'], /--partition is required/],
       [['--list', '--partition', '0'], /--partition applies to --replicas and --cancel only/],
       [['--rebalance-onto', 'four'], /--rebalance-onto four is not a whole number/],
+      [['--rebalance-onto', '4,4'], /--rebalance-onto 4,4 names a broker twice/],
+      [['--rebalance-onto', '4', '--timeout', 'PT1M'], /--timeout applies to --wait only/],
+      [['--rebalance-onto', '4', '--wait', '--timeout', 'soon'], /--timeout 'soon' is not a positive ISO-8601 duration/],
     ];
     // Refused before anything is sent, so the command in this process shows them (fast on a
     // busy machine); one goes through the real command line for the exit code and the hint.
