@@ -71,10 +71,40 @@ export class TransactionVerifier {
         needed.push({ topic: topic.name, partition, producerId, producerEpoch, verification: state.producers.beginVerification(producerId, producerEpoch) });
       }
     }
-    return needed.length === 0 ? null : this.answer(transactionalId, needed);
+    return needed.length === 0 ? null : this.refusals(transactionalId, needed);
   }
 
-  private async answer(transactionalId: string, needed: readonly Needed[]): Promise<VerificationRefusals> {
+  /**
+   * TxnOffsetCommit (KAFKA-15449, part of KIP-890 part 1): may the transaction write the
+   * group's offsets to this __consumer_offsets partition, which this broker leads? The
+   * coordinator's error code, NONE at once when there is nothing to ask (the coordinator is
+   * here, which the caller asks itself, or the transaction is open or verified here).
+   */
+  async verifyPartition(transactionalId: string, producerId: bigint, producerEpoch: number, topic: string, partition: number): Promise<number> {
+    if (this.broker.cluster === null || this.broker.coordinators.transactionError(transactionalId) === ErrorCode.NONE) return ErrorCode.NONE;
+    const producers = this.broker.replicas.get(topic, partition)?.producers;
+    if (producers === undefined || producers.hasOpenTransaction(producerId) || producers.isVerified(producerId, producerEpoch)) return ErrorCode.NONE;
+    const [errorCode] = await this.answers(transactionalId, [{ topic, partition, producerId, producerEpoch, verification: producers.beginVerification(producerId, producerEpoch) }]);
+    return errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+  }
+
+  private async refusals(transactionalId: string, needed: readonly Needed[]): Promise<VerificationRefusals> {
+    const answers = await this.answers(transactionalId, needed);
+    const refusals = new Map<string, ProduceResult>();
+    needed.forEach((item, index) => {
+      const errorCode = answers[index]!;
+      if (errorCode === ErrorCode.NONE) return;
+      const refused = produceErrorFor(errorCode);
+      const message = refused === ErrorCode.INVALID_TXN_STATE
+        ? `partition ${item.topic}-${item.partition} is not part of the ongoing transaction of ${transactionalId}`
+        : `the transaction coordinator could not verify the write (error ${errorCode})`;
+      refusals.set(partitionKey(item.topic, item.partition), { errorCode: refused, errorMessage: message, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n });
+    });
+    return refusals;
+  }
+
+  /** The coordinator's error code for each item, asking only for those no question is in flight for already. */
+  private answers(transactionalId: string, needed: readonly Needed[]): Promise<number[]> {
     const fresh = needed.filter((item) => !this.inFlight.has(questionKey(item)));
     if (fresh.length > 0) {
       const asked = this.ask(transactionalId, fresh);
@@ -88,18 +118,8 @@ export class TransactionVerifier {
         this.inFlight.set(key, answer);
       }
     }
-    const refusals = new Map<string, ProduceResult>();
-    const answers = await Promise.all(needed.map((item) => this.inFlight.get(questionKey(item)) ?? Promise.resolve(ErrorCode.NONE)));
-    needed.forEach((item, index) => {
-      const errorCode = answers[index]!;
-      if (errorCode === ErrorCode.NONE) return;
-      const refused = produceErrorFor(errorCode);
-      const message = refused === ErrorCode.INVALID_TXN_STATE
-        ? `partition ${item.topic}-${item.partition} is not part of the ongoing transaction of ${transactionalId}`
-        : `the transaction coordinator could not verify the write (error ${errorCode})`;
-      refusals.set(partitionKey(item.topic, item.partition), { errorCode: refused, errorMessage: message, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n });
-    });
-    return refusals;
+    // Every question was registered in this same turn; the fallback only satisfies the types.
+    return Promise.all(needed.map((item) => this.inFlight.get(questionKey(item)) ?? Promise.resolve(ErrorCode.UNKNOWN_SERVER_ERROR)));
   }
 
   /** One AddPartitionsToTxn v4 (verifyOnly) per producer id and epoch; the coordinator's code per partition. */

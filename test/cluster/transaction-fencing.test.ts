@@ -7,7 +7,8 @@
 // played by WriteTxnMarkers sent over the wire with the old epoch.
 // Second, KIP-890's verification: a transactional batch that would open a transaction on a
 // partition led away from the coordinator is refused (INVALID_TXN_STATE) unless the partition
-// was added to the producer's ongoing transaction, which the leader asks the coordinator.
+// was added to the producer's ongoing transaction, which the leader asks the coordinator; a
+// TxnOffsetCommit to a group coordinator elsewhere likewise needs AddOffsetsToTxn first.
 import type { Admin as KafkaAdmin, Kafka } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../core/protocol/errors.ts';
@@ -114,6 +115,16 @@ async function readCommitted(topic: string, partitions: number, expectedCount: n
   }
 }
 
+/** A group id whose coordinator is a live node other than `nodeId`, with that coordinator. */
+async function groupCoordinatedAwayFrom(nodeId: number): Promise<{ id: string; coordinator: number }> {
+  for (let index = 0; index < 50; index++) {
+    const id = `verified-group-${index}`;
+    const body = await ask(ApiKey.FindCoordinator, 1, { key: id, keyType: 0 });
+    if (body.errorCode === ErrorCode.NONE && body.nodeId !== nodeId) return { id, coordinator: body.nodeId as number };
+  }
+  throw new Error(`no group id coordinated away from node ${nodeId}`);
+}
+
 describe('transaction markers fenced by coordinator epoch', () => {
   it('refuses a deposed coordinator\'s marker on the data partition, before and after the partition changes leader', async () => {
     const transactionalId = 'fencing-transactions';
@@ -206,8 +217,26 @@ describe('transactional writes verified with the coordinator (KIP-890)', () => {
       }, coordinator);
       expect(addBody.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode).toBe(ErrorCode.NONE);
       expect(await produceAway('added late')).toBe(ErrorCode.NONE);
+
+      // TxnOffsetCommit to a group coordinator that is not the transaction coordinator: refused
+      // until AddOffsetsToTxn has put the group's offsets partition into the transaction.
+      const groupId = await groupCoordinatedAwayFrom(coordinator);
+      const commitOffsets = async () => {
+        const body = await ask(ApiKey.TxnOffsetCommit, 3, {
+          transactionalId, groupId: groupId.id, producerId, producerEpoch, generationId: -1, memberId: '', groupInstanceId: null,
+          topics: [{ name: VERIFIED_TOPIC, partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: null }] }],
+        }, groupId.coordinator);
+        return body.topics[0].partitions[0].errorCode as number;
+      };
+      expect(await commitOffsets()).toBe(ErrorCode.INVALID_TXN_STATE);
+      const addOffsets = await ask(ApiKey.AddOffsetsToTxn, 1, { transactionalId, producerId, producerEpoch, groupId: groupId.id }, coordinator);
+      expect(addOffsets.errorCode).toBe(ErrorCode.NONE);
+      expect(await commitOffsets()).toBe(ErrorCode.NONE);
+
       await producer.commitTransaction();
       expect(await readCommitted(VERIFIED_TOPIC, 3, 2)).toEqual(['added', 'added late']);
+      const offsets = await admin.fetchOffsets({ groupId: groupId.id, topics: [VERIFIED_TOPIC] });
+      expect(offsets[0]?.partitions.find((partition) => partition.partition === 0)?.offset).toBe('1');
     } finally {
       await producer.close().catch(() => undefined);
     }

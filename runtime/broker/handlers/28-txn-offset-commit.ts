@@ -1,7 +1,9 @@
 // TxnOffsetCommit, versions 0-3: a transactional producer commits a group's offsets inside its
 // transaction. They are written to __consumer_offsets at once, in a transactional batch, and
 // become visible to OffsetFetch only when the transaction commits. Version 3 names the
-// member and generation (KIP-447), which are checked like an OffsetCommit's.
+// member and generation (KIP-447), which are checked like an OffsetCommit's. The transaction
+// must hold the group's offsets partition (AddOffsetsToTxn came first), checked with the
+// transaction coordinator wherever it is.
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import type { TransactionalOffset } from '../group-coordinator.ts';
@@ -18,16 +20,20 @@ export const txnOffsetCommit = defineHandler({
       const known = broker.topics.get(topic);
       return known === undefined || partition < 0 || partition >= known.partitionCount;
     };
-    // TxnOffsetCommit goes to the group's coordinator, which also checks the transaction when
-    // it coordinates that too; in a cluster the transaction's coordinator may be another broker.
+    // TxnOffsetCommit goes to the group's coordinator, which checks that the transaction holds
+    // the group's offsets partition: itself when it coordinates the transaction too, else by
+    // asking the transaction's coordinator on another broker (KIP-890 verification).
     let errorCode: number = request.groupId === '' ? ErrorCode.INVALID_GROUP_ID : broker.coordinators.groupError(request.groupId);
     const transactionHere = broker.coordinators.transactionError(request.transactionalId) === ErrorCode.NONE;
+    const offsetsPartition = { topic: OFFSETS_TOPIC, partition: broker.offsetsTopic.partitionFor(request.groupId) };
     if (errorCode === ErrorCode.NONE && transactionHere) {
-      const offsetsPartition = { topic: OFFSETS_TOPIC, partition: broker.offsetsTopic.partitionFor(request.groupId) };
       errorCode = fencedErrorFor(
         broker.transactions.checkOffsetCommit(request.transactionalId, request.producerId, request.producerEpoch, offsetsPartition),
         apiVersion, 3,
       );
+    } else if (errorCode === ErrorCode.NONE) {
+      const verified = await broker.verifier.verifyPartition(request.transactionalId, request.producerId, request.producerEpoch, offsetsPartition.topic, offsetsPartition.partition);
+      errorCode = fencedErrorFor(offsetCommitErrorFor(verified), apiVersion, 3);
     }
     if (errorCode === ErrorCode.NONE) {
       errorCode = broker.groups.transactionalCommitError({
@@ -56,3 +62,23 @@ export const txnOffsetCommit = defineHandler({
     };
   },
 });
+
+/**
+ * What a TxnOffsetCommit hears of the coordinator's verification: a transaction without the
+ * offsets partition, or an unknown producer id, as is; a fenced producer as PRODUCER_FENCED;
+ * anything else (the coordinator moving, loading, busy or out of reach) as
+ * COORDINATOR_LOAD_IN_PROGRESS, which clients retry against the same group coordinator.
+ */
+function offsetCommitErrorFor(verified: number): number {
+  switch (verified) {
+    case ErrorCode.NONE:
+    case ErrorCode.INVALID_TXN_STATE:
+    case ErrorCode.INVALID_PRODUCER_ID_MAPPING:
+      return verified;
+    case ErrorCode.PRODUCER_FENCED:
+    case ErrorCode.INVALID_PRODUCER_EPOCH:
+      return ErrorCode.PRODUCER_FENCED;
+    default:
+      return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+  }
+}
