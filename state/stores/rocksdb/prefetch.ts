@@ -1,5 +1,8 @@
-// A synchronous KeyValueBytesStore over the asynchronous RocksDB store: the bridge the
-// synchronous engine can use today. Before the runtime processes a batch of input records it
+// A synchronous KeyValueBytesStore over the asynchronous RocksDB store in the same thread. The
+// streams runtime no longer uses it (its stores are DiskBackedBytesStores over the RocksDB worker,
+// disk-backed.ts); it stays for running the synchronous layer stack over RocksDB in-process, which
+// the property tests (RocksDB and in-memory stacks agree) and the timestamped store tests do, and
+// for embedders without the worker. Before the caller processes a batch of input records it
 // awaits prefetch() with the store keys that batch will touch (one RocksDB read batch for all of
 // them); processing then reads those keys synchronously from this layer's cache. Writes need no
 // bridge: the RocksDB store stages them synchronously. A read of a key that was not prefetched is
