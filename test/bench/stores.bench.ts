@@ -8,7 +8,8 @@
 // runtime's whole restoration path: fetch, pack, worker, RocksDB). Run with `npx tsx test/bench/stores.bench.ts`.
 // Rates are wall-clock on a shared 2-core machine, so restoration also reports CPU microseconds
 // per record (all threads), which the machine's load disturbs far less; compare runs, not values.
-// `npx tsx test/bench/stores.bench.ts restore` measures restoration alone, `... kill` the restore after a kill alone.
+// `npx tsx test/bench/stores.bench.ts restore` measures restoration alone, `... kill` the restore after a kill alone,
+// `... tasks` four tasks restored after a kill, task after task and all together through one restorer.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +29,8 @@ import { DiskBackedBytesStore } from '../../state/stores/rocksdb/disk-backed.ts'
 import { RemoteRocksDbTask } from '../../state/stores/rocksdb/worker/client.ts';
 import { Admin, Consumer, Producer } from '../../runtime/client/index.ts';
 import { restoreIntoRocksDb } from '../../runtime/streams/app/active-task.ts';
-import { endOffsets, readChangelogs } from '../../runtime/streams/app/changelog-reader.ts';
+import { ChangelogRestorer, endOffsets, readChangelogs } from '../../runtime/streams/app/changelog-reader.ts';
+import { restoreConsumerFetch } from '../../runtime/streams/app/clients.ts';
 import { STREAMS_APP_LIMITS } from '../../runtime/streams/app/limits.ts';
 import { TaskState } from '../../runtime/streams/app/task-state.ts';
 import { cleanup, startBroker, type BrokerProcess } from '../helpers/broker.ts';
@@ -282,7 +284,7 @@ async function restoreAfterKill(directory: string, paths: readonly string[]): Pr
     await producer.close();
     const store = { storeName: 'restored', changelogTopic: topic, kind: 'key-value' as const, retentionMs: null };
     for (const [round, name] of paths.entries()) {
-      const consumer = new Consumer({ bootstrapServers: broker.bootstrap, clientId: `bench-restore-${round}`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: STREAMS_APP_LIMITS.restoreBatchRecords, isolationLevel: 'read_uncommitted' });
+      const consumer = new Consumer({ bootstrapServers: broker.bootstrap, clientId: `bench-restore-${round}`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: STREAMS_APP_LIMITS.restoreBatchRecords, isolationLevel: 'read_uncommitted', ...restoreConsumerFetch });
       try {
         const ends = await endOffsets(consumer, [{ topic, partition: 0 }]);
         const state = await TaskState.open({
@@ -323,6 +325,74 @@ async function restoreAfterKill(directory: string, paths: readonly string[]): Pr
   }
 }
 
+const TASKS = 4;
+
+/**
+ * Restore after a kill of an instance with TASKS tasks (one key-value store each, RESTORE_RECORDS
+ * records spread over TASKS changelog partitions), as StreamsApp creates them after the rebalance:
+ * `sequential` restores task after task (the runtime before ChangelogRestorer), `together` starts
+ * every task's restoration at once through one restorer, as the runtime does now. Same restore
+ * consumer settings, same broker, run back to back; the clock runs from the first restore call to
+ * the last task's checkpoint.
+ */
+async function restoreTasksAfterKill(directory: string, modes: readonly string[]): Promise<void> {
+  const broker: BrokerProcess = await startBroker();
+  const topic = 'bench-app-tasks-changelog';
+  const perTask = RESTORE_RECORDS / TASKS;
+  try {
+    const admin = new Admin({ bootstrapServers: broker.bootstrap });
+    await admin.createTopics([{ topic, numPartitions: TASKS, configs: { 'cleanup.policy': 'compact' } }]);
+    await admin.close();
+    const producer = new Producer({ bootstrapServers: broker.bootstrap, lingerMs: 5, batchSize: 512 * 1024 });
+    for (let partition = 0; partition < TASKS; partition++) {
+      for (let offset = 0; offset < perTask; offset += CHUNK_RECORDS) {
+        const messages = Array.from({ length: Math.min(CHUNK_RECORDS, perTask - offset) }, (_, index) => ({ key: keyOf(partition * perTask + offset + index), value: VALUE, partition }));
+        await producer.send({ topic, messages });
+      }
+    }
+    await producer.close();
+    const store = { storeName: 'restored', changelogTopic: topic, kind: 'key-value' as const, retentionMs: null };
+    for (const [round, mode] of modes.entries()) {
+      const consumer = new Consumer({ bootstrapServers: broker.bootstrap, clientId: `bench-tasks-${round}`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: STREAMS_APP_LIMITS.restoreBatchRecords, isolationLevel: 'read_uncommitted', ...restoreConsumerFetch });
+      const restorer = new ChangelogRestorer(consumer);
+      const states: TaskState[] = [];
+      try {
+        const ends = await endOffsets(consumer, Array.from({ length: TASKS }, (_, partition) => ({ topic, partition })));
+        for (let partition = 0; partition < TASKS; partition++) {
+          states.push(await TaskState.open({
+            directory: join(directory, `tasks-after-kill-${round}-${partition}`), partition, stores: [store], persistent: true, exactlyOnce: false,
+            changelogEnds: new Map([[topic, ends.get(`${topic}\u0000${partition}`) ?? 0n]]), log: () => undefined,
+          }));
+        }
+        let restored = 0;
+        const restoreTask = async (state: TaskState, partition: number): Promise<void> => {
+          const reached = await restoreIntoRocksDb(restorer, state, [{ topic, partition, from: state.restoreFrom(topic) }], (count) => void (restored += count));
+          await state.checkpoint(new Map([[topic, reached.get(`${topic}\u0000${partition}`) ?? 0n]]));
+        };
+        const brokerCpu = processCpuSeconds(broker.process.pid as number);
+        const cpuStarted = process.cpuUsage();
+        const loopStarted = performance.eventLoopUtilization();
+        const started = process.hrtime.bigint();
+        if (mode === 'together') await Promise.all(states.map((state, partition) => restoreTask(state, partition)));
+        else for (const [partition, state] of states.entries()) await restoreTask(state, partition);
+        const mainMicros = (performance.eventLoopUtilization(loopStarted).active * 1000) / restored;
+        const brokerMicros = ((processCpuSeconds(broker.process.pid as number) - brokerCpu) * 1e6) / restored;
+        console.log(`restore ${TASKS} tasks after a kill (${mode}, broker): ${rate(restored, started)}, ${cpuMicrosPerRecord(cpuStarted, restored)} (main + worker), main thread busy ${mainMicros.toFixed(2)} us/record, broker ${brokerMicros.toFixed(2)} us/record; load ${loadavg()[0]?.toFixed(1)}`);
+        for (const state of states) {
+          const entries = await state.localEntries('restored');
+          if (entries !== perTask) throw new Error(`a task restored ${entries} entries, expected ${perTask}`);
+        }
+      } finally {
+        for (const state of states) await state.close();
+        await consumer.close();
+      }
+    }
+  } finally {
+    await broker.stop();
+    await cleanup();
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`load average ${loadavg().map((load) => load.toFixed(1)).join(' ')} on ${cpus().length} cores`);
   const directory = mkdtempSync(join(tmpdir(), 'runnel-stores-bench-'));
@@ -331,6 +401,16 @@ async function main(): Promise<void> {
   // `restore` as an argument runs restoration and the raw binding only, for a quick measurement;
   // `kill` runs only the restore after a kill, with a broker (`kill objects packed` picks paths).
   const restoreOnly = process.argv.includes('restore');
+  if (process.argv.includes('tasks')) {
+    const named = process.argv.filter((argument) => argument === 'sequential' || argument === 'together');
+    try {
+      await restoreTasksAfterKill(directory, named.length > 0 ? named : ['sequential', 'together', 'sequential', 'together']);
+    } finally {
+      await task.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+    return;
+  }
   if (process.argv.includes('kill')) {
     const named = process.argv.filter((argument) => argument === 'objects' || argument === 'packed');
     try {
@@ -362,6 +442,7 @@ async function main(): Promise<void> {
     }
     if (!restoreOnly) await standby(task, chunks);
     await restoreAfterKill(directory, ['objects', 'packed']);
+    await restoreTasksAfterKill(directory, ['sequential', 'together']);
     const started = process.hrtime.bigint();
     await task.flush();
     console.log(`memtable flush of all stores:      ${(secondsSince(started) * 1000).toFixed(0)} ms`);
