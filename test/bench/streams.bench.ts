@@ -16,7 +16,7 @@
 // input, so process start-up and the group's rebalances stay out of it; the CPU column adds up
 // the instances' CPU.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,8 +36,25 @@ const KEYS = 10_000;
 const COMMIT_INTERVAL_MS = 1000;
 const strings = Serdes.string();
 
-interface Row { scenario: string; records: number; startSeconds: number; processSeconds: number; seconds: number; cpuSeconds: number }
+/**
+ * cpuSeconds is the app's (every thread of the bench process, the RocksDB worker's too) from
+ * start() to the end; processCpuMicros the app's CPU while it processed, per record; brokerCpuSeconds
+ * the broker process's CPU over the same time as cpuSeconds (NaN where /proc is missing).
+ */
+interface Row { scenario: string; records: number; startSeconds: number; processSeconds: number; seconds: number; cpuSeconds: number; processCpuMicros: number; brokerCpuSeconds: number }
 const rows: Row[] = [];
+let brokerPid: number | undefined;
+
+/** CPU seconds the broker process has used, from /proc (clock ticks of 10 ms); NaN elsewhere. */
+function brokerCpuSeconds(): number {
+  try {
+    const fields = readFileSync(`/proc/${brokerPid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    // utime and stime are the 14th and 15th fields of stat, the 12th and 13th after the name.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 async function fill(bootstrap: string, topic: string): Promise<void> {
   const admin = new Admin({ bootstrapServers: bootstrap });
@@ -108,19 +125,26 @@ async function run(bootstrap: string, scenario: string, topology: Topology, appl
   app.onCommit((offsets) => { for (const entry of offsets) if (entry.topic === topic) committed.set(entry.partition, entry.offset); });
   const committedTotal = (): number => [...committed.values()].reduce((sum, offset) => sum + Number(offset), 0);
   const cpu = process.cpuUsage();
+  const brokerCpu = brokerCpuSeconds();
   const started = performance.now();
   const clocks = await profiled(applicationId, async () => {
     await app.start();
     await app.waitUntilRunning(600_000);
     const running = performance.now();
+    const runningCpu = process.cpuUsage();
     await until(() => app.processedRecords >= RECORDS);
     const processed = performance.now();
+    const processingCpu = process.cpuUsage(runningCpu);
     await until(() => committedTotal() >= RECORDS);
-    return { running, processed, done: performance.now() };
+    return { running, processed, done: performance.now(), processingCpu };
   });
   const used = process.cpuUsage(cpu);
+  const brokerUsed = brokerCpuSeconds() - brokerCpu;
   await app.close();
-  const row = { scenario, records: RECORDS, startSeconds: (clocks.running - started) / 1000, processSeconds: (clocks.processed - clocks.running) / 1000, seconds: (clocks.done - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
+  const row = {
+    scenario, records: RECORDS, startSeconds: (clocks.running - started) / 1000, processSeconds: (clocks.processed - clocks.running) / 1000, seconds: (clocks.done - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6,
+    processCpuMicros: (clocks.processingCpu.user + clocks.processingCpu.system) / RECORDS, brokerCpuSeconds: brokerUsed,
+  };
   rows.push(row);
   process.stderr.write(`  ${scenario}: ${Math.round(RECORDS / row.processSeconds).toLocaleString('en-US')} records/s processing, ${Math.round(RECORDS / row.seconds).toLocaleString('en-US')} records/s end to end\n`);
 }
@@ -185,7 +209,7 @@ async function restore(bootstrap: string, topic: string, applicationId: string):
   console.log(`restoration: ${restored.toLocaleString('en-US')} records restored in ${restoreSeconds.toFixed(2)} s from the first restore fetch to the last task's restore end: ${perSecond(restored / restoreSeconds)} records/s; start to RUNNING ${seconds.toFixed(2)} s (${perSecond(restored / seconds)} records/s; ${((restoreStartedMs - startedMs) / 1000).toFixed(2)} s of it before the first restore fetch: group join, topics, worker start); app CPU ${((used.user + used.system) / restored).toFixed(2)} us/record (all threads; window records past the retention are read but not written)`);
   console.log(`bare rocksdb-native writes in this run (10,000-record batches, 16 B keys, 100 B values): ${perSecond(bare.recordsPerSecond)} records/s, ${bare.cpuMicros.toFixed(2)} us CPU/record; restoration ran at ${(restored / restoreSeconds / bare.recordsPerSecond).toFixed(2)}x the bare binding; load average ${os.loadavg()[0]?.toFixed(1)}`);
   // The clock includes joining the group: restoration runs between the assignment and RUNNING.
-  rows.push({ scenario: 'restore the windowed count store from its changelog (start to RUNNING)', records: restored, startSeconds: seconds, processSeconds: Number.NaN, seconds, cpuSeconds: (used.user + used.system) / 1e6 });
+  rows.push({ scenario: 'restore the windowed count store from its changelog (start to RUNNING)', records: restored, startSeconds: seconds, processSeconds: Number.NaN, seconds, cpuSeconds: (used.user + used.system) / 1e6, processCpuMicros: Number.NaN, brokerCpuSeconds: Number.NaN });
 }
 
 /** One instance of a parallel run: runs the app until SIGTERM, then prints its CPU seconds. */
@@ -230,7 +254,7 @@ async function parallel(bootstrap: string, kind: string, count: number): Promise
     const cpuSeconds = (await Promise.all(outputs)).reduce((sum, text) => sum + Number(/CPU ([0-9.]+)/.exec(text)?.[1] ?? Number.NaN), 0);
     await admin.close();
     const middleSeconds = at10 !== null && at90 !== null ? (at90 - at10) / 1000 : Number.NaN;
-    rows.push({ scenario: `${kind}, ${count} instance process${count === 1 ? '' : 'es'} (rate between 10 % and 90 % committed)`, records: RECORDS, startSeconds: Number.NaN, processSeconds: middleSeconds / 0.8, seconds: (done - started) / 1000, cpuSeconds });
+    rows.push({ scenario: `${kind}, ${count} instance process${count === 1 ? '' : 'es'} (rate between 10 % and 90 % committed)`, records: RECORDS, startSeconds: Number.NaN, processSeconds: middleSeconds / 0.8, seconds: (done - started) / 1000, cpuSeconds, processCpuMicros: Number.NaN, brokerCpuSeconds: Number.NaN });
   }
 }
 
@@ -240,6 +264,7 @@ if (process.argv[2] === 'instance') {
 }
 
 const broker = await startBroker();
+brokerPid = broker.process.pid;
 try {
   if (SCENARIOS.has('stateless')) {
     await fill(broker.bootstrap, 'bench-stateless');
@@ -264,10 +289,11 @@ try {
 
 const rate = (records: number, seconds: number): string => (Number.isNaN(seconds) ? '-' : Math.round(records / seconds).toLocaleString('en-US'));
 console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)}; ${RECORDS.toLocaleString('en-US')} input records of about 100 B over ${PARTITIONS} partitions, ${KEYS.toLocaleString('en-US')} keys; broker in its own process; commit.interval.ms ${COMMIT_INTERVAL_MS}`);
-console.log('| scenario | records | start-up s | processing s | processing records/s | end-to-end s | end-to-end records/s | app CPU s | records per CPU s |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+const fixed = (value: number, digits: number): string => (Number.isNaN(value) ? '-' : value.toFixed(digits));
+console.log('| scenario | records | start-up s | processing s | processing records/s | end-to-end s | end-to-end records/s | app CPU s | records per CPU s | app CPU µs per record processing | broker CPU s |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const row of rows) {
-  const cells = [row.scenario, row.records.toLocaleString('en-US'), Number.isNaN(row.startSeconds) ? '-' : row.startSeconds.toFixed(2), Number.isNaN(row.processSeconds) ? '-' : row.processSeconds.toFixed(2), rate(row.records, row.processSeconds), row.seconds.toFixed(2), rate(row.records, row.seconds), row.cpuSeconds.toFixed(2), rate(row.records, row.cpuSeconds)];
+  const cells = [row.scenario, row.records.toLocaleString('en-US'), fixed(row.startSeconds, 2), fixed(row.processSeconds, 2), rate(row.records, row.processSeconds), row.seconds.toFixed(2), rate(row.records, row.seconds), row.cpuSeconds.toFixed(2), rate(row.records, row.cpuSeconds), fixed(row.processCpuMicros, 2), fixed(row.brokerCpuSeconds, 2)];
   console.log(`| ${cells.join(' | ')} |`);
 }
 const atLeastOnce = rows.find((row) => row.scenario.startsWith('windowed') && row.scenario.endsWith('at-least-once'));
