@@ -113,6 +113,9 @@ export class TransactionVerifier {
         const answer = asked.then((answers) => {
           const errorCode = answers.get(partitionKey(item.topic, item.partition)) ?? ErrorCode.UNKNOWN_SERVER_ERROR;
           this.broker.replicas.get(item.topic, item.partition)?.producers.completeVerification(item.producerId, item.verification, errorCode === ErrorCode.NONE);
+          if (errorCode !== ErrorCode.NONE) {
+            this.broker.logger.info('transactional write not verified by the coordinator', { transactionalId, topic: item.topic, partition: item.partition, producerId: item.producerId.toString(), producerEpoch: item.producerEpoch, errorCode });
+          }
           return errorCode;
         }).finally(() => this.inFlight.delete(key));
         this.inFlight.set(key, answer);
