@@ -62,7 +62,12 @@ export interface PackedChangelogChunk {
 /**
  * readChangelogs for the RocksDB worker: each fetched record is copied from the fetch response
  * straight into the packed form the worker takes (count, then key and value lengths and bytes
- * per record), so restoration makes no object per record on this thread.
+ * per record), so restoration makes no object per record on this thread. A partition's records
+ * gather over polls into write batches of up to restoreWriteBatchRecords records or
+ * restoreWriteBatchBytes bytes (the rest goes when the partition reaches its end): fewer, larger
+ * batches for RocksDB, and a window or session store skips every record a later one in its batch
+ * puts past the retention period, so a larger batch writes fewer (the windowed count benchmark:
+ * 41 % of its changelog written in 10,000-record batches, 14 % in 33,000-record ones).
  */
 export async function readChangelogsPacked(
   consumer: Consumer | ChangelogRestorer,
@@ -85,6 +90,13 @@ export async function readChangelogsPacked(
     },
     async flush() {
       for (const writer of writers.values()) {
+        if (writer.count < STREAMS_APP_LIMITS.restoreWriteBatchRecords && writer.byteLength < STREAMS_APP_LIMITS.restoreWriteBatchBytes) continue;
+        const count = writer.count;
+        await onChunk({ topic: writer.topic, partition: writer.partition, count, packed: writer.take() });
+      }
+    },
+    async finish() {
+      for (const writer of writers.values()) {
         if (writer.count === 0) continue;
         const count = writer.count;
         await onChunk({ topic: writer.topic, partition: writer.partition, count, packed: writer.take() });
@@ -94,10 +106,15 @@ export async function readChangelogsPacked(
   return readChangelogsInto(consumer, ranges, sink);
 }
 
-/** Where a restoration puts records: add per record, flush after each poll. */
+/**
+ * Where a restoration puts records: add per record, flush after each poll (it may keep records
+ * for a larger batch), finish once all of the caller's partitions reached their ends (it hands
+ * over everything it kept) before the caller's restore resolves.
+ */
 export interface ChangelogSink {
   add(topic: string, partition: number, key: Uint8Array, value: Uint8Array | null): void;
   flush(): Promise<void>;
+  finish?(): Promise<void>;
 }
 
 /** A consumer alone restores through a restorer of its own. */
@@ -183,7 +200,7 @@ export class ChangelogRestorer {
       const runs = await this.consumer.pollRuns(this.maker(), { timeoutMs: 200, maxRecords: STREAMS_APP_LIMITS.restoreBatchRecords });
       if (runs.length > 0) lastProgressMs = Date.now();
       for (const registration of this.restoring) await registration.sink.flush();
-      this.settleFinished();
+      await this.settleFinished();
       if (Date.now() - lastProgressMs > STREAMS_APP_LIMITS.restoreStallMsMax) {
         const stalled = [...this.partitions.entries()].filter(([, partition]) => !partition.done).map(([name]) => name.replace('\u0000', '-'));
         throw new Error(`restoring ${stalled.join(', ')} made no progress for ${STREAMS_APP_LIMITS.restoreStallMsMax} ms`);
@@ -207,7 +224,7 @@ export class ChangelogRestorer {
   }
 
   /** Resolves the callers whose partitions all reached their ends; pauses finished partitions. */
-  private settleFinished(): void {
+  private async settleFinished(): Promise<void> {
     const finished: TopicPartition[] = [];
     for (const position of this.consumer.positions()) {
       const partition = this.partitions.get(key(position.topic, position.partition));
@@ -222,6 +239,7 @@ export class ChangelogRestorer {
       if (!registration.ranges.every((range) => this.partitions.get(key(range.topic, range.partition))?.done === true)) continue;
       this.restoring.splice(index, 1);
       for (const range of registration.ranges) this.partitions.delete(key(range.topic, range.partition));
+      await registration.sink.finish?.();
       registration.resolve(registration.ends);
     }
   }
@@ -289,6 +307,11 @@ class PackedWriter {
       this.position += valueBytes;
     }
     this.count++;
+  }
+
+  /** Bytes packed so far. */
+  get byteLength(): number {
+    return this.position;
   }
 
   take(): ArrayBuffer {

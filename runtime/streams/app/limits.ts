@@ -15,8 +15,14 @@ export const STREAMS_APP_LIMITS = {
   inFlightOutputBytesMax: 8 * 1024 * 1024,
   /** Logged changes a task collects before writing them to its local RocksDB copy as one batch. */
   localCopyBatchRecords: 10_000,
-  /** Records restored per store batch. */
+  /** Records restored per poll of the restore consumer. */
   restoreBatchRecords: 10_000,
+  /**
+   * Records and bytes of one partition gathered into one RocksDB write batch during restoration,
+   * whichever comes first; each restoring partition holds up to about this much before writing.
+   */
+  restoreWriteBatchRecords: 50_000,
+  restoreWriteBatchBytes: 4 * 1024 * 1024,
   /**
    * Tasks created and restored at once after a rebalance; their changelog partitions share the
    * restore consumer's fetches. Each restoring partition holds a packing buffer of its own.
@@ -51,6 +57,7 @@ export const STREAMS_APP_LIMITS = {
   userDataBytesMax: 1024 * 1024,
 } as const;
 
+assert(STREAMS_APP_LIMITS.restoreBatchRecords <= STREAMS_APP_LIMITS.restoreWriteBatchRecords, 'a restoration write batch holds at least one poll of a partition');
 assert(STREAMS_APP_LIMITS.commitIntervalMsExactlyOnce <= STREAMS_APP_LIMITS.commitIntervalMsAtLeastOnce, 'exactly-once commits at least as often as at-least-once');
 assert(STREAMS_APP_LIMITS.inFlightOutputBytesMax < 32 * 1024 * 1024, 'in-flight output stays below the producer buffer.memory default, so sends never wait for memory and never reorder');
 assert(STREAMS_APP_LIMITS.pollMsDefault < STREAMS_APP_LIMITS.commitIntervalMsExactlyOnce * 10, 'a poll must not hold back commits by much');

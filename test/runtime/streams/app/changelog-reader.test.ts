@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Consumer, Producer } from '../../../../runtime/client/index.ts';
 import { ChangelogRestorer, readChangelogsPacked, type ChangelogSink } from '../../../../runtime/streams/app/changelog-reader.ts';
 import { restoreConsumerFetch } from '../../../../runtime/streams/app/clients.ts';
+import { STREAMS_APP_LIMITS } from '../../../../runtime/streams/app/limits.ts';
 import { unpackRecords } from '../../../../state/stores/rocksdb/worker/protocol.ts';
 import { cleanup, startBroker, type BrokerProcess } from '../../../helpers/broker.ts';
 
@@ -117,18 +118,23 @@ describe('ChangelogRestorer', () => {
     }
   });
 
-  it('packs records for the RocksDB worker exactly as fetched', async () => {
-    await produce('restorer-b-changelog', 1, 0, 2_500);
+  it('packs records for the RocksDB worker exactly as fetched, in write batches of up to restoreWriteBatchRecords', async () => {
+    const total = STREAMS_APP_LIMITS.restoreWriteBatchRecords + 5_000;
+    await produce('restorer-b-changelog', 1, 0, total);
     const consumer = restoreConsumer('restorer-packed-test');
     try {
       const lines: string[] = [];
-      let counted = 0;
+      const counts: number[] = [];
       await readChangelogsPacked(consumer, [{ topic: 'restorer-b-changelog', partition: 1, from: 0n }], (chunk) => {
-        counted += chunk.count;
+        counts.push(chunk.count);
         for (const record of unpackRecords(chunk.packed)) lines.push(`${Buffer.from(record.key).toString()}=${record.value === null ? 'null' : Buffer.from(record.value).toString()}`);
       });
-      expect(counted).toBe(2_500);
-      expect(lines).toEqual(expectedLines('restorer-b-changelog', 1, 0, 2_500));
+      // Polls gather into one batch until it reaches the limit; the rest goes at the partition's end.
+      expect(counts.length).toBe(2);
+      expect(counts[0]).toBeGreaterThanOrEqual(STREAMS_APP_LIMITS.restoreWriteBatchRecords);
+      expect(counts[0]).toBeLessThan(STREAMS_APP_LIMITS.restoreWriteBatchRecords + STREAMS_APP_LIMITS.restoreBatchRecords);
+      expect((counts[0] as number) + (counts[1] as number)).toBe(total);
+      expect(lines).toEqual(expectedLines('restorer-b-changelog', 1, 0, total));
     } finally {
       await consumer.close();
     }
