@@ -92,8 +92,10 @@ export class ActiveTask {
       const ranges = stores.map((store) => ({ topic: store.changelogTopic, partition: plan.partition, from: state.restoreFrom(store.changelogTopic) }));
       const restoreStartedMs = Date.now();
       const meter = new TaskRestoreMeter(plan.id, ranges.reduce((sum, range) => sum + Math.max(0, Number((ends.get(range.topic) ?? 0n) - range.from)), 0), options.onRestoreProgress);
-      if (state.persistent) await restoreIntoRocksDb(options.restorer, state, ranges, (count) => meter.restored(count));
-      else {
+      if (state.persistent) {
+        await restoreIntoRocksDb(options.restorer, state, ranges, (count) => meter.restored(count));
+        await state.restoredWritten();
+      } else {
         await readChangelogs(options.restorer, ranges, (topic, _partition, records) => {
           meter.restored(records.length);
           for (const record of records) inMemory.get(topic)?.push(record);

@@ -193,6 +193,17 @@ export class TaskState {
     this.restoreBarrier.catch(() => undefined);
   }
 
+  /**
+   * Waits, without blocking this thread, until RocksDB holds every restored record posted so far.
+   * A task awaits it before building its stores, whose first synchronous read would otherwise
+   * block this thread while the worker caught up, and with it the restoration of the other tasks.
+   */
+  async restoredWritten(): Promise<void> {
+    if (this.rocksdb === null) return;
+    await this.restoreBarrier;
+    await this.rocksdb.commit();
+  }
+
   /** Copies one logged change into RocksDB when the store is not itself over RocksDB. */
   stageChange(changelogTopic: string, key: Uint8Array, value: Uint8Array | null): void {
     if (this.rocksdb === null) return;
