@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Admin as KafkaAdmin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { cleanupCluster, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { cleanupCluster, createTopicsRetrying, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { expectEachOnceInOrder, expectReplicasAgree, ledPartition, NumberedProducer, readBack, readReplica } from '../helpers/replicas.ts';
 
 const TOPIC = 'chaos';
@@ -27,7 +27,7 @@ let admin: KafkaAdmin;
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 3 });
   ({ kafka, admin } = await kafkajsForCluster(cluster, 'chaos'));
-  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
+  await createTopicsRetrying(admin, [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }]);
   await healthy();
 });
 

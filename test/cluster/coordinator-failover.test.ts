@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey } from '../../core/protocol/index.ts';
 import { Consumer } from '../../runtime/client/consumer.ts';
 import { Producer } from '../../runtime/client/producer.ts';
-import { cleanupCluster, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { cleanupCluster, createTopicsRetrying, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { temporaryDirectory } from '../helpers/broker.ts';
 import { kcat } from '../helpers/kcat.ts';
 import { RawConnection } from '../helpers/raw-connection.ts';
@@ -50,7 +50,7 @@ beforeAll(async () => {
   });
   ({ kafka, admin } = await kafkajsForCluster(cluster, 'coordinator-failover', 30));
   const configEntries = [{ name: 'min.insync.replicas', value: '2' }];
-  await admin.createTopics({ topics: [GROUP_TOPIC, TXN_TOPIC].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 3, configEntries })) });
+  await createTopicsRetrying(admin, [GROUP_TOPIC, TXN_TOPIC].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 3, configEntries })));
 }, 90_000);
 
 // A failed run shows what the nodes said about coordinators, transactions and markers.

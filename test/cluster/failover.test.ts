@@ -5,7 +5,7 @@
 // anything the new leader never had and catches up as a follower.
 import type { Admin as KafkaAdmin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupCluster, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { cleanupCluster, createTopicsRetrying, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { expectEachOnceInOrder, expectReplicasAgree, ledPartition, NumberedProducer, readBack, readReplica } from '../helpers/replicas.ts';
 
 const TOPIC = 'failover';
@@ -16,7 +16,7 @@ let admin: KafkaAdmin;
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 3 });
   ({ kafka, admin } = await kafkajsForCluster(cluster, 'failover', 30));
-  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
+  await createTopicsRetrying(admin, [{ topic: TOPIC, numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }]);
 });
 
 afterAll(async () => {

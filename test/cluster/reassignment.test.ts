@@ -14,7 +14,7 @@ import { CliError } from '../../runtime/cli/command.ts';
 import { topicsCommand } from '../../runtime/cli/topics-command.ts';
 import { Admin } from '../../runtime/client/admin.ts';
 import { runnel } from '../helpers/cli.ts';
-import { cleanupCluster, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { cleanupCluster, createTopicsRetrying, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { expectEachOnceInOrder, ledPartition, NumberedProducer, readBack, readReplica } from '../helpers/replicas.ts';
 
 const MOVED = 'moved';
@@ -27,9 +27,9 @@ let admin: KafkaAdmin;
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 3 });
   ({ kafka, admin } = await kafkajsForCluster(cluster, 'reassignment', 30));
-  await admin.createTopics({ topics: [{ topic: MOVED, numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
+  await createTopicsRetrying(admin, [{ topic: MOVED, numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }]);
   // Placed on brokers 1-3 before broker 4 exists: two replicas on each.
-  await admin.createTopics({ topics: [{ topic: SPREAD, numPartitions: 3, replicationFactor: 2 }] });
+  await createTopicsRetrying(admin, [{ topic: SPREAD, numPartitions: 3, replicationFactor: 2 }]);
 });
 
 afterAll(async () => {

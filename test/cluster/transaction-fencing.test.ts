@@ -15,7 +15,7 @@ import { ErrorCode } from '../../core/protocol/errors.ts';
 import { ApiKey } from '../../core/protocol/index.ts';
 import { encodeBatch } from '../../core/records/batch.ts';
 import { Producer } from '../../runtime/client/producer.ts';
-import { cleanupCluster, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { cleanupCluster, createTopicsRetrying, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { RawConnection } from '../helpers/raw-connection.ts';
 
 const TRANSACTION_STATE = '__transaction_state';
@@ -32,9 +32,7 @@ beforeAll(async () => {
   cluster = await startCluster({ nodes: 3, overrides: { 'transaction.state.log.num.partitions': '1', 'offsets.topic.num.partitions': '3' } });
   ({ kafka, admin } = await kafkajsForCluster(cluster, 'transaction-fencing', 30));
   const configEntries = [{ name: 'min.insync.replicas', value: '2' }];
-  await admin.createTopics({
-    topics: [{ topic: FENCED_TOPIC, numPartitions: 1, replicationFactor: 3, configEntries }, { topic: VERIFIED_TOPIC, numPartitions: 3, replicationFactor: 3, configEntries }],
-  });
+  await createTopicsRetrying(admin, [{ topic: FENCED_TOPIC, numPartitions: 1, replicationFactor: 3, configEntries }, { topic: VERIFIED_TOPIC, numPartitions: 3, replicationFactor: 3, configEntries }]);
 }, 90_000);
 
 afterEach((context) => {

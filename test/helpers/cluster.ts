@@ -166,6 +166,35 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   throw new Error(`timed out waiting for ${what}${lastError === null ? '' : `: ${(lastError as Error).message}`}`);
 }
 
+type KafkajsTopic = Parameters<KafkaAdmin['createTopics']>[0]['topics'][number];
+
+/**
+ * Creates topics through kafkajs, retrying an attempt that failed with a retriable error (on a
+ * loaded machine the controller may not commit within the request's timeout, and the broker
+ * answers REQUEST_TIMED_OUT while the creation goes on). An earlier attempt may have created a
+ * topic, so TOPIC_ALREADY_EXISTS on a retry counts as created; a final failure names each error.
+ */
+export async function createTopicsRetrying(admin: KafkaAdmin, topics: KafkajsTopic[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let pending = topics;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin.createTopics({ topics: pending, waitForLeaders: true });
+      return;
+    } catch (error) {
+      const errors = (error as { errors?: { topic?: string; type?: string; retriable?: boolean }[] }).errors;
+      if (errors === undefined) throw error;
+      const failed = errors.filter((e) => !(attempt > 1 && e.type === 'TOPIC_ALREADY_EXISTS'));
+      const described = failed.map((e) => `${e.topic ?? '?'}: ${e.type ?? String(e)}`).join(', ');
+      if (failed.some((e) => e.retriable !== true) || Date.now() >= deadline) throw new Error(`creating topics failed after ${attempt} attempts: ${described}`);
+      const names = new Set(failed.map((e) => e.topic));
+      pending = pending.filter((topic) => names.has(topic.topic));
+      if (failed.length === 0 || pending.length === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 process.once('exit', () => { for (const child of running) { child.kill('SIGCONT'); child.kill('SIGKILL'); } });
 
 /**
