@@ -154,6 +154,9 @@ function approximateBytes(message: ProducerMessage): number {
   return fieldLength(message.key) + fieldLength(message.value) + 16;
 }
 
+/** What sendAcknowledged resolves with. */
+function acknowledgedOnly(): void {}
+
 export class Producer {
   readonly options: ResolvedProducerOptions;
   private readonly cluster: Cluster;
@@ -301,8 +304,10 @@ export class Producer {
   }
 
   /** Appends the messages to their partitions' batches; resolves once every one is acknowledged. */
-  async send(record: ProducerRecord): Promise<RecordMetadata[]> {
-    return (await this.sendCall(record, true)) as RecordMetadata[];
+  send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    // Not an async function awaiting sendCall: its suspended frame would hold `record`, so every
+    // message, until the acknowledgement, and the young records would be promoted.
+    return this.sendCall(record, true) as Promise<RecordMetadata[]>;
   }
 
   /**
@@ -310,8 +315,8 @@ export class Producer {
    * one is acknowledged (or rejects as send() does), without a RecordMetadata per message. The
    * streams runtime sends its output records this way.
    */
-  async sendAcknowledged(record: ProducerRecord): Promise<void> {
-    await this.sendCall(record, false);
+  sendAcknowledged(record: ProducerRecord): Promise<void> {
+    return this.sendCall(record, false).then(acknowledgedOnly);
   }
 
   /** send(); withMetadata false makes no RecordMetadata and resolves with null. */
