@@ -54,8 +54,17 @@ export interface TransactionCoordinatorOptions {
   coordinatorEpoch?: (transactionalId: string) => number;
   /** Called after a Prepare state is stored and before its markers: the place a crash test aims at. */
   afterPrepare?: ((transactionalId: string, status: TransactionStatus) => void) | undefined;
+  /** Pause between attempts to store a Complete record the ISR was too small for (default 100 ms). */
+  completeRetryMs?: number;
   nowMs?: () => number;
 }
+
+/**
+ * Attempts at storing a transaction's Complete record, COMPLETE_RETRY_MS apart, before the
+ * request that ended it is answered with the retriable error; the sweep goes on from there.
+ */
+const COMPLETE_ATTEMPTS = 50;
+const COMPLETE_RETRY_MS = 100;
 
 export interface ProducerIdAnswer {
   errorCode: number;
@@ -254,6 +263,13 @@ export class TransactionCoordinator {
     const now = this.nowMs();
     for (const metadata of [...this.transactions.values()]) {
       if (metadata.pending) continue;
+      // A decided transaction nobody is completing (its Complete record could not be stored):
+      // finish it, or its id answers CONCURRENT_TRANSACTIONS for good.
+      if (isPreparing(metadata.status)) {
+        this.options.logger.info('completing a prepared transaction', { transactionalId: metadata.transactionalId, status: metadata.status });
+        void this.writeMarkersAndComplete(metadata, metadata.status === 'PrepareCommit');
+        continue;
+      }
       if (metadata.status === 'Ongoing' && now - metadata.startMs > metadata.timeoutMs) {
         void this.fenceAndAbort(metadata, `open longer than its timeout of ${metadata.timeoutMs} ms`);
         continue;
@@ -321,11 +337,34 @@ export class TransactionCoordinator {
     const written = await Promise.all(writes);
     metadata.pending = false;
     if (written.includes(false)) return ErrorCode.NOT_COORDINATOR;
-    const next = this.snapshot(metadata);
-    next.status = commit ? 'CompleteCommit' : 'CompleteAbort';
-    next.partitions = new Map();
-    next.lastUpdateMs = this.nowMs();
-    return this.transition(metadata, next);
+    return this.complete(metadata, commit);
+  }
+
+  /**
+   * Stores the Complete record of a transaction whose markers are written. The outcome is
+   * decided already, so a write refused for too few in-sync replicas (COORDINATOR_NOT_AVAILABLE:
+   * a coordinator that just took over while the other replicas catch up) is tried again, the
+   * id staying pending meanwhile, as Kafka's coordinator retries that append. After
+   * COMPLETE_ATTEMPTS the caller hears the error and the sweep takes over; any other error
+   * (NOT_COORDINATOR) leaves the Prepare record to the next coordinator.
+   */
+  private async complete(metadata: TransactionMetadata, commit: boolean): Promise<number> {
+    const retryMs = this.options.completeRetryMs ?? COMPLETE_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      const next = this.snapshot(metadata);
+      next.status = commit ? 'CompleteCommit' : 'CompleteAbort';
+      next.partitions = new Map();
+      next.lastUpdateMs = this.nowMs();
+      const errorCode = await this.transition(metadata, next);
+      const loaded = this.transactions.get(metadata.transactionalId) === metadata;
+      if (errorCode !== ErrorCode.COORDINATOR_NOT_AVAILABLE || !loaded || attempt >= COMPLETE_ATTEMPTS) {
+        if (errorCode !== ErrorCode.NONE) this.options.logger.info('transaction not completed yet', { transactionalId: metadata.transactionalId, status: metadata.status, attempts: attempt, errorCode });
+        return errorCode;
+      }
+      metadata.pending = true;
+      await new Promise((resolve) => setTimeout(resolve, retryMs));
+      metadata.pending = false;
+    }
   }
 
   /** A copy to change; it replaces the metadata only once it is stored. */

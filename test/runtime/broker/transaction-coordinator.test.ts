@@ -144,6 +144,46 @@ describe('transaction coordinator', () => {
     expect(coordinator.checkTransactionalWrite({ transactionalId: 'c', producerId: 100n, producerEpoch: 0, topic: 'a', partition: 0 })).toBe(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
   });
 
+  it('completes a transaction whose Complete record could not be stored at first, inline and else from the sweep', async () => {
+    // After its markers, the Complete write can find the __transaction_state partition with
+    // too few in-sync replicas (COORDINATOR_NOT_AVAILABLE), e.g. on a coordinator that just took
+    // over from a crashed one while the other replica catches up. The transaction is decided
+    // and its markers are written; it must not stay prepared, or every later EndTxn and
+    // InitProducerId of the id is answered CONCURRENT_TRANSACTIONS for good.
+    let refusals = 0;
+    const statuses: (string | undefined)[] = [];
+    let nextId = 100n;
+    const coordinator = new TransactionCoordinator({
+      logger: createLogger('test-transactions'), maxTimeoutMs: 60_000, idExpirationMs: 3_600_000, cleanupIntervalMs: 1000,
+      nextProducerId: () => nextId++,
+      persist: async (_id, value) => {
+        if (refusals > 0 && value?.status.startsWith('Complete') === true) { refusals -= 1; return ErrorCode.COORDINATOR_NOT_AVAILABLE; }
+        statuses.push(value?.status);
+        return ErrorCode.NONE;
+      },
+      writeMarker: async () => true,
+      completeRetryMs: 1,
+    });
+    await coordinator.initProducerId('c', 5000, null);
+    await coordinator.addPartitions('c', 100n, 0, [{ topic: 'a', partition: 0 }]);
+    refusals = 3;
+    expect(await coordinator.endTransaction('c', 100n, 0, true)).toBe(ErrorCode.NONE);
+    expect(statuses.at(-1)).toBe('CompleteCommit');
+    expect(await coordinator.addPartitions('c', 100n, 0, [{ topic: 'a', partition: 1 }])).toBe(ErrorCode.NONE);
+
+    // Refused longer than the inline retries: EndTxn hears a retriable error, the sweep finishes it.
+    refusals = 1000;
+    const ended = await coordinator.endTransaction('c', 100n, 0, false);
+    expect(ended).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    expect(await coordinator.endTransaction('c', 100n, 0, false)).toBe(ErrorCode.CONCURRENT_TRANSACTIONS);
+    refusals = 0;
+    coordinator.sweep();
+    await settle();
+    expect(statuses.at(-1)).toBe('CompleteAbort');
+    expect(await coordinator.endTransaction('c', 100n, 0, false)).toBe(ErrorCode.NONE);
+    expect((await coordinator.initProducerId('c', 5000, null)).errorCode).toBe(ErrorCode.NONE);
+  });
+
   it('encodes keys and values in Kafka\'s layout', () => {
     expect(encodeTransactionKey('tx').toString('hex')).toBe('000000027478');
     expect(decodeTransactionKey(encodeTransactionKey('payments-1'))).toBe('payments-1');
