@@ -38,6 +38,8 @@ let kafka: Kafka;
 let admin: KafkaAdmin;
 /** Creating this file arms one crash of the transaction coordinator right after a PrepareCommit. */
 let crashArmedFile = '';
+/** What the running test is waiting for, printed when it fails (set by tests that loop through calls). */
+let progress: (() => string) | null = null;
 
 beforeAll(async () => {
   crashArmedFile = path.join(temporaryDirectory('runnel-crash-arm-'), 'armed');
@@ -55,10 +57,13 @@ beforeAll(async () => {
 
 // A failed run shows what the nodes said about coordinators, transactions and markers.
 afterEach((context) => {
+  const waiting = progress?.();
+  progress = null;
   if (context.task.result?.state !== 'fail') return;
+  if (waiting !== undefined) console.log(`--- test ---\n${waiting}`);
   for (const node of cluster.nodes) {
     const lines = node.logText().split('\n').filter((line) => /coordinat|transaction|marker|producer id|internal topic|WARN|ERROR/i.test(line));
-    console.log(`--- node ${node.nodeId} ---\n${lines.slice(-60).join('\n')}`);
+    console.log(`--- node ${node.nodeId} ---\n${lines.slice(-100).join('\n')}`);
   }
 });
 
@@ -287,29 +292,67 @@ describe('coordinators that move with their partitions', () => {
     let producer = newProducer();
     let producers = 1;
     let index = 0;
+    // A failure (a hang the test timeout ends too) says which call waits since when, and what
+    // the last failed transactions heard (a client error names the code it kept getting).
+    const testStart = Date.now();
+    let step = 'starting';
+    let stepSince = testStart;
+    const failures: string[] = [];
+    const at = (what: string) => { step = `transaction ${index} ${what}`; stepSince = Date.now(); };
+    progress = () => `waiting for: ${step} (since ${new Date(stepSince).toISOString()}, ${Date.now() - stepSince} ms); ${producers} producer(s); last failures:\n${failures.slice(-5).join('\n') || '(none)'}`;
+    // A run stuck past this gives up with the above before the test timeout, so the finally
+    // blocks still restart the killed nodes and the later tests do not fail for want of them.
+    const giveUpAt = testStart + 340_000;
+    let abandoned = false;
     /** Runs transactions (every fourth aborted) until `commits` more have committed; `atStart` runs as the first one begins. */
     const runTransactions = async (commits: number, atStart: () => void = () => {}): Promise<void> => {
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`transactions stuck; ${progress?.()}`)), Math.max(0, giveUpAt - Date.now()));
+      });
+      const running = transactions(commits, atStart);
+      running.catch(() => undefined);
+      try {
+        await Promise.race([running, stuck]);
+      } catch (error) {
+        if (Date.now() >= giveUpAt) {
+          abandoned = true;
+          await producer.close().catch(() => undefined);
+        }
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const transactions = async (commits: number, atStart: () => void): Promise<void> => {
       let committed = 0;
       for (const first = index; committed < commits; index++) {
         if (index - first > 200) throw new Error(`only ${committed} transactions committed in ${index - first}`);
+        if (abandoned) return;
         if (index === first) atStart();
         const commit = index % 4 !== 3;
         try {
+          at('begin');
           await producer.beginTransaction();
           for (let partition = 0; partition < PARTITIONS; partition++) {
+            at(`send to partition ${partition}`);
             await producer.send({ topic: TXN_TOPIC, messages: [{ partition, value: `t${index}-p${partition}` }] });
           }
           // Offsets ride along, so markers reach __consumer_offsets partitions too.
+          at('sendOffsetsToTransaction');
           await producer.sendOffsetsToTransaction([{ topic: GROUP_TOPIC, partition: 0, offset: BigInt(index + 1) }], TXN_OFFSETS_GROUP);
+          at(commit ? 'commit' : 'abort');
           if (commit) await producer.commitTransaction();
           else await producer.abortTransaction();
           outcomes.set(index, commit ? 'committed' : 'aborted');
           if (commit) committed += 1;
-        } catch {
+        } catch (error) {
           // The outcome is for the coordinator to decide; a new producer with the same id
           // fences this one and completes or aborts whatever it left behind.
+          failures.push(`${new Date().toISOString()} ${step}: ${error instanceof Error ? error.message : String(error)}`);
           outcomes.set(index, 'unknown');
           await producer.close().catch(() => undefined);
+          if (abandoned) return;
           producer = newProducer();
           producers += 1;
         }
@@ -341,6 +384,7 @@ describe('coordinators that move with their partitions', () => {
       await cluster.restart(crashVictim);
     }
     // A last committed transaction marks the end for the reader.
+    at('(the end transaction)');
     await producer.transaction(async (transaction) => {
       for (let partition = 0; partition < PARTITIONS; partition++) await transaction.send({ topic: TXN_TOPIC, messages: [{ partition, value: `end-p${partition}` }] });
       await transaction.sendOffsets([{ topic: GROUP_TOPIC, partition: 0, offset: BigInt(END_OFFSET) }], TXN_OFFSETS_GROUP);
@@ -350,6 +394,7 @@ describe('coordinators that move with their partitions', () => {
     const groupOffsets = await eventually('the transaction\'s committed offsets', async () => (await admin.fetchOffsets({ groupId: TXN_OFFSETS_GROUP, topics: [GROUP_TOPIC] }))[0]?.partitions, 30_000);
     expect(groupOffsets.find((p) => p.partition === 0)?.offset).toBe(String(END_OFFSET));
 
+    at('(reading back read_committed)');
     const consumer = new Consumer({ bootstrapServers: liveBootstrap(), isolationLevel: 'read_committed', requestTimeoutMs: 4000, retries: 30 });
     consumer.assign(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: TXN_TOPIC, partition, offset: 0n })));
     const seen: string[] = [];
