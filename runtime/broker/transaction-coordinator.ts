@@ -60,11 +60,13 @@ export interface TransactionCoordinatorOptions {
 }
 
 /**
- * Attempts at storing a transaction's Complete record, COMPLETE_RETRY_MS apart, before the
- * request that ended it is answered with the retriable error; the sweep goes on from there.
+ * Attempts at storing a transaction's Complete record, COMPLETE_RETRY_MS apart and for at most
+ * COMPLETE_RETRY_WINDOW_MS, before the request that ended it is answered with the retriable
+ * error; the sweep goes on from there.
  */
 const COMPLETE_ATTEMPTS = 50;
 const COMPLETE_RETRY_MS = 100;
+const COMPLETE_RETRY_WINDOW_MS = 5000;
 
 export interface ProducerIdAnswer {
   errorCode: number;
@@ -345,11 +347,14 @@ export class TransactionCoordinator {
    * decided already, so a write refused for too few in-sync replicas (COORDINATOR_NOT_AVAILABLE:
    * a coordinator that just took over while the other replicas catch up) is tried again, the
    * id staying pending meanwhile, as Kafka's coordinator retries that append. After
-   * COMPLETE_ATTEMPTS the caller hears the error and the sweep takes over; any other error
-   * (NOT_COORDINATOR) leaves the Prepare record to the next coordinator.
+   * COMPLETE_ATTEMPTS or COMPLETE_RETRY_WINDOW_MS the caller hears the error and the sweep
+   * takes over; any other error (NOT_COORDINATOR) leaves the Prepare record to the next
+   * coordinator.
    */
   private async complete(metadata: TransactionMetadata, commit: boolean): Promise<number> {
     const retryMs = this.options.completeRetryMs ?? COMPLETE_RETRY_MS;
+    // Real time, not nowMs: a write that waits for the ISR can take COORDINATOR_WRITE_TIMEOUT_MS.
+    const giveUpAt = Date.now() + COMPLETE_RETRY_WINDOW_MS;
     for (let attempt = 1; ; attempt++) {
       const next = this.snapshot(metadata);
       next.status = commit ? 'CompleteCommit' : 'CompleteAbort';
@@ -357,7 +362,7 @@ export class TransactionCoordinator {
       next.lastUpdateMs = this.nowMs();
       const errorCode = await this.transition(metadata, next);
       const loaded = this.transactions.get(metadata.transactionalId) === metadata;
-      if (errorCode !== ErrorCode.COORDINATOR_NOT_AVAILABLE || !loaded || attempt >= COMPLETE_ATTEMPTS) {
+      if (errorCode !== ErrorCode.COORDINATOR_NOT_AVAILABLE || !loaded || attempt >= COMPLETE_ATTEMPTS || Date.now() >= giveUpAt) {
         if (errorCode !== ErrorCode.NONE) this.options.logger.info('transaction not completed yet', { transactionalId: metadata.transactionalId, status: metadata.status, attempts: attempt, errorCode });
         return errorCode;
       }
