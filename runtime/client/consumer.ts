@@ -150,7 +150,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   }
 
   private addPartition(topic: string, partition: number, offset: bigint | null): void {
-    this.partitions.set(partitionKey(topic, partition), { topic, partition, position: offset, fetchPosition: offset, paused: false, fetching: false, buffered: false });
+    this.partitions.set(partitionKey(topic, partition), { topic, partition, position: offset, fetchPosition: offset, paused: false, fetching: false, bufferedResponses: 0 });
   }
 
   assignment(): TopicPartition[] {

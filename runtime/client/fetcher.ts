@@ -1,7 +1,10 @@
 // The consumer's fetching side. Fetches run in the background, one at a time per broker, for
-// every assigned partition whose fetched records have all been handed out: while the
-// application works through one response, the next is already on its way (prefetching), and
-// memory stays bounded by one response per partition.
+// every assigned partition that holds fewer than two fetched responses not yet handed out:
+// while the application works through one response, the next is already on its way or
+// waiting (prefetching), and memory stays bounded by two responses per partition. With one
+// response per partition (Kafka's rule) a partition's next fetch could only go out once its
+// records were all handed out, and a consumer of partitions led by one broker waited for that
+// round trip whenever it finished a partition's response before the broker's fetch returned.
 //
 // Each partition has two offsets: `position`, the next record the application gets (what
 // commits use), and `fetchPosition`, the next offset to fetch, which runs ahead by the records
@@ -22,8 +25,8 @@ export interface PartitionState {
   paused: boolean;
   /** A fetch for this partition is out. */
   fetching: boolean;
-  /** Records of this partition wait in the buffer. */
-  buffered: boolean;
+  /** Fetched responses of this partition whose records are not all handed out. */
+  bufferedResponses: number;
 }
 
 /** Records of one partition handed out by one take, in offset order. */
@@ -42,6 +45,9 @@ interface Chunk {
   /** Where the partition's position goes once every record of the chunk is out. */
   nextOffset: bigint;
 }
+
+/** Responses a partition may hold before its next fetch waits for them to be handed out. */
+const BUFFERED_RESPONSES_MAX = 2;
 
 export interface FetcherOptions {
   fetchMinBytes: number;
@@ -114,7 +120,7 @@ export class Fetcher {
     if (chunk.next >= chunk.records.count) {
       this.chunks.shift();
       chunk.state.position = chunk.nextOffset;
-      chunk.state.buffered = false;
+      chunk.state.bufferedResponses -= 1;
     } else {
       chunk.state.position = chunk.records.offsetOf(chunk.next - 1) + 1n;
     }
@@ -124,7 +130,7 @@ export class Fetcher {
   drop(matches: (state: PartitionState) => boolean): void {
     this.chunks = this.chunks.filter((chunk) => {
       if (!matches(chunk.state)) return true;
-      chunk.state.buffered = false;
+      chunk.state.bufferedResponses = 0;
       chunk.state.fetchPosition = chunk.state.position;
       return false;
     });
@@ -139,7 +145,7 @@ export class Fetcher {
     if (Date.now() < this.backoffUntilMs) return;
     const byLeader = new Map<number, PartitionState[]>();
     for (const state of this.partitions()) {
-      if (state.fetchPosition === null || state.paused || state.fetching || state.buffered) continue;
+      if (state.fetchPosition === null || state.paused || state.fetching || state.bufferedResponses >= BUFFERED_RESPONSES_MAX) continue;
       const leader = this.cluster.cachedTopic(state.topic)?.partitions[state.partition]?.leader ?? -1;
       if (leader < 0) {
         this.refreshMetadata();
@@ -215,9 +221,11 @@ export class Fetcher {
   }
 
   private async fetchFrom(leader: number, states: readonly PartitionState[]): Promise<void> {
-    const connection = await this.cluster.connectionTo(leader);
+    // The offsets are taken before the first await: a seek while the connection is looked up
+    // may clear a position, and the answer to these offsets is then stale and dropped.
     const sent = new Map<PartitionState, bigint>();
     for (const state of states) sent.set(state, state.fetchPosition as bigint);
+    const connection = await this.cluster.connectionTo(leader);
     const topics = new Map<string, PartitionState[]>();
     for (const state of states) topics.set(state.topic, [...(topics.get(state.topic) ?? []), state]);
     const { body } = await connection.send(ApiKey.Fetch, {
@@ -239,7 +247,7 @@ export class Fetcher {
       for (const partition of topic.partitions) {
         const state = byKey.get(`${topic.topic}\u0000${partition.partitionIndex}`);
         // A seek, pause or rebalance while the fetch was out makes its answer stale.
-        if (state === undefined || !this.isCurrent(state) || state.fetchPosition !== sent.get(state) || state.buffered) continue;
+        if (state === undefined || !this.isCurrent(state) || state.fetchPosition !== sent.get(state) || state.bufferedResponses >= BUFFERED_RESPONSES_MAX) continue;
         this.accept(state, sent.get(state) as bigint, partition);
       }
     }
@@ -269,7 +277,7 @@ export class Fetcher {
       if (state.position === fetchOffset) state.position = nextOffset;
       return;
     }
-    state.buffered = true;
+    state.bufferedResponses += 1;
     this.chunks.push({ state, records, next: 0, nextOffset });
   }
 }
