@@ -13,7 +13,10 @@
 // requests for it are answered CONCURRENT_TRANSACTIONS, which clients retry. In a cluster the
 // coordinator holds only the transactional ids of the __transaction_state partitions this
 // broker leads: `load` adds a partition's ids when it becomes leader (completing the
-// transactions a previous coordinator left prepared), `unload` drops them when it stops.
+// transactions a previous coordinator left prepared), `unload` drops them when it stops. A
+// prepared transaction is decided: if its Complete record cannot be stored (too few in-sync
+// replicas right after a takeover), the write is retried, and the sweep completes whatever
+// prepared transaction nobody is completing, so no id stays CONCURRENT_TRANSACTIONS for good.
 import { ErrorCode } from '../../core/protocol/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { StoredTransaction, TransactionStatus } from './transaction-log.ts';
