@@ -2,38 +2,26 @@
 // of three records at the offset asked for: while the application still holds records of one
 // response, the partition's next fetch is already out (two responses per partition at most),
 // and records come out whole and in order.
-import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiKey, decodeRequestBody, encodeResponseFrame, type RequestHeader } from '../../../core/protocol/index.ts';
+import { ApiKey, decodeRequestBody } from '../../../core/protocol/index.ts';
 import { encodeBatch } from '../../../core/records/batch.ts';
 import { Consumer } from '../../../runtime/client/consumer.ts';
 import { eventually } from '../../helpers/cluster.ts';
-import { scriptedBroker, type ScriptedBroker } from './scripted-broker.ts';
+import { answerApiVersions, oneBrokerMetadata, respond, scriptedBroker, type ScriptedBroker } from './scripted-broker.ts';
 
 const TOPIC = 'clicks';
 const BATCH_RECORDS = 3;
 const brokers: ScriptedBroker[] = [];
 afterEach(async () => { await Promise.all(brokers.splice(0).map((broker) => broker.close())); });
 
-function respond(socket: net.Socket, header: RequestHeader, apiKey: ApiKey, body: object): void {
-  socket.write(encodeResponseFrame(apiKey, header.apiVersion, header.correlationId, body as never));
-}
-
 /** A broker whose partition 0 holds 100 records; returns its port and the fetch offsets asked for. */
 async function batchPerFetchBroker(fetchOffsets: bigint[]): Promise<number> {
   let port = 0;
   const broker = await scriptedBroker((header, frame, socket) => {
     if (header.apiKey === ApiKey.ApiVersions) {
-      respond(socket, header, ApiKey.ApiVersions, { errorCode: 0, apiKeys: [
-        { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 3 },
-        { apiKey: ApiKey.Metadata, minVersion: 0, maxVersion: 12 },
-        { apiKey: ApiKey.Fetch, minVersion: 4, maxVersion: 12 },
-      ] });
+      answerApiVersions(socket, header, [{ apiKey: ApiKey.Fetch, minVersion: 4, maxVersion: 12 }]);
     } else if (header.apiKey === ApiKey.Metadata) {
-      respond(socket, header, ApiKey.Metadata, {
-        brokers: [{ nodeId: 1, host: '127.0.0.1', port }], controllerId: 1, clusterId: 'scripted',
-        topics: [{ errorCode: 0, name: TOPIC, partitions: [{ errorCode: 0, partitionIndex: 0, leaderId: 1, leaderEpoch: 0, replicaNodes: [1], isrNodes: [1], offlineReplicas: [] }] }],
-      });
+      respond(socket, header, ApiKey.Metadata, oneBrokerMetadata(port, TOPIC));
     } else if (header.apiKey === ApiKey.Fetch) {
       const request = decodeRequestBody(ApiKey.Fetch, header.apiVersion, frame, header.bodyOffset);
       const offset = request.topics[0]?.partitions[0]?.fetchOffset as bigint;

@@ -2,13 +2,12 @@
 // partition, a retried batch keeping its sequence, an epoch bump after OUT_OF_ORDER_SEQUENCE_NUMBER
 // with nothing before it, idempotence off on request, back-pressure from buffer.memory and
 // batches expiring at delivery.timeout.ms.
-import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiKey, decodeRequestBody, encodeResponseFrame, type RequestHeader } from '../../../core/protocol/index.ts';
+import { ApiKey, decodeRequestBody } from '../../../core/protocol/index.ts';
 import { decodeBatch } from '../../../core/records/batch.ts';
 import { KafkaTimeoutError } from '../../../runtime/client/errors.ts';
 import { Producer, type ProducerOptions } from '../../../runtime/client/producer.ts';
-import { scriptedBroker, type ScriptedBroker } from './scripted-broker.ts';
+import { answerApiVersions, oneBrokerMetadata, respond, scriptedBroker, type ScriptedBroker } from './scripted-broker.ts';
 
 const brokers: ScriptedBroker[] = [];
 afterEach(async () => { await Promise.all(brokers.splice(0).map((broker) => broker.close())); });
@@ -27,27 +26,15 @@ interface Script {
   initRequests: { producerId: bigint; producerEpoch: number }[];
 }
 
-function respond(socket: net.Socket, header: RequestHeader, apiKey: ApiKey, body: object): void {
-  socket.write(encodeResponseFrame(apiKey, header.apiVersion, header.correlationId, body as never));
-}
-
 async function start(script: Script): Promise<number> {
   let port = 0;
   let epoch = 0;
   let nextOffset = 0n;
   const broker = await scriptedBroker((header, frame, socket) => {
     if (header.apiKey === ApiKey.ApiVersions) {
-      respond(socket, header, ApiKey.ApiVersions, { errorCode: 0, apiKeys: [
-        { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 3 },
-        { apiKey: ApiKey.Metadata, minVersion: 0, maxVersion: 12 },
-        { apiKey: ApiKey.Produce, minVersion: 3, maxVersion: 11 },
-        { apiKey: ApiKey.InitProducerId, minVersion: 0, maxVersion: 4 },
-      ] });
+      answerApiVersions(socket, header, [{ apiKey: ApiKey.Produce, minVersion: 3, maxVersion: 11 }, { apiKey: ApiKey.InitProducerId, minVersion: 0, maxVersion: 4 }]);
     } else if (header.apiKey === ApiKey.Metadata) {
-      respond(socket, header, ApiKey.Metadata, {
-        brokers: [{ nodeId: 1, host: '127.0.0.1', port }], controllerId: 1, clusterId: 'scripted',
-        topics: [{ errorCode: 0, name: 'orders', partitions: [{ errorCode: 0, partitionIndex: 0, leaderId: 1, leaderEpoch: 0, replicaNodes: [1], isrNodes: [1], offlineReplicas: [] }] }],
-      });
+      respond(socket, header, ApiKey.Metadata, oneBrokerMetadata(port, 'orders'));
     } else if (header.apiKey === ApiKey.InitProducerId) {
       const request = decodeRequestBody(ApiKey.InitProducerId, header.apiVersion, frame, header.bodyOffset);
       script.initRequests.push({ producerId: request.producerId, producerEpoch: request.producerEpoch });

@@ -1,13 +1,12 @@
 // The producer's answer to broker errors, against a scripted broker: a retriable error is
 // retried after a metadata refresh, a final one fails the records with the Kafka error, and
 // retries stop at the configured count.
-import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiKey, decodeRequestBody, encodeResponseFrame, type RequestHeader } from '../../../core/protocol/index.ts';
+import { ApiKey, decodeRequestBody } from '../../../core/protocol/index.ts';
 import { decodeBatch } from '../../../core/records/batch.ts';
 import { KafkaProtocolError } from '../../../runtime/client/errors.ts';
 import { Producer } from '../../../runtime/client/producer.ts';
-import { scriptedBroker, type ScriptedBroker } from './scripted-broker.ts';
+import { answerApiVersions, oneBrokerMetadata, respond, scriptedBroker, type ScriptedBroker } from './scripted-broker.ts';
 
 const brokers: ScriptedBroker[] = [];
 afterEach(async () => { await Promise.all(brokers.splice(0).map((broker) => broker.close())); });
@@ -24,25 +23,14 @@ interface Script {
   metadataAnswered?: number;
 }
 
-function respond(socket: net.Socket, header: RequestHeader, apiKey: ApiKey, body: object): void {
-  socket.write(encodeResponseFrame(apiKey, header.apiVersion, header.correlationId, body as never));
-}
-
 async function start(script: Script): Promise<number> {
   let port = 0;
   const broker = await scriptedBroker((header, frame, socket) => {
     if (header.apiKey === ApiKey.ApiVersions) {
-      respond(socket, header, ApiKey.ApiVersions, { errorCode: 0, apiKeys: [
-        { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 3 },
-        { apiKey: ApiKey.Metadata, minVersion: 0, maxVersion: 12 },
-        { apiKey: ApiKey.Produce, minVersion: 3, maxVersion: 11 },
-      ] });
+      answerApiVersions(socket, header, [{ apiKey: ApiKey.Produce, minVersion: 3, maxVersion: 11 }]);
     } else if (header.apiKey === ApiKey.Metadata) {
       script.metadataRequests += 1;
-      const answer = (): void => { script.metadataAnswered = (script.metadataAnswered ?? 0) + 1; respond(socket, header, ApiKey.Metadata, {
-        brokers: [{ nodeId: 1, host: '127.0.0.1', port }], controllerId: 1, clusterId: 'scripted',
-        topics: [{ errorCode: 0, name: 'orders', partitions: [{ errorCode: 0, partitionIndex: 0, leaderId: 1, leaderEpoch: 0, replicaNodes: [1], isrNodes: [1], offlineReplicas: [] }] }],
-      }); };
+      const answer = (): void => { script.metadataAnswered = (script.metadataAnswered ?? 0) + 1; respond(socket, header, ApiKey.Metadata, oneBrokerMetadata(port, 'orders')); };
       if (script.metadataRequests > 1 && (script.metadataDelayMs ?? 0) > 0) setTimeout(answer, script.metadataDelayMs);
       else answer();
     } else if (header.apiKey === ApiKey.Produce) {

@@ -2,20 +2,15 @@
 // only when the test says so: while max.in.flight.requests are unanswered, a linger-0 producer
 // keeps filling one open batch (as Kafka's accumulator does) instead of sealing a batch per
 // send, and that batch goes out in one request when an answer frees the window.
-import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiKey, decodeRequestBody, encodeResponseFrame, type RequestHeader } from '../../../core/protocol/index.ts';
+import { ApiKey, decodeRequestBody } from '../../../core/protocol/index.ts';
 import { decodeBatch } from '../../../core/records/batch.ts';
 import { Producer } from '../../../runtime/client/producer.ts';
 import { eventually } from '../../helpers/cluster.ts';
-import { scriptedBroker, type ScriptedBroker } from './scripted-broker.ts';
+import { answerApiVersions, oneBrokerMetadata, respond, scriptedBroker, type ScriptedBroker } from './scripted-broker.ts';
 
 const brokers: ScriptedBroker[] = [];
 afterEach(async () => { await Promise.all(brokers.splice(0).map((broker) => broker.close())); });
-
-function respond(socket: net.Socket, header: RequestHeader, apiKey: ApiKey, body: object): void {
-  socket.write(encodeResponseFrame(apiKey, header.apiVersion, header.correlationId, body as never));
-}
 
 interface Held { values: string[]; answer: () => void }
 
@@ -25,16 +20,9 @@ async function holdingBroker(held: Held[], mode: { release: boolean }): Promise<
   let nextOffset = 0n;
   const broker = await scriptedBroker((header, frame, socket) => {
     if (header.apiKey === ApiKey.ApiVersions) {
-      respond(socket, header, ApiKey.ApiVersions, { errorCode: 0, apiKeys: [
-        { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 3 },
-        { apiKey: ApiKey.Metadata, minVersion: 0, maxVersion: 12 },
-        { apiKey: ApiKey.Produce, minVersion: 3, maxVersion: 11 },
-      ] });
+      answerApiVersions(socket, header, [{ apiKey: ApiKey.Produce, minVersion: 3, maxVersion: 11 }]);
     } else if (header.apiKey === ApiKey.Metadata) {
-      respond(socket, header, ApiKey.Metadata, {
-        brokers: [{ nodeId: 1, host: '127.0.0.1', port }], controllerId: 1, clusterId: 'scripted',
-        topics: [{ errorCode: 0, name: 'orders', partitions: [{ errorCode: 0, partitionIndex: 0, leaderId: 1, leaderEpoch: 0, replicaNodes: [1], isrNodes: [1], offlineReplicas: [] }] }],
-      });
+      respond(socket, header, ApiKey.Metadata, oneBrokerMetadata(port, 'orders'));
     } else if (header.apiKey === ApiKey.Produce) {
       const request = decodeRequestBody(ApiKey.Produce, header.apiVersion, frame, header.bodyOffset);
       const batch = decodeBatch(request.topicData[0]?.partitionData[0]?.records as Buffer);

@@ -1,7 +1,7 @@
 // A scripted broker for client tests: a loopback TCP server that decodes request headers with
 // core/protocol and lets each test answer (or not answer) every request itself.
 import net from 'node:net';
-import { decodeRequestHeader, type RequestHeader } from '../../../core/protocol/index.ts';
+import { ApiKey, decodeRequestHeader, encodeResponseFrame, type RequestHeader } from '../../../core/protocol/index.ts';
 
 export type Handler = (header: RequestHeader, frame: Buffer, socket: net.Socket) => void;
 
@@ -33,5 +33,29 @@ export async function scriptedBroker(handle: Handler): Promise<ScriptedBroker> {
       for (const socket of sockets) socket.destroy();
       server.close(() => resolve());
     }),
+  };
+}
+
+/** Writes the answer to `header`'s request. */
+export function respond(socket: net.Socket, header: RequestHeader, apiKey: ApiKey, body: object): void {
+  socket.write(encodeResponseFrame(apiKey, header.apiVersion, header.correlationId, body as never));
+}
+
+export interface ApiRange { apiKey: ApiKey; minVersion: number; maxVersion: number }
+
+/** Answers ApiVersions with ApiVersions 0-3, Metadata 0-12 and `apis`. */
+export function answerApiVersions(socket: net.Socket, header: RequestHeader, apis: readonly ApiRange[]): void {
+  respond(socket, header, ApiKey.ApiVersions, { errorCode: 0, apiKeys: [
+    { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 3 },
+    { apiKey: ApiKey.Metadata, minVersion: 0, maxVersion: 12 },
+    ...apis,
+  ] });
+}
+
+/** A Metadata answer body: one broker (node 1 on `port`) leading every partition of `topic`. */
+export function oneBrokerMetadata(port: number, topic: string, partitions = 1): object {
+  return {
+    brokers: [{ nodeId: 1, host: '127.0.0.1', port }], controllerId: 1, clusterId: 'scripted',
+    topics: [{ errorCode: 0, name: topic, partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({ errorCode: 0, partitionIndex, leaderId: 1, leaderEpoch: 0, replicaNodes: [1], isrNodes: [1], offlineReplicas: [] })) }],
   };
 }

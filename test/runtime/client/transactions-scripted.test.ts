@@ -3,15 +3,14 @@
 // retried with a fresh coordinator lookup, new partitions are added in one request per flush,
 // a failed batch makes the transaction abortable and the abort restarts sequences under a
 // bumped epoch, and an authorization failure ends the producer.
-import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiKey, decodeRequestBody, encodeResponseFrame, type RequestHeader } from '../../../core/protocol/index.ts';
+import { ApiKey, decodeRequestBody } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { decodeBatch } from '../../../core/records/batch.ts';
 import { isTransactional } from '../../../core/records/header.ts';
 import { KafkaFatalProducerError, KafkaTransactionAbortableError } from '../../../runtime/client/errors.ts';
 import { Producer } from '../../../runtime/client/producer.ts';
-import { scriptedBroker, type ScriptedBroker } from './scripted-broker.ts';
+import { answerApiVersions, oneBrokerMetadata, respond, scriptedBroker, type ScriptedBroker } from './scripted-broker.ts';
 
 const brokers: ScriptedBroker[] = [];
 const producers: Producer[] = [];
@@ -28,10 +27,6 @@ interface Script {
   produced: { transactionalId: string | null; transactional: boolean; producerEpoch: number; baseSequence: number; partition: number }[];
 }
 
-function respond(socket: net.Socket, header: RequestHeader, apiKey: ApiKey, body: object): void {
-  socket.write(encodeResponseFrame(apiKey, header.apiVersion, header.correlationId, body as never));
-}
-
 function next(script: Script, kind: keyof Script['answers']): number {
   return script.answers[kind]?.shift() ?? ErrorCode.NONE;
 }
@@ -44,18 +39,10 @@ async function start(script: Script): Promise<number> {
     const body = <K extends ApiKey>(apiKey: K) => decodeRequestBody(apiKey, header.apiVersion, frame, header.bodyOffset);
     switch (header.apiKey) {
       case ApiKey.ApiVersions:
-        respond(socket, header, ApiKey.ApiVersions, { errorCode: 0, apiKeys: [
-          { apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: 3 }, { apiKey: ApiKey.Metadata, minVersion: 0, maxVersion: 12 },
-          { apiKey: ApiKey.Produce, minVersion: 3, maxVersion: 9 }, { apiKey: ApiKey.InitProducerId, minVersion: 0, maxVersion: 4 },
-          { apiKey: ApiKey.FindCoordinator, minVersion: 0, maxVersion: 4 }, { apiKey: ApiKey.AddPartitionsToTxn, minVersion: 0, maxVersion: 3 },
-          { apiKey: ApiKey.EndTxn, minVersion: 0, maxVersion: 3 },
-        ] });
+        answerApiVersions(socket, header, [{ apiKey: ApiKey.Produce, minVersion: 3, maxVersion: 9 }, { apiKey: ApiKey.InitProducerId, minVersion: 0, maxVersion: 4 }, { apiKey: ApiKey.FindCoordinator, minVersion: 0, maxVersion: 4 }, { apiKey: ApiKey.AddPartitionsToTxn, minVersion: 0, maxVersion: 3 }, { apiKey: ApiKey.EndTxn, minVersion: 0, maxVersion: 3 }]);
         return;
       case ApiKey.Metadata:
-        respond(socket, header, ApiKey.Metadata, {
-          brokers: [{ nodeId: 1, host: '127.0.0.1', port }], controllerId: 1, clusterId: 'scripted',
-          topics: [{ errorCode: 0, name: 'orders', partitions: [0, 1].map((partitionIndex) => ({ errorCode: 0, partitionIndex, leaderId: 1, leaderEpoch: 0, replicaNodes: [1], isrNodes: [1], offlineReplicas: [] })) }],
-        });
+        respond(socket, header, ApiKey.Metadata, oneBrokerMetadata(port, 'orders', 2));
         return;
       case ApiKey.FindCoordinator: {
         script.log.push('FindCoordinator');
