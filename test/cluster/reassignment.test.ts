@@ -39,6 +39,20 @@ afterAll(async () => {
 
 const partitionOf = (topic: string) => ledPartition(admin, topic, 0);
 
+/**
+ * Creates a one-partition topic with two replicas once all four brokers are live, waits for its
+ * full ISR, and names a broker that holds no replica of it.
+ */
+async function twoReplicaTopic(topic: string): Promise<{ original: Awaited<ReturnType<typeof partitionOf>>; outsider: number }> {
+  await eventually('four live brokers', async () => ((await admin.describeCluster()).brokers.length === 4 ? true : undefined), 30_000);
+  await createTopicsRetrying(admin, [{ topic, numPartitions: 1, replicationFactor: 2 }]);
+  const original = await eventually('a full ISR', async () => {
+    const partition = await partitionOf(topic);
+    return partition.isr.length === 2 ? partition : undefined;
+  });
+  return { original, outsider: [4, 3, 2, 1].find((id) => !original.replicas.includes(id)) as number };
+}
+
 const sorted = (values: readonly number[]): number[] => [...values].sort((a, b) => a - b);
 const reassign = (...args: string[]) => runnel(['topics', 'reassign', '--bootstrap-server', cluster.bootstrap.join(','), ...args]);
 
@@ -54,12 +68,7 @@ describe('partition reassignment onto a newly added broker', () => {
   });
 
   it('lists a move in progress (kafkajs and the CLI) and cancels it back to the original replicas', async () => {
-    await admin.createTopics({ topics: [{ topic: CANCELLED, numPartitions: 1, replicationFactor: 2 }] });
-    const original = await eventually('a full ISR', async () => {
-      const partition = await partitionOf(CANCELLED);
-      return partition.isr.length === 2 ? partition : undefined;
-    });
-    const outsider = [4, 3, 2, 1].find((id) => !original.replicas.includes(id)) as number;
+    const { original, outsider } = await twoReplicaTopic(CANCELLED);
     const kept = original.replicas[0] as number;
     // A paused broker cannot catch up, so the move stays in progress. It is started at once
     // from a connected client, before the controller fences the paused broker (which refuses
@@ -100,13 +109,7 @@ describe('partition reassignment onto a newly added broker', () => {
 
   it('stops waiting at --timeout and names the partitions still moving, which keep moving', async () => {
     const topic = 'stalled';
-    await eventually('four live brokers', async () => ((await admin.describeCluster()).brokers.length === 4 ? true : undefined), 30_000);
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 2 }] });
-    const original = await eventually('a full ISR', async () => {
-      const partition = await partitionOf(topic);
-      return partition.isr.length === 2 ? partition : undefined;
-    });
-    const outsider = [4, 3, 2, 1].find((id) => !original.replicas.includes(id)) as number;
+    const { original, outsider } = await twoReplicaTopic(topic);
     const target = [original.replicas[0] as number, outsider];
     const runnelAdmin = new Admin({ bootstrapServers: cluster.bootstrap.join(','), clientId: 'reassignment-timeout' });
     await runnelAdmin.connect();
@@ -128,13 +131,7 @@ describe('partition reassignment onto a newly added broker', () => {
   it('carries a move on through a failover of the active controller', async () => {
     const topic = 'controller-failover';
     // The broker paused by the test before is back and unfenced.
-    await eventually('four live brokers', async () => ((await admin.describeCluster()).brokers.length === 4 ? true : undefined), 30_000);
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 2 }] });
-    const original = await eventually('a full ISR', async () => {
-      const partition = await partitionOf(topic);
-      return partition.isr.length === 2 ? partition : undefined;
-    });
-    const outsider = [4, 3, 2, 1].find((id) => !original.replicas.includes(id)) as number;
+    const { original, outsider } = await twoReplicaTopic(topic);
     const target = [...original.replicas, outsider];
     const runnelAdmin = new Admin({ bootstrapServers: cluster.bootstrap.join(','), clientId: 'reassignment-failover' });
     await runnelAdmin.connect();
