@@ -550,9 +550,10 @@ export class Producer {
   private batchCompleted(batch: Batch): void {
     if (batch.builder !== null) this.recycle(batch.builder.buffer);
     batch.builder = null;
-    // An open batch whose linger ran out while the window was full goes now.
+    // An open batch whose linger ran out while the window was full goes now (a batch has no
+    // linger timer with linger.ms 0, nor once the timer has fired).
     const open = batch.queue.open;
-    if (open !== null && (this.options.lingerMs === 0 || open.lingerTimer === null)) this.sealUnlessWindowFull(batch.queue);
+    if (open !== null && open.lingerTimer === null) this.sealUnlessWindowFull(batch.queue);
     for (const segment of batch.segments) {
       const call = segment.call;
       call.pendingRecords -= segment.count;
