@@ -2,28 +2,15 @@
 // exactly what restoring the same changelog records one object at a time leaves: the same raw
 // keys in the same segments, later writes of a key winning, tombstones deleting, and records
 // older than the retention period skipped and counted.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChangelogRecord } from '../../../../core/topology/processor.ts';
 import { withSuffix } from '../../../../state/stores/bytes.ts';
-import { RocksDbMemoryBudget } from '../../../../state/stores/rocksdb/budget.ts';
 import { RocksDbSessionStore } from '../../../../state/stores/rocksdb/session.ts';
-import { RocksDbTask } from '../../../../state/stores/rocksdb/task.ts';
 import { RocksDbWindowStore } from '../../../../state/stores/rocksdb/window.ts';
 import { packRecords } from '../../../../state/stores/rocksdb/worker/protocol.ts';
-import { entriesHex, seededRandom, temporaryDirectory } from './helpers.ts';
+import { entriesHex, rocksDbTaskPerTest, seededRandom } from './helpers.ts';
 
-const budget = new RocksDbMemoryBudget({ writeBufferBytesTotal: 64 * 1024 * 1024, columnFamiliesMax: 8 });
-let directory: ReturnType<typeof temporaryDirectory>;
-let task: RocksDbTask;
-
-beforeEach(async () => {
-  directory = temporaryDirectory('runnel-rocksdb-segments-packed-');
-  task = await RocksDbTask.open({ taskDirectory: directory.path, storeNames: ['objects', 'packed'], budget });
-});
-afterEach(async () => {
-  await task.close();
-  directory.remove();
-});
+const task = rocksDbTaskPerTest('runnel-rocksdb-segments-packed-', ['objects', 'packed']);
 
 /** Changelog records in rough time order, over a few keys, with repeats, tombstones and stragglers. */
 function changelog(count: number, suffix: (timeMs: number, index: number) => { numbers: number[]; sequence: number | null }): ChangelogRecord[] {

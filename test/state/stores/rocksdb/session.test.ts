@@ -1,27 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Serdes } from '../../../../core/serdes/serde.ts';
 import type { ChangelogRecord, ChangelogWriter, StateStoreContext } from '../../../../core/topology/processor.ts';
 import type { Windowed } from '../../../../core/topology/windows.ts';
 import { buildSessionStore } from '../../../../state/stores/builders.ts';
-import { RocksDbMemoryBudget } from '../../../../state/stores/rocksdb/budget.ts';
 import { RocksDbSessionStore } from '../../../../state/stores/rocksdb/session.ts';
 import type { SessionBytes } from '../../../../state/stores/rocksdb/session.ts';
-import { RocksDbTask } from '../../../../state/stores/rocksdb/task.ts';
 import type { KeyValue } from '../../../../state/stores/types.ts';
-import { seededRandom, temporaryDirectory } from './helpers.ts';
+import { rocksDbTaskPerTest, seededRandom } from './helpers.ts';
 
-const budget = new RocksDbMemoryBudget({ writeBufferBytesTotal: 64 * 1024 * 1024, columnFamiliesMax: 8 });
-let directory: ReturnType<typeof temporaryDirectory>;
-let task: RocksDbTask;
-
-beforeEach(async () => {
-  directory = temporaryDirectory('runnel-rocksdb-session-');
-  task = await RocksDbTask.open({ taskDirectory: directory.path, storeNames: ['sessions', 'restored'], budget });
-});
-afterEach(async () => {
-  await task.close();
-  directory.remove();
-});
+const task = rocksDbTaskPerTest('runnel-rocksdb-session-', ['sessions', 'restored']);
 
 const bytes = (text: string): Uint8Array => Buffer.from(text);
 const text = (value: Uint8Array): string => Buffer.from(value).toString();
@@ -118,8 +105,7 @@ describe('RocksDbSessionStore', () => {
     await store.flush();
     expect(await segmentsOnDisk('sessions')).toEqual([2, 4]);
 
-    await task.close();
-    task = await RocksDbTask.open({ taskDirectory: directory.path, storeNames: ['sessions', 'restored'], budget });
+    await task.reopen();
     const reopened = new RocksDbSessionStore('sessions', task.store('sessions'), options);
     await reopened.init();
     expect(reopened.streamTimeMs).toBe(460);

@@ -1,22 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { withSuffix } from '../../../../state/stores/bytes.ts';
-import { RocksDbMemoryBudget } from '../../../../state/stores/rocksdb/budget.ts';
-import { RocksDbTask } from '../../../../state/stores/rocksdb/task.ts';
 import { RocksDbWindowStore } from '../../../../state/stores/rocksdb/window.ts';
-import { hex, temporaryDirectory } from './helpers.ts';
+import { hex, rocksDbTaskPerTest } from './helpers.ts';
 
-const budget = new RocksDbMemoryBudget({ writeBufferBytesTotal: 64 * 1024 * 1024, columnFamiliesMax: 8 });
-let directory: ReturnType<typeof temporaryDirectory>;
-let task: RocksDbTask;
-
-beforeEach(async () => {
-  directory = temporaryDirectory('runnel-rocksdb-window-');
-  task = await RocksDbTask.open({ taskDirectory: directory.path, storeNames: ['windows'], budget });
-});
-afterEach(async () => {
-  await task.close();
-  directory.remove();
-});
+const task = rocksDbTaskPerTest('runnel-rocksdb-window-', ['windows']);
 
 const key = (text: string): Uint8Array => Buffer.from(text);
 const value = (number: number): Uint8Array => Uint8Array.of(number);
@@ -72,8 +59,7 @@ describe('RocksDbWindowStore', () => {
       { key: withSuffix(key('y'), [1_200], 0), value: value(3) },
     ]);
     await store.flush();
-    await task.close();
-    task = await RocksDbTask.open({ taskDirectory: directory.path, storeNames: ['windows'], budget });
+    await task.reopen();
     const reopened = new RocksDbWindowStore('windows', task.store('windows'), { retentionMs: 1_000, segmentIntervalMs: 500 });
     await reopened.init();
     expect(reopened.streamTimeMs).toBe(1_200);
