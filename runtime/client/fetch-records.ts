@@ -143,8 +143,8 @@ export class ScannedRecords {
     const cursor = this.cursor;
     cursor.position = this.fieldPositions[index] as number;
     const buffers = (maker as unknown) === makeConsumerRecord;
-    const key = buffers ? readField(section, cursor, end) : readBytesField(section, cursor, end);
-    const value = buffers ? readField(section, cursor, end) : readBytesField(section, cursor, end);
+    const key = readField(section, cursor, end, buffers);
+    const value = readField(section, cursor, end, buffers);
     const headerCount = readSmallVarint(section, cursor);
     let headers: RecordHeader[] | null = null;
     if (headerCount !== 0) headers = readRecordHeaders(section, cursor, end, headerCount);
@@ -249,30 +249,18 @@ function scanBatch(records: ScannedRecords, data: Buffer, position: number, size
   if (cursor.position !== section.length) throw new CorruptRecordError(`${section.length - cursor.position} bytes follow the last of ${header.recordCount} records`);
 }
 
-/** A key, value or header value: a view into the section, or null for length -1. */
-function readField(section: Buffer, cursor: Cursor, end: number): Buffer | null {
-  const length = readFieldLength(section, cursor, end);
-  if (length === -1) return null;
-  const at = cursor.position;
-  cursor.position = at + length;
-  return section.subarray(at, at + length);
-}
-
-/** readField with a plain Uint8Array view. */
-function readBytesField(section: Buffer, cursor: Cursor, end: number): Uint8Array | null {
-  const length = readFieldLength(section, cursor, end);
-  if (length === -1) return null;
-  const at = cursor.position;
-  cursor.position = at + length;
-  return new Uint8Array(section.buffer, section.byteOffset + at, length);
-}
-
-/** The length before a field, checked to fit the record; -1 for null. */
-function readFieldLength(section: Buffer, cursor: Cursor, end: number): number {
+/**
+ * A key or value: a view into the section (a Buffer view when `buffers`, else a plain Uint8Array
+ * one, see RecordMaker), or null for length -1. The length is checked to fit the record.
+ */
+function readField(section: Buffer, cursor: Cursor, end: number, buffers: boolean): Uint8Array | null {
   const start = cursor.position;
   const length = readSmallVarint(section, cursor);
   if (length < -1 || length > end - cursor.position) throw new CorruptRecordError(`field length ${length} at ${start} does not fit its record`);
-  return length;
+  if (length === -1) return null;
+  const at = cursor.position;
+  cursor.position = at + length;
+  return buffers ? section.subarray(at, at + length) : new Uint8Array(section.buffer, section.byteOffset + at, length);
 }
 
 /** readVarint with the one- and two-byte cases (nearly every length and delta) done inline. */
