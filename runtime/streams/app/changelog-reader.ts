@@ -89,20 +89,17 @@ export async function readChangelogsPacked(
       }
       last.add(recordKey, value);
     },
-    async flush() {
-      for (const writer of writers.values()) {
-        if (writer.count < STREAMS_APP_LIMITS.restoreWriteBatchRecords && writer.byteLength < STREAMS_APP_LIMITS.restoreWriteBatchBytes) continue;
-        const count = writer.count;
-        await onChunk({ topic: writer.topic, partition: writer.partition, count, packed: writer.take() });
-      }
-    },
-    async finish() {
-      for (const writer of writers.values()) {
-        if (writer.count === 0) continue;
-        const count = writer.count;
-        await onChunk({ topic: writer.topic, partition: writer.partition, count, packed: writer.take() });
-      }
-    },
+    flush: () => handOver(false),
+    finish: () => handOver(true),
+  };
+  /** Hands the writers' records to onChunk: those of a full write batch, or with `all` every one. */
+  const handOver = async (all: boolean): Promise<void> => {
+    for (const writer of writers.values()) {
+      if (writer.count === 0) continue;
+      if (!all && writer.count < STREAMS_APP_LIMITS.restoreWriteBatchRecords && writer.byteLength < STREAMS_APP_LIMITS.restoreWriteBatchBytes) continue;
+      const count = writer.count;
+      await onChunk({ topic: writer.topic, partition: writer.partition, count, packed: writer.take() });
+    }
   };
   return readChangelogsInto(consumer, ranges, sink);
 }
@@ -169,8 +166,9 @@ export class ChangelogRestorer {
       if (this.partitions.has(key(range.topic, range.partition))) throw new Error(`changelog ${range.topic}-${range.partition} is already being restored`);
     }
     return new Promise((resolve, reject) => {
-      this.joining.push({ ranges: pending, sink, ends, resolve, reject });
-      for (const range of pending) this.partitions.set(key(range.topic, range.partition), { registration: this.joining[this.joining.length - 1] as Registration, end: ends.get(key(range.topic, range.partition)) ?? 0n, done: false });
+      const registration: Registration = { ranges: pending, sink, ends, resolve, reject };
+      this.joining.push(registration);
+      for (const range of pending) this.partitions.set(key(range.topic, range.partition), { registration, end: ends.get(key(range.topic, range.partition)) ?? 0n, done: false });
       if (this.running) return;
       this.running = true;
       void this.run();
