@@ -94,7 +94,7 @@ export class TransactionVerifier {
     needed.forEach((item, index) => {
       const errorCode = answers[index]!;
       if (errorCode === ErrorCode.NONE) return;
-      const refused = produceErrorFor(errorCode);
+      const refused = verificationErrorFor(errorCode, ErrorCode.INVALID_PRODUCER_EPOCH, ErrorCode.NOT_ENOUGH_REPLICAS);
       const message = refused === ErrorCode.INVALID_TXN_STATE
         ? `partition ${item.topic}-${item.partition} is not part of the ongoing transaction of ${transactionalId}`
         : `the transaction coordinator could not verify the write (error ${errorCode})`;
@@ -179,21 +179,24 @@ function questionKey(item: Needed): string {
 }
 
 /**
- * What the producer hears. A partition outside the transaction is INVALID_TXN_STATE; a fenced
- * producer INVALID_PRODUCER_EPOCH, which every client knows on Produce; a coordinator that
- * moved, is loading, is busy ending the previous transaction or cannot be reached becomes
- * NOT_ENOUGH_REPLICAS, which every producer retries (Kafka maps these the same way for clients
- * that predate the newer codes).
+ * What a client hears of the coordinator's verification: a partition outside the transaction
+ * (INVALID_TXN_STATE) or an unknown producer id as is; a fenced producer as `fenced`; a
+ * coordinator that moved, is loading, is busy ending the previous transaction or cannot be
+ * reached as `retriable`, a code the client retries. A producer hears INVALID_PRODUCER_EPOCH
+ * and NOT_ENOUGH_REPLICAS, which every client knows on Produce (Kafka maps these the same way
+ * for clients that predate the newer codes); a TxnOffsetCommit PRODUCER_FENCED and
+ * COORDINATOR_LOAD_IN_PROGRESS, which clients retry against the same group coordinator.
  */
-function produceErrorFor(coordinatorError: number): number {
+export function verificationErrorFor(coordinatorError: number, fenced: number, retriable: number): number {
   switch (coordinatorError) {
+    case ErrorCode.NONE:
     case ErrorCode.INVALID_TXN_STATE:
     case ErrorCode.INVALID_PRODUCER_ID_MAPPING:
       return coordinatorError;
     case ErrorCode.PRODUCER_FENCED:
     case ErrorCode.INVALID_PRODUCER_EPOCH:
-      return ErrorCode.INVALID_PRODUCER_EPOCH;
+      return fenced;
     default:
-      return ErrorCode.NOT_ENOUGH_REPLICAS;
+      return retriable;
   }
 }

@@ -10,6 +10,7 @@ import type { TransactionalOffset } from '../group-coordinator.ts';
 import { defineHandler } from '../handler.ts';
 import { OFFSETS_TOPIC } from '../offsets-topic.ts';
 import { fencedErrorFor } from '../transaction-coordinator.ts';
+import { verificationErrorFor } from '../transaction-verification.ts';
 
 export const txnOffsetCommit = defineHandler({
   apiKey: ApiKey.TxnOffsetCommit,
@@ -33,7 +34,7 @@ export const txnOffsetCommit = defineHandler({
       );
     } else if (errorCode === ErrorCode.NONE) {
       const verified = await broker.verifier.verifyPartition(request.transactionalId, request.producerId, request.producerEpoch, offsetsPartition.topic, offsetsPartition.partition);
-      errorCode = fencedErrorFor(offsetCommitErrorFor(verified), apiVersion, 3);
+      errorCode = fencedErrorFor(verificationErrorFor(verified, ErrorCode.PRODUCER_FENCED, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS), apiVersion, 3);
     }
     if (errorCode === ErrorCode.NONE) {
       errorCode = broker.groups.transactionalCommitError({
@@ -62,23 +63,3 @@ export const txnOffsetCommit = defineHandler({
     };
   },
 });
-
-/**
- * What a TxnOffsetCommit hears of the coordinator's verification: a transaction without the
- * offsets partition, or an unknown producer id, as is; a fenced producer as PRODUCER_FENCED;
- * anything else (the coordinator moving, loading, busy or out of reach) as
- * COORDINATOR_LOAD_IN_PROGRESS, which clients retry against the same group coordinator.
- */
-function offsetCommitErrorFor(verified: number): number {
-  switch (verified) {
-    case ErrorCode.NONE:
-    case ErrorCode.INVALID_TXN_STATE:
-    case ErrorCode.INVALID_PRODUCER_ID_MAPPING:
-      return verified;
-    case ErrorCode.PRODUCER_FENCED:
-    case ErrorCode.INVALID_PRODUCER_EPOCH:
-      return ErrorCode.PRODUCER_FENCED;
-    default:
-      return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
-  }
-}
