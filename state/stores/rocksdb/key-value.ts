@@ -353,8 +353,11 @@ function insertionOrder(records: readonly Keyed[]): Float64Array | null {
 /** Reused by every packed batch, like orderScratch. */
 let positionScratch = new Float64Array(1024);
 
-/** Where each record of a packed buffer starts (its length header); checks the buffer's end. */
-function packedPositions(packed: ArrayBuffer, view: DataView, count: number): Float64Array {
+/**
+ * Where each record of a packed buffer starts (its length header); checks the buffer's end. The
+ * answer is a view of scratch space that the next packed batch overwrites.
+ */
+export function packedPositions(packed: ArrayBuffer, view: DataView, count: number): Float64Array {
   if (positionScratch.length < count) positionScratch = new Float64Array(Math.max(count, positionScratch.length * 2));
   const positions = positionScratch.subarray(0, count);
   let position = 4;

@@ -5,6 +5,7 @@
 // their own because rocksdb-native cannot create or drop a column family once a database is open.
 import type { ChangelogRecord } from '../../../core/topology/processor.ts';
 import { suffixNumber, withSuffix } from '../bytes.ts';
+import { packedPositions } from './key-value.ts';
 import type { RocksDbKeyValueStore } from './key-value.ts';
 import { ROCKSDB_LIMITS } from './limits.ts';
 
@@ -141,21 +142,18 @@ export class SegmentClock {
   applyPacked(inner: RocksDbKeyValueStore, packed: ArrayBuffer, timeOffsetFromEnd: number): Promise<void> {
     const view = new DataView(packed);
     const count = view.getUint32(0);
+    // A view of the key-value store's scratch: read through before inner.applyPacked reuses it.
+    const positions = packedPositions(packed, view, count);
     const times = new Float64Array(count);
-    const positions = new Float64Array(count);
-    let position = 4;
     for (let index = 0; index < count; index++) {
+      const position = positions[index] as number;
       const keyBytes = view.getUint32(position);
-      const valueBytes = view.getInt32(position + 4);
       if (keyBytes < timeOffsetFromEnd) throw new Error(`a restored key of ${keyBytes} bytes is shorter than its ${timeOffsetFromEnd}-byte suffix`);
       const timePosition = position + 8 + keyBytes - timeOffsetFromEnd;
       const timeMs = view.getUint32(timePosition) * 0x1_0000_0000 + view.getUint32(timePosition + 4);
-      positions[index] = position;
       times[index] = timeMs;
       this.observe(timeMs);
-      position += 8 + keyBytes + (valueBytes < 0 ? 0 : valueBytes);
     }
-    if (position !== packed.byteLength) throw new Error(`packed records end at ${position}, the buffer at ${packed.byteLength}`);
     let kept = 0;
     let keptBytes = 4;
     for (let index = 0; index < count; index++) {
