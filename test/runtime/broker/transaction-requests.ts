@@ -39,8 +39,14 @@ export async function produce(connection: RawConnection, topic: string, partitio
   return response.body.responses[0].partitionResponses[0];
 }
 
-export async function addPartitions(connection: RawConnection, transactionalId: string, producer: { producerId: bigint; producerEpoch: number }, topic: string, partitions: number[]): Promise<number[]> {
-  const response = await connection.request(ApiKey.AddPartitionsToTxn, 1, {
+/** The versions the broker advertises for an API in its ApiVersions answer, undefined if none. */
+export async function advertisedVersions(connection: RawConnection, apiKey: number): Promise<{ minVersion: number; maxVersion: number } | undefined> {
+  const versions = await connection.request(ApiKey.ApiVersions, 0, {});
+  return versions.body.apiKeys.find((entry: { apiKey: number }) => entry.apiKey === apiKey);
+}
+
+export async function addPartitions(connection: RawConnection, transactionalId: string, producer: { producerId: bigint; producerEpoch: number }, topic: string, partitions: number[], version = 1): Promise<number[]> {
+  const response = await connection.request(ApiKey.AddPartitionsToTxn, version, {
     v3AndBelowTransactionalId: transactionalId, v3AndBelowProducerId: producer.producerId, v3AndBelowProducerEpoch: producer.producerEpoch,
     v3AndBelowTopics: [{ name: topic, partitions }], transactions: [],
   });

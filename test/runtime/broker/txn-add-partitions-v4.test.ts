@@ -7,7 +7,7 @@ import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { cleanup, startBroker } from '../../helpers/broker.ts';
 import { RawConnection } from '../../helpers/raw-connection.ts';
-import { createTopic, endTransaction, initProducerId, produce } from './transaction-requests.ts';
+import { advertisedVersions, createTopic, endTransaction, initProducerId, produce } from './transaction-requests.ts';
 
 afterAll(cleanup);
 
@@ -27,8 +27,7 @@ describe('AddPartitionsToTxn v4', () => {
     const broker = await startBroker();
     const connection = await RawConnection.connect(broker.port);
     try {
-      const versions = await connection.request(ApiKey.ApiVersions, 0, {});
-      expect(versions.body.apiKeys.find((entry: { apiKey: number }) => entry.apiKey === ApiKey.AddPartitionsToTxn)?.maxVersion).toBe(4);
+      expect((await advertisedVersions(connection, ApiKey.AddPartitionsToTxn))?.maxVersion).toBe(4);
       await createTopic(connection, TOPIC, 2);
       const producer = await initProducerId(connection, 'tx-v4');
       expect(producer.errorCode).toBe(ErrorCode.NONE);

@@ -6,18 +6,14 @@ import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { cleanup, startBroker } from '../../helpers/broker.ts';
 import { RawConnection } from '../../helpers/raw-connection.ts';
-import { committedOffset, committedValues, createTopic, fetchAll, initProducerId, produce } from './transaction-requests.ts';
+import { addPartitions, advertisedVersions, committedOffset, committedValues, createTopic, fetchAll, initProducerId, produce } from './transaction-requests.ts';
 
 afterAll(cleanup);
 
 type Producer = { producerId: bigint; producerEpoch: number };
 
 async function addPartitionsV0(connection: RawConnection, transactionalId: string, producer: Producer, topic: string): Promise<number> {
-  const response = await connection.request(ApiKey.AddPartitionsToTxn, 0, {
-    v3AndBelowTransactionalId: transactionalId, v3AndBelowProducerId: producer.producerId, v3AndBelowProducerEpoch: producer.producerEpoch,
-    v3AndBelowTopics: [{ name: topic, partitions: [0] }], transactions: [],
-  });
-  return response.body.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode;
+  return (await addPartitions(connection, transactionalId, producer, topic, [0], 0))[0]!;
 }
 
 async function endTxn(connection: RawConnection, version: number, transactionalId: string, producer: Producer, committed: boolean): Promise<number> {
@@ -30,10 +26,8 @@ describe('transaction APIs at the versions librdkafka uses', () => {
     const broker = await startBroker();
     const connection = await RawConnection.connect(broker.port);
     try {
-      const versions = await connection.request(ApiKey.ApiVersions, 0, {});
       for (const apiKey of [ApiKey.AddPartitionsToTxn, ApiKey.AddOffsetsToTxn, ApiKey.EndTxn, ApiKey.TxnOffsetCommit]) {
-        const advertised = versions.body.apiKeys.find((entry: { apiKey: number }) => entry.apiKey === apiKey);
-        expect(advertised?.minVersion).toBe(0);
+        expect((await advertisedVersions(connection, apiKey))?.minVersion).toBe(0);
       }
       await createTopic(connection, 'old-versions');
       const init = await initProducerId(connection, 'tx-old', { version: 0 });
