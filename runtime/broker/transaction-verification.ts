@@ -15,6 +15,7 @@
 import { ApiKey } from '../../core/protocol/index.ts';
 import type { ProduceRequest } from '../../core/protocol/messages/index.ts';
 import { ErrorCode } from '../../core/protocol/errors.ts';
+import type { RequestChannel } from '../cluster/request-channel.ts';
 import { BATCH_HEADER_BYTES, isTransactional, readBatchHeader } from '../../core/records/header.ts';
 import type { Broker } from './broker.ts';
 import { BrokerChannels } from './broker-channels.ts';
@@ -153,7 +154,7 @@ export class TransactionVerifier {
 }
 
 async function askCoordinator(
-  channel: NonNullable<ReturnType<BrokerChannels['get']>>, transactionalId: string, producerId: bigint, producerEpoch: number, items: readonly Needed[],
+  channel: RequestChannel, transactionalId: string, producerId: bigint, producerEpoch: number, items: readonly Needed[],
 ): Promise<Map<string, number>> {
   const topics = new Map<string, number[]>();
   for (const item of items) topics.set(item.topic, [...(topics.get(item.topic) ?? []), item.partition]);
