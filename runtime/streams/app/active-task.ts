@@ -89,9 +89,10 @@ export class ActiveTask {
       for (const store of stores) localRecords += await state.localEntries(store.storeName);
       // With in-memory stores the whole changelog is gathered here; RocksDB stores take it directly.
       const inMemory = new Map<string, ChangelogRecord[]>(stores.map((store) => [store.changelogTopic, []]));
-      const ranges = stores.map((store) => ({ topic: store.changelogTopic, partition: plan.partition, from: state.restoreFrom(store.changelogTopic) }));
+      // Up to the ends listed above, which the checkpoint records: not listed a second time.
+      const ranges = stores.map((store) => ({ topic: store.changelogTopic, partition: plan.partition, from: state.restoreFrom(store.changelogTopic), to: ends.get(store.changelogTopic) ?? 0n }));
       const restoreStartedMs = Date.now();
-      const meter = new TaskRestoreMeter(plan.id, ranges.reduce((sum, range) => sum + Math.max(0, Number((ends.get(range.topic) ?? 0n) - range.from)), 0), options.onRestoreProgress);
+      const meter = new TaskRestoreMeter(plan.id, ranges.reduce((sum, range) => sum + Math.max(0, Number(range.to - range.from)), 0), options.onRestoreProgress);
       if (state.persistent) {
         await restoreIntoRocksDb(options.restorer, state, ranges, (count) => meter.restored(count));
         await state.restoredWritten();

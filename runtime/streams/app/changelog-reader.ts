@@ -10,6 +10,8 @@ import { STREAMS_APP_LIMITS } from './limits.ts';
 export interface ChangelogRange extends TopicPartition {
   /** First offset to read; 0n (or anything below the log start) reads from the start. */
   readonly from: bigint;
+  /** The end offset to read up to, when the caller has listed it already; else listed by restore(). */
+  readonly to?: bigint;
 }
 
 function key(topic: string, partition: number): string {
@@ -159,7 +161,9 @@ export class ChangelogRestorer {
 
   /** Reads ranges into sink from their start to their end offsets now; resolves with those ends. */
   async restore(ranges: readonly ChangelogRange[], sink: ChangelogSink): Promise<Map<string, bigint>> {
-    const ends = await endOffsets(this.consumer, ranges);
+    const ends = ranges.every((range) => range.to !== undefined)
+      ? new Map(ranges.map((range) => [key(range.topic, range.partition), range.to as bigint]))
+      : await endOffsets(this.consumer, ranges);
     const pending = ranges.filter((range) => range.from < (ends.get(key(range.topic, range.partition)) ?? 0n));
     if (pending.length === 0) return ends;
     for (const range of pending) {
