@@ -20,6 +20,7 @@ import path from 'node:path';
 import { Admin, Consumer, KafkaProtocolError, Producer } from '../../runtime/client/index.ts';
 import { startBroker } from '../helpers/broker.ts';
 import { cleanupCluster, eventually, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { processCpuSeconds } from '../helpers/process-cpu.ts';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 1_000_000);
 const LATENCY_SECONDS = Number(process.env['BENCH_LATENCY_SECONDS'] ?? 5);
@@ -46,18 +47,8 @@ interface Latency {
 
 /** CPU time (user + system) of a process so far in ms, from /proc; NaN where there is no /proc. */
 function cpuMsOf(pid: number): number {
-  try {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return NaN;
-  }
+  return processCpuSeconds(pid) * 1000;
 }
-
-/** Linux's USER_HZ, which /proc/<pid>/stat counts in. */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 async function pool(count: number, depth: number, task: (index: number) => Promise<unknown>): Promise<void> {
   let next = 0;

@@ -10,7 +10,7 @@
 // per record (all threads), which the machine's load disturbs far less; compare runs, not values.
 // `npx tsx test/bench/stores.bench.ts restore` measures restoration alone, `... kill` the restore after a kill alone,
 // `... tasks` four tasks restored after a kill, task after task and all together through one restorer.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import RocksDB from 'rocksdb-native';
@@ -34,6 +34,7 @@ import { restoreConsumerFetch } from '../../runtime/streams/app/clients.ts';
 import { STREAMS_APP_LIMITS } from '../../runtime/streams/app/limits.ts';
 import { TaskState } from '../../runtime/streams/app/task-state.ts';
 import { cleanup, startBroker, type BrokerProcess } from '../helpers/broker.ts';
+import { processCpuSeconds } from '../helpers/process-cpu.ts';
 
 const PUTS = 300_000;
 const SINGLE_GETS = 20_000;
@@ -252,12 +253,6 @@ async function standby(task: RocksDbTask, chunks: readonly ChangelogChunk[]): Pr
   }
   const offset = await updater.commit();
   console.log(`standby updater, commit/100,000:   ${rate(updater.recordsAppliedCount, started)}, ${cpuMicrosPerRecord(cpuStarted, updater.recordsAppliedCount)}; checkpoint offset ${offset.offset}`);
-}
-
-/** CPU seconds a process has used so far (user + system), from /proc. */
-function processCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /**

@@ -16,7 +16,7 @@
 // input, so process start-up and the group's rebalances stay out of it; the CPU column adds up
 // the instances' CPU.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +27,7 @@ import { Admin, Producer } from '../../runtime/client/index.ts';
 import { StreamsApp } from '../../runtime/streams/app/index.ts';
 import RocksDB from 'rocksdb-native';
 import { cleanup, startBroker, temporaryDirectory } from '../helpers/broker.ts';
+import { processCpuSeconds } from '../helpers/process-cpu.ts';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 500_000);
 const SCENARIOS = new Set((process.env['BENCH_SCENARIOS'] ?? 'stateless,windowed,windowed-eos,restore').split(','));
@@ -45,15 +46,9 @@ interface Row { scenario: string; records: number; startSeconds: number; process
 const rows: Row[] = [];
 let brokerPid: number | undefined;
 
-/** CPU seconds the broker process has used, from /proc (clock ticks of 10 ms); NaN elsewhere. */
+/** CPU seconds the broker process has used; NaN where /proc is missing. */
 function brokerCpuSeconds(): number {
-  try {
-    const fields = readFileSync(`/proc/${brokerPid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    // utime and stime are the 14th and 15th fields of stat, the 12th and 13th after the name.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
+  return brokerPid === undefined ? Number.NaN : processCpuSeconds(brokerPid);
 }
 
 async function fill(bootstrap: string, topic: string): Promise<void> {
