@@ -116,10 +116,7 @@ export class ProducerCollector {
       const acknowledged = this.changelogTopics.has(topic)
         ? this.producer.send({ topic, messages }).then((results) => this.noteChangelogEnds(topic, results))
         : this.producer.sendAcknowledged({ topic, messages });
-      const sent: Promise<void> = acknowledged.then(
-        () => undefined,
-        (error: unknown) => this.noteFailure(topic, count, error),
-      ).finally(() => {
+      const sent: Promise<void> = acknowledged.catch((error: unknown) => this.noteFailure(topic, count, error)).finally(() => {
         this.inFlightBytes -= bytes;
         this.inFlight.delete(sent);
       });
