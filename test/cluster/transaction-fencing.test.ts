@@ -14,11 +14,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../core/protocol/errors.ts';
 import { ApiKey } from '../../core/protocol/index.ts';
 import { encodeBatch } from '../../core/records/batch.ts';
+import { TRANSACTION_STATE_TOPIC } from '../../runtime/broker/transaction-log.ts';
 import { Producer } from '../../runtime/client/producer.ts';
 import { cleanupCluster, createTopicsRetrying, eventually, kafkajsForCluster, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { RawConnection } from '../helpers/raw-connection.ts';
 
-const TRANSACTION_STATE = '__transaction_state';
 const FENCED_TOPIC = 'fenced-markers';
 const VERIFIED_TOPIC = 'verified-writes';
 const KEY_TYPE_TRANSACTION = 1;
@@ -130,13 +130,13 @@ describe('transaction markers fenced by coordinator epoch', () => {
     try {
       await commitOnce(producer, transactionalId, FENCED_TOPIC, ['first']);
       const coordinator = await eventually('the transaction coordinator', () => transactionCoordinator(transactionalId), 30_000);
-      const before = await partitionLeader(TRANSACTION_STATE, 0);
+      const before = await partitionLeader(TRANSACTION_STATE_TOPIC, 0);
       expect(before.leaderId).toBe(coordinator);
 
       // The coordinator dies; the node that takes __transaction_state-0 over coordinates in a newer epoch.
       await cluster.kill(coordinator);
       const after = await eventually('a new leader of __transaction_state-0', async () => {
-        const described = await partitionLeader(TRANSACTION_STATE, 0);
+        const described = await partitionLeader(TRANSACTION_STATE_TOPIC, 0);
         return described.leaderId >= 0 && described.leaderId !== coordinator ? described : undefined;
       }, 30_000);
       expect(after.leaderEpoch).toBeGreaterThan(before.leaderEpoch);
