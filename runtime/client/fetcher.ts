@@ -152,7 +152,9 @@ export class Fetcher {
         continue;
       }
       if (this.brokersFetching.has(leader)) continue;
-      byLeader.set(leader, [...(byLeader.get(leader) ?? []), state]);
+      const led = byLeader.get(leader);
+      if (led === undefined) byLeader.set(leader, [state]);
+      else led.push(state);
     }
     for (const [leader, states] of byLeader) {
       this.brokersFetching.add(leader);
@@ -227,7 +229,11 @@ export class Fetcher {
     for (const state of states) sent.set(state, state.fetchPosition as bigint);
     const connection = await this.cluster.connectionTo(leader);
     const topics = new Map<string, PartitionState[]>();
-    for (const state of states) topics.set(state.topic, [...(topics.get(state.topic) ?? []), state]);
+    for (const state of states) {
+      const entries = topics.get(state.topic);
+      if (entries === undefined) topics.set(state.topic, [state]);
+      else entries.push(state);
+    }
     const { body } = await connection.send(ApiKey.Fetch, {
       replicaId: -1, maxWaitMs: this.options.fetchMaxWaitMs, minBytes: this.options.fetchMinBytes, maxBytes: this.options.fetchMaxBytes,
       isolationLevel: this.options.isolationLevel === 'read_committed' ? 1 : 0, sessionId: 0, sessionEpoch: -1,
