@@ -2,7 +2,7 @@
 // mistake becomes a CliError that says what was wrong and how to fix it, which main turns into
 // exit code 2, the way Kafka's tools refuse bad arguments before touching the cluster.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DateTime } from 'luxon';
+import { DateTime, Duration } from 'luxon';
 import { KafkaConfigError } from '../client/errors.ts';
 import { CliError } from './command.ts';
 
@@ -57,6 +57,16 @@ export function keyValues(entries: readonly string[] | undefined, flag: string, 
     if (at <= 0) throw new CliError(`${flag} ${entry} is not key=value`, `write it as ${flag} ${example}`);
     return [entry.slice(0, at), entry.slice(at + 1)];
   });
+}
+
+/** An ISO-8601 duration (PT90S, P2D) in ms: zero or more, or with `positive` more than zero. */
+export function durationFlag(value: string, flag: string, positive: boolean, examples: readonly [string, string]): number {
+  const duration = Duration.fromISO(value);
+  const millis = duration.toMillis();
+  if (!duration.isValid || (positive ? millis <= 0 : millis < 0)) {
+    throw new CliError(`${flag} '${value}' is not ${positive ? 'a positive' : 'an'} ISO-8601 duration`, `write it like ${flag} ${examples[0]} or ${flag} ${examples[1]}`);
+  }
+  return millis;
 }
 
 /** An ISO-8601 date-time (a zone offset is optional; without one, local time) as epoch ms. */

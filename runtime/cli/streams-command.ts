@@ -1,10 +1,9 @@
 // `runnel streams reset`, after Kafka's application reset tool: rewinds a streams application's
 // input offsets, skips its intermediate topics to their end, deletes its internal topics and
 // local state, so that its next run recomputes everything from the chosen point.
-import { Duration } from 'luxon';
 import { Admin, type ResetTarget } from '../client/admin.ts';
 import { resetApplication, ResetError, type ResetPlan, type ResetStep } from '../streams/reset.ts';
-import { asCliErrors, bootstrapServer, dateTimeFlag, offsetFlag, parseFlags, requireFlag, table } from './client-args.ts';
+import { asCliErrors, bootstrapServer, dateTimeFlag, durationFlag, offsetFlag, parseFlags, requireFlag, table } from './client-args.ts';
 import { CliError, type Command } from './command.ts';
 import { progressLine } from './progress.ts';
 
@@ -94,11 +93,7 @@ export function resetTarget(flags: Pick<Flags, 'to-earliest' | 'to-latest' | 'to
   if (flags['to-offset'] !== undefined) return { offset: offsetFlag(flags['to-offset'], '--to-offset') };
   if (flags['to-datetime'] !== undefined) return { timestamp: dateTimeFlag(flags['to-datetime'], '--to-datetime') };
   if (flags['by-duration'] !== undefined) {
-    const duration = Duration.fromISO(flags['by-duration']);
-    if (!duration.isValid || duration.toMillis() < 0) {
-      throw new CliError(`--by-duration '${flags['by-duration']}' is not an ISO-8601 duration`, 'write it like --by-duration PT1H30M or --by-duration P2D');
-    }
-    return { timestamp: now - duration.toMillis() };
+    return { timestamp: now - durationFlag(flags['by-duration'], '--by-duration', false, ['PT1H30M', 'P2D']) };
   }
   return 'earliest';
 }

@@ -3,7 +3,7 @@
 // progress, or spread replicas onto newly added brokers.
 import { Duration } from 'luxon';
 import { Admin, type PartitionReassignment, type TopicDescription } from '../client/admin.ts';
-import { asCliErrors, bootstrapServer, integerFlag, keyValues, parseFlags, requireFlag } from './client-args.ts';
+import { asCliErrors, bootstrapServer, durationFlag, integerFlag, keyValues, parseFlags, requireFlag } from './client-args.ts';
 import { CliError, type Command } from './command.ts';
 
 const HELP = `Usage: runnel topics <action> [options]
@@ -131,11 +131,7 @@ function targetBrokers(value: string): number[] {
 
 /** --timeout as an ISO-8601 duration (PT90S, PT10M), in milliseconds. */
 function waitTimeoutMs(value: string): number {
-  const duration = Duration.fromISO(value);
-  if (!duration.isValid || duration.toMillis() <= 0) {
-    throw new CliError(`--timeout '${value}' is not a positive ISO-8601 duration`, 'write it like --timeout PT90S or --timeout PT10M');
-  }
-  return duration.toMillis();
+  return durationFlag(value, '--timeout', true, ['PT90S', 'PT10M']);
 }
 
 /** "1,2,4" as broker ids: whole numbers, none twice. */
