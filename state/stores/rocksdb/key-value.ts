@@ -339,15 +339,29 @@ function insertionOrder(records: readonly Keyed[]): Float64Array | null {
   if (count < 2 || count > INDEX_RANGE) return null;
   const first = (records[0] as Keyed).key;
   const offset = Math.min(commonPrefixLength(first, (records[count >> 1] as Keyed).key), commonPrefixLength(first, (records[count - 1] as Keyed).key));
-  if (orderScratch.length < count) orderScratch = new Float64Array(Math.max(count, orderScratch.length * 2));
-  const order = orderScratch.subarray(0, count);
+  const order = orderScratchOf(count);
   for (let index = 0; index < count; index++) {
     const key = (records[index] as Keyed).key;
-    // Missing bytes of short keys read as zero; only locality depends on it, not correctness.
-    const sortValue = (((key[offset] ?? 0) << 24) >>> 0) + ((key[offset + 1] ?? 0) << 16) + ((key[offset + 2] ?? 0) << 8) + (key[offset + 3] ?? 0);
-    order[index] = sortValue * INDEX_RANGE + index;
+    order[index] = sortValueAt(key, offset, key.byteLength) * INDEX_RANGE + index;
   }
   return order.sort();
+}
+
+function orderScratchOf(count: number): Float64Array {
+  if (orderScratch.length < count) orderScratch = new Float64Array(Math.max(count, orderScratch.length * 2));
+  return orderScratch.subarray(0, count);
+}
+
+/**
+ * The four bytes of `bytes` from start as one number, those at or past end (a short key's
+ * missing bytes) read as zero: only locality depends on them, not correctness.
+ */
+function sortValueAt(bytes: Uint8Array, start: number, end: number): number {
+  const byte0 = start < end ? (bytes[start] as number) : 0;
+  const byte1 = start + 1 < end ? (bytes[start + 1] as number) : 0;
+  const byte2 = start + 2 < end ? (bytes[start + 2] as number) : 0;
+  const byte3 = start + 3 < end ? (bytes[start + 3] as number) : 0;
+  return ((byte0 << 24) >>> 0) + (byte1 << 16) + (byte2 << 8) + byte3;
 }
 
 /** Reused by every packed batch, like orderScratch. */
@@ -379,19 +393,10 @@ function packedInsertionOrder(bytes: Uint8Array, view: DataView, positions: Floa
   };
   const first = keyAt(0);
   const offset = Math.min(commonPrefixLength(first, keyAt(count >> 1)), commonPrefixLength(first, keyAt(count - 1)));
-  if (orderScratch.length < count) orderScratch = new Float64Array(Math.max(count, orderScratch.length * 2));
-  const order = orderScratch.subarray(0, count);
+  const order = orderScratchOf(count);
   for (let index = 0; index < count; index++) {
-    const position = positions[index] as number;
-    const keyBytes = view.getUint32(position);
-    const start = position + 8 + offset;
-    // Bytes past the key's end read as zero, as in insertionOrder.
-    const byte0 = offset < keyBytes ? (bytes[start] as number) : 0;
-    const byte1 = offset + 1 < keyBytes ? (bytes[start + 1] as number) : 0;
-    const byte2 = offset + 2 < keyBytes ? (bytes[start + 2] as number) : 0;
-    const byte3 = offset + 3 < keyBytes ? (bytes[start + 3] as number) : 0;
-    const sortValue = ((byte0 << 24) >>> 0) + (byte1 << 16) + (byte2 << 8) + byte3;
-    order[index] = sortValue * INDEX_RANGE + index;
+    const keyStart = (positions[index] as number) + 8;
+    order[index] = sortValueAt(bytes, keyStart + offset, keyStart + view.getUint32(keyStart - 8)) * INDEX_RANGE + index;
   }
   return order.sort();
 }
