@@ -112,24 +112,42 @@ export class RequestChannel {
   }
 }
 
-/** One RequestChannel per quorum voter, opened on first use; what a broker or an observer keeps. */
-export class VoterChannels {
+/**
+ * One RequestChannel per node, opened on first use and following the node's endpoint as
+ * `endpointOf` gives it; null for a node it gives none for. Closed channels stay, so a send
+ * after closeAll fails instead of opening a connection nobody closes.
+ */
+export class RequestChannels {
   private readonly channels = new Map<number, RequestChannel>();
 
-  constructor(private readonly voters: ReadonlyMap<number, Endpoint>, private readonly clientId: string) {}
+  constructor(private readonly endpointOf: (nodeId: number) => Endpoint | undefined, private readonly clientId: string) {}
 
-  get(voterId: number): RequestChannel {
-    let channel = this.channels.get(voterId);
+  get(nodeId: number): RequestChannel | null {
+    const endpoint = this.endpointOf(nodeId);
+    if (endpoint === undefined) return null;
+    let channel = this.channels.get(nodeId);
     if (channel === undefined) {
-      const endpoint = this.voters.get(voterId);
-      if (endpoint === undefined) throw new Error(`node ${voterId} is not a quorum voter`);
       channel = new RequestChannel(endpoint, this.clientId);
-      this.channels.set(voterId, channel);
+      this.channels.set(nodeId, channel);
     }
+    channel.setEndpoint(endpoint);
     return channel;
   }
 
   closeAll(): void {
     for (const channel of this.channels.values()) channel.close();
+  }
+}
+
+/** One RequestChannel per quorum voter, opened on first use; what a broker or an observer keeps. */
+export class VoterChannels extends RequestChannels {
+  constructor(voters: ReadonlyMap<number, Endpoint>, clientId: string) {
+    super((voterId) => voters.get(voterId), clientId);
+  }
+
+  override get(voterId: number): RequestChannel {
+    const channel = super.get(voterId);
+    if (channel === null) throw new Error(`node ${voterId} is not a quorum voter`);
+    return channel;
   }
 }
