@@ -256,6 +256,38 @@ async function standby(task: RocksDbTask, chunks: readonly ChangelogChunk[]): Pr
 }
 
 /**
+ * A broker process holding a compacted changelog of RESTORE_RECORDS records (16 B keys, 100 B
+ * values) spread evenly over `partitions` partitions, in CHUNK_RECORDS sends.
+ */
+async function changelogBroker(topic: string, partitions: number): Promise<BrokerProcess> {
+  const broker = await startBroker();
+  const perPartition = RESTORE_RECORDS / partitions;
+  try {
+    const admin = new Admin({ bootstrapServers: broker.bootstrap });
+    await admin.createTopics([{ topic, numPartitions: partitions, configs: { 'cleanup.policy': 'compact' } }]);
+    await admin.close();
+    const producer = new Producer({ bootstrapServers: broker.bootstrap, lingerMs: 5, batchSize: 512 * 1024 });
+    for (let partition = 0; partition < partitions; partition++) {
+      for (let offset = 0; offset < perPartition; offset += CHUNK_RECORDS) {
+        const messages = Array.from({ length: Math.min(CHUNK_RECORDS, perPartition - offset) }, (_, index) => ({ key: keyOf(partition * perPartition + offset + index), value: VALUE, partition }));
+        await producer.send({ topic, messages });
+      }
+    }
+    await producer.close();
+    return broker;
+  } catch (error) {
+    await broker.stop();
+    await cleanup();
+    throw error;
+  }
+}
+
+/** A restore consumer configured as StreamsApp configures its own. */
+function restoreConsumer(broker: BrokerProcess, clientId: string): Consumer {
+  return new Consumer({ bootstrapServers: broker.bootstrap, clientId, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: STREAMS_APP_LIMITS.restoreBatchRecords, isolationLevel: 'read_uncommitted', ...restoreConsumerFetch });
+}
+
+/**
  * Restore after a kill, through the streams runtime's real path: a broker process holds a
  * changelog of RESTORE_RECORDS records (16 B keys, 100 B values); a task whose local state is
  * gone opens its TaskState (no checkpoint: a full restore), reads the changelog with a restore
@@ -265,21 +297,12 @@ async function standby(task: RocksDbTask, chunks: readonly ChangelogChunk[]): Pr
  * `packed` (restoreIntoRocksDb). The broker's CPU is reported apart.
  */
 async function restoreAfterKill(directory: string, paths: readonly string[]): Promise<void> {
-  const broker: BrokerProcess = await startBroker();
   const topic = 'bench-app-restored-changelog';
+  const broker = await changelogBroker(topic, 1);
   try {
-    const admin = new Admin({ bootstrapServers: broker.bootstrap });
-    await admin.createTopics([{ topic, numPartitions: 1, configs: { 'cleanup.policy': 'compact' } }]);
-    await admin.close();
-    const producer = new Producer({ bootstrapServers: broker.bootstrap, lingerMs: 5, batchSize: 512 * 1024 });
-    for (let offset = 0; offset < RESTORE_RECORDS; offset += CHUNK_RECORDS) {
-      const messages = Array.from({ length: CHUNK_RECORDS }, (_, index) => ({ key: keyOf(offset + index), value: VALUE, partition: 0 }));
-      await producer.send({ topic, messages });
-    }
-    await producer.close();
     const store = { storeName: 'restored', changelogTopic: topic, kind: 'key-value' as const, retentionMs: null };
     for (const [round, name] of paths.entries()) {
-      const consumer = new Consumer({ bootstrapServers: broker.bootstrap, clientId: `bench-restore-${round}`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: STREAMS_APP_LIMITS.restoreBatchRecords, isolationLevel: 'read_uncommitted', ...restoreConsumerFetch });
+      const consumer = restoreConsumer(broker, `bench-restore-${round}`);
       try {
         const ends = await endOffsets(consumer, [{ topic, partition: 0 }]);
         const state = await TaskState.open({
@@ -331,24 +354,13 @@ const TASKS = 4;
  * the last task's checkpoint.
  */
 async function restoreTasksAfterKill(directory: string, modes: readonly string[]): Promise<void> {
-  const broker: BrokerProcess = await startBroker();
   const topic = 'bench-app-tasks-changelog';
   const perTask = RESTORE_RECORDS / TASKS;
+  const broker = await changelogBroker(topic, TASKS);
   try {
-    const admin = new Admin({ bootstrapServers: broker.bootstrap });
-    await admin.createTopics([{ topic, numPartitions: TASKS, configs: { 'cleanup.policy': 'compact' } }]);
-    await admin.close();
-    const producer = new Producer({ bootstrapServers: broker.bootstrap, lingerMs: 5, batchSize: 512 * 1024 });
-    for (let partition = 0; partition < TASKS; partition++) {
-      for (let offset = 0; offset < perTask; offset += CHUNK_RECORDS) {
-        const messages = Array.from({ length: Math.min(CHUNK_RECORDS, perTask - offset) }, (_, index) => ({ key: keyOf(partition * perTask + offset + index), value: VALUE, partition }));
-        await producer.send({ topic, messages });
-      }
-    }
-    await producer.close();
     const store = { storeName: 'restored', changelogTopic: topic, kind: 'key-value' as const, retentionMs: null };
     for (const [round, mode] of modes.entries()) {
-      const consumer = new Consumer({ bootstrapServers: broker.bootstrap, clientId: `bench-tasks-${round}`, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: STREAMS_APP_LIMITS.restoreBatchRecords, isolationLevel: 'read_uncommitted', ...restoreConsumerFetch });
+      const consumer = restoreConsumer(broker, `bench-tasks-${round}`);
       const restorer = new ChangelogRestorer(consumer);
       const states: TaskState[] = [];
       try {
