@@ -318,8 +318,9 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     }
     const encoded = this.compositeKey(key, windowStartMs);
     // The index holds every stored window (written here or restored), so a window it lacks is
-    // absent in the cache and below alike: new windows cost no store reads.
-    if (this.windowKeysComplete && this.windowKeys.get(this.slotOf(windowStartMs))?.has(encoded.hashKey) !== true) return null;
+    // absent in the cache and below alike: new windows cost no store reads. A peeked key was
+    // looked up there already.
+    if (encoded.hashKey !== hashKey && this.windowKeysComplete && this.windowKeys.get(this.slotOf(windowStartMs))?.has(encoded.hashKey) !== true) return null;
     // Peeked and not cached: the cache takes the composite key (new bytes nobody changes).
     const bytes = hashKey !== null && hashKey === encoded.hashKey ? (this.cache as CachingLayer).readUncached(hashKey, encoded.bytes, true) : this.getBytes(encoded.hashKey, encoded.bytes);
     return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
