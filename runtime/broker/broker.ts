@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../logger.ts';
 import { KafkaServer, type Connection, type Response } from '../net/server.ts';
 import type { ClusterView } from './cluster-view.ts';
 import { listenerAddress, type BrokerConfig } from './config.ts';
-import { CoordinatorPartitions } from './coordinator-partitions.ts';
+import { COORDINATOR_WRITE_TIMEOUT_MS, CoordinatorPartitions, isInternalTopic } from './coordinator-partitions.ts';
 import { GroupCoordinator } from './group-coordinator.ts';
 import { HANDLERS, handlerFor } from './handlers/index.ts';
 import type { RequestContext } from './handler.ts';
@@ -25,7 +25,6 @@ import { TransactionCoordinator, type TransactionMarker } from './transaction-co
 import { TRANSACTION_STATE_TOPIC, TransactionLog, type TransactionStatus } from './transaction-log.ts';
 import { markerCoordinatorEpoch, TransactionMarkerWriter } from './transaction-markers.ts';
 import { TransactionVerifier } from './transaction-verification.ts';
-import { COORDINATOR_WRITE_TIMEOUT_MS } from './coordinator-partitions.ts';
 import { toLogConfig, validateTopicConfigs } from './topic-config.ts';
 import { topicNameProblem, TopicRegistry, type TopicRecord } from './topic-registry.ts';
 
@@ -264,7 +263,7 @@ export class Broker {
       this.forgetTopic(name, { internalToo: true });
       topic = undefined;
     }
-    if (topic === undefined) return this.topics.create(name, partitionCount, configs, name === OFFSETS_TOPIC || name === TRANSACTION_STATE_TOPIC, topicId);
+    if (topic === undefined) return this.topics.create(name, partitionCount, configs, isInternalTopic(name), topicId);
     const changed = topic.partitionCount !== partitionCount || JSON.stringify(topic.configs) !== JSON.stringify(configs);
     return changed ? this.topics.update(name, { partitionCount: Math.max(partitionCount, topic.partitionCount), configs }) : topic;
   }

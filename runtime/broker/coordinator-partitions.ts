@@ -21,6 +21,11 @@ export const COORDINATOR_WRITE_TIMEOUT_MS = 5000;
 
 type InternalTopic = typeof OFFSETS_TOPIC | typeof TRANSACTION_STATE_TOPIC;
 
+/** Is this one of the coordinators' internal topics, which clients neither write nor delete? */
+export function isInternalTopic(name: string | null): name is InternalTopic {
+  return name === OFFSETS_TOPIC || name === TRANSACTION_STATE_TOPIC;
+}
+
 export class CoordinatorPartitions {
   /** Partitions of the internal topics whose state is loaded here, with the leader epoch it was loaded in. */
   private readonly loadedEpochs = new Map<string, number>();

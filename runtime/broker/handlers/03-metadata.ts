@@ -11,8 +11,7 @@ import { defineHandler, ZERO_UUID, OPERATIONS_OMITTED } from '../handler.ts';
 import type { TopicRecord } from '../topic-registry.ts';
 import type { ClusterTopic, ClusterView } from '../cluster-view.ts';
 import type { RequestBodyByKey } from '../../../core/protocol/index.ts';
-import { OFFSETS_TOPIC } from '../offsets-topic.ts';
-import { TRANSACTION_STATE_TOPIC } from '../transaction-log.ts';
+import { isInternalTopic } from '../coordinator-partitions.ts';
 
 
 function describeTopic(broker: Broker, topic: TopicRecord) {
@@ -44,7 +43,7 @@ function describeClusterTopic(topic: ClusterTopic) {
     errorCode: ErrorCode.NONE,
     name: topic.name,
     topicId: topic.topicId,
-    isInternal: topic.name === OFFSETS_TOPIC || topic.name === TRANSACTION_STATE_TOPIC,
+    isInternal: isInternalTopic(topic.name),
     partitions: topic.partitions.map((partition) => ({
       errorCode: partition.leader < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
       partitionIndex: partition.partition,

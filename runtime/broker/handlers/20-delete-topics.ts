@@ -3,8 +3,7 @@
 import { ApiKey } from '../../../core/protocol/index.ts';
 import { ErrorCode } from '../../../core/protocol/errors.ts';
 import { defineHandler, ZERO_UUID } from '../handler.ts';
-import { OFFSETS_TOPIC } from '../offsets-topic.ts';
-import { TRANSACTION_STATE_TOPIC } from '../transaction-log.ts';
+import { isInternalTopic } from '../coordinator-partitions.ts';
 
 
 export const deleteTopics = defineHandler({
@@ -17,13 +16,12 @@ export const deleteTopics = defineHandler({
       : request.topicNames.map((name) => ({ name, topicId: broker.topics.get(name)?.topicId ?? ZERO_UUID }));
     if (broker.cluster !== null) {
       // The coordinators' internal topics are refused, as on a single node.
-      const internal = (name: string | null): boolean => name === OFFSETS_TOPIC || name === TRANSACTION_STATE_TOPIC;
-      const names = wanted.flatMap(({ name }) => (name === null || internal(name) ? [] : [name]));
+      const names = wanted.flatMap(({ name }) => (name === null || isInternalTopic(name) ? [] : [name]));
       const results = await broker.cluster.deleteTopics(names, request.timeoutMs);
       return {
         throttleTimeMs: 0,
         responses: wanted.map(({ name, topicId }) => {
-          if (internal(name)) return { name, topicId, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: `internal topic ${name} cannot be deleted` };
+          if (isInternalTopic(name)) return { name, topicId, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: `internal topic ${name} cannot be deleted` };
           const result = results.find((r) => r.name === name);
           return { name, topicId, errorCode: name === null ? ErrorCode.UNKNOWN_TOPIC_ID : result?.errorCode ?? ErrorCode.REQUEST_TIMED_OUT, errorMessage: result?.errorMessage ?? null };
         }),
