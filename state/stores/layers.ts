@@ -179,6 +179,12 @@ export type BytesFlushListener = (key: Uint8Array, newValue: Uint8Array | null, 
 export class CachingLayer extends WrappedBytesStore {
   /** Entries by hashed key, in the order they were first cached: the order of a flush. */
   private readonly cache = new Map<string, CachedEntry>();
+  /**
+   * The entry peekHashed or readUncached found or made last, while the map holds it: a typed
+   * store's read-modify-write (peek or read, then updateCached of the same key) looks the key
+   * up once, not twice. Reset whenever entries leave the map.
+   */
+  private lastEntry: CachedEntry | null = null;
   private flushListener: BytesFlushListener | null = null;
   private context: StateStoreContext | null = null;
 
@@ -201,8 +207,9 @@ export class CachingLayer extends WrappedBytesStore {
 
   override getHashed(hashKey: string, key: Uint8Array): Uint8Array | null {
     const cached = this.cache.get(hashKey);
-    if (cached !== undefined) return cached.value;
-    return this.readUncached(hashKey, key, false);
+    if (cached === undefined) return this.readUncached(hashKey, key, false);
+    this.lastEntry = cached;
+    return cached.value;
   }
 
   /**
@@ -214,7 +221,9 @@ export class CachingLayer extends WrappedBytesStore {
   readUncached(hashKey: string, key: Uint8Array, keyOwned: boolean): Uint8Array | null {
     const value = this.innerGet(hashKey, key);
     if (this.cache.size >= this.entriesMax) this.flushCache();
-    this.cache.set(hashKey, { hashKey, key, keyOwned, value, dirty: false, writtenAtMs: -1, below: value, typedKey: undefined });
+    const entry: CachedEntry = { hashKey, key, keyOwned, value, dirty: false, writtenAtMs: -1, below: value, typedKey: undefined };
+    this.cache.set(hashKey, entry);
+    this.lastEntry = entry;
     return value;
   }
 
@@ -228,7 +237,10 @@ export class CachingLayer extends WrappedBytesStore {
    * builds key bytes only when the key is not cached.
    */
   peekHashed(hashKey: string): Uint8Array | null | undefined {
-    return this.cache.get(hashKey)?.value;
+    const entry = this.cache.get(hashKey);
+    if (entry === undefined) return undefined;
+    this.lastEntry = entry;
+    return entry.value;
   }
 
   /**
@@ -236,7 +248,8 @@ export class CachingLayer extends WrappedBytesStore {
    * otherwise. With onlyIfPresent, also false when the cached value is a delete.
    */
   updateCached(hashKey: string, value: Uint8Array | null, typedKey?: unknown, onlyIfPresent = false): boolean {
-    const existing = this.cache.get(hashKey);
+    const last = this.lastEntry;
+    const existing = last !== null && last.hashKey === hashKey ? last : this.cache.get(hashKey);
     if (existing === undefined || !existing.keyOwned || (onlyIfPresent && existing.value === null)) return false;
     existing.value = value;
     existing.dirty = true;
@@ -259,7 +272,7 @@ export class CachingLayer extends WrappedBytesStore {
    * retention, not updates (expired windows), which flush listeners are not told about.
    */
   override expireHashed(hashKey: string, key: Uint8Array): void {
-    if (this.cache.size > 0) this.cache.delete(hashKey);
+    if (this.cache.size > 0 && this.cache.delete(hashKey)) this.lastEntry = null;
     super.expireHashed(hashKey, key);
   }
 
@@ -290,7 +303,8 @@ export class CachingLayer extends WrappedBytesStore {
 
   private write(hashKey: string, key: Uint8Array, keyOwned: boolean, value: Uint8Array | null, typedKey: unknown, absentBelow: boolean): void {
     const writtenAtMs = this.context === null ? -1 : this.context.recordTimestampMs();
-    const existing = this.cache.get(hashKey);
+    const last = this.lastEntry;
+    const existing = last !== null && last.hashKey === hashKey ? last : this.cache.get(hashKey);
     if (existing !== undefined) {
       existing.value = value;
       existing.dirty = true;
@@ -318,6 +332,7 @@ export class CachingLayer extends WrappedBytesStore {
     const dirty: CachedEntry[] = [];
     for (const entry of this.cache.values()) if (entry.dirty) dirty.push(entry);
     this.cache.clear();
+    this.lastEntry = null;
     const listener = this.flushListener;
     if (listener === null) {
       for (const entry of dirty) this.innerPut(entry.hashKey, entry.key, entry.value);

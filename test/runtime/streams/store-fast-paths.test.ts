@@ -114,6 +114,25 @@ describe('hashed byte layers', () => {
     expect(flushed).toEqual([['k', '2', null]]);
   });
 
+  it('the entry a read found last is not written once it has left the cache', () => {
+    const { inner, cache, logged, flushed } = stack();
+    cache.readUncached('k', bytes('k'), true);
+    cache.flushCache();
+    // The read's entry left with the flush: a write to it would be lost, so it is refused.
+    expect(cache.updateCached('k', bytes('1'))).toBe(false);
+    cache.put(bytes('k'), bytes('1'));
+    expect(cache.peekHashed('k')).not.toBeUndefined();
+    cache.expireHashed('k', bytes('k'));
+    expect(cache.updateCached('k', bytes('2'))).toBe(false);
+    cache.readUncached('j', bytes('j'), true);
+    expect(cache.updateCached('j', bytes('3'))).toBe(true);
+    cache.flush();
+    expect(text(inner.get(bytes('j')))).toBe('3');
+    expect(inner.get(bytes('k'))).toBeNull();
+    expect(logged).toEqual([['j', '3']]);
+    expect(flushed).toEqual([['j', '3', null]]);
+  });
+
   it('the in-memory store keeps no reference to the key bytes it was given', () => {
     const { context } = harness();
     const store = new InMemoryKeyValueBytesStore('m');
