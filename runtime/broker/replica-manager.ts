@@ -126,26 +126,23 @@ export class ReplicaManager {
    */
   append(topic: string, partition: number, records: Buffer | null, acks: number, transactionalId: string | null = null): ProduceResult {
     const state = this.get(topic, partition);
-    const failed = (errorCode: number, errorMessage: string | null = null): ProduceResult => ({
-      errorCode, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: state?.log.logStartOffset ?? -1n,
-    });
-    if (state === undefined) return failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-    if (state.replication !== undefined && state.replication.role !== 'leader') return failed(ErrorCode.NOT_LEADER_OR_FOLLOWER);
-    if (records === null || records.length === 0) return failed(ErrorCode.CORRUPT_MESSAGE, 'no record batch');
+    if (state === undefined) return produceFailure(state, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null);
+    if (state.replication !== undefined && state.replication.role !== 'leader') return produceFailure(state, ErrorCode.NOT_LEADER_OR_FOLLOWER, null);
+    if (records === null || records.length === 0) return produceFailure(state, ErrorCode.CORRUPT_MESSAGE, 'no record batch');
     const insyncCount = state.replication?.isr.length ?? 1;
     if (acks === -1 && state.minInsyncReplicas > insyncCount) {
-      return failed(ErrorCode.NOT_ENOUGH_REPLICAS, `min.insync.replicas=${state.minInsyncReplicas} but this partition has ${insyncCount} in-sync replica(s)`);
+      return produceFailure(state, ErrorCode.NOT_ENOUGH_REPLICAS, `min.insync.replicas=${state.minInsyncReplicas} but this partition has ${insyncCount} in-sync replica(s)`);
     }
     let appendedBytes = 0;
     let position = 0;
     const headers: BatchHeader[] = [];
     while (position < records.length) {
       const size = batchSizeAt(records, position);
-      if (size < 0 || position + size > records.length) return failed(ErrorCode.CORRUPT_MESSAGE, 'truncated record batch');
+      if (size < 0 || position + size > records.length) return produceFailure(state, ErrorCode.CORRUPT_MESSAGE, 'truncated record batch');
       const verdict = validateBatch(records, position, size, { maxMessageBytes: state.maxMessageBytes, requireKeys: state.requireKeys });
       if (!verdict.ok) {
         this.logger.warn('rejected batch', { topic, partition, error: verdict.message });
-        return failed(verdict.errorCode, verdict.message);
+        return produceFailure(state, verdict.errorCode, verdict.message);
       }
       headers.push(verdict.header);
       appendedBytes += size;
@@ -155,12 +152,12 @@ export class ReplicaManager {
     const idempotent = headers.some((header) => header.producerId >= 0n);
     if (idempotent) {
       const producerVerdict = state.producers.checkAppend(headers);
-      if (producerVerdict.kind === 'reject') return failed(producerVerdict.errorCode, producerVerdict.message);
+      if (producerVerdict.kind === 'reject') return produceFailure(state, producerVerdict.errorCode, producerVerdict.message);
       if (producerVerdict.kind === 'duplicate') {
         return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: producerVerdict.firstOffset, logAppendTimeMs: -1n, logStartOffset: state.log.logStartOffset };
       }
       const refused = this.verifyTransactionStart(state, headers, transactionalId);
-      if (refused !== ErrorCode.NONE) return failed(refused, 'the partition was not added to an ongoing transaction of this producer');
+      if (refused !== ErrorCode.NONE) return produceFailure(state, refused, 'the partition was not added to an ongoing transaction of this producer');
     }
     const appended = state.log.append(records, { leaderEpoch: state.leaderEpoch });
     if (idempotent) recordAppends(state, headers, appended.baseOffset);
@@ -371,6 +368,10 @@ export class ReplicaManager {
     for (const state of this.partitions.values()) visit(state);
   }
 
+}
+
+function produceFailure(state: PartitionState | undefined, errorCode: number, errorMessage: string | null): ProduceResult {
+  return { errorCode, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: state?.log.logStartOffset ?? -1n };
 }
 
 /** Tells the producer state about appended batches; the log assigned offsets from `baseOffset` on. */

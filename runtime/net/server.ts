@@ -40,10 +40,11 @@ export interface ServerOptions {
   inFlightMax?: number;
 }
 
+let nextConnectionId = 1;
+
 export class KafkaServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  private nextConnectionId = 1;
 
   private constructor(private readonly options: ServerOptions) {
     this.server = net.createServer((socket) => this.accept(socket));
@@ -75,98 +76,124 @@ export class KafkaServer {
   }
 
   private accept(socket: net.Socket): void {
-    const { logger, handler } = this.options;
-    const frameBytesMax = this.options.frameBytesMax ?? LIMITS.requestFrameBytesMax;
-    const inFlightMax = this.options.inFlightMax ?? LIMITS.inFlightRequestsPerConnectionMax;
-    const reader = new FrameReader(frameBytesMax);
-    const slots: Slot[] = [];
-    let paused = false;
-    socket.setNoDelay(true);
     this.sockets.add(socket);
-
-    const connection: Connection = {
-      id: this.nextConnectionId++,
-      remoteAddress: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
-      closed: false,
-      close: (reason: string) => {
-        if (connection.closed) return;
-        (connection as { closed: boolean }).closed = true;
-        logger.info('closing connection', { remote: connection.remoteAddress, reason });
-        socket.end();
-        setTimeout(() => socket.destroy(), 1_000).unref();
-      },
-    };
-
-    const flush = (): void => {
-      let head = slots[0];
-      if (head === undefined || !head.done) return;
-      socket.cork();
-      while (head !== undefined && head.done) {
-        slots.shift();
-        const response = head.response;
-        if (response !== null && !socket.destroyed) {
-          if (Array.isArray(response)) for (const chunk of response) socket.write(chunk);
-          else socket.write(response);
-        }
-        head = slots[0];
-      }
-      socket.uncork();
-      if (paused && slots.length < inFlightMax) {
-        paused = false;
-        socket.resume();
-      }
-    };
-
-    const dispatch = (frame: Buffer): void => {
-      const slot: Slot = { response: null, done: false };
-      slots.push(slot);
-      const fail = (error: unknown): void => {
-        slot.done = true;
-        logger.warn('bad request, closing connection', { remote: connection.remoteAddress, error: String(error instanceof Error ? error.message : error) });
-        flush();
-        connection.close('bad request');
-      };
-      try {
-        const result = handler(frame, connection);
-        if (result instanceof Promise) {
-          result.then((response) => { slot.response = response; slot.done = true; flush(); }, fail);
-        } else {
-          slot.response = result;
-          slot.done = true;
-          flush();
-        }
-      } catch (error) {
-        fail(error);
-      }
-    };
-
-    socket.on('data', (chunk: Buffer) => {
-      if (connection.closed) return;
-      let frames: Buffer[];
-      try {
-        frames = reader.push(chunk);
-      } catch (error) {
-        const reason = error instanceof FrameTooLargeError ? error.message : 'unreadable frame';
-        logger.warn('rejecting frame', { remote: connection.remoteAddress, reason });
-        connection.close(reason);
-        return;
-      }
-      for (const frame of frames) {
-        if (connection.closed) break;
-        dispatch(frame);
-      }
-      if (slots.length >= inFlightMax && !paused) {
-        paused = true;
-        socket.pause();
-      }
-    });
-    socket.on('error', (error) => logger.debug('socket error', { remote: connection.remoteAddress, error: error.message }));
+    const connection = new ServerConnection(socket, this.options);
     socket.on('close', () => {
       this.sockets.delete(socket);
-      (connection as { closed: boolean }).closed = true;
-      if (reader.pendingBytes > 0) {
-        logger.info('client disconnected mid-request', { remote: connection.remoteAddress, pendingBytes: reader.pendingBytes });
-      }
+      connection.onClose();
     });
+  }
+}
+
+/**
+ * One client connection: frames in, responses out in request order. Per-request work is in
+ * methods rather than closures made per frame (a named closure costs an allocation and, under
+ * tsx's keepNames, a defineProperty call each time it is made).
+ */
+class ServerConnection implements Connection {
+  readonly id: number;
+  readonly remoteAddress: string;
+  closed = false;
+  private readonly reader: FrameReader;
+  private readonly slots: Slot[] = [];
+  private readonly inFlightMax: number;
+  private paused = false;
+
+  constructor(private readonly socket: net.Socket, private readonly options: ServerOptions) {
+    this.id = nextConnectionId++;
+    this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.reader = new FrameReader(options.frameBytesMax ?? LIMITS.requestFrameBytesMax);
+    this.inFlightMax = options.inFlightMax ?? LIMITS.inFlightRequestsPerConnectionMax;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => options.logger.debug('socket error', { remote: this.remoteAddress, error: error.message }));
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.options.logger.info('closing connection', { remote: this.remoteAddress, reason });
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1_000).unref();
+  }
+
+  onClose(): void {
+    this.closed = true;
+    if (this.reader.pendingBytes > 0) {
+      this.options.logger.info('client disconnected mid-request', { remote: this.remoteAddress, pendingBytes: this.reader.pendingBytes });
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    let frames: Buffer[];
+    try {
+      frames = this.reader.push(chunk);
+    } catch (error) {
+      const reason = error instanceof FrameTooLargeError ? error.message : 'unreadable frame';
+      this.options.logger.warn('rejecting frame', { remote: this.remoteAddress, reason });
+      this.close(reason);
+      return;
+    }
+    for (const frame of frames) {
+      if (this.closed) break;
+      this.dispatch(frame);
+    }
+    if (this.slots.length >= this.inFlightMax && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private dispatch(frame: Buffer): void {
+    const slot: Slot = { response: null, done: false };
+    this.slots.push(slot);
+    try {
+      const result = this.options.handler(frame, this);
+      if (result instanceof Promise) {
+        result.then(
+          (response) => {
+            slot.response = response;
+            slot.done = true;
+            this.flush();
+          },
+          (error: unknown) => this.fail(slot, error),
+        );
+      } else {
+        slot.response = result;
+        slot.done = true;
+        this.flush();
+      }
+    } catch (error) {
+      this.fail(slot, error);
+    }
+  }
+
+  private fail(slot: Slot, error: unknown): void {
+    slot.done = true;
+    this.options.logger.warn('bad request, closing connection', { remote: this.remoteAddress, error: String(error instanceof Error ? error.message : error) });
+    this.flush();
+    this.close('bad request');
+  }
+
+  private flush(): void {
+    const { slots, socket } = this;
+    let head = slots[0];
+    if (head === undefined || !head.done) return;
+    socket.cork();
+    while (head !== undefined && head.done) {
+      slots.shift();
+      const response = head.response;
+      if (response !== null && !socket.destroyed) {
+        if (Array.isArray(response)) for (const chunk of response) socket.write(chunk);
+        else socket.write(response);
+      }
+      head = slots[0];
+    }
+    socket.uncork();
+    if (this.paused && slots.length < this.inFlightMax) {
+      this.paused = false;
+      socket.resume();
+    }
   }
 }
