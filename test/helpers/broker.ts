@@ -41,6 +41,8 @@ export interface StartOptions {
   dataDirectory?: string;
   port?: number;
   overrides?: Record<string, string>;
+  /** Arguments for node itself, before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArguments?: readonly string[];
 }
 
 export function temporaryDirectory(prefix = 'runnel-test-'): string {
@@ -52,7 +54,7 @@ export function temporaryDirectory(prefix = 'runnel-test-'): string {
 export async function startBroker(options: StartOptions = {}): Promise<BrokerProcess> {
   const dataDirectory = options.dataDirectory ?? temporaryDirectory();
   const overrides = { 'group.initial.rebalance.delay.ms': '0', ...options.overrides };
-  const args = ['--import', 'tsx', CLI, 'broker', 'start', '--data-dir', dataDirectory, '--port', String(options.port ?? 0)];
+  const args = [...(options.nodeArguments ?? []), '--import', 'tsx', CLI, 'broker', 'start', '--data-dir', dataDirectory, '--port', String(options.port ?? 0)];
   for (const [key, value] of Object.entries(overrides)) args.push('--override', `${key}=${value}`);
   const child = spawn(process.execPath, args, { cwd: REPOSITORY_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUNNEL_LOG_LEVEL: process.env['RUNNEL_LOG_LEVEL'] ?? 'info' } });
   running.add(child);
