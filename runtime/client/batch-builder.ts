@@ -82,6 +82,9 @@ function fieldBytes(value: FieldInput): number {
   return varintBytes(length) + length;
 }
 
+/** Fields up to this size are copied byte by byte (see writeField). */
+const SMALL_FIELD_BYTES_MAX = 32;
+
 function writeField(buffer: Buffer, value: FieldInput, position: number): number {
   if (value === null) return writeVarint(buffer, -1, position);
   if (typeof value === 'string') {
@@ -89,9 +92,12 @@ function writeField(buffer: Buffer, value: FieldInput, position: number): number
     const at = writeVarint(buffer, length, position);
     return at + buffer.write(value, at, 'utf8');
   }
-  const at = writeVarint(buffer, value.length, position);
-  buffer.set(value, at);
-  return at + value.length;
+  const length = value.length;
+  const at = writeVarint(buffer, length, position);
+  // Keys and small values are copied by hand: set() costs more than the loop below that size.
+  if (length <= SMALL_FIELD_BYTES_MAX) for (let index = 0; index < length; index++) buffer[at + index] = value[index] as number;
+  else buffer.set(value, at);
+  return at + length;
 }
 
 /** Bytes of a record's body (everything after its length prefix). */

@@ -129,13 +129,14 @@ function groupMetadataOf(group: ConsumerGroupMetadata | string): ConsumerGroupMe
 
 function headerList(headers: ProducerMessage['headers']): readonly HeaderInput[] | null {
   if (headers === undefined) return null;
-  if (Array.isArray(headers)) return headers as readonly HeaderInput[];
+  if (Array.isArray(headers)) return headers.length === 0 ? null : (headers as readonly HeaderInput[]);
   const list = Object.entries(headers as Readonly<Record<string, FieldInput>>).map(([key, value]) => ({ key, value }));
   return list.length === 0 ? null : list;
 }
 
 function timestampOf(message: ProducerMessage, now: number): number {
   const timestamp = message.timestamp;
+  if (typeof timestamp === 'number') return timestamp;
   if (timestamp === undefined) return now;
   return timestamp instanceof Date ? timestamp.getTime() : Number(timestamp);
 }
@@ -160,7 +161,8 @@ function acknowledgedOnly(): void {}
 export class Producer {
   readonly options: ResolvedProducerOptions;
   private readonly cluster: Cluster;
-  private readonly queues = new Map<string, Map<number, PartitionQueue>>();
+  /** The partition queues of each topic, indexed by partition (made on a partition's first record). */
+  private readonly queues = new Map<string, (PartitionQueue | undefined)[]>();
   private readonly sticky = new StickyPartitions();
   private readonly sender: Sender;
   /** Null for a producer without a transactionalId. */
@@ -394,8 +396,12 @@ export class Producer {
       const call: SendCall = { results, pendingRecords: messages.length, memoryBytes: bytes, error: null, timestampMs: now, timestamps: null, resolve, reject };
       this.calls.add(call);
       try {
+        // One lookup of the topic's queues per call, not per record.
+        const queues = this.topicQueues(topic.name);
         for (let index = 0; index < messages.length; index++) {
-          this.append(topic.name, partitions[index] as number, messages[index] as ProducerMessage, call, index, now);
+          const partition = partitions[index] as number;
+          const queue = queues[partition] ?? this.newQueue(queues, topic.name, partition);
+          this.append(queue, messages[index] as ProducerMessage, call, index, now);
         }
       } catch (error) {
         // Only a programmer error gets here (a record bigger than max.request.size is checked first).
@@ -433,7 +439,7 @@ export class Producer {
     return partitionForKey(keyBytes(key), partitionCount);
   }
 
-  private append(topic: string, partition: number, message: ProducerMessage, call: SendCall, index: number, now: number): void {
+  private append(queue: PartitionQueue, message: ProducerMessage, call: SendCall, index: number, now: number): void {
     const key = message.key ?? null;
     const value = message.value;
     const headers = headerList(message.headers);
@@ -443,13 +449,12 @@ export class Producer {
       call.timestamps ??= new Array<number>(call.results.length).fill(now);
       call.timestamps[index] = timestamp;
     }
-    const queue = this.queueFor(topic, partition);
     let batch = queue.open;
     if (batch === null || !(batch.builder as BatchBuilder).tryAppend(key, value, headers, timestamp)) {
       if (batch !== null) this.seal(queue);
       const size = BATCH_HEADER_BYTES + recordBytes(key, value, headers, 0, 0);
       if (size > this.options.maxRequestSize) {
-        throw new KafkaProtocolError(10, `record of ${size} bytes for ${topic}-${partition}`, `it exceeds max.request.size ${this.options.maxRequestSize}`);
+        throw new KafkaProtocolError(10, `record of ${size} bytes for ${queue.topic}-${queue.partition}`, `it exceeds max.request.size ${this.options.maxRequestSize}`);
       }
       batch = this.openBatch(queue, size);
       (batch.builder as BatchBuilder).tryAppend(key, value, headers, timestamp);
@@ -461,22 +466,23 @@ export class Producer {
     if ((batch.builder as BatchBuilder).size >= this.options.batchSize) this.seal(queue);
   }
 
-  private queueFor(topic: string, partition: number): PartitionQueue {
-    let partitions = this.queues.get(topic);
-    if (partitions === undefined) {
-      partitions = new Map();
-      this.queues.set(topic, partitions);
+  private topicQueues(topic: string): (PartitionQueue | undefined)[] {
+    let queues = this.queues.get(topic);
+    if (queues === undefined) {
+      queues = [];
+      this.queues.set(topic, queues);
     }
-    let queue = partitions.get(partition);
-    if (queue === undefined) {
-      queue = { topic, partition, open: null, ready: [], inFlight: [], nextSequence: 0 };
-      partitions.set(partition, queue);
-    }
+    return queues;
+  }
+
+  private newQueue(queues: (PartitionQueue | undefined)[], topic: string, partition: number): PartitionQueue {
+    const queue: PartitionQueue = { topic, partition, open: null, ready: [], inFlight: [], nextSequence: 0 };
+    queues[partition] = queue;
     return queue;
   }
 
   private *allQueues(): Generator<PartitionQueue> {
-    for (const partitions of this.queues.values()) yield* partitions.values();
+    for (const queues of this.queues.values()) for (const queue of queues) if (queue !== undefined) yield queue;
   }
 
   private openBatch(queue: PartitionQueue, firstRecordBytes: number): Batch {
