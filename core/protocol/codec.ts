@@ -112,12 +112,13 @@ function usesTaggedResponseHeader(apiKey: number, apiVersion: number): boolean {
   return apiKey !== ApiKey.ApiVersions && isFlexible(apiKey, apiVersion);
 }
 
-function encodeBody(writer: Writer, codec: CompiledStruct, body: object, context: string): void {
+/** Encodes a body; the error names the API, version and direction (formatted only on failure). */
+function encodeBody(writer: Writer, codec: CompiledStruct, body: object, apiKey: number, apiVersion: number, direction: number): void {
   try {
     codec.encode(writer, body as Record<string, unknown>);
   } catch (error) {
     const failure = error instanceof ProtocolEncodeError ? error : new ProtocolEncodeError(error instanceof Error ? error.message : String(error));
-    throw failure.withContext(context);
+    throw failure.withContext(describe(apiKey, apiVersion, direction));
   }
 }
 
@@ -140,7 +141,7 @@ export function encodeRequestFrame<K extends ApiKey>(
   const writer = new Writer(512);
   writer.int32(0).int16(apiKey).int16(apiVersion).int32(correlationId).nullableString(clientId);
   if (isFlexible(apiKey, apiVersion)) writer.taggedFields();
-  encodeBody(writer, codec, body, describe(apiKey, apiVersion, DIRECTION_REQUEST));
+  encodeBody(writer, codec, body, apiKey, apiVersion, DIRECTION_REQUEST);
   return finishFrame(writer);
 }
 
@@ -192,7 +193,7 @@ export function encodeResponseFrame<K extends ApiKey>(
   const writer = new Writer(512);
   writer.int32(0).int32(correlationId);
   if (usesTaggedResponseHeader(apiKey, apiVersion)) writer.taggedFields();
-  encodeBody(writer, codec, body, describe(apiKey, apiVersion, DIRECTION_RESPONSE));
+  encodeBody(writer, codec, body, apiKey, apiVersion, DIRECTION_RESPONSE);
   return finishFrame(writer);
 }
 
@@ -211,7 +212,7 @@ export function encodeResponseFrameChunks<K extends ApiKey>(
   const writer = new Writer(512);
   writer.int32(0).int32(correlationId);
   if (usesTaggedResponseHeader(apiKey, apiVersion)) writer.taggedFields();
-  encodeBody(writer, codec, body, describe(apiKey, apiVersion, DIRECTION_RESPONSE));
+  encodeBody(writer, codec, body, apiKey, apiVersion, DIRECTION_RESPONSE);
   const chunks = writer.finishChunks();
   const sizeBytes = chunks.reduce((sum, chunk) => sum + chunk.length, 0) - SIZE_PREFIX_BYTES;
   (chunks[0] as Buffer).writeInt32BE(sizeBytes, 0);
@@ -225,7 +226,6 @@ export function decodeResponseFrame<K extends ApiKey>(
   frame: Buffer,
 ): { correlationId: number; body: ResponseBodyByKey[K] } {
   const codec = requireDecoder(apiKey, apiVersion, DIRECTION_RESPONSE);
-  const context = describe(apiKey, apiVersion, DIRECTION_RESPONSE);
   try {
     const reader = new Reader(frame);
     const correlationId = reader.int32();
@@ -239,7 +239,7 @@ export function decodeResponseFrame<K extends ApiKey>(
       return { correlationId, body: fallback as unknown as ResponseBodyByKey[K] };
     }
   } catch (error) {
-    throw asDecodeError(error, context);
+    throw asDecodeError(error, describe(apiKey, apiVersion, DIRECTION_RESPONSE));
   }
 }
 

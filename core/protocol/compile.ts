@@ -26,6 +26,9 @@ interface ValueCodec {
 
 interface RegularField {
   name: string;
+  field: FieldSchema;
+  /** Whether null may be written (nullable in this version, or a records field). */
+  nullable: boolean;
   encode: Encode;
   /** Reads the field, or produces its default when the field is absent from the version. */
   decode: Decode;
@@ -245,11 +248,12 @@ function compileFields(struct: StructSchema, version: number, flexible: boolean)
       tagged.push({ name: field.name, tag: field.tag, codec, fallback, defaultBytes: encodeToBuffer(codec, fallback) });
     }
     if (!present || field.tag !== undefined) {
-      regular.push({ name: field.name, encode: () => {}, decode: () => freshDefault(field), fallback, present: false, bytesMin: 0 });
+      regular.push({ name: field.name, field, nullable: true, encode: () => {}, decode: () => freshDefault(field), fallback, present: false, bytesMin: 0 });
       continue;
     }
     const codec = valueCodec(field, version, flexible);
-    regular.push({ name: field.name, encode: codec.encode, decode: codec.decode, fallback, present: true, bytesMin: codec.bytesMin });
+    const nullable = inRange(field.nullableVersions, version) || field.type === 'records';
+    regular.push({ name: field.name, field, nullable, encode: codec.encode, decode: codec.decode, fallback, present: true, bytesMin: codec.bytesMin });
   }
   tagged.sort((a, b) => a.tag - b.tag);
   return { regular, tagged };
@@ -279,6 +283,18 @@ function buildStruct(struct: StructSchema, version: number, flexible: boolean): 
   const bytesMin = written.reduce((sum, field) => sum + field.bytesMin, flexible ? 1 : 0);
   const encodeTagged = flexible ? taggedEncoder(tagged) : null;
   const decodeTagged = flexible ? taggedDecoder(tagged) : null;
+  return generatedStruct(regular, version, flexible, encodeTagged, decodeTagged, bytesMin)
+    ?? interpretedStruct(regular, written, encodeTagged, decodeTagged, bytesMin);
+}
+
+/** The field walk as a loop over closures: for field names that cannot be written as code. */
+function interpretedStruct(
+  regular: RegularField[],
+  written: RegularField[],
+  encodeTagged: ((writer: Writer, value: Body) => void) | null,
+  decodeTagged: ((reader: Reader, value: Body) => void) | null,
+  bytesMin: number,
+): CompiledStruct {
   return {
     bytesMin,
     encode(writer, value) {
@@ -307,6 +323,105 @@ function buildStruct(struct: StructSchema, version: number, flexible: boolean): 
       return value;
     },
   };
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** The Reader and Writer methods of a primitive field, by nullability and encoding style. */
+function primitiveMethods(type: PrimitiveType, flexible: boolean, nullable: boolean): { read: string; write: string } | null {
+  switch (type) {
+    case 'string':
+    case 'bytes': {
+      const suffix = type === 'string' ? 'String' : 'Bytes';
+      const method = flexible ? (nullable ? `compactNullable${suffix}` : `compact${suffix}`) : nullable ? `nullable${suffix}` : type;
+      return { read: method, write: method };
+    }
+    case 'records':
+      return null;
+    default:
+      return { read: type, write: type };
+  }
+}
+
+/**
+ * The same codec written out as one function per direction (new Function), so that each
+ * field is a property with a fixed name read or written at its own site: decoded objects get
+ * one shape per struct, and the reads and writes of primitive fields call the Reader and
+ * Writer directly instead of through a closure per field. Field names come from the Kafka
+ * message definitions; any name that is not a plain identifier keeps the interpreted codec.
+ */
+function generatedStruct(
+  regular: RegularField[],
+  version: number,
+  flexible: boolean,
+  encodeTagged: ((writer: Writer, value: Body) => void) | null,
+  decodeTagged: ((reader: Reader, value: Body) => void) | null,
+  bytesMin: number,
+): CompiledStruct | null {
+  if (!regular.every((field) => IDENTIFIER.test(field.name))) return null;
+  const names = regular.map((field) => field.name);
+  const nullMessage = `null is not allowed in version ${version}`;
+  const decodeParts: string[] = [];
+  const encodeLines: string[] = [];
+  regular.forEach((entry, index) => {
+    const { field } = entry;
+    const primitive = entry.present && field.type !== 'array' && field.type !== 'struct'
+      ? primitiveMethods(field.type, flexible, entry.nullable)
+      : null;
+    const immutableDefault = entry.fallback === null || typeof entry.fallback !== 'object';
+    let read: string;
+    if (!entry.present) read = immutableDefault ? `K[${index}]` : `D[${index}](r)`;
+    else if (primitive !== null) read = `r.${primitive.read}()`;
+    else read = `D[${index}](r)`;
+    decodeParts.push(`${field.name}: (k = ${index}, ${read})`);
+    if (!entry.present) return;
+    const lines = [`k = ${index}; x = v.${field.name}; if (x === undefined) x = K[${index}];`];
+    if (primitive !== null) {
+      if (!entry.nullable) lines.push(`if (x === null) throw new EncodeError(NULL);`);
+      lines.push(field.type === 'int64' ? `w.int64(typeof x === 'bigint' ? x : BigInt(x));` : `w.${primitive.write}(x);`);
+    } else {
+      lines.push(`E[${index}](w, x);`);
+    }
+    encodeLines.push(lines.join(' '));
+  });
+  const decodeSource = [
+    'let k = 0;',
+    'try {',
+    `  const o = { ${decodeParts.join(', ')} };`,
+    // Tagged fields name themselves in their errors (taggedDecoder): k = -1 passes those on.
+    '  k = -1;',
+    '  if (decodeTagged !== null) decodeTagged(r, o);',
+    '  return o;',
+    '} catch (error) {',
+    '  if (k < 0) throw error;',
+    '  throw decodeFailure(error, N[k]);',
+    '}',
+  ].join('\n');
+  const encodeSource = [
+    'let k = -1;',
+    'let x;',
+    'try {',
+    ...encodeLines.map((line) => `  ${line}`),
+    '} catch (error) {',
+    '  throw encodeFailure(error, N[k]);',
+    '}',
+    'if (encodeTagged !== null) encodeTagged(w, v);',
+  ].join('\n');
+  const constants = {
+    K: regular.map((entry) => entry.fallback),
+    D: regular.map((entry) => entry.decode),
+    E: regular.map((entry) => entry.encode),
+    N: names,
+  };
+  const decode = new Function(
+    'K', 'D', 'N', 'decodeTagged', 'decodeFailure',
+    `return function decodeStruct(r) {\n${decodeSource}\n};`,
+  )(constants.K, constants.D, constants.N, decodeTagged, decodeFailure) as (reader: Reader) => Body;
+  const encode = new Function(
+    'K', 'E', 'N', 'NULL', 'EncodeError', 'encodeTagged', 'encodeFailure',
+    `return function encodeStruct(w, v) {\n${encodeSource}\n};`,
+  )(constants.K, constants.E, constants.N, nullMessage, ProtocolEncodeError, encodeTagged, encodeFailure) as (writer: Writer, value: Body) => void;
+  return { bytesMin, encode, decode };
 }
 
 function taggedEncoder(tagged: TaggedField[]): (writer: Writer, value: Body) => void {
