@@ -43,16 +43,13 @@ export async function serveFollowerFetch(
 
 function readForFollower(manager: ReplicaManager, replicaId: number, request: FollowerFetchPartition, maxBytes: number, nowMs: number, record: boolean): FollowerFetchResult {
   const state = manager.get(request.topic, request.partition);
-  const failed = (errorCode: number): FollowerFetchResult => ({
-    topic: request.topic, partition: request.partition, errorCode, highWatermark: state?.highWatermark ?? -1n, logStartOffset: state?.log.logStartOffset ?? -1n, records: null,
-  });
-  if (state === undefined) return failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  if (state === undefined) return followerFetchFailure(request, state, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   const replication = state.replication;
-  if (replication === undefined || replication.role !== 'leader' || !replication.replicas.includes(replicaId)) return failed(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  if (replication === undefined || replication.role !== 'leader' || !replication.replicas.includes(replicaId)) return followerFetchFailure(request, state, ErrorCode.NOT_LEADER_OR_FOLLOWER);
   const epochProblem = leaderEpochProblem(state, request.currentLeaderEpoch);
-  if (epochProblem !== ErrorCode.NONE) return failed(epochProblem);
+  if (epochProblem !== ErrorCode.NONE) return followerFetchFailure(request, state, epochProblem);
   const { log } = state;
-  if (request.fetchOffset > log.logEndOffset || request.fetchOffset < log.logStartOffset) return failed(ErrorCode.OFFSET_OUT_OF_RANGE);
+  if (request.fetchOffset > log.logEndOffset || request.fetchOffset < log.logStartOffset) return followerFetchFailure(request, state, ErrorCode.OFFSET_OUT_OF_RANGE);
   if (record) {
     recordFollowerFetch(replication, replicaId, request.fetchOffset, log.logEndOffset, nowMs);
     manager.advanceHighWatermark(state);
@@ -62,6 +59,12 @@ function readForFollower(manager: ReplicaManager, replicaId: number, request: Fo
     ? log.read(request.fetchOffset, limit, { maxOffset: log.logEndOffset, minOneBatch: true }).records
     : Buffer.alloc(0);
   return { topic: request.topic, partition: request.partition, errorCode: ErrorCode.NONE, highWatermark: state.highWatermark, logStartOffset: log.logStartOffset, records };
+}
+
+function followerFetchFailure(request: FollowerFetchPartition, state: PartitionState | undefined, errorCode: number): FollowerFetchResult {
+  return {
+    topic: request.topic, partition: request.partition, errorCode, highWatermark: state?.highWatermark ?? -1n, logStartOffset: state?.log.logStartOffset ?? -1n, records: null,
+  };
 }
 
 /** FENCED_LEADER_EPOCH for an older epoch than ours, UNKNOWN_LEADER_EPOCH for a newer one. */

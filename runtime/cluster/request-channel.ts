@@ -15,8 +15,11 @@ export interface Endpoint {
 
 export class ChannelError extends Error {}
 
+/** A request waiting for its answer; decoded with its API and version when the frame comes. */
 interface Pending {
-  decode: (frame: Buffer) => void;
+  apiKey: ChannelKey;
+  version: number;
+  resolve: (body: never) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -53,11 +56,7 @@ export class RequestChannel {
         this.pending.delete(correlationId);
         reject(new ChannelError(`no answer from ${this.address} in ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(correlationId, {
-        decode: (frame) => resolve(decodeResponseFrame(apiKey, version, frame).body),
-        reject,
-        timer,
-      });
+      this.pending.set(correlationId, { apiKey, version, resolve: resolve as (body: never) => void, reject, timer });
       socket.write(encodeRequestFrame(apiKey, version, correlationId, this.clientId, body));
     });
   }
@@ -88,11 +87,14 @@ export class RequestChannel {
     if (pending === undefined) return;
     this.pending.delete(correlationId);
     clearTimeout(pending.timer);
+    let body: unknown;
     try {
-      pending.decode(frame);
+      body = decodeResponseFrame(pending.apiKey, pending.version, frame).body;
     } catch (error) {
       pending.reject(error as Error);
+      return;
     }
+    pending.resolve(body as never);
   }
 
   private drop(error: Error): void {
