@@ -47,23 +47,31 @@ export class InMemoryKeyValueBytesStore implements HashedBytesStore {
     this.write(hashKey, value);
   }
 
+  /** putHashed that tells whether the key was added: true when it holds a value now and did not before. */
+  putHashedAdded(hashKey: string, value: Uint8Array | null): boolean {
+    return this.write(hashKey, value);
+  }
+
   /** An expired entry is deleted like any other; only the layers above treat it differently. */
   expireHashed(hashKey: string, _key: Uint8Array): void {
     this.write(hashKey, null);
   }
 
-  private write(hashKey: string, value: Uint8Array | null): void {
+  /** True when the key was added (it holds a value now and did not before). */
+  private write(hashKey: string, value: Uint8Array | null): boolean {
     this.assertOpen();
     if (value === null) {
       if (this.entries.delete(hashKey)) this.deletesSinceMerge++;
-      return;
+      return false;
     }
     const sizeBefore = this.entries.size;
     this.entries.set(hashKey, value);
-    if (!this.ordered || this.entries.size === sizeBefore) return;
+    if (this.entries.size === sizeBefore) return false;
+    if (!this.ordered) return true;
     this.pendingKeys.push(hashKey);
     // Stores ranged rarely still merge now and then, so the lists stay bounded.
     if (this.pendingKeys.length > 2 * this.entries.size + 1024) this.sorted();
+    return true;
   }
 
   delete(key: Uint8Array): Uint8Array | null {
@@ -91,23 +99,6 @@ export class InMemoryKeyValueBytesStore implements HashedBytesStore {
     return this.entries.size;
   }
 
-  /**
-   * Deletes every entry whose hashed key (hashKeyOf) `expired` accepts, visiting entries in no
-   * particular order: retention over the whole store without sorting it (a range would sort every
-   * key, and keep sorting new keys from then on).
-   */
-  deleteWhere(expired: (hashKey: string) => boolean): number {
-    this.assertOpen();
-    let deleted = 0;
-    // Deleting the entry just visited is safe while iterating a Map.
-    for (const hashKey of this.entries.keys()) {
-      if (!expired(hashKey)) continue;
-      this.entries.delete(hashKey);
-      deleted++;
-    }
-    this.deletesSinceMerge += deleted;
-    return deleted;
-  }
 
   restore(records: readonly ChangelogRecord[]): void {
     for (const record of records) this.put(record.key, record.value);

@@ -74,6 +74,15 @@ interface CachedEntry {
   value: Uint8Array;
 }
 
+/** Hashed keys a resident window or session store added within one slot of time, and the oldest time among them. */
+interface TimeSlot {
+  readonly keys: string[];
+  oldestMs: number;
+}
+
+/** Slots per retention period: a purge checks key by key only the slot that straddles the oldest live time. */
+const SLOTS_PER_RETENTION = 16;
+
 /** suffixNumber(key, suffixBytes, 0) read from the key's hashKeyOf form, one char per byte. */
 function hashedSuffixNumber(hashKey: string, suffixBytes: number): number {
   const position = hashKey.length - suffixBytes;
@@ -111,6 +120,13 @@ export class DiskBackedBytesStore implements HashedBytesStore {
    * entries only once the retention period has passed it.
    */
   private residentOldestMs = Number.POSITIVE_INFINITY;
+  /**
+   * A resident window or session store's keys by slot of their time (window start or session
+   * end), each key listed when it was added; a key deleted since may still be listed. Purges
+   * visit only the slots that hold expired keys instead of every entry.
+   */
+  private readonly residentSlots = new Map<number, TimeSlot>();
+  private readonly slotMs: number;
   /** Reads answered from the cache, and reads that had to wait for the worker. */
   readonly reads = { cached: 0, waited: 0 };
 
@@ -120,6 +136,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     private readonly options: DiskBackedOptions = processOptions,
   ) {
     this.suffixBytes = suffixBytesOf(remote.spec.kind);
+    this.slotMs = Math.max(1, Math.floor((remote.spec.retentionMs ?? 0) / SLOTS_PER_RETENTION));
     openStores.add(this);
     if (this.suffixBytes > 0) this.residentIfSmall();
   }
@@ -194,13 +211,13 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
     this.unwritten.push({ key, value });
     if (this.resident !== null) {
-      this.resident.putHashed(hashKey, key, value);
-      if (value !== null && this.suffixBytes > 0) this.noteResidentTime(suffixNumber(key, this.suffixBytes, 0));
+      this.putResident(this.resident, hashKey, key, value);
       if (this.unwritten.length >= this.options.writeBatchRecords) this.postUnwritten();
       // Outgrown: from now on read through the prefetch; RocksDB has (or will have) every write.
       if (this.residentWhileSmall && this.resident.approximateNumEntries() > this.options.entriesMax) {
         this.resident = null;
         this.residentWhileSmall = false;
+        this.residentSlots.clear();
       }
       return;
     }
@@ -291,10 +308,8 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     const resident = new InMemoryKeyValueBytesStore(this.name);
     // The in-memory store only marks itself open at init; it reads nothing of the context.
     resident.init(undefined as never);
-    for (const entry of loaded ?? this.remote.rangeSync(null, null)) {
-      resident.put(entry.key, entry.value);
-      if (this.suffixBytes > 0) this.noteResidentTime(suffixNumber(entry.key, this.suffixBytes, 0));
-    }
+    this.residentSlots.clear();
+    for (const entry of loaded ?? this.remote.rangeSync(null, null)) this.putResident(resident, hashKeyOf(entry.key), entry.key, entry.value);
     diskBackedReads.waited++;
     this.groups.clear();
     this.entryCount = 0;
@@ -302,31 +317,68 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     return resident;
   }
 
-  private noteResidentTime(timeMs: number): void {
+  /** Writes to the resident store; a window or session key it adds is listed in its time slot. */
+  private putResident(resident: InMemoryKeyValueBytesStore, hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
+    const added = resident.putHashedAdded(hashKey, value);
+    if (value === null || this.suffixBytes === 0) return;
+    const timeMs = suffixNumber(key, this.suffixBytes, 0);
     if (timeMs > this.residentTimeMs) this.residentTimeMs = timeMs;
     if (timeMs < this.residentOldestMs) this.residentOldestMs = timeMs;
+    if (!added) return;
+    const slotId = Math.floor(timeMs / this.slotMs);
+    const slot = this.residentSlots.get(slotId);
+    if (slot === undefined) {
+      this.residentSlots.set(slotId, { keys: [hashKey], oldestMs: timeMs });
+      return;
+    }
+    slot.keys.push(hashKey);
+    if (timeMs < slot.oldestMs) slot.oldestMs = timeMs;
   }
 
   /**
    * A resident window or session store forgets entries older than the retention period. It
-   * looks at its entries only when the oldest may have expired, and then in no order: no key
-   * bytes are made and nothing is sorted, the time is read from the hashed key.
+   * looks only when the oldest entry may have expired, and then only at the time slots holding
+   * expired keys: a slot wholly expired is deleted key by key without reading times, the slot
+   * straddling the oldest live time reads each key's time from its hashed form. No key bytes
+   * are made and nothing is sorted.
    */
   private purgeResident(): void {
     const retentionMs = this.remote.spec.retentionMs;
-    if (this.resident === null || this.suffixBytes === 0 || retentionMs === null) return;
+    const resident = this.resident;
+    if (resident === null || this.suffixBytes === 0 || retentionMs === null) return;
     // As in the typed stores: a window lives while its start is within retention of stream time;
     // a session ending exactly one retention period ago can still merge, so it stays.
     const minLiveMs = this.residentTimeMs - retentionMs + (this.suffixBytes === 12 ? 1 : 0);
     if (minLiveMs <= this.residentOldestMs) return;
     let oldestLiveMs = Number.POSITIVE_INFINITY;
-    const suffixBytes = this.suffixBytes;
-    this.resident.deleteWhere((hashKey) => {
-      const timeMs = hashedSuffixNumber(hashKey, suffixBytes);
-      if (timeMs < minLiveMs) return true;
-      if (timeMs < oldestLiveMs) oldestLiveMs = timeMs;
-      return false;
-    });
+    for (const [slotId, slot] of this.residentSlots) {
+      if (slot.oldestMs >= minLiveMs) {
+        if (slot.oldestMs < oldestLiveMs) oldestLiveMs = slot.oldestMs;
+        continue;
+      }
+      if ((slotId + 1) * this.slotMs <= minLiveMs) {
+        for (const hashKey of slot.keys) resident.putHashedAdded(hashKey, null);
+        this.residentSlots.delete(slotId);
+        continue;
+      }
+      const kept: string[] = [];
+      let keptOldestMs = Number.POSITIVE_INFINITY;
+      for (const hashKey of slot.keys) {
+        const timeMs = hashedSuffixNumber(hashKey, this.suffixBytes);
+        if (timeMs < minLiveMs) {
+          resident.putHashedAdded(hashKey, null);
+          continue;
+        }
+        kept.push(hashKey);
+        if (timeMs < keptOldestMs) keptOldestMs = timeMs;
+      }
+      if (kept.length === 0) {
+        this.residentSlots.delete(slotId);
+        continue;
+      }
+      this.residentSlots.set(slotId, { keys: kept, oldestMs: keptOldestMs });
+      if (keptOldestMs < oldestLiveMs) oldestLiveMs = keptOldestMs;
+    }
     this.residentOldestMs = oldestLiveMs;
   }
 

@@ -144,6 +144,37 @@ describe('DiskBackedBytesStore', () => {
     expect(restored.range(null, null).map((entry) => Buffer.from(entry.key.subarray(0, entry.key.byteLength - 12)).toString())).toEqual(['k', 'new']);
   });
 
+  it('a resident window store expires by time slot: whole slots at once, the straddling one key by key', async () => {
+    const { task } = await openTask();
+    // Retention 120,000: slots of 7,500 ms.
+    const store = new DiskBackedBytesStore('windows', task.store('windows'), { entriesMax: 1_000, writeBatchRecords: 100 });
+    expect(store.isResident).toBe(true);
+    const windowKey = (name: string, startMs: number) => withSuffix(text(name), [startMs], 0);
+    const live = () => store.range(null, null).map((entry) => `${Buffer.from(entry.key.subarray(0, entry.key.byteLength - 12)).toString()}@${Buffer.from(entry.value).toString()}`).sort();
+    for (const [name, startMs] of [['a', 0], ['b', 1_000], ['c', 7_400], ['d', 7_600], ['e', 8_000], ['f', 20_000]] as const) store.put(windowKey(name, startMs), text(name));
+    // Updated, and deleted then added again: listed in its slot more than once, deleted once.
+    store.put(windowKey('d', 7_600), text('d2'));
+    store.put(windowKey('e', 8_000), null);
+    store.put(windowKey('e', 8_000), text('e2'));
+    // Stream time 127,699: the oldest live start is 7,700, inside the second slot.
+    store.put(windowKey('g', 127_699), text('g'));
+    store.flush();
+    expect(live()).toEqual(['e@e2', 'f@f', 'g@g']);
+    // The oldest live window (8,000) expires once stream time reaches 128,000.
+    store.put(windowKey('h', 127_999), text('h'));
+    store.flush();
+    expect(live()).toEqual(['e@e2', 'f@f', 'g@g', 'h@h']);
+    store.put(windowKey('i', 128_000), text('i'));
+    store.flush();
+    expect(live()).toEqual(['f@f', 'g@g', 'h@h', 'i@i']);
+    // An updated window still expires with its slot.
+    store.put(windowKey('f', 20_000), text('f2'));
+    store.put(windowKey('j', 150_000), text('j'));
+    store.flush();
+    expect(live()).toEqual(['g@g', 'h@h', 'i@i', 'j@j']);
+    expect(store.cachedEntries).toBe(4);
+  });
+
   it('holds a small window store in memory and reads one that outgrew its bound through RocksDB', async () => {
     const { task } = await openTask();
     const store = new DiskBackedBytesStore('windows', task.store('windows'), { entriesMax: 10, writeBatchRecords: 100 });
