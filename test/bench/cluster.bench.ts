@@ -6,14 +6,19 @@
 //
 // Run with `npm run bench cluster`. BENCH_RECORDS sets the records per throughput run
 // (default 1,000,000), BENCH_LATENCY_SECONDS the length of the latency run (default 5),
-// BENCH_SCENARIOS=throughput,latency picks parts, and BENCH_PROFILE=<dir> starts the nodes
+// BENCH_SCENARIOS=throughput,latency,floor picks parts (floor: the same latency run through
+// relay-floor.ts, three minimal relay processes that exchange the messages of a replicated
+// acks=all produce and do nothing else: the floor this machine sets for any design of separate
+// node processes), and BENCH_PROFILE=<dir> starts the nodes
 // with --cpu-prof, stops them gracefully at the end and prints where the leader of the first
 // topic spent its time (profiling slows every node down, so do not quote that run's figures).
 // The latency table splits the time: send to acks=all acknowledgement (replication), the bench
 // process's own event loop delay (the client), and a single broker on the same machine; below
 // it, the CPU time each process spent during the run (from /proc) per record, which the load
 // of a shared machine moves far less than it moves the wall clock.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
@@ -21,11 +26,12 @@ import { Admin, Consumer, KafkaProtocolError, Producer } from '../../runtime/cli
 import { startBroker } from '../helpers/broker.ts';
 import { cleanupCluster, eventually, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { processCpuSeconds } from '../helpers/process-cpu.ts';
+import { frame, readFrames, RELAY } from './relay-floor.ts';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 1_000_000);
 const LATENCY_SECONDS = Number(process.env['BENCH_LATENCY_SECONDS'] ?? 5);
 const PROFILE_DIRECTORY = process.env['BENCH_PROFILE'];
-const SCENARIOS = (process.env['BENCH_SCENARIOS'] ?? 'throughput,latency').split(',');
+const SCENARIOS = (process.env['BENCH_SCENARIOS'] ?? 'throughput,latency,floor').split(',');
 const CHUNK = 1000;
 const RECORD_BYTES = 100;
 const TOPIC_CONFIGS = { 'min.insync.replicas': '2' };
@@ -219,7 +225,7 @@ function machine(): string {
   return `${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}; load average ${load}`;
 }
 
-function print(rows: Row[], measured: Latency | null, baseline: Latency | null, before: string): void {
+function print(rows: Row[], measured: Latency | null, baseline: Latency | null, floor: Latency | null, before: string): void {
   console.log(`3 nodes (separate processes, broker and controller combined), replication factor 3, min.insync.replicas=2, ${RECORD_BYTES} B records, Runnel client.`);
   console.log(`machine before: ${before}`);
   console.log(`machine after:  ${machine()}`);
@@ -229,7 +235,7 @@ function print(rows: Row[], measured: Latency | null, baseline: Latency | null, 
     const target = row.scenario.endsWith('acks=all') ? (rate >= 300_000 ? 'met (≥ 300,000)' : 'missed (≥ 300,000)') : 'for comparison';
     console.log(`| ${row.scenario} | ${row.records.toLocaleString('en-US')} | ${Math.round(rate).toLocaleString('en-US')} | ${((rate * RECORD_BYTES) / 1e6).toFixed(1)} | ${row.leaders} | ${target} |`);
   }
-  if (measured === null) return;
+  if (measured === null && floor === null) return;
   console.log(`\nend-to-end latency at 10,000 records/s for ${LATENCY_SECONDS} s (${RECORD_BYTES} B, acks=all, linger 0, one partition, consumer on the leader):`);
   console.log('| setup | records | p50 ms | p99 ms | p99.9 ms | max ms | ack p50 ms | ack p99 ms | bench loop delay p99/max ms | p99 per second ms | target |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|');
@@ -237,12 +243,14 @@ function print(rows: Row[], measured: Latency | null, baseline: Latency | null, 
     const cells = [result.p50, result.p99, result.p999, result.max, result.acknowledgementP50, result.acknowledgementP99].map((value) => value.toFixed(2));
     console.log(`| ${setup} | ${result.count}/${result.expected} | ${cells.join(' | ')} | ${result.clientLoopDelayP99.toFixed(1)}/${result.clientLoopDelayMax.toFixed(1)} | ${result.p99PerSecond.map((value) => value.toFixed(1)).join(', ')} | ${target} |`);
   };
-  line(`3 nodes, RF=3 (leader node ${measured.leader})`, measured, measured.p99 <= 5 ? 'met (p99 ≤ 5 ms)' : 'missed (p99 ≤ 5 ms)');
+  if (measured !== null) line(`3 nodes, RF=3 (leader node ${measured.leader})`, measured, measured.p99 <= 5 ? 'met (p99 ≤ 5 ms)' : 'missed (p99 ≤ 5 ms)');
   if (baseline !== null) line('1 broker, RF=1 (baseline)', baseline, 'for comparison');
+  if (floor !== null) line('3 relay processes, no Runnel (floor)', floor, 'for comparison');
   // CPU time per record is what the load on a shared machine does not move much.
   const cpu = (result: Latency): string => [...result.cpuMs].map(([name, ms]) => `${name} ${ms.toFixed(0)} ms (${((1000 * ms) / result.count).toFixed(1)} µs/record)`).join(', ');
-  console.log(`CPU during the run, 3 nodes: ${cpu(measured)}`);
+  if (measured !== null) console.log(`CPU during the run, 3 nodes: ${cpu(measured)}`);
   if (baseline !== null) console.log(`CPU during the run, 1 broker: ${cpu(baseline)}`);
+  if (floor !== null) console.log(`CPU during the run, 3 relays: ${cpu(floor)}`);
 }
 
 async function main(): Promise<void> {
@@ -278,10 +286,125 @@ async function main(): Promise<void> {
     // The same latency run against one broker on the same machine: the share of the tail that
     // replication adds, as against what the machine (its load, scheduling, this client) costs.
     if (measured !== null) baseline = await singleBrokerLatency(segmentBytes);
-    print(rows, measured, baseline, before);
+    const floor = SCENARIOS.includes('floor') ? await relayFloorLatency() : null;
+    print(rows, measured, baseline, floor, before);
   } finally {
     await admin.close().catch(() => undefined);
     await cleanupCluster();
+  }
+}
+
+/**
+ * Starts one relay-floor.ts role. For the leader, resolves with its port and a promise of
+ * both followers having joined.
+ */
+async function startRelay(args: string[]): Promise<{ child: ChildProcess; port: number; followersJoined: Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'relay-floor.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  if (args[0] !== 'leader') return { child, port: 0, followersJoined: Promise.resolve() };
+  let output = '';
+  let joined: () => void = () => undefined;
+  const followersJoined = new Promise<void>((resolve) => { joined = resolve; });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /port (\d+)/.exec(output);
+      if (match !== null) resolve(Number(match[1]));
+      if (output.includes('followers 2')) joined();
+    });
+    child.once('exit', (code) => reject(new Error(`relay leader exited with ${code}`)));
+  });
+  return { child, port, followersJoined };
+}
+
+/**
+ * The latency run's timing and records (10 records of 100 B every millisecond, each stamped
+ * with its send time) through three relay processes instead of three nodes.
+ */
+async function relayFloorLatency(): Promise<Latency> {
+  const relays: ChildProcess[] = [];
+  try {
+    const leader = await startRelay(['leader']);
+    relays.push(leader.child);
+    for (let index = 0; index < 2; index++) relays.push((await startRelay(['follower', String(leader.port)])).child);
+    const connect = (): Promise<net.Socket> => new Promise((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port: leader.port }, () => resolve(socket));
+      socket.setNoDelay(true);
+      socket.once('error', reject);
+    });
+    const producer = await connect();
+    const consumer = await connect();
+    const now = (): number => performance.now() + performance.timeOrigin;
+    const samples: Sample[] = [];
+    const acknowledgements: number[] = [];
+    // Send n (from 1) is acknowledged with offset n: the leader's log then holds n sends.
+    const sentAt = new Map<number, number>();
+    let sends = 0;
+    const send = (): void => {
+      const payload = Buffer.alloc(RECORD_BYTES * 10);
+      for (let index = 0; index < 10; index++) payload.writeDoubleBE(now(), index * RECORD_BYTES);
+      sends++;
+      sentAt.set(sends, performance.now());
+      producer.write(frame(RELAY.PRODUCE, sends, payload));
+    };
+    readFrames(producer, (type, offset) => {
+      const sent = sentAt.get(offset);
+      if (type !== RELAY.ACK || sent === undefined) return;
+      sentAt.delete(offset);
+      acknowledgements.push(performance.now() - sent);
+    });
+    readFrames(consumer, (type, offset, payload) => {
+      if (type !== RELAY.DATA) return;
+      const received = now();
+      for (let at = 0; at + RECORD_BYTES <= payload.length; at += RECORD_BYTES) {
+        const stamp = payload.readDoubleBE(at);
+        samples.push({ sentAt: stamp, latencyMs: received - stamp });
+      }
+      consumer.write(frame(RELAY.FETCH, offset + payload.length / (RECORD_BYTES * 10)));
+    });
+    consumer.write(frame(RELAY.HELLO_CONSUMER, 0));
+    consumer.write(frame(RELAY.FETCH, 0));
+    await leader.followersJoined;
+    // A second of sends before the clock runs, as the nodes are warm from their start-up.
+    for (let tick = 0; tick < 1000; tick++) {
+      send();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    while (samples.length < 10_000) await new Promise((resolve) => setTimeout(resolve, 20));
+    samples.length = 0;
+    acknowledgements.length = 0;
+    const processes = new Map(relays.map((child, index) => [index === 0 ? 'relay leader' : `relay follower ${index}`, child.pid as number]));
+    const cpuBefore = new Map([...processes].map(([name, pid]) => [name, cpuMsOf(pid)]));
+    const benchCpuBefore = process.cpuUsage();
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
+    const ticks = LATENCY_SECONDS * 1000;
+    const started = performance.now();
+    for (let tick = 0; tick < ticks; tick++) {
+      const wait = started + tick - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      send();
+    }
+    const expected = ticks * 10;
+    const deadline = performance.now() + 10_000;
+    while (samples.length < expected && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    loopDelay.disable();
+    const cpuMs = new Map([...processes].map(([name, pid]) => [name, cpuMsOf(pid) - (cpuBefore.get(name) ?? NaN)]));
+    const benchCpu = process.cpuUsage(benchCpuBefore);
+    cpuMs.set('bench (producer and consumer)', (benchCpu.user + benchCpu.system) / 1000);
+    producer.destroy();
+    consumer.destroy();
+    const latencies = samples.map((sample) => sample.latencyMs).sort((a, b) => a - b);
+    const firstSentAt = samples[0]?.sentAt ?? 0;
+    const perSecond = Array.from({ length: LATENCY_SECONDS }, (_, second) => quantile(
+      samples.filter((sample) => Math.floor((sample.sentAt - firstSentAt) / 1000) === second).map((sample) => sample.latencyMs).sort((a, b) => a - b), 0.99));
+    acknowledgements.sort((a, b) => a - b);
+    return {
+      p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), p999: quantile(latencies, 0.999), max: latencies.at(-1) ?? NaN,
+      count: latencies.length, expected, p99PerSecond: perSecond, acknowledgementP50: quantile(acknowledgements, 0.5), acknowledgementP99: quantile(acknowledgements, 0.99), leader: 0,
+      clientLoopDelayP99: loopDelay.percentile(99) / 1e6, clientLoopDelayMax: loopDelay.max / 1e6, cpuMs,
+    };
+  } finally {
+    for (const child of relays) child.kill('SIGKILL');
   }
 }
 
