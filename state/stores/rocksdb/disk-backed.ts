@@ -33,7 +33,7 @@ import { InMemoryKeyValueBytesStore } from '../in-memory.ts';
 import { hashKeyOf, type HashedBytesStore } from '../layers.ts';
 import type { KeyValue } from '../types.ts';
 import type { RemoteStore } from './worker/client.ts';
-import type { StoreKind } from './worker/protocol.ts';
+import { RecordPacker, type StoreKind } from './worker/protocol.ts';
 
 export interface DiskBackedOptions {
   /** Cached entries and groups above which whole groups are dropped. */
@@ -105,7 +105,8 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   /** Complete groups by the hashed record key; entries by hashed store key. */
   private readonly groups = new Map<string, Map<string, CachedEntry>>();
   private entryCount = 0;
-  private unwritten: ChangelogRecord[] = [];
+  /** Writes not yet posted to the worker, packed as they come. */
+  private readonly unwritten = new RecordPacker();
   private readonly suffixBytes: number;
   /** Scans over many groups so far; at RESIDENT_AFTER_SCANS the store becomes resident. */
   private scans = 0;
@@ -209,10 +210,10 @@ export class DiskBackedBytesStore implements HashedBytesStore {
 
   /** The key is handed over: the caller never changes the bytes afterwards. */
   putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
-    this.unwritten.push({ key, value });
+    this.unwritten.add(key, value);
     if (this.resident !== null) {
       this.putResident(this.resident, hashKey, key, value);
-      if (this.unwritten.length >= this.options.writeBatchRecords) this.postUnwritten();
+      if (this.unwritten.count >= this.options.writeBatchRecords) this.postUnwritten();
       // Outgrown: from now on read through the prefetch; RocksDB has (or will have) every write.
       if (this.residentWhileSmall && this.resident.approximateNumEntries() > this.options.entriesMax) {
         this.resident = null;
@@ -232,7 +233,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
       this.entryCount += group.size - sizeBefore;
       if (this.cachedEntries > this.options.entriesMax) this.evict(group);
     }
-    if (this.unwritten.length >= this.options.writeBatchRecords) this.postUnwritten();
+    if (this.unwritten.count >= this.options.writeBatchRecords) this.postUnwritten();
   }
 
   delete(key: Uint8Array): Uint8Array | null {
@@ -416,10 +417,8 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   }
 
   private postUnwritten(): void {
-    if (this.unwritten.length === 0) return;
-    const records = this.unwritten;
-    this.unwritten = [];
-    this.remote.apply(records);
+    if (this.unwritten.count === 0) return;
+    this.remote.applyPacked(this.unwritten.take());
   }
 
   /** Drops whole groups, oldest first, until the cache fits; keep is the group being read. */

@@ -61,6 +61,62 @@ export function packRecords(records: readonly ChangelogRecord[]): ArrayBuffer {
 }
 
 /**
+ * Packs records as they come, into one reused buffer that doubles when full, so a writer keeps
+ * no record objects until it posts; take() hands out an exact copy (to transfer) and starts over.
+ */
+export class RecordPacker {
+  count = 0;
+  private bytes: Uint8Array<ArrayBuffer>;
+  private view: DataView;
+  private position = HEADER_BYTES;
+
+  constructor(initialBytes = 64 * 1024) {
+    this.bytes = new Uint8Array(initialBytes);
+    this.view = new DataView(this.bytes.buffer);
+  }
+
+  add(key: Uint8Array, value: Uint8Array | null): void {
+    const keyBytes = key.byteLength;
+    const valueBytes = value === null ? 0 : value.byteLength;
+    let position = this.position;
+    const needed = position + RECORD_HEADER_BYTES + keyBytes + valueBytes;
+    if (needed > this.bytes.byteLength) this.grow(needed);
+    const bytes = this.bytes;
+    this.view.setUint32(position, keyBytes);
+    this.view.setInt32(position + 4, value === null ? -1 : valueBytes);
+    position += RECORD_HEADER_BYTES;
+    // Keys and values are mostly a few dozen bytes, where a loop beats set()'s call.
+    if (keyBytes <= 64) for (let index = 0; index < keyBytes; index++) bytes[position + index] = key[index] as number;
+    else bytes.set(key, position);
+    position += keyBytes;
+    if (value !== null) {
+      if (valueBytes <= 64) for (let index = 0; index < valueBytes; index++) bytes[position + index] = value[index] as number;
+      else bytes.set(value, position);
+      position += valueBytes;
+    }
+    this.position = position;
+    this.count++;
+  }
+
+  take(): ArrayBuffer {
+    this.view.setUint32(0, this.count);
+    const packed = this.bytes.buffer.slice(0, this.position);
+    this.count = 0;
+    this.position = HEADER_BYTES;
+    return packed;
+  }
+
+  private grow(needed: number): void {
+    let size = this.bytes.byteLength * 2;
+    while (size < needed) size *= 2;
+    const bytes = new Uint8Array(size);
+    bytes.set(this.bytes.subarray(0, this.position));
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer);
+  }
+}
+
+/**
  * The records of a packed buffer as views into it. Plain Uint8Array views cost a fraction of a
  * Buffer view each, and the binding takes them as they are: they lie outside V8's heap.
  */

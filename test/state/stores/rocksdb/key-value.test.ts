@@ -7,7 +7,7 @@ import { RocksDbMemoryBudget } from '../../../../state/stores/rocksdb/budget.ts'
 import { prefixUpperBound } from '../../../../state/stores/rocksdb/key-value.ts';
 import { ROCKSDB_LIMITS } from '../../../../state/stores/rocksdb/limits.ts';
 import { RocksDbTask } from '../../../../state/stores/rocksdb/task.ts';
-import { packRecords } from '../../../../state/stores/rocksdb/worker/protocol.ts';
+import { packRecords, RecordPacker } from '../../../../state/stores/rocksdb/worker/protocol.ts';
 import { entriesHex, hexOrNull, seededRandom, temporaryDirectory } from './helpers.ts';
 
 const budget = new RocksDbMemoryBudget({ writeBufferBytesTotal: 64 * 1024 * 1024, columnFamiliesMax: 8 });
@@ -158,6 +158,22 @@ describe('RocksDbKeyValueStore.applyPacked', () => {
       expect(entriesHex(await task.store('packed').all())).toEqual(expected);
     } finally {
       await task.close();
+    }
+  });
+
+  it('packs records one at a time into the bytes packRecords makes of them all, across growth and batches', () => {
+    const random = seededRandom(11);
+    // Starts small, so the buffer grows; keys and values on both sides of the copy-loop bound.
+    const packer = new RecordPacker(16);
+    for (const length of [300, 1, 0]) {
+      const records = Array.from({ length }, (_, index) => ({
+        key: Uint8Array.from({ length: Math.floor(random() * 100) }, () => index & 0xff),
+        value: random() < 0.2 ? null : Uint8Array.from({ length: Math.floor(random() * 150) }, () => (index * 7) & 0xff),
+      }));
+      for (const record of records) packer.add(record.key, record.value);
+      expect(packer.count).toBe(length);
+      expect(Buffer.from(packer.take())).toEqual(Buffer.from(packRecords(records)));
+      expect(packer.count).toBe(0);
     }
   });
 
