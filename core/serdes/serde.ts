@@ -11,6 +11,12 @@ export interface Serde<T> {
   serialize(value: T, topic: string): Uint8Array;
   /** Throws DeserializationError when the bytes do not hold a valid T. */
   deserialize(bytes: Uint8Array, topic: string): T;
+  /**
+   * deserialize() of bytes[start, start + length) read where they lie, for callers holding a
+   * larger array (the streams runtime reads fetched records this way, without a view per
+   * field). Optional: without it the caller makes the view and calls deserialize().
+   */
+  deserializeAt?(bytes: Uint8Array, start: number, length: number, topic: string): T;
 }
 
 /** Raised by a serde when bytes cannot become a value; handled by the deserialization error handler. */
@@ -122,6 +128,10 @@ function fixedWidth<T>(name: string, widthBytes: number, writeInto: (value: T, b
       expectLength(bytes, widthBytes, topic, name);
       return readFrom(bytes, 0);
     },
+    deserializeAt: (bytes, start, length, topic) => {
+      if (length !== widthBytes) throw new DeserializationError(topic, `${name} expects ${widthBytes} bytes, got ${length}`);
+      return readFrom(bytes, start);
+    },
   };
 }
 
@@ -144,14 +154,17 @@ const bytesSerde: Serde<Uint8Array> = {
 const stringSerde: Serde<string> = {
   name: 'string',
   serialize: (value) => encodeUtf8(value),
-  deserialize: (bytes, topic) => {
-    try {
-      return decodeUtf8(bytes, 0, bytes.byteLength);
-    } catch (error) {
-      throw new DeserializationError(topic, 'not valid UTF-8', { cause: error });
-    }
-  },
+  deserialize: (bytes, topic) => decodeString(bytes, 0, bytes.byteLength, topic),
+  deserializeAt: (bytes, start, length, topic) => decodeString(bytes, start, start + length, topic),
 };
+
+function decodeString(bytes: Uint8Array, start: number, end: number, topic: string): string {
+  try {
+    return decodeUtf8(bytes, start, end);
+  } catch (error) {
+    throw new DeserializationError(topic, 'not valid UTF-8', { cause: error });
+  }
+}
 
 // Numbers use Kafka's big-endian layouts so Java clients read the same values.
 const int32Serde = fixedWidth<number>('int32', 4, (value, bytes, offset) => writeInt32(bytes, offset, value), readInt32);
@@ -200,14 +213,17 @@ function jsonSerde<T>(): Serde<T> {
   return {
     name: 'json',
     serialize: (value) => encodeUtf8(JSON.stringify(value)),
-    deserialize: (bytes, topic) => {
-      try {
-        return JSON.parse(decodeUtf8(bytes, 0, bytes.byteLength)) as T;
-      } catch (error) {
-        throw new DeserializationError(topic, 'not valid JSON', { cause: error });
-      }
-    },
+    deserialize: (bytes, topic) => parseJson<T>(bytes, 0, bytes.byteLength, topic),
+    deserializeAt: (bytes, start, length, topic) => parseJson<T>(bytes, start, start + length, topic),
   };
+}
+
+function parseJson<T>(bytes: Uint8Array, start: number, end: number, topic: string): T {
+  try {
+    return JSON.parse(decodeUtf8(bytes, start, end)) as T;
+  } catch (error) {
+    throw new DeserializationError(topic, 'not valid JSON', { cause: error });
+  }
 }
 
 /**

@@ -48,6 +48,20 @@ export type RecordMaker<R> = (
   headers: RecordHeader[] | null, baseOffset: bigint, offsetDelta: number,
 ) => R;
 
+/**
+ * A maker that reads the key and value where they lie instead of being handed views of them:
+ * `section` holds the record, the key at [keyStart, keyStart + keyLength) and the value at
+ * [valueStart, valueStart + valueLength), a length -1 standing for null. A caller that decodes
+ * both fields straight from the section (the streams runtime's serdes) makes no view per field,
+ * and a typed array view costs more than decoding a short field.
+ */
+export interface InPlaceRecordMaker<R> {
+  readonly inPlace: (
+    topic: string, partition: number, section: Uint8Array, keyStart: number, keyLength: number, valueStart: number, valueLength: number,
+    timestampMs: number, headers: RecordHeader[] | null, baseOffset: bigint, offsetDelta: number,
+  ) => R;
+}
+
 /** A record whose offset, timestamp bigint and empty header list are made on first use. */
 export class FetchedRecord implements ConsumerRecord {
   private headerList: RecordHeader[] | null;
@@ -136,7 +150,8 @@ export class ScannedRecords {
   }
 
   /** Builds record `index` with `maker`; key, value and header values are views into the batch. */
-  make<R>(index: number, maker: RecordMaker<R>): R {
+  make<R>(index: number, maker: RecordMaker<R> | InPlaceRecordMaker<R>): R {
+    if (typeof maker !== 'function') return this.makeInPlace(index, maker);
     const batch = this.batchOf(index);
     const section = batch.section;
     const end = this.ends[index] as number;
@@ -152,8 +167,26 @@ export class ScannedRecords {
     return maker(this.topic, this.partition, key, value, this.timestamps[index] as number, headers, batch.baseOffset, this.offsetDeltas[index] as number);
   }
 
+  /** make() for an InPlaceRecordMaker: the same checks, no views of the key and value. */
+  private makeInPlace<R>(index: number, maker: InPlaceRecordMaker<R>): R {
+    const batch = this.batchOf(index);
+    const section = batch.section;
+    const end = this.ends[index] as number;
+    const cursor = this.cursor;
+    cursor.position = this.fieldPositions[index] as number;
+    const keyLength = skipField(section, cursor, end);
+    const keyStart = cursor.position - Math.max(0, keyLength);
+    const valueLength = skipField(section, cursor, end);
+    const valueStart = cursor.position - Math.max(0, valueLength);
+    const headerCount = readSmallVarint(section, cursor);
+    let headers: RecordHeader[] | null = null;
+    if (headerCount !== 0) headers = readRecordHeaders(section, cursor, end, headerCount);
+    if (cursor.position !== end) throw new CorruptRecordError(`record of ${this.topic}-${this.partition} ends at ${end} but its fields at ${cursor.position}`);
+    return maker.inPlace(this.topic, this.partition, section, keyStart, keyLength, valueStart, valueLength, this.timestamps[index] as number, headers, batch.baseOffset, this.offsetDeltas[index] as number);
+  }
+
   /** Every record, made with `maker`. */
-  all<R>(maker: RecordMaker<R>): R[] {
+  all<R>(maker: RecordMaker<R> | InPlaceRecordMaker<R>): R[] {
     const records = new Array<R>(this.count);
     for (let index = 0; index < records.length; index++) records[index] = this.make(index, maker);
     return records;
@@ -261,6 +294,15 @@ function readField(section: Buffer, cursor: Cursor, end: number, buffers: boolea
   const at = cursor.position;
   cursor.position = at + length;
   return buffers ? section.subarray(at, at + length) : new Uint8Array(section.buffer, section.byteOffset + at, length);
+}
+
+/** Moves the cursor past a key or value and returns its length (-1 for null), checked as readField does. */
+function skipField(section: Buffer, cursor: Cursor, end: number): number {
+  const start = cursor.position;
+  const length = readSmallVarint(section, cursor);
+  if (length < -1 || length > end - cursor.position) throw new CorruptRecordError(`field length ${length} at ${start} does not fit its record`);
+  if (length > 0) cursor.position += length;
+  return length;
 }
 
 /** readVarint with the one- and two-byte cases (nearly every length and delta) done inline. */

@@ -2,7 +2,7 @@
 // stores, its stream time and its punctuation schedules. The test driver and the broker-backed
 // runtime both drive tasks through this class: process() per input record, then punctuate,
 // commit and close.
-import { DeserializationError } from '../../core/serdes/serde.ts';
+import { DeserializationError, type Serde } from '../../core/serdes/serde.ts';
 import type { ChangelogRecord, ChangelogWriter, ProcessorContext, StateStore, TaskMetrics, TopicNameExtractor } from '../../core/topology/processor.ts';
 import type { Headers, RecordContext, StreamRecord, TopicRecord } from '../../core/topology/record.ts';
 import { findStore, resolveTopicName, type SinkNode, type SourceNode, type Topology, type TopologyNode, type UntypedProcessor } from '../../core/topology/topology.ts';
@@ -39,6 +39,25 @@ class SinkRecord implements OutgoingRecord {
     readonly headers: Headers,
     readonly partition: number | null,
   ) {}
+}
+
+/**
+ * An input record whose key and value lie in a larger byte array (a fetched batch), for
+ * processPacked: serdes that can read them there (deserializeAt) do, so no view of either is
+ * made. `key` and `value` still give views, made when asked for. A length -1 stands for null.
+ */
+export interface PackedTopicRecord extends TopicRecord {
+  readonly bytes: Uint8Array;
+  readonly keyStart: number;
+  readonly keyLength: number;
+  readonly valueStart: number;
+  readonly valueLength: number;
+}
+
+/** Deserializes bytes[start, start + length) in place when the serde can, through a view otherwise. */
+function deserializeField(serde: Serde<unknown>, bytes: Uint8Array, start: number, length: number, topic: string): unknown {
+  if (serde.deserializeAt !== undefined) return serde.deserializeAt(bytes, start, length, topic);
+  return serde.deserialize(new Uint8Array(bytes.buffer, bytes.byteOffset + start, length), topic);
 }
 
 export type DeserializationErrorHandler =
@@ -186,6 +205,27 @@ export class StreamTask {
       this.deserializationFailed(error, topic, record);
       return;
     }
+    this.processDeserialized(topic, record, source, node, key, value);
+  }
+
+  /** process() for a record whose key and value the source's serdes read where they lie. */
+  processPacked(topic: string, record: PackedTopicRecord): void {
+    this.noteConsumed(topic, record);
+    const { source, node } = this.sourceFor(topic);
+    let key: unknown = null;
+    let value: unknown = null;
+    try {
+      if (record.keyLength >= 0) key = deserializeField(source.keySerde, record.bytes, record.keyStart, record.keyLength, topic);
+      if (record.valueLength >= 0) value = deserializeField(source.valueSerde, record.bytes, record.valueStart, record.valueLength, topic);
+    } catch (error) {
+      this.deserializationFailed(error, topic, record);
+      return;
+    }
+    this.processDeserialized(topic, record, source, node, key, value);
+  }
+
+  /** The rest of process(): the timestamp, then the record through the sub-topology. */
+  private processDeserialized(topic: string, record: TopicRecord, source: SourceNode, node: RuntimeNode, key: unknown, value: unknown): void {
     const timestamp = source.timestampExtractor === null ? record.timestamp : source.timestampExtractor({ key, value, timestamp: record.timestamp, topic }, this.streamTimeMs);
     if (timestamp < 0) {
       this.metrics.skippedRecords++;

@@ -18,6 +18,21 @@ describe('serdes', () => {
     expect(() => Serdes.json().deserialize(Serdes.string().serialize('{nope', 't'), 't')).toThrow(/not valid JSON/);
   });
 
+  it('deserializeAt reads a field inside a larger array as deserialize reads it alone', () => {
+    const around = (bytes: Uint8Array): Uint8Array => Uint8Array.from([0xff, 0xff, ...bytes, 0xff]);
+    const strings = Serdes.string();
+    for (const text of ['', 'key-42', 'héllo', 'x'.repeat(100), 'ü'.repeat(40)]) {
+      expect(strings.deserializeAt?.(around(strings.serialize(text, 't')), 2, strings.serialize(text, 't').length, 't')).toBe(text);
+    }
+    // The bytes around the field are invalid UTF-8: only the field is read, and a bad field is refused.
+    expect(() => strings.deserializeAt?.(around(Uint8Array.from([0x61, 0xc3])), 2, 2, 't')).toThrow(DeserializationError);
+    expect(Serdes.json().deserializeAt?.(around(strings.serialize('{"a":[1]}', 't')), 2, 9, 't')).toEqual({ a: [1] });
+    expect(() => Serdes.json().deserializeAt?.(around(strings.serialize('{no', 't')), 2, 3, 't')).toThrow(/not valid JSON/);
+    expect(Serdes.long().deserializeAt?.(around(Serdes.long().serialize(-7, 't')), 2, 8, 't')).toBe(-7);
+    expect(() => Serdes.long().deserializeAt?.(around(Serdes.long().serialize(-7, 't')), 2, 7, 't')).toThrow(DeserializationError);
+    expect(Serdes.int32().deserializeAt?.(around(Serdes.int32().serialize(258, 't')), 2, 4, 't')).toBe(258);
+  });
+
   it('zod serdes validate both ways', () => {
     const point = serde(z.object({ x: z.number(), y: z.number().default(0) }));
     expect(point.deserialize(Serdes.string().serialize('{"x":1}', 't'), 't')).toEqual({ x: 1, y: 0 });

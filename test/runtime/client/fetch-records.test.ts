@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeBatch, encodeControlBatch } from '../../../core/records/batch.ts';
 import { CompressionCodec } from '../../../core/records/compression.ts';
-import { recordsFromFetch } from '../../../runtime/client/fetch-records.ts';
+import { recordsFromFetch, scanFetch } from '../../../runtime/client/fetch-records.ts';
 
 function batch(baseOffset: bigint, values: string[], extra: { producerId?: bigint; transactional?: boolean } = {}): Buffer {
   return encodeBatch({ baseOffset, records: values.map((value) => ({ value, key: null })), compression: CompressionCodec.Gzip, baseTimestamp: 1000, ...extra });
@@ -19,6 +19,32 @@ describe('recordsFromFetch', () => {
     expect(values(result)).toEqual(['b', 'c', 'd']);
     expect(result.records.map((record) => record.offset)).toEqual([1n, 2n, 3n]);
     expect(result.nextOffset).toBe(4n);
+  });
+
+  it('an in-place maker is told where the key and value lie, with the checks and fields of a made record', () => {
+    const data = Buffer.concat([
+      encodeBatch({ baseOffset: 0n, records: [{ key: 'k1', value: 'value-1', headers: [{ key: 'h', value: Buffer.from('x') }] }, { key: null, value: null }], compression: CompressionCodec.None, baseTimestamp: 1000 }),
+      batch(2n, ['zipped']),
+    ]);
+    const { records } = scanFetch('t', 3, 0n, data, null);
+    const made = records.all({
+      inPlace: (topic, partition, section, keyStart, keyLength, valueStart, valueLength, timestampMs, headers, baseOffset, offsetDelta) => ({
+        topic, partition, timestampMs, offset: baseOffset + BigInt(offsetDelta), headers: headers?.map((header) => header.key) ?? null,
+        key: keyLength < 0 ? null : Buffer.from(section.subarray(keyStart, keyStart + keyLength)).toString(),
+        value: valueLength < 0 ? null : Buffer.from(section.subarray(valueStart, valueStart + valueLength)).toString(),
+      }),
+    });
+    expect(made).toEqual([
+      { topic: 't', partition: 3, timestampMs: 1000, offset: 0n, headers: ['h'], key: 'k1', value: 'value-1' },
+      { topic: 't', partition: 3, timestampMs: 1000, offset: 1n, headers: null, key: null, value: null },
+      { topic: 't', partition: 3, timestampMs: 1000, offset: 2n, headers: null, key: null, value: 'zipped' },
+    ]);
+    // A field longer than its record is refused as make() refuses it.
+    const corrupt = Buffer.from(encodeBatch({ baseOffset: 0n, records: [{ key: null, value: 'abc' }], compression: CompressionCodec.None, baseTimestamp: 1000 }));
+    const scanned = scanFetch('t', 0, 0n, corrupt, null).records;
+    const valueLengthAt = corrupt.lastIndexOf(Buffer.from('abc')) - 1;
+    corrupt[valueLengthAt] = 40; // zigzag 20: past the record's end (the CRC was checked by the scan already)
+    expect(() => scanned.all({ inPlace: () => 0 })).toThrow(/does not fit its record/);
   });
 
   it('returns nothing for null or empty data and keeps the fetch offset', () => {

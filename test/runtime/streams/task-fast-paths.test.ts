@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Serdes, StreamsBuilder, type Processor, type ProcessorContext, type Topology } from '../../../dsl/index.ts';
 import type { Cancellable } from '../../../core/topology/processor.ts';
 import type { TopicRecord } from '../../../core/topology/record.ts';
-import { StreamTask, type OutgoingRecord } from '../../../runtime/streams/task.ts';
+import { StreamTask, type OutgoingRecord, type PackedTopicRecord } from '../../../runtime/streams/task.ts';
 
 const strings = Serdes.string();
 
@@ -29,7 +29,39 @@ function record(key: string, timestamp: number, offset: bigint, partition = 0): 
   return { key: strings.serialize(key, 't'), value: strings.serialize(key, 't'), timestamp, headers: [], partition, offset };
 }
 
+/** A packed record as the runtime makes them: key and value inside one array with bytes around them. */
+function packed(key: Uint8Array | null, value: Uint8Array | null, offset: bigint): PackedTopicRecord {
+  const bytes = Uint8Array.from([0xff, ...(key ?? []), 0xfe, ...(value ?? []), 0xff]);
+  const valueStart = 2 + (key?.length ?? 0);
+  return {
+    bytes, keyStart: 1, keyLength: key === null ? -1 : key.length, valueStart, valueLength: value === null ? -1 : value.length,
+    key: key === null ? null : bytes.subarray(1, 1 + key.length), value: value === null ? null : bytes.subarray(valueStart, valueStart + value.length),
+    timestamp: 5, headers: [], partition: 0, offset,
+  };
+}
+
 describe('stream task fast paths', () => {
+  it('processPacked reads key and value where they lie, with serdes that can and through views with those that cannot, and hands bad bytes to the error handler', () => {
+    const seen: unknown[] = [];
+    const stringsBuilder = new StreamsBuilder();
+    stringsBuilder.stream('strings', { key: strings, value: Serdes.json<{ n: number }>() }).foreach((value, key) => void seen.push([key, value]));
+    const stringsTask = taskFor(stringsBuilder.build());
+    stringsTask.processPacked('strings', packed(strings.serialize('k', 't'), strings.serialize('{"n":1}', 't'), 0n));
+    stringsTask.processPacked('strings', packed(null, strings.serialize('{"n":2}', 't'), 1n));
+    stringsTask.processPacked('strings', packed(Uint8Array.from([0xc3]), strings.serialize('{"n":3}', 't'), 2n));
+    // Serdes.bytes() has no deserializeAt: it is handed a view.
+    const bytesBuilder = new StreamsBuilder();
+    bytesBuilder.stream('bytes', { key: Serdes.bytes(), value: Serdes.long() }).foreach((value, key) => void seen.push([key === null ? null : [...key], value]));
+    const bytesTask = taskFor(bytesBuilder.build());
+    bytesTask.processPacked('bytes', packed(Uint8Array.from([1, 2]), Serdes.long().serialize(9, 't'), 0n));
+    bytesTask.processPacked('bytes', packed(Uint8Array.from([3]), null, 1n));
+    expect(seen).toEqual([['k', { n: 1 }], [null, { n: 2 }], [[1, 2], 9], [[3], null]]);
+    // The bad key was skipped by log-and-continue, and its offset still counts as consumed.
+    expect(stringsTask.metrics.skippedRecords).toBe(1);
+    expect(stringsTask.commit()).toEqual([{ topic: 'strings', partition: 0, offset: 3n }]);
+    expect(bytesTask.commit()).toEqual([{ topic: 'bytes', partition: 0, offset: 2n }]);
+  });
+
   it('stream-time punctuations made during processing, cancelled, or made inside a punctuation (firing from the next record on) fire when due', () => {
     const fired: string[] = [];
     const builder = new StreamsBuilder();
