@@ -6,12 +6,11 @@
 // stores (see TaskState).
 import type { ChangelogRecord, StateStore } from '../../../core/topology/processor.ts';
 import { findStore, subtopologyStores, type Topology } from '../../../core/topology/topology.ts';
-import type { TopicRecord } from '../../../core/topology/record.ts';
 import type { RestoreProgress } from '../../../state/stores/rocksdb/restore.ts';
 import { withBytesStoreProvider } from '../../../state/stores/builders.ts';
 import type { Consumer } from '../../client/index.ts';
 import { PartitionGroup } from '../partition-group.ts';
-import { StreamTask, type DeserializationErrorHandler } from '../task.ts';
+import { StreamTask, type DeserializationErrorHandler, type PackedTopicRecord } from '../task.ts';
 import { endOffsets, readChangelogs, readChangelogsPacked, type ChangelogRange, type ChangelogRestorer } from './changelog-reader.ts';
 import type { ProducerCollector } from './collector.ts';
 import type { TaskPlan } from './plan.ts';
@@ -147,7 +146,7 @@ export class ActiveTask {
     await this.state.prefetch(keys);
   }
 
-  addRecords(topic: string, partition: number, records: readonly TopicRecord[]): void {
+  addRecords(topic: string, partition: number, records: readonly PackedTopicRecord[]): void {
     if (!this.queue.addRecords(topic, partition, records)) throw new Error(`task ${this.id}: input buffer is full`);
     if (this.state.persistent) for (const record of records) if (record.key !== null) this.unprefetchedKeys.push(record.key);
   }
@@ -157,7 +156,8 @@ export class ActiveTask {
     let count = 0;
     const queue = this.queue;
     for (let record = queue.takeRecord(); record !== null; record = queue.takeRecord()) {
-      this.task.process(queue.takenTopic, record);
+      // Only addRecords fills the queue, with PackedTopicRecords.
+      this.task.processPacked(queue.takenTopic, record as PackedTopicRecord);
       count++;
     }
     return count;
