@@ -88,11 +88,37 @@ export function decodeUtf8(bytes: Uint8Array, start: number, end: number): strin
       }
     }
     // For ASCII, latin1 and UTF-8 agree, and the latin1 decoder does no validation pass.
-    if (ascii) return nativeSlices.latin1Slice.call(bytes, start, end);
+    if (ascii) return end - start <= ASCII_FROM_CODES_CHARS_MAX ? asciiFromCodes(bytes, start, end - start) : nativeSlices.latin1Slice.call(bytes, start, end);
   }
   const text = nativeSlices.utf8Slice.call(bytes, start, end);
   if (text.indexOf(REPLACEMENT_CHARACTER) !== -1 && !isUtf8(start === 0 && end === bytes.byteLength ? bytes : bytes.subarray(start, end))) throw new TypeError('invalid UTF-8');
   return text;
+}
+
+/**
+ * The string of `length` ASCII bytes from bytes[start], made by String.fromCharCode with one
+ * argument per byte: for the shortest strings (most keys) that costs about half the call into
+ * Buffer's native latin1 decoder, and a string that short is always made flat.
+ */
+const ASCII_FROM_CODES_CHARS_MAX = 12;
+function asciiFromCodes(bytes: Uint8Array, start: number, length: number): string {
+  const b = bytes;
+  const s = start;
+  switch (length) {
+    case 0: return '';
+    case 1: return String.fromCharCode(b[s] as number);
+    case 2: return String.fromCharCode(b[s] as number, b[s + 1] as number);
+    case 3: return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number);
+    case 4: return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number);
+    case 5: return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number, b[s + 4] as number);
+    case 6: return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number, b[s + 4] as number, b[s + 5] as number);
+    case 7: return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number, b[s + 4] as number, b[s + 5] as number, b[s + 6] as number);
+    case 8: return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number, b[s + 4] as number, b[s + 5] as number, b[s + 6] as number, b[s + 7] as number);
+    case 9: return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number, b[s + 4] as number, b[s + 5] as number, b[s + 6] as number, b[s + 7] as number, b[s + 8] as number);
+    case 10: return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number, b[s + 4] as number, b[s + 5] as number, b[s + 6] as number, b[s + 7] as number, b[s + 8] as number, b[s + 9] as number);
+    case 11: return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number, b[s + 4] as number, b[s + 5] as number, b[s + 6] as number, b[s + 7] as number, b[s + 8] as number, b[s + 9] as number, b[s + 10] as number);
+    default: return String.fromCharCode(b[s] as number, b[s + 1] as number, b[s + 2] as number, b[s + 3] as number, b[s + 4] as number, b[s + 5] as number, b[s + 6] as number, b[s + 7] as number, b[s + 8] as number, b[s + 9] as number, b[s + 10] as number, b[s + 11] as number);
+  }
 }
 
 /** What the UTF-8 decoder puts in place of an invalid sequence (and what EF BF BD encodes). */

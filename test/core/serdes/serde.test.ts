@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { DeserializationError, Serdes, serde } from '../../../core/serdes/serde.ts';
+import { DeserializationError, Serdes, decodeUtf8, serde } from '../../../core/serdes/serde.ts';
 import { changeSerde, valueAndTimestampSerde, windowedSerde } from '../../../core/serdes/composite.ts';
 
 describe('serdes', () => {
@@ -31,6 +31,19 @@ describe('serdes', () => {
     expect(Serdes.long().deserializeAt?.(around(Serdes.long().serialize(-7, 't')), 2, 8, 't')).toBe(-7);
     expect(() => Serdes.long().deserializeAt?.(around(Serdes.long().serialize(-7, 't')), 2, 7, 't')).toThrow(DeserializationError);
     expect(Serdes.int32().deserializeAt?.(around(Serdes.int32().serialize(258, 't')), 2, 4, 't')).toBe(258);
+  });
+
+  it('decodes short ASCII strings of every length, and non-ASCII ones of those lengths, at any offset', () => {
+    const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+    for (let length = 0; length <= 34; length++) {
+      const text = alphabet.slice(0, length);
+      const bytes = Uint8Array.from([0xc3, ...Buffer.from(text), 0xc3]);
+      expect(decodeUtf8(bytes, 1, 1 + length)).toBe(text);
+      if (length >= 2) {
+        const accented = `${text.slice(0, length - 2)}é`;
+        expect(decodeUtf8(Uint8Array.from(Buffer.from(accented)), 0, length)).toBe(accented);
+      }
+    }
   });
 
   it('zod serdes validate both ways', () => {
