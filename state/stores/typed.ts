@@ -240,8 +240,16 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   private sequence = 0;
   /** The last composite key built: an aggregation fetches then puts the same window. */
   private lastComposite: CompositeKey<K> | null = null;
-  /** The last hash compositeHash made: an aggregation fetches then puts the same window. */
-  private lastHash: { readonly key: string; readonly windowStartMs: number; readonly hashKey: string } | null = null;
+  /**
+   * The last hash compositeHash made and what it was made of (an aggregation fetches then puts
+   * the same window), kept in fields rather than an object per window.
+   */
+  private lastHashOf: string | null = null;
+  private lastHashStartMs = 0;
+  private lastHash = '';
+  /** The window start compositeHash last made a key for, and its suffix (the latin1 form). */
+  private lastSuffixStartMs = Number.NaN;
+  private lastSuffix = '';
   /** Latin1 forms of window suffixes by window start, for compositeHash. */
   private readonly suffixHashes = new Map<number, string>();
   /**
@@ -342,10 +350,10 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
    */
   private compositeHash(key: K, windowStartMs: number): string | null {
     if (typeof key !== 'string' || (this.keySerde as Serde<unknown>) !== stringSerde) return null;
-    const last = this.lastHash;
-    if (last !== null && last.key === key && last.windowStartMs === windowStartMs) return last.hashKey;
+    if (this.lastHashOf === key && this.lastHashStartMs === windowStartMs) return this.lastHash;
     if (!isAscii(key)) return null;
-    let suffix = this.suffixHashes.get(windowStartMs);
+    // Records of a stream mostly fall into the window the record before fell into.
+    let suffix = this.lastSuffixStartMs === windowStartMs ? this.lastSuffix : this.suffixHashes.get(windowStartMs);
     if (suffix === undefined) {
       // Only live window starts are asked for, so the map stays small; it is emptied now and then.
       if (this.suffixHashes.size >= 1024) this.suffixHashes.clear();
@@ -353,8 +361,12 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
       writeWindowSuffix(bytes, windowStartMs);
       this.suffixHashes.set(windowStartMs, (suffix = hashKeyOf(bytes)));
     }
+    this.lastSuffixStartMs = windowStartMs;
+    this.lastSuffix = suffix;
     const hashKey = key + suffix;
-    this.lastHash = { key, windowStartMs, hashKey };
+    this.lastHashOf = key;
+    this.lastHashStartMs = windowStartMs;
+    this.lastHash = hashKey;
     return hashKey;
   }
   /** Primitive keys (strings, numbers) are memoised by value; objects only by identity. */
