@@ -84,7 +84,12 @@ export interface Batch {
   producerEpoch: number;
   /** True after a send whose answer never came (timeout, broken connection): it may be written. */
   outcomeUnknown: boolean;
-  lingerTimer: NodeJS.Timeout | null;
+  /**
+   * True while the batch is open and linger.ms has not passed since it opened (never with
+   * linger.ms 0). An open batch that has lingered enough but found its partition's window full
+   * stays open and is sealed when an answer frees a place.
+   */
+  lingering: boolean;
 }
 
 export interface PartitionQueue {

@@ -177,6 +177,12 @@ export class Producer {
   private memoryBytes = 0;
   private idleWaiters: (() => void)[] = [];
   private sealScheduled = false;
+  /**
+   * One timer for the linger of every open batch, not one per batch: set for the oldest
+   * lingering batch's deadline (batches open in time order, so a later batch never needs it
+   * sooner), and set again for the next deadline when it fires.
+   */
+  private lingerTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(options: ProducerOptions) {
@@ -491,24 +497,41 @@ export class Producer {
     const builder = new BatchBuilder(capacity, pooled);
     const batch: Batch = {
       queue, builder, bytes: null, recordCount: 0, segments: [], createdAtMs: Date.now(), attempts: 0, retryAtMs: 0, metadataAfter: 0,
-      baseSequence: -1, producerEpoch: -1, outcomeUnknown: false, lingerTimer: null,
+      baseSequence: -1, producerEpoch: -1, outcomeUnknown: false, lingering: this.options.lingerMs > 0,
     };
-    if (this.options.lingerMs > 0) {
-      batch.lingerTimer = setTimeout(() => {
-        batch.lingerTimer = null;
-        if (queue.open === batch) this.sealUnlessWindowFull(queue);
-      }, this.options.lingerMs);
-    }
+    if (batch.lingering && this.lingerTimer === null) this.checkLingerAt(batch.createdAtMs + this.options.lingerMs);
     queue.open = batch;
     return batch;
+  }
+
+  private checkLingerAt(deadlineMs: number): void {
+    this.lingerTimer = setTimeout(() => this.lingerCheck(), Math.max(0, deadlineMs - Date.now()));
+  }
+
+  /** Seals (window permitting) every open batch whose linger is over; waits for the next deadline. */
+  private lingerCheck(): void {
+    this.lingerTimer = null;
+    const nowMs = Date.now();
+    let nextDeadlineMs = Number.POSITIVE_INFINITY;
+    for (const queue of this.allQueues()) {
+      const batch = queue.open;
+      if (batch === null || !batch.lingering) continue;
+      const deadlineMs = batch.createdAtMs + this.options.lingerMs;
+      if (deadlineMs > nowMs) {
+        nextDeadlineMs = Math.min(nextDeadlineMs, deadlineMs);
+        continue;
+      }
+      batch.lingering = false;
+      this.sealUnlessWindowFull(queue);
+    }
+    if (nextDeadlineMs !== Number.POSITIVE_INFINITY) this.checkLingerAt(nextDeadlineMs);
   }
 
   /** Seals the open batch, queues it for sending and lets a keyless topic move to a new partition. */
   private seal(queue: PartitionQueue): void {
     const batch = queue.open;
     if (batch === null) return;
-    if (batch.lingerTimer !== null) clearTimeout(batch.lingerTimer);
-    batch.lingerTimer = null;
+    batch.lingering = false;
     queue.open = null;
     const builder = batch.builder as BatchBuilder;
     batch.bytes = builder.seal(CODECS[this.options.compression] ?? CompressionCodec.None, this.transactions !== null);
@@ -556,10 +579,10 @@ export class Producer {
   private batchCompleted(batch: Batch): void {
     if (batch.builder !== null) this.recycle(batch.builder.buffer);
     batch.builder = null;
-    // An open batch whose linger ran out while the window was full goes now (a batch has no
-    // linger timer with linger.ms 0, nor once the timer has fired).
+    // An open batch whose linger ran out while the window was full goes now (with linger.ms 0
+    // a batch never lingers).
     const open = batch.queue.open;
-    if (open !== null && open.lingerTimer === null) this.sealUnlessWindowFull(batch.queue);
+    if (open !== null && !open.lingering) this.sealUnlessWindowFull(batch.queue);
     for (const segment of batch.segments) {
       const call = segment.call;
       call.pendingRecords -= segment.count;
@@ -629,6 +652,8 @@ export class Producer {
     if (state === 'inTransaction' || state === 'abortableError' || state === 'aborting') await this.abortTransaction().catch(() => undefined);
     await this.flush();
     this.closed = true;
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
     this.sender.close();
     for (const wake of this.memoryWaiters.splice(0)) wake();
     await this.cluster.close();
