@@ -23,9 +23,21 @@ class ChangelogMessage implements ProducerMessage {
   constructor(readonly key: Uint8Array, readonly value: Uint8Array | null, readonly partition: number, readonly timestamp: number) {}
 }
 
+interface Holder {
+  messages: ProducerMessage[];
+  /** Key and value bytes of `messages`, plus MESSAGE_OVERHEAD_BYTES each. */
+  bytes: number;
+}
+
+/** What a message counts for besides its key and value, as the producer's buffer.memory counts it. */
+const MESSAGE_OVERHEAD_BYTES = 16;
+
 export class ProducerCollector {
-  /** Messages waiting for dispatch(), by topic, in the order the tasks produced them; holders are never removed. */
-  private readonly waiting = new Map<string, { messages: ProducerMessage[] }>();
+  /**
+   * Messages waiting for dispatch(), by topic, in the order the tasks produced them, and what
+   * they hold of in-flight bytes (counted as they are queued); holders are never removed.
+   */
+  private readonly waiting = new Map<string, Holder>();
   /** Messages in `waiting`. */
   private waitingCount = 0;
   private readonly inFlight = new Set<Promise<void>>();
@@ -38,7 +50,7 @@ export class ProducerCollector {
   private sentSinceFlush = false;
   /** The holder of the topic queued to last. */
   private lastTopic = '';
-  private lastHolder: { messages: ProducerMessage[] } | null = null;
+  private lastHolder: Holder | null = null;
 
   constructor(
     private readonly producer: Producer,
@@ -51,23 +63,24 @@ export class ProducerCollector {
   }
 
   send(record: OutgoingRecord): void {
-    this.queue(record.topic, record);
+    this.queue(record.topic, record, (record.key?.length ?? 0) + (record.value?.length ?? 0));
   }
 
   sendChangelog(topic: string, partition: number, key: Uint8Array, value: Uint8Array | null, timestampMs: number): void {
-    this.queue(topic, new ChangelogMessage(key, value, partition, timestampMs));
+    this.queue(topic, new ChangelogMessage(key, value, partition, timestampMs), key.length + (value?.length ?? 0));
   }
 
-  private queue(topic: string, message: ProducerMessage): void {
+  private queue(topic: string, message: ProducerMessage, fieldBytes: number): void {
     // Consecutive records mostly go to one topic, so the last holder saves a map lookup each.
     let holder = this.lastHolder;
     if (topic !== this.lastTopic || holder === null) {
       holder = this.waiting.get(topic) ?? null;
-      if (holder === null) this.waiting.set(topic, (holder = { messages: [] }));
+      if (holder === null) this.waiting.set(topic, (holder = { messages: [], bytes: 0 }));
       this.lastTopic = topic;
       this.lastHolder = holder;
     }
     holder.messages.push(message);
+    holder.bytes += fieldBytes + MESSAGE_OVERHEAD_BYTES;
     this.waitingCount++;
   }
 
@@ -93,7 +106,10 @@ export class ProducerCollector {
   }
 
   private clearWaiting(): void {
-    for (const holder of this.waiting.values()) if (holder.messages.length > 0) holder.messages = [];
+    for (const holder of this.waiting.values()) {
+      if (holder.messages.length > 0) holder.messages = [];
+      holder.bytes = 0;
+    }
     this.waitingCount = 0;
   }
 
@@ -103,9 +119,9 @@ export class ProducerCollector {
       const messages = holder.messages;
       if (messages.length === 0) continue;
       holder.messages = [];
+      const bytes = holder.bytes;
+      holder.bytes = 0;
       this.sentSinceFlush = true;
-      let bytes = 0;
-      for (const message of messages) bytes += (message.key?.length ?? 0) + (message.value?.length ?? 0) + 16;
       this.inFlightBytes += bytes;
       // The callbacks keep the count, not the messages: the producer has copied their bytes into
       // batches by the time send() returns, and holding the messages until the acknowledgement
