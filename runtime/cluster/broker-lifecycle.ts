@@ -17,6 +17,11 @@ import { VoterChannels, type Endpoint, type RequestChannel } from './request-cha
 
 const REGISTRATION_RETRY_MS = 100;
 const CONTROLLER_REQUEST_TIMEOUT_MS = LIMITS.controllerRequestTimeoutMs;
+/** Pause between rounds of tries at the voters while none is the active controller. */
+const CONTROLLER_RETRY_PAUSE_MIN_MS = 20;
+const CONTROLLER_RETRY_PAUSE_MAX_MS = 250;
+/** How long a stopping broker tries to reach a controller before it goes unfenced by it. */
+const CONTROLLED_SHUTDOWN_WAIT_MS = 1_000;
 
 export interface BrokerLifecycleOptions {
   brokerId: number;
@@ -86,35 +91,42 @@ export class BrokerLifecycle {
     return true;
   }
 
-  private heartbeat(wantShutdown: boolean): Promise<ResponseBodyByKey[63]> {
+  private heartbeat(wantShutdown: boolean, timeoutMs: number = CONTROLLER_REQUEST_TIMEOUT_MS): Promise<ResponseBodyByKey[63]> {
     // The broker asks to stay fenced until its image holds its own registration.
     const caughtUp = this.options.image.appliedOffset > this.brokerEpoch;
     return this.sendToController(ApiKey.BrokerHeartbeat, {
       brokerId: this.options.brokerId, brokerEpoch: this.brokerEpoch, currentMetadataOffset: this.options.image.appliedOffset - 1n,
       wantFence: !caughtUp, wantShutDown: wantShutdown,
-    });
+    }, timeoutMs);
   }
 
   /**
-   * Sends to the active controller, trying the others on NOT_CONTROLLER or a broken connection,
-   * until one answers or every voter was tried twice.
+   * Sends to the active controller, trying the voters in turn on NOT_CONTROLLER or a broken
+   * connection, with a growing pause between rounds, until one answers or the controller
+   * request timeout has passed. An election (or a controller slowed by load) can leave no
+   * active controller for longer than a few quick retries; like Kafka's forwarding, the broker
+   * keeps trying for the request's time rather than failing the client's request at once.
    */
-  async sendToController<K extends ControllerKey>(apiKey: K, body: BodyInput<RequestBodyByKey[K]>): Promise<ResponseBodyByKey[K]> {
+  async sendToController<K extends ControllerKey>(apiKey: K, body: BodyInput<RequestBodyByKey[K]>, timeoutMs: number = CONTROLLER_REQUEST_TIMEOUT_MS): Promise<ResponseBodyByKey[K]> {
     const voterIds = [...this.options.voters.keys()];
+    const deadline = Date.now() + timeoutMs;
     let lastError: Error = new Error('no controller');
-    for (let attempt = 0; attempt < voterIds.length * 2; attempt++) {
+    let pauseMs = CONTROLLER_RETRY_PAUSE_MIN_MS;
+    for (let attempt = 0; ; attempt++) {
       const hint = this.options.controllerHint();
-      const target = attempt === 0 && this.options.voters.has(hint) ? hint : voterIds[this.rotation++ % voterIds.length] as number;
+      const target = attempt % voterIds.length === 0 && this.options.voters.has(hint) ? hint : voterIds[this.rotation++ % voterIds.length] as number;
+      const remainingMs = deadline - Date.now();
       try {
-        const response = await this.channel(target).send(apiKey, CONTROLLER_VERSIONS[apiKey], body, CONTROLLER_REQUEST_TIMEOUT_MS);
+        const response = await this.channel(target).send(apiKey, CONTROLLER_VERSIONS[apiKey], body, Math.max(1, remainingMs));
         if (!isNotController(response)) return response;
         lastError = new Error(`node ${target} is not the active controller`);
       } catch (error) {
         lastError = error as Error;
       }
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (Date.now() + pauseMs >= deadline) throw lastError;
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      if ((attempt + 1) % voterIds.length === 0) pauseMs = Math.min(pauseMs * 2, CONTROLLER_RETRY_PAUSE_MAX_MS);
     }
-    throw lastError;
   }
 
   private channel(controllerId: number): RequestChannel {
@@ -131,7 +143,7 @@ export class BrokerLifecycle {
     let fenced = false;
     if (controlled && this.brokerEpoch >= 0n) {
       try {
-        fenced = (await this.heartbeat(true)).isFenced;
+        fenced = (await this.heartbeat(true, CONTROLLED_SHUTDOWN_WAIT_MS)).isFenced;
       } catch {
         // The controller is unreachable; the session timeout fences this broker instead.
       }
