@@ -100,6 +100,8 @@ export function followerKey(topic: string, partition: number): string {
 
 export class ReplicaManager {
   private readonly partitions = new Map<string, PartitionState>();
+  /** The same states by topic and partition, for get() on every request without building a key. */
+  private readonly byTopic = new Map<string, Map<number, PartitionState>>();
   readonly purgatory = new FetchPurgatory();
   readonly producePurgatory = new ProducePurgatory();
 
@@ -107,17 +109,23 @@ export class ReplicaManager {
 
   add(state: PartitionState): void {
     this.partitions.set(partitionKey(state.topic, state.partition), state);
+    let partitions = this.byTopic.get(state.topic);
+    if (partitions === undefined) this.byTopic.set(state.topic, partitions = new Map());
+    partitions.set(state.partition, state);
   }
 
   remove(topic: string, partition: number): void {
     const key = partitionKey(topic, partition);
     this.partitions.delete(key);
+    const partitions = this.byTopic.get(topic);
+    partitions?.delete(partition);
+    if (partitions?.size === 0) this.byTopic.delete(topic);
     this.purgatory.wakeAll(key);
     this.producePurgatory.failAll(key, ErrorCode.NOT_LEADER_OR_FOLLOWER);
   }
 
   get(topic: string, partition: number): PartitionState | undefined {
-    return this.partitions.get(partitionKey(topic, partition));
+    return this.byTopic.get(topic)?.get(partition);
   }
 
   /**
@@ -302,32 +310,31 @@ export class ReplicaManager {
 
   private readOne(request: FetchPartitionRequest, remainingBytes: number, minOneBatch: boolean, isolationLevel: number): FetchPartitionResult {
     const state = this.get(request.topic, request.partition);
-    const empty = { topic: request.topic, partition: request.partition, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, abortedTransactions: [], records: null };
-    if (state === undefined) return { ...empty, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
-    if (state.replication !== undefined && state.replication.role !== 'leader') return { ...empty, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    if (state === undefined) return fetchResult(request, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1n, -1n, -1n, null);
+    if (state.replication !== undefined && state.replication.role !== 'leader') return fetchResult(request, ErrorCode.NOT_LEADER_OR_FOLLOWER, -1n, -1n, -1n, null);
     // A client with an older epoch has stale metadata (FENCED_LEADER_EPOCH); one with a newer
     // epoch knows of a change this broker has not applied yet (UNKNOWN_LEADER_EPOCH).
     const epoch = request.currentLeaderEpoch ?? -1;
     if (state.replication !== undefined && epoch >= 0 && epoch !== state.leaderEpoch) {
-      return { ...empty, errorCode: epoch < state.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH };
+      return fetchResult(request, epoch < state.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH, -1n, -1n, -1n, null);
     }
     const { log } = state;
     const stable = lastStableOffset(state);
-    const base = { ...empty, highWatermark: state.highWatermark, lastStableOffset: stable, logStartOffset: log.logStartOffset };
     if (request.fetchOffset < log.logStartOffset || request.fetchOffset > log.logEndOffset) {
-      return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+      return fetchResult(request, ErrorCode.OFFSET_OUT_OF_RANGE, state.highWatermark, stable, log.logStartOffset, null);
     }
     // read_committed consumers see nothing at or above the first open transaction.
     const readLimit = isolationLevel === READ_COMMITTED ? stable : state.highWatermark;
     const maxBytes = Math.min(request.partitionMaxBytes, remainingBytes);
     if (request.fetchOffset >= readLimit || (maxBytes <= 0 && !minOneBatch)) {
-      return { ...base, errorCode: ErrorCode.NONE, records: Buffer.alloc(0) };
+      return fetchResult(request, ErrorCode.NONE, state.highWatermark, stable, log.logStartOffset, EMPTY_RECORDS);
     }
     const read = log.read(request.fetchOffset, maxBytes, { maxOffset: readLimit, minOneBatch });
-    const abortedTransactions = isolationLevel === READ_COMMITTED && read.records.length > 0
-      ? log.collectAbortedTransactions(request.fetchOffset, read.nextOffset)
-      : [];
-    return { ...base, errorCode: ErrorCode.NONE, abortedTransactions, records: read.records };
+    const result = fetchResult(request, ErrorCode.NONE, state.highWatermark, stable, log.logStartOffset, read.records);
+    if (isolationLevel === READ_COMMITTED && read.records.length > 0) {
+      result.abortedTransactions = log.collectAbortedTransactions(request.fetchOffset, read.nextOffset);
+    }
+    return result;
   }
 
   /** ListOffsets: -1 latest, -2 earliest, -3 max timestamp, else the first offset at or after the time. */
@@ -368,6 +375,13 @@ export class ReplicaManager {
     for (const state of this.partitions.values()) visit(state);
   }
 
+}
+
+/** Shared empty answer: nothing reads or writes into it. */
+const EMPTY_RECORDS = Buffer.alloc(0);
+
+function fetchResult(request: FetchPartitionRequest, errorCode: number, highWatermark: bigint, lastStable: bigint, logStartOffset: bigint, records: Buffer | null): FetchPartitionResult {
+  return { topic: request.topic, partition: request.partition, errorCode, highWatermark, lastStableOffset: lastStable, logStartOffset, abortedTransactions: [], records };
 }
 
 function produceFailure(state: PartitionState | undefined, errorCode: number, errorMessage: string | null): ProduceResult {
