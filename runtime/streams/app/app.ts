@@ -157,7 +157,9 @@ export class StreamsApp {
   async start(): Promise<void> {
     if (this.currentState !== 'CREATED') throw new Error(`start() needs state CREATED, not ${this.currentState}`);
     this.setState('REBALANCING');
-    if (this.config.defaultDslStore === 'rocksDB') prestartStateWorker();
+    // Only a topology with stores has tasks that open RocksDB: a stateless application would
+    // pay for loading the worker (a thread compiling its modules) while it processes.
+    if (this.config.defaultDslStore === 'rocksDB' && this.topology.stores.length > 0) prestartStateWorker();
     try {
       this.stateDirectory = await StateDirectory.lock({ stateDir: this.config.stateDir, applicationId: this.config.applicationId });
       this.clients = await this.connect();
