@@ -20,7 +20,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import path from 'node:path';
 import { Admin, Consumer, KafkaProtocolError, Producer } from '../../runtime/client/index.ts';
 import { startBroker } from '../helpers/broker.ts';
@@ -182,6 +182,11 @@ async function latency(bootstrapServers: string[], topic: string, leader: number
   await producer.close();
   await consumer.close();
   if (failures.length > 0) console.log(`  warning: ${failures.length} latency sends failed: ${String(failures[0])}`);
+  return summarize(samples, acknowledgements, expected, leader, loopDelay, cpuMs);
+}
+
+/** Quantiles of a latency run: of every record, of each second's records, of the acknowledgements. */
+function summarize(samples: readonly Sample[], acknowledgements: number[], expected: number, leader: number, loopDelay: IntervalHistogram, cpuMs: Map<string, number>): Latency {
   const latencies = samples.map((sample) => sample.latencyMs).sort((a, b) => a - b);
   const firstSentAt = samples[0]?.sentAt ?? 0;
   const perSecond = Array.from({ length: LATENCY_SECONDS }, (_, second) => quantile(
@@ -393,16 +398,7 @@ async function relayFloorLatency(): Promise<Latency> {
     cpuMs.set('bench (producer and consumer)', (benchCpu.user + benchCpu.system) / 1000);
     producer.destroy();
     consumer.destroy();
-    const latencies = samples.map((sample) => sample.latencyMs).sort((a, b) => a - b);
-    const firstSentAt = samples[0]?.sentAt ?? 0;
-    const perSecond = Array.from({ length: LATENCY_SECONDS }, (_, second) => quantile(
-      samples.filter((sample) => Math.floor((sample.sentAt - firstSentAt) / 1000) === second).map((sample) => sample.latencyMs).sort((a, b) => a - b), 0.99));
-    acknowledgements.sort((a, b) => a - b);
-    return {
-      p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), p999: quantile(latencies, 0.999), max: latencies.at(-1) ?? NaN,
-      count: latencies.length, expected, p99PerSecond: perSecond, acknowledgementP50: quantile(acknowledgements, 0.5), acknowledgementP99: quantile(acknowledgements, 0.99), leader: 0,
-      clientLoopDelayP99: loopDelay.percentile(99) / 1e6, clientLoopDelayMax: loopDelay.max / 1e6, cpuMs,
-    };
+    return summarize(samples, acknowledgements, expected, 0, loopDelay, cpuMs);
   } finally {
     for (const child of relays) child.kill('SIGKILL');
   }
