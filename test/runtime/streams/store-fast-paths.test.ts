@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Serdes } from '../../../core/serdes/serde.ts';
 import type { ChangelogWriter, StateStoreContext } from '../../../core/topology/processor.ts';
 import { InMemoryKeyValueBytesStore } from '../../../state/stores/in-memory.ts';
+import { withSuffix } from '../../../state/stores/bytes.ts';
 import { CachingLayer, ChangeLoggingLayer, hashKeyOf } from '../../../state/stores/layers.ts';
 import { MeteredKeyValueStore, MeteredWindowStore } from '../../../state/stores/typed.ts';
 
@@ -206,6 +207,37 @@ describe('window store index', () => {
     store.init(context);
     return { store, innermost, logged, at };
   }
+
+  it('a window read before its first write is cached without key bytes and flushed with the composite key', () => {
+    const { logged, context } = harness();
+    const innermost = new InMemoryKeyValueBytesStore('w');
+    // A store that expires below keeps no index, so every uncached fetch reads below (the RocksDB stack).
+    const store = new MeteredWindowStore(new CachingLayer(new ChangeLoggingLayer(innermost)), Serdes.string(), Serdes.long(), { retentionMs: 100, windowSizeMs: 10, retainDuplicates: false, expiresBelow: true });
+    store.init(context);
+    const flushed: [string, number, number | null, number | null][] = [];
+    store.setFlushListener((key, newValue, oldValue) => flushed.push([key.key, key.window.startMs, newValue, oldValue]));
+    for (const key of ['k', 'é']) {
+      expect(store.fetch(key, 20)).toBeNull();
+      store.put(key, 1, 20);
+      store.put(key, (store.fetch(key, 20) ?? 0) + 1, 20);
+    }
+    store.flush();
+    const composite = (key: string) => text(withSuffix(Buffer.from(key, 'utf8'), [20], 0));
+    expect(logged).toEqual([
+      [composite('k'), text(Serdes.long().serialize(2, 'w'))],
+      [composite('é'), text(Serdes.long().serialize(2, 'w'))],
+    ]);
+    expect(flushed).toEqual([
+      ['k', 20, 2, null],
+      ['é', 20, 2, null],
+    ]);
+    expect(text(innermost.get(withSuffix(Buffer.from('k'), [20], 0)))).toBe(text(Serdes.long().serialize(2, 'w')));
+    // Read again after the flush: from below, then updated and flushed with the old value.
+    store.put('k', (store.fetch('k', 20) ?? 0) + 1, 20);
+    store.flush();
+    expect(flushed.at(-1)).toEqual(['k', 20, 3, 2]);
+    expect(logged.at(-1)).toEqual([composite('k'), text(Serdes.long().serialize(3, 'w'))]);
+  });
 
   it('expired windows are deleted below at commit, not logged (no tombstones) and not told to listeners', () => {
     const { store, innermost, logged } = windowStore();
