@@ -34,7 +34,7 @@ export class InMemoryKeyValueBytesStore implements HashedBytesStore {
     return this.entries.get(hashKeyOf(key)) ?? null;
   }
 
-  getHashed(hashKey: string, _key: Uint8Array | null): Uint8Array | null {
+  getHashed(hashKey: string, _key: Uint8Array): Uint8Array | null {
     return this.entries.get(hashKey) ?? null;
   }
 

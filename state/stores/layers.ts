@@ -14,22 +14,13 @@ export function hashKeyOf(bytes: Uint8Array): string {
   return nativeSlices.latin1Slice.call(bytes, 0, bytes.byteLength);
 }
 
-/** The key bytes a hashed key (hashKeyOf) stands for: new bytes, one per char. */
-export function bytesOfHashKey(hashKey: string): Uint8Array {
-  const bytes = new Uint8Array(hashKey.length);
-  for (let index = 0; index < hashKey.length; index++) bytes[index] = hashKey.charCodeAt(index);
-  return bytes;
-}
-
 /**
  * A byte store that also takes a key together with its hashKeyOf form, so a stack of layers
  * turns the key into a string once rather than once per layer. A key passed to putHashed is
- * handed over: the caller never changes it afterwards, so no layer needs to copy it. getHashed
- * may be given the hashed key alone (key null): a store that needs the bytes makes them from
- * it (bytesOfHashKey), so a read from memory makes none.
+ * handed over: the caller never changes it afterwards, so no layer needs to copy it.
  */
 export interface HashedBytesStore extends KeyValueBytesStore {
-  getHashed(hashKey: string, key: Uint8Array | null): Uint8Array | null;
+  getHashed(hashKey: string, key: Uint8Array): Uint8Array | null;
   putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void;
 }
 
@@ -78,8 +69,8 @@ export class WrappedBytesStore implements HashedBytesStore {
     this.inner.put(key, value);
   }
   /** Goes through get and put unless a layer overrides it, so an override of those still applies. */
-  getHashed(hashKey: string, key: Uint8Array | null): Uint8Array | null {
-    return this.get(key ?? bytesOfHashKey(hashKey));
+  getHashed(_hashKey: string, key: Uint8Array): Uint8Array | null {
+    return this.get(key);
   }
   putHashed(_hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
     this.put(key, value);
@@ -109,8 +100,8 @@ export class WrappedBytesStore implements HashedBytesStore {
     expireBelow(this.inner, hashKey, key);
   }
   /** Reads below this layer with the hashed key when the inner store takes it. */
-  protected innerGet(hashKey: string, key: Uint8Array | null): Uint8Array | null {
-    return this.hashedInner === null ? this.inner.get(key ?? bytesOfHashKey(hashKey)) : this.hashedInner.getHashed(hashKey, key);
+  protected innerGet(hashKey: string, key: Uint8Array): Uint8Array | null {
+    return this.hashedInner === null ? this.inner.get(key) : this.hashedInner.getHashed(hashKey, key);
   }
   /** Writes below this layer; the key is handed over (the inner store copies it when it cannot take it). */
   protected innerPut(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
@@ -139,7 +130,7 @@ export class ChangeLoggingLayer extends WrappedBytesStore {
     this.log(key, value);
   }
 
-  override getHashed(hashKey: string, key: Uint8Array | null): Uint8Array | null {
+  override getHashed(hashKey: string, key: Uint8Array): Uint8Array | null {
     return this.innerGet(hashKey, key);
   }
 
@@ -155,11 +146,8 @@ export class ChangeLoggingLayer extends WrappedBytesStore {
 
 interface CachedEntry {
   readonly hashKey: string;
-  /**
-   * The caller's bytes for an entry only read so far; the cache's own bytes once written; null
-   * when the bytes are made from hashKey at flush (an entry cached by a read that had none).
-   */
-  key: Uint8Array | null;
+  /** The caller's bytes for an entry only read so far; the cache's own bytes once written. */
+  key: Uint8Array;
   keyOwned: boolean;
   value: Uint8Array | null;
   dirty: boolean;
@@ -217,7 +205,7 @@ export class CachingLayer extends WrappedBytesStore {
     return this.getHashed(hashKeyOf(key), key);
   }
 
-  override getHashed(hashKey: string, key: Uint8Array | null): Uint8Array | null {
+  override getHashed(hashKey: string, key: Uint8Array): Uint8Array | null {
     const cached = this.cache.get(hashKey);
     if (cached === undefined) return this.readUncached(hashKey, key, false);
     this.lastEntry = cached;
@@ -228,13 +216,12 @@ export class CachingLayer extends WrappedBytesStore {
    * getHashed for a key the caller has just found uncached (peekHashed gave undefined): reads
    * below and caches what it read, without looking the key up again. keyOwned hands the key
    * bytes over (the caller never changes them), so a write that follows can go through
-   * updateCached. Without bytes (key null) the entry counts as owned: a flush makes its bytes
-   * from the hashed key, so they live no longer than the flush.
+   * updateCached.
    */
-  readUncached(hashKey: string, key: Uint8Array | null, keyOwned: boolean): Uint8Array | null {
+  readUncached(hashKey: string, key: Uint8Array, keyOwned: boolean): Uint8Array | null {
     const value = this.innerGet(hashKey, key);
     if (this.cache.size >= this.entriesMax) this.flushCache();
-    const entry: CachedEntry = { hashKey, key, keyOwned: keyOwned || key === null, value, dirty: false, writtenAtMs: -1, below: value, typedKey: undefined };
+    const entry: CachedEntry = { hashKey, key, keyOwned, value, dirty: false, writtenAtMs: -1, below: value, typedKey: undefined };
     this.cache.set(hashKey, entry);
     this.lastEntry = entry;
     return value;
@@ -327,8 +314,6 @@ export class CachingLayer extends WrappedBytesStore {
         // The bytes a read passed in are the caller's; a write needs bytes nobody else changes.
         existing.key = keyOwned ? key : new Uint8Array(key);
         existing.keyOwned = true;
-      } else if (existing.key === null && keyOwned) {
-        existing.key = key;
       }
       return;
     }
@@ -350,20 +335,19 @@ export class CachingLayer extends WrappedBytesStore {
     this.lastEntry = null;
     const listener = this.flushListener;
     if (listener === null) {
-      for (const entry of dirty) this.innerPut(entry.hashKey, entry.key ?? bytesOfHashKey(entry.hashKey), entry.value);
+      for (const entry of dirty) this.innerPut(entry.hashKey, entry.key, entry.value);
       return;
     }
     const replaced: (Uint8Array | null)[] = new Array<Uint8Array | null>(dirty.length);
     for (let index = 0; index < dirty.length; index++) {
       const entry = dirty[index] as CachedEntry;
-      entry.key ??= bytesOfHashKey(entry.hashKey);
       replaced[index] = entry.below === undefined ? this.innerGet(entry.hashKey, entry.key) : entry.below;
       this.innerPut(entry.hashKey, entry.key, entry.value);
     }
     for (let index = 0; index < dirty.length; index++) {
       const entry = dirty[index] as CachedEntry;
       const oldValue = replaced[index] ?? null;
-      if (entry.value !== null || oldValue !== null) listener(entry.key as Uint8Array, entry.value, oldValue, entry.writtenAtMs, entry.typedKey);
+      if (entry.value !== null || oldValue !== null) listener(entry.key, entry.value, oldValue, entry.writtenAtMs, entry.typedKey);
     }
   }
 }

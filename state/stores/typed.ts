@@ -110,9 +110,8 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
       bytes = this.readEncoded(key);
     } else {
       const cached = (this.cache as CachingLayer).peekHashed(hashKey);
-      // Not cached: read below and cached without key bytes (the key is its own hashed form),
-      // which a put then updates in place and a flush makes the bytes for.
-      bytes = cached !== undefined ? cached : (this.cache as CachingLayer).readUncached(hashKey, null, true);
+      // Not cached: read below with the key handed to the cache, which a put then updates in place.
+      bytes = cached !== undefined ? cached : this.readUncached(key);
     }
     return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
   }
@@ -122,6 +121,10 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
     const hashKey = this.cache === null ? null : this.keyAsHash(key);
     if (hashKey !== null && this.cache?.updateCached(hashKey, bytes, key) === true) return;
     this.write(key, bytes);
+  }
+  private readUncached(key: K): Uint8Array | null {
+    const encoded = this.encode(key);
+    return (this.cache as CachingLayer).readUncached(encoded.hashKey, encoded.bytes, this.keysOwned);
   }
   private readEncoded(key: K): Uint8Array | null {
     const encoded = this.encode(key);
@@ -319,18 +322,15 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     if (hashKey !== null) {
       const cached = this.cache?.peekHashed(hashKey);
       if (cached !== undefined) return cached === null ? null : this.valueSerde.deserialize(cached, this.name);
-      // The index holds every stored window (written here or restored), so a window it lacks is
-      // absent in the cache and below alike: new windows cost no store reads.
       if (this.windowKeysComplete && this.windowKeys.get(this.slotOf(windowStartMs))?.has(hashKey) !== true) return null;
-      // Peeked and not cached: read below and cached without key bytes (the hashed key is the
-      // composite key's exact latin1 form), which a flush makes from the hashed key if the
-      // window is written, so no bytes live in the cache until then.
-      const read = (this.cache as CachingLayer).readUncached(hashKey, null, true);
-      return read === null ? null : this.valueSerde.deserialize(read, this.name);
     }
     const encoded = this.compositeKey(key, windowStartMs);
-    if (this.windowKeysComplete && this.windowKeys.get(this.slotOf(windowStartMs))?.has(encoded.hashKey) !== true) return null;
-    const bytes = this.getBytes(encoded.hashKey, encoded.bytes);
+    // The index holds every stored window (written here or restored), so a window it lacks is
+    // absent in the cache and below alike: new windows cost no store reads. A peeked key was
+    // looked up there already.
+    if (encoded.hashKey !== hashKey && this.windowKeysComplete && this.windowKeys.get(this.slotOf(windowStartMs))?.has(encoded.hashKey) !== true) return null;
+    // Peeked and not cached: the cache takes the composite key (new bytes nobody changes).
+    const bytes = hashKey !== null && hashKey === encoded.hashKey ? (this.cache as CachingLayer).readUncached(hashKey, encoded.bytes, true) : this.getBytes(encoded.hashKey, encoded.bytes);
     return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
   }
   /**

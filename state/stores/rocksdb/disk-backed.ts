@@ -30,7 +30,7 @@
 import type { ChangelogRecord, StateStoreContext } from '../../../core/topology/processor.ts';
 import { suffixNumber } from '../bytes.ts';
 import { InMemoryKeyValueBytesStore } from '../in-memory.ts';
-import { bytesOfHashKey, hashKeyOf, type HashedBytesStore } from '../layers.ts';
+import { hashKeyOf, type HashedBytesStore } from '../layers.ts';
 import type { KeyValue } from '../types.ts';
 import type { RemoteStore } from './worker/client.ts';
 import { RecordPacker, type StoreKind } from './worker/protocol.ts';
@@ -187,7 +187,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     return this.getHashed(hashKeyOf(key), key);
   }
 
-  getHashed(hashKey: string, key: Uint8Array | null): Uint8Array | null {
+  getHashed(hashKey: string, key: Uint8Array): Uint8Array | null {
     if (this.resident !== null) {
       diskBackedReads.cached++;
       return this.resident.getHashed(hashKey, key);
@@ -195,7 +195,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     const groupHash = this.groupHashOf(hashKey);
     let group = this.groups.get(groupHash);
     if (group === undefined) {
-      group = this.loadGroupNow(groupHash, key === null ? bytesOfHashKey(groupHash) : key.subarray(0, key.byteLength - this.suffixBytes));
+      group = this.loadGroupNow(groupHash, key.subarray(0, key.byteLength - this.suffixBytes));
     } else {
       this.reads.cached++;
       diskBackedReads.cached++;

@@ -61,7 +61,7 @@ export class PrefetchedKeyValueStore implements HashedBytesStore {
   }
 
   /** get with the key's bytesKey form, which the layers above have made already. */
-  getHashed(hashKey: string, _key: Uint8Array | null): Uint8Array | null {
+  getHashed(hashKey: string, _key: Uint8Array): Uint8Array | null {
     const cached = this.cache.get(hashKey);
     if (cached === undefined) throw new Error(`store ${this.name}: get of a key that was not prefetched`);
     return cached.value;
