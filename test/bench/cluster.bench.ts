@@ -5,7 +5,8 @@
 // average, since three brokers and the client share the same cores.
 //
 // Run with `npm run bench cluster`. BENCH_RECORDS sets the records per throughput run
-// (default 1,000,000), BENCH_LATENCY_SECONDS the length of the latency run (default 5),
+// (default 1,000,000), BENCH_LATENCY_SECONDS the length of the latency run (default 5, after
+// BENCH_WARMUP_SECONDS of the same sends that are not counted, default 2),
 // BENCH_SCENARIOS=throughput,latency,floor picks parts (floor: the same latency run through
 // relay-floor.ts, three minimal relay processes that exchange the messages of a replicated
 // acks=all produce and do nothing else: the floor this machine sets for any design of separate
@@ -30,6 +31,8 @@ import { frame, readFrames, RELAY } from './relay-floor.ts';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 1_000_000);
 const LATENCY_SECONDS = Number(process.env['BENCH_LATENCY_SECONDS'] ?? 5);
+/** Seconds of the same sends before each latency clock runs (JIT, connections, the previous scenario's garbage). */
+const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 2);
 const PROFILE_DIRECTORY = process.env['BENCH_PROFILE'];
 const SCENARIOS = (process.env['BENCH_SCENARIOS'] ?? 'throughput,latency,floor').split(',');
 const CHUNK = 1000;
@@ -144,11 +147,6 @@ async function latency(bootstrapServers: string[], topic: string, leader: number
 
   const samples: Sample[] = [];
   const acknowledgements: number[] = [];
-  // The bench process is producer, consumer and clock at once: its own stalls count as latency.
-  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-  loopDelay.enable();
-  const cpuBefore = new Map([...processes].map(([name, pid]) => [name, cpuMsOf(pid)]));
-  const benchCpuBefore = process.cpuUsage();
   let stop = false;
   const reading = (async () => {
     while (!stop) {
@@ -159,20 +157,26 @@ async function latency(bootstrapServers: string[], topic: string, leader: number
     }
   })();
   const perTick = 10;
-  const ticks = LATENCY_SECONDS * 1000;
   const failures: unknown[] = [];
-  const started = performance.now();
-  for (let tick = 0; tick < ticks; tick++) {
-    const wait = started + tick - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+  const send = (measured: boolean): void => {
     const sentAt = performance.now();
     producer.send({ topic, messages: Array.from({ length: perTick }, stamped) })
-      .then(() => { acknowledgements.push(performance.now() - sentAt); }, (error: unknown) => { failures.push(error); });
-  }
+      .then(() => { if (measured) acknowledgements.push(performance.now() - sentAt); }, (error: unknown) => { failures.push(error); });
+  };
+  await paced(WARMUP_SECONDS * 1000, () => send(false));
+  await producer.flush();
+  await until(() => samples.length >= perTick * WARMUP_SECONDS * 1000);
+  samples.length = 0;
+  // The bench process is producer, consumer and clock at once: its own stalls count as latency.
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const cpuBefore = new Map([...processes].map(([name, pid]) => [name, cpuMsOf(pid)]));
+  const benchCpuBefore = process.cpuUsage();
+  const ticks = LATENCY_SECONDS * 1000;
+  await paced(ticks, () => send(true));
   await producer.flush();
   const expected = perTick * ticks;
-  const deadline = performance.now() + 10_000;
-  while (samples.length < expected && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  await until(() => samples.length >= expected);
   stop = true;
   loopDelay.disable();
   const cpuMs = new Map([...processes].map(([name, pid]) => [name, cpuMsOf(pid) - (cpuBefore.get(name) ?? NaN)]));
@@ -183,6 +187,22 @@ async function latency(bootstrapServers: string[], topic: string, leader: number
   await consumer.close();
   if (failures.length > 0) console.log(`  warning: ${failures.length} latency sends failed: ${String(failures[0])}`);
   return summarize(samples, acknowledgements, expected, leader, loopDelay, cpuMs);
+}
+
+/** Calls `send` once a millisecond, `ticks` times, on the clock rather than after each call. */
+async function paced(ticks: number, send: () => void): Promise<void> {
+  const started = performance.now();
+  for (let tick = 0; tick < ticks; tick++) {
+    const wait = started + tick - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    send();
+  }
+}
+
+/** Waits until `done` holds, for at most 10 s. */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  while (!done() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 /** Quantiles of a latency run: of every record, of each second's records, of the acknowledgements. */
@@ -241,7 +261,7 @@ function print(rows: Row[], measured: Latency | null, baseline: Latency | null, 
     console.log(`| ${row.scenario} | ${row.records.toLocaleString('en-US')} | ${Math.round(rate).toLocaleString('en-US')} | ${((rate * RECORD_BYTES) / 1e6).toFixed(1)} | ${row.leaders} | ${target} |`);
   }
   if (measured === null && floor === null) return;
-  console.log(`\nend-to-end latency at 10,000 records/s for ${LATENCY_SECONDS} s (${RECORD_BYTES} B, acks=all, linger 0, one partition, consumer on the leader):`);
+  console.log(`\nend-to-end latency at 10,000 records/s for ${LATENCY_SECONDS} s after ${WARMUP_SECONDS} s of warm-up (${RECORD_BYTES} B, acks=all, linger 0, one partition, consumer on the leader):`);
   console.log('| setup | records | p50 ms | p99 ms | p99.9 ms | max ms | ack p50 ms | ack p99 ms | bench loop delay p99/max ms | p99 per second ms | target |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|');
   const line = (setup: string, result: Latency, target: string): void => {
@@ -369,12 +389,8 @@ async function relayFloorLatency(): Promise<Latency> {
     consumer.write(frame(RELAY.HELLO_CONSUMER, 0));
     consumer.write(frame(RELAY.FETCH, 0));
     await leader.followersJoined;
-    // A second of sends before the clock runs, as the nodes are warm from their start-up.
-    for (let tick = 0; tick < 1000; tick++) {
-      send();
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    while (samples.length < 10_000) await new Promise((resolve) => setTimeout(resolve, 20));
+    await paced(WARMUP_SECONDS * 1000, send);
+    await until(() => samples.length >= 10 * WARMUP_SECONDS * 1000);
     samples.length = 0;
     acknowledgements.length = 0;
     const processes = new Map(relays.map((child, index) => [index === 0 ? 'relay leader' : `relay follower ${index}`, child.pid as number]));
@@ -383,15 +399,9 @@ async function relayFloorLatency(): Promise<Latency> {
     const loopDelay = monitorEventLoopDelay({ resolution: 1 });
     loopDelay.enable();
     const ticks = LATENCY_SECONDS * 1000;
-    const started = performance.now();
-    for (let tick = 0; tick < ticks; tick++) {
-      const wait = started + tick - performance.now();
-      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      send();
-    }
+    await paced(ticks, send);
     const expected = ticks * 10;
-    const deadline = performance.now() + 10_000;
-    while (samples.length < expected && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => samples.length >= expected);
     loopDelay.disable();
     const cpuMs = new Map([...processes].map(([name, pid]) => [name, cpuMsOf(pid) - (cpuBefore.get(name) ?? NaN)]));
     const benchCpu = process.cpuUsage(benchCpuBefore);
