@@ -5,6 +5,7 @@
 import type { ChangelogRecord } from '../../../core/topology/processor.ts';
 import type { RecordMaker } from '../../client/consumer.ts';
 import type { Consumer, TopicPartition } from '../../client/index.ts';
+import { RecordPacker } from '../../../state/stores/rocksdb/worker/protocol.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
 
 export interface ChangelogRange extends TopicPartition {
@@ -287,50 +288,8 @@ const PACKED_BYTES_INITIAL = 256 * 1024;
  * Builds packed record buffers (worker/protocol.ts's layout) in one reused buffer; take() hands
  * out an exact copy to transfer to the worker and starts the next.
  */
-class PackedWriter {
-  count = 0;
-  private bytes = new Uint8Array(PACKED_BYTES_INITIAL);
-  private view = new DataView(this.bytes.buffer);
-  private position = 4;
-
-  constructor(readonly topic: string, readonly partition: number) {}
-
-  add(key: Uint8Array, value: Uint8Array | null): void {
-    const valueBytes = value === null ? 0 : value.byteLength;
-    const needed = this.position + 8 + key.byteLength + valueBytes;
-    if (needed > this.bytes.byteLength) this.grow(needed);
-    const view = this.view;
-    view.setUint32(this.position, key.byteLength);
-    view.setInt32(this.position + 4, value === null ? -1 : valueBytes);
-    this.position += 8;
-    this.bytes.set(key, this.position);
-    this.position += key.byteLength;
-    if (value !== null) {
-      this.bytes.set(value, this.position);
-      this.position += valueBytes;
-    }
-    this.count++;
-  }
-
-  /** Bytes packed so far. */
-  get byteLength(): number {
-    return this.position;
-  }
-
-  take(): ArrayBuffer {
-    this.view.setUint32(0, this.count);
-    const packed = this.bytes.buffer.slice(0, this.position);
-    this.count = 0;
-    this.position = 4;
-    return packed;
-  }
-
-  private grow(needed: number): void {
-    let size = this.bytes.byteLength * 2;
-    while (size < needed) size *= 2;
-    const bytes = new Uint8Array(size);
-    bytes.set(this.bytes.subarray(0, this.position));
-    this.bytes = bytes;
-    this.view = new DataView(bytes.buffer);
+class PackedWriter extends RecordPacker {
+  constructor(readonly topic: string, readonly partition: number) {
+    super(PACKED_BYTES_INITIAL);
   }
 }

@@ -98,6 +98,11 @@ export class RecordPacker {
     this.count++;
   }
 
+  /** Bytes packed so far. */
+  get byteLength(): number {
+    return this.position;
+  }
+
   take(): ArrayBuffer {
     this.view.setUint32(0, this.count);
     const packed = this.bytes.buffer.slice(0, this.position);
