@@ -81,8 +81,6 @@ export interface Subscription {
 
 const EARLIEST_TIMESTAMP = -2n;
 const LATEST_TIMESTAMP = -1n;
-/** Least time between two I/O turns a poll gives the event loop while records are buffered. */
-const IO_TURN_INTERVAL_MS = 1;
 
 function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
@@ -104,8 +102,6 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   private lastAutoCommit = Date.now();
   private lastPollAt = Date.now();
   private polling = false;
-  /** When a poll last let the event loop run I/O (letFetchAnswersIn). */
-  private lastIoTurnMs = 0;
   private commitChain: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -276,10 +272,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       await this.checkPattern();
       await this.rebalanceIfNeeded();
       await this.maybeAutoCommit();
-      if (this.fetcher.hasRecords) {
-        await this.letFetchAnswersIn();
-        return;
-      }
+      if (this.fetcher.hasRecords) return;
       if (!(await this.resolvePositionsOrBackOff())) {
         if (Date.now() >= deadline) return;
         continue;
@@ -291,23 +284,6 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       await this.fetcher.waitForFetch(Math.min(remaining, this.partitions.size === 0 ? 100 : this.options.fetchMaxWaitMs + 100));
       if (this.fetcher.hasRecords || Date.now() >= deadline) return;
     }
-  }
-
-  /**
-   * While records are buffered, a poll resolves without waiting for I/O, and a caller that
-   * processes what it polled and polls again (the streams poll loop) would run on promise
-   * continuations alone: the answer to the fetch already sent would sit unread in the socket
-   * until the buffer ran dry, and the next fetch would go out only then. Measured in the
-   * stateless streams bench: the app idled 25-50 % of the run, each fetch answered once the app
-   * had worked through everything before it. So when a fetch is out, a poll lets the event loop
-   * run I/O (setImmediate) at most once a millisecond before it returns buffered records.
-   */
-  private async letFetchAnswersIn(): Promise<void> {
-    if (!this.fetcher.fetching) return;
-    const now = performance.now();
-    if (now - this.lastIoTurnMs < IO_TURN_INTERVAL_MS) return;
-    this.lastIoTurnMs = now;
-    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /** False after a retriable failure (a leader moving, say), once the backoff has passed. */

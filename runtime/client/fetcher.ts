@@ -140,11 +140,6 @@ export class Fetcher {
     this.drop(() => true);
   }
 
-  /** Whether a fetch is out to some broker. */
-  get fetching(): boolean {
-    return this.brokersFetching.size > 0;
-  }
-
   /** Starts a fetch to every broker that leads a partition ready for one and has none out. */
   start(): void {
     if (Date.now() < this.backoffUntilMs) return;
