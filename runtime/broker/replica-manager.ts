@@ -99,8 +99,7 @@ export function followerKey(topic: string, partition: number): string {
 }
 
 export class ReplicaManager {
-  private readonly partitions = new Map<string, PartitionState>();
-  /** The same states by topic and partition, for get() on every request without building a key. */
+  /** Hosted partitions by topic and partition: get() on every request builds no key. */
   private readonly byTopic = new Map<string, Map<number, PartitionState>>();
   readonly purgatory = new FetchPurgatory();
   readonly producePurgatory = new ProducePurgatory();
@@ -108,7 +107,6 @@ export class ReplicaManager {
   constructor(private readonly logger: Logger, private readonly checkTransactionalWrite: TransactionalWriteCheck = () => ErrorCode.NONE) {}
 
   add(state: PartitionState): void {
-    this.partitions.set(partitionKey(state.topic, state.partition), state);
     let partitions = this.byTopic.get(state.topic);
     if (partitions === undefined) this.byTopic.set(state.topic, partitions = new Map());
     partitions.set(state.partition, state);
@@ -116,7 +114,6 @@ export class ReplicaManager {
 
   remove(topic: string, partition: number): void {
     const key = partitionKey(topic, partition);
-    this.partitions.delete(key);
     const partitions = this.byTopic.get(topic);
     partitions?.delete(partition);
     if (partitions?.size === 0) this.byTopic.delete(topic);
@@ -372,7 +369,9 @@ export class ReplicaManager {
 
   /** Visits every hosted partition (retention, shutdown). */
   forEach(visit: (state: PartitionState) => void): void {
-    for (const state of this.partitions.values()) visit(state);
+    for (const partitions of this.byTopic.values()) {
+      for (const state of partitions.values()) visit(state);
+    }
   }
 
 }
