@@ -160,10 +160,7 @@ export class ScannedRecords {
     const buffers = (maker as unknown) === makeConsumerRecord;
     const key = readField(section, cursor, end, buffers);
     const value = readField(section, cursor, end, buffers);
-    const headerCount = readSmallVarint(section, cursor);
-    let headers: RecordHeader[] | null = null;
-    if (headerCount !== 0) headers = readRecordHeaders(section, cursor, end, headerCount);
-    if (cursor.position !== end) throw new CorruptRecordError(`record of ${this.topic}-${this.partition} ends at ${end} but its fields at ${cursor.position}`);
+    const headers = this.readHeadersToEnd(section, end);
     return maker(this.topic, this.partition, key, value, this.timestamps[index] as number, headers, batch.baseOffset, this.offsetDeltas[index] as number);
   }
 
@@ -178,11 +175,17 @@ export class ScannedRecords {
     const keyStart = cursor.position - Math.max(0, keyLength);
     const valueLength = skipField(section, cursor, end);
     const valueStart = cursor.position - Math.max(0, valueLength);
-    const headerCount = readSmallVarint(section, cursor);
-    let headers: RecordHeader[] | null = null;
-    if (headerCount !== 0) headers = readRecordHeaders(section, cursor, end, headerCount);
-    if (cursor.position !== end) throw new CorruptRecordError(`record of ${this.topic}-${this.partition} ends at ${end} but its fields at ${cursor.position}`);
+    const headers = this.readHeadersToEnd(section, end);
     return maker.inPlace(this.topic, this.partition, section, keyStart, keyLength, valueStart, valueLength, this.timestamps[index] as number, headers, batch.baseOffset, this.offsetDeltas[index] as number);
+  }
+
+  /** The headers after a record's value (null for none), checked to end where the record ends. */
+  private readHeadersToEnd(section: Buffer, end: number): RecordHeader[] | null {
+    const cursor = this.cursor;
+    const headerCount = readSmallVarint(section, cursor);
+    const headers = headerCount === 0 ? null : readRecordHeaders(section, cursor, end, headerCount);
+    if (cursor.position !== end) throw new CorruptRecordError(`record of ${this.topic}-${this.partition} ends at ${end} but its fields at ${cursor.position}`);
+    return headers;
   }
 
   /** Every record, made with `maker`. */
@@ -287,16 +290,13 @@ function scanBatch(records: ScannedRecords, data: Buffer, position: number, size
  * one, see RecordMaker), or null for length -1. The length is checked to fit the record.
  */
 function readField(section: Buffer, cursor: Cursor, end: number, buffers: boolean): Uint8Array | null {
-  const start = cursor.position;
-  const length = readSmallVarint(section, cursor);
-  if (length < -1 || length > end - cursor.position) throw new CorruptRecordError(`field length ${length} at ${start} does not fit its record`);
+  const length = skipField(section, cursor, end);
   if (length === -1) return null;
-  const at = cursor.position;
-  cursor.position = at + length;
+  const at = cursor.position - length;
   return buffers ? section.subarray(at, at + length) : new Uint8Array(section.buffer, section.byteOffset + at, length);
 }
 
-/** Moves the cursor past a key or value and returns its length (-1 for null), checked as readField does. */
+/** Moves the cursor past a key or value and returns its length (-1 for null), checked to fit the record. */
 function skipField(section: Buffer, cursor: Cursor, end: number): number {
   const start = cursor.position;
   const length = readSmallVarint(section, cursor);
