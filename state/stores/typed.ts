@@ -245,10 +245,9 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
    * the same window), kept in fields rather than an object per window.
    */
   private lastHashOf: string | null = null;
-  private lastHashStartMs = 0;
+  private lastHashStartMs = Number.NaN;
   private lastHash = '';
-  /** The window start compositeHash last made a key for, and its suffix (the latin1 form). */
-  private lastSuffixStartMs = Number.NaN;
+  /** The suffix (the latin1 form) of lastHashStartMs's window. */
   private lastSuffix = '';
   /** Latin1 forms of window suffixes by window start, for compositeHash. */
   private readonly suffixHashes = new Map<number, string>();
@@ -353,7 +352,7 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     if (this.lastHashOf === key && this.lastHashStartMs === windowStartMs) return this.lastHash;
     if (!isAscii(key)) return null;
     // Records of a stream mostly fall into the window the record before fell into.
-    let suffix = this.lastSuffixStartMs === windowStartMs ? this.lastSuffix : this.suffixHashes.get(windowStartMs);
+    let suffix = this.lastHashStartMs === windowStartMs ? this.lastSuffix : this.suffixHashes.get(windowStartMs);
     if (suffix === undefined) {
       // Only live window starts are asked for, so the map stays small; it is emptied now and then.
       if (this.suffixHashes.size >= 1024) this.suffixHashes.clear();
@@ -361,7 +360,6 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
       writeWindowSuffix(bytes, windowStartMs);
       this.suffixHashes.set(windowStartMs, (suffix = hashKeyOf(bytes)));
     }
-    this.lastSuffixStartMs = windowStartMs;
     this.lastSuffix = suffix;
     const hashKey = key + suffix;
     this.lastHashOf = key;
