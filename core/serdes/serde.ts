@@ -151,11 +151,11 @@ function fixedWidth<T>(name: string, widthBytes: number, writeInto: (value: T, b
       return bytes;
     },
     deserialize: (bytes, topic) => {
-      expectLength(bytes, widthBytes, topic, name);
+      expectLength(bytes.byteLength, widthBytes, topic, name);
       return readFrom(bytes, 0);
     },
     deserializeAt: (bytes, start, length, topic) => {
-      if (length !== widthBytes) throw new DeserializationError(topic, `${name} expects ${widthBytes} bytes, got ${length}`);
+      expectLength(length, widthBytes, topic, name);
       return readFrom(bytes, start);
     },
   };
@@ -165,10 +165,8 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function expectLength(bytes: Uint8Array, length: number, topic: string, serdeName: string): void {
-  if (bytes.byteLength !== length) {
-    throw new DeserializationError(topic, `${serdeName} expects ${length} bytes, got ${bytes.byteLength}`);
-  }
+function expectLength(length: number, expected: number, topic: string, serdeName: string): void {
+  if (length !== expected) throw new DeserializationError(topic, `${serdeName} expects ${expected} bytes, got ${length}`);
 }
 
 const bytesSerde: Serde<Uint8Array> = {
@@ -203,7 +201,7 @@ const int64Serde: Serde<bigint> = {
     return bytes;
   },
   deserialize: (bytes, topic) => {
-    expectLength(bytes, 8, topic, 'int64');
+    expectLength(bytes.byteLength, 8, topic, 'int64');
     return view(bytes).getBigInt64(0);
   },
 };
