@@ -47,17 +47,29 @@ export function packRecords(records: readonly ChangelogRecord[]): ArrayBuffer {
   let position = HEADER_BYTES;
   for (let index = 0; index < records.length; index++) {
     const record = records[index] as ChangelogRecord;
-    view.setUint32(position, record.key.byteLength);
-    view.setInt32(position + 4, record.value === null ? -1 : record.value.byteLength);
-    position += RECORD_HEADER_BYTES;
-    bytes.set(record.key, position);
-    position += record.key.byteLength;
-    if (record.value !== null) {
-      bytes.set(record.value, position);
-      position += record.value.byteLength;
-    }
+    position = writeRecord(bytes, view, position, record.key, record.value);
   }
   return buffer;
+}
+
+/**
+ * Writes one record (its length header, key and value) at position of bytes, which view covers
+ * and which has room for it; returns the position after it.
+ */
+function writeRecord(bytes: Uint8Array, view: DataView, position: number, key: Uint8Array, value: Uint8Array | null): number {
+  const keyBytes = key.byteLength;
+  view.setUint32(position, keyBytes);
+  view.setInt32(position + 4, value === null ? -1 : value.byteLength);
+  position += RECORD_HEADER_BYTES;
+  // Keys and values are mostly a few dozen bytes, where a loop beats set()'s call.
+  if (keyBytes <= 64) for (let index = 0; index < keyBytes; index++) bytes[position + index] = key[index] as number;
+  else bytes.set(key, position);
+  position += keyBytes;
+  if (value === null) return position;
+  const valueBytes = value.byteLength;
+  if (valueBytes <= 64) for (let index = 0; index < valueBytes; index++) bytes[position + index] = value[index] as number;
+  else bytes.set(value, position);
+  return position + valueBytes;
 }
 
 /**
@@ -76,25 +88,9 @@ export class RecordPacker {
   }
 
   add(key: Uint8Array, value: Uint8Array | null): void {
-    const keyBytes = key.byteLength;
-    const valueBytes = value === null ? 0 : value.byteLength;
-    let position = this.position;
-    const needed = position + RECORD_HEADER_BYTES + keyBytes + valueBytes;
+    const needed = this.position + RECORD_HEADER_BYTES + key.byteLength + (value === null ? 0 : value.byteLength);
     if (needed > this.bytes.byteLength) this.grow(needed);
-    const bytes = this.bytes;
-    this.view.setUint32(position, keyBytes);
-    this.view.setInt32(position + 4, value === null ? -1 : valueBytes);
-    position += RECORD_HEADER_BYTES;
-    // Keys and values are mostly a few dozen bytes, where a loop beats set()'s call.
-    if (keyBytes <= 64) for (let index = 0; index < keyBytes; index++) bytes[position + index] = key[index] as number;
-    else bytes.set(key, position);
-    position += keyBytes;
-    if (value !== null) {
-      if (valueBytes <= 64) for (let index = 0; index < valueBytes; index++) bytes[position + index] = value[index] as number;
-      else bytes.set(value, position);
-      position += valueBytes;
-    }
-    this.position = position;
+    this.position = writeRecord(this.bytes, this.view, this.position, key, value);
     this.count++;
   }
 
