@@ -151,7 +151,7 @@ function keyBytes(key: Uint8Array | string): Uint8Array {
 }
 
 /** What a message holds of buffer.memory: its key and value and a little for the rest. */
-function approximateBytes(message: ProducerMessage): number {
+export function approximateBytes(message: ProducerMessage): number {
   return fieldLength(message.key) + fieldLength(message.value) + 16;
 }
 

@@ -15,6 +15,7 @@
 // overwrites the holder's slot with a fresh list: no old slot is left pointing at sent records.
 import type { ProducerMessage, RecordMetadata } from '../../client/index.ts';
 import type { Producer } from '../../client/index.ts';
+import { approximateBytes } from '../../client/producer.ts';
 import type { OutgoingRecord } from '../task.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
 
@@ -25,12 +26,9 @@ class ChangelogMessage implements ProducerMessage {
 
 interface Holder {
   messages: ProducerMessage[];
-  /** Key and value bytes of `messages`, plus MESSAGE_OVERHEAD_BYTES each. */
+  /** Bytes of `messages` as the producer's buffer.memory counts them (approximateBytes). */
   bytes: number;
 }
-
-/** What a message counts for besides its key and value, as the producer's buffer.memory counts it. */
-const MESSAGE_OVERHEAD_BYTES = 16;
 
 export class ProducerCollector {
   /**
@@ -63,14 +61,14 @@ export class ProducerCollector {
   }
 
   send(record: OutgoingRecord): void {
-    this.queue(record.topic, record, (record.key?.length ?? 0) + (record.value?.length ?? 0));
+    this.queue(record.topic, record);
   }
 
   sendChangelog(topic: string, partition: number, key: Uint8Array, value: Uint8Array | null, timestampMs: number): void {
-    this.queue(topic, new ChangelogMessage(key, value, partition, timestampMs), key.length + (value?.length ?? 0));
+    this.queue(topic, new ChangelogMessage(key, value, partition, timestampMs));
   }
 
-  private queue(topic: string, message: ProducerMessage, fieldBytes: number): void {
+  private queue(topic: string, message: ProducerMessage): void {
     // Consecutive records mostly go to one topic, so the last holder saves a map lookup each.
     let holder = this.lastHolder;
     if (topic !== this.lastTopic || holder === null) {
@@ -80,7 +78,7 @@ export class ProducerCollector {
       this.lastHolder = holder;
     }
     holder.messages.push(message);
-    holder.bytes += fieldBytes + MESSAGE_OVERHEAD_BYTES;
+    holder.bytes += approximateBytes(message);
     this.waitingCount++;
   }
 
