@@ -283,49 +283,18 @@ function buildStruct(struct: StructSchema, version: number, flexible: boolean): 
   const bytesMin = written.reduce((sum, field) => sum + field.bytesMin, flexible ? 1 : 0);
   const encodeTagged = flexible ? taggedEncoder(tagged) : null;
   const decodeTagged = flexible ? taggedDecoder(tagged) : null;
-  return generatedStruct(regular, version, flexible, encodeTagged, decodeTagged, bytesMin)
-    ?? interpretedStruct(regular, written, encodeTagged, decodeTagged, bytesMin);
-}
-
-/** The field walk as a loop over closures: for field names that cannot be written as code. */
-function interpretedStruct(
-  regular: RegularField[],
-  written: RegularField[],
-  encodeTagged: ((writer: Writer, value: Body) => void) | null,
-  decodeTagged: ((reader: Reader, value: Body) => void) | null,
-  bytesMin: number,
-): CompiledStruct {
-  return {
-    bytesMin,
-    encode(writer, value) {
-      for (const field of written) {
-        const fieldValue = value[field.name];
-        try {
-          field.encode(writer, fieldValue === undefined ? field.fallback : fieldValue);
-        } catch (error) {
-          throw encodeFailure(error, field.name);
-        }
-      }
-      if (encodeTagged !== null) encodeTagged(writer, value);
-    },
-    decode(reader) {
-      const value: Body = {};
-      let index = 0;
-      try {
-        for (; index < regular.length; index++) {
-          const field = regular[index] as RegularField;
-          value[field.name] = field.decode(reader);
-        }
-      } catch (error) {
-        throw decodeFailure(error, (regular[index] as RegularField).name);
-      }
-      if (decodeTagged !== null) decodeTagged(reader, value);
-      return value;
-    },
-  };
+  return generatedStruct(regular, version, flexible, encodeTagged, decodeTagged, bytesMin);
 }
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** A field name as an object-literal key and as a property access in generated code. */
+function propertySource(name: string): { key: string; access: string } {
+  // "__proto__" as a plain key would set the prototype; a computed key makes an own property.
+  if (IDENTIFIER.test(name) && name !== '__proto__') return { key: name, access: `.${name}` };
+  const quoted = JSON.stringify(name);
+  return { key: `[${quoted}]`, access: `[${quoted}]` };
+}
 
 /** The Reader and Writer methods of a primitive field, by nullability and encoding style. */
 function primitiveMethods(type: PrimitiveType, flexible: boolean, nullable: boolean): { read: string; write: string } | null {
@@ -348,7 +317,7 @@ function primitiveMethods(type: PrimitiveType, flexible: boolean, nullable: bool
  * field is a property with a fixed name read or written at its own site: decoded objects get
  * one shape per struct, and the reads and writes of primitive fields call the Reader and
  * Writer directly instead of through a closure per field. Field names come from the Kafka
- * message definitions; any name that is not a plain identifier keeps the interpreted codec.
+ * message definitions; one that is not a plain identifier is written as a quoted key.
  */
 function generatedStruct(
   regular: RegularField[],
@@ -357,14 +326,14 @@ function generatedStruct(
   encodeTagged: ((writer: Writer, value: Body) => void) | null,
   decodeTagged: ((reader: Reader, value: Body) => void) | null,
   bytesMin: number,
-): CompiledStruct | null {
-  if (!regular.every((field) => IDENTIFIER.test(field.name))) return null;
+): CompiledStruct {
   const names = regular.map((field) => field.name);
   const nullMessage = `null is not allowed in version ${version}`;
   const decodeParts: string[] = [];
   const encodeLines: string[] = [];
   regular.forEach((entry, index) => {
     const { field } = entry;
+    const property = propertySource(field.name);
     const primitive = entry.present && field.type !== 'array' && field.type !== 'struct'
       ? primitiveMethods(field.type, flexible, entry.nullable)
       : null;
@@ -373,9 +342,9 @@ function generatedStruct(
     if (!entry.present) read = immutableDefault ? `K[${index}]` : `D[${index}](r)`;
     else if (primitive !== null) read = `r.${primitive.read}()`;
     else read = `D[${index}](r)`;
-    decodeParts.push(`${field.name}: (k = ${index}, ${read})`);
+    decodeParts.push(`${property.key}: (k = ${index}, ${read})`);
     if (!entry.present) return;
-    const lines = [`k = ${index}; x = v.${field.name}; if (x === undefined) x = K[${index}];`];
+    const lines = [`k = ${index}; x = v${property.access}; if (x === undefined) x = K[${index}];`];
     if (primitive !== null) {
       if (!entry.nullable) lines.push(`if (x === null) throw new EncodeError(NULL);`);
       lines.push(field.type === 'int64' ? `w.int64(typeof x === 'bigint' ? x : BigInt(x));` : `w.${primitive.write}(x);`);
