@@ -284,10 +284,7 @@ export class ChangelogRestorer {
 /** Initial bytes of a packed chunk (one per restoring partition); it doubles when a poll's records do not fit. */
 const PACKED_BYTES_INITIAL = 256 * 1024;
 
-/**
- * Builds packed record buffers (worker/protocol.ts's layout) in one reused buffer; take() hands
- * out an exact copy to transfer to the worker and starts the next.
- */
+/** The RecordPacker of one restoring changelog partition. */
 class PackedWriter extends RecordPacker {
   constructor(readonly topic: string, readonly partition: number) {
     super(PACKED_BYTES_INITIAL);
