@@ -180,9 +180,9 @@ export class CachingLayer extends WrappedBytesStore {
   /** Entries by hashed key, in the order they were first cached: the order of a flush. */
   private readonly cache = new Map<string, CachedEntry>();
   /**
-   * The entry peekHashed or readUncached found or made last, while the map holds it: a typed
-   * store's read-modify-write (peek or read, then updateCached of the same key) looks the key
-   * up once, not twice. Reset whenever entries leave the map.
+   * The entry getHashed, peekHashed or readUncached found or made last, while the map holds it:
+   * a typed store's read-modify-write (peek or read, then updateCached of the same key) looks
+   * the key up once, not twice. Reset whenever entries leave the map.
    */
   private lastEntry: CachedEntry | null = null;
   private flushListener: BytesFlushListener | null = null;
