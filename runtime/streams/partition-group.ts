@@ -4,23 +4,24 @@
 // task with an empty queue may wait (max.task.idle.ms) for that partition before moving on.
 import type { TopicRecord } from '../../core/topology/record.ts';
 
-export interface QueuedRecord {
+export interface QueuedRecord<R extends TopicRecord = TopicRecord> {
   readonly topic: string;
-  readonly record: TopicRecord;
+  readonly record: R;
 }
 
-interface PartitionQueue {
+interface PartitionQueue<R extends TopicRecord> {
   readonly topic: string;
   readonly partition: number;
-  readonly records: TopicRecord[];
+  readonly records: R[];
   /** Index of the head record; records before it were taken. */
   head: number;
 }
 
-export class PartitionGroup {
-  private readonly queues = new Map<string, PartitionQueue>();
+/** Queues records of type R (the poll loop's PackedTopicRecords) and hands back the same type. */
+export class PartitionGroup<R extends TopicRecord = TopicRecord> {
+  private readonly queues = new Map<string, PartitionQueue<R>>();
   /** The same queues in the order they were added, for the per-record scan. */
-  private readonly queueList: PartitionQueue[] = [];
+  private readonly queueList: PartitionQueue<R>[] = [];
   private buffered = 0;
   /** The topic of the record takeRecord() returned last. */
   takenTopic = '';
@@ -28,7 +29,7 @@ export class PartitionGroup {
   constructor(private readonly bufferedRecordsMax: number) {}
 
   /** Queues fetched records; returns false (and queues nothing) when the buffer is full. */
-  addRecords(topic: string, partition: number, records: readonly TopicRecord[]): boolean {
+  addRecords(topic: string, partition: number, records: readonly R[]): boolean {
     if (this.buffered + records.length > this.bufferedRecordsMax) return false;
     const id = `${topic}\u0000${partition}`;
     let queue = this.queues.get(id);
@@ -38,7 +39,7 @@ export class PartitionGroup {
       this.queueList.push(queue);
     }
     // A loop, not push(...records): a fetch can bring more records than a call takes arguments.
-    for (let index = 0; index < records.length; index++) queue.records.push(records[index] as TopicRecord);
+    for (let index = 0; index < records.length; index++) queue.records.push(records[index] as R);
     this.buffered += records.length;
     return true;
   }
@@ -53,7 +54,7 @@ export class PartitionGroup {
   }
 
   /** Takes the buffered record with the smallest timestamp (ties: the earliest added partition). */
-  nextRecord(): QueuedRecord | null {
+  nextRecord(): QueuedRecord<R> | null {
     const record = this.takeRecord();
     return record === null ? null : { topic: this.takenTopic, record };
   }
@@ -62,11 +63,11 @@ export class PartitionGroup {
    * nextRecord() without the pair object, for the poll loop, which takes every record: the
    * topic of the record returned is in `takenTopic` until the next call.
    */
-  takeRecord(): TopicRecord | null {
-    let best: PartitionQueue | null = null;
+  takeRecord(): R | null {
+    let best: PartitionQueue<R> | null = null;
     let bestTimestamp = 0;
     for (let index = 0; index < this.queueList.length; index++) {
-      const queue = this.queueList[index] as PartitionQueue;
+      const queue = this.queueList[index] as PartitionQueue<R>;
       const candidate = queue.records[queue.head];
       if (candidate === undefined) continue;
       if (best === null || candidate.timestamp < bestTimestamp) {
@@ -75,7 +76,7 @@ export class PartitionGroup {
       }
     }
     if (best === null) return null;
-    const record = best.records[best.head++] as TopicRecord;
+    const record = best.records[best.head++] as R;
     this.buffered--;
     // A drained queue lets go of its records at once, so they can die young; a long-lived
     // queue is compacted now and then for the same reason.

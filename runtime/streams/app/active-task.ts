@@ -65,7 +65,7 @@ export function loggedStores(topology: Topology, applicationId: string, subtopol
 }
 
 export class ActiveTask {
-  readonly queue = new PartitionGroup(BUFFERED_RECORDS_MAX);
+  readonly queue = new PartitionGroup<PackedTopicRecord>(BUFFERED_RECORDS_MAX);
   /** Record keys added since the last prefetch. */
   private unprefetchedKeys: Uint8Array[] = [];
 
@@ -156,8 +156,7 @@ export class ActiveTask {
     let count = 0;
     const queue = this.queue;
     for (let record = queue.takeRecord(); record !== null; record = queue.takeRecord()) {
-      // Only addRecords fills the queue, with PackedTopicRecords.
-      this.task.processPacked(queue.takenTopic, record as PackedTopicRecord);
+      this.task.processPacked(queue.takenTopic, record);
       count++;
     }
     return count;
