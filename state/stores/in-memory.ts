@@ -99,7 +99,6 @@ export class InMemoryKeyValueBytesStore implements HashedBytesStore {
     return this.entries.size;
   }
 
-
   restore(records: readonly ChangelogRecord[]): void {
     for (const record of records) this.put(record.key, record.value);
   }
