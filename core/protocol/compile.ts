@@ -25,7 +25,6 @@ interface ValueCodec {
 }
 
 interface RegularField {
-  name: string;
   field: FieldSchema;
   /** Whether null may be written (nullable in this version, or a records field). */
   nullable: boolean;
@@ -248,12 +247,12 @@ function compileFields(struct: StructSchema, version: number, flexible: boolean)
       tagged.push({ name: field.name, tag: field.tag, codec, fallback, defaultBytes: encodeToBuffer(codec, fallback) });
     }
     if (!present || field.tag !== undefined) {
-      regular.push({ name: field.name, field, nullable: true, encode: () => {}, decode: () => freshDefault(field), fallback, present: false, bytesMin: 0 });
+      regular.push({ field, nullable: true, encode: () => {}, decode: () => freshDefault(field), fallback, present: false, bytesMin: 0 });
       continue;
     }
     const codec = valueCodec(field, version, flexible);
     const nullable = inRange(field.nullableVersions, version) || field.type === 'records';
-    regular.push({ name: field.name, field, nullable, encode: codec.encode, decode: codec.decode, fallback, present: true, bytesMin: codec.bytesMin });
+    regular.push({ field, nullable, encode: codec.encode, decode: codec.decode, fallback, present: true, bytesMin: codec.bytesMin });
   }
   tagged.sort((a, b) => a.tag - b.tag);
   return { regular, tagged };
@@ -279,8 +278,8 @@ export function compileStruct(struct: StructSchema, version: number, flexible: b
 
 function buildStruct(struct: StructSchema, version: number, flexible: boolean): CompiledStruct {
   const { regular, tagged } = compileFields(struct, version, flexible);
-  const written = regular.filter((field) => field.present);
-  const bytesMin = written.reduce((sum, field) => sum + field.bytesMin, flexible ? 1 : 0);
+  // Fields absent from the version count 0.
+  const bytesMin = regular.reduce((sum, field) => sum + field.bytesMin, flexible ? 1 : 0);
   const encodeTagged = flexible ? taggedEncoder(tagged) : null;
   const decodeTagged = flexible ? taggedDecoder(tagged) : null;
   return generatedStruct(regular, version, flexible, encodeTagged, decodeTagged, bytesMin);
@@ -327,7 +326,7 @@ function generatedStruct(
   decodeTagged: ((reader: Reader, value: Body) => void) | null,
   bytesMin: number,
 ): CompiledStruct {
-  const names = regular.map((field) => field.name);
+  const names = regular.map((entry) => entry.field.name);
   const nullMessage = `null is not allowed in version ${version}`;
   const decodeParts: string[] = [];
   const encodeLines: string[] = [];
