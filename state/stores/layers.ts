@@ -180,9 +180,9 @@ export class CachingLayer extends WrappedBytesStore {
   /** Entries by hashed key, in the order they were first cached: the order of a flush. */
   private readonly cache = new Map<string, CachedEntry>();
   /**
-   * The entry getHashed, peekHashed or readUncached found or made last, while the map holds it:
-   * a typed store's read-modify-write (peek or read, then updateCached of the same key) looks
-   * the key up once, not twice. Reset whenever entries leave the map.
+   * The entry getHashed, peekHashed, readUncached or a write found or made last, while the map
+   * holds it: a typed store's read-modify-write (peek or read, then updateCached of the same key)
+   * looks the key up once, not twice. Reset or replaced whenever entries leave the map.
    */
   private lastEntry: CachedEntry | null = null;
   private flushListener: BytesFlushListener | null = null;
@@ -318,7 +318,11 @@ export class CachingLayer extends WrappedBytesStore {
       return;
     }
     if (this.cache.size >= this.entriesMax) this.flushCache();
-    this.cache.set(hashKey, { hashKey, key: keyOwned ? key : new Uint8Array(key), keyOwned: true, value, dirty: true, writtenAtMs, below: absentBelow ? null : undefined, typedKey });
+    const entry: CachedEntry = { hashKey, key: keyOwned ? key : new Uint8Array(key), keyOwned: true, value, dirty: true, writtenAtMs, below: absentBelow ? null : undefined, typedKey };
+    // A flush listener may have read and cached this key during flushCache: the entry it made
+    // leaves the map now, so it must not stay lastEntry.
+    this.cache.set(hashKey, entry);
+    this.lastEntry = entry;
   }
 
   /**
