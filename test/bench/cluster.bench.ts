@@ -365,7 +365,7 @@ async function relayFloorLatency(): Promise<Latency> {
     const sentAt = new Map<number, number>();
     let sends = 0;
     const send = (): void => {
-      const payload = Buffer.alloc(RECORD_BYTES * 10);
+      const payload = Buffer.alloc(RELAY.SEND_BYTES);
       for (let index = 0; index < 10; index++) payload.writeDoubleBE(now(), index * RECORD_BYTES);
       sends++;
       sentAt.set(sends, performance.now());
@@ -384,7 +384,7 @@ async function relayFloorLatency(): Promise<Latency> {
         const stamp = payload.readDoubleBE(at);
         samples.push({ sentAt: stamp, latencyMs: received - stamp });
       }
-      consumer.write(frame(RELAY.FETCH, offset + payload.length / (RECORD_BYTES * 10)));
+      consumer.write(frame(RELAY.FETCH, offset + payload.length / RELAY.SEND_BYTES));
     });
     consumer.write(frame(RELAY.HELLO_CONSUMER, 0));
     consumer.write(frame(RELAY.FETCH, 0));

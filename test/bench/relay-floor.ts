@@ -11,6 +11,7 @@
 // Roles run as child processes of this file: `node --import tsx relay-floor.ts leader` prints
 // its port and then each follower that joins; `... follower <port>` follows it.
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 
 const FETCH = 1;
 const DATA = 2;
@@ -18,6 +19,8 @@ const PRODUCE = 3;
 const ACK = 4;
 const HELLO_FOLLOWER = 5;
 const HELLO_CONSUMER = 6;
+/** Bytes of one send: 10 records of 100 B, as the cluster bench's latency run sends them. */
+const SEND_BYTES = 1000;
 
 /** Frames: u32 length of what follows, u8 type, u32 offset, payload. */
 export function frame(type: number, offset: number, payload: Buffer | null = null): Buffer {
@@ -112,16 +115,19 @@ function follower(port: number): void {
     if (type !== DATA) return;
     // A data answer carries whole sends of 10 records each; the follower keeps them and asks
     // for what comes after.
-    const records = payload.length / 1000;
-    for (let index = 0; index < records; index++) held.push(payload.subarray(index * 1000, (index + 1) * 1000));
+    const records = payload.length / SEND_BYTES;
+    for (let index = 0; index < records; index++) held.push(payload.subarray(index * SEND_BYTES, (index + 1) * SEND_BYTES));
     socket.write(frame(FETCH, offset + records));
   });
   socket.on('error', () => process.exit(0));
   socket.on('close', () => process.exit(0));
 }
 
-export const RELAY = { FETCH, DATA, PRODUCE, ACK, HELLO_CONSUMER };
+export const RELAY = { FETCH, DATA, PRODUCE, ACK, HELLO_CONSUMER, SEND_BYTES };
 
-const role = process.argv[2];
-if (role === 'leader') leader();
-else if (role === 'follower') follower(Number(process.argv[3]));
+// Roles run only when this file is the process's script, not when the bench imports it.
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const role = process.argv[2];
+  if (role === 'leader') leader();
+  else if (role === 'follower') follower(Number(process.argv[3]));
+}
