@@ -2,6 +2,7 @@
 // The `runnel` command line, in the conventions of Kafka's own tools.
 import { brokerCommand } from './broker-command.ts';
 import { clusterCommand } from './cluster-command.ts';
+import { KafkaConnectionError } from '../client/errors.ts';
 import { CliError, type Command } from './command.ts';
 import { consumeCommand } from './consume-command.ts';
 import { groupsCommand } from './groups-command.ts';
@@ -38,6 +39,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
       console.error(`runnel ${name}: ${error.message}\nhint: run 'runnel ${name} --help'`);
       return 2;
+    }
+    if (error instanceof KafkaConnectionError) {
+      console.error(`runnel ${name}: ${error.message}\nhint: start a broker (runnel broker start --data-dir ./data) or name a running one with --bootstrap-server host:port`);
+      return 1;
     }
     console.error(`runnel ${name}: ${error instanceof Error ? error.message : String(error)}`);
     return 1;

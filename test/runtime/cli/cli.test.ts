@@ -1,4 +1,5 @@
 // The `runnel` client commands, run as child processes against a real broker process.
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin } from '../../../runtime/client/admin.ts';
 import { Producer } from '../../../runtime/client/producer.ts';
@@ -119,6 +120,20 @@ describe('runnel bad input', () => {
     expect(cases[1]?.stderr).toContain("--bootstrap-server 'localhost' is not host:port");
     expect(cases[2]?.stderr).toContain('--topic is required');
     expect(cases[3]?.stderr).toContain("--to-datetime 'yesterday' is not an ISO-8601 date-time");
+  });
+
+  it('names the address it tried and how to fix it when no broker answers', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address() as AddressInfo;
+        server.close(() => resolve(address.port));
+      });
+    });
+    const result = await runnel(['topics', 'list', '--bootstrap-server', `127.0.0.1:${port}`]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`no broker reachable (tried 127.0.0.1:${port})`);
+    expect(result.stderr).toMatch(/\nhint: start a broker .*--bootstrap-server host:port/);
   });
 
   it('prints help with exit 0 and lists the commands', async () => {
