@@ -47,11 +47,6 @@ export class InMemoryKeyValueBytesStore implements HashedBytesStore {
     this.write(hashKey, value);
   }
 
-  /** putHashed that tells whether the key was added: true when it holds a value now and did not before. */
-  putHashedAdded(hashKey: string, value: Uint8Array | null): boolean {
-    return this.write(hashKey, value);
-  }
-
   /** An expired entry is deleted like any other; only the layers above treat it differently. */
   expireHashed(hashKey: string, _key: Uint8Array): void {
     this.write(hashKey, null);

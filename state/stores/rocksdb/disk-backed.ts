@@ -28,10 +28,10 @@
 // per segment) costs far more than reading them from memory. One that outgrows entriesMax
 // leaves memory and is read through prefetch like any other, unless scans made it resident.
 import type { ChangelogRecord, StateStoreContext } from '../../../core/topology/processor.ts';
-import { suffixNumber } from '../bytes.ts';
 import { InMemoryKeyValueBytesStore } from '../in-memory.ts';
 import { hashKeyOf, type HashedBytesStore } from '../layers.ts';
 import type { KeyValue } from '../types.ts';
+import { ResidentTimeSlots } from './resident-slots.ts';
 import type { RemoteStore } from './worker/client.ts';
 import { RecordPacker, type StoreKind } from './worker/protocol.ts';
 
@@ -74,26 +74,40 @@ interface CachedEntry {
   value: Uint8Array;
 }
 
-/** Hashed keys a resident window or session store added within one slot of time, and the oldest time among them. */
-interface TimeSlot {
-  readonly keys: string[];
-  oldestMs: number;
+/** What a resident store holds in memory: every entry, by hashed key. */
+interface ResidentCopy {
+  readonly size: number;
+  get(hashKey: string): Uint8Array | null;
+  put(hashKey: string, value: Uint8Array | null): void;
+  range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[];
+  /** Forgets entries past the retention period (window and session stores). */
+  purge(): void;
 }
 
-/** Slots per retention period: a purge checks key by key only the slot that straddles the oldest live time. */
-const SLOTS_PER_RETENTION = 16;
-
-/** suffixNumber(key, suffixBytes, 0) read from the key's hashKeyOf form, one char per byte. */
-function hashedSuffixNumber(hashKey: string, suffixBytes: number): number {
-  const position = hashKey.length - suffixBytes;
-  let high = 0;
-  let low = 0;
-  for (let index = 0; index < 4; index++) {
-    high = high * 256 + hashKey.charCodeAt(position + index);
-    low = low * 256 + hashKey.charCodeAt(position + 4 + index);
+/** A resident key-value store: a map with ranges, nothing expires. */
+class ResidentMap implements ResidentCopy {
+  private readonly store: InMemoryKeyValueBytesStore;
+  constructor(name: string) {
+    this.store = new InMemoryKeyValueBytesStore(name);
+    // The in-memory store only marks itself open at init; it reads nothing of the context.
+    this.store.init(undefined as never);
   }
-  return high * 0x1_0000_0000 + low;
+  get size(): number {
+    return this.store.approximateNumEntries();
+  }
+  get(hashKey: string): Uint8Array | null {
+    return this.store.getHashed(hashKey, EMPTY);
+  }
+  put(hashKey: string, value: Uint8Array | null): void {
+    this.store.putHashed(hashKey, EMPTY, value);
+  }
+  range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
+    return this.store.range(from, to);
+  }
+  purge(): void {}
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** Bytes after a record key in the store's keys: what tells one group from another. */
 function suffixBytesOf(kind: StoreKind): number {
@@ -111,23 +125,9 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   /** Scans over many groups so far; at RESIDENT_AFTER_SCANS the store becomes resident. */
   private scans = 0;
   /** The whole store in memory once resident, else null. */
-  private resident: InMemoryKeyValueBytesStore | null = null;
+  private resident: ResidentCopy | null = null;
   /** Resident only while it fits in entriesMax (a small window or session store), not for scans. */
   private residentWhileSmall = false;
-  /** Largest window start or session end written to a resident store. */
-  private residentTimeMs = -1;
-  /**
-   * No resident entry is older than this (a window start or session end); purges look at the
-   * entries only once the retention period has passed it.
-   */
-  private residentOldestMs = Number.POSITIVE_INFINITY;
-  /**
-   * A resident window or session store's keys by slot of their time (window start or session
-   * end), each key listed when it was added; a key deleted since may still be listed. Purges
-   * visit only the slots that hold expired keys instead of every entry.
-   */
-  private readonly residentSlots = new Map<number, TimeSlot>();
-  private readonly slotMs: number;
   /** Reads answered from the cache, and reads that had to wait for the worker. */
   readonly reads = { cached: 0, waited: 0 };
 
@@ -137,7 +137,6 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     private readonly options: DiskBackedOptions = processOptions,
   ) {
     this.suffixBytes = suffixBytesOf(remote.spec.kind);
-    this.slotMs = Math.max(1, Math.floor((remote.spec.retentionMs ?? 0) / SLOTS_PER_RETENTION));
     openStores.add(this);
     if (this.suffixBytes > 0) this.residentIfSmall();
   }
@@ -150,7 +149,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
    * except for the one group being read.
    */
   get cachedEntries(): number {
-    return this.entryCount + this.groups.size + (this.resident?.approximateNumEntries() ?? 0);
+    return this.entryCount + this.groups.size + (this.resident?.size ?? 0);
   }
 
   /** Whether the store is held in memory whole (it is scanned over many keys). */
@@ -190,7 +189,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   getHashed(hashKey: string, key: Uint8Array): Uint8Array | null {
     if (this.resident !== null) {
       diskBackedReads.cached++;
-      return this.resident.getHashed(hashKey, key);
+      return this.resident.get(hashKey);
     }
     const groupHash = this.groupHashOf(hashKey);
     let group = this.groups.get(groupHash);
@@ -212,13 +211,12 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
     this.unwritten.add(key, value);
     if (this.resident !== null) {
-      this.putResident(this.resident, hashKey, key, value);
+      this.resident.put(hashKey, value);
       if (this.unwritten.count >= this.options.writeBatchRecords) this.postUnwritten();
       // Outgrown: from now on read through the prefetch; RocksDB has (or will have) every write.
-      if (this.residentWhileSmall && this.resident.approximateNumEntries() > this.options.entriesMax) {
+      if (this.residentWhileSmall && this.resident.size > this.options.entriesMax) {
         this.resident = null;
         this.residentWhileSmall = false;
-        this.residentSlots.clear();
       }
       return;
     }
@@ -272,7 +270,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   }
 
   approximateNumEntries(): number {
-    if (this.resident !== null) return this.resident.approximateNumEntries();
+    if (this.resident !== null) return this.resident.size;
     this.postUnwritten();
     return this.remote.countSync();
   }
@@ -285,7 +283,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   /** Posts the unwritten changes; the runtime's commit waits until RocksDB has them. */
   flush(): void {
     this.postUnwritten();
-    this.purgeResident();
+    this.resident?.purge();
   }
 
   close(): void {
@@ -304,83 +302,18 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   }
 
   /** Loads the whole store into memory; the cache of groups is dropped, the resident copy replaces it. */
-  private becomeResident(loaded?: readonly KeyValue<Uint8Array, Uint8Array>[]): InMemoryKeyValueBytesStore {
+  private becomeResident(loaded?: readonly KeyValue<Uint8Array, Uint8Array>[]): ResidentCopy {
     this.postUnwritten();
-    const resident = new InMemoryKeyValueBytesStore(this.name);
-    // The in-memory store only marks itself open at init; it reads nothing of the context.
-    resident.init(undefined as never);
-    this.residentSlots.clear();
-    for (const entry of loaded ?? this.remote.rangeSync(null, null)) this.putResident(resident, hashKeyOf(entry.key), entry.key, entry.value);
+    const retentionMs = this.remote.spec.retentionMs;
+    // A window lives while its start is within retention of stream time; a session ending
+    // exactly one retention period ago can still merge, so it stays (as in the typed stores).
+    const resident: ResidentCopy = this.suffixBytes === 0 || retentionMs === null ? new ResidentMap(this.name) : new ResidentTimeSlots(this.suffixBytes, retentionMs, this.suffixBytes === 12 ? 1 : 0);
+    for (const entry of loaded ?? this.remote.rangeSync(null, null)) resident.put(hashKeyOf(entry.key), entry.value);
     diskBackedReads.waited++;
     this.groups.clear();
     this.entryCount = 0;
     this.resident = resident;
     return resident;
-  }
-
-  /** Writes to the resident store; a window or session key it adds is listed in its time slot. */
-  private putResident(resident: InMemoryKeyValueBytesStore, hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
-    const added = resident.putHashedAdded(hashKey, value);
-    if (value === null || this.suffixBytes === 0) return;
-    const timeMs = suffixNumber(key, this.suffixBytes, 0);
-    if (timeMs > this.residentTimeMs) this.residentTimeMs = timeMs;
-    if (timeMs < this.residentOldestMs) this.residentOldestMs = timeMs;
-    if (!added) return;
-    const slotId = Math.floor(timeMs / this.slotMs);
-    const slot = this.residentSlots.get(slotId);
-    if (slot === undefined) {
-      this.residentSlots.set(slotId, { keys: [hashKey], oldestMs: timeMs });
-      return;
-    }
-    slot.keys.push(hashKey);
-    if (timeMs < slot.oldestMs) slot.oldestMs = timeMs;
-  }
-
-  /**
-   * A resident window or session store forgets entries older than the retention period. It
-   * looks only when the oldest entry may have expired, and then only at the time slots holding
-   * expired keys: a slot wholly expired is deleted key by key without reading times, the slot
-   * straddling the oldest live time reads each key's time from its hashed form. No key bytes
-   * are made and nothing is sorted.
-   */
-  private purgeResident(): void {
-    const retentionMs = this.remote.spec.retentionMs;
-    const resident = this.resident;
-    if (resident === null || this.suffixBytes === 0 || retentionMs === null) return;
-    // As in the typed stores: a window lives while its start is within retention of stream time;
-    // a session ending exactly one retention period ago can still merge, so it stays.
-    const minLiveMs = this.residentTimeMs - retentionMs + (this.suffixBytes === 12 ? 1 : 0);
-    if (minLiveMs <= this.residentOldestMs) return;
-    let oldestLiveMs = Number.POSITIVE_INFINITY;
-    for (const [slotId, slot] of this.residentSlots) {
-      if (slot.oldestMs >= minLiveMs) {
-        if (slot.oldestMs < oldestLiveMs) oldestLiveMs = slot.oldestMs;
-        continue;
-      }
-      if ((slotId + 1) * this.slotMs <= minLiveMs) {
-        for (const hashKey of slot.keys) resident.putHashedAdded(hashKey, null);
-        this.residentSlots.delete(slotId);
-        continue;
-      }
-      const kept: string[] = [];
-      let keptOldestMs = Number.POSITIVE_INFINITY;
-      for (const hashKey of slot.keys) {
-        const timeMs = hashedSuffixNumber(hashKey, this.suffixBytes);
-        if (timeMs < minLiveMs) {
-          resident.putHashedAdded(hashKey, null);
-          continue;
-        }
-        kept.push(hashKey);
-        if (timeMs < keptOldestMs) keptOldestMs = timeMs;
-      }
-      if (kept.length === 0) {
-        this.residentSlots.delete(slotId);
-        continue;
-      }
-      this.residentSlots.set(slotId, { keys: kept, oldestMs: keptOldestMs });
-      if (keptOldestMs < oldestLiveMs) oldestLiveMs = keptOldestMs;
-    }
-    this.residentOldestMs = oldestLiveMs;
   }
 
   private groupHashOf(hashKey: string): string {
