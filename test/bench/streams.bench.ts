@@ -27,7 +27,7 @@ import { Admin, Producer } from '../../runtime/client/index.ts';
 import { StreamsApp } from '../../runtime/streams/app/index.ts';
 import RocksDB from 'rocksdb-native';
 import { cleanup, startBroker, temporaryDirectory } from '../helpers/broker.ts';
-import { processCpuSeconds } from '../helpers/process-cpu.ts';
+import { processCpuSeconds, threadScheduling } from '../helpers/process-cpu.ts';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 500_000);
 const SCENARIOS = new Set((process.env['BENCH_SCENARIOS'] ?? 'stateless,windowed,windowed-eos,restore').split(','));
@@ -41,8 +41,13 @@ const strings = Serdes.string();
  * cpuSeconds is the app's (every thread of the bench process, the RocksDB worker's too) from
  * start() to the end; processCpuMicros the app's CPU while it processed, per record; brokerCpuSeconds
  * the broker process's CPU over the same time as cpuSeconds (NaN where /proc is missing).
+ * mainThread splits the processing time of the app's main thread: busy (event loop
+ * utilisation: not waiting for I/O or timers), on a CPU, and runnable but waiting in the run
+ * queue for a CPU that others held (where the busy share exceeds the on-CPU share, the machine's
+ * load, not the app's waiting, held it back); absent where it was not measured.
  */
-interface Row { scenario: string; records: number; startSeconds: number; processSeconds: number; seconds: number; cpuSeconds: number; processCpuMicros: number; brokerCpuSeconds: number }
+interface MainThreadShares { busy: number; onCpu: number; runQueue: number }
+interface Row { scenario: string; records: number; startSeconds: number; processSeconds: number; seconds: number; cpuSeconds: number; processCpuMicros: number; brokerCpuSeconds: number; mainThread?: MainThreadShares }
 const rows: Row[] = [];
 let brokerPid: number | undefined;
 
@@ -127,21 +132,33 @@ async function run(bootstrap: string, scenario: string, topology: Topology, appl
     await app.waitUntilRunning(600_000);
     const running = performance.now();
     const runningCpu = process.cpuUsage();
+    const runningLoop = performance.eventLoopUtilization();
+    const runningScheduling = threadScheduling();
     await until(() => app.processedRecords >= RECORDS);
     const processed = performance.now();
     const processingCpu = process.cpuUsage(runningCpu);
+    const processingLoop = performance.eventLoopUtilization(runningLoop);
+    const processingScheduling = threadScheduling();
+    const processingNs = (processed - running) * 1e6;
+    const mainThread = {
+      busy: processingLoop.utilization,
+      onCpu: (processingScheduling.onCpuNs - runningScheduling.onCpuNs) / processingNs,
+      runQueue: (processingScheduling.runQueueNs - runningScheduling.runQueueNs) / processingNs,
+    };
     await until(() => committedTotal() >= RECORDS);
-    return { running, processed, done: performance.now(), processingCpu };
+    return { running, processed, done: performance.now(), processingCpu, mainThread };
   });
   const used = process.cpuUsage(cpu);
   const brokerUsed = brokerCpuSeconds() - brokerCpu;
   await app.close();
   const row = {
     scenario, records: RECORDS, startSeconds: (clocks.running - started) / 1000, processSeconds: (clocks.processed - clocks.running) / 1000, seconds: (clocks.done - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6,
-    processCpuMicros: (clocks.processingCpu.user + clocks.processingCpu.system) / RECORDS, brokerCpuSeconds: brokerUsed,
+    processCpuMicros: (clocks.processingCpu.user + clocks.processingCpu.system) / RECORDS, brokerCpuSeconds: brokerUsed, mainThread: clocks.mainThread,
   };
   rows.push(row);
-  process.stderr.write(`  ${scenario}: ${Math.round(RECORDS / row.processSeconds).toLocaleString('en-US')} records/s processing, ${Math.round(RECORDS / row.seconds).toLocaleString('en-US')} records/s end to end\n`);
+  const percent = (share: number): string => `${(100 * share).toFixed(0)} %`;
+  process.stderr.write(`  ${scenario}: ${Math.round(RECORDS / row.processSeconds).toLocaleString('en-US')} records/s processing, ${Math.round(RECORDS / row.seconds).toLocaleString('en-US')} records/s end to end; `
+    + `app main thread while processing: busy ${percent(clocks.mainThread.busy)}, on a CPU ${percent(clocks.mainThread.onCpu)}, in the run queue ${percent(clocks.mainThread.runQueue)}; load average ${os.loadavg()[0]?.toFixed(1)}\n`);
 }
 
 /** Deletes the local state and measures how fast the next start restores the store from its changelog. */
@@ -285,10 +302,11 @@ try {
 const rate = (records: number, seconds: number): string => (Number.isNaN(seconds) ? '-' : Math.round(records / seconds).toLocaleString('en-US'));
 console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)}; ${RECORDS.toLocaleString('en-US')} input records of about 100 B over ${PARTITIONS} partitions, ${KEYS.toLocaleString('en-US')} keys; broker in its own process; commit.interval.ms ${COMMIT_INTERVAL_MS}`);
 const fixed = (value: number, digits: number): string => (Number.isNaN(value) ? '-' : value.toFixed(digits));
-console.log('| scenario | records | start-up s | processing s | processing records/s | end-to-end s | end-to-end records/s | app CPU s | records per CPU s | app CPU µs per record processing | broker CPU s |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+const shares = (main: MainThreadShares | undefined): string => (main === undefined ? '-' : [main.busy, main.onCpu, main.runQueue].map((share) => fixed(100 * share, 0)).join(' / '));
+console.log('| scenario | records | start-up s | processing s | processing records/s | end-to-end s | end-to-end records/s | app CPU s | records per CPU s | app CPU µs per record processing | app main thread busy / on CPU / run queue % processing | broker CPU s |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const row of rows) {
-  const cells = [row.scenario, row.records.toLocaleString('en-US'), fixed(row.startSeconds, 2), fixed(row.processSeconds, 2), rate(row.records, row.processSeconds), row.seconds.toFixed(2), rate(row.records, row.seconds), row.cpuSeconds.toFixed(2), rate(row.records, row.cpuSeconds), fixed(row.processCpuMicros, 2), fixed(row.brokerCpuSeconds, 2)];
+  const cells = [row.scenario, row.records.toLocaleString('en-US'), fixed(row.startSeconds, 2), fixed(row.processSeconds, 2), rate(row.records, row.processSeconds), row.seconds.toFixed(2), rate(row.records, row.seconds), row.cpuSeconds.toFixed(2), rate(row.records, row.cpuSeconds), fixed(row.processCpuMicros, 2), shares(row.mainThread), fixed(row.brokerCpuSeconds, 2)];
   console.log(`| ${cells.join(' | ')} |`);
 }
 const atLeastOnce = rows.find((row) => row.scenario.startsWith('windowed') && row.scenario.endsWith('at-least-once'));

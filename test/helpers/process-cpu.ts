@@ -15,3 +15,17 @@ export function processCpuSeconds(pid: number): number {
     return Number.NaN;
   }
 }
+
+/**
+ * Nanoseconds a thread of a process has spent on a CPU and waiting in the run queue for one
+ * (Linux's /proc/<pid>/task/<tid>/schedstat, the main thread by default); NaN where it is missing.
+ * The rest of a wall-clock interval the thread was blocked: waiting for I/O, timers or locks.
+ */
+export function threadScheduling(pid: number = process.pid, tid: number = pid): { onCpuNs: number; runQueueNs: number } {
+  try {
+    const [onCpu, runQueue] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ');
+    return { onCpuNs: Number(onCpu), runQueueNs: Number(runQueue) };
+  } catch {
+    return { onCpuNs: Number.NaN, runQueueNs: Number.NaN };
+  }
+}
