@@ -64,7 +64,7 @@ async function connect(options: ClientOptions, embedded: EmbeddedBroker | null):
   const isolationLevel = options.transactionalId === null ? 'read_uncommitted' : 'read_committed';
   const admin = new Admin({ ...common, clientId: `${config.clientId}-admin` });
   const transactional = options.transactionalId === null ? {} : { transactionalId: options.transactionalId, transactionTimeoutMs: STREAMS_APP_LIMITS.transactionTimeoutMs };
-  const producer = new Producer({ ...common, ...transactional, clientId: `${config.clientId}-producer`, lingerMs: 5, allowAutoTopicCreation: false });
+  const producer = new Producer({ ...common, ...transactional, clientId: `${config.clientId}-producer`, lingerMs: 5, batchSize: STREAMS_APP_LIMITS.producerBatchBytes, allowAutoTopicCreation: false });
   const consumer = new Consumer({
     ...common, clientId: `${config.clientId}-consumer`, groupId: config.applicationId, autoCommit: false, autoOffsetReset: 'earliest', maxPollRecords: config.maxPollRecords, isolationLevel,
   });

@@ -11,6 +11,14 @@ export const STREAMS_APP_LIMITS = {
   /** at-least-once commits every 30 s, exactly-once every 100 ms, as in Kafka Streams. */
   commitIntervalMsAtLeastOnce: 30_000,
   commitIntervalMsExactlyOnce: 100,
+  /**
+   * The producer's batch.size (Kafka's default is 16 KiB). The poll loop hands the producer a
+   * poll's output at once, so batches fill to this size rather than lingering; with 64 KiB the
+   * broker appended a quarter as many batches and used about half the CPU in the stateless
+   * bench (0.32 against 0.71 s per 500,000 records, medians of five runs back to back), with
+   * the app's own CPU per record unchanged. Each partition written holds one open batch this big.
+   */
+  producerBatchBytes: 64 * 1024,
   /** Unacknowledged output bytes before the poll loop waits for the producer: back-pressure. */
   inFlightOutputBytesMax: 8 * 1024 * 1024,
   /** Logged changes a task collects before writing them to its local RocksDB copy as one batch. */
@@ -60,4 +68,5 @@ export const STREAMS_APP_LIMITS = {
 assert(STREAMS_APP_LIMITS.restoreBatchRecords <= STREAMS_APP_LIMITS.restoreWriteBatchRecords, 'a restoration write batch holds at least one poll of a partition');
 assert(STREAMS_APP_LIMITS.commitIntervalMsExactlyOnce <= STREAMS_APP_LIMITS.commitIntervalMsAtLeastOnce, 'exactly-once commits at least as often as at-least-once');
 assert(STREAMS_APP_LIMITS.inFlightOutputBytesMax < 32 * 1024 * 1024, 'in-flight output stays below the producer buffer.memory default, so sends never wait for memory and never reorder');
+assert(STREAMS_APP_LIMITS.producerBatchBytes * 16 <= STREAMS_APP_LIMITS.inFlightOutputBytesMax, 'back-pressure waits for many full batches, not for one');
 assert(STREAMS_APP_LIMITS.pollMsDefault < STREAMS_APP_LIMITS.commitIntervalMsExactlyOnce * 10, 'a poll must not hold back commits by much');
