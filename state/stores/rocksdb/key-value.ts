@@ -47,6 +47,8 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
   /** Batches handed to RocksDB and not yet applied, oldest first. */
   private readonly writing: Map<string, StagedWrite>[] = [];
   private writeChain: Promise<void> = Promise.resolve();
+  /** Resolves once the last packed batch queued has been built and handed to RocksDB (applyPacked). */
+  private lastHandedOver: Promise<void> = Promise.resolve();
   private writeError: unknown = null;
   private closed = false;
 
@@ -193,13 +195,34 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
    * applyBatch for records packed as the RocksDB worker receives them (worker/protocol.ts: count,
    * then per record key length, value length or -1, key, value): the keys and values go to the
    * batch as views into the buffer, in the same write order, with no record object between.
+   * The batch is built once the batch before it has been handed to RocksDB, not when it is queued:
+   * a restoration queues many batches ahead of RocksDB, and views and operations built for all of
+   * them at once lived long enough to be promoted and collected by V8's old generation.
    */
   applyPacked(packed: ArrayBuffer): Promise<void> {
     this.assertOpen();
     if (this.staged.size > 0) this.submitStaged();
     const view = new DataView(packed);
+    // A malformed buffer is refused now, before anything is queued.
+    packedPositions(packed, view, view.getUint32(0));
+    const previousHandedOver = this.lastHandedOver;
+    let handedOver = (): void => undefined;
+    this.lastHandedOver = new Promise((resolve) => (handedOver = resolve));
+    const built = previousHandedOver.then(() => this.packedBatch(packed, view));
+    return this.enqueueWrite(async () => {
+      let batch: ReturnType<RocksDB['write']>;
+      try {
+        batch = await built;
+      } finally {
+        handedOver();
+      }
+      return batch.flush();
+    });
+  }
+
+  /** The write batch of a packed buffer, in write order; it must be flushed (an unflushed batch keeps the database open). */
+  private packedBatch(packed: ArrayBuffer, view: DataView): ReturnType<RocksDB['write']> {
     const count = view.getUint32(0);
-    // Checked before the batch exists: a batch left unflushed keeps the database from closing.
     const positions = packedPositions(packed, view, count);
     const order = writeOrder(packedKeys(packed, view, positions));
     const writes = order === null ? count : order.length;
@@ -212,7 +235,7 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
       if (valueBytes < 0) batch.tryDelete(offHeap(key));
       else batch.tryPut(offHeap(key), offHeap(new Uint8Array(packed, position + 8 + keyBytes, valueBytes)));
     }
-    return this.enqueueWrite(() => batch.flush());
+    return batch;
   }
 
   /** Hands every staged write to RocksDB and waits until all are applied. */

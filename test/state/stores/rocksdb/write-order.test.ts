@@ -135,4 +135,25 @@ describe('write batches in write order', () => {
     }));
     await expectReplayed(records);
   });
+
+  it('applies packed batches queued all at once (each built once the one before is handed over) in queue order', async () => {
+    const random = seededRandom(31);
+    const batches = Array.from({ length: 12 }, (_, batch) => Array.from({ length: 500 }, () => ({
+      key: Uint8Array.of(Math.floor(random() * 64)),
+      value: random() < 0.2 ? null : Uint8Array.of(batch, Math.floor(random() * 256)),
+    })));
+    const writes = batches.map((records) => task.store('packed').applyPacked(packRecords(records)));
+    await Promise.all(writes);
+    expect(entriesHex(await task.store('packed').all())).toEqual(applied([], batches.flat()));
+  });
+
+  it('refuses a malformed packed batch when it is queued and still writes the batches around it', async () => {
+    const store = task.store('packed');
+    const first = store.applyPacked(packRecords([{ key: key('a'), value: value('1') }]));
+    const malformed = new Uint8Array(packRecords([{ key: key('b'), value: value('2') }]).byteLength + 1);
+    expect(() => store.applyPacked(malformed.buffer)).toThrow(/packed records end at/);
+    const last = store.applyPacked(packRecords([{ key: key('c'), value: value('3') }]));
+    await Promise.all([first, last]);
+    expect(entriesHex(await store.all())).toEqual(applied([], [{ key: key('a'), value: value('1') }, { key: key('c'), value: value('3') }]));
+  });
 });
