@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeBatch, encodeControlBatch } from '../../../core/records/batch.ts';
 import { CompressionCodec } from '../../../core/records/compression.ts';
+import { BATCH_OFFSETS, rewriteBatchCrc } from '../../../core/records/header.ts';
 import { recordsFromFetch, scanFetch } from '../../../runtime/client/fetch-records.ts';
 
 function batch(baseOffset: bigint, values: string[], extra: { producerId?: bigint; transactional?: boolean } = {}): Buffer {
@@ -70,5 +71,33 @@ describe('recordsFromFetch', () => {
     ]);
     const result = recordsFromFetch('t', 0, 0n, data, [{ producerId: 2n, firstOffset: 1n }]);
     expect(values(result)).toEqual(['kept-1', 'later']);
+  });
+
+  it('keeps every record of many batches of different sizes in order, with its offset and timestamp', () => {
+    // Batches of 1, 3, 700 and 2 records: the record table grows past its first size twice.
+    const sizes = [1, 3, 700, 2];
+    const parts: Buffer[] = [];
+    let offset = 0n;
+    for (const [index, size] of sizes.entries()) {
+      const records = Array.from({ length: size }, (_, at) => ({ key: `k${offset + BigInt(at)}`, value: `v${offset + BigInt(at)}`, timestamp: 1000 * (index + 1) + at }));
+      parts.push(encodeBatch({ baseOffset: offset, records, compression: index === 2 ? CompressionCodec.Gzip : CompressionCodec.None, baseTimestamp: 1000 * (index + 1) }));
+      offset += BigInt(size);
+    }
+    const result = recordsFromFetch('t', 0, 2n, Buffer.concat(parts), null);
+    expect(result.records.map((record) => record.offset)).toEqual(Array.from({ length: 704 }, (_, at) => BigInt(at + 2)));
+    expect(result.records.map((record) => record.key?.toString())).toEqual(Array.from({ length: 704 }, (_, at) => `k${at + 2}`));
+    expect(result.records.map((record) => record.value?.toString())).toEqual(Array.from({ length: 704 }, (_, at) => `v${at + 2}`));
+    expect(result.records[0]?.timestampMs).toBe(2001);
+    expect(result.records[2]?.timestampMs).toBe(3000);
+    expect(result.records[701]?.timestampMs).toBe(3699);
+    expect(result.records[703]?.timestampMs).toBe(4001);
+    expect(result.nextOffset).toBe(706n);
+  });
+
+  it('refuses a batch whose record count is more than its bytes can hold, without making room for that count', () => {
+    const data = Buffer.from(encodeBatch({ baseOffset: 0n, records: [{ key: null, value: 'a' }], compression: CompressionCodec.None, baseTimestamp: 1000 }));
+    data.writeInt32BE(0x7fffffff, BATCH_OFFSETS.recordCount);
+    rewriteBatchCrc(data, 0, data.length);
+    expect(() => scanFetch('t', 0, 0n, data, null)).toThrow(/runs past the end|does not fit/);
   });
 });
