@@ -9,8 +9,11 @@
 // Rates are wall-clock on a shared 2-core machine, so restoration also reports CPU microseconds
 // per record (all threads), which the machine's load disturbs far less; compare runs, not values.
 // `npx tsx test/bench/stores.bench.ts restore` measures restoration alone, `... kill` the restore after a kill alone,
-// `... tasks` four tasks restored after a kill, task after task and all together through one restorer.
-import { mkdtempSync, rmSync } from 'node:fs';
+// `... tasks` four tasks restored after a kill, task after task and all together through one restorer;
+// `... tasks updates` the same with every key written ten times (a count's changelog before compaction).
+// With PERF_CTL naming a `perf record --control fifo:...` FIFO, the tasks scenario enables perf only
+// while its clock runs, so `perf record -D -1` measures restoration alone, thread by thread.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import RocksDB from 'rocksdb-native';
@@ -257,9 +260,11 @@ async function standby(task: RocksDbTask, chunks: readonly ChangelogChunk[]): Pr
 
 /**
  * A broker process holding a compacted changelog of RESTORE_RECORDS records (16 B keys, 100 B
- * values) spread evenly over `partitions` partitions, in CHUNK_RECORDS sends.
+ * values) spread evenly over `partitions` partitions, in CHUNK_RECORDS sends; each partition's
+ * keys are distinct, or with keysPerPartition that many keys written in turn (not compacted yet:
+ * the log cleaner leaves the active segment alone).
  */
-async function changelogBroker(topic: string, partitions: number): Promise<BrokerProcess> {
+async function changelogBroker(topic: string, partitions: number, keysPerPartition = RESTORE_RECORDS): Promise<BrokerProcess> {
   const broker = await startBroker();
   const perPartition = RESTORE_RECORDS / partitions;
   try {
@@ -269,7 +274,7 @@ async function changelogBroker(topic: string, partitions: number): Promise<Broke
     const producer = new Producer({ bootstrapServers: broker.bootstrap, lingerMs: 5, batchSize: 512 * 1024 });
     for (let partition = 0; partition < partitions; partition++) {
       for (let offset = 0; offset < perPartition; offset += CHUNK_RECORDS) {
-        const messages = Array.from({ length: Math.min(CHUNK_RECORDS, perPartition - offset) }, (_, index) => ({ key: keyOf(partition * perPartition + offset + index), value: VALUE, partition }));
+        const messages = Array.from({ length: Math.min(CHUNK_RECORDS, perPartition - offset) }, (_, index) => ({ key: keyOf(partition * perPartition + ((offset + index) % keysPerPartition)), value: VALUE, partition }));
         await producer.send({ topic, messages });
       }
     }
@@ -344,6 +349,14 @@ async function restoreAfterKill(directory: string, paths: readonly string[]): Pr
 }
 
 const TASKS = 4;
+/** Times each key is written in the `updates` form of the tasks scenario. */
+const UPDATES_PER_KEY = 10;
+
+/** Tells a perf control FIFO named by PERF_CTL to start or stop counting (see the header). */
+function perfControl(command: 'enable' | 'disable'): void {
+  const fifo = process.env.PERF_CTL;
+  if (fifo !== undefined) writeFileSync(fifo, `${command}\n`);
+}
 
 /**
  * Restore after a kill of an instance with TASKS tasks (one key-value store each, RESTORE_RECORDS
@@ -351,12 +364,14 @@ const TASKS = 4;
  * `sequential` restores task after task (the runtime before ChangelogRestorer), `together` starts
  * every task's restoration at once through one restorer, as the runtime does now. Same restore
  * consumer settings, same broker, run back to back; the clock runs from the first restore call to
- * the last task's checkpoint.
+ * the last task's checkpoint. Returns the last run's seconds. With updatesPerKey above 1 each
+ * partition's changelog writes each of its keys that many times, so a task ends with fewer keys.
  */
-async function restoreTasksAfterKill(directory: string, modes: readonly string[]): Promise<void> {
+async function restoreTasksAfterKill(directory: string, modes: readonly string[], updatesPerKey = 1): Promise<number> {
   const topic = 'bench-app-tasks-changelog';
-  const perTask = RESTORE_RECORDS / TASKS;
-  const broker = await changelogBroker(topic, TASKS);
+  const perTask = RESTORE_RECORDS / TASKS / updatesPerKey;
+  const broker = await changelogBroker(topic, TASKS, perTask);
+  let lastSeconds = 0;
   try {
     const store = { storeName: 'restored', changelogTopic: topic, kind: 'key-value' as const, retentionMs: null };
     for (const [round, mode] of modes.entries()) {
@@ -377,14 +392,18 @@ async function restoreTasksAfterKill(directory: string, modes: readonly string[]
           await state.checkpoint(new Map([[topic, reached.get(`${topic}\u0000${partition}`) ?? 0n]]));
         };
         const brokerCpu = processCpuSeconds(broker.process.pid as number);
+        perfControl('enable');
         const cpuStarted = process.cpuUsage();
         const loopStarted = performance.eventLoopUtilization();
         const started = process.hrtime.bigint();
         if (mode === 'together') await Promise.all(states.map((state, partition) => restoreTask(state, partition)));
         else for (const [partition, state] of states.entries()) await restoreTask(state, partition);
+        perfControl('disable');
+        lastSeconds = secondsSince(started);
         const mainMicros = (performance.eventLoopUtilization(loopStarted).active * 1000) / restored;
         const brokerMicros = ((processCpuSeconds(broker.process.pid as number) - brokerCpu) * 1e6) / restored;
-        console.log(`restore ${TASKS} tasks after a kill (${mode}, broker): ${rate(restored, started)}, ${cpuMicrosPerRecord(cpuStarted, restored)} (main + worker), main thread busy ${mainMicros.toFixed(2)} us/record, broker ${brokerMicros.toFixed(2)} us/record; load ${loadavg()[0]?.toFixed(1)}`);
+        const keys = updatesPerKey === 1 ? '' : `, each key ${updatesPerKey} times`;
+        console.log(`restore ${TASKS} tasks after a kill (${mode}${keys}, broker): ${rate(restored, started)}, ${cpuMicrosPerRecord(cpuStarted, restored)} (main + worker), main thread busy ${mainMicros.toFixed(2)} us/record, broker ${brokerMicros.toFixed(2)} us/record; load ${loadavg()[0]?.toFixed(1)}`);
         for (const state of states) {
           const entries = await state.localEntries('restored');
           if (entries !== perTask) throw new Error(`a task restored ${entries} entries, expected ${perTask}`);
@@ -398,6 +417,7 @@ async function restoreTasksAfterKill(directory: string, modes: readonly string[]
     await broker.stop();
     await cleanup();
   }
+  return lastSeconds;
 }
 
 async function main(): Promise<void> {
@@ -411,7 +431,9 @@ async function main(): Promise<void> {
   if (process.argv.includes('tasks')) {
     const named = process.argv.filter((argument) => argument === 'sequential' || argument === 'together');
     try {
-      await restoreTasksAfterKill(directory, named.length > 0 ? named : ['sequential', 'together', 'sequential', 'together']);
+      const seconds = await restoreTasksAfterKill(directory, named.length > 0 ? named : ['sequential', 'together', 'sequential', 'together'], process.argv.includes('updates') ? UPDATES_PER_KEY : 1);
+      // The binding alone on the same machine right after, the ceiling the restore is compared with.
+      await rawBinding(join(directory, 'raw'), changelogChunks(), seconds);
     } finally {
       await task.close();
       rmSync(directory, { recursive: true, force: true });
