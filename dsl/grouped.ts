@@ -34,7 +34,7 @@ function emitProgressStores(builder: InternalBuilder, storeName: string, options
   return [name];
 }
 
-const count = { initializer: () => 0, aggregator: (_key: unknown, _value: unknown, total: number) => total + 1, readsValue: false };
+const count = { initializer: () => 0, aggregator: (_key: unknown, _value: unknown, total: number) => total + 1 };
 
 function reducing<K, V>(reducer: (aggregate: V, value: V, key: K) => V): aggregate.Aggregation<K, V, V | null> {
   return { initializer: () => null, aggregator: (key, value, current) => (current === null ? value : reducer(current, value, key)) };

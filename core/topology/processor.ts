@@ -76,12 +76,6 @@ export interface ProcessorContext<KOut, VOut> {
 }
 
 export interface Processor<KIn, VIn, KOut = never, VOut = never> {
-  /**
-   * False when process() never reads record.value beyond testing it for null and undefined (a
-   * count): a runtime may then hand it a placeholder instead of deserializing the input value,
-   * after checking the bytes with the serde's validateAt. Absent means true.
-   */
-  readonly readsValue?: boolean;
   init?(context: ProcessorContext<KOut, VOut>): void;
   process(record: StreamRecord<KIn, VIn>): void;
   close?(): void;

@@ -12,8 +12,6 @@ import { tableUpdates, type TimestampedStore } from './table.ts';
 export interface Aggregation<K, V, VA> {
   readonly initializer: () => VA;
   readonly aggregator: (key: K, value: V, aggregate: VA) => VA;
-  /** False when the aggregator never reads the value (a count), so the input value need not be deserialized. */
-  readonly readsValue?: boolean;
 }
 
 function dropsNull<K, V>(record: StreamRecord<K, V>, context: ProcessorContext<unknown, unknown>): boolean {
@@ -37,7 +35,7 @@ export function streamAggregateProcessor<K, V, VA>(storeName: string, aggregatio
       const timestamp = old === null ? record.timestamp : Math.max(record.timestamp, old.timestamp);
       store.put(record.key, { value: aggregate, timestamp });
       emit?.({ ...record, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
-    }, aggregation.readsValue !== false)();
+    })();
   };
 }
 
@@ -148,7 +146,7 @@ export function windowAggregateProcessor<K, V, VA>(storeName: string, windows: T
         store.put(record.key, { value: aggregate, timestamp }, window.startMs);
         if (updates !== null) updates({ ...record, key: { key: record.key, window }, timestamp, value: { newValue: aggregate, oldValue: old?.value ?? null } });
       }
-    }, aggregation.readsValue !== false)();
+    })();
   };
 }
 
@@ -201,7 +199,7 @@ export function sessionAggregateProcessor<K, V, VA>(storeName: string, windows: 
       const updates = emit === 'on-window-update' ? forward : () => undefined;
       aggregateSession(store, windows, aggregation, record, closeTimeMs, updates, context.metrics);
       if (emit === 'on-window-close') emitClosedSessions(store, clock, closeTimeMs - windows.inactivityGapMs, forward);
-    }, aggregation.readsValue !== false)();
+    })();
   };
 }
 

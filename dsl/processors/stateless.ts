@@ -6,16 +6,14 @@ import type { UntypedProcessor } from '../../core/topology/topology.ts';
 
 export type Forward<KOut, VOut> = (record: StreamRecord<KOut, VOut>) => void;
 
-/** Wraps a record handler as a processor supplier; readsValue false says the handler never reads record.value (see Processor). */
+/** Wraps a record handler as a processor supplier. */
 export function processorOf<KIn, VIn, KOut, VOut>(
   handle: (record: StreamRecord<KIn, VIn>, forward: Forward<KOut, VOut>, context: ProcessorContext<KOut, VOut>) => void,
-  readsValue = true,
 ): () => UntypedProcessor {
   return () => {
     let context: ProcessorContext<KOut, VOut> | null = null;
     let forward: Forward<KOut, VOut> = () => undefined;
     const processor: Processor<KIn, VIn, KOut, VOut> = {
-      readsValue,
       init: (processorContext) => {
         context = processorContext;
         // Bound rather than wrapped: one call less per record and hop.

@@ -54,12 +54,6 @@ export interface PackedTopicRecord extends TopicRecord {
   readonly valueLength: number;
 }
 
-/** Checks bytes[start, start + length) with the serde (which has validateAt) and returns UNREAD_VALUE. */
-function unreadValue(serde: Serde<unknown>, bytes: Uint8Array, start: number, length: number, topic: string): unknown {
-  (serde.validateAt as NonNullable<Serde<unknown>['validateAt']>)(bytes, start, length, topic);
-  return UNREAD_VALUE;
-}
-
 /** Deserializes bytes[start, start + length) in place when the serde can, through a view otherwise. */
 function deserializeField(serde: Serde<unknown>, bytes: Uint8Array, start: number, length: number, topic: string): unknown {
   if (serde.deserializeAt !== undefined) return serde.deserializeAt(bytes, start, length, topic);
@@ -105,19 +99,7 @@ interface RuntimeNode {
 interface SourceEntry {
   readonly source: SourceNode;
   readonly node: RuntimeNode;
-  /**
-   * Whether input values are checked (validateAt) instead of deserialized, and the source hands
-   * on UNREAD_VALUE: every processor it feeds says it never reads values (a count), no
-   * timestamp extractor sees them, and the serde can check bytes without a value.
-   */
-  valueUnread: boolean;
 }
-
-/**
- * What a source hands on for a non-null value no processor reads. It is not null, so null
- * checks (aggregations drop records with null values) still see a value.
- */
-const UNREAD_VALUE: unknown = Object.freeze({ unreadValue: true });
 
 /** The last record processed of one input partition; the commit asks its offset and adds one. */
 interface ConsumedOffset {
@@ -195,7 +177,6 @@ export class StreamTask {
     if (subtopology === undefined) throw new Error(`task ${this.id}: no sub-topology ${this.options.subtopologyId}`);
     for (const node of subtopology.nodes) this.createNode(node);
     for (const node of subtopology.nodes) this.wire(node);
-    for (const entry of [...this.sourcesByTopic.values(), ...this.patternSources]) entry.valueUnread = this.valueUnread(entry);
     this.initStores(subtopology.nodes);
     for (const [storeName, topic] of this.changelogTopics()) this.stores.get(storeName)?.restore(readChangelog(storeName, topic));
     for (const node of subtopology.nodes) if (node.kind === 'processor') this.initProcessor(node.name);
@@ -214,13 +195,12 @@ export class StreamTask {
   /** Processes one input record through the sub-topology, then fires due stream-time punctuations. */
   process(topic: string, record: TopicRecord): void {
     this.noteConsumed(topic, record);
-    const entry = this.sourceFor(topic);
-    const { source, node } = entry;
+    const { source, node } = this.sourceFor(topic);
     let key: unknown = null;
     let value: unknown = null;
     try {
       if (record.key !== null) key = source.keySerde.deserialize(record.key, topic);
-      if (record.value !== null) value = entry.valueUnread ? unreadValue(source.valueSerde, record.value, 0, record.value.byteLength, topic) : source.valueSerde.deserialize(record.value, topic);
+      if (record.value !== null) value = source.valueSerde.deserialize(record.value, topic);
     } catch (error) {
       this.deserializationFailed(error, topic, record);
       return;
@@ -231,13 +211,12 @@ export class StreamTask {
   /** process() for a record whose key and value the source's serdes read where they lie. */
   processPacked(topic: string, record: PackedTopicRecord): void {
     this.noteConsumed(topic, record);
-    const entry = this.sourceFor(topic);
-    const { source, node } = entry;
+    const { source, node } = this.sourceFor(topic);
     let key: unknown = null;
     let value: unknown = null;
     try {
       if (record.keyLength >= 0) key = deserializeField(source.keySerde, record.bytes, record.keyStart, record.keyLength, topic);
-      if (record.valueLength >= 0) value = entry.valueUnread ? unreadValue(source.valueSerde, record.bytes, record.valueStart, record.valueLength, topic) : deserializeField(source.valueSerde, record.bytes, record.valueStart, record.valueLength, topic);
+      if (record.valueLength >= 0) value = deserializeField(source.valueSerde, record.bytes, record.valueStart, record.valueLength, topic);
     } catch (error) {
       this.deserializationFailed(error, topic, record);
       return;
@@ -335,16 +314,11 @@ export class StreamTask {
     this.options.log(`task ${this.id}: skipped record ${topic}@${record.offset}: ${error.message}`);
   }
 
-  private valueUnread(entry: SourceEntry): boolean {
-    if (entry.source.timestampExtractor !== null || entry.source.valueSerde.validateAt === undefined || entry.node.children.length === 0) return false;
-    return entry.node.children.every((child) => this.processors.get(child.name)?.readsValue === false);
-  }
-
   private createNode(node: TopologyNode): void {
     const children: RuntimeNode[] = [];
     if (node.kind === 'source') {
       const runtimeNode: RuntimeNode = { name: node.name, children, process: (record) => forwardTo(children, record) };
-      const entry: SourceEntry = { source: node, node: runtimeNode, valueUnread: false };
+      const entry = { source: node, node: runtimeNode };
       if (node.pattern !== null) this.patternSources.push(entry);
       for (const topic of node.topics) this.sourcesByTopic.set(this.resolve(topic), entry);
       this.nodes.set(node.name, runtimeNode);

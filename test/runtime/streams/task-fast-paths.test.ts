@@ -1,7 +1,7 @@
 // StreamTask skips work per record (punctuation checks, offset bookkeeping, source lookups);
 // these tests pin down that the skipped work was never needed.
 import { describe, expect, it } from 'vitest';
-import { Serdes, StreamsBuilder, TimeWindows, type Processor, type ProcessorContext, type Serde, type Topology } from '../../../dsl/index.ts';
+import { Serdes, StreamsBuilder, type Processor, type ProcessorContext, type Topology } from '../../../dsl/index.ts';
 import type { Cancellable } from '../../../core/topology/processor.ts';
 import type { TopicRecord } from '../../../core/topology/record.ts';
 import { StreamTask, type OutgoingRecord, type PackedTopicRecord } from '../../../runtime/streams/task.ts';
@@ -161,37 +161,5 @@ describe('stream task fast paths', () => {
     task.process('in', record('a', 1, 0n));
     task.process('in', record('b', 2, 1n));
     expect(sent.map((output) => output.topic)).toEqual(['app-by-key-repartition', 'app-by-key-repartition']);
-  });
-
-  it('a count is handed values checked but not deserialized; bad bytes are still skipped, null values still dropped, and a value read elsewhere is deserialized', () => {
-    let deserialized = 0;
-    const counting: Serde<string> = { ...strings, name: 'counting', deserialize: (bytes, topic) => (deserialized++, strings.deserialize(bytes, topic)), deserializeAt: (bytes, start, length, topic) => (deserialized++, strings.deserializeAt!(bytes, start, length, topic)) };
-    const windowed = (alsoRead: boolean): Topology => {
-      const builder = new StreamsBuilder();
-      const stream = builder.stream('in', { key: strings, value: counting });
-      stream.groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(1_000)).count({ name: 'windowed', caching: false }).toStream().map((count, key) => [key.key, count] as const).to('windowed-out', { key: strings, value: Serdes.long() });
-      stream.groupByKey().count({ name: 'plain', caching: false }).toStream().to('plain-out', { key: strings, value: Serdes.long() });
-      if (alsoRead) stream.foreach(() => undefined);
-      return builder.build();
-    };
-    const sent: OutgoingRecord[] = [];
-    const task = taskFor(windowed(false), sent);
-    task.processPacked('in', packed(strings.serialize('a', 't'), strings.serialize('x'.repeat(50), 't'), 0n));
-    task.process('in', { key: strings.serialize('a', 't'), value: strings.serialize('héllo', 't'), timestamp: 6, headers: [], partition: 0, offset: 1n });
-    // Invalid UTF-8: skipped as deserializing it would have been, so neither count sees it.
-    task.processPacked('in', packed(strings.serialize('a', 't'), Uint8Array.from([0x61, 0xc3]), 2n));
-    task.process('in', { key: strings.serialize('a', 't'), value: Uint8Array.from([0xff]), timestamp: 7, headers: [], partition: 0, offset: 3n });
-    // A null value is dropped by the counts, as before.
-    task.processPacked('in', packed(strings.serialize('a', 't'), null, 4n));
-    task.commit();
-    expect(deserialized).toBe(0);
-    expect(task.metrics.skippedRecords).toBe(2);
-    const counts = (topic: string) => sent.filter((record) => record.topic === topic).map((record) => Serdes.long().deserialize(record.value as Uint8Array, 't'));
-    expect(counts('windowed-out')).toEqual([1, 2]);
-    expect(counts('plain-out')).toEqual([1, 2]);
-    // Another processor on the same source reads values: they are deserialized for everyone.
-    const readingTask = taskFor(windowed(true), []);
-    readingTask.processPacked('in', packed(strings.serialize('a', 't'), strings.serialize('v', 't'), 0n));
-    expect(deserialized).toBe(1);
   });
 });
