@@ -17,12 +17,6 @@ export interface Serde<T> {
    * field). Optional: without it the caller makes the view and calls deserialize().
    */
   deserializeAt?(bytes: Uint8Array, start: number, length: number, topic: string): T;
-  /**
-   * Throws what deserializeAt would throw for bytes[start, start + length), without making the
-   * value: for a caller that only needs to know the bytes are valid (the streams runtime, for
-   * an input value no processor reads). Optional.
-   */
-  validateAt?(bytes: Uint8Array, start: number, length: number, topic: string): void;
 }
 
 /** Raised by a serde when bytes cannot become a value; handled by the deserialization error handler. */
@@ -186,13 +180,6 @@ const stringSerde: Serde<string> = {
   serialize: (value) => encodeUtf8(value),
   deserialize: (bytes, topic) => decodeString(bytes, 0, bytes.byteLength, topic),
   deserializeAt: (bytes, start, length, topic) => decodeString(bytes, start, start + length, topic),
-  validateAt: (bytes, start, length, topic) => {
-    for (let index = start; index < start + length; index++) {
-      if ((bytes[index] as number) <= 0x7f) continue;
-      if (!isUtf8(bytes.subarray(start, start + length))) throw new DeserializationError(topic, 'not valid UTF-8');
-      return;
-    }
-  },
 };
 
 function decodeString(bytes: Uint8Array, start: number, end: number, topic: string): string {
