@@ -11,7 +11,7 @@
 // hands out. A response of a few MB holds tens of thousands of records that wait across many
 // polls: built up front they would outlive the young generation and make the garbage collector
 // copy and promote them, built at take time they die young, within the poll that took them.
-import { decodeBatch, iterateBatches, readControlRecord } from '../../core/records/batch.ts';
+import { decodeBatch, iterateBatches, readControlRecord, type BatchLocation } from '../../core/records/batch.ts';
 import { decompress, isCompressionCodec } from '../../core/records/compression.ts';
 import { CorruptRecordError } from '../../core/records/errors.ts';
 import { ATTRIBUTE_CONTROL, ATTRIBUTE_LOG_APPEND_TIME, ATTRIBUTE_TRANSACTIONAL, BATCH_OFFSETS, compressionOf, computeBatchCrc, type BatchHeader } from '../../core/records/header.ts';
@@ -135,7 +135,10 @@ export class ScannedRecords {
   /** Reused by make(), which runs once per record taken. */
   private readonly cursor: Cursor = { position: 0 };
 
-  constructor(readonly topic: string, readonly partition: number) {}
+  /** `capacity`: the records to make room for at once (more can be added; the table then grows). */
+  constructor(readonly topic: string, readonly partition: number, capacity = 0) {
+    if (capacity > 0) this.grow(capacity);
+  }
 
   get count(): number {
     return this.recordCount;
@@ -148,7 +151,11 @@ export class ScannedRecords {
     if (needed > this.timestamps.length) this.grow(needed);
   }
 
-  /** Room for at least `records` records; the capacity at least doubles, so copies stay linear. */
+  /**
+   * Room for at least `records` records; the capacity at least doubles, so copies stay linear.
+   * scanFetch sizes the table for the whole response up front, so this runs once per response
+   * unless compressed batches hold more records than their bytes suggested.
+   */
   private grow(records: number): void {
     const capacity = Math.max(records, this.timestamps.length * 2);
     const layout = new Int32Array(capacity * LAYOUT_SLOTS);
@@ -264,12 +271,13 @@ export function scanFetch(
   data: Buffer | null,
   abortedTransactions: readonly AbortedTransaction[] | null,
 ): ScannedFetch {
-  const records = new ScannedRecords(topic, partition);
   let nextOffset = fetchOffset;
-  if (data === null || data.length === 0) return { records, nextOffset };
+  if (data === null || data.length === 0) return { records: new ScannedRecords(topic, partition), nextOffset };
+  const locations = [...iterateBatches(data)];
+  const records = new ScannedRecords(topic, partition, recordsHeld(locations, data.length));
   const aborted = [...(abortedTransactions ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
   const abortedProducers = new Set<bigint>();
-  for (const location of iterateBatches(data)) {
+  for (const location of locations) {
     const header = location.header;
     const lastOffset = header.baseOffset + BigInt(header.lastOffsetDelta);
     while (aborted.length > 0 && (aborted[0] as AbortedTransaction).firstOffset <= lastOffset) {
@@ -293,6 +301,17 @@ export function scanFetch(
  * length, value length and header count, one byte each.
  */
 const RECORD_BYTES_MIN = 7;
+
+/**
+ * How many records the batches hold by their headers (control batches aside), for sizing the
+ * record table once: capped by what the bytes can hold uncompressed, because the headers' CRCs
+ * are checked only by the scan, so a corrupt count must not size a table beyond the response.
+ */
+function recordsHeld(locations: readonly BatchLocation[], dataBytes: number): number {
+  let count = 0;
+  for (const location of locations) if ((location.header.attributes & ATTRIBUTE_CONTROL) === 0) count += Math.max(0, location.header.recordCount);
+  return Math.min(count, Math.floor(dataBytes / RECORD_BYTES_MIN));
+}
 
 /** Checks one batch and notes each of its records at or after `fetchOffset`. */
 function scanBatch(records: ScannedRecords, data: Buffer, position: number, size: number, header: BatchHeader, fetchOffset: bigint): void {
