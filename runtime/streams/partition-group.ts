@@ -12,7 +12,7 @@ export interface QueuedRecord<R extends TopicRecord = TopicRecord> {
 interface PartitionQueue<R extends TopicRecord> {
   readonly topic: string;
   readonly partition: number;
-  readonly records: R[];
+  records: R[];
   /** Index of the head record; records before it were taken. */
   head: number;
 }
@@ -38,8 +38,15 @@ export class PartitionGroup<R extends TopicRecord = TopicRecord> {
       this.queues.set(id, queue);
       this.queueList.push(queue);
     }
-    // A loop, not push(...records): a fetch can bring more records than a call takes arguments.
-    for (let index = 0; index < records.length; index++) queue.records.push(records[index] as R);
+    if (queue.head >= queue.records.length) {
+      // An empty queue (the usual case: the poll loop drains every queue) takes a copy of the
+      // exact size, where pushing into the emptied array would grow it step by step.
+      queue.records = records.slice();
+      queue.head = 0;
+    } else {
+      // A loop, not push(...records): a fetch can bring more records than a call takes arguments.
+      for (let index = 0; index < records.length; index++) queue.records.push(records[index] as R);
+    }
     this.buffered += records.length;
     return true;
   }

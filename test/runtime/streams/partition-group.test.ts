@@ -42,6 +42,24 @@ describe('PartitionGroup', () => {
     }
     expect(count).toBe(3000);
   });
+
+  it('keeps its own copy of the records an empty queue takes, and appends to a queue that holds some', () => {
+    const group = new PartitionGroup(100);
+    const first = records(0, [1, 2]);
+    group.addRecords('t', 0, first);
+    // The caller's array may be reused once handed over.
+    first.length = 0;
+    group.addRecords('t', 0, records(0, [3]));
+    expect(group.nextRecord()?.record.timestamp).toBe(1);
+    const drained: number[] = [];
+    for (let next = group.nextRecord(); next !== null; next = group.nextRecord()) drained.push(next.record.timestamp);
+    expect(drained).toEqual([2, 3]);
+    const again = records(0, [7, 8]);
+    group.addRecords('t', 0, again);
+    again.pop();
+    expect([group.nextRecord()?.record.timestamp, group.nextRecord()?.record.timestamp, group.nextRecord()]).toEqual([7, 8, null]);
+    expect(group.bufferedCount()).toBe(0);
+  });
 });
 
 
