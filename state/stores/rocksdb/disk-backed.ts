@@ -227,7 +227,9 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     if (group !== undefined) {
       const sizeBefore = group.size;
       if (value === null) group.delete(hashKey);
-      else group.set(hashKey, { key, value });
+      // A slice of Buffer's pool (the typed window store makes keys so) is copied: a cached
+      // group may live long, and one slice kept would keep its whole pool chunk alive.
+      else group.set(hashKey, { key: key instanceof Buffer ? new Uint8Array(key) : key, value });
       this.entryCount += group.size - sizeBefore;
       if (this.cachedEntries > this.options.entriesMax) this.evict(group);
     }

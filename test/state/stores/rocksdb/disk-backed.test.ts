@@ -8,6 +8,7 @@ import { Serdes } from '../../../../core/serdes/serde.ts';
 import type { ChangelogRecord, StateStoreContext } from '../../../../core/topology/processor.ts';
 import { buildKeyValueStore, buildWindowStore, withBytesStoreProvider } from '../../../../state/stores/builders.ts';
 import { withSuffix } from '../../../../state/stores/bytes.ts';
+import { hashKeyOf } from '../../../../state/stores/layers.ts';
 import { DiskBackedBytesStore } from '../../../../state/stores/rocksdb/disk-backed.ts';
 import { RemoteRocksDbTask } from '../../../../state/stores/rocksdb/worker/client.ts';
 
@@ -173,6 +174,22 @@ describe('DiskBackedBytesStore', () => {
     store.flush();
     expect(live()).toEqual(['g@g', 'h@h', 'i@i', 'j@j']);
     expect(store.cachedEntries).toBe(4);
+  });
+
+  it('copies a key that is a slice of Buffer\'s pool before keeping it in a cached group', async () => {
+    const { task } = await openTask();
+    const store = new DiskBackedBytesStore('windows', task.store('windows'), { entriesMax: 2, writeBatchRecords: 100 });
+    const windowKey = (name: string, startMs: number) => withSuffix(text(name), [startMs], 0);
+    // Outgrows its bound: read through the cache of groups from now on.
+    for (let index = 0; index < 3; index++) store.put(windowKey(`other-${index}`, 1_000), text('x'));
+    expect(store.isResident).toBe(false);
+    await store.prefetch([text('k')]);
+    const pooled = Buffer.from(hashKeyOf(windowKey('k', 2_000)), 'latin1');
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.byteLength);
+    store.putHashed(hashKeyOf(pooled), pooled, text('v'));
+    const [entry] = store.range(windowKey('k', 0), windowKey('k', 5_000));
+    expect(entry === undefined ? null : hashKeyOf(entry.key)).toBe(hashKeyOf(pooled));
+    expect(entry?.key.buffer.byteLength).toBe(entry?.key.byteLength);
   });
 
   it('holds a small window store in memory and reads one that outgrew its bound through RocksDB', async () => {
