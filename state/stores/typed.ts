@@ -467,7 +467,11 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     if (keys === undefined) this.windowKeys.set(slot, (keys = new Map()));
     const sizeBefore = keys.size;
     keys.set(hashKey, bytes);
-    return keys.size > sizeBefore;
+    if (keys.size === sizeBefore) return false;
+    // A slice of Buffer's pool (compositeKey makes them) is copied: the index keeps it for the
+    // retention period, and one slice kept would keep its whole pool chunk alive.
+    if (bytes instanceof Buffer) keys.set(hashKey, new Uint8Array(bytes));
+    return true;
   }
   /** Removes a deleted window from the index; true when it was there. */
   private forgetWindow(startMs: number, hashKey: string): boolean {

@@ -189,3 +189,31 @@ describe('caching layer flush listener', () => {
     expect(text(store.get(bytes('a')))).toBe('1');
   });
 });
+
+describe('window store key bytes', () => {
+  it('the window index keeps its own copy of a key made in Buffer\'s pool, and expiry hands that copy below', () => {
+    const deleted: Uint8Array[] = [];
+    const memory = inMemoryKeyValueBytesStore('w');
+    // A plain byte store (no hashed methods): expiry reaches it as put(key, null) with the index's bytes.
+    const plain = {
+      name: 'w', persistent: false,
+      init: (context: Parameters<typeof memory.init>[0]) => memory.init(context),
+      get: (key: Uint8Array) => memory.get(key),
+      put: (key: Uint8Array, value: Uint8Array | null) => { if (value === null) deleted.push(key); memory.put(key, value); },
+      delete: (key: Uint8Array) => memory.delete(key),
+      range: (from: Uint8Array | null, to: Uint8Array | null) => memory.range(from, to),
+      approximateNumEntries: () => memory.approximateNumEntries(),
+      restore: () => undefined, flush: () => undefined, close: () => memory.close(),
+    };
+    const store = buildWindowStore({ name: 'w', logging: false, caching: true, supplier: () => plain, retentionMs: 1_000, windowSizeMs: 100, retainDuplicates: false }, Serdes.string(), Serdes.long());
+    store.init(context(null));
+    store.put('a', 1, 0);
+    store.flush();
+    store.put('b', 1, 5_000);
+    store.flush();
+    expect(deleted.map((key) => Buffer.from(key.subarray(0, 1)).toString())).toEqual(['a']);
+    expect(deleted[0]?.buffer.byteLength).toBe(deleted[0]?.byteLength);
+    expect(store.fetch('a', 0)).toBeNull();
+    expect(store.fetch('b', 5_000)).toBe(1);
+  });
+});
