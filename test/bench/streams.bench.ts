@@ -4,9 +4,10 @@
 // has been processed) and end to end (start() until the committed input offsets reach the end,
 // so outputs are acknowledged; this includes up to one commit interval of waiting). Scenarios:
 // a stateless map/filter chain, a windowed count (RocksDB store, changelog) under at-least-once
-// and under exactly-once, and the restoration of that count's store from its changelog after the
-// local state is deleted. Run: npm run bench streams   (BENCH_RECORDS scales the runs,
-// BENCH_SCENARIOS=stateless,windowed,windowed-eos,restore,parallel picks some, BENCH_PROFILE=<dir>
+// and under exactly-once, the restoration of that count's store from its changelog after the
+// local state is deleted, and the same count over page views whose windows each count many
+// records (see InputShape). Run: npm run bench streams   (BENCH_RECORDS scales the runs,
+// BENCH_SCENARIOS=stateless,windowed,windowed-eos,restore,windowed-pages,parallel picks some, BENCH_PROFILE=<dir>
 // writes a CPU profile of each run's app to that folder).
 //
 // `parallel` asks whether a second instance pays on this machine: the stateless app and the
@@ -30,7 +31,7 @@ import { cleanup, startBroker, temporaryDirectory } from '../helpers/broker.ts';
 import { processCpuSeconds, threadScheduling } from '../helpers/process-cpu.ts';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 500_000);
-const SCENARIOS = new Set((process.env['BENCH_SCENARIOS'] ?? 'stateless,windowed,windowed-eos,restore').split(','));
+const SCENARIOS = new Set((process.env['BENCH_SCENARIOS'] ?? 'stateless,windowed,windowed-eos,restore,windowed-pages').split(','));
 const PROFILE_DIRECTORY = process.env['BENCH_PROFILE'];
 const PARTITIONS = 4;
 const KEYS = 10_000;
@@ -56,7 +57,18 @@ function brokerCpuSeconds(): number {
   return brokerPid === undefined ? Number.NaN : processCpuSeconds(brokerPid);
 }
 
-async function fill(bootstrap: string, topic: string): Promise<void> {
+/**
+ * How the input's keys and timestamps fall: the default gives each of 10,000 keys one record per
+ * 100 s, so every (key, 1-minute window) of the windowed count gets exactly one record (every
+ * record makes a new window: a store write, a changelog record and an output record each, the
+ * cache absorbing nothing). PAGE_VIEWS is a page-view count: 1,000 pages, records 1 ms apart, so
+ * each (page, window) counts about 60 records and the cache merges them before the commit.
+ */
+interface InputShape { readonly keys: number; readonly stepMs: number }
+const ONE_RECORD_PER_WINDOW: InputShape = { keys: KEYS, stepMs: 10 };
+const PAGE_VIEWS: InputShape = { keys: 1_000, stepMs: 1 };
+
+async function fill(bootstrap: string, topic: string, shape: InputShape = ONE_RECORD_PER_WINDOW): Promise<void> {
   const admin = new Admin({ bootstrapServers: bootstrap });
   await admin.createTopics([{ topic, numPartitions: PARTITIONS }, { topic: `${topic}-out`, numPartitions: PARTITIONS }]);
   await admin.close();
@@ -67,7 +79,7 @@ async function fill(bootstrap: string, topic: string): Promise<void> {
   for (let start = 0; start < RECORDS; start += 1000) {
     const messages = Array.from({ length: Math.min(1000, RECORDS - start) }, (_, index) => {
       const n = start + index;
-      return { key: `key-${n % KEYS}`, value: `${String(n).padStart(12, '0')}|${padding}`, timestamp: base + n * 10 };
+      return { key: `key-${n % shape.keys}`, value: `${String(n).padStart(12, '0')}|${padding}`, timestamp: base + n * shape.stepMs };
     });
     await producer.send({ topic, messages });
   }
@@ -290,6 +302,10 @@ try {
     await run(broker.bootstrap, 'windowed count (RocksDB, changelog), exactly-once', windowedCount('bench-windowed'), 'bench-windowed-eos-app', 'bench-windowed', true);
   }
   if (SCENARIOS.has('restore')) await restore(broker.bootstrap, 'bench-windowed', 'bench-windowed-app');
+  if (SCENARIOS.has('windowed-pages')) {
+    await fill(broker.bootstrap, 'bench-pages', PAGE_VIEWS);
+    await run(broker.bootstrap, 'windowed count of page views (1,000 keys, ~60 records per key and window), at-least-once', windowedCount('bench-pages'), 'bench-pages-app', 'bench-pages', false);
+  }
   if (SCENARIOS.has('parallel')) {
     if (!SCENARIOS.has('stateless')) await fill(broker.bootstrap, 'bench-stateless');
     if (!['windowed', 'windowed-eos', 'restore'].some((name) => SCENARIOS.has(name))) await fill(broker.bootstrap, 'bench-windowed');
@@ -300,7 +316,7 @@ try {
 }
 
 const rate = (records: number, seconds: number): string => (Number.isNaN(seconds) ? '-' : Math.round(records / seconds).toLocaleString('en-US'));
-console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)}; ${RECORDS.toLocaleString('en-US')} input records of about 100 B over ${PARTITIONS} partitions, ${KEYS.toLocaleString('en-US')} keys; broker in its own process; commit.interval.ms ${COMMIT_INTERVAL_MS}`);
+console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, node ${process.version}, load average ${os.loadavg()[0]?.toFixed(1)}; ${RECORDS.toLocaleString('en-US')} input records of about 100 B over ${PARTITIONS} partitions, ${KEYS.toLocaleString('en-US')} keys unless the scenario says otherwise; broker in its own process; commit.interval.ms ${COMMIT_INTERVAL_MS}`);
 const fixed = (value: number, digits: number): string => (Number.isNaN(value) ? '-' : value.toFixed(digits));
 const shares = (main: MainThreadShares | undefined): string => (main === undefined ? '-' : [main.busy, main.onCpu, main.runQueue].map((share) => fixed(100 * share, 0)).join(' / '));
 console.log('| scenario | records | start-up s | processing s | processing records/s | end-to-end s | end-to-end records/s | app CPU s | records per CPU s | app CPU µs per record processing | app main thread busy / on CPU / run queue % processing | broker CPU s |');
@@ -309,7 +325,7 @@ for (const row of rows) {
   const cells = [row.scenario, row.records.toLocaleString('en-US'), fixed(row.startSeconds, 2), fixed(row.processSeconds, 2), rate(row.records, row.processSeconds), row.seconds.toFixed(2), rate(row.records, row.seconds), row.cpuSeconds.toFixed(2), rate(row.records, row.cpuSeconds), fixed(row.processCpuMicros, 2), shares(row.mainThread), fixed(row.brokerCpuSeconds, 2)];
   console.log(`| ${cells.join(' | ')} |`);
 }
-const atLeastOnce = rows.find((row) => row.scenario.startsWith('windowed') && row.scenario.endsWith('at-least-once'));
+const atLeastOnce = rows.find((row) => row.scenario.startsWith('windowed count (RocksDB') && row.scenario.endsWith('at-least-once'));
 const exactlyOnce = rows.find((row) => row.scenario.endsWith('exactly-once'));
 if (atLeastOnce !== undefined && exactlyOnce !== undefined) {
   const overhead = (processSeconds: number, other: number): string => `${(100 * (other / processSeconds - 1)).toFixed(0)} %`;
