@@ -15,6 +15,18 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
 }
 
+/** The first index of sorted (hashed) keys whose key is not below target. */
+export function lowerBound(keys: readonly string[], target: string): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((keys[middle] as string) < target) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
 /**
  * Appends big-endian 8-byte numbers (non-negative ms values) and a 4-byte sequence to a key.
  * Bytes are written by hand: a DataView per call costs more than the rest of a store put.

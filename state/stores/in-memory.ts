@@ -4,7 +4,7 @@
 // deleted keys stay in the sorted list until the next range merges the two (sorting only the
 // pending keys), so join-style workloads (a put and a range per record) pay a linear merge.
 import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
-import { compareBytes } from './bytes.ts';
+import { compareBytes, lowerBound } from './bytes.ts';
 import { hashKeyOf, type HashedBytesStore } from './layers.ts';
 import type { KeyValue, KeyValueBytesStore } from './types.ts';
 
@@ -130,17 +130,6 @@ export class InMemoryKeyValueBytesStore implements HashedBytesStore {
   private assertOpen(): void {
     if (!this.open) throw new Error(`store ${this.name} is not open`);
   }
-}
-
-function lowerBound(keys: readonly string[], target: string): number {
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((keys[middle] as string) < target) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
 
 export function inMemoryKeyValueBytesStore(name: string): KeyValueBytesStore {

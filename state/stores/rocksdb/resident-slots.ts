@@ -3,6 +3,7 @@
 // time (window start, session end) falls in it, by hashed key. Retention then drops a wholly
 // expired slot with one map deletion instead of deleting its keys one by one, and each map stays
 // a sixteenth of the store's size, so the reads and writes of a record touch a small table.
+import { lowerBound } from '../bytes.ts';
 import { hashKeyOf } from '../layers.ts';
 import type { KeyValue } from '../types.ts';
 
@@ -145,15 +146,4 @@ export class ResidentTimeSlots {
     }
     this.oldestMs = oldestLiveMs;
   }
-}
-
-function lowerBound(keys: readonly string[], target: string): number {
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((keys[middle] as string) < target) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
