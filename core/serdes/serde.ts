@@ -17,6 +17,13 @@ export interface Serde<T> {
    * field). Optional: without it the caller makes the view and calls deserialize().
    */
   deserializeAt?(bytes: Uint8Array, start: number, length: number, topic: string): T;
+  /**
+   * The string whose UTF-8 encoding is exactly what serialize() returns, for serdes whose bytes
+   * are text (strings, JSON). Optional: a caller that writes into a larger buffer of its own (the
+   * streams runtime hands it to the producer, which encodes it into the batch) skips the bytes
+   * of every record this way; without it the caller calls serialize().
+   */
+  serializeText?(value: T, topic: string): string;
 }
 
 /** Raised by a serde when bytes cannot become a value; handled by the deserialization error handler. */
@@ -178,6 +185,7 @@ const bytesSerde: Serde<Uint8Array> = {
 const stringSerde: Serde<string> = {
   name: 'string',
   serialize: (value) => encodeUtf8(value),
+  serializeText: (value) => value,
   deserialize: (bytes, topic) => decodeString(bytes, 0, bytes.byteLength, topic),
   deserializeAt: (bytes, start, length, topic) => decodeString(bytes, start, start + length, topic),
 };
@@ -236,10 +244,17 @@ const float64Serde = fixedWidth<number>(
 function jsonSerde<T>(): Serde<T> {
   return {
     name: 'json',
-    serialize: (value) => encodeUtf8(JSON.stringify(value)),
+    serialize: (value) => encodeUtf8(jsonText(value)),
+    serializeText: (value) => jsonText(value),
     deserialize: (bytes, topic) => parseJson<T>(bytes, 0, bytes.byteLength, topic),
     deserializeAt: (bytes, start, length, topic) => parseJson<T>(bytes, start, start + length, topic),
   };
+}
+
+function jsonText(value: unknown): string {
+  const text = JSON.stringify(value) as string | undefined;
+  if (text === undefined) throw new TypeError(`json serde cannot serialize ${typeof value}`);
+  return text;
 }
 
 function parseJson<T>(bytes: Uint8Array, start: number, end: number, topic: string): T {
@@ -257,13 +272,15 @@ function parseJson<T>(bytes: Uint8Array, start: number, end: number, topic: stri
  */
 export function serde<S extends z.ZodType>(schema: S): Serde<z.output<S>> {
   const json = jsonSerde<unknown>();
+  const checkedText = (value: unknown, topic: string): string => {
+    const checked = schema.safeParse(value);
+    if (!checked.success) throw new TypeError(`value for topic ${topic} fails its schema: ${checked.error.message}`);
+    return jsonText(checked.data);
+  };
   return {
     name: 'zod-json',
-    serialize: (value, topic) => {
-      const checked = schema.safeParse(value);
-      if (!checked.success) throw new TypeError(`value for topic ${topic} fails its schema: ${checked.error.message}`);
-      return json.serialize(checked.data, topic);
-    },
+    serialize: (value, topic) => encodeUtf8(checkedText(value, topic)),
+    serializeText: checkedText,
     deserialize: (bytes, topic) => {
       const checked = schema.safeParse(json.deserialize(bytes, topic));
       if (!checked.success) throw new DeserializationError(topic, `fails its schema: ${checked.error.message}`, { cause: checked.error });

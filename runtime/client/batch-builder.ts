@@ -76,28 +76,59 @@ function writeVarlong(buffer: Buffer, value: number, position: number): number {
   return at;
 }
 
-function fieldBytes(value: FieldInput): number {
-  if (value === null) return 1;
-  const length = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
-  return varintBytes(length) + length;
-}
-
 /** Fields up to this size are copied byte by byte (see writeField). */
 const SMALL_FIELD_BYTES_MAX = 32;
 
+/**
+ * UTF-8 bytes of a string. A short one (most keys and small values) is scanned by hand, which
+ * costs less than the call into Buffer's native counter.
+ */
+function utf8Bytes(text: string): number {
+  const length = text.length;
+  if (length > SMALL_FIELD_BYTES_MAX) return Buffer.byteLength(text, 'utf8');
+  for (let index = 0; index < length; index++) if (text.charCodeAt(index) > 0x7f) return Buffer.byteLength(text, 'utf8');
+  return length;
+}
+
+function fieldBytes(value: FieldInput): number {
+  if (value === null) return 1;
+  const length = typeof value === 'string' ? utf8Bytes(value) : value.length;
+  return varintBytes(length) + length;
+}
+
 function writeField(buffer: Buffer, value: FieldInput, position: number): number {
   if (value === null) return writeVarint(buffer, -1, position);
-  if (typeof value === 'string') {
-    const length = Buffer.byteLength(value, 'utf8');
-    const at = writeVarint(buffer, length, position);
-    return at + buffer.write(value, at, 'utf8');
-  }
+  if (typeof value === 'string') return writeText(buffer, value, position);
   const length = value.length;
   const at = writeVarint(buffer, length, position);
   // Keys and small values are copied by hand: set() costs more than the loop below that size.
   if (length <= SMALL_FIELD_BYTES_MAX) for (let index = 0; index < length; index++) buffer[at + index] = value[index] as number;
   else buffer.set(value, at);
   return at + length;
+}
+
+/**
+ * Writes a string field. A short one is written by hand in one pass on the guess that it is
+ * ASCII (its length prefix is then its character count, one byte); a character above 0x7f sends
+ * it to Buffer's encoder, which writes it again from the start.
+ */
+function writeText(buffer: Buffer, text: string, position: number): number {
+  const length = text.length;
+  if (length < 0x40) {
+    // A zigzag varint of a length below 64 is one byte.
+    buffer[position] = length << 1;
+    const at = position + 1;
+    let index = 0;
+    for (; index < length; index++) {
+      const code = text.charCodeAt(index);
+      if (code > 0x7f) break;
+      buffer[at + index] = code;
+    }
+    if (index === length) return at + length;
+  }
+  const bytes = Buffer.byteLength(text, 'utf8');
+  const at = writeVarint(buffer, bytes, position);
+  return at + buffer.write(text, at, bytes, 'utf8');
 }
 
 /** Bytes of a record's body (everything after its length prefix). */

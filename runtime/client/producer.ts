@@ -99,7 +99,10 @@ function resolveOptions(parsed: ParsedOptions): ResolvedProducerOptions {
   return { ...parsed, acks, idempotent };
 }
 
-/** Keys, values and header values may be any Uint8Array (a Buffer or not); they are never copied before encoding. */
+/**
+ * Keys, values and header values may be any Uint8Array (a Buffer or not), never copied before
+ * encoding, or a string, encoded as UTF-8 straight into the batch.
+ */
 export interface ProducerMessage {
   key?: FieldInput;
   value: FieldInput;
@@ -145,12 +148,10 @@ function fieldLength(field: FieldInput | undefined): number {
   return field === null || field === undefined ? 0 : field.length;
 }
 
-/** The key's bytes for the partitioner: a string is encoded, bytes are used as they are. */
-function keyBytes(key: Uint8Array | string): Uint8Array {
-  return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
-}
-
-/** What a message holds of buffer.memory: its key and value and a little for the rest. */
+/**
+ * What a message holds of buffer.memory: its key and value and a little for the rest. A string
+ * counts its length, not its UTF-8 bytes, which would take a pass over it for an estimate.
+ */
 export function approximateBytes(message: ProducerMessage): number {
   return fieldLength(message.key) + fieldLength(message.value) + 16;
 }
@@ -442,7 +443,8 @@ export class Producer {
     }
     const key = message.key;
     if (key === null || key === undefined) return this.sticky.partition(topic.name, partitionCount);
-    return partitionForKey(keyBytes(key), partitionCount);
+    // A string key is hashed over its UTF-8 bytes without encoding it first (see murmur2Utf8).
+    return partitionForKey(key, partitionCount);
   }
 
   private append(queue: PartitionQueue, message: ProducerMessage, call: SendCall, index: number, now: number): void {

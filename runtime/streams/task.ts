@@ -13,10 +13,14 @@ export interface RecordCollector {
   send(record: OutgoingRecord): void;
 }
 
+/**
+ * A sink's output record. A string key or value stands for its UTF-8 bytes: sinks whose serde
+ * has serializeText hand over the text, and the producer encodes it straight into its batch.
+ */
 export interface OutgoingRecord {
   readonly topic: string;
-  readonly key: Uint8Array | null;
-  readonly value: Uint8Array | null;
+  readonly key: Uint8Array | string | null;
+  readonly value: Uint8Array | string | null;
   readonly timestamp: number;
   readonly headers: Headers;
   /** Partition chosen by a partitioner, or null for the default. */
@@ -33,8 +37,8 @@ export interface OutgoingRecord {
 class SinkRecord implements OutgoingRecord {
   constructor(
     readonly topic: string,
-    readonly key: Uint8Array | null,
-    readonly value: Uint8Array | null,
+    readonly key: Uint8Array | string | null,
+    readonly value: Uint8Array | string | null,
     readonly timestamp: number,
     readonly headers: Headers,
     readonly partition: number | null,
@@ -52,6 +56,12 @@ export interface PackedTopicRecord extends TopicRecord {
   readonly keyLength: number;
   readonly valueStart: number;
   readonly valueLength: number;
+}
+
+/** A sink's key or value in the form it is sent in: the serde's text when it has one, else its bytes. */
+function serializeField(serde: Serde<unknown>, data: unknown, topic: string): Uint8Array | string {
+  if (serde.serializeText !== undefined) return serde.serializeText(data, topic);
+  return serde.serialize(data, topic);
 }
 
 /** Deserializes bytes[start, start + length) in place when the serde can, through a view otherwise. */
@@ -409,8 +419,8 @@ export class StreamTask {
 
   private sink(node: SinkNode, fixedTopic: string | null, record: StreamRecord<unknown, unknown>): void {
     const topic = fixedTopic ?? (node.topic as TopicNameExtractor<unknown, unknown>)(record.key, record.value, this.recordContext());
-    const key = record.key === null || record.key === undefined ? null : node.keySerde.serialize(record.key, topic);
-    const value = record.value === null || record.value === undefined ? null : node.valueSerde.serialize(record.value, topic);
+    const key = record.key === null || record.key === undefined ? null : serializeField(node.keySerde, record.key, topic);
+    const value = record.value === null || record.value === undefined ? null : serializeField(node.valueSerde, record.value, topic);
     const partition = node.partitioner === null ? null : (node.partitioner(topic, record.key, record.value, this.options.partitionCount?.(topic) ?? 1) ?? null);
     this.options.collector.send(new SinkRecord(topic, key, value, record.timestamp, record.headers, partition));
   }

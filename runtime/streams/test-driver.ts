@@ -5,7 +5,7 @@
 // of their sub-topology and partition, records written to repartition topics are fed back in,
 // exactly as a consumer would read them, and every pipe ends with a commit.
 import { Duration, DateTime } from 'luxon';
-import type { Serde } from '../../core/serdes/serde.ts';
+import { encodeUtf8, type Serde } from '../../core/serdes/serde.ts';
 import { partitionForKey } from '../../core/partitioner.ts';
 import { LIMITS } from '../../core/limits.ts';
 import { resolvePartitionCounts } from '../../core/topology/partition-counts.ts';
@@ -47,6 +47,11 @@ export interface TestRecord<K, V> {
 }
 
 type TimestampLike = number | DateTime;
+
+/** A sink's key or value as the topic holds it: text (see OutgoingRecord) is stored as its UTF-8 bytes. */
+function bytesOf(field: Uint8Array | string | null): Uint8Array | null {
+  return typeof field === 'string' ? encodeUtf8(field) : field;
+}
 
 function timestampMs(timestamp: TimestampLike): number {
   return typeof timestamp === 'number' ? timestamp : timestamp.toMillis();
@@ -270,7 +275,7 @@ export class TopologyTestDriver {
   }
 
   private append(topic: string, record: Omit<OutgoingRecord, 'topic'>): TopicRecord {
-    const stored = this.record(topic, record.key, record.value, record.timestamp, record.headers, record.partition);
+    const stored = this.record(topic, bytesOf(record.key), bytesOf(record.value), record.timestamp, record.headers, record.partition);
     let records = this.topics.get(topic);
     if (records === undefined) this.topics.set(topic, (records = []));
     records.push(stored);

@@ -4,8 +4,10 @@
 // highest acknowledged offset of each changelog partition, which the checkpoint needs, and the
 // first delivery failure, which the poll loop raises (or logs, with log-and-continue).
 //
-// The producer takes any Uint8Array and an OutgoingRecord has the shape of a ProducerMessage,
-// so a sink record is queued as it is: no copy of its bytes and no new object per record.
+// The producer takes any Uint8Array or string and an OutgoingRecord has the shape of a
+// ProducerMessage, so a sink record is queued as it is: no copy of its bytes and no new object
+// per record. A string key or value (a sink whose serde has serializeText) is encoded by the
+// producer straight into its batch, so such records carry no byte arrays of their own at all.
 //
 // Output records must die young. The collector lives for the whole run, so it sits in the old
 // generation, and an old object's slot that still points at a list of records keeps that list
