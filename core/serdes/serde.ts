@@ -21,7 +21,9 @@ export interface Serde<T> {
    * The string whose UTF-8 encoding is exactly what serialize() returns, for serdes whose bytes
    * are text (strings, JSON). Optional: a caller that writes into a larger buffer of its own (the
    * streams runtime hands it to the producer, which encodes it into the batch) skips the bytes
-   * of every record this way; without it the caller calls serialize().
+   * of every record this way; without it the caller calls serialize(). The built-in serdes keep
+   * it non-enumerable (withText), so a serde made by spreading one of them with a serialize of
+   * its own does not carry a serializeText that disagrees with it.
    */
   serializeText?(value: T, topic: string): string;
 }
@@ -182,13 +184,20 @@ const bytesSerde: Serde<Uint8Array> = {
   deserialize: (bytes) => bytes,
 };
 
-const stringSerde: Serde<string> = {
+/**
+ * Gives a serde its serializeText as a non-enumerable property: `{ ...serde, serialize }` copies
+ * every other field but not this one, so the copy's own serialize() is what the sink calls.
+ */
+function withText<T>(serde: Serde<T>, serializeText: (value: T, topic: string) => string): Serde<T> {
+  return Object.defineProperty(serde, 'serializeText', { value: serializeText, enumerable: false, writable: false, configurable: false });
+}
+
+const stringSerde: Serde<string> = withText<string>({
   name: 'string',
   serialize: (value) => encodeUtf8(value),
-  serializeText: (value) => value,
   deserialize: (bytes, topic) => decodeString(bytes, 0, bytes.byteLength, topic),
   deserializeAt: (bytes, start, length, topic) => decodeString(bytes, start, start + length, topic),
-};
+}, (value) => value);
 
 function decodeString(bytes: Uint8Array, start: number, end: number, topic: string): string {
   try {
@@ -242,13 +251,12 @@ const float64Serde = fixedWidth<number>(
 );
 
 function jsonSerde<T>(): Serde<T> {
-  return {
+  return withText<T>({
     name: 'json',
     serialize: (value) => encodeUtf8(jsonText(value)),
-    serializeText: (value) => jsonText(value),
     deserialize: (bytes, topic) => parseJson<T>(bytes, 0, bytes.byteLength, topic),
     deserializeAt: (bytes, start, length, topic) => parseJson<T>(bytes, start, start + length, topic),
-  };
+  }, jsonText);
 }
 
 function jsonText(value: unknown): string {
@@ -277,16 +285,15 @@ export function serde<S extends z.ZodType>(schema: S): Serde<z.output<S>> {
     if (!checked.success) throw new TypeError(`value for topic ${topic} fails its schema: ${checked.error.message}`);
     return jsonText(checked.data);
   };
-  return {
+  return withText<z.output<S>>({
     name: 'zod-json',
     serialize: (value, topic) => encodeUtf8(checkedText(value, topic)),
-    serializeText: checkedText,
     deserialize: (bytes, topic) => {
       const checked = schema.safeParse(json.deserialize(bytes, topic));
       if (!checked.success) throw new DeserializationError(topic, `fails its schema: ${checked.error.message}`, { cause: checked.error });
       return checked.data;
     },
-  };
+  }, checkedText);
 }
 
 const sharedJsonSerde = jsonSerde<unknown>();

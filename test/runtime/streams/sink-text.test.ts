@@ -78,6 +78,9 @@ const reversed: Serde<string> = {
 /** TEXTS as a string serde reads them back from their bytes (a lone surrogate becomes U+FFFD). */
 const INPUTS = TEXTS.map((text) => Serdes.string().deserialize(encodeUtf8(text), 't'));
 
+/** A serde made by spreading the string serde with a serialize of its own, as users do. */
+const shouted: Serde<string> = { ...Serdes.string(), name: 'shouted', serialize: (value) => encodeUtf8(value.toUpperCase()) };
+
 function taskFor(builder: StreamsBuilder, sent: OutgoingRecord[]): StreamTask {
   const task = new StreamTask({
     applicationId: 'app', topology: builder.build(), subtopologyId: 0, partition: 0,
@@ -100,6 +103,7 @@ describe('sinks', () => {
     input.mapValues((value) => ({ text: value })).to('as-json', { key: strings, value: json });
     input.map((value, key): readonly [Uint8Array, Uint8Array] => [Buffer.from(key, 'utf8'), Buffer.from(value, 'utf8')]).to('as-bytes', { key: Serdes.bytes(), value: Serdes.bytes() });
     input.to('as-custom', { key: reversed, value: reversed });
+    input.to('as-shouted', { key: shouted, value: shouted });
     input.mapValues((value) => ({ text: value })).to('partitioned', {
       key: strings, value: json,
       partitioner: (topic, key, value, partitionCount) => {
@@ -121,6 +125,9 @@ describe('sinks', () => {
     expect(actual('as-json')).toEqual(expected('as-json', strings, (value) => json.serialize({ text: value }, 't')));
     expect(actual('as-bytes')).toEqual(expected('as-bytes', strings, (value) => Buffer.from(value, 'utf8')));
     expect(actual('as-custom')).toEqual(expected('as-custom', reversed, (value) => reversed.serialize(value, 't')));
+    // The spread copy has no serializeText of the string serde's: its own serialize() decides.
+    expect(shouted.serializeText).toBeUndefined();
+    expect(actual('as-shouted')).toEqual(expected('as-shouted', shouted, (value) => shouted.serialize(value, 't')));
     // Strings and JSON go as text, bytes as the very arrays the stream carried, a custom serde as its bytes.
     expect(byTopic('as-strings').every((record) => typeof record.key === 'string' && typeof record.value === 'string')).toBe(true);
     expect(byTopic('as-json').every((record) => typeof record.value === 'string')).toBe(true);
