@@ -131,6 +131,21 @@ function writeText(buffer: Buffer, text: string, position: number): number {
   return at + buffer.write(text, at, bytes, 'utf8');
 }
 
+/** The longest varint of an int32. */
+const VARINT_BYTES_MAX = 5;
+
+/** The most bytes a field can take: a UTF-16 code unit is at most three bytes of UTF-8. */
+function largestFieldBytes(value: FieldInput): number {
+  if (value === null) return 1;
+  return VARINT_BYTES_MAX + (typeof value === 'string' ? 3 * value.length : value.length);
+}
+
+/** Bytes of a field if it is bytes or ASCII text (exact then, fewer than it takes otherwise). */
+function asciiFieldBytes(value: FieldInput): number {
+  if (value === null) return 1;
+  return varintBytes(value.length) + value.length;
+}
+
 /** Bytes of a record's body (everything after its length prefix). */
 function recordBodyBytes(key: FieldInput, value: FieldInput, headers: readonly HeaderInput[] | null, timestampDelta: number, offsetDelta: number): number {
   let body = 1 + varlongBytes(timestampDelta) + varintBytes(offsetDelta) + fieldBytes(key) + fieldBytes(value);
@@ -174,6 +189,12 @@ export class BatchBuilder {
       this.maxTimestamp = timestamp;
     }
     const timestampDelta = timestamp - this.baseTimestamp;
+    if (headers === null && (typeof key === 'string' || typeof value === 'string')) return this.appendText(key, value, timestampDelta, timestamp);
+    return this.appendExact(key, value, headers, timestampDelta, timestamp);
+  }
+
+  /** Sizes the record exactly (a pass over any string in it), then writes it. */
+  private appendExact(key: FieldInput, value: FieldInput, headers: readonly HeaderInput[] | null, timestampDelta: number, timestamp: number): boolean {
     const bodyBytes = recordBodyBytes(key, value, headers, timestampDelta, this.recordCount);
     const bytes = varintBytes(bodyBytes) + bodyBytes;
     if (this.size + bytes > this.buffer.length) return false;
@@ -192,10 +213,48 @@ export class BatchBuilder {
       }
     }
     if (at !== this.size + bytes) throw new Error(`batch builder wrote ${at - this.size} bytes for a record of ${bytes}`);
-    this.size = at;
+    this.appended(at, timestamp);
+    return true;
+  }
+
+  /**
+   * A record with a string field and no headers (the streams runtime's output), written without
+   * sizing its strings first: the body's length prefix is reserved for the size the record has
+   * if its text is ASCII, the body is written, and the prefix after it; text that is not ASCII
+   * may need a longer prefix, and then the body moves. Whether the record fits is decided as
+   * appendExact decides: yes when its largest possible size fits, else by appendExact itself.
+   */
+  private appendText(key: FieldInput, value: FieldInput, timestampDelta: number, timestamp: number): boolean {
+    // Attributes, timestamp delta, offset delta and a header count of zero.
+    const fixedBytes = 1 + varlongBytes(timestampDelta) + varintBytes(this.recordCount) + 1;
+    if (this.size + VARINT_BYTES_MAX + fixedBytes + largestFieldBytes(key) + largestFieldBytes(value) > this.buffer.length) {
+      return this.appendExact(key, value, null, timestampDelta, timestamp);
+    }
+    const buffer = this.buffer;
+    const start = this.size;
+    const prefixBytes = varintBytes(fixedBytes + asciiFieldBytes(key) + asciiFieldBytes(value));
+    let at = start + prefixBytes;
+    buffer[at++] = 0;
+    at = writeVarlong(buffer, timestampDelta, at);
+    at = writeVarint(buffer, this.recordCount, at);
+    at = writeField(buffer, key, at);
+    at = writeField(buffer, value, at);
+    buffer[at++] = 0;
+    const bodyBytes = at - start - prefixBytes;
+    const neededPrefixBytes = varintBytes(bodyBytes);
+    if (neededPrefixBytes !== prefixBytes) {
+      buffer.copyWithin(start + neededPrefixBytes, start + prefixBytes, at);
+      at += neededPrefixBytes - prefixBytes;
+    }
+    writeVarint(buffer, bodyBytes, start);
+    this.appended(at, timestamp);
+    return true;
+  }
+
+  private appended(end: number, timestamp: number): void {
+    this.size = end;
     this.recordCount += 1;
     if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
-    return true;
   }
 
   /**

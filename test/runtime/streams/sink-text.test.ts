@@ -68,6 +68,27 @@ describe('the producer side of text fields', () => {
   });
 });
 
+describe('the batch builder with text and no headers', () => {
+  it('writes the bytes of the same records given as bytes, and refuses the same record when full', () => {
+    for (const capacity of [200, 1_000, 64 * 1_024]) {
+      const fromText = new BatchBuilder(capacity);
+      const fromBytes = new BatchBuilder(capacity);
+      for (let index = 0; ; index++) {
+        // Values that are not ASCII grow past the length prefix guessed for ASCII text.
+        const key = index % 5 === 4 ? null : (TEXTS[index % TEXTS.length] as string);
+        const value = `${TEXTS[(index + 3) % TEXTS.length] as string}${'é'.repeat(index % 45)}`;
+        const textFits = fromText.tryAppend(key, value, null, 1_000 + index);
+        const bytesFits = fromBytes.tryAppend(key === null ? null : Buffer.from(key, 'utf8'), Buffer.from(value, 'utf8'), null, 1_000 + index);
+        expect(textFits).toBe(bytesFits);
+        expect(fromText.size).toBe(fromBytes.size);
+        if (!textFits) break;
+      }
+      expect(fromText.recordCount).toBeGreaterThan(0);
+      expect(fromText.seal(CompressionCodec.None, false)).toEqual(fromBytes.seal(CompressionCodec.None, false));
+    }
+  });
+});
+
 /** A serde without serializeText, whose bytes are not its text: the sink must serialize() it. */
 const reversed: Serde<string> = {
   name: 'reversed',
