@@ -274,7 +274,7 @@ export function scanFetch(
   let nextOffset = fetchOffset;
   if (data === null || data.length === 0) return { records: new ScannedRecords(topic, partition), nextOffset };
   const locations = [...iterateBatches(data)];
-  const records = new ScannedRecords(topic, partition, recordsHeld(locations, data.length));
+  const records = new ScannedRecords(topic, partition, recordsHeld(locations));
   const aborted = [...(abortedTransactions ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
   const abortedProducers = new Set<bigint>();
   for (const location of locations) {
@@ -304,13 +304,16 @@ const RECORD_BYTES_MIN = 7;
 
 /**
  * How many records the batches hold by their headers (control batches aside), for sizing the
- * record table once: capped by what the bytes can hold uncompressed, because the headers' CRCs
- * are checked only by the scan, so a corrupt count must not size a table beyond the response.
+ * record table once: each batch's count capped by what its bytes can hold uncompressed, because
+ * the headers' CRCs are checked only by the scan, so a corrupt count must not size a table
+ * beyond its batch (nor take the room the other batches' bytes allow).
  */
-function recordsHeld(locations: readonly BatchLocation[], dataBytes: number): number {
+function recordsHeld(locations: readonly BatchLocation[]): number {
   let count = 0;
-  for (const location of locations) if ((location.header.attributes & ATTRIBUTE_CONTROL) === 0) count += Math.max(0, location.header.recordCount);
-  return Math.min(count, Math.floor(dataBytes / RECORD_BYTES_MIN));
+  for (const location of locations) {
+    if ((location.header.attributes & ATTRIBUTE_CONTROL) === 0) count += Math.max(0, Math.min(location.header.recordCount, Math.floor(location.size / RECORD_BYTES_MIN)));
+  }
+  return count;
 }
 
 /** Checks one batch and notes each of its records at or after `fetchOffset`. */
@@ -331,7 +334,9 @@ function scanBatch(records: ScannedRecords, data: Buffer, position: number, size
     const start = cursor.position;
     const length = readSmallVarint(section, cursor);
     const end = cursor.position + length;
-    if (length < 1 || end > section.length) throw new CorruptRecordError(`record length ${length} at ${start} does not fit the batch`);
+    // A body shorter than attributes, two deltas, two field lengths and a header count is corrupt;
+    // refusing it here keeps the records of a batch within section.length / RECORD_BYTES_MIN.
+    if (length < RECORD_BYTES_MIN - 1 || end > section.length) throw new CorruptRecordError(`record length ${length} at ${start} is too short or does not fit the batch`);
     cursor.position += 1;
     const timestampDelta = section[cursor.position] === 0 ? (cursor.position++, 0) : readVarlongNumber(section, cursor);
     const offsetDelta = readSmallVarint(section, cursor);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeBatch, encodeControlBatch } from '../../../core/records/batch.ts';
 import { CompressionCodec } from '../../../core/records/compression.ts';
 import { BATCH_OFFSETS, rewriteBatchCrc } from '../../../core/records/header.ts';
+import { CorruptRecordError } from '../../../core/records/errors.ts';
 import { recordsFromFetch, scanFetch } from '../../../runtime/client/fetch-records.ts';
 
 function batch(baseOffset: bigint, values: string[], extra: { producerId?: bigint; transactional?: boolean } = {}): Buffer {
@@ -101,5 +102,17 @@ describe('recordsFromFetch', () => {
     data.writeInt32BE(0x7fffffff, BATCH_OFFSETS.recordCount);
     rewriteBatchCrc(data, 0, data.length);
     expect(() => scanFetch('t', 0, 0n, data, null)).toThrow(/runs past the end|does not fit/);
+  });
+
+  it('refuses records too short to hold a key, a value and a header count as corrupt, before they outgrow the record table', () => {
+    // A hundred records of three body bytes each (attributes, timestamp delta, offset delta): the scan
+    // reads nothing past the offset delta, but no record of the format is that short.
+    const count = 100;
+    const header = Buffer.from(encodeBatch({ baseOffset: 0n, records: Array.from({ length: count }, () => ({ key: null, value: null })), compression: CompressionCodec.None, baseTimestamp: 1000 })).subarray(0, BATCH_OFFSETS.records);
+    const records = Buffer.from(Array.from({ length: count }, (_, index) => [3 << 1, 0, 0, (index & 0x3f) << 1]).flat());
+    const data = Buffer.concat([header, records]);
+    data.writeInt32BE(data.length - 12, BATCH_OFFSETS.batchLength);
+    rewriteBatchCrc(data, 0, data.length);
+    expect(() => scanFetch('t', 0, 0n, data, null)).toThrow(CorruptRecordError);
   });
 });
