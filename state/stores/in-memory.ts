@@ -52,21 +52,18 @@ export class InMemoryKeyValueBytesStore implements HashedBytesStore {
     this.write(hashKey, null);
   }
 
-  /** True when the key was added (it holds a value now and did not before). */
-  private write(hashKey: string, value: Uint8Array | null): boolean {
+  private write(hashKey: string, value: Uint8Array | null): void {
     this.assertOpen();
     if (value === null) {
       if (this.entries.delete(hashKey)) this.deletesSinceMerge++;
-      return false;
+      return;
     }
     const sizeBefore = this.entries.size;
     this.entries.set(hashKey, value);
-    if (this.entries.size === sizeBefore) return false;
-    if (!this.ordered) return true;
+    if (this.entries.size === sizeBefore || !this.ordered) return;
     this.pendingKeys.push(hashKey);
     // Stores ranged rarely still merge now and then, so the lists stay bounded.
     if (this.pendingKeys.length > 2 * this.entries.size + 1024) this.sorted();
-    return true;
   }
 
   delete(key: Uint8Array): Uint8Array | null {
