@@ -326,16 +326,19 @@ function scanBatch(records: ScannedRecords, data: Buffer, position: number, size
   const appendTime = (header.attributes & ATTRIBUTE_LOG_APPEND_TIME) !== 0 ? Number(header.maxTimestamp) : null;
   const baseTimestamp = Number(header.baseTimestamp);
   const skipBelow = fetchOffset > header.baseOffset ? Number(fetchOffset - header.baseOffset) : 0;
-  // The header's count sizes the record table; a count the section cannot hold (a record takes
-  // at least RECORD_BYTES_MIN bytes) fails in the loop below, after no more than the section allows.
-  records.addBatch(section, header.baseOffset, Math.max(0, Math.min(header.recordCount, Math.floor(section.length / RECORD_BYTES_MIN))));
+  // The header's count sizes the record table, so a count the section cannot hold (a record
+  // takes at least RECORD_BYTES_MIN bytes) is refused before it does, as decodeBatch refuses it.
+  if (header.recordCount < 0 || header.recordCount * RECORD_BYTES_MIN > section.length) {
+    throw new CorruptRecordError(`record count ${header.recordCount} of the batch at offset ${header.baseOffset} of ${where} does not fit ${section.length} bytes`);
+  }
+  records.addBatch(section, header.baseOffset, header.recordCount);
   const cursor: Cursor = { position: 0 };
   for (let index = 0; index < header.recordCount; index++) {
     const start = cursor.position;
     const length = readSmallVarint(section, cursor);
     const end = cursor.position + length;
-    // A body shorter than attributes, two deltas, two field lengths and a header count is corrupt;
-    // refusing it here keeps the records of a batch within section.length / RECORD_BYTES_MIN.
+    // A body shorter than attributes, two deltas, two field lengths and a header count is corrupt:
+    // refused by the scan, not left for make() to find.
     if (length < RECORD_BYTES_MIN - 1 || end > section.length) throw new CorruptRecordError(`record length ${length} at ${start} is too short or does not fit the batch`);
     cursor.position += 1;
     const timestampDelta = section[cursor.position] === 0 ? (cursor.position++, 0) : readVarlongNumber(section, cursor);
