@@ -372,17 +372,16 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     const last = this.lastComposite;
     if (last !== null && last.key === key && last.windowStartMs === windowStartMs) return last;
     let bytes: Uint8Array;
-    let hashKey: string | null = null;
-    if (typeof key === 'string' && (this.keySerde as Serde<unknown>) === stringSerde && (hashKey = this.compositeHash(key, windowStartMs)) !== null) {
+    const hashKey = this.compositeHash(key, windowStartMs);
+    if (hashKey !== null) {
       // An ASCII key's composite key is its hashed form, one byte per char: made by the native
       // latin1 encoder in a slice of Buffer's pool, which keeps fewer bytes on the heap than a
       // small typed array of its own while the cache holds the key until the commit.
       bytes = Buffer.from(hashKey, 'latin1');
     } else if (typeof key === 'string' && (this.keySerde as Serde<unknown>) === stringSerde) {
-      // String keys are encoded straight into the composite key: one allocation, not two.
+      // A string key that is not ASCII is encoded straight into the composite key: one allocation, not two.
       bytes = encodeUtf8Padded(key, WINDOW_SUFFIX_BYTES);
       writeWindowSuffix(bytes, windowStartMs);
-      if (bytes.byteLength === key.length + WINDOW_SUFFIX_BYTES) hashKey = this.compositeHash(key, windowStartMs);
     } else {
       bytes = withSuffix(this.keySerde.serialize(key, this.name), [windowStartMs], 0);
     }
