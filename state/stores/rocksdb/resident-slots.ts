@@ -22,11 +22,6 @@ export function hashedSuffixNumber(hashKey: string, suffixBytes: number): number
   return high * 0x1_0000_0000 + low;
 }
 
-/** Latin1 strings compare as their bytes do. */
-function compareHashKeys(left: string, right: string): number {
-  return left < right ? -1 : left > right ? 1 : 0;
-}
-
 interface TimeSlot {
   readonly entries: Map<string, Uint8Array>;
   /** The slot's keys in byte order, kept from its first range until its next write. */
@@ -96,14 +91,15 @@ export class ResidentTimeSlots {
     const toKey = to === null ? null : hashKeyOf(to);
     const found: string[] = [];
     for (const slot of this.slots.values()) {
-      const keys = (slot.sorted ??= [...slot.entries.keys()].sort(compareHashKeys));
+      // Latin1 strings sort as their bytes do under the default (code unit) order.
+      const keys = (slot.sorted ??= [...slot.entries.keys()].sort());
       for (let index = fromKey === null ? 0 : lowerBound(keys, fromKey); index < keys.length; index++) {
         const hashKey = keys[index] as string;
         if (toKey !== null && hashKey > toKey) break;
         found.push(hashKey);
       }
     }
-    if (this.slots.size > 1) found.sort(compareHashKeys);
+    if (this.slots.size > 1) found.sort();
     return found.map((hashKey) => ({ key: Buffer.from(hashKey, 'latin1'), value: this.get(hashKey) as Uint8Array }));
   }
 
