@@ -29,7 +29,7 @@ export type Record = BatchRecord;
 export type TimestampType = 'create' | 'logAppend';
 
 /** The smallest possible record: length, attributes, two deltas, null key, null value, 0 headers. */
-const RECORD_BYTES_MIN = 7;
+export const RECORD_BYTES_MIN = 7;
 
 export interface RecordHeaderInput {
   key: string;

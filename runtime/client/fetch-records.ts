@@ -11,7 +11,7 @@
 // hands out. A response of a few MB holds tens of thousands of records that wait across many
 // polls: built up front they would outlive the young generation and make the garbage collector
 // copy and promote them, built at take time they die young, within the poll that took them.
-import { decodeBatch, iterateBatches, readControlRecord, type BatchLocation } from '../../core/records/batch.ts';
+import { decodeBatch, iterateBatches, readControlRecord, RECORD_BYTES_MIN, type BatchLocation } from '../../core/records/batch.ts';
 import { decompress, isCompressionCodec } from '../../core/records/compression.ts';
 import { CorruptRecordError } from '../../core/records/errors.ts';
 import { ATTRIBUTE_CONTROL, ATTRIBUTE_LOG_APPEND_TIME, ATTRIBUTE_TRANSACTIONAL, BATCH_OFFSETS, compressionOf, computeBatchCrc, type BatchHeader } from '../../core/records/header.ts';
@@ -295,12 +295,6 @@ export function scanFetch(
   }
   return { records, nextOffset };
 }
-
-/**
- * The fewest bytes a record takes: its length, attributes, timestamp delta, offset delta, key
- * length, value length and header count, one byte each.
- */
-const RECORD_BYTES_MIN = 7;
 
 /**
  * How many records the batches hold by their headers (control batches aside), for sizing the
