@@ -309,7 +309,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     const retentionMs = this.remote.spec.retentionMs;
     // A window lives while its start is within retention of stream time; a session ending
     // exactly one retention period ago can still merge, so it stays (as in the typed stores).
-    const resident: ResidentCopy = this.suffixBytes === 0 || retentionMs === null ? new ResidentMap(this.name) : new ResidentTimeSlots(this.suffixBytes, retentionMs, this.suffixBytes === 12 ? 1 : 0);
+    const resident: ResidentCopy = this.suffixBytes === 0 || retentionMs === null ? new ResidentMap(this.name) : new ResidentTimeSlots(this.suffixBytes, retentionMs, this.remote.spec.kind === 'window' ? 1 : 0);
     for (const entry of loaded ?? this.remote.rangeSync(null, null)) resident.put(hashKeyOf(entry.key), entry.value);
     diskBackedReads.waited++;
     this.groups.clear();
