@@ -147,6 +147,24 @@ describe('write batches in write order', () => {
     expect(entriesHex(await task.store('packed').all())).toEqual(applied([], batches.flat()));
   });
 
+  it('never merges records of two stores: batches of the same keys queued to both at once stay apart', async () => {
+    const random = seededRandom(41);
+    const batchesOf = (tag: number) => Array.from({ length: 6 }, (_, batch) => Array.from({ length: 300 }, () => ({
+      key: Uint8Array.of(Math.floor(random() * 32)),
+      value: random() < 0.2 ? null : Uint8Array.of(tag, batch, Math.floor(random() * 256)),
+    })));
+    const left = batchesOf(1);
+    const right = batchesOf(2);
+    // Interleaved, none awaited: each store's batches are built while the other's are queued.
+    const writes = left.flatMap((records, batch) => [
+      task.store('packed').applyPacked(packRecords(records)),
+      task.store('records').applyBatch(right[batch] as ChangelogRecord[]),
+    ]);
+    await Promise.all(writes);
+    expect(entriesHex(await task.store('packed').all())).toEqual(applied([], left.flat()));
+    expect(entriesHex(await task.store('records').all())).toEqual(applied([], right.flat()));
+  });
+
   it('refuses a malformed packed batch when it is queued and still writes the batches around it', async () => {
     const store = task.store('packed');
     const first = store.applyPacked(packRecords([{ key: key('a'), value: value('1') }]));
