@@ -11,6 +11,7 @@
 // `npx tsx test/bench/stores.bench.ts restore` measures restoration alone, `... kill` the restore after a kill alone,
 // `... tasks` four tasks restored after a kill, task after task and all together through one restorer;
 // `... tasks updates` the same with every key written ten times (a count's changelog before compaction).
+// BENCH_RECORDS sets the restoration scenarios' record count (default 500,000; a multiple of 40,000).
 // With PERF_CTL naming a `perf record --control fifo:...` FIFO, the tasks scenario enables perf only
 // while its clock runs, so `perf record -D -1` measures restoration alone, thread by thread.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,7 +46,7 @@ const MANY_GETS = 200_000;
 const GET_MANY_SIZE = 1_000;
 const STACK_RECORDS = 200_000;
 const STACK_BATCH = 1_000;
-const RESTORE_RECORDS = 500_000;
+const RESTORE_RECORDS = Number(process.env['BENCH_RECORDS'] ?? 500_000);
 const CHUNK_RECORDS = 10_000;
 const VALUE = Buffer.alloc(100, 0x76);
 
