@@ -2,17 +2,16 @@
 // whichever batch the timer was set for, also a batch opened while the timer was already set
 // for an older one, and batches that filled up before their linger ran out.
 import { afterAll, describe, expect, it } from 'vitest';
-import { Admin, Consumer, Producer } from '../../../runtime/client/index.ts';
+import { Consumer, Producer } from '../../../runtime/client/index.ts';
 import { cleanup, startBroker } from '../../helpers/broker.ts';
+import { createTopics } from '../../helpers/streams.ts';
 
 afterAll(cleanup);
 
 describe('producer linger', () => {
   it('sends every lingering batch, those opened after the timer was set included, without a flush', async () => {
     const broker = await startBroker();
-    const admin = new Admin({ bootstrapServers: broker.bootstrap });
-    await admin.createTopics([{ topic: 'lingering', numPartitions: 3 }]);
-    await admin.close();
+    await createTopics(broker.bootstrap, [{ topic: 'lingering', partitions: 3 }]);
     const producer = new Producer({ bootstrapServers: broker.bootstrap, lingerMs: 150, batchSize: 200 });
     try {
       // Partition 0 opens the batch the timer is set for; partition 1 opens one later, which the
