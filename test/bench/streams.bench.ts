@@ -6,9 +6,14 @@
 // a stateless map/filter chain, a windowed count (RocksDB store, changelog) under at-least-once
 // and under exactly-once, the restoration of that count's store from its changelog after the
 // local state is deleted, and the same count over page views whose windows each count many
-// records (see InputShape). Run: npm run bench streams   (BENCH_RECORDS scales the runs,
-// BENCH_SCENARIOS=stateless,windowed,windowed-eos,restore,windowed-pages,parallel picks some, BENCH_PROFILE=<dir>
-// writes a CPU profile of each run's app to that folder).
+// records (see InputShape), under at-least-once and under exactly-once. Run: npm run bench streams
+// (BENCH_RECORDS scales the runs, BENCH_SCENARIOS=stateless,windowed,windowed-eos,restore,
+// windowed-pages,windowed-pages-eos,parallel picks some, BENCH_ROUNDS=N runs the chosen app
+// scenarios N times in turn, BENCH_PROFILE=<dir> writes a CPU profile of each run's app to that folder).
+//
+// Each app run has a process of its own (this file's `app` mode), so no run starts with code
+// that an earlier run compiled or a heap that an earlier run grew: the exactly-once run used to
+// follow the at-least-once one in the same process and found the shared code already optimised.
 //
 // `parallel` asks whether a second instance pays on this machine: the stateless app and the
 // windowed count run as one and then as two instance processes of one application (the group
@@ -31,7 +36,8 @@ import { cleanup, startBroker, temporaryDirectory } from '../helpers/broker.ts';
 import { processCpuSeconds, threadScheduling } from '../helpers/process-cpu.ts';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 500_000);
-const SCENARIOS = new Set((process.env['BENCH_SCENARIOS'] ?? 'stateless,windowed,windowed-eos,restore,windowed-pages').split(','));
+const SCENARIOS = new Set((process.env['BENCH_SCENARIOS'] ?? 'stateless,windowed,windowed-eos,restore,windowed-pages,windowed-pages-eos').split(','));
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 1);
 const PROFILE_DIRECTORY = process.env['BENCH_PROFILE'];
 const PARTITIONS = 4;
 const KEYS = 10_000;
@@ -50,12 +56,6 @@ const strings = Serdes.string();
 interface MainThreadShares { busy: number; onCpu: number; runQueue: number }
 interface Row { scenario: string; records: number; startSeconds: number; processSeconds: number; seconds: number; cpuSeconds: number; processCpuMicros: number; brokerCpuSeconds: number; mainThread?: MainThreadShares }
 const rows: Row[] = [];
-let brokerPid: number | undefined;
-
-/** CPU seconds the broker process has used; NaN where /proc is missing. */
-function brokerCpuSeconds(): number {
-  return brokerPid === undefined ? Number.NaN : processCpuSeconds(brokerPid);
-}
 
 /**
  * How the input's keys and timestamps fall: the default gives each of 10,000 keys one record per
@@ -128,8 +128,8 @@ async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
 }
 
-/** Runs the app until its committed input offsets cover every record; records the three clocks and the CPU used. */
-async function run(bootstrap: string, scenario: string, topology: Topology, applicationId: string, topic: string, exactlyOnce: boolean): Promise<void> {
+/** Runs the app until its committed input offsets cover every record; returns the three clocks and the CPU used. */
+async function run(bootstrap: string, scenario: string, topology: Topology, applicationId: string, topic: string, exactlyOnce: boolean): Promise<Row> {
   const processingGuarantee = exactlyOnce ? 'exactly_once_v2' : 'at_least_once';
   const app = new StreamsApp(topology, { applicationId, bootstrapServers: bootstrap, stateDir: temporaryDirectory('runnel-bench-'), commitIntervalMs: COMMIT_INTERVAL_MS, processingGuarantee });
   // Offsets start at 0, so the committed offsets of the input partitions add up to the records committed.
@@ -137,7 +137,6 @@ async function run(bootstrap: string, scenario: string, topology: Topology, appl
   app.onCommit((offsets) => { for (const entry of offsets) if (entry.topic === topic) committed.set(entry.partition, entry.offset); });
   const committedTotal = (): number => [...committed.values()].reduce((sum, offset) => sum + Number(offset), 0);
   const cpu = process.cpuUsage();
-  const brokerCpu = brokerCpuSeconds();
   const started = performance.now();
   const clocks = await profiled(applicationId, async () => {
     await app.start();
@@ -161,16 +160,15 @@ async function run(bootstrap: string, scenario: string, topology: Topology, appl
     return { running, processed, done: performance.now(), processingCpu, mainThread };
   });
   const used = process.cpuUsage(cpu);
-  const brokerUsed = brokerCpuSeconds() - brokerCpu;
   await app.close();
   const row = {
     scenario, records: RECORDS, startSeconds: (clocks.running - started) / 1000, processSeconds: (clocks.processed - clocks.running) / 1000, seconds: (clocks.done - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6,
-    processCpuMicros: (clocks.processingCpu.user + clocks.processingCpu.system) / RECORDS, brokerCpuSeconds: brokerUsed, mainThread: clocks.mainThread,
+    processCpuMicros: (clocks.processingCpu.user + clocks.processingCpu.system) / RECORDS, brokerCpuSeconds: Number.NaN, mainThread: clocks.mainThread,
   };
-  rows.push(row);
   const percent = (share: number): string => `${(100 * share).toFixed(0)} %`;
   process.stderr.write(`  ${scenario}: ${Math.round(RECORDS / row.processSeconds).toLocaleString('en-US')} records/s processing, ${Math.round(RECORDS / row.seconds).toLocaleString('en-US')} records/s end to end; `
     + `app main thread while processing: busy ${percent(clocks.mainThread.busy)}, on a CPU ${percent(clocks.mainThread.onCpu)}, in the run queue ${percent(clocks.mainThread.runQueue)}; load average ${os.loadavg()[0]?.toFixed(1)}\n`);
+  return row;
 }
 
 /** Deletes the local state and measures how fast the next start restores the store from its changelog. */
@@ -204,7 +202,7 @@ async function bareBindingWrites(records: number): Promise<{ recordsPerSecond: n
   return { recordsPerSecond: records / seconds, cpuMicros: (used.user + used.system) / records };
 }
 
-async function restore(bootstrap: string, topic: string, applicationId: string): Promise<void> {
+async function restore(bootstrap: string, topic: string, applicationId: string): Promise<Row> {
   const stateDir = temporaryDirectory('runnel-bench-restore-');
   const app = new StreamsApp(windowedCount(topic), { applicationId, bootstrapServers: bootstrap, stateDir, commitIntervalMs: COMMIT_INTERVAL_MS });
   let restored = 0;
@@ -233,7 +231,7 @@ async function restore(bootstrap: string, topic: string, applicationId: string):
   console.log(`restoration: ${restored.toLocaleString('en-US')} records restored in ${restoreSeconds.toFixed(2)} s from the first restore fetch to the last task's restore end: ${perSecond(restored / restoreSeconds)} records/s; start to RUNNING ${seconds.toFixed(2)} s (${perSecond(restored / seconds)} records/s; ${((restoreStartedMs - startedMs) / 1000).toFixed(2)} s of it before the first restore fetch: group join, topics, worker start); app CPU ${((used.user + used.system) / restored).toFixed(2)} us/record (all threads; window records past the retention are read but not written)`);
   console.log(`bare rocksdb-native writes in this run (10,000-record batches, 16 B keys, 100 B values): ${perSecond(bare.recordsPerSecond)} records/s, ${bare.cpuMicros.toFixed(2)} us CPU/record; restoration ran at ${(restored / restoreSeconds / bare.recordsPerSecond).toFixed(2)}x the bare binding; load average ${os.loadavg()[0]?.toFixed(1)}`);
   // The clock includes joining the group: restoration runs between the assignment and RUNNING.
-  rows.push({ scenario: 'restore the windowed count store from its changelog (start to RUNNING)', records: restored, startSeconds: seconds, processSeconds: Number.NaN, seconds, cpuSeconds: (used.user + used.system) / 1e6, processCpuMicros: Number.NaN, brokerCpuSeconds: Number.NaN });
+  return { scenario: 'restore the windowed count store from its changelog (start to RUNNING)', records: restored, startSeconds: seconds, processSeconds: Number.NaN, seconds, cpuSeconds: (used.user + used.system) / 1e6, processCpuMicros: Number.NaN, brokerCpuSeconds: Number.NaN };
 }
 
 /** One instance of a parallel run: runs the app until SIGTERM, then prints its CPU seconds. */
@@ -282,33 +280,74 @@ async function parallel(bootstrap: string, kind: string, count: number): Promise
   }
 }
 
+/** An app run of one scenario, made in a process of its own (`app` mode). */
+interface AppRun { readonly name: string; readonly scenario: string; readonly kind: 'stateless' | 'windowed' | 'restore'; readonly topic: string; readonly applicationId: string; readonly exactlyOnce: boolean }
+
+const APP_RUNS: readonly AppRun[] = [
+  { name: 'stateless', scenario: 'stateless map/filter, at-least-once', kind: 'stateless', topic: 'bench-stateless', applicationId: 'bench-stateless-app', exactlyOnce: false },
+  { name: 'windowed', scenario: 'windowed count (RocksDB, changelog), at-least-once', kind: 'windowed', topic: 'bench-windowed', applicationId: 'bench-windowed-app', exactlyOnce: false },
+  { name: 'windowed-eos', scenario: 'windowed count (RocksDB, changelog), exactly-once', kind: 'windowed', topic: 'bench-windowed', applicationId: 'bench-windowed-eos-app', exactlyOnce: true },
+  // Restores the store that the at-least-once windowed run wrote (its changelog), into a fresh state directory.
+  { name: 'restore', scenario: 'restore', kind: 'restore', topic: 'bench-windowed', applicationId: 'bench-windowed-app', exactlyOnce: false },
+  { name: 'windowed-pages', scenario: 'windowed count of page views (1,000 keys, ~60 records per key and window), at-least-once', kind: 'windowed', topic: 'bench-pages', applicationId: 'bench-pages-app', exactlyOnce: false },
+  { name: 'windowed-pages-eos', scenario: 'windowed count of page views (1,000 keys, ~60 records per key and window), exactly-once', kind: 'windowed', topic: 'bench-pages', applicationId: 'bench-pages-eos-app', exactlyOnce: true },
+];
+
+/** The `app` mode: one run in this process, its row printed as JSON on stdout for the parent. */
+async function appMode(bootstrap: string, spec: AppRun): Promise<void> {
+  const row = spec.kind === 'restore'
+    ? await restore(bootstrap, spec.topic, spec.applicationId)
+    : await run(bootstrap, spec.scenario, spec.kind === 'stateless' ? stateless(spec.topic) : windowedCount(spec.topic), spec.applicationId, spec.topic, spec.exactlyOnce);
+  await cleanup();
+  process.stdout.write(`ROW ${JSON.stringify(row)}\n`);
+}
+
+/** Runs one app run in a fresh process; the broker's CPU is counted over that process's life. */
+async function inProcessOfItsOwn(bootstrap: string, brokerPid: number | undefined, spec: AppRun): Promise<Row> {
+  const brokerBefore = brokerPid === undefined ? Number.NaN : processCpuSeconds(brokerPid);
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'app', bootstrap, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  let rowLine = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+    // Everything but the row (the restore scenario's lines) goes on to this process's output.
+    const lines = text.split('\n');
+    text = lines.pop() ?? '';
+    for (const line of lines) if (line.startsWith('ROW ')) rowLine = line; else console.log(line);
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+  if (text.startsWith('ROW ')) rowLine = text;
+  if (code !== 0 || rowLine === '') throw new Error(`the ${spec.name} run's process exited with ${code} and no result`);
+  // JSON writes NaN (a figure a scenario does not measure) as null.
+  const row = JSON.parse(rowLine.slice(4), (_key, value: unknown) => (value === null ? Number.NaN : value)) as Row;
+  return { ...row, brokerCpuSeconds: brokerPid === undefined ? Number.NaN : processCpuSeconds(brokerPid) - brokerBefore };
+}
+
 if (process.argv[2] === 'instance') {
   await instance(process.argv[3] as string, process.argv[4] as string, process.argv[5] as string);
   process.exit(0);
 }
+if (process.argv[2] === 'app') {
+  await appMode(process.argv[3] as string, JSON.parse(process.argv[4] as string) as AppRun);
+  process.exit(0);
+}
 
 const broker = await startBroker();
-brokerPid = broker.process.pid;
 try {
-  if (SCENARIOS.has('stateless')) {
-    await fill(broker.bootstrap, 'bench-stateless');
-    await run(broker.bootstrap, 'stateless map/filter, at-least-once', stateless('bench-stateless'), 'bench-stateless-app', 'bench-stateless', false);
-  }
-  if (SCENARIOS.has('windowed') || SCENARIOS.has('windowed-eos') || SCENARIOS.has('restore')) await fill(broker.bootstrap, 'bench-windowed');
-  if (SCENARIOS.has('windowed') || SCENARIOS.has('restore')) {
-    await run(broker.bootstrap, 'windowed count (RocksDB, changelog), at-least-once', windowedCount('bench-windowed'), 'bench-windowed-app', 'bench-windowed', false);
-  }
-  if (SCENARIOS.has('windowed-eos')) {
-    await run(broker.bootstrap, 'windowed count (RocksDB, changelog), exactly-once', windowedCount('bench-windowed'), 'bench-windowed-eos-app', 'bench-windowed', true);
-  }
-  if (SCENARIOS.has('restore')) await restore(broker.bootstrap, 'bench-windowed', 'bench-windowed-app');
-  if (SCENARIOS.has('windowed-pages')) {
-    await fill(broker.bootstrap, 'bench-pages', PAGE_VIEWS);
-    await run(broker.bootstrap, 'windowed count of page views (1,000 keys, ~60 records per key and window), at-least-once', windowedCount('bench-pages'), 'bench-pages-app', 'bench-pages', false);
+  const needs = (...names: string[]): boolean => names.some((name) => SCENARIOS.has(name));
+  if (needs('stateless', 'parallel')) await fill(broker.bootstrap, 'bench-stateless');
+  if (needs('windowed', 'windowed-eos', 'restore', 'parallel')) await fill(broker.bootstrap, 'bench-windowed');
+  if (needs('windowed-pages', 'windowed-pages-eos')) await fill(broker.bootstrap, 'bench-pages', PAGE_VIEWS);
+  // The restore scenario needs the at-least-once count's changelog, so that run goes first.
+  const chosen = APP_RUNS.filter((spec) => SCENARIOS.has(spec.name) || (spec.name === 'windowed' && SCENARIOS.has('restore')));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const spec of chosen) {
+      // Later rounds run as new applications, so each starts from the input's beginning.
+      const suffix = round === 0 ? '' : `-round-${round + 1}`;
+      rows.push(await inProcessOfItsOwn(broker.bootstrap, broker.process.pid, { ...spec, applicationId: spec.applicationId + suffix }));
+    }
   }
   if (SCENARIOS.has('parallel')) {
-    if (!SCENARIOS.has('stateless')) await fill(broker.bootstrap, 'bench-stateless');
-    if (!['windowed', 'windowed-eos', 'restore'].some((name) => SCENARIOS.has(name))) await fill(broker.bootstrap, 'bench-windowed');
     for (const kind of ['stateless', 'windowed']) for (const count of [1, 2]) await parallel(broker.bootstrap, kind, count);
   }
 } finally {
@@ -325,9 +364,13 @@ for (const row of rows) {
   const cells = [row.scenario, row.records.toLocaleString('en-US'), fixed(row.startSeconds, 2), fixed(row.processSeconds, 2), rate(row.records, row.processSeconds), row.seconds.toFixed(2), rate(row.records, row.seconds), row.cpuSeconds.toFixed(2), rate(row.records, row.cpuSeconds), fixed(row.processCpuMicros, 2), shares(row.mainThread), fixed(row.brokerCpuSeconds, 2)];
   console.log(`| ${cells.join(' | ')} |`);
 }
-const atLeastOnce = rows.find((row) => row.scenario.startsWith('windowed count (RocksDB') && row.scenario.endsWith('at-least-once'));
-const exactlyOnce = rows.find((row) => row.scenario.endsWith('exactly-once'));
-if (atLeastOnce !== undefined && exactlyOnce !== undefined) {
-  const overhead = (processSeconds: number, other: number): string => `${(100 * (other / processSeconds - 1)).toFixed(0)} %`;
-  console.log(`exactly-once overhead on the windowed count: processing ${overhead(atLeastOnce.processSeconds, exactlyOnce.processSeconds)}, end to end ${overhead(atLeastOnce.seconds, exactlyOnce.seconds)}, CPU ${overhead(atLeastOnce.cpuSeconds, exactlyOnce.cpuSeconds)}`);
+// Exactly-once against at-least-once, per round, for each input shape run both ways.
+for (const [shape, prefix] of [['the windowed count', 'windowed count (RocksDB'], ['the page-view count', 'windowed count of page views']] as const) {
+  const of = (suffix: string): Row[] => rows.filter((row) => row.scenario.startsWith(prefix) && row.scenario.endsWith(suffix));
+  const [atLeastOnce, exactlyOnce] = [of('at-least-once'), of('exactly-once')];
+  const overhead = (base: number, other: number): string => `${(100 * (other / base - 1)).toFixed(0)} %`;
+  for (let index = 0; index < Math.min(atLeastOnce.length, exactlyOnce.length); index++) {
+    const [base, other] = [atLeastOnce[index] as Row, exactlyOnce[index] as Row];
+    console.log(`exactly-once overhead on ${shape}${atLeastOnce.length > 1 ? ` (round ${index + 1})` : ''}: processing ${overhead(base.processSeconds, other.processSeconds)}, end to end ${overhead(base.seconds, other.seconds)}, CPU ${overhead(base.cpuSeconds, other.cpuSeconds)}`);
+  }
 }
