@@ -259,9 +259,12 @@ export class BatchBuilder {
 
   /**
    * Finishes the batch: compresses the records when asked and writes every header field but
-   * the producer fields and the CRC, which `stamp` writes. Returns the batch's bytes.
+   * the producer fields and the CRC, which `stamp` writes. Returns the batch's bytes, stamped
+   * as a batch without producer id unless `stampedLater` says the caller stamps them before
+   * they leave (the producer's sender does when it first sends a batch: computing the CRC here
+   * too would pass over every byte of the batch twice).
    */
-  seal(codec: CompressionCodec, transactional: boolean): Buffer {
+  seal(codec: CompressionCodec, transactional: boolean, stampedLater = false): Buffer {
     if (this.recordCount === 0) throw new Error('a sealed batch needs at least one record');
     let batch = this.buffer.subarray(0, this.size);
     if (codec !== 0) {
@@ -280,7 +283,7 @@ export class BatchBuilder {
     batch.writeBigInt64BE(BigInt(this.baseTimestamp), BATCH_OFFSETS.baseTimestamp);
     batch.writeBigInt64BE(BigInt(this.maxTimestamp), BATCH_OFFSETS.maxTimestamp);
     batch.writeInt32BE(this.recordCount, BATCH_OFFSETS.recordCount);
-    stamp(batch, -1n, -1, -1);
+    if (!stampedLater) stamp(batch, -1n, -1, -1);
     return batch;
   }
 }

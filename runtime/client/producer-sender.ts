@@ -273,6 +273,10 @@ export class Sender {
         batch.producerEpoch = this.producerEpoch;
         queue.nextSequence = (queue.nextSequence + batch.recordCount) % (SEQUENCE_MAX + 1);
         stamp(batch.bytes as Buffer, this.producerId, this.producerEpoch, batch.baseSequence);
+      } else if (batch.attempts === 0 && batch.baseSequence < 0) {
+        // Sealed unstamped (the producer leaves the CRC to the first send): a batch without
+        // idempotence gets the producer fields of none and its CRC once, here.
+        stamp(batch.bytes as Buffer, -1n, -1, -1);
       }
       batch.attempts += 1;
       queue.inFlight.push(batch);

@@ -536,7 +536,8 @@ export class Producer {
     batch.lingering = false;
     queue.open = null;
     const builder = batch.builder as BatchBuilder;
-    batch.bytes = builder.seal(CODECS[this.options.compression] ?? CompressionCodec.None, this.transactions !== null);
+    // The sender stamps every batch when it first sends it (see Sender.dispatch).
+    batch.bytes = builder.seal(CODECS[this.options.compression] ?? CompressionCodec.None, this.transactions !== null, true);
     // A compressed batch was copied out of the builder, whose buffer can serve the next batch.
     if (batch.bytes.buffer !== builder.buffer.buffer || batch.bytes.byteOffset !== builder.buffer.byteOffset) {
       this.recycle(builder.buffer);

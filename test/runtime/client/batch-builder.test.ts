@@ -31,4 +31,18 @@ describe('BatchBuilder', () => {
     expect(builder.recordCount).toBe(1);
     expect(decodeBatch(builder.seal(CompressionCodec.None, false)).records).toHaveLength(1);
   });
+
+  it('leaves the CRC to stamp when the batch is stamped later, and stamp makes it valid', () => {
+    const sealOne = (stampedLater: boolean): Buffer => {
+      const builder = new BatchBuilder(256);
+      builder.tryAppend('k', 'v', null, 5);
+      return builder.seal(CompressionCodec.None, false, stampedLater);
+    };
+    const unstamped = sealOne(true);
+    expect(() => decodeBatch(unstamped)).toThrow(/CRC/);
+    stamp(unstamped, -1n, -1, -1);
+    // Stamped as a batch without producer id, it is the batch seal() stamps at once.
+    expect(unstamped).toEqual(sealOne(false));
+    expect(decodeBatch(unstamped).records.map((record) => record.value?.toString())).toEqual(['v']);
+  });
 });
