@@ -9,7 +9,8 @@
 // records (see InputShape), under at-least-once and under exactly-once. Run: npm run bench streams
 // (BENCH_RECORDS scales the runs, BENCH_SCENARIOS=stateless,windowed,windowed-eos,restore,
 // windowed-pages,windowed-pages-eos,parallel picks some, BENCH_ROUNDS=N runs the chosen app
-// scenarios N times in turn, BENCH_PROFILE=<dir> writes a CPU profile of each run's app to that folder).
+// scenarios N times in turn, BENCH_PROFILE=<dir> writes a CPU profile of each run's app to that folder,
+// BENCH_BROKER_PROFILE=<dir> one of the broker over the whole bench).
 //
 // Each app run has a process of its own (this file's `app` mode), so no run starts with code
 // that an earlier run compiled or a heap that an earlier run grew: the exactly-once run used to
@@ -39,6 +40,8 @@ const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 500_000);
 const SCENARIOS = new Set((process.env['BENCH_SCENARIOS'] ?? 'stateless,windowed,windowed-eos,restore,windowed-pages,windowed-pages-eos').split(','));
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 1);
 const PROFILE_DIRECTORY = process.env['BENCH_PROFILE'];
+/** A folder for a CPU profile of the broker process over the whole bench (written when it stops). */
+const BROKER_PROFILE_DIRECTORY = process.env['BENCH_BROKER_PROFILE'];
 const PARTITIONS = 4;
 const KEYS = 10_000;
 const COMMIT_INTERVAL_MS = 1000;
@@ -332,7 +335,7 @@ if (process.argv[2] === 'app') {
   process.exit(0);
 }
 
-const broker = await startBroker();
+const broker = await startBroker(BROKER_PROFILE_DIRECTORY === undefined ? {} : { nodeArguments: ['--cpu-prof', `--cpu-prof-dir=${BROKER_PROFILE_DIRECTORY}`] });
 try {
   const needs = (...names: string[]): boolean => names.some((name) => SCENARIOS.has(name));
   if (needs('stateless', 'parallel')) await fill(broker.bootstrap, 'bench-stateless');
@@ -351,6 +354,8 @@ try {
     for (const kind of ['stateless', 'windowed']) for (const count of [1, 2]) await parallel(broker.bootstrap, kind, count);
   }
 } finally {
+  // A profiled broker writes its profile only when it exits of itself.
+  if (BROKER_PROFILE_DIRECTORY !== undefined) await broker.stop();
   await cleanup();
 }
 
