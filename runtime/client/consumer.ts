@@ -14,7 +14,7 @@ import { ApiKey } from '../../core/protocol/index.ts';
 import { Cluster, sleep } from './cluster.ts';
 import { KafkaClientError, KafkaProtocolError, KafkaStateError, isRetriableError, throwIfError } from './errors.ts';
 import type { ConsumerRecord, InPlaceRecordMaker, RecordMaker } from './fetch-records.ts';
-import { Fetcher, type PartitionState, type RecordRun } from './fetcher.ts';
+import { Fetcher, type PackedRun, type PartitionState, type RecordRun } from './fetcher.ts';
 import { GroupMembership, type TopicPartition } from './group-membership.ts';
 import { BUILT_IN_ASSIGNORS, type PartitionAssignor } from './group-protocol.ts';
 import { TypedConsumer, type Serde } from './serdes.ts';
@@ -22,8 +22,8 @@ import type { ConsumerGroupMetadata } from './transaction-manager.ts';
 import { clusterOptions, commonOptionsShape, integer, parseOptions, type KafkaStyleOptions } from './options.ts';
 
 export type { ConsumerRecord } from './fetch-records.ts';
-export type { InPlaceRecordMaker, RecordMaker } from './fetch-records.ts';
-export type { RecordRun } from './fetcher.ts';
+export type { InPlaceRecordMaker, RecordMaker, RecordPlace, ScannedRecords } from './fetch-records.ts';
+export type { PackedRun, RecordRun } from './fetcher.ts';
 export type { TopicPartition } from './group-membership.ts';
 
 const listener = z.custom<(partitions: TopicPartition[]) => Promise<void> | void>((value) => typeof value === 'function', 'must be a function');
@@ -231,6 +231,18 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   async pollRuns<R>(maker: RecordMaker<R> | InPlaceRecordMaker<R>, options: { timeoutMs?: number; maxRecords?: number } = {}): Promise<RecordRun<R>[]> {
     await this.fillPolling(options.timeoutMs ?? 1_000);
     const runs = this.fetcher.takeRuns(Math.max(0, options.maxRecords ?? this.options.maxPollRecords), maker);
+    this.fetcher.start();
+    return runs;
+  }
+
+  /**
+   * pollRuns() without record objects: each run names records of a fetched response, which the
+   * caller reads with ScannedRecords.locate (the streams runtime, through one object per
+   * partition). The position moves past them as pollRuns moves it.
+   */
+  async pollPacked(options: { timeoutMs?: number; maxRecords?: number } = {}): Promise<PackedRun[]> {
+    await this.fillPolling(options.timeoutMs ?? 1_000);
+    const runs = this.fetcher.takePacked(Math.max(0, options.maxRecords ?? this.options.maxPollRecords));
     this.fetcher.start();
     return runs;
   }

@@ -62,6 +62,23 @@ export interface InPlaceRecordMaker<R> {
   ) => R;
 }
 
+/**
+ * Where one fetched record's fields lie, for a caller that reads a partition's records through
+ * one object it keeps (ScannedRecords.locate fills it in) instead of an object per record: the
+ * key at bytes[keyStart, keyStart + keyLength) and the value at bytes[valueStart, valueStart +
+ * valueLength), a length -1 standing for null; its offset is baseOffset + offsetDelta.
+ */
+export interface RecordPlace {
+  bytes: Uint8Array;
+  keyStart: number;
+  keyLength: number;
+  valueStart: number;
+  valueLength: number;
+  timestamp: number;
+  baseOffset: bigint;
+  offsetDelta: number;
+}
+
 /** A record whose offset, timestamp bigint and empty header list are made on first use. */
 export class FetchedRecord implements ConsumerRecord {
   private headerList: RecordHeader[] | null;
@@ -214,6 +231,44 @@ export class ScannedRecords {
     const valueStart = cursor.position - Math.max(0, valueLength);
     const headers = this.readHeadersToEnd(section, end);
     return maker.inPlace(this.topic, this.partition, section, keyStart, keyLength, valueStart, valueLength, this.timestamps[index] as number, headers, batch.baseOffset, this.layout[slot + 2] as number);
+  }
+
+  /** The timestamp of record `index`, in milliseconds. */
+  timestampAt(index: number): number {
+    return this.timestamps[index] as number;
+  }
+
+  /**
+   * makeInPlace() into an object of the caller's: fills `place` with where record `index` lies
+   * (the same checks) and returns its headers, null for none.
+   */
+  locate(index: number, place: RecordPlace): RecordHeader[] | null {
+    const batch = this.batchOf(index);
+    const section = batch.section;
+    const slot = index * LAYOUT_SLOTS;
+    const end = this.layout[slot + 1] as number;
+    const cursor = this.cursor;
+    cursor.position = this.layout[slot] as number;
+    const keyLength = skipField(section, cursor, end);
+    place.keyStart = cursor.position - Math.max(0, keyLength);
+    place.keyLength = keyLength;
+    const valueLength = skipField(section, cursor, end);
+    place.valueStart = cursor.position - Math.max(0, valueLength);
+    place.valueLength = valueLength;
+    place.bytes = section;
+    place.timestamp = this.timestamps[index] as number;
+    place.baseOffset = batch.baseOffset;
+    place.offsetDelta = this.layout[slot + 2] as number;
+    return this.readHeadersToEnd(section, end);
+  }
+
+  /** The key of record `index`: a view into its batch, or null. */
+  keyAt(index: number): Uint8Array | null {
+    const section = this.batchOf(index).section;
+    const slot = index * LAYOUT_SLOTS;
+    const cursor = this.cursor;
+    cursor.position = this.layout[slot] as number;
+    return readField(section, cursor, this.layout[slot + 1] as number, false);
   }
 
   /** The headers after a record's value (null for none), checked to end where the record ends. */

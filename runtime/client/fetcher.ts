@@ -36,6 +36,18 @@ export interface RecordRun<R> {
   readonly records: R[];
 }
 
+/**
+ * Records of one partition taken without making them objects: records [from, to) of a scanned
+ * response, read with ScannedRecords.locate (the streams runtime reads them so).
+ */
+export interface PackedRun {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: ScannedRecords;
+  readonly from: number;
+  readonly to: number;
+}
+
 interface Chunk {
   state: PartitionState;
   /** Scanned records, made into objects as they are taken. */
@@ -112,10 +124,30 @@ export class Fetcher {
     return runs;
   }
 
+  /** takeRuns() that makes no record objects: each run names a range of its scanned response. */
+  takePacked(max: number): PackedRun[] {
+    const runs: PackedRun[] = [];
+    let remaining = max;
+    while (remaining > 0 && this.chunks.length > 0) {
+      const chunk = this.chunks[0] as Chunk;
+      const from = chunk.next;
+      const to = Math.min(chunk.records.count, from + remaining);
+      this.moveTo(chunk, to);
+      remaining -= to - from;
+      if (to > from) runs.push({ topic: chunk.state.topic, partition: chunk.state.partition, records: chunk.records, from, to });
+    }
+    return runs;
+  }
+
   /** Moves up to `max` records of the chunk into `into` and the partition's position past them. */
   private takeFrom<R>(chunk: Chunk, max: number, maker: RecordMaker<R> | InPlaceRecordMaker<R>, into: R[]): void {
     const end = Math.min(chunk.records.count, chunk.next + max);
     for (let index = chunk.next; index < end; index++) into.push(chunk.records.make(index, maker));
+    this.moveTo(chunk, end);
+  }
+
+  /** Marks the chunk's records before `end` taken and moves the partition's position past them. */
+  private moveTo(chunk: Chunk, end: number): void {
     chunk.next = end;
     if (chunk.next >= chunk.records.count) {
       this.chunks.shift();

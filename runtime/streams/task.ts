@@ -56,6 +56,12 @@ export interface PackedTopicRecord extends TopicRecord {
   readonly keyLength: number;
   readonly valueStart: number;
   readonly valueLength: number;
+  /**
+   * A copy that does not change, where the object is one the runtime moves on to the next record
+   * of its partition (an error handler may keep the record it is given); absent where the record
+   * is an object of its own.
+   */
+  detached?(): TopicRecord;
 }
 
 /** A sink's key or value in the form it is sent in: the serde's text when it has one, else its bytes. */
@@ -228,7 +234,7 @@ export class StreamTask {
       if (record.keyLength >= 0) key = deserializeField(source.keySerde, record.bytes, record.keyStart, record.keyLength, topic);
       if (record.valueLength >= 0) value = deserializeField(source.valueSerde, record.bytes, record.valueStart, record.valueLength, topic);
     } catch (error) {
-      this.deserializationFailed(error, topic, record);
+      this.deserializationFailed(error, topic, record.detached?.() ?? record);
       return;
     }
     this.processDeserialized(topic, record, source, node, key, value);

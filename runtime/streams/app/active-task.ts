@@ -8,11 +8,11 @@ import type { ChangelogRecord, StateStore } from '../../../core/topology/process
 import { findStore, subtopologyStores, type Topology } from '../../../core/topology/topology.ts';
 import type { RestoreProgress } from '../../../state/stores/rocksdb/restore.ts';
 import { withBytesStoreProvider } from '../../../state/stores/builders.ts';
-import type { Consumer } from '../../client/index.ts';
-import { PartitionGroup } from '../partition-group.ts';
-import { StreamTask, type DeserializationErrorHandler, type PackedTopicRecord } from '../task.ts';
+import type { Consumer, PackedRun } from '../../client/consumer.ts';
+import { StreamTask, type DeserializationErrorHandler } from '../task.ts';
 import { endOffsets, readChangelogs, readChangelogsPacked, type ChangelogRange, type ChangelogRestorer } from './changelog-reader.ts';
 import type { ProducerCollector } from './collector.ts';
+import { InputQueue } from './input-records.ts';
 import type { TaskPlan } from './plan.ts';
 import { TaskState, type LoggedStore } from './task-state.ts';
 
@@ -65,7 +65,7 @@ export function loggedStores(topology: Topology, applicationId: string, subtopol
 }
 
 export class ActiveTask {
-  readonly queue = new PartitionGroup<PackedTopicRecord>(BUFFERED_RECORDS_MAX);
+  readonly queue = new InputQueue(BUFFERED_RECORDS_MAX);
   /** Record keys added since the last prefetch. */
   private unprefetchedKeys: Uint8Array[] = [];
 
@@ -146,9 +146,13 @@ export class ActiveTask {
     await this.state.prefetch(keys);
   }
 
-  addRecords(topic: string, partition: number, records: readonly PackedTopicRecord[]): void {
-    if (!this.queue.addRecords(topic, partition, records)) throw new Error(`task ${this.id}: input buffer is full`);
-    if (this.state.persistent) for (const record of records) if (record.key !== null) this.unprefetchedKeys.push(record.key);
+  addRun(run: PackedRun): void {
+    if (!this.queue.addRun(run)) throw new Error(`task ${this.id}: input buffer is full`);
+    if (!this.state.persistent) return;
+    for (let index = run.from; index < run.to; index++) {
+      const key = run.records.keyAt(index);
+      if (key !== null) this.unprefetchedKeys.push(key);
+    }
   }
 
   /** Processes every buffered record in timestamp order; returns how many. */

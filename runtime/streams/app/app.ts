@@ -28,7 +28,6 @@ import { ChangelogRestorer } from './changelog-reader.ts';
 import { closeClients, createClients, type Clients } from './clients.ts';
 import { parseStreamsConfig, StreamsConfigError, type StreamsConfig, type StreamsConfigInput } from './config.ts';
 import { GlobalStores } from './global-stores.ts';
-import { makeInputRecord } from './input-records.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
 import { globalSourceTopics, type TaskPlan, type TopologyPlan } from './plan.ts';
 import { readOrCreateProcessId } from './process-id.ts';
@@ -307,8 +306,8 @@ export class StreamsApp {
       if (clients.member.rejoinNeeded) await this.rebalance(clients);
       if (this.stopping()) return;
       await this.globals?.update(clients.globalConsumer);
-      const runs = await clients.consumer.pollRuns(makeInputRecord, { timeoutMs: this.config.pollMs });
-      for (const run of runs) this.taskReading(run.topic, run.partition).addRecords(run.topic, run.partition, run.records);
+      const runs = await clients.consumer.pollPacked({ timeoutMs: this.config.pollMs });
+      for (const run of runs) this.taskReading(run.topic, run.partition).addRun(run);
       await Promise.all([...this.tasks.values()].map((task) => task.prefetch()));
       for (const task of this.tasks.values()) this.processedCount += task.processBuffered();
       const now = Date.now();

@@ -1,0 +1,75 @@
+// A task's input buffer over packed runs: the PartitionGroup order, one cursor per partition
+// that stays on the partition's last record taken (the commit reads its offset), and records
+// an error handler may keep.
+import { describe, expect, it } from 'vitest';
+import { encodeBatch } from '../../../../core/records/batch.ts';
+import { CompressionCodec } from '../../../../core/records/compression.ts';
+import type { PackedRun } from '../../../../runtime/client/consumer.ts';
+import { scanFetch } from '../../../../runtime/client/fetch-records.ts';
+import { InputQueue, type InputCursor } from '../../../../runtime/streams/app/input-records.ts';
+
+/** A run of one fetched response holding one batch of `timestamps.length` records from `baseOffset`. */
+function run(topic: string, partition: number, baseOffset: bigint, timestamps: readonly number[], from = 0, to = timestamps.length): PackedRun {
+  const data = encodeBatch({
+    baseOffset,
+    records: timestamps.map((timestamp, index) => ({ key: `k${index}`, value: `${topic}-${partition}@${baseOffset + BigInt(index)}`, timestamp, headers: index === 0 ? [{ key: 'first', value: Buffer.from('yes') }] : [] })),
+    compression: CompressionCodec.None,
+  });
+  return { topic, partition, records: scanFetch(topic, partition, baseOffset, data, null).records, from, to };
+}
+
+const text = (bytes: Uint8Array | null): string | null => (bytes === null ? null : Buffer.from(bytes).toString());
+
+function drain(queue: InputQueue): string[] {
+  const taken: string[] = [];
+  for (let record = queue.takeRecord(); record !== null; record = queue.takeRecord()) taken.push(`${queue.takenTopic}:${text(record.value)}:${record.timestamp}`);
+  return taken;
+}
+
+describe('InputQueue', () => {
+  it('hands out records in timestamp order across partitions, each partition in offset order, runs one after another', () => {
+    const queue = new InputQueue(100);
+    expect(queue.addRun(run('left', 0, 0n, [5, 1, 9]))).toBe(true);
+    expect(queue.addRun(run('right', 0, 10n, [3, 4]))).toBe(true);
+    expect(queue.addRun(run('left', 0, 3n, [2]))).toBe(true);
+    expect(queue.bufferedCount()).toBe(6);
+    // The head of left is 5, so right goes first; within left, 1 comes after 5; a tie goes to the partition added first.
+    expect(drain(queue)).toEqual(['right:right-0@10:3', 'right:right-0@11:4', 'left:left-0@0:5', 'left:left-0@1:1', 'left:left-0@2:9', 'left:left-0@3:2']);
+    expect(queue.bufferedCount()).toBe(0);
+    expect(queue.takeRecord()).toBeNull();
+  });
+
+  it('reads only the run’s range and refuses runs beyond its bound', () => {
+    const queue = new InputQueue(3);
+    expect(queue.addRun(run('t', 0, 0n, [1, 2, 3, 4], 1, 3))).toBe(true);
+    expect(queue.addRun(run('t', 1, 0n, [1, 2]))).toBe(false);
+    expect(queue.bufferedCount()).toBe(2);
+    expect(drain(queue)).toEqual(['t:t-0@1:2', 't:t-0@2:3']);
+  });
+
+  it('keeps one cursor per partition on the last record taken from it, with its offset, key and headers', () => {
+    const queue = new InputQueue(100);
+    queue.addRun(run('t', 0, 100n, [1, 2]));
+    queue.addRun(run('t', 1, 7n, [3]));
+    const first = queue.takeRecord() as InputCursor;
+    expect([first.partition, first.offset, text(first.key), first.headers.map((header) => header.key)]).toEqual([0, 100n, 'k0', ['first']]);
+    expect(queue.takeRecord()).toBe(first);
+    // The same object, now on the partition's second record.
+    expect([first.offset, text(first.key), first.headers]).toEqual([101n, 'k1', []]);
+    const other = queue.takeRecord() as InputCursor;
+    expect(other).not.toBe(first);
+    expect([other.partition, other.offset]).toEqual([1, 7n]);
+    // Partition 0's cursor still stands on its last record, whose offset a commit reads.
+    expect(first.offset).toBe(101n);
+  });
+
+  it('gives a detached copy that does not move with the cursor', () => {
+    const queue = new InputQueue(100);
+    queue.addRun(run('t', 0, 0n, [1, 2]));
+    const cursor = queue.takeRecord() as InputCursor;
+    const kept = cursor.detached();
+    queue.takeRecord();
+    expect({ ...kept, key: text(kept.key), value: text(kept.value) }).toEqual({ key: 'k0', value: 't-0@0', timestamp: 1, headers: [{ key: 'first', value: Buffer.from('yes') }], partition: 0, offset: 0n });
+    expect(cursor.offset).toBe(1n);
+  });
+});
