@@ -255,9 +255,12 @@ export class ScannedRecords {
     const valueLength = skipField(section, cursor, end);
     place.valueStart = cursor.position - Math.max(0, valueLength);
     place.valueLength = valueLength;
-    place.bytes = section;
+    // The caller's object is long-lived (old generation), and a pointer stored into it costs a
+    // write barrier, which is slow while the collector marks: the section and the base offset
+    // are the same for every record of a batch, so they are stored only when they change.
+    if (place.bytes !== section) place.bytes = section;
+    if (place.baseOffset !== batch.baseOffset) place.baseOffset = batch.baseOffset;
     place.timestamp = this.timestamps[index] as number;
-    place.baseOffset = batch.baseOffset;
     place.offsetDelta = this.layout[slot + 2] as number;
     return this.readHeadersToEnd(section, end);
   }

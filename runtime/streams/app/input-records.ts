@@ -39,7 +39,9 @@ export class InputCursor implements PackedTopicRecord, RecordPlace {
 
   /** Moves to record `index` of `records`. */
   moveTo(records: ScannedRecords, index: number): void {
-    this.headers = records.locate(index, this) ?? NO_HEADERS;
+    const headers = records.locate(index, this) ?? NO_HEADERS;
+    // As locate does: no write barrier for the usual record without headers after another.
+    if (headers !== this.headers) this.headers = headers;
   }
 
   /** The record as it is now, in an object that does not move on. */
