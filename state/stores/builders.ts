@@ -5,6 +5,7 @@ import type { Serde } from '../../core/serdes/serde.ts';
 import { inMemoryKeyValueBytesStore } from './in-memory.ts';
 import { CachingLayer, ChangeLoggingLayer } from './layers.ts';
 import { MeteredKeyValueStore, MeteredSessionStore, MeteredWindowStore } from './typed.ts';
+import { WindowCachingLayer } from './window-cache.ts';
 import type { KeyValueBytesStore, KeyValueBytesStoreSupplier } from './types.ts';
 
 export interface StoreLayerOptions {
@@ -50,7 +51,8 @@ function byteStack(options: StoreLayerOptions, kind: BytesStoreRequest['kind'], 
   const provided = options.supplier === undefined ? (ambientProvider?.({ name: options.name, kind, logging: options.logging, retentionMs }) ?? null) : null;
   let store = provided ?? (options.supplier ?? inMemoryKeyValueBytesStore)(options.name);
   if (options.logging) store = new ChangeLoggingLayer(store);
-  if (options.caching) store = new CachingLayer(store);
+  // A window store's cache holds windows by start and record key (window-cache.ts).
+  if (options.caching) store = kind === 'window' ? new WindowCachingLayer(store) : new CachingLayer(store);
   return { store, provided: provided !== null };
 }
 
@@ -66,7 +68,7 @@ export interface WindowStoreOptions extends StoreLayerOptions {
 }
 
 export function buildWindowStore<K, V>(options: WindowStoreOptions, keySerde: Serde<K>, valueSerde: Serde<V>): MeteredWindowStore<K, V> {
-  // Caching would merge duplicates, which a join buffer must keep apart.
+  // Caching would merge duplicates, which a join buffer must keep apart (and the window cache keeps sequence 0 only).
   const stack = byteStack({ ...options, caching: options.caching && !options.retainDuplicates }, 'window', options.retentionMs);
   return new MeteredWindowStore(stack.store, keySerde, valueSerde, { ...options, expiresBelow: stack.provided });
 }

@@ -3,6 +3,7 @@
 import { LIMITS } from '../../core/limits.ts';
 import type { ChangelogRecord, ChangelogWriter, StateStoreContext } from '../../core/topology/processor.ts';
 import type { KeyValue, KeyValueBytesStore } from './types.ts';
+import { hasWindowAccess, windowHashKey, windowKeyBytes, type WindowedBytesAccess } from './window-keys.ts';
 
 const nativeSlices = Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string };
 
@@ -47,11 +48,14 @@ export function isHashedBytesStore(store: KeyValueBytesStore): store is HashedBy
 }
 
 /** Delegates everything; layers override what they change. */
-export class WrappedBytesStore implements HashedBytesStore {
+export class WrappedBytesStore implements HashedBytesStore, WindowedBytesAccess {
   /** The inner store when it takes hashed keys, else null. */
   protected readonly hashedInner: HashedBytesStore | null;
+  /** The inner store when it takes windows by record key and start, else null. */
+  protected readonly windowInner: (KeyValueBytesStore & WindowedBytesAccess) | null;
   constructor(protected readonly inner: KeyValueBytesStore) {
     this.hashedInner = isHashedBytesStore(inner) ? inner : null;
+    this.windowInner = hasWindowAccess(inner) ? inner : null;
   }
   get name(): string {
     return this.inner.name;
@@ -74,6 +78,13 @@ export class WrappedBytesStore implements HashedBytesStore {
   }
   putHashed(_hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
     this.put(key, value);
+  }
+  /** A window of a window store: through getHashed unless a layer overrides it (see window-keys.ts). */
+  getWindow(recordKeyHash: string, startMs: number): Uint8Array | null {
+    return this.getHashed(windowHashKey(recordKeyHash, startMs), windowKeyBytes(recordKeyHash, startMs));
+  }
+  putWindow(recordKeyHash: string, startMs: number, bytes: Uint8Array, value: Uint8Array | null): void {
+    this.putHashed(windowHashKey(recordKeyHash, startMs), bytes, value);
   }
   delete(key: Uint8Array): Uint8Array | null {
     const previous = this.get(key);
@@ -108,6 +119,16 @@ export class WrappedBytesStore implements HashedBytesStore {
     if (this.hashedInner === null) this.inner.put(key, value);
     else this.hashedInner.putHashed(hashKey, key, value);
   }
+  /** Reads a window below this layer, by record key and start when the inner store takes that. */
+  protected innerGetWindow(recordKeyHash: string, startMs: number): Uint8Array | null {
+    if (this.windowInner !== null) return this.windowInner.getWindow(recordKeyHash, startMs);
+    return this.innerGet(windowHashKey(recordKeyHash, startMs), windowKeyBytes(recordKeyHash, startMs));
+  }
+  /** Writes a window below this layer; bytes is its composite key, handed over. */
+  protected innerPutWindow(recordKeyHash: string, startMs: number, bytes: Uint8Array, value: Uint8Array | null): void {
+    if (this.windowInner !== null) this.windowInner.putWindow(recordKeyHash, startMs, bytes, value);
+    else this.innerPut(windowHashKey(recordKeyHash, startMs), bytes, value);
+  }
 }
 
 /** Writes every change to the changelog topic after applying it below. */
@@ -137,6 +158,16 @@ export class ChangeLoggingLayer extends WrappedBytesStore {
   override putHashed(hashKey: string, key: Uint8Array, value: Uint8Array | null): void {
     this.innerPut(hashKey, key, value);
     this.log(key, value);
+  }
+
+  override getWindow(recordKeyHash: string, startMs: number): Uint8Array | null {
+    return this.innerGetWindow(recordKeyHash, startMs);
+  }
+
+  /** The composite key bytes go below and into the changelog record: made once, for both. */
+  override putWindow(recordKeyHash: string, startMs: number, bytes: Uint8Array, value: Uint8Array | null): void {
+    this.innerPutWindow(recordKeyHash, startMs, bytes, value);
+    this.log(bytes, value);
   }
 
   private log(key: Uint8Array, value: Uint8Array | null): void {

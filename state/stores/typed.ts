@@ -2,7 +2,9 @@
 // key-value byte stores underneath, with Kafka Streams' composite key layouts:
 //   window:  key | windowStart (8 bytes) | sequence (4 bytes)
 //   session: key | sessionEnd (8 bytes) | sessionStart (8 bytes)
-// so caching and change logging exist once, for all three kinds of store.
+// so caching and change logging exist once, for all three kinds of store. A window store's cache
+// (window-cache.ts) and the layers below it also take a window as its record key's hashed form
+// and its start (window-keys.ts), which the typed window store uses when its cache is one.
 import { writeInt32 } from '../../core/serdes/numbers.ts';
 import { encodeUtf8Padded, Serdes, type Serde } from '../../core/serdes/serde.ts';
 import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
@@ -10,6 +12,8 @@ import type { Windowed } from '../../core/topology/windows.ts';
 import { bytesEqual, prefixUpperBound, readUint32, startsWith, suffixNumber, withSuffix, withoutSuffix } from './bytes.ts';
 import { CachingLayer, expireBelow, hashKeyOf, isHashedBytesStore, type HashedBytesStore } from './layers.ts';
 import type { FlushListener, KeyValue, KeyValueBytesStore, KeyValueStore, SessionStore, StoreMetrics, WindowEntry, WindowStore } from './types.ts';
+import { WindowCachingLayer } from './window-cache.ts';
+import { windowHashKey, windowKeyBytes } from './window-keys.ts';
 
 /** Serialized key bytes with their hashed form; owned when no one else holds the bytes. */
 interface EncodedKey {
@@ -207,6 +211,8 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
 }
 
 const WINDOW_SUFFIX_BYTES = 12;
+/** No key yet: equal to no key a caller passes. */
+const NO_KEY = Symbol('no key');
 
 interface CompositeKey<K> extends EncodedKey {
   readonly key: K;
@@ -263,6 +269,15 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
    * opened on existing data); the first purge then learns them with one scan.
    */
   private windowKeysComplete: boolean;
+  /**
+   * The cache when it holds windows by start and record key (WindowCachingLayer), else null: then
+   * fetch and put pass a window as its record key's hashed form and its start, and build no
+   * composite key unless the index needs one.
+   */
+  private readonly windowCache: WindowCachingLayer | null;
+  /** The last primitive key recordKeyHash was asked for, and its answer. */
+  private lastRecordKey: unknown = NO_KEY;
+  private lastRecordKeyHash = '';
 
   constructor(
     inner: KeyValueBytesStore,
@@ -281,6 +296,7 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     // Windows already on disk are not known yet, so the first flush looks for expired ones.
     if (!this.windowKeysComplete) this.oldestStartMs = Number.MIN_SAFE_INTEGER;
     this.slotMs = Math.max(1, Math.floor(options.retentionMs / 16));
+    this.windowCache = inner instanceof WindowCachingLayer && !options.retainDuplicates ? inner : null;
   }
   put(key: K, value: V | null, windowStartMs: number): void {
     this.metrics.puts++;
@@ -288,6 +304,10 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     if (windowStartMs < this.minLiveTimeMs()) return;
     if (this.options.retainDuplicates && value === null) return;
     const valueBytes = value === null ? null : this.valueSerde.serialize(value, this.name);
+    if (this.windowCache !== null) {
+      this.putWindow(this.windowCache, key, valueBytes, windowStartMs);
+      return;
+    }
     if (valueBytes !== null && !this.options.retainDuplicates && this.updateCachedWindow(key, windowStartMs, valueBytes)) return;
     const encoded = this.options.retainDuplicates ? this.duplicateKey(key, windowStartMs) : this.compositeKey(key, windowStartMs);
     if (this.options.expiresBelow === true) {
@@ -305,8 +325,15 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
    * cache.
    */
   setFlushListener(listener: FlushListener<Windowed<K>, V>): boolean {
-    if (this.cache === null) return false;
     const deserialize = (bytes: Uint8Array | null): V | null => (bytes === null ? null : this.valueSerde.deserialize(bytes, this.name));
+    if (this.windowCache !== null) {
+      this.windowCache.setWindowListener((recordKeyHash, startMs, newValue, oldValue, writtenAtMs, typedKey) => {
+        const key = typedKey === undefined ? this.keySerde.deserialize(Buffer.from(recordKeyHash, 'latin1'), this.name) : (typedKey as K);
+        listener({ key, window: { startMs, endMs: startMs + this.options.windowSizeMs } }, deserialize(newValue), deserialize(oldValue), writtenAtMs);
+      });
+      return true;
+    }
+    if (this.cache === null) return false;
     this.cache.setFlushListener((bytes, newValue, oldValue, writtenAtMs, typedKey) => {
       const startMs = suffixNumber(bytes, WINDOW_SUFFIX_BYTES, 0);
       const key = typedKey === undefined ? this.keySerde.deserialize(withoutSuffix(bytes, WINDOW_SUFFIX_BYTES), this.name) : (typedKey as K);
@@ -317,6 +344,10 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   fetch(key: K, windowStartMs: number): V | null {
     this.metrics.gets++;
     if (windowStartMs < this.minLiveTimeMs()) return null;
+    if (this.windowCache !== null) {
+      const bytes = this.fetchWindow(this.windowCache, key, windowStartMs);
+      return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
+    }
     const hashKey = this.cache === null ? null : this.compositeHash(key, windowStartMs);
     if (hashKey !== null) {
       const cached = this.cache?.peekHashed(hashKey);
@@ -331,6 +362,44 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     // Peeked and not cached: the cache takes the composite key (new bytes nobody changes).
     const bytes = hashKey !== null && hashKey === encoded.hashKey ? (this.cache as CachingLayer).readUncached(hashKey, encoded.bytes, true) : this.getBytes(encoded.hashKey, encoded.bytes);
     return bytes === null ? null : this.valueSerde.deserialize(bytes, this.name);
+  }
+  /** fetch through a window cache: the composite key is built only for the index's look-up. */
+  private fetchWindow(cache: WindowCachingLayer, key: K, windowStartMs: number): Uint8Array | null {
+    // The composite layout clamps starts at 0; the index is kept by the start as given (see put).
+    const startMs = Math.max(0, windowStartMs);
+    const recordKeyHash = this.recordKeyHash(key);
+    const cached = cache.peekWindow(recordKeyHash, startMs);
+    if (cached !== undefined) return cached;
+    // The index holds every stored window, so a window it lacks is absent below: no read.
+    if (this.windowKeysComplete && this.windowKeys.get(this.slotOf(windowStartMs))?.has(windowHashKey(recordKeyHash, startMs)) !== true) return null;
+    return cache.readWindowUncached(recordKeyHash, startMs);
+  }
+  /** put through a window cache, keeping the index (stores that do not expire below) as put does. */
+  private putWindow(cache: WindowCachingLayer, key: K, valueBytes: Uint8Array | null, windowStartMs: number): void {
+    const startMs = Math.max(0, windowStartMs);
+    const recordKeyHash = this.recordKeyHash(key);
+    // An ASCII string key is its own hashed form and decodes back to itself.
+    const typedKey = recordKeyHash === key ? key : typedKeyFor(this.keySerde as Serde<unknown>, key);
+    if (this.options.expiresBelow === true) {
+      cache.writeWindow(recordKeyHash, startMs, valueBytes, typedKey);
+      return;
+    }
+    const hashKey = windowHashKey(recordKeyHash, startMs);
+    let known: boolean;
+    if (valueBytes === null) known = this.forgetWindow(windowStartMs, hashKey);
+    else known = this.windowKeys.get(this.slotOf(windowStartMs))?.has(hashKey) === true || !this.rememberWindow(windowStartMs, hashKey, windowKeyBytes(recordKeyHash, startMs));
+    cache.writeWindow(recordKeyHash, startMs, valueBytes, typedKey, this.windowKeysComplete && !known);
+    this.oldestStartMs = Math.min(this.oldestStartMs, windowStartMs);
+  }
+  /** The hashed form of a key's serialized bytes; an ASCII string through the string serde is its own. */
+  private recordKeyHash(key: K): string {
+    if (key === this.lastRecordKey) return this.lastRecordKeyHash;
+    const hash = typeof key === 'string' && (this.keySerde as Serde<unknown>) === stringSerde && isAscii(key) ? key : hashKeyOf(this.keySerde.serialize(key, this.name));
+    if (isPrimitive(key)) {
+      this.lastRecordKey = key;
+      this.lastRecordKeyHash = hash;
+    }
+    return hash;
   }
   /**
    * Updates a window the cache holds with a value, without building its key bytes. With an
@@ -428,6 +497,7 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   /** Cached updates go down (and to listeners) first; then expired windows are deleted below. */
   override flush(): void {
     this.cache?.flushCache();
+    this.windowCache?.flushCache();
     if (this.options.expiresBelow !== true) this.purgeExpired();
     super.flush();
   }

@@ -31,7 +31,8 @@ import type { ChangelogRecord, StateStoreContext } from '../../../core/topology/
 import { InMemoryKeyValueBytesStore } from '../in-memory.ts';
 import { hashKeyOf, type HashedBytesStore } from '../layers.ts';
 import type { KeyValue } from '../types.ts';
-import { ResidentTimeSlots } from './resident-slots.ts';
+import { windowHashKey, type WindowedBytesAccess } from '../window-keys.ts';
+import { ResidentTimeSlots, ResidentWindows } from './resident-slots.ts';
 import type { RemoteStore } from './worker/client.ts';
 import { RecordPacker, type StoreKind } from './worker/protocol.ts';
 
@@ -114,7 +115,7 @@ function suffixBytesOf(kind: StoreKind): number {
   return kind === 'window' ? 12 : kind === 'session' ? 16 : 0;
 }
 
-export class DiskBackedBytesStore implements HashedBytesStore {
+export class DiskBackedBytesStore implements HashedBytesStore, WindowedBytesAccess {
   readonly persistent = true;
   /** Complete groups by the hashed record key; entries by hashed store key. */
   private readonly groups = new Map<string, Map<string, CachedEntry>>();
@@ -126,6 +127,8 @@ export class DiskBackedBytesStore implements HashedBytesStore {
   private scans = 0;
   /** The whole store in memory once resident, else null. */
   private resident: ResidentCopy | null = null;
+  /** resident, when it is a window store's copy (which takes windows by record key and start). */
+  private residentWindows: ResidentWindows | null = null;
   /** Resident only while it fits in entriesMax (a small window or session store), not for scans. */
   private residentWhileSmall = false;
   /** Reads answered from the cache, and reads that had to wait for the worker. */
@@ -202,6 +205,35 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     return group.get(hashKey)?.value ?? null;
   }
 
+  /** A window by record key and start (window stores only): read in the resident copy without a composite key. */
+  getWindow(recordKeyHash: string, startMs: number): Uint8Array | null {
+    if (this.residentWindows !== null) {
+      diskBackedReads.cached++;
+      return this.residentWindows.getWindow(recordKeyHash, startMs);
+    }
+    const hashKey = windowHashKey(recordKeyHash, startMs);
+    // A window store's group is its record key's windows: the group's hashed key is recordKeyHash.
+    let group = this.groups.get(recordKeyHash);
+    if (group === undefined) {
+      group = this.loadGroupNow(recordKeyHash, Buffer.from(recordKeyHash, 'latin1'));
+    } else {
+      this.reads.cached++;
+      diskBackedReads.cached++;
+    }
+    return group.get(hashKey)?.value ?? null;
+  }
+
+  /** bytes is the window's composite key, handed over; the resident copy keeps none of it. */
+  putWindow(recordKeyHash: string, startMs: number, bytes: Uint8Array, value: Uint8Array | null): void {
+    if (this.residentWindows === null) {
+      this.putHashed(windowHashKey(recordKeyHash, startMs), bytes, value);
+      return;
+    }
+    this.unwritten.add(bytes, value);
+    this.residentWindows.putWindow(recordKeyHash, startMs, bytes, value);
+    this.afterResidentWrite();
+  }
+
   put(key: Uint8Array, value: Uint8Array | null): void {
     const copy = new Uint8Array(key);
     this.putHashed(hashKeyOf(copy), copy, value);
@@ -212,12 +244,7 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     this.unwritten.add(key, value);
     if (this.resident !== null) {
       this.resident.put(hashKey, value);
-      if (this.unwritten.count >= this.options.writeBatchRecords) this.postUnwritten();
-      // Outgrown: from now on read through the prefetch; RocksDB has (or will have) every write.
-      if (this.residentWhileSmall && this.resident.size > this.options.entriesMax) {
-        this.resident = null;
-        this.residentWhileSmall = false;
-      }
+      this.afterResidentWrite();
       return;
     }
     // Only groups already cached are updated: caching what is merely written (a cache layer's
@@ -234,6 +261,16 @@ export class DiskBackedBytesStore implements HashedBytesStore {
       if (this.cachedEntries > this.options.entriesMax) this.evict(group);
     }
     if (this.unwritten.count >= this.options.writeBatchRecords) this.postUnwritten();
+  }
+
+  private afterResidentWrite(): void {
+    if (this.unwritten.count >= this.options.writeBatchRecords) this.postUnwritten();
+    // Outgrown: from now on read through the prefetch; RocksDB has (or will have) every write.
+    if (this.residentWhileSmall && (this.resident as ResidentCopy).size > this.options.entriesMax) {
+      this.resident = null;
+      this.residentWindows = null;
+      this.residentWhileSmall = false;
+    }
   }
 
   delete(key: Uint8Array): Uint8Array | null {
@@ -309,12 +346,15 @@ export class DiskBackedBytesStore implements HashedBytesStore {
     const retentionMs = this.remote.spec.retentionMs;
     // A window lives while its start is within retention of stream time; a session ending
     // exactly one retention period ago can still merge, so it stays (as in the typed stores).
-    const resident: ResidentCopy = this.suffixBytes === 0 || retentionMs === null ? new ResidentMap(this.name) : new ResidentTimeSlots(this.suffixBytes, retentionMs, this.remote.spec.kind === 'window' ? 1 : 0);
+    // A window store's copy takes windows by record key and start (ResidentWindows).
+    const windows = this.remote.spec.kind === 'window' && retentionMs !== null ? new ResidentWindows(retentionMs) : null;
+    const resident: ResidentCopy = windows ?? (this.suffixBytes === 0 || retentionMs === null ? new ResidentMap(this.name) : new ResidentTimeSlots(this.suffixBytes, retentionMs, 0));
     for (const entry of loaded ?? this.remote.rangeSync(null, null)) resident.put(hashKeyOf(entry.key), entry.value);
     diskBackedReads.waited++;
     this.groups.clear();
     this.entryCount = 0;
     this.resident = resident;
+    this.residentWindows = windows;
     return resident;
   }
 

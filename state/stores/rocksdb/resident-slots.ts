@@ -3,9 +3,12 @@
 // time (window start, session end) falls in it, by hashed key. Retention then drops a wholly
 // expired slot with one map deletion instead of deleting its keys one by one, and each map stays
 // a sixteenth of the store's size, so the reads and writes of a record touch a small table.
+// ResidentWindows is the window stores' variant: each slot keeps the windows of its first start
+// by record key, so the window fast path (window-keys.ts) needs no composite key.
 import { lowerBound } from '../bytes.ts';
 import { hashKeyOf } from '../layers.ts';
 import type { KeyValue } from '../types.ts';
+import { hashedSequenceIsZero, hashedWindowStart, WINDOW_SUFFIX_BYTES, windowHashKey, windowSuffixHash, type WindowedBytesAccess } from '../window-keys.ts';
 
 /** Slots per retention period: a purge checks key by key only the slot that straddles the oldest live time. */
 const SLOTS_PER_RETENTION = 16;
@@ -142,4 +145,195 @@ export class ResidentTimeSlots {
     }
     this.oldestMs = oldestLiveMs;
   }
+}
+
+interface WindowSlot {
+  /**
+   * The first window start written to the slot with sequence 0, or NaN before one is: its windows
+   * are kept by record key alone (in byKey), so the window fast path reads and writes them
+   * without a composite key. A slot is a sixteenth of the retention period, so tumbling and
+   * hopping windows no shorter than that have one start per slot and all go there.
+   */
+  primaryStartMs: number;
+  /** Values of the primary start's windows by hashed record key. */
+  readonly byKey: Map<string, Uint8Array>;
+  /** Every other entry of the slot (other starts, sequences other than 0) by hashed composite key. */
+  readonly other: Map<string, Uint8Array>;
+  /** The slot's hashed composite keys in byte order, kept from its first range until its next write. */
+  sorted: string[] | null;
+  /** No entry of the slot is older than this. */
+  oldestMs: number;
+}
+
+/**
+ * The resident copy of a window store: ResidentTimeSlots' time slots, holding each slot's
+ * windows of one start by record key, so WindowedBytesAccess reads and writes find a window by
+ * its record key and start without building its composite key. Entries, ranges and purges are
+ * those of ResidentTimeSlots for windows (liveSlackMs 1); composite keys are built for ranges.
+ */
+export class ResidentWindows implements WindowedBytesAccess {
+  private readonly slots = new Map<number, WindowSlot>();
+  private readonly slotMs: number;
+  private entryCount = 0;
+  private latestMs = -1;
+  private oldestMs = Number.POSITIVE_INFINITY;
+  /** The slot found last and its id: the records of a stream mostly fall into one slot. */
+  private lastSlot: WindowSlot | null = null;
+  private lastSlotId = Number.NaN;
+
+  constructor(private readonly retentionMs: number) {
+    this.slotMs = Math.max(1, Math.floor(retentionMs / SLOTS_PER_RETENTION));
+  }
+
+  get size(): number {
+    return this.entryCount;
+  }
+
+  getWindow(recordKeyHash: string, startMs: number): Uint8Array | null {
+    const slot = this.slotOf(startMs, false);
+    if (slot === undefined) return null;
+    if (slot.primaryStartMs === startMs) return slot.byKey.get(recordKeyHash) ?? null;
+    return slot.other.size === 0 ? null : (slot.other.get(windowHashKey(recordKeyHash, startMs)) ?? null);
+  }
+
+  /** The composite bytes are not kept. */
+  putWindow(recordKeyHash: string, startMs: number, _bytes: Uint8Array, value: Uint8Array | null): void {
+    this.write(startMs, recordKeyHash, null, value);
+  }
+
+  get(hashKey: string): Uint8Array | null {
+    const startMs = hashedWindowStart(hashKey);
+    const slot = this.slotOf(startMs, false);
+    if (slot === undefined) return null;
+    if (slot.primaryStartMs === startMs && hashedSequenceIsZero(hashKey)) return slot.byKey.get(hashKey.slice(0, hashKey.length - WINDOW_SUFFIX_BYTES)) ?? null;
+    return slot.other.get(hashKey) ?? null;
+  }
+
+  /** Writes a value (null deletes); the hashed key's bytes are not kept. */
+  put(hashKey: string, value: Uint8Array | null): void {
+    const startMs = hashedWindowStart(hashKey);
+    if (hashedSequenceIsZero(hashKey)) this.write(startMs, hashKey.slice(0, hashKey.length - WINDOW_SUFFIX_BYTES), null, value);
+    else this.write(startMs, null, hashKey, value);
+  }
+
+  /** One entry: by record key when recordKeyHash is given (sequence 0), else by composite key. */
+  private write(startMs: number, recordKeyHash: string | null, hashKey: string | null, value: Uint8Array | null): void {
+    let slot = this.slotOf(startMs, value !== null);
+    if (slot === undefined) return;
+    if (recordKeyHash !== null && Number.isNaN(slot.primaryStartMs) && value !== null) slot.primaryStartMs = startMs;
+    let entries: Map<string, Uint8Array>;
+    let entryKey: string;
+    if (recordKeyHash !== null && slot.primaryStartMs === startMs) {
+      entries = slot.byKey;
+      entryKey = recordKeyHash;
+    } else {
+      entries = slot.other;
+      entryKey = hashKey ?? windowHashKey(recordKeyHash as string, startMs);
+    }
+    if (value === null) {
+      if (entries.delete(entryKey)) {
+        this.entryCount--;
+        slot.sorted = null;
+      }
+      return;
+    }
+    const sizeBefore = entries.size;
+    entries.set(entryKey, value);
+    if (entries.size === sizeBefore) return;
+    this.entryCount++;
+    slot.sorted = null;
+    if (startMs < slot.oldestMs) slot.oldestMs = startMs;
+    if (startMs > this.latestMs) this.latestMs = startMs;
+    if (startMs < this.oldestMs) this.oldestMs = startMs;
+  }
+
+  private slotOf(startMs: number, create: true): WindowSlot;
+  private slotOf(startMs: number, create: boolean): WindowSlot | undefined;
+  private slotOf(startMs: number, create: boolean): WindowSlot | undefined {
+    const slotId = Math.floor(startMs / this.slotMs);
+    if (slotId === this.lastSlotId && this.lastSlot !== null) return this.lastSlot;
+    let slot = this.slots.get(slotId);
+    if (slot === undefined) {
+      if (!create) return undefined;
+      this.slots.set(slotId, (slot = { primaryStartMs: Number.NaN, byKey: new Map(), other: new Map(), sorted: null, oldestMs: startMs }));
+    }
+    this.lastSlot = slot;
+    this.lastSlotId = slotId;
+    return slot;
+  }
+
+  /** Entries whose keys lie within [from, to] (hashed; null: unbounded), in byte order, as ResidentTimeSlots gives them. */
+  range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
+    const fromKey = from === null ? null : hashKeyOf(from);
+    const toKey = to === null ? null : hashKeyOf(to);
+    const found: string[] = [];
+    for (const slot of this.slots.values()) {
+      const keys = (slot.sorted ??= sortedKeysOf(slot));
+      for (let index = fromKey === null ? 0 : lowerBound(keys, fromKey); index < keys.length; index++) {
+        const hashKey = keys[index] as string;
+        if (toKey !== null && hashKey > toKey) break;
+        found.push(hashKey);
+      }
+    }
+    if (this.slots.size > 1) found.sort();
+    return found.map((hashKey) => ({ key: Buffer.from(hashKey, 'latin1'), value: this.get(hashKey) as Uint8Array }));
+  }
+
+  /** Forgets windows older than the retention period as of the latest start written (see ResidentTimeSlots.purge). */
+  purge(): void {
+    const minLiveMs = this.latestMs - this.retentionMs + 1;
+    if (minLiveMs <= this.oldestMs) return;
+    let oldestLiveMs = Number.POSITIVE_INFINITY;
+    for (const [slotId, slot] of this.slots) {
+      if (slot.oldestMs >= minLiveMs) {
+        if (slot.oldestMs < oldestLiveMs) oldestLiveMs = slot.oldestMs;
+        continue;
+      }
+      if ((slotId + 1) * this.slotMs <= minLiveMs) {
+        this.entryCount -= slot.byKey.size + slot.other.size;
+        this.slots.delete(slotId);
+        continue;
+      }
+      let keptOldestMs = Number.POSITIVE_INFINITY;
+      if (slot.byKey.size > 0) {
+        if (slot.primaryStartMs < minLiveMs) {
+          this.entryCount -= slot.byKey.size;
+          slot.byKey.clear();
+        } else {
+          keptOldestMs = slot.primaryStartMs;
+        }
+      }
+      // forEach, not for-of: no entry array per key.
+      slot.other.forEach((_value, hashKey) => {
+        const timeMs = hashedWindowStart(hashKey);
+        if (timeMs >= minLiveMs) {
+          if (timeMs < keptOldestMs) keptOldestMs = timeMs;
+          return;
+        }
+        slot.other.delete(hashKey);
+        this.entryCount--;
+      });
+      slot.sorted = null;
+      if (slot.byKey.size === 0 && slot.other.size === 0) {
+        this.slots.delete(slotId);
+        continue;
+      }
+      slot.oldestMs = keptOldestMs;
+      if (keptOldestMs < oldestLiveMs) oldestLiveMs = keptOldestMs;
+    }
+    this.oldestMs = oldestLiveMs;
+    this.lastSlot = null;
+    this.lastSlotId = Number.NaN;
+  }
+}
+
+function sortedKeysOf(slot: WindowSlot): string[] {
+  const keys: string[] = [];
+  if (slot.byKey.size > 0) {
+    const suffix = windowSuffixHash(slot.primaryStartMs);
+    for (const recordKeyHash of slot.byKey.keys()) keys.push(recordKeyHash + suffix);
+  }
+  for (const hashKey of slot.other.keys()) keys.push(hashKey);
+  // Latin1 strings sort as their bytes do under the default (code unit) order.
+  return keys.sort();
 }
