@@ -79,7 +79,11 @@ export class ProducerCollector {
       this.lastTopic = topic;
       this.lastHolder = holder;
     }
-    holder.messages.push(message);
+    // An indexed store, not push(): the lists start empty with small-integer elements and take
+    // objects, and TurboFan does not inline a push whose receiver may need that transition, so
+    // push() was a builtin call per record (1.4 % of the stateless app's instructions).
+    const messages = holder.messages;
+    messages[messages.length] = message;
     holder.bytes += approximateBytes(message);
     this.waitingCount++;
   }
