@@ -54,6 +54,12 @@ export interface TaskStateOptions {
   /** Changelog end offsets now, by topic, for this task's partition. */
   readonly changelogEnds: ReadonlyMap<string, bigint>;
   readonly log: (message: string) => void;
+  /**
+   * An active task about to restore: when it restores from scratch (nothing checkpointed) a
+   * changelog of at least restoreWriteBatchRecords records, RocksDB opens with restoration
+   * settings until restorationEnded(). Standbys leave it out: they never end restoring.
+   */
+  readonly restoreSettings?: boolean;
 }
 
 export class TaskState {
@@ -94,7 +100,9 @@ export class TaskState {
       offsets.clear();
     }
     const stores = options.stores.map((store) => ({ name: store.storeName, kind: store.kind, retentionMs: store.retentionMs }));
-    const rocksdb = await RemoteRocksDbTask.open({ taskDirectory: options.directory, stores });
+    const changelogRecords = [...options.changelogEnds.values()].reduce((sum, end) => sum + Number(end), 0);
+    const restoring = options.restoreSettings === true && offsets.size === 0 && changelogRecords >= STREAMS_APP_LIMITS.restoreWriteBatchRecords;
+    const rocksdb = await RemoteRocksDbTask.open({ taskDirectory: options.directory, stores, restoring });
     const state = new TaskState(options, rocksdb);
     for (const [topic, offset] of offsets) state.positions.set(topic, offset);
     return state;
@@ -202,6 +210,11 @@ export class TaskState {
     if (this.rocksdb === null) return;
     await this.restoreBarrier;
     await this.rocksdb.commit();
+  }
+
+  /** Ends restoration settings (restoreSettings): call once restoredWritten() has resolved. */
+  async restorationEnded(): Promise<void> {
+    await this.rocksdb?.restored();
   }
 
   /** Copies one logged change into RocksDB when the store is not itself over RocksDB. */
