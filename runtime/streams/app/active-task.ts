@@ -13,6 +13,7 @@ import { StreamTask, type DeserializationErrorHandler } from '../task.ts';
 import { endOffsets, readChangelogs, readChangelogsPacked, type ChangelogRange, type ChangelogRestorer } from './changelog-reader.ts';
 import type { ProducerCollector } from './collector.ts';
 import { InputQueue } from './input-records.ts';
+import { STREAMS_APP_LIMITS } from './limits.ts';
 import type { TaskPlan } from './plan.ts';
 import { TaskState, type LoggedStore } from './task-state.ts';
 
@@ -82,7 +83,7 @@ export class ActiveTask {
     const changelogPartitions = stores.map((store) => ({ topic: store.changelogTopic, partition: plan.partition }));
     const endsById = await endOffsets(options.restoreConsumer, changelogPartitions);
     const ends = new Map(stores.map((store) => [store.changelogTopic, endsById.get(`${store.changelogTopic}\u0000${plan.partition}`) ?? 0n]));
-    const state = await TaskState.open({ directory: options.directory, partition: plan.partition, stores, persistent: options.persistent, exactlyOnce: options.exactlyOnce, changelogEnds: ends, log: options.log, restoreSettings: true });
+    const state = await TaskState.open({ directory: options.directory, partition: plan.partition, stores, persistent: options.persistent, exactlyOnce: options.exactlyOnce, changelogEnds: ends, log: options.log, restoreSettingsFrom: STREAMS_APP_LIMITS.restoreSettingsRecordsMin });
     try {
       let localRecords = 0;
       for (const store of stores) localRecords += await state.localEntries(store.storeName);

@@ -55,11 +55,12 @@ export interface TaskStateOptions {
   readonly changelogEnds: ReadonlyMap<string, bigint>;
   readonly log: (message: string) => void;
   /**
-   * An active task about to restore: when it restores from scratch (nothing checkpointed) a
-   * changelog of at least restoreWriteBatchRecords records, RocksDB opens with restoration
-   * settings until restorationEnded(). Standbys leave it out: they never end restoring.
+   * An active task about to restore: when it restores from scratch (nothing checkpointed)
+   * changelogs whose end offsets sum to at least this many records, RocksDB opens with
+   * restoration settings until restorationEnded() (ActiveTask passes
+   * restoreSettingsRecordsMin). Standbys leave it out: they never end restoring.
    */
-  readonly restoreSettings?: boolean;
+  readonly restoreSettingsFrom?: number;
 }
 
 export class TaskState {
@@ -101,7 +102,7 @@ export class TaskState {
     }
     const stores = options.stores.map((store) => ({ name: store.storeName, kind: store.kind, retentionMs: store.retentionMs }));
     const changelogRecords = [...options.changelogEnds.values()].reduce((sum, end) => sum + Number(end), 0);
-    const restoring = options.restoreSettings === true && offsets.size === 0 && changelogRecords >= STREAMS_APP_LIMITS.restoreWriteBatchRecords;
+    const restoring = options.restoreSettingsFrom !== undefined && offsets.size === 0 && changelogRecords >= options.restoreSettingsFrom;
     const rocksdb = await RemoteRocksDbTask.open({ taskDirectory: options.directory, stores, restoring });
     const state = new TaskState(options, rocksdb);
     for (const [topic, offset] of offsets) state.positions.set(topic, offset);
@@ -212,7 +213,7 @@ export class TaskState {
     await this.rocksdb.commit();
   }
 
-  /** Ends restoration settings (restoreSettings): call once restoredWritten() has resolved. */
+  /** Ends restoration settings (restoreSettingsFrom): call once restoredWritten() has resolved. */
   async restorationEnded(): Promise<void> {
     await this.rocksdb?.restored();
   }

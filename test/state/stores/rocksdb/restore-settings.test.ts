@@ -10,7 +10,6 @@ import type { ChangelogRecord } from '../../../../core/topology/processor.ts';
 import { RESTORE_SHARES, RocksDbMemoryBudget } from '../../../../state/stores/rocksdb/budget.ts';
 import { RocksDbTask } from '../../../../state/stores/rocksdb/task.ts';
 import { packRecords } from '../../../../state/stores/rocksdb/worker/protocol.ts';
-import { STREAMS_APP_LIMITS } from '../../../../runtime/streams/app/limits.ts';
 import { TaskState, type LoggedStore } from '../../../../runtime/streams/app/task-state.ts';
 import { temporaryDirectory } from './helpers.ts';
 
@@ -139,10 +138,13 @@ describe('RocksDbTask restoration settings', () => {
 
 const store: LoggedStore = { storeName: 'counts', changelogTopic: 'app-counts-changelog', kind: 'key-value', retentionMs: null };
 
+/** The smallest changelog given restoration settings here (the runtime's limit is far larger). */
+const SETTINGS_FROM = 50_000;
+
 async function openState(taskDirectory: string, restoreSettings: boolean, changelogEnd: bigint): Promise<TaskState> {
   return TaskState.open({
     directory: taskDirectory, partition: 0, stores: [store], persistent: true, exactlyOnce: false,
-    changelogEnds: new Map([[store.changelogTopic, changelogEnd]]), log: () => undefined, restoreSettings,
+    changelogEnds: new Map([[store.changelogTopic, changelogEnd]]), log: () => undefined, ...(restoreSettings ? { restoreSettingsFrom: SETTINGS_FROM } : {}),
   });
 }
 
@@ -181,11 +183,11 @@ describe('TaskState restoration settings', () => {
     expect(entries).toEqual(lastValues(records));
   });
 
-  it('uses the usual settings for a standby (opened without restoreSettings, as standby-task.ts does) and for a changelog shorter than one write batch', async () => {
+  it('uses the usual settings for a standby (opened without restoreSettingsFrom, as standby-task.ts does) and for a changelog below restoreSettingsFrom', async () => {
     const standby = await openState(join(directory.path, 'standby'), false, 1_000_000n);
     await standby.close();
     expect(writeBufferSizeOf(join(directory.path, 'standby'), 'counts')).toBe(8 * MIB);
-    const short = await openState(join(directory.path, 'short'), true, BigInt(STREAMS_APP_LIMITS.restoreWriteBatchRecords - 1));
+    const short = await openState(join(directory.path, 'short'), true, BigInt(SETTINGS_FROM - 1));
     await short.close();
     expect(writeBufferSizeOf(join(directory.path, 'short'), 'counts')).toBe(8 * MIB);
   });
@@ -197,7 +199,7 @@ describe('TaskState restoration settings', () => {
       import { TaskState } from ${JSON.stringify(join(process.cwd(), 'runtime/streams/app/task-state.ts'))};
       import { packRecords } from ${JSON.stringify(join(process.cwd(), 'state/stores/rocksdb/worker/protocol.ts'))};
       const state = await TaskState.open({ directory: ${JSON.stringify(directory.path)}, partition: 0, stores: [${JSON.stringify(store)}], persistent: true, exactlyOnce: false,
-        changelogEnds: new Map([[${JSON.stringify(store.changelogTopic)}, ${records.length}n]]), log: () => undefined, restoreSettings: true });
+        changelogEnds: new Map([[${JSON.stringify(store.changelogTopic)}, ${records.length}n]]), log: () => undefined, restoreSettingsFrom: ${SETTINGS_FROM} });
       const records = [];
       for (let index = 0; index < 45000; index++) records.push({ key: Buffer.from(String(index).padStart(16, '0')), value: Buffer.from('from the killed restoration') });
       for (let start = 0; start < records.length; start += 10000) await state.stageRestoredPacked(${JSON.stringify(store.changelogTopic)}, packRecords(records.slice(start, start + 10000)), 10000);
