@@ -84,6 +84,13 @@ interface Pending {
 const SIZE_PREFIX_BYTES = 4;
 /** Frames at least this large are received into their own buffer chunk by chunk. */
 const LARGE_FRAME_BYTES = 1024 * 1024;
+/**
+ * The buffer each connection reads its socket into, reused from read to read (the size of the
+ * chunks libuv reads by default). Without it every read is a buffer of its own outside the JS
+ * heap, and a consumer reading fetch responses allocated their size twice over (the chunks,
+ * then the frame copied out of them): memory outside the heap that V8 answers with full GCs.
+ */
+const READ_BUFFER_BYTES = 64 * 1024;
 const CLIENT_SOFTWARE_NAME = 'runnel';
 const CLIENT_SOFTWARE_VERSION = '0.1.0';
 
@@ -105,19 +112,20 @@ export class Connection {
   private closedError: Error | null = null;
   private readonly closeListeners: ((error: Error) => void)[] = [];
 
-  private constructor(socket: net.Socket, private readonly options: ConnectionOptions) {
+  private constructor(socket: net.Socket, reads: ReadTarget, private readonly options: ConnectionOptions) {
     this.socket = socket;
     this.address = `${options.host}:${options.port}`;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    reads.onRead = (bytes, buffer) => this.onRead(bytes, buffer);
     socket.on('error', (error) => this.fail(new KafkaConnectionError(`connection to ${this.address} failed: ${error.message}`, { cause: error })));
     socket.on('close', () => this.fail(new KafkaConnectionError(`connection to ${this.address} closed`)));
   }
 
   /** Connects and negotiates API versions; the promise settles once the connection is usable. */
   static async open(options: ConnectionOptions): Promise<Connection> {
-    const socket = await connectSocket(options);
-    const connection = new Connection(socket, options);
+    const reads: ReadTarget = { onRead: null };
+    const socket = await connectSocket(options, reads);
+    const connection = new Connection(socket, reads, options);
     try {
       await connection.negotiateVersions();
     } catch (error) {
@@ -231,29 +239,33 @@ export class Connection {
   }
 
   /**
-   * Frames arrive in chunks (a large Fetch response in hundreds of them). A small frame is
-   * joined once it is complete. A large one gets its buffer as soon as its size is known, and
-   * each chunk is copied in as it arrives, while the rest is still on the wire: joining on
-   * every chunk would copy a 50 MB response hundreds of times over (which made 16-partition
-   * fetches crawl), and joining at the end would do the whole copy while the caller waits.
+   * Frames arrive in chunks (a large Fetch response in hundreds of them), read into the
+   * connection's read buffer, which the next read overwrites: whatever must outlive the read is
+   * copied out. A frame that lies whole in the read is copied out on its own (its decoded body
+   * may keep views into it, such as a Fetch response's records); the start of a frame that
+   * does not is copied into `buffered` and the frame joined once it is complete. A large frame
+   * gets its buffer as soon as its size is known, and each chunk is copied in as it arrives,
+   * while the rest is still on the wire: joining on every chunk would copy a 50 MB response
+   * hundreds of times over (which made 16-partition fetches crawl), and joining at the end
+   * would do the whole copy while the caller waits.
    */
-  private onData(chunk: Buffer): void {
-    let data = chunk;
+  private onRead(bytes: number, buffer: Buffer): void {
+    let data = buffer.subarray(0, bytes);
     if (this.frame !== null) {
       data = this.fillFrame(data);
       if (data.length === 0) return;
     }
-    this.buffered.push(data);
+    if (this.bufferedBytes === 0) {
+      data = this.takeFrames(data);
+      if (data.length === 0) return;
+    }
+    this.buffered.push(Buffer.from(data));
     this.bufferedBytes += data.length;
     while (this.bufferedBytes >= SIZE_PREFIX_BYTES) {
       if (this.frameBytes < 0) {
         const head = this.joinBuffered(SIZE_PREFIX_BYTES);
         const size = head.readInt32BE(0);
-        if (size < 4 || size > LIMITS.responseFrameBytesMax) {
-          this.fail(new KafkaConnectionError(`broker ${this.address} sent a frame of ${size} bytes (limit ${LIMITS.responseFrameBytesMax})`));
-          this.socket.destroy();
-          return;
-        }
+        if (!this.frameSizeAllowed(size)) return;
         this.frameBytes = size;
       }
       if (this.bufferedBytes < SIZE_PREFIX_BYTES + this.frameBytes) {
@@ -268,6 +280,37 @@ export class Connection {
       this.frameBytes = -1;
       this.deliver(frame);
     }
+  }
+
+  /**
+   * Delivers copies of the frames that lie whole in `data` (a read, nothing buffered before it)
+   * and starts a large frame's buffer; returns the rest, the start of a frame still arriving.
+   */
+  private takeFrames(data: Buffer): Buffer {
+    let at = 0;
+    while (data.length - at >= SIZE_PREFIX_BYTES) {
+      const size = data.readInt32BE(at);
+      if (!this.frameSizeAllowed(size)) return data.subarray(data.length);
+      const end = at + SIZE_PREFIX_BYTES + size;
+      if (end > data.length) {
+        if (size < LARGE_FRAME_BYTES) break;
+        this.frameBytes = size;
+        this.frame = Buffer.allocUnsafe(size);
+        this.frameFilled = data.copy(this.frame, 0, at + SIZE_PREFIX_BYTES);
+        return data.subarray(data.length);
+      }
+      this.deliver(Buffer.from(data.subarray(at + SIZE_PREFIX_BYTES, end)));
+      at = end;
+    }
+    return data.subarray(at);
+  }
+
+  /** False, with the connection failed and closed, for a size no frame may have. */
+  private frameSizeAllowed(size: number): boolean {
+    if (size >= 4 && size <= LIMITS.responseFrameBytesMax) return true;
+    this.fail(new KafkaConnectionError(`broker ${this.address} sent a frame of ${size} bytes (limit ${LIMITS.responseFrameBytesMax})`));
+    this.socket.destroy();
+    return false;
   }
 
   /** Moves the buffered start of a large frame into a buffer of the frame's size. */
@@ -330,9 +373,19 @@ export class Connection {
   }
 }
 
-function connectSocket(options: ConnectionOptions): Promise<net.Socket> {
+/** Where a socket's reads go; set once the connection is made (nothing arrives before it asks). */
+interface ReadTarget {
+  onRead: ((bytes: number, buffer: Buffer) => void) | null;
+}
+
+function connectSocket(options: ConnectionOptions, reads: ReadTarget): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: options.host, port: options.port });
+    const buffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+    const socket = net.connect({
+      host: options.host,
+      port: options.port,
+      onread: { buffer, callback: (bytes: number) => { reads.onRead?.(bytes, buffer); return true; } },
+    });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new KafkaConnectionError(`could not connect to ${options.host}:${options.port} within ${options.connectTimeoutMs} ms`));

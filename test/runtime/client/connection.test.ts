@@ -1,6 +1,8 @@
 // The connection against a scripted broker on a loopback port: version negotiation, the
-// ApiVersions step-down, pipelined answers out of order, timeouts and the frame size limit.
+// ApiVersions step-down, pipelined answers out of order, timeouts, the frame size limit and
+// frames read through the connection's reused read buffer.
 import type net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../core/limits.ts';
 import { ApiKey, decodeRequestBody, encodeResponseFrame, type RequestHeader } from '../../../core/protocol/index.ts';
@@ -131,6 +133,51 @@ describe('Connection', () => {
     expect(first.body.brokers).toHaveLength(30_000);
     expect(first.body.brokers[29_999]?.host).toBe('host-29999'.padEnd(100, '.'));
     expect(second.body.controllerId).toBe(2);
+    connection.close();
+  });
+  it('keeps each answer its own bytes though the socket is read into one reused buffer', async () => {
+    // Fetch answers whose records are 300 bytes of the request's correlation id: a decoded
+    // answer's records are views into its frame, so they must not change as later reads come.
+    const answer = (header: RequestHeader): Buffer => encodeResponseFrame(ApiKey.Fetch, header.apiVersion, header.correlationId, {
+      throttleTimeMs: 0, errorCode: 0, sessionId: 0,
+      responses: [{ topic: 't', partitions: [{
+        partitionIndex: 0, errorCode: 0, highWatermark: 0n, lastStableOffset: 0n, logStartOffset: 0n,
+        abortedTransactions: null, preferredReadReplica: -1, records: Buffer.alloc(300, header.correlationId),
+      }] }],
+    });
+    let answered: RequestHeader[] = [];
+    const port = await fakeBroker((header, _frame, socket) => {
+      if (header.apiKey === ApiKey.ApiVersions) {
+        socket.write(encodeResponseFrame(ApiKey.ApiVersions, header.apiVersion, header.correlationId, { errorCode: 0, apiKeys: [...API_KEYS.slice(0, 3), { apiKey: ApiKey.Fetch, minVersion: 4, maxVersion: 12 }] }));
+        return;
+      }
+      answered.push(header);
+      if (answered.length < 3) return;
+      // Three answers at once: whole in one write, then in 7-byte pieces that each arrive alone.
+      const frames = Buffer.concat(answered.map(answer));
+      answered = [];
+      void (async () => {
+        if (frames.readInt8(7) % 2 === 0) { socket.write(frames); return; }
+        for (let at = 0; at < frames.length; at += 7) {
+          socket.write(frames.subarray(at, at + 7));
+          await sleep(1);
+        }
+      })();
+    });
+    const connection = await open(port);
+    const fetch = () => connection.send(ApiKey.Fetch, {
+      replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1024, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+      topics: [{ topic: 't', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1024 }] }],
+      forgottenTopicsData: [], rackId: '',
+    });
+    const records: Buffer[] = [];
+    for (let round = 0; round < 4; round++) {
+      const answers = await Promise.all([fetch(), fetch(), fetch()]);
+      for (const { body } of answers) records.push(body.responses[0]?.partitions[0]?.records as Buffer);
+    }
+    // Correlation ids 2 to 13 (1 was ApiVersions), each answer still holding its own.
+    expect(records.map((bytes) => [...new Set(bytes)])).toEqual(Array.from({ length: 12 }, (_, index) => [index + 2]));
+    expect(records.every((bytes) => bytes.length === 300)).toBe(true);
     connection.close();
   });
 });
