@@ -12,9 +12,6 @@
 // `... tasks` four tasks restored after a kill, task after task and all together through one restorer;
 // `... tasks updates` the same with every key written ten times (a count's changelog before compaction).
 // BENCH_RECORDS sets the restoration scenarios' record count (default 500,000; a multiple of 40,000).
-// BENCH_RESTORE_SETTINGS=0 restores the tasks scenario with the usual RocksDB settings throughout;
-// another number is the changelog size from which a task gets restoration settings (task.ts's
-// restoring mode), by default STREAMS_APP_LIMITS.restoreSettingsRecordsMin as in the runtime.
 // With PERF_CTL naming a `perf record --control fifo:...` FIFO, the tasks scenario enables perf only
 // while its clock runs, so `perf record -D -1` measures restoration alone, thread by thread.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -436,15 +433,11 @@ async function restoreTasksAfterKill(directory: string, modes: readonly string[]
           states.push(await TaskState.open({
             directory: join(directory, `tasks-after-kill-${round}-${partition}`), partition, stores: [store], persistent: true, exactlyOnce: false,
             changelogEnds: new Map([[topic, ends.get(`${topic}\u0000${partition}`) ?? 0n]]), log: () => undefined,
-            ...(process.env['BENCH_RESTORE_SETTINGS'] === '0' ? {} : { restoreSettingsFrom: Number(process.env['BENCH_RESTORE_SETTINGS'] ?? STREAMS_APP_LIMITS.restoreSettingsRecordsMin) }),
           }));
         }
         let restored = 0;
         const restoreTask = async (state: TaskState, partition: number): Promise<void> => {
           const reached = await restoreIntoRocksDb(restorer, state, [{ topic, partition, from: state.restoreFrom(topic) }], (count) => void (restored += count));
-          // As ActiveTask.create does: every record written, then the usual RocksDB settings back.
-          await state.restoredWritten();
-          await state.restorationEnded();
           await state.checkpoint(new Map([[topic, reached.get(`${topic}\u0000${partition}`) ?? 0n]]));
         };
         const brokerCpu = processCpuSeconds(broker.process.pid as number);

@@ -13,7 +13,6 @@ import { StreamTask, type DeserializationErrorHandler } from '../task.ts';
 import { endOffsets, readChangelogs, readChangelogsPacked, type ChangelogRange, type ChangelogRestorer } from './changelog-reader.ts';
 import type { ProducerCollector } from './collector.ts';
 import { InputQueue } from './input-records.ts';
-import { STREAMS_APP_LIMITS } from './limits.ts';
 import type { TaskPlan } from './plan.ts';
 import { TaskState, type LoggedStore } from './task-state.ts';
 
@@ -83,7 +82,7 @@ export class ActiveTask {
     const changelogPartitions = stores.map((store) => ({ topic: store.changelogTopic, partition: plan.partition }));
     const endsById = await endOffsets(options.restoreConsumer, changelogPartitions);
     const ends = new Map(stores.map((store) => [store.changelogTopic, endsById.get(`${store.changelogTopic}\u0000${plan.partition}`) ?? 0n]));
-    const state = await TaskState.open({ directory: options.directory, partition: plan.partition, stores, persistent: options.persistent, exactlyOnce: options.exactlyOnce, changelogEnds: ends, log: options.log, restoreSettingsFrom: STREAMS_APP_LIMITS.restoreSettingsRecordsMin });
+    const state = await TaskState.open({ directory: options.directory, partition: plan.partition, stores, persistent: options.persistent, exactlyOnce: options.exactlyOnce, changelogEnds: ends, log: options.log });
     try {
       let localRecords = 0;
       for (const store of stores) localRecords += await state.localEntries(store.storeName);
@@ -96,7 +95,6 @@ export class ActiveTask {
       if (state.persistent) {
         await restoreIntoRocksDb(options.restorer, state, ranges, (count) => meter.restored(count));
         await state.restoredWritten();
-        await state.restorationEnded();
       } else {
         await readChangelogs(options.restorer, ranges, (topic, _partition, records) => {
           meter.restored(records.length);

@@ -32,14 +32,6 @@ export const STREAMS_APP_LIMITS = {
   restoreWriteBatchRecords: 50_000,
   restoreWriteBatchBytes: 4 * 1024 * 1024,
   /**
-   * Changelog records (end offsets, summed over the task's stores) from which a task restoring
-   * from scratch opens RocksDB with restoration settings (budget.ts's reserveRestoring). Below
-   * it they cost more than they save: 500,000 records per task went 0.4 us per record lighter in
-   * RocksDB's flush and compaction threads and 0.5-0.9 us heavier in memtable inserts; 2,000,000
-   * records into one database saved the compaction thread's 2.0-2.9 us per record.
-   */
-  restoreSettingsRecordsMin: 1_000_000,
-  /**
    * Tasks created and restored at once after a rebalance; their changelog partitions share the
    * restore consumer's fetches. Each restoring partition holds a packing buffer of its own.
    */

@@ -54,13 +54,6 @@ export interface TaskStateOptions {
   /** Changelog end offsets now, by topic, for this task's partition. */
   readonly changelogEnds: ReadonlyMap<string, bigint>;
   readonly log: (message: string) => void;
-  /**
-   * An active task about to restore: when it restores from scratch (nothing checkpointed)
-   * changelogs whose end offsets sum to at least this many records, RocksDB opens with
-   * restoration settings until restorationEnded() (ActiveTask passes
-   * restoreSettingsRecordsMin). Standbys leave it out: they never end restoring.
-   */
-  readonly restoreSettingsFrom?: number;
 }
 
 export class TaskState {
@@ -101,9 +94,7 @@ export class TaskState {
       offsets.clear();
     }
     const stores = options.stores.map((store) => ({ name: store.storeName, kind: store.kind, retentionMs: store.retentionMs }));
-    const changelogRecords = [...options.changelogEnds.values()].reduce((sum, end) => sum + Number(end), 0);
-    const restoring = options.restoreSettingsFrom !== undefined && offsets.size === 0 && changelogRecords >= options.restoreSettingsFrom;
-    const rocksdb = await RemoteRocksDbTask.open({ taskDirectory: options.directory, stores, restoring });
+    const rocksdb = await RemoteRocksDbTask.open({ taskDirectory: options.directory, stores });
     const state = new TaskState(options, rocksdb);
     for (const [topic, offset] of offsets) state.positions.set(topic, offset);
     return state;
@@ -211,11 +202,6 @@ export class TaskState {
     if (this.rocksdb === null) return;
     await this.restoreBarrier;
     await this.rocksdb.commit();
-  }
-
-  /** Ends restoration settings (restoreSettingsFrom): call once restoredWritten() has resolved. */
-  async restorationEnded(): Promise<void> {
-    await this.rocksdb?.restored();
   }
 
   /** Copies one logged change into RocksDB when the store is not itself over RocksDB. */

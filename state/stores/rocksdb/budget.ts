@@ -5,10 +5,7 @@
 // - Memtables are sized per column family. Each gets
 //   writeBufferBytesTotal / (columnFamiliesMax * maxWriteBufferNumber) per memtable, and the
 //   budget refuses to hand out more than columnFamiliesMax column families at once, which bounds
-//   memtable memory for the process. A task restoring from scratch may hold RESTORE_SHARES
-//   shares per column family (memtables that many times larger) while at least half the shares
-//   stay free, and gives them back when it reopens with the usual settings (task.ts), so the
-//   bound holds during restoration too.
+//   memtable memory for the process.
 // - The block cache is only on or off per column family: the binding (librocksdb) builds every
 //   column family's table options without a cache object, so RocksDB gives each one its own
 //   LRU cache of its default capacity (32 MiB). The budget turns the cache on for a column family
@@ -41,19 +38,7 @@ export interface ColumnFamilySettings {
   readonly writeBufferSize: number;
   readonly maxWriteBufferNumber: number;
   readonly blockCache: boolean;
-  /** Column family shares of the budget each column family holds: 1, or RESTORE_SHARES while restoring. */
-  readonly shares?: number;
 }
-
-/**
- * Shares of the write buffer budget a column family holds while its task restores from scratch:
- * memtables this many times larger. Measured on restoration-shaped writes (sorted batches of
- * random 16 B keys, 100 B values, 2,000,000 records into one database): RocksDB's compaction
- * thread spent 2.0-2.9 us per record during the load with 8 MiB memtables and none with
- * 64 MiB ones (it compacts once four memtables have been flushed), for 0.9 us more per record
- * inserting into the larger memtables; a store of 500,000 records gained about nothing.
- */
-export const RESTORE_SHARES = 4;
 
 /** The capacity RocksDB gives a column family's block cache when none is configured. */
 export const BLOCK_CACHE_BYTES_PER_COLUMN_FAMILY = 32 * 1024 * 1024;
@@ -99,28 +84,10 @@ export class RocksDbMemoryBudget {
     return this.settings;
   }
 
-  /**
-   * Settings for count column families of a task restoring from scratch: memtables
-   * RESTORE_SHARES times larger, each column family holding that many shares of the write buffer
-   * budget, granted only while at least half the budget's shares stay free after it (so tasks
-   * opened meanwhile still fit); null when they are not free. The block cache is as for
-   * reserve(). Release with the settings returned; the task reopens with reserve()'s settings
-   * once restored.
-   */
-  reserveRestoring(count: number): ColumnFamilySettings | null {
-    if (!Number.isInteger(count) || count <= 0) return null;
-    const shares = count * RESTORE_SHARES;
-    if ((this.columnFamiliesInUse + shares) * 2 > this.columnFamiliesMax) return null;
-    const settings = this.reserve(count);
-    this.columnFamiliesInUse += shares - count;
-    return { ...settings, writeBufferSize: settings.writeBufferSize * RESTORE_SHARES, shares: RESTORE_SHARES };
-  }
-
-  /** Returns column families reserved with the given settings (those reserve or reserveRestoring returned). */
+  /** Returns column families reserved with the given settings (those reserve returned). */
   release(count: number, settings: ColumnFamilySettings = this.settings): void {
-    const shares = count * (settings.shares ?? 1);
-    if (shares > this.columnFamiliesInUse) throw new Error('RocksDB budget released more column families than it reserved');
-    this.columnFamiliesInUse -= shares;
+    if (count > this.columnFamiliesInUse) throw new Error('RocksDB budget released more column families than it reserved');
+    this.columnFamiliesInUse -= count;
     if (settings.blockCache) {
       if (count > this.blockCacheColumnFamiliesInUse) throw new Error('RocksDB budget released more block caches than it handed out');
       this.blockCacheColumnFamiliesInUse -= count;

@@ -55,16 +55,8 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
   /** The session must be bound to this store's column family. */
   constructor(
     readonly name: string,
-    private session: RocksDB,
+    private readonly session: RocksDB,
   ) {}
-
-  /**
-   * Moves the store to a session of the same column family in a reopened database (task.ts's
-   * restored()); every write must have been applied (flush) and nothing may be in flight.
-   */
-  rebind(session: RocksDB): void {
-    this.session = session;
-  }
 
   async get(key: Uint8Array): Promise<Uint8Array | null> {
     this.assertOpen();

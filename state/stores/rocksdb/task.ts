@@ -19,11 +19,6 @@ export interface RocksDbTaskOptions {
   readonly storeNames: readonly string[];
   /** Defaults to the process-wide budget. */
   readonly budget?: RocksDbMemoryBudget;
-  /**
-   * The task is about to restore its stores from scratch: open with restoration settings
-   * (larger memtables, budget.ts's reserveRestoring, when the budget has room) until restored().
-   */
-  readonly restoring?: boolean;
 }
 
 const MANIFEST_FILE = 'runnel-stores.json';
@@ -36,28 +31,17 @@ export class RocksDbTask {
   private closed = false;
 
   private constructor(
-    private database: RocksDB,
+    private readonly database: RocksDB,
     readonly columnFamilies: readonly string[],
     private readonly budget: RocksDbMemoryBudget,
     /** What the budget granted this task's column families; handed back on close. */
-    private granted: ColumnFamilySettings,
-    private readonly path: string,
+    readonly settings: ColumnFamilySettings,
   ) {
     for (const name of columnFamilies) {
       const session = database.columnFamily(name);
       this.sessions.set(name, session);
       this.stores.set(name, new RocksDbKeyValueStore(name, session));
     }
-  }
-
-  /** What the budget granted this task's column families now. */
-  get settings(): ColumnFamilySettings {
-    return this.granted;
-  }
-
-  /** Whether the database runs with restoration settings (until restored()). */
-  get restoring(): boolean {
-    return (this.granted.shares ?? 1) > 1;
   }
 
   static async open(options: RocksDbTaskOptions): Promise<RocksDbTask> {
@@ -67,48 +51,32 @@ export class RocksDbTask {
     const columnFamilies = [...new Set([...(await readManifest(path)), ...options.storeNames])].sort();
     if (columnFamilies.length > ROCKSDB_LIMITS.columnFamiliesPerTaskMax) throw new Error(`task has ${columnFamilies.length} stores, above ${ROCKSDB_LIMITS.columnFamiliesPerTaskMax}`);
     const budget = options.budget ?? sharedRocksDbBudget();
-    const settings = (options.restoring === true ? budget.reserveRestoring(columnFamilies.length) : null) ?? budget.reserve(columnFamilies.length);
+    const settings = budget.reserve(columnFamilies.length);
     try {
       await writeManifest(path, columnFamilies);
     } catch (error) {
       budget.release(columnFamilies.length, settings);
       throw error;
     }
-    const database = openDatabase(path, columnFamilies, settings);
+    const database = new RocksDB(path, {
+      columnFamilies,
+      writeBufferSize: settings.writeBufferSize,
+      maxWriteBufferNumber: settings.maxWriteBufferNumber,
+      blockCache: settings.blockCache,
+      // Index and filter blocks can live in the block cache only when there is one.
+      tableCacheIndexAndFilterBlocks: settings.blockCache,
+      // Compactions and flushes share the machine with the stream threads.
+      maxBackgroundJobs: 2,
+    });
     try {
       // Sessions must exist before open for the column families to be attached to them.
-      const task = new RocksDbTask(database, columnFamilies, budget, settings, path);
+      const task = new RocksDbTask(database, columnFamilies, budget, settings);
       await database.ready();
       return task;
     } catch (error) {
       budget.release(columnFamilies.length, settings);
       throw error;
     }
-  }
-
-  /**
-   * Ends restoration settings: writes every store's staged batch, flushes the memtables, closes
-   * the database and opens it again with the budget's usual settings, handing the restoration
-   * shares back. The stores stay the same objects. Nothing may read or write the task meanwhile
-   * (TaskState awaits it before the task builds its stores; a standby never restores this way).
-   * Does nothing for a task opened with the usual settings.
-   */
-  async restored(): Promise<void> {
-    if (this.closed || !this.restoring) return;
-    for (const store of this.stores.values()) await store.flush();
-    await this.database.close({ force: true });
-    // Handed back first: the usual settings always fit in the shares the restoration held.
-    this.budget.release(this.columnFamilies.length, this.granted);
-    this.granted = this.budget.reserve(this.columnFamilies.length);
-    const settings = this.granted;
-    const database = openDatabase(this.path, this.columnFamilies, settings);
-    for (const name of this.columnFamilies) {
-      const session = database.columnFamily(name);
-      this.sessions.set(name, session);
-      (this.stores.get(name) as RocksDbKeyValueStore).rebind(session);
-    }
-    this.database = database;
-    await database.ready();
   }
 
   /** The store of that name; the same object every time. */
@@ -139,22 +107,9 @@ export class RocksDbTask {
       for (const store of this.stores.values()) await store.close();
     } finally {
       await this.database.close({ force: true });
-      this.budget.release(this.columnFamilies.length, this.granted);
+      this.budget.release(this.columnFamilies.length, this.settings);
     }
   }
-}
-
-function openDatabase(path: string, columnFamilies: readonly string[], settings: ColumnFamilySettings): RocksDB {
-  return new RocksDB(path, {
-    columnFamilies: [...columnFamilies],
-    writeBufferSize: settings.writeBufferSize,
-    maxWriteBufferNumber: settings.maxWriteBufferNumber,
-    blockCache: settings.blockCache,
-    // Index and filter blocks can live in the block cache only when there is one.
-    tableCacheIndexAndFilterBlocks: settings.blockCache,
-    // Compactions and flushes share the machine with the stream threads.
-    maxBackgroundJobs: 2,
-  });
 }
 
 async function readManifest(path: string): Promise<string[]> {

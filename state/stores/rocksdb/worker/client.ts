@@ -145,12 +145,11 @@ export class RemoteRocksDbTask {
     for (const spec of specs) this.stores.set(spec.name, new RemoteStore(worker, task, spec));
   }
 
-  /** With restoring, the database opens with restoration settings until restored() (task.ts). */
-  static async open(options: { readonly taskDirectory: string; readonly stores: readonly StoreSpec[]; readonly budget?: RocksDbBudgetConfig; readonly restoring?: boolean }): Promise<RemoteRocksDbTask> {
+  static async open(options: { readonly taskDirectory: string; readonly stores: readonly StoreSpec[]; readonly budget?: RocksDbBudgetConfig }): Promise<RemoteRocksDbTask> {
     const worker = RocksDbWorker.acquire();
     const task = worker.taskNumber();
     try {
-      await worker.call({ op: 'open', task, taskDirectory: options.taskDirectory, stores: options.stores, budget: options.budget ?? null, restoring: options.restoring ?? false });
+      await worker.call({ op: 'open', task, taskDirectory: options.taskDirectory, stores: options.stores, budget: options.budget ?? null });
     } catch (error) {
       await worker.release();
       throw error;
@@ -167,14 +166,6 @@ export class RemoteRocksDbTask {
   /** Waits for every write posted so far, then drops expired window and session segments. */
   async commit(): Promise<void> {
     await this.worker.call({ op: 'commit', task: this.task });
-  }
-
-  /**
-   * Ends restoration settings once every restored record is written: the worker flushes and
-   * reopens the database with the usual settings. Nothing else may use the task until it resolves.
-   */
-  async restored(): Promise<void> {
-    await this.worker.call({ op: 'restored', task: this.task });
   }
 
   /** Flushes memtables (so a reopen replays no write-ahead log) and closes the database. */

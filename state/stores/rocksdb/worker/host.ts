@@ -181,7 +181,7 @@ const tasks = new Map<number, OpenTask>();
 async function openTask(request: Extract<WorkerRequest, { op: 'open' }>): Promise<void> {
   if (tasks.has(request.task)) throw new Error(`task ${request.task} is already open in the RocksDB worker`);
   if (request.budget !== null && sharedRocksDbBudget().inUse === 0) configureSharedRocksDbBudget(request.budget);
-  const rocksdb = await RocksDbTask.open({ taskDirectory: request.taskDirectory, storeNames: request.stores.map((store) => store.name), restoring: request.restoring });
+  const rocksdb = await RocksDbTask.open({ taskDirectory: request.taskDirectory, storeNames: request.stores.map((store) => store.name) });
   const stores = new Map<string, HostStore>();
   try {
     for (const spec of request.stores) {
@@ -228,13 +228,6 @@ async function answer(request: WorkerRequest): Promise<unknown> {
       const task = tasks.get(request.task);
       if (task === undefined) throw new Error(`task ${request.task} is not open in the RocksDB worker`);
       for (const store of task.stores.values()) await store.commit();
-      return undefined;
-    }
-    case 'restored': {
-      const task = tasks.get(request.task);
-      if (task === undefined) throw new Error(`task ${request.task} is not open in the RocksDB worker`);
-      // Writes queued before are applied first (restored() flushes every store).
-      await task.rocksdb.restored();
       return undefined;
     }
     case 'close': {

@@ -19,9 +19,7 @@ export interface StoreSpec {
 }
 
 export type WorkerRequest =
-  | { readonly op: 'open'; readonly id: number; readonly task: number; readonly taskDirectory: string; readonly stores: readonly StoreSpec[]; readonly budget: RocksDbBudgetConfig | null; readonly restoring: boolean }
-  /** The task's restoration from scratch has ended: its database reopens with the usual settings. */
-  | { readonly op: 'restored'; readonly id: number; readonly task: number }
+  | { readonly op: 'open'; readonly id: number; readonly task: number; readonly taskDirectory: string; readonly stores: readonly StoreSpec[]; readonly budget: RocksDbBudgetConfig | null }
   | { readonly op: 'apply'; readonly task: number; readonly store: string; readonly batch: ArrayBuffer }
   | { readonly op: 'loadGroups'; readonly id: number; readonly sync: boolean; readonly task: number; readonly store: string; readonly keys: ArrayBuffer }
   | { readonly op: 'range'; readonly id: number; readonly sync: boolean; readonly task: number; readonly store: string; readonly from: Uint8Array | null; readonly to: Uint8Array | null; readonly limit: number | null }
