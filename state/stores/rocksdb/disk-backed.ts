@@ -195,32 +195,20 @@ export class DiskBackedBytesStore implements HashedBytesStore, WindowedBytesAcce
       return this.resident.get(hashKey);
     }
     const groupHash = this.groupHashOf(hashKey);
-    let group = this.groups.get(groupHash);
-    if (group === undefined) {
-      group = this.loadGroupNow(groupHash, key.subarray(0, key.byteLength - this.suffixBytes));
-    } else {
-      this.reads.cached++;
-      diskBackedReads.cached++;
-    }
+    const group = this.cachedGroup(groupHash) ?? this.loadGroupNow(groupHash, key.subarray(0, key.byteLength - this.suffixBytes));
     return group.get(hashKey)?.value ?? null;
   }
 
   /** A window by record key and start (window stores only): read in the resident copy without a composite key. */
   getWindow(recordKeyHash: string, startMs: number): Uint8Array | null {
-    if (this.residentWindows !== null) {
+    if (this.resident !== null) {
       diskBackedReads.cached++;
-      return this.residentWindows.getWindow(recordKeyHash, startMs);
+      // A window store without retention is resident as a plain map, by composite key.
+      return this.residentWindows !== null ? this.residentWindows.getWindow(recordKeyHash, startMs) : this.resident.get(windowHashKey(recordKeyHash, startMs));
     }
-    const hashKey = windowHashKey(recordKeyHash, startMs);
     // A window store's group is its record key's windows: the group's hashed key is recordKeyHash.
-    let group = this.groups.get(recordKeyHash);
-    if (group === undefined) {
-      group = this.loadGroupNow(recordKeyHash, Buffer.from(recordKeyHash, 'latin1'));
-    } else {
-      this.reads.cached++;
-      diskBackedReads.cached++;
-    }
-    return group.get(hashKey)?.value ?? null;
+    const group = this.cachedGroup(recordKeyHash) ?? this.loadGroupNow(recordKeyHash, Buffer.from(recordKeyHash, 'latin1'));
+    return group.get(windowHashKey(recordKeyHash, startMs))?.value ?? null;
   }
 
   /** bytes is the window's composite key, handed over; the resident copy keeps none of it. */
@@ -360,6 +348,16 @@ export class DiskBackedBytesStore implements HashedBytesStore, WindowedBytesAcce
 
   private groupHashOf(hashKey: string): string {
     return this.suffixBytes === 0 ? hashKey : hashKey.slice(0, hashKey.length - this.suffixBytes);
+  }
+
+  /** The group when cached (a read answered from the cache), else undefined. */
+  private cachedGroup(groupHash: string): Map<string, CachedEntry> | undefined {
+    const group = this.groups.get(groupHash);
+    if (group !== undefined) {
+      this.reads.cached++;
+      diskBackedReads.cached++;
+    }
+    return group;
   }
 
   private loadGroupNow(groupHash: string, recordKey: Uint8Array): Map<string, CachedEntry> {

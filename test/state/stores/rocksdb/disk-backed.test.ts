@@ -11,6 +11,7 @@ import { withSuffix } from '../../../../state/stores/bytes.ts';
 import { hashKeyOf } from '../../../../state/stores/layers.ts';
 import { DiskBackedBytesStore } from '../../../../state/stores/rocksdb/disk-backed.ts';
 import { RemoteRocksDbTask } from '../../../../state/stores/rocksdb/worker/client.ts';
+import { windowHashKey, windowKeyBytes } from '../../../../state/stores/window-keys.ts';
 
 const directories: string[] = [];
 const tasks: RemoteRocksDbTask[] = [];
@@ -208,6 +209,30 @@ describe('DiskBackedBytesStore', () => {
     await task.commit();
     // Reopened with room for all: resident again, with every window.
     expect(new DiskBackedBytesStore('windows', task.store('windows'), { entriesMax: 100, writeBatchRecords: 100 }).range(null, null)).toHaveLength(30);
+  });
+
+  it('reads a window store without retention (resident by composite key) by record key and start, seeing every write', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'runnel-disk-backed-'));
+    directories.push(directory);
+    const task = await RemoteRocksDbTask.open({ taskDirectory: directory, stores: [{ name: 'unbounded', kind: 'window', retentionMs: null }] });
+    tasks.push(task);
+    const store = new DiskBackedBytesStore('unbounded', task.store('unbounded'));
+    expect(store.isResident).toBe(true);
+    const recordKeyHash = hashKeyOf(text('k'));
+    const read = (): string | null => {
+      const value = store.getWindow(recordKeyHash, 1_000);
+      return value === null ? null : Buffer.from(value).toString();
+    };
+    expect(read()).toBeNull();
+    store.putWindow(recordKeyHash, 1_000, windowKeyBytes(recordKeyHash, 1_000), text('1'));
+    expect(read()).toBe('1');
+    store.putHashed(windowHashKey(recordKeyHash, 1_000), windowKeyBytes(recordKeyHash, 1_000), text('2'));
+    expect(read()).toBe('2');
+    store.put(windowKeyBytes(recordKeyHash, 1_000), null);
+    expect(read()).toBeNull();
+    store.flush();
+    await task.commit();
+    expect(task.store('unbounded').rangeSync(null, null)).toEqual([]);
   });
 
   it('key-value stores built inside withBytesStoreProvider use the provided store', async () => {
