@@ -13,7 +13,7 @@ import { bytesEqual, prefixUpperBound, readUint32, startsWith, suffixNumber, wit
 import { CachingLayer, expireBelow, hashKeyOf, isHashedBytesStore, type HashedBytesStore } from './layers.ts';
 import type { FlushListener, KeyValue, KeyValueBytesStore, KeyValueStore, SessionStore, StoreMetrics, WindowEntry, WindowStore } from './types.ts';
 import { WindowCachingLayer } from './window-cache.ts';
-import { windowHashKey, windowKeyBytes } from './window-keys.ts';
+import { WINDOW_SUFFIX_BYTES, windowHashKey, windowKeyBytes, windowSuffixHash } from './window-keys.ts';
 
 /** Serialized key bytes with their hashed form; owned when no one else holds the bytes. */
 interface EncodedKey {
@@ -210,7 +210,6 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
   }
 }
 
-const WINDOW_SUFFIX_BYTES = 12;
 /** No key yet: equal to no key a caller passes. */
 const NO_KEY = Symbol('no key');
 
@@ -253,10 +252,6 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   private lastHashOf: string | null = null;
   private lastHashStartMs = Number.NaN;
   private lastHash = '';
-  /** The suffix (the latin1 form) of lastHashStartMs's window. */
-  private lastSuffix = '';
-  /** Latin1 forms of window suffixes by window start, for compositeHash. */
-  private readonly suffixHashes = new Map<number, string>();
   /**
    * Stored composite keys by time slot (a sixteenth of the retention period, so stores whose
    * windows start at every millisecond, like join buffers, keep a few maps rather than one per
@@ -420,17 +415,7 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     if (typeof key !== 'string' || (this.keySerde as Serde<unknown>) !== stringSerde) return null;
     if (this.lastHashOf === key && this.lastHashStartMs === windowStartMs) return this.lastHash;
     if (!isAscii(key)) return null;
-    // Records of a stream mostly fall into the window the record before fell into.
-    let suffix = this.lastHashStartMs === windowStartMs ? this.lastSuffix : this.suffixHashes.get(windowStartMs);
-    if (suffix === undefined) {
-      // Only live window starts are asked for, so the map stays small; it is emptied now and then.
-      if (this.suffixHashes.size >= 1024) this.suffixHashes.clear();
-      const bytes = new Uint8Array(WINDOW_SUFFIX_BYTES);
-      writeWindowSuffix(bytes, windowStartMs);
-      this.suffixHashes.set(windowStartMs, (suffix = hashKeyOf(bytes)));
-    }
-    this.lastSuffix = suffix;
-    const hashKey = key + suffix;
+    const hashKey = key + windowSuffixHash(windowStartMs);
     this.lastHashOf = key;
     this.lastHashStartMs = windowStartMs;
     this.lastHash = hashKey;
