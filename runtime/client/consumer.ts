@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { ApiKey } from '../../core/protocol/index.ts';
 import { Cluster, sleep } from './cluster.ts';
 import { KafkaClientError, KafkaProtocolError, KafkaStateError, isRetriableError, throwIfError } from './errors.ts';
-import type { ConsumerRecord, InPlaceRecordMaker, RecordMaker } from './fetch-records.ts';
+import type { ConsumerRecord, RecordMaker } from './fetch-records.ts';
 import { Fetcher, type PackedRun, type PartitionState, type RecordRun } from './fetcher.ts';
 import { GroupMembership, type TopicPartition } from './group-membership.ts';
 import { BUILT_IN_ASSIGNORS, type PartitionAssignor } from './group-protocol.ts';
@@ -22,7 +22,7 @@ import type { ConsumerGroupMetadata } from './transaction-manager.ts';
 import { clusterOptions, commonOptionsShape, integer, parseOptions, type KafkaStyleOptions } from './options.ts';
 
 export type { ConsumerRecord } from './fetch-records.ts';
-export type { InPlaceRecordMaker, RecordMaker, RecordPlace, ScannedRecords } from './fetch-records.ts';
+export type { RecordMaker, RecordPlace, ScannedRecords } from './fetch-records.ts';
 export type { PackedRun, RecordRun } from './fetcher.ts';
 export type { TopicPartition } from './group-membership.ts';
 
@@ -228,7 +228,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
    * in runs of one partition, each made by `maker` as it is handed out, with no ConsumerRecord
    * in between.
    */
-  async pollRuns<R>(maker: RecordMaker<R> | InPlaceRecordMaker<R>, options: { timeoutMs?: number; maxRecords?: number } = {}): Promise<RecordRun<R>[]> {
+  async pollRuns<R>(maker: RecordMaker<R>, options: { timeoutMs?: number; maxRecords?: number } = {}): Promise<RecordRun<R>[]> {
     await this.fillPolling(options.timeoutMs ?? 1_000);
     const runs = this.fetcher.takeRuns(Math.max(0, options.maxRecords ?? this.options.maxPollRecords), maker);
     this.fetcher.start();

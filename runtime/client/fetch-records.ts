@@ -49,20 +49,6 @@ export type RecordMaker<R> = (
 ) => R;
 
 /**
- * A maker that reads the key and value where they lie instead of being handed views of them:
- * `section` holds the record, the key at [keyStart, keyStart + keyLength) and the value at
- * [valueStart, valueStart + valueLength), a length -1 standing for null. A caller that decodes
- * both fields straight from the section (the streams runtime's serdes) makes no view per field,
- * and a typed array view costs more than decoding a short field.
- */
-export interface InPlaceRecordMaker<R> {
-  readonly inPlace: (
-    topic: string, partition: number, section: Uint8Array, keyStart: number, keyLength: number, valueStart: number, valueLength: number,
-    timestampMs: number, headers: RecordHeader[] | null, baseOffset: bigint, offsetDelta: number,
-  ) => R;
-}
-
-/**
  * Where one fetched record's fields lie, for a caller that reads a partition's records through
  * one object it keeps (ScannedRecords.locate fills it in) instead of an object per record: the
  * key at bytes[keyStart, keyStart + keyLength) and the value at bytes[valueStart, valueStart +
@@ -202,8 +188,7 @@ export class ScannedRecords {
   }
 
   /** Builds record `index` with `maker`; key, value and header values are views into the batch. */
-  make<R>(index: number, maker: RecordMaker<R> | InPlaceRecordMaker<R>): R {
-    if (typeof maker !== 'function') return this.makeInPlace(index, maker);
+  make<R>(index: number, maker: RecordMaker<R>): R {
     const batch = this.batchOf(index);
     const section = batch.section;
     const slot = index * LAYOUT_SLOTS;
@@ -217,30 +202,14 @@ export class ScannedRecords {
     return maker(this.topic, this.partition, key, value, this.timestamps[index] as number, headers, batch.baseOffset, this.layout[slot + 2] as number);
   }
 
-  /** make() for an InPlaceRecordMaker: the same checks, no views of the key and value. */
-  private makeInPlace<R>(index: number, maker: InPlaceRecordMaker<R>): R {
-    const batch = this.batchOf(index);
-    const section = batch.section;
-    const slot = index * LAYOUT_SLOTS;
-    const end = this.layout[slot + 1] as number;
-    const cursor = this.cursor;
-    cursor.position = this.layout[slot] as number;
-    const keyLength = skipField(section, cursor, end);
-    const keyStart = cursor.position - Math.max(0, keyLength);
-    const valueLength = skipField(section, cursor, end);
-    const valueStart = cursor.position - Math.max(0, valueLength);
-    const headers = this.readHeadersToEnd(section, end);
-    return maker.inPlace(this.topic, this.partition, section, keyStart, keyLength, valueStart, valueLength, this.timestamps[index] as number, headers, batch.baseOffset, this.layout[slot + 2] as number);
-  }
-
   /** The timestamp of record `index`, in milliseconds. */
   timestampAt(index: number): number {
     return this.timestamps[index] as number;
   }
 
   /**
-   * makeInPlace() into an object of the caller's: fills `place` with where record `index` lies
-   * (the same checks) and returns its headers, null for none.
+   * make() into an object of the caller's, without views of the key and value: fills `place`
+   * with where record `index` lies (make()'s checks) and returns its headers, null for none.
    */
   locate(index: number, place: RecordPlace): RecordHeader[] | null {
     const batch = this.batchOf(index);
@@ -284,7 +253,7 @@ export class ScannedRecords {
   }
 
   /** Every record, made with `maker`. */
-  all<R>(maker: RecordMaker<R> | InPlaceRecordMaker<R>): R[] {
+  all<R>(maker: RecordMaker<R>): R[] {
     const records = new Array<R>(this.count);
     for (let index = 0; index < records.length; index++) records[index] = this.make(index, maker);
     return records;

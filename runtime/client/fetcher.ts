@@ -13,7 +13,7 @@
 import { ApiKey, ErrorCode } from '../../core/protocol/index.ts';
 import { sleep, type Cluster } from './cluster.ts';
 import { KafkaProtocolError, isRetriableError, throwIfError } from './errors.ts';
-import { makeConsumerRecord, scanFetch, type ConsumerRecord, type InPlaceRecordMaker, type RecordMaker, type ScannedRecords } from './fetch-records.ts';
+import { makeConsumerRecord, scanFetch, type ConsumerRecord, type RecordMaker, type ScannedRecords } from './fetch-records.ts';
 
 export interface PartitionState {
   topic: string;
@@ -111,7 +111,7 @@ export class Fetcher {
    * take() for callers that make their own record objects (`maker`); the records come in runs
    * of one partition, one run per buffered response.
    */
-  takeRuns<R>(max: number, maker: RecordMaker<R> | InPlaceRecordMaker<R>): RecordRun<R>[] {
+  takeRuns<R>(max: number, maker: RecordMaker<R>): RecordRun<R>[] {
     const runs: RecordRun<R>[] = [];
     let remaining = max;
     while (remaining > 0 && this.chunks.length > 0) {
@@ -140,7 +140,7 @@ export class Fetcher {
   }
 
   /** Moves up to `max` records of the chunk into `into` and the partition's position past them. */
-  private takeFrom<R>(chunk: Chunk, max: number, maker: RecordMaker<R> | InPlaceRecordMaker<R>, into: R[]): void {
+  private takeFrom<R>(chunk: Chunk, max: number, maker: RecordMaker<R>, into: R[]): void {
     const end = Math.min(chunk.records.count, chunk.next + max);
     for (let index = chunk.next; index < end; index++) into.push(chunk.records.make(index, maker));
     this.moveTo(chunk, end);

@@ -5,7 +5,7 @@ import { encodeBatch, encodeControlBatch } from '../../../core/records/batch.ts'
 import { CompressionCodec } from '../../../core/records/compression.ts';
 import { BATCH_OFFSETS, rewriteBatchCrc } from '../../../core/records/header.ts';
 import { CorruptRecordError } from '../../../core/records/errors.ts';
-import { recordsFromFetch, scanFetch } from '../../../runtime/client/fetch-records.ts';
+import { recordsFromFetch, scanFetch, type RecordPlace } from '../../../runtime/client/fetch-records.ts';
 
 function batch(baseOffset: bigint, values: string[], extra: { producerId?: bigint; transactional?: boolean } = {}): Buffer {
   return encodeBatch({ baseOffset, records: values.map((value) => ({ value, key: null })), compression: CompressionCodec.Gzip, baseTimestamp: 1000, ...extra });
@@ -23,18 +23,21 @@ describe('recordsFromFetch', () => {
     expect(result.nextOffset).toBe(4n);
   });
 
-  it('an in-place maker is told where the key and value lie, with the checks and fields of a made record', () => {
+  it('locate tells where the key and value lie, with the checks and fields of a made record', () => {
     const data = Buffer.concat([
       encodeBatch({ baseOffset: 0n, records: [{ key: 'k1', value: 'value-1', headers: [{ key: 'h', value: Buffer.from('x') }] }, { key: null, value: null }], compression: CompressionCodec.None, baseTimestamp: 1000 }),
       batch(2n, ['zipped']),
     ]);
     const { records } = scanFetch('t', 3, 0n, data, null);
-    const made = records.all({
-      inPlace: (topic, partition, section, keyStart, keyLength, valueStart, valueLength, timestampMs, headers, baseOffset, offsetDelta) => ({
-        topic, partition, timestampMs, offset: baseOffset + BigInt(offsetDelta), headers: headers?.map((header) => header.key) ?? null,
-        key: keyLength < 0 ? null : Buffer.from(section.subarray(keyStart, keyStart + keyLength)).toString(),
-        value: valueLength < 0 ? null : Buffer.from(section.subarray(valueStart, valueStart + valueLength)).toString(),
-      }),
+    const place: RecordPlace = { bytes: new Uint8Array(0), keyStart: 0, keyLength: -1, valueStart: 0, valueLength: -1, timestamp: -1, baseOffset: -1n, offsetDelta: 0 };
+    const made = Array.from({ length: records.count }, (_, index) => {
+      const headers = records.locate(index, place);
+      const { bytes, keyStart, keyLength, valueStart, valueLength } = place;
+      return {
+        topic: records.topic, partition: records.partition, timestampMs: place.timestamp, offset: place.baseOffset + BigInt(place.offsetDelta), headers: headers?.map((header) => header.key) ?? null,
+        key: keyLength < 0 ? null : Buffer.from(bytes.subarray(keyStart, keyStart + keyLength)).toString(),
+        value: valueLength < 0 ? null : Buffer.from(bytes.subarray(valueStart, valueStart + valueLength)).toString(),
+      };
     });
     expect(made).toEqual([
       { topic: 't', partition: 3, timestampMs: 1000, offset: 0n, headers: ['h'], key: 'k1', value: 'value-1' },
@@ -46,7 +49,7 @@ describe('recordsFromFetch', () => {
     const scanned = scanFetch('t', 0, 0n, corrupt, null).records;
     const valueLengthAt = corrupt.lastIndexOf(Buffer.from('abc')) - 1;
     corrupt[valueLengthAt] = 40; // zigzag 20: past the record's end (the CRC was checked by the scan already)
-    expect(() => scanned.all({ inPlace: () => 0 })).toThrow(/does not fit its record/);
+    expect(() => scanned.locate(0, place)).toThrow(/does not fit its record/);
   });
 
   it('returns nothing for null or empty data and keeps the fetch offset', () => {
