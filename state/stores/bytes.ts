@@ -63,6 +63,18 @@ export function suffixNumber(bytes: Uint8Array, suffixBytes: number, index: numb
   return readUint32(bytes, position) * 0x1_0000_0000 + readUint32(bytes, position + 4);
 }
 
+/** suffixNumber(key, suffixBytes, 0) read from the key's hashed (latin1) form, one char per byte. */
+export function hashedSuffixNumber(hashKey: string, suffixBytes: number): number {
+  const position = hashKey.length - suffixBytes;
+  let high = 0;
+  let low = 0;
+  for (let index = 0; index < 4; index++) {
+    high = high * 256 + hashKey.charCodeAt(position + index);
+    low = low * 256 + hashKey.charCodeAt(position + 4 + index);
+  }
+  return high * 0x1_0000_0000 + low;
+}
+
 export function withoutSuffix(bytes: Uint8Array, suffixBytes: number): Uint8Array {
   return bytes.subarray(0, bytes.byteLength - suffixBytes);
 }

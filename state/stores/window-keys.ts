@@ -5,6 +5,7 @@
 // per record; the composite bytes are made once, where they must exist (the changelog record and
 // the RocksDB write), and shared between the two. Only windows of sequence 0 go this way: stores
 // that retain duplicates number their entries and keep the byte path.
+import { hashedSuffixNumber } from './bytes.ts';
 
 /** Bytes after the record key in a window store's keys. */
 export const WINDOW_SUFFIX_BYTES = 12;
@@ -85,14 +86,7 @@ export function windowKeyBytes(recordKeyHash: string, startMs: number): Uint8Arr
 
 /** The window start in a hashed composite key. */
 export function hashedWindowStart(hashKey: string): number {
-  const position = hashKey.length - WINDOW_SUFFIX_BYTES;
-  let high = 0;
-  let low = 0;
-  for (let index = 0; index < 4; index++) {
-    high = high * 256 + hashKey.charCodeAt(position + index);
-    low = low * 256 + hashKey.charCodeAt(position + 4 + index);
-  }
-  return high * 0x1_0000_0000 + low;
+  return hashedSuffixNumber(hashKey, WINDOW_SUFFIX_BYTES);
 }
 
 /** Whether a hashed composite key has sequence 0 (the last four bytes are zero). */

@@ -5,25 +5,13 @@
 // a sixteenth of the store's size, so the reads and writes of a record touch a small table.
 // ResidentWindows is the window stores' variant: each slot keeps the windows of its first start
 // by record key, so the window fast path (window-keys.ts) needs no composite key.
-import { lowerBound } from '../bytes.ts';
+import { hashedSuffixNumber, lowerBound } from '../bytes.ts';
 import { hashKeyOf } from '../layers.ts';
 import type { KeyValue } from '../types.ts';
 import { hashedSequenceIsZero, hashedWindowStart, WINDOW_SUFFIX_BYTES, windowHashKey, windowSuffixHash, type WindowedBytesAccess } from '../window-keys.ts';
 
 /** Slots per retention period: a purge checks key by key only the slot that straddles the oldest live time. */
 const SLOTS_PER_RETENTION = 16;
-
-/** suffixNumber(key, suffixBytes, 0) read from the key's hashKeyOf form, one char per byte. */
-export function hashedSuffixNumber(hashKey: string, suffixBytes: number): number {
-  const position = hashKey.length - suffixBytes;
-  let high = 0;
-  let low = 0;
-  for (let index = 0; index < 4; index++) {
-    high = high * 256 + hashKey.charCodeAt(position + index);
-    low = low * 256 + hashKey.charCodeAt(position + 4 + index);
-  }
-  return high * 0x1_0000_0000 + low;
-}
 
 interface TimeSlot {
   readonly entries: Map<string, Uint8Array>;
