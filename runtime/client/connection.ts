@@ -283,8 +283,8 @@ export class Connection {
   }
 
   /**
-   * Delivers copies of the frames that lie whole in `data` (a read, nothing buffered before it)
-   * and starts a large frame's buffer; returns the rest, the start of a frame still arriving.
+   * Delivers copies of the frames that lie whole in `data` (a read, nothing buffered before it);
+   * returns the rest, the start of a frame still arriving, which onRead buffers.
    */
   private takeFrames(data: Buffer): Buffer {
     let at = 0;
@@ -292,13 +292,7 @@ export class Connection {
       const size = data.readInt32BE(at);
       if (!this.frameSizeAllowed(size)) return data.subarray(data.length);
       const end = at + SIZE_PREFIX_BYTES + size;
-      if (end > data.length) {
-        if (size < LARGE_FRAME_BYTES) break;
-        this.frameBytes = size;
-        this.frame = Buffer.allocUnsafe(size);
-        this.frameFilled = data.copy(this.frame, 0, at + SIZE_PREFIX_BYTES);
-        return data.subarray(data.length);
-      }
+      if (end > data.length) break;
       this.deliver(Buffer.from(data.subarray(at + SIZE_PREFIX_BYTES, end)));
       at = end;
     }
