@@ -179,7 +179,8 @@ describe('typed window store over the window cache', () => {
     // The reference: the typed store over the composite-keyed cache, in memory.
     const reference = stack('reference', new MeteredWindowStore(new CachingLayer(new ChangeLoggingLayer(new InMemoryKeyValueBytesStore('reference'))), Serdes.string(), Serdes.long(), { retentionMs: RETENTION_MS, windowSizeMs: WINDOW_MS, retainDuplicates: false }));
     const outgrown = stack('RocksDB, outgrown', onDisk('outgrown', 8));
-    const stacks = [reference, stack('in memory', buildWindowStore({ ...options, name: 'memory' }, Serdes.string(), Serdes.long())), stack('RocksDB, resident', onDisk('resident', 100_000)), outgrown];
+    const memory = stack('in memory', buildWindowStore({ ...options, name: 'memory' }, Serdes.string(), Serdes.long()));
+    const stacks = [reference, memory, stack('RocksDB, resident', onDisk('resident', 100_000)), outgrown];
     for (const each of stacks) {
       each.store.init(contextWith(each.log, () => step));
       expect(each.store.setFlushListener((key, newValue, oldValue, writtenAtMs) => void each.reports.push(`${key.key}@${key.window.startMs}-${key.window.endMs} ${newValue} ${oldValue} ${writtenAtMs}`))).toBe(true);
@@ -217,6 +218,9 @@ describe('typed window store over the window cache', () => {
         outgrown.store.flush();
         for (const each of stacks.filter((candidate) => candidate !== outgrown)) expect([each.name, each.store.fetchAll(0, Number.MAX_SAFE_INTEGER).map((entry) => `${entry.key.key}@${entry.key.window.startMs}=${entry.value}`).sort()]).toEqual([each.name, expected]);
       }
+      // In memory both stacks know from the index which windows are new: the same records in the same order.
+      expect(memory.log).toEqual(reference.log);
+      expect(memory.reports).toEqual(reference.reports);
       for (const each of stacks) {
         expect([each.name, byKey(each.log)]).toEqual([each.name, byKey(reference.log)]);
         expect([each.name, byKey(each.reports)]).toEqual([each.name, byKey(reference.reports)]);
