@@ -197,10 +197,10 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
     const bytes = this.keysOwned ? encoded.bytes : new Uint8Array(encoded.bytes);
     this.putBytes(encoded.hashKey, bytes, value, typedKeyFor(this.keySerde as Serde<unknown>, key));
   }
-  /** Primitive keys are remembered by value, so the same key is serialized once in a row. */
+  /** Primitive keys are remembered by value (Object.is: 0 and -0 serialize apart), so the same key is serialized once in a row. */
   private encode(key: K): EncodedKey {
     const last = this.lastKey;
-    if (last !== null && last.key === key) return last.encoded;
+    if (last !== null && Object.is(last.key, key)) return last.encoded;
     const bytes = this.keySerde.serialize(key, this.name);
     // An ASCII string's UTF-8 bytes read as latin1 are the string itself: no second string.
     const ascii = typeof key === 'string' && (this.keySerde as Serde<unknown>) === stringSerde && bytes.byteLength === key.length;
@@ -270,7 +270,7 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
    * composite key unless the index needs one.
    */
   private readonly windowCache: WindowCachingLayer | null;
-  /** The last primitive key recordKeyHash was asked for, and its answer. */
+  /** The last primitive key recordKeyHash was asked for (compared with Object.is, as encode), and its answer. */
   private lastRecordKey: unknown = NO_KEY;
   private lastRecordKeyHash = '';
 
@@ -388,7 +388,7 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   }
   /** The hashed form of a key's serialized bytes; an ASCII string through the string serde is its own. */
   private recordKeyHash(key: K): string {
-    if (key === this.lastRecordKey) return this.lastRecordKeyHash;
+    if (Object.is(key, this.lastRecordKey)) return this.lastRecordKeyHash;
     const hash = typeof key === 'string' && (this.keySerde as Serde<unknown>) === stringSerde && isAscii(key) ? key : hashKeyOf(this.keySerde.serialize(key, this.name));
     if (isPrimitive(key)) {
       this.lastRecordKey = key;
@@ -421,10 +421,10 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     this.lastHash = hashKey;
     return hashKey;
   }
-  /** Primitive keys (strings, numbers) are memoised by value; objects only by identity. */
+  /** Primitive keys (strings, numbers) are memoised by value (Object.is, as encode); objects only by identity. */
   private compositeKey(key: K, windowStartMs: number): EncodedKey {
     const last = this.lastComposite;
-    if (last !== null && last.key === key && last.windowStartMs === windowStartMs) return last;
+    if (last !== null && Object.is(last.key, key) && last.windowStartMs === windowStartMs) return last;
     let bytes: Uint8Array;
     const hashKey = this.compositeHash(key, windowStartMs);
     if (hashKey !== null) {

@@ -93,6 +93,21 @@ describe('window and session stores', () => {
     expect(store.fetch('a', 10)).toBe(2);
   });
 
+  it('keys that are equal as numbers but serialize apart (0 and -0 as float64) stay apart, cached or not', () => {
+    for (const caching of [true, false]) {
+      const windows = buildWindowStore({ name: 'w', logging: false, caching, retentionMs: 100, windowSizeMs: 10, retainDuplicates: false }, Serdes.float64(), Serdes.int32());
+      windows.init(context(null));
+      windows.put(0, 1, 10);
+      windows.put(-0, 2, 10);
+      expect([caching, windows.fetch(0, 10), windows.fetch(-0, 10)]).toEqual([caching, 1, 2]);
+      const table = buildKeyValueStore({ name: 'k', logging: false, caching }, Serdes.float64(), Serdes.int32());
+      table.init(context(null));
+      table.put(0, 1);
+      table.put(-0, 2);
+      expect([caching, table.get(0), table.get(-0)]).toEqual([caching, 1, 2]);
+    }
+  });
+
   it('window stores that retain duplicates keep every put', () => {
     const store = buildWindowStore({ name: 'j', logging: false, caching: true, retentionMs: 100, windowSizeMs: 10, retainDuplicates: true }, Serdes.string(), Serdes.string());
     store.init(context(null));
