@@ -68,7 +68,7 @@ export interface WindowStoreOptions extends StoreLayerOptions {
 }
 
 export function buildWindowStore<K, V>(options: WindowStoreOptions, keySerde: Serde<K>, valueSerde: Serde<V>): MeteredWindowStore<K, V> {
-  // Caching would merge duplicates, which a join buffer must keep apart (and the window cache keeps sequence 0 only).
+  // Caching would merge duplicates, which a join buffer must keep apart.
   const stack = byteStack({ ...options, caching: options.caching && !options.retainDuplicates }, 'window', options.retentionMs);
   return new MeteredWindowStore(stack.store, keySerde, valueSerde, { ...options, expiresBelow: stack.provided });
 }
