@@ -5,6 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiKey, decodeRequestBody } from '../../../core/protocol/index.ts';
 import { decodeBatch } from '../../../core/records/batch.ts';
+import { CompressionCodec } from '../../../core/records/compression.ts';
+import { BATCH_OFFSETS, compressionOf } from '../../../core/records/header.ts';
 import { KafkaTimeoutError } from '../../../runtime/client/errors.ts';
 import { Producer, type ProducerOptions } from '../../../runtime/client/producer.ts';
 import { answerApiVersions, oneBrokerMetadata, respond, scriptedBroker, type ScriptedBroker } from './scripted-broker.ts';
@@ -24,6 +26,8 @@ interface Script {
   produceAnswers: (number | 'silent')[];
   produced: Produced[];
   initRequests: { producerId: bigint; producerEpoch: number }[];
+  /** The records bytes of each Produce request, when given. */
+  sent?: Buffer[];
 }
 
 async function start(script: Script): Promise<number> {
@@ -42,7 +46,9 @@ async function start(script: Script): Promise<number> {
       respond(socket, header, ApiKey.InitProducerId, { errorCode: 0, producerId: 77n, producerEpoch: epoch });
     } else if (header.apiKey === ApiKey.Produce) {
       const request = decodeRequestBody(ApiKey.Produce, header.apiVersion, frame, header.bodyOffset);
-      const batch = decodeBatch(request.topicData[0]?.partitionData[0]?.records as Buffer);
+      const records = request.topicData[0]?.partitionData[0]?.records as Buffer;
+      const batch = decodeBatch(records);
+      script.sent?.push(Buffer.from(records));
       const { producerId, producerEpoch, baseSequence } = batch.header;
       script.produced.push({ producerId, producerEpoch, baseSequence, values: batch.records.map((record) => record.value?.toString() ?? '') });
       const answer = script.produceAnswers[script.produced.length - 1] ?? 0;
@@ -91,6 +97,24 @@ describe('idempotent producer', () => {
       { producerEpoch: 1, baseSequence: 0, values: ['b', 'c'] },
     ]);
     expect(client.producerIdentity).toEqual({ producerId: 77n, producerEpoch: 1 });
+    await client.close();
+  });
+
+  it('stamps a compressed batch with its producer fields before its CRC, and again under a bumped epoch', async () => {
+    const script: Script = { produceAnswers: [0, 45], produced: [], initRequests: [], sent: [] };
+    const client = producer(await start(script), { compression: 'gzip' });
+    await client.send({ topic: 'orders', messages: [{ value: 'a' }] });
+    await client.send({ topic: 'orders', messages: [{ value: 'b' }, { value: 'c' }] });
+    // decodeBatch checked each send's CRC over the producer fields it carries.
+    expect(script.produced.map(({ producerId, producerEpoch, baseSequence, values }) => ({ producerId, producerEpoch, baseSequence, values }))).toEqual([
+      { producerId: 77n, producerEpoch: 0, baseSequence: 0, values: ['a'] },
+      { producerId: 77n, producerEpoch: 0, baseSequence: 1, values: ['b', 'c'] },
+      { producerId: 77n, producerEpoch: 1, baseSequence: 0, values: ['b', 'c'] },
+    ]);
+    const sent = script.sent as Buffer[];
+    expect(sent.map((bytes) => compressionOf(decodeBatch(bytes).header.attributes))).toEqual([CompressionCodec.Gzip, CompressionCodec.Gzip, CompressionCodec.Gzip]);
+    // The resent batch is the same compressed records under new producer fields.
+    expect(sent[2]?.subarray(BATCH_OFFSETS.records)).toEqual(sent[1]?.subarray(BATCH_OFFSETS.records));
     await client.close();
   });
 

@@ -4,6 +4,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiKey, decodeRequestBody } from '../../../core/protocol/index.ts';
 import { decodeBatch } from '../../../core/records/batch.ts';
+import { CompressionCodec } from '../../../core/records/compression.ts';
+import { compressionOf } from '../../../core/records/header.ts';
 import { KafkaProtocolError } from '../../../runtime/client/errors.ts';
 import { Producer } from '../../../runtime/client/producer.ts';
 import { answerApiVersions, oneBrokerMetadata, respond, scriptedBroker, type ScriptedBroker } from './scripted-broker.ts';
@@ -21,6 +23,8 @@ interface Script {
   /** Metadata requests answered when each Produce arrived. */
   metadataAnsweredAtProduce?: number[];
   metadataAnswered?: number;
+  /** The records bytes of each Produce request, when given. */
+  sent?: Buffer[];
 }
 
 async function start(script: Script): Promise<number> {
@@ -37,6 +41,7 @@ async function start(script: Script): Promise<number> {
       const request = decodeRequestBody(ApiKey.Produce, header.apiVersion, frame, header.bodyOffset);
       const records = request.topicData[0]?.partitionData[0]?.records as Buffer;
       const batch = decodeBatch(records);
+      script.sent?.push(Buffer.from(records));
       script.produced.push({ records: batch.records.length, values: batch.records.map((record) => record.value?.toString() ?? '') });
       script.metadataAnsweredAtProduce?.push(script.metadataAnswered ?? 0);
       const errorCode = script.produceErrors[script.produced.length - 1] ?? 0;
@@ -48,8 +53,8 @@ async function start(script: Script): Promise<number> {
   return port;
 }
 
-function producer(port: number, retries: number): Producer {
-  return new Producer({ bootstrapServers: `127.0.0.1:${port}`, lingerMs: 0, retries, retryBackoffMs: 10 });
+function producer(port: number, retries: number, compression: 'none' | 'gzip' = 'none'): Producer {
+  return new Producer({ bootstrapServers: `127.0.0.1:${port}`, lingerMs: 0, retries, retryBackoffMs: 10, compression });
 }
 
 describe('producer retries', () => {
@@ -73,6 +78,18 @@ describe('producer retries', () => {
     expect(answered).toHaveLength(3);
     expect(answered[1]).toBeGreaterThan(answered[0] as number);
     expect(answered[2]).toBeGreaterThan(answered[1] as number);
+    await client.close();
+  });
+
+  it('resends a compressed batch with the bytes and CRC of its first send', async () => {
+    const script: Script = { produceErrors: [6, 6], produced: [], metadataRequests: 0, sent: [] };
+    const client = producer(await start(script), 5, 'gzip');
+    await client.send({ topic: 'orders', messages: [{ value: 'a' }, { value: 'b' }] });
+    // decodeBatch checked each send's CRC; the retries are the first send's bytes.
+    expect(script.produced).toEqual([{ records: 2, values: ['a', 'b'] }, { records: 2, values: ['a', 'b'] }, { records: 2, values: ['a', 'b'] }]);
+    const [first, ...retries] = script.sent as Buffer[];
+    expect(compressionOf(decodeBatch(first as Buffer).header.attributes)).toBe(CompressionCodec.Gzip);
+    expect(retries).toEqual([first, first]);
     await client.close();
   });
 
