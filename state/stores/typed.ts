@@ -375,7 +375,9 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
     const recordKeyHash = this.recordKeyHash(key);
     // An ASCII string key is its own hashed form and decodes back to itself.
     const typedKey = recordKeyHash === key ? key : typedKeyFor(this.keySerde as Serde<unknown>, key);
-    if (this.options.expiresBelow === true) {
+    // A store that expires below keeps no index; a window the cache holds with a value is stored
+    // (every put of a value enters the index), so the index needs no change (as updateCachedWindow).
+    if (this.options.expiresBelow === true || (valueBytes !== null && (cache.peekWindow(recordKeyHash, startMs) ?? null) !== null)) {
       cache.writeWindow(recordKeyHash, startMs, valueBytes, typedKey);
       return;
     }
