@@ -6,7 +6,10 @@ import { encodeBatch } from '../../../../core/records/batch.ts';
 import { CompressionCodec } from '../../../../core/records/compression.ts';
 import type { PackedRun } from '../../../../runtime/client/consumer.ts';
 import { scanFetch } from '../../../../runtime/client/fetch-records.ts';
+import type { TopicRecord } from '../../../../core/topology/record.ts';
+import { Serdes, StreamsBuilder } from '../../../../dsl/index.ts';
 import { InputQueue, type InputCursor } from '../../../../runtime/streams/app/input-records.ts';
+import { StreamTask } from '../../../../runtime/streams/task.ts';
 
 /** A run of one fetched response holding one batch of `timestamps.length` records from `baseOffset`. */
 function run(topic: string, partition: number, baseOffset: bigint, timestamps: readonly number[], from = 0, to = timestamps.length): PackedRun {
@@ -71,5 +74,41 @@ describe('InputQueue', () => {
     queue.takeRecord();
     expect({ ...kept, key: text(kept.key), value: text(kept.value) }).toEqual({ key: 'k0', value: 't-0@0', timestamp: 1, headers: [{ key: 'first', value: Buffer.from('yes') }], partition: 0, offset: 0n });
     expect(cursor.offset).toBe(1n);
+  });
+
+  it('feeds a task whose commit is each partition\'s next offset after a partial run and a skipped record, and whose error handler keeps a record that does not move', () => {
+    const builder = new StreamsBuilder();
+    const sent: number[] = [];
+    builder.stream(['a', 'b'], { key: Serdes.string(), value: Serdes.int32() }).foreach((value) => void sent.push(value));
+    const kept: TopicRecord[] = [];
+    const task = new StreamTask({
+      applicationId: 'app', topology: builder.build(), subtopologyId: 0, partition: 2,
+      collector: { send: () => undefined }, changelogWriter: null, clock: () => 0,
+      deserializationErrorHandler: (_error, _topic, record) => { kept.push(record); return 'continue'; },
+      globalStores: new Map(), log: () => undefined,
+    });
+    task.init();
+    const int32 = (value: number): Buffer => Buffer.from(Serdes.int32().serialize(value, 'a'));
+    const scanned = (topic: string, baseOffset: bigint, values: Buffer[]) => scanFetch(topic, 2, baseOffset, encodeBatch({ baseOffset, records: values.map((value) => ({ key: 'k', value, timestamp: 1 })), compression: CompressionCodec.None }), null).records;
+    // Offset 8 of a is not an int32; the consumer hands a's response out in two runs.
+    const a = scanned('a', 7n, [int32(1), Buffer.from([1]), int32(2)]);
+    const queue = new InputQueue(100);
+    const drain = (): void => {
+      for (let record = queue.takeRecord(); record !== null; record = queue.takeRecord()) task.processPacked(queue.takenTopic, record);
+    };
+    queue.addRun({ topic: 'a', partition: 2, records: a, from: 0, to: 2 });
+    drain();
+    expect(task.commit()).toEqual([{ topic: 'a', partition: 2, offset: 9n }]);
+    queue.addRun({ topic: 'a', partition: 2, records: a, from: 2, to: 3 });
+    queue.addRun({ topic: 'b', partition: 2, records: scanned('b', 3n, [int32(5)]), from: 0, to: 1 });
+    drain();
+    expect(task.commit()).toEqual([
+      { topic: 'a', partition: 2, offset: 10n },
+      { topic: 'b', partition: 2, offset: 4n },
+    ]);
+    // Exactly the bad record was skipped, and the handler's record still is that record.
+    expect(sent).toEqual([1, 2, 5]);
+    expect(task.metrics.skippedRecords).toBe(1);
+    expect(kept.map((record) => [record.offset, [...(record.value ?? [])]])).toEqual([[8n, [1]]]);
   });
 });
