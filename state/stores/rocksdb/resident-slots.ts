@@ -13,6 +13,27 @@ import { hashedSequenceIsZero, hashedWindowStart, WINDOW_SUFFIX_BYTES, windowHas
 /** Slots per retention period: a purge checks key by key only the slot that straddles the oldest live time. */
 const SLOTS_PER_RETENTION = 16;
 
+/**
+ * The entries of time slots whose keys lie within [from, to] (hashed; null: unbounded), in byte
+ * order: sortedOf gives a slot's keys in byte order (each slot keeps them between writes), and the
+ * slots' matches are joined and sorted once more, which for runs already in order is a merge.
+ */
+function slotsRange<Slot>(slots: ReadonlyMap<number, Slot>, sortedOf: (slot: Slot) => readonly string[], get: (hashKey: string) => Uint8Array | null, from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
+  const fromKey = from === null ? null : hashKeyOf(from);
+  const toKey = to === null ? null : hashKeyOf(to);
+  const found: string[] = [];
+  for (const slot of slots.values()) {
+    const keys = sortedOf(slot);
+    for (let index = fromKey === null ? 0 : lowerBound(keys, fromKey); index < keys.length; index++) {
+      const hashKey = keys[index] as string;
+      if (toKey !== null && hashKey > toKey) break;
+      found.push(hashKey);
+    }
+  }
+  if (slots.size > 1) found.sort();
+  return found.map((hashKey) => ({ key: Buffer.from(hashKey, 'latin1'), value: get(hashKey) as Uint8Array }));
+}
+
 interface TimeSlot {
   readonly entries: Map<string, Uint8Array>;
   /** The slot's keys in byte order, kept from its first range until its next write. */
@@ -72,26 +93,10 @@ export class ResidentTimeSlots {
     if (timeMs < this.oldestMs) this.oldestMs = timeMs;
   }
 
-  /**
-   * Entries whose keys lie within [from, to] (hashed; null: unbounded), in byte order. Each slot
-   * keeps its sorted keys between writes; the slots' matches are joined and sorted once more,
-   * which for runs already in order is a merge.
-   */
+  /** Entries whose keys lie within [from, to] (hashed; null: unbounded), in byte order (see slotsRange). */
   range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
-    const fromKey = from === null ? null : hashKeyOf(from);
-    const toKey = to === null ? null : hashKeyOf(to);
-    const found: string[] = [];
-    for (const slot of this.slots.values()) {
-      // Latin1 strings sort as their bytes do under the default (code unit) order.
-      const keys = (slot.sorted ??= [...slot.entries.keys()].sort());
-      for (let index = fromKey === null ? 0 : lowerBound(keys, fromKey); index < keys.length; index++) {
-        const hashKey = keys[index] as string;
-        if (toKey !== null && hashKey > toKey) break;
-        found.push(hashKey);
-      }
-    }
-    if (this.slots.size > 1) found.sort();
-    return found.map((hashKey) => ({ key: Buffer.from(hashKey, 'latin1'), value: this.get(hashKey) as Uint8Array }));
+    // Latin1 strings sort as their bytes do under the default (code unit) order.
+    return slotsRange(this.slots, (slot) => (slot.sorted ??= [...slot.entries.keys()].sort()), (hashKey) => this.get(hashKey), from, to);
   }
 
   /**
@@ -250,21 +255,9 @@ export class ResidentWindows implements WindowedBytesAccess {
     return slot;
   }
 
-  /** Entries whose keys lie within [from, to] (hashed; null: unbounded), in byte order, as ResidentTimeSlots gives them. */
+  /** Entries whose keys lie within [from, to] (hashed; null: unbounded), in byte order (see slotsRange). */
   range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
-    const fromKey = from === null ? null : hashKeyOf(from);
-    const toKey = to === null ? null : hashKeyOf(to);
-    const found: string[] = [];
-    for (const slot of this.slots.values()) {
-      const keys = (slot.sorted ??= sortedKeysOf(slot));
-      for (let index = fromKey === null ? 0 : lowerBound(keys, fromKey); index < keys.length; index++) {
-        const hashKey = keys[index] as string;
-        if (toKey !== null && hashKey > toKey) break;
-        found.push(hashKey);
-      }
-    }
-    if (this.slots.size > 1) found.sort();
-    return found.map((hashKey) => ({ key: Buffer.from(hashKey, 'latin1'), value: this.get(hashKey) as Uint8Array }));
+    return slotsRange(this.slots, (slot) => (slot.sorted ??= sortedKeysOf(slot)), (hashKey) => this.get(hashKey), from, to);
   }
 
   /** Forgets windows older than the retention period as of the latest start written (see ResidentTimeSlots.purge). */
