@@ -29,6 +29,14 @@ function isAscii(text: string): boolean {
   return true;
 }
 
+/**
+ * The hashed key without serializing, for ASCII strings through the string serde: their UTF-8
+ * bytes read as latin1 are the string itself. Null for every other key.
+ */
+function keyAsHash(keySerde: Serde<unknown>, key: unknown): string | null {
+  return typeof key === 'string' && keySerde === stringSerde && isAscii(key) ? key : null;
+}
+
 function isPrimitive(value: unknown): boolean {
   return typeof value !== 'object' && typeof value !== 'function';
 }
@@ -108,7 +116,7 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
   }
   get(key: K): V | null {
     this.metrics.gets++;
-    const hashKey = this.cache === null ? null : this.keyAsHash(key);
+    const hashKey = this.cache === null ? null : keyAsHash(this.keySerde as Serde<unknown>, key);
     let bytes: Uint8Array | null;
     if (hashKey === null) {
       bytes = this.readEncoded(key);
@@ -122,7 +130,7 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
   put(key: K, value: V | null): void {
     this.metrics.puts++;
     const bytes = value === null ? null : this.valueSerde.serialize(value, this.name);
-    const hashKey = this.cache === null ? null : this.keyAsHash(key);
+    const hashKey = this.cache === null ? null : keyAsHash(this.keySerde as Serde<unknown>, key);
     if (hashKey !== null && this.cache?.updateCached(hashKey, bytes, key) === true) return;
     this.write(key, bytes);
   }
@@ -133,14 +141,6 @@ export class MeteredKeyValueStore<K, V> extends MeteredStore implements KeyValue
   private readEncoded(key: K): Uint8Array | null {
     const encoded = this.encode(key);
     return this.getBytes(encoded.hashKey, encoded.bytes);
-  }
-  /**
-   * The hashed key without serializing, for ASCII strings through the string serde: their UTF-8
-   * bytes read as latin1 are the string itself. Null for every other key.
-   */
-  private keyAsHash(key: K): string | null {
-    if (typeof key !== 'string' || (this.keySerde as Serde<unknown>) !== stringSerde || !isAscii(key)) return null;
-    return key;
   }
   putIfAbsent(key: K, value: V): V | null {
     const existing = this.get(key);
@@ -391,7 +391,7 @@ export class MeteredWindowStore<K, V> extends MeteredStore implements WindowStor
   /** The hashed form of a key's serialized bytes; an ASCII string through the string serde is its own. */
   private recordKeyHash(key: K): string {
     if (Object.is(key, this.lastRecordKey)) return this.lastRecordKeyHash;
-    const hash = typeof key === 'string' && (this.keySerde as Serde<unknown>) === stringSerde && isAscii(key) ? key : hashKeyOf(this.keySerde.serialize(key, this.name));
+    const hash = keyAsHash(this.keySerde as Serde<unknown>, key) ?? hashKeyOf(this.keySerde.serialize(key, this.name));
     if (isPrimitive(key)) {
       this.lastRecordKey = key;
       this.lastRecordKeyHash = hash;
