@@ -50,7 +50,7 @@ export interface PackedRun {
 
 interface Chunk {
   state: PartitionState;
-  /** Scanned records, made into objects as they are taken. */
+  /** Scanned records, made into objects as they are taken (or handed out as ranges by takePacked). */
   records: ScannedRecords;
   /** The index of the next record to hand out. */
   next: number;
