@@ -1,8 +1,6 @@
 export { StreamTask, StreamsProcessingError } from './task.ts';
 export type { RecordCollector, OutgoingRecord, DeserializationErrorHandler, StreamTaskOptions } from './task.ts';
 export { GlobalStoreTask } from './global.ts';
-export { PartitionGroup } from './partition-group.ts';
-export type { QueuedRecord } from './partition-group.ts';
 export { TopologyTestDriver, TestInputTopic, TestOutputTopic } from './test-driver.ts';
 export type { TestDriverOptions, TestRecord } from './test-driver.ts';
 export { StreamsApp, StreamsConfigError, parseStreamsConfig, assignTasks, planTopology, TopologyPlanError } from './app/index.ts';

@@ -65,9 +65,10 @@ interface PartitionRuns {
 }
 
 /**
- * The input buffer of one task: the engine's PartitionGroup order (the buffered record with the
- * smallest timestamp first, ties to the partition added first, each partition in offset order)
- * over packed runs, with one InputCursor per partition in place of a record object each.
+ * The input buffer of one task, Kafka Streams' PartitionGroup: the buffered record with the
+ * smallest timestamp first (ties to the partition added first, each partition in offset order),
+ * so a join or merge sees its inputs in event-time order whatever order the fetches arrived in.
+ * It holds packed runs, with one InputCursor per partition in place of a record object each.
  */
 export class InputQueue {
   private readonly partitions = new Map<string, PartitionRuns>();
