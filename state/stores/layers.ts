@@ -202,12 +202,46 @@ interface CachedEntry {
 export type BytesFlushListener = (key: Uint8Array, newValue: Uint8Array | null, oldValue: Uint8Array | null, writtenAtMs: number, typedKey?: unknown) => void;
 
 /**
+ * What every write-back cache layer does the same way: whatever reads or writes the whole store
+ * below (ranges, counts, restoration, flush, close) writes the cache's dirty entries there first.
+ */
+export abstract class WriteBackCacheLayer extends WrappedBytesStore {
+  /** Writes the dirty entries below, in the order they were first cached, and tells the listener. */
+  abstract flushCache(): void;
+
+  override range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
+    this.flushCache();
+    return this.inner.range(from, to);
+  }
+
+  override approximateNumEntries(): number {
+    this.flushCache();
+    return this.inner.approximateNumEntries();
+  }
+
+  override restore(records: readonly ChangelogRecord[]): void {
+    this.flushCache();
+    this.inner.restore(records);
+  }
+
+  override flush(): void {
+    this.flushCache();
+    this.inner.flush();
+  }
+
+  override close(): void {
+    this.flushCache();
+    this.inner.close();
+  }
+}
+
+/**
  * A write-back cache: writes stay here until flush (commit) or until the cache is full, so a key
  * updated many times between commits reaches the changelog once, and, with a flush listener,
  * reaches downstream processors once too (Kafka Streams' record cache). Ranges flush first, so
  * they read one consistent store below.
  */
-export class CachingLayer extends WrappedBytesStore {
+export class CachingLayer extends WriteBackCacheLayer {
   /** Entries by hashed key, in the order they were first cached: the order of a flush. */
   private readonly cache = new Map<string, CachedEntry>();
   /**
@@ -305,31 +339,6 @@ export class CachingLayer extends WrappedBytesStore {
   override expireHashed(hashKey: string, key: Uint8Array): void {
     if (this.cache.size > 0 && this.cache.delete(hashKey)) this.lastEntry = null;
     super.expireHashed(hashKey, key);
-  }
-
-  override range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
-    this.flushCache();
-    return this.inner.range(from, to);
-  }
-
-  override approximateNumEntries(): number {
-    this.flushCache();
-    return this.inner.approximateNumEntries();
-  }
-
-  override restore(records: readonly ChangelogRecord[]): void {
-    this.flushCache();
-    this.inner.restore(records);
-  }
-
-  override flush(): void {
-    this.flushCache();
-    this.inner.flush();
-  }
-
-  override close(): void {
-    this.flushCache();
-    this.inner.close();
   }
 
   private write(hashKey: string, key: Uint8Array, keyOwned: boolean, value: Uint8Array | null, typedKey: unknown, absentBelow: boolean): void {

@@ -10,9 +10,9 @@
 // each flush hands its entries back to a pool that the next commit's entries come from, so the
 // cache makes few objects of its own in steady state.
 import { LIMITS } from '../../core/limits.ts';
-import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
-import { hashKeyOf, WrappedBytesStore, type BytesFlushListener } from './layers.ts';
-import type { KeyValue, KeyValueBytesStore } from './types.ts';
+import type { StateStoreContext } from '../../core/topology/processor.ts';
+import { hashKeyOf, WriteBackCacheLayer, type BytesFlushListener } from './layers.ts';
+import type { KeyValueBytesStore } from './types.ts';
 import { hashedSequenceIsZero, hashedWindowStart, WINDOW_SUFFIX_BYTES, windowKeyBytes } from './window-keys.ts';
 
 /**
@@ -45,7 +45,7 @@ function isWindowKey(hashKey: string): boolean {
   return hashKey.length >= WINDOW_SUFFIX_BYTES && hashedSequenceIsZero(hashKey);
 }
 
-export class WindowCachingLayer extends WrappedBytesStore {
+export class WindowCachingLayer extends WriteBackCacheLayer {
   /** Entries by window start, then hashed record key. */
   private readonly byStart = new Map<number, Map<string, WindowCacheEntry>>();
   /** The start looked up last and its entries. */
@@ -202,31 +202,6 @@ export class WindowCachingLayer extends WrappedBytesStore {
       }
     }
     super.expireHashed(hashKey, key);
-  }
-
-  override range(from: Uint8Array | null, to: Uint8Array | null): KeyValue<Uint8Array, Uint8Array>[] {
-    this.flushCache();
-    return this.inner.range(from, to);
-  }
-
-  override approximateNumEntries(): number {
-    this.flushCache();
-    return this.inner.approximateNumEntries();
-  }
-
-  override restore(records: readonly ChangelogRecord[]): void {
-    this.flushCache();
-    this.inner.restore(records);
-  }
-
-  override flush(): void {
-    this.flushCache();
-    this.inner.flush();
-  }
-
-  override close(): void {
-    this.flushCache();
-    this.inner.close();
   }
 
   /**
