@@ -34,6 +34,52 @@ function slotsRange<Slot>(slots: ReadonlyMap<number, Slot>, sortedOf: (slot: Slo
   return found.map((hashKey) => ({ key: Buffer.from(hashKey, 'latin1'), value: get(hashKey) as Uint8Array }));
 }
 
+interface PurgedSlot {
+  /** No entry of the slot is older than this. */
+  oldestMs: number;
+  sorted: string[] | null;
+}
+
+/** What purgeSlots asks of a slot's owner. */
+interface SlotPurger<Slot extends PurgedSlot> {
+  entriesOf(slot: Slot): number;
+  /** Drops the slot's entries older than minLiveMs; answers the oldest time kept (+Infinity: none). */
+  purgeSlot(slot: Slot, minLiveMs: number): number;
+}
+
+/**
+ * Drops what retention has passed: a slot wholly older than minLiveMs goes with one map deletion,
+ * a slot straddling it entry by entry (the owner's purgeSlot), a slot left empty goes too.
+ * Answers the entries dropped and the oldest time still held.
+ */
+function purgeSlots<Slot extends PurgedSlot>(slots: Map<number, Slot>, slotMs: number, minLiveMs: number, owner: SlotPurger<Slot>): { dropped: number; oldestLiveMs: number } {
+  let dropped = 0;
+  let oldestLiveMs = Number.POSITIVE_INFINITY;
+  for (const [slotId, slot] of slots) {
+    if (slot.oldestMs >= minLiveMs) {
+      if (slot.oldestMs < oldestLiveMs) oldestLiveMs = slot.oldestMs;
+      continue;
+    }
+    const entriesBefore = owner.entriesOf(slot);
+    if ((slotId + 1) * slotMs <= minLiveMs) {
+      dropped += entriesBefore;
+      slots.delete(slotId);
+      continue;
+    }
+    const keptOldestMs = owner.purgeSlot(slot, minLiveMs);
+    const entriesAfter = owner.entriesOf(slot);
+    dropped += entriesBefore - entriesAfter;
+    slot.sorted = null;
+    if (entriesAfter === 0) {
+      slots.delete(slotId);
+      continue;
+    }
+    slot.oldestMs = keptOldestMs;
+    if (keptOldestMs < oldestLiveMs) oldestLiveMs = keptOldestMs;
+  }
+  return { dropped, oldestLiveMs };
+}
+
 interface TimeSlot {
   readonly entries: Map<string, Uint8Array>;
   /** The slot's keys in byte order, kept from its first range until its next write. */
@@ -106,37 +152,29 @@ export class ResidentTimeSlots {
   purge(): void {
     const minLiveMs = this.latestMs - this.retentionMs + this.liveSlackMs;
     if (minLiveMs <= this.oldestMs) return;
-    let oldestLiveMs = Number.POSITIVE_INFINITY;
-    for (const [slotId, slot] of this.slots) {
-      if (slot.oldestMs >= minLiveMs) {
-        if (slot.oldestMs < oldestLiveMs) oldestLiveMs = slot.oldestMs;
-        continue;
+    const purged = purgeSlots(this.slots, this.slotMs, minLiveMs, this);
+    this.entryCount -= purged.dropped;
+    this.oldestMs = purged.oldestLiveMs;
+  }
+
+  /** purgeSlots' part: a slot's entry count. */
+  entriesOf(slot: TimeSlot): number {
+    return slot.entries.size;
+  }
+
+  /** purgeSlots' part: drops the slot's entries older than minLiveMs; answers the oldest time kept. */
+  purgeSlot(slot: TimeSlot, minLiveMs: number): number {
+    let keptOldestMs = Number.POSITIVE_INFINITY;
+    // forEach, not for-of: no entry array per key.
+    slot.entries.forEach((_value, hashKey) => {
+      const timeMs = hashedSuffixNumber(hashKey, this.suffixBytes);
+      if (timeMs >= minLiveMs) {
+        if (timeMs < keptOldestMs) keptOldestMs = timeMs;
+        return;
       }
-      if ((slotId + 1) * this.slotMs <= minLiveMs) {
-        this.entryCount -= slot.entries.size;
-        this.slots.delete(slotId);
-        continue;
-      }
-      let keptOldestMs = Number.POSITIVE_INFINITY;
-      // forEach, not for-of: no entry array per key.
-      slot.entries.forEach((_value, hashKey) => {
-        const timeMs = hashedSuffixNumber(hashKey, this.suffixBytes);
-        if (timeMs >= minLiveMs) {
-          if (timeMs < keptOldestMs) keptOldestMs = timeMs;
-          return;
-        }
-        slot.entries.delete(hashKey);
-        this.entryCount--;
-      });
-      slot.sorted = null;
-      if (slot.entries.size === 0) {
-        this.slots.delete(slotId);
-        continue;
-      }
-      slot.oldestMs = keptOldestMs;
-      if (keptOldestMs < oldestLiveMs) oldestLiveMs = keptOldestMs;
-    }
-    this.oldestMs = oldestLiveMs;
+      slot.entries.delete(hashKey);
+    });
+    return keptOldestMs;
   }
 }
 
@@ -264,47 +302,35 @@ export class ResidentWindows implements WindowedBytesAccess {
   purge(): void {
     const minLiveMs = this.latestMs - this.retentionMs + 1;
     if (minLiveMs <= this.oldestMs) return;
-    let oldestLiveMs = Number.POSITIVE_INFINITY;
-    for (const [slotId, slot] of this.slots) {
-      if (slot.oldestMs >= minLiveMs) {
-        if (slot.oldestMs < oldestLiveMs) oldestLiveMs = slot.oldestMs;
-        continue;
-      }
-      if ((slotId + 1) * this.slotMs <= minLiveMs) {
-        this.entryCount -= slot.byKey.size + slot.other.size;
-        this.slots.delete(slotId);
-        continue;
-      }
-      let keptOldestMs = Number.POSITIVE_INFINITY;
-      if (slot.byKey.size > 0) {
-        if (slot.primaryStartMs < minLiveMs) {
-          this.entryCount -= slot.byKey.size;
-          slot.byKey.clear();
-        } else {
-          keptOldestMs = slot.primaryStartMs;
-        }
-      }
-      // forEach, not for-of: no entry array per key.
-      slot.other.forEach((_value, hashKey) => {
-        const timeMs = hashedWindowStart(hashKey);
-        if (timeMs >= minLiveMs) {
-          if (timeMs < keptOldestMs) keptOldestMs = timeMs;
-          return;
-        }
-        slot.other.delete(hashKey);
-        this.entryCount--;
-      });
-      slot.sorted = null;
-      if (slot.byKey.size === 0 && slot.other.size === 0) {
-        this.slots.delete(slotId);
-        continue;
-      }
-      slot.oldestMs = keptOldestMs;
-      if (keptOldestMs < oldestLiveMs) oldestLiveMs = keptOldestMs;
-    }
-    this.oldestMs = oldestLiveMs;
+    const purged = purgeSlots(this.slots, this.slotMs, minLiveMs, this);
+    this.entryCount -= purged.dropped;
+    this.oldestMs = purged.oldestLiveMs;
     this.lastSlot = null;
     this.lastSlotId = Number.NaN;
+  }
+
+  /** purgeSlots' part: a slot's entry count. */
+  entriesOf(slot: WindowSlot): number {
+    return slot.byKey.size + slot.other.size;
+  }
+
+  /** purgeSlots' part: drops the slot's windows older than minLiveMs; answers the oldest start kept. */
+  purgeSlot(slot: WindowSlot, minLiveMs: number): number {
+    let keptOldestMs = Number.POSITIVE_INFINITY;
+    if (slot.byKey.size > 0) {
+      if (slot.primaryStartMs < minLiveMs) slot.byKey.clear();
+      else keptOldestMs = slot.primaryStartMs;
+    }
+    // forEach, not for-of: no entry array per key.
+    slot.other.forEach((_value, hashKey) => {
+      const timeMs = hashedWindowStart(hashKey);
+      if (timeMs >= minLiveMs) {
+        if (timeMs < keptOldestMs) keptOldestMs = timeMs;
+        return;
+      }
+      slot.other.delete(hashKey);
+    });
+    return keptOldestMs;
   }
 }
 
