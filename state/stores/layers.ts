@@ -206,6 +206,18 @@ export type BytesFlushListener = (key: Uint8Array, newValue: Uint8Array | null, 
  * below (ranges, counts, restoration, flush, close) writes the cache's dirty entries there first.
  */
 export abstract class WriteBackCacheLayer extends WrappedBytesStore {
+  protected context: StateStoreContext | null = null;
+
+  /** entriesMax: entries held before a write flushes the cache. */
+  constructor(inner: KeyValueBytesStore, protected readonly entriesMax: number = LIMITS.cacheEntriesMax) {
+    super(inner);
+  }
+
+  override init(context: StateStoreContext): void {
+    super.init(context);
+    this.context = context;
+  }
+
   /** Writes the dirty entries below, in the order they were first cached, and tells the listener. */
   abstract flushCache(): void;
 
@@ -251,16 +263,6 @@ export class CachingLayer extends WriteBackCacheLayer {
    */
   private lastEntry: CachedEntry | null = null;
   private flushListener: BytesFlushListener | null = null;
-  private context: StateStoreContext | null = null;
-
-  constructor(inner: KeyValueBytesStore, private readonly entriesMax: number = LIMITS.cacheEntriesMax) {
-    super(inner);
-  }
-
-  override init(context: StateStoreContext): void {
-    super.init(context);
-    this.context = context;
-  }
 
   setFlushListener(listener: BytesFlushListener): void {
     this.flushListener = listener;

@@ -9,10 +9,8 @@
 // Entries live until the commit that flushes them, long enough to outlive the young generation;
 // each flush hands its entries back to a pool that the next commit's entries come from, so the
 // cache makes few objects of its own in steady state.
-import { LIMITS } from '../../core/limits.ts';
 import type { StateStoreContext } from '../../core/topology/processor.ts';
 import { hashKeyOf, WriteBackCacheLayer, type BytesFlushListener } from './layers.ts';
-import type { KeyValueBytesStore } from './types.ts';
 import { hashedSequenceIsZero, hashedWindowStart, WINDOW_SUFFIX_BYTES, windowKeyBytes } from './window-keys.ts';
 
 /**
@@ -67,16 +65,6 @@ export class WindowCachingLayer extends WriteBackCacheLayer {
   private readonly pool: WindowCacheEntry[] = [];
   private windowListener: WindowFlushListener | null = null;
   private bytesListener: BytesFlushListener | null = null;
-  private context: StateStoreContext | null = null;
-
-  constructor(inner: KeyValueBytesStore, private readonly entriesMax: number = LIMITS.cacheEntriesMax) {
-    super(inner);
-  }
-
-  override init(context: StateStoreContext): void {
-    super.init(context);
-    this.context = context;
-  }
 
   /** Entries the cache holds. */
   get size(): number {
