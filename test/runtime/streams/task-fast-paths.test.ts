@@ -1,5 +1,5 @@
 // StreamTask skips work per record (punctuation checks, offset bookkeeping, source lookups);
-// these tests pin down that the skipped work was never needed.
+// these tests pin down that the skipped work was never needed, and the offsets a commit returns.
 import { describe, expect, it } from 'vitest';
 import { Serdes, StreamsBuilder, type Processor, type ProcessorContext, type Topology } from '../../../dsl/index.ts';
 import type { Cancellable } from '../../../core/topology/processor.ts';
@@ -8,12 +8,12 @@ import { StreamTask, type OutgoingRecord, type PackedTopicRecord } from '../../.
 
 const strings = Serdes.string();
 
-function taskFor(topology: Topology, sent: OutgoingRecord[] = []): StreamTask {
+function taskFor(topology: Topology, sent: OutgoingRecord[] = [], partition = 0): StreamTask {
   const task = new StreamTask({
     applicationId: 'app',
     topology,
     subtopologyId: 0,
-    partition: 0,
+    partition,
     collector: { send: (record) => void sent.push(record) },
     changelogWriter: null,
     clock: () => 0,
@@ -162,5 +162,25 @@ describe('stream task fast paths', () => {
     task.process('in', record('a', 1, 0n));
     task.process('in', record('b', 2, 1n));
     expect(sent.map((output) => output.topic)).toEqual(['app-by-key-repartition', 'app-by-key-repartition']);
+  });
+});
+
+describe('StreamTask commit', () => {
+  it('returns the next offset of each input partition, skipped records included', () => {
+    const builder = new StreamsBuilder();
+    builder.stream(['a', 'b'], { key: Serdes.string(), value: Serdes.int32() }).to('out', { key: Serdes.string(), value: Serdes.int32() });
+    const sent: OutgoingRecord[] = [];
+    const task = taskFor(builder.build(), sent, 2);
+    const input = (offset: bigint, value: Uint8Array): TopicRecord => ({ key: null, value, timestamp: 1, headers: [], partition: 2, offset });
+    task.process('a', input(7n, Serdes.int32().serialize(1, 'a')));
+    task.process('b', input(3n, new Uint8Array([1]))); // bad int32: skipped, but consumed
+    task.process('a', input(8n, Serdes.int32().serialize(2, 'a')));
+    expect(task.commit()).toEqual([
+      { topic: 'a', partition: 2, offset: 9n },
+      { topic: 'b', partition: 2, offset: 4n },
+    ]);
+    expect(sent.map((output) => output.topic)).toEqual(['out', 'out']);
+    expect(task.metrics.skippedRecords).toBe(1);
+    expect(task.id).toBe('0_2');
   });
 });
