@@ -14,7 +14,7 @@
 // BENCH_RECORDS sets the restoration scenarios' record count (default 500,000; a multiple of 40,000).
 // With PERF_CTL naming a `perf record --control fifo:...` FIFO, the tasks scenario enables perf only
 // while its clock runs, so `perf record -D -1` measures restoration alone, thread by thread.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import RocksDB from 'rocksdb-native';
@@ -38,7 +38,7 @@ import { restoreConsumerFetch } from '../../runtime/streams/app/clients.ts';
 import { STREAMS_APP_LIMITS } from '../../runtime/streams/app/limits.ts';
 import { TaskState } from '../../runtime/streams/app/task-state.ts';
 import { cleanup, startBroker, type BrokerProcess } from '../helpers/broker.ts';
-import { processCpuSeconds } from '../helpers/process-cpu.ts';
+import { processCpuSeconds, threadCpuSeconds } from '../helpers/process-cpu.ts';
 
 const PUTS = 300_000;
 const SINGLE_GETS = 20_000;
@@ -72,22 +72,6 @@ function cpuMicrosPerRecord(since: NodeJS.CpuUsage, count: number): string {
   return `${((used.user + used.system) / count).toFixed(2)} us CPU/record`;
 }
 
-/** CPU ticks (user + system, 1/100 s) and name of each thread of this process, by thread id. */
-function threadTicks(): Map<number, { name: string; ticks: number }> {
-  const threads = new Map<number, { name: string; ticks: number }>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      threads.set(Number(tid), { name, ticks: Number(fields[11]) + Number(fields[12]) });
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return threads;
-}
-
 /**
  * CPU microseconds per record of each kind of thread since `before`: the main thread, RocksDB's
  * flush (rocksdb:high) and compaction (rocksdb:low) threads, the threads started after
@@ -95,19 +79,19 @@ function threadTicks(): Map<number, { name: string; ticks: number }> {
  * the other threads of the process (libuv's pool, where the binding's writes insert into the
  * memtables, and V8's helpers). /proc counts in 10 ms ticks, so runs of a few seconds at least.
  */
-function threadSplit(before: Map<number, { ticks: number }>, known: ReadonlySet<number>, count: number): string {
+function threadSplit(before: Map<number, { seconds: number }>, known: ReadonlySet<number>, count: number): string {
   const sums = new Map<string, number>();
-  for (const [tid, thread] of threadTicks()) {
-    const used = thread.ticks - (before.get(tid)?.ticks ?? 0);
+  for (const [tid, thread] of threadCpuSeconds()) {
+    const used = thread.seconds - (before.get(tid)?.seconds ?? 0);
     const kind = tid === process.pid ? 'main' : thread.name.startsWith('rocksdb:') ? thread.name : known.has(tid) ? 'pool+v8' : 'worker';
     sums.set(kind, (sums.get(kind) ?? 0) + used);
   }
-  return [...sums].sort().map(([kind, ticks]) => `${kind} ${((ticks * 1e4) / count).toFixed(2)}`).join(', ');
+  return [...sums].sort().map(([kind, seconds]) => `${kind} ${((seconds * 1e6) / count).toFixed(2)}`).join(', ');
 }
 
 /** Resolves once RocksDB's background threads have used no CPU for a second. */
 async function rocksDbThreadsIdle(): Promise<void> {
-  const busy = (): number => [...threadTicks().values()].filter((thread) => thread.name.startsWith('rocksdb:')).reduce((sum, thread) => sum + thread.ticks, 0);
+  const busy = (): number => [...threadCpuSeconds().values()].filter((thread) => thread.name.startsWith('rocksdb:')).reduce((sum, thread) => sum + thread.seconds, 0);
   let last = busy();
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -419,7 +403,7 @@ async function restoreTasksAfterKill(directory: string, modes: readonly string[]
   const broker = await changelogBroker(topic, TASKS, perTask);
   // Threads known before the RocksDB worker starts (libuv's pool has started by now: the broker's
   // start read files), so the split can tell the worker thread from them.
-  const known = new Set(threadTicks().keys());
+  const known = new Set(threadCpuSeconds().keys());
   let lastSeconds = 0;
   try {
     const store = { storeName: 'restored', changelogTopic: topic, kind: 'key-value' as const, retentionMs: null };
@@ -443,7 +427,7 @@ async function restoreTasksAfterKill(directory: string, modes: readonly string[]
         const brokerCpu = processCpuSeconds(broker.process.pid as number);
         perfControl('enable');
         const cpuStarted = process.cpuUsage();
-        const threadsStarted = threadTicks();
+        const threadsStarted = threadCpuSeconds();
         const loopStarted = performance.eventLoopUtilization();
         const started = process.hrtime.bigint();
         if (mode === 'together') await Promise.all(states.map((state, partition) => restoreTask(state, partition)));
