@@ -5,7 +5,6 @@
 // so caching and change logging exist once, for all three kinds of store. A window store's cache
 // (window-cache.ts) and the layers below it also take a window as its record key's hashed form
 // and its start (window-keys.ts), which the typed window store uses when its cache is one.
-import { writeInt32 } from '../../core/serdes/numbers.ts';
 import { encodeUtf8Padded, Serdes, type Serde } from '../../core/serdes/serde.ts';
 import type { ChangelogRecord, StateStoreContext } from '../../core/topology/processor.ts';
 import type { Windowed } from '../../core/topology/windows.ts';
@@ -13,7 +12,7 @@ import { bytesEqual, prefixUpperBound, readUint32, startsWith, suffixNumber, wit
 import { CachingLayer, expireBelow, hashKeyOf, isHashedBytesStore, type HashedBytesStore } from './layers.ts';
 import type { FlushListener, KeyValue, KeyValueBytesStore, KeyValueStore, SessionStore, StoreMetrics, WindowEntry, WindowStore } from './types.ts';
 import { WindowCachingLayer } from './window-cache.ts';
-import { WINDOW_SUFFIX_BYTES, windowHashKey, windowKeyBytes, windowSuffixHash } from './window-keys.ts';
+import { WINDOW_SUFFIX_BYTES, windowHashKey, windowKeyBytes, windowSuffixHash, writeWindowSuffix } from './window-keys.ts';
 
 /** Serialized key bytes with their hashed form; owned when no one else holds the bytes. */
 interface EncodedKey {
@@ -216,14 +215,6 @@ const NO_KEY = Symbol('no key');
 interface CompositeKey<K> extends EncodedKey {
   readonly key: K;
   readonly windowStartMs: number;
-}
-
-/** Writes windowStart (clamped at 0, as withSuffix does) and sequence 0 into the last 12 bytes. */
-function writeWindowSuffix(bytes: Uint8Array, windowStartMs: number): void {
-  const position = bytes.byteLength - WINDOW_SUFFIX_BYTES;
-  const clamped = Math.max(0, windowStartMs);
-  writeInt32(bytes, position, Math.floor(clamped / 0x1_0000_0000));
-  writeInt32(bytes, position + 4, clamped >>> 0);
 }
 
 function suffixSequence(key: Uint8Array): number {

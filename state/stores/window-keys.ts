@@ -5,6 +5,7 @@
 // per record; the composite bytes are made once, where they must exist (the changelog record and
 // the RocksDB write), and shared between the two. Only windows of sequence 0 go this way: stores
 // that retain duplicates number their entries and keep the byte path.
+import { writeInt32 } from '../../core/serdes/numbers.ts';
 import { hashedSuffixNumber } from './bytes.ts';
 
 /** Bytes after the record key in a window store's keys. */
@@ -31,21 +32,12 @@ const suffixHashes = new Map<number, string>();
 let lastSuffixStartMs = Number.NaN;
 let lastSuffix = '';
 
-function suffixCode(startMs: number, index: number): number {
-  const word = index < 4 ? Math.floor(startMs / 0x1_0000_0000) : startMs >>> 0;
-  return (word >>> (8 * (3 - (index & 3)))) & 0xff;
-}
-
 /** The latin1 form of the 12-byte suffix of window startMs with sequence 0. */
 export function windowSuffixHash(startMs: number): string {
   if (startMs === lastSuffixStartMs) return lastSuffix;
   let suffix = suffixHashes.get(startMs);
   if (suffix === undefined) {
-    const clamped = Math.max(0, startMs);
-    const codes: number[] = [];
-    for (let index = 0; index < 8; index++) codes.push(suffixCode(clamped, index));
-    codes.push(0, 0, 0, 0);
-    suffix = String.fromCharCode(...codes);
+    suffix = String.fromCharCode(...windowKeyBytes('', startMs));
     if (suffixHashes.size >= 1024) suffixHashes.clear();
     suffixHashes.set(startMs, suffix);
   }
@@ -69,19 +61,17 @@ export function windowKeyBytes(recordKeyHash: string, startMs: number): Uint8Arr
   const length = recordKeyHash.length;
   const bytes = new Uint8Array(length + WINDOW_SUFFIX_BYTES);
   for (let index = 0; index < length; index++) bytes[index] = recordKeyHash.charCodeAt(index);
-  const clamped = Math.max(0, startMs);
-  const high = Math.floor(clamped / 0x1_0000_0000);
-  const low = clamped >>> 0;
-  bytes[length] = high >>> 24;
-  bytes[length + 1] = (high >>> 16) & 0xff;
-  bytes[length + 2] = (high >>> 8) & 0xff;
-  bytes[length + 3] = high & 0xff;
-  bytes[length + 4] = low >>> 24;
-  bytes[length + 5] = (low >>> 16) & 0xff;
-  bytes[length + 6] = (low >>> 8) & 0xff;
-  bytes[length + 7] = low & 0xff;
+  writeWindowSuffix(bytes, startMs);
   // The sequence (0) is the array's initial zeros.
   return bytes;
+}
+
+/** Writes windowStart (clamped at 0, as withSuffix does) and sequence 0 into the last 12 bytes. */
+export function writeWindowSuffix(bytes: Uint8Array, windowStartMs: number): void {
+  const position = bytes.byteLength - WINDOW_SUFFIX_BYTES;
+  const clamped = Math.max(0, windowStartMs);
+  writeInt32(bytes, position, Math.floor(clamped / 0x1_0000_0000));
+  writeInt32(bytes, position + 4, clamped >>> 0);
 }
 
 /** The window start in a hashed composite key. */
