@@ -43,6 +43,15 @@ function isWindowKey(hashKey: string): boolean {
   return hashKey.length >= WINDOW_SUFFIX_BYTES && hashedSequenceIsZero(hashKey);
 }
 
+/** A write to a cached entry; bytes, when given, is the entry's composite key, handed over. */
+function rewrite(entry: WindowCacheEntry, value: Uint8Array | null, writtenAtMs: number, typedKey: unknown, bytes: Uint8Array | null): void {
+  entry.value = value;
+  entry.dirty = true;
+  entry.writtenAtMs = writtenAtMs;
+  entry.typedKey = typedKey;
+  if (bytes !== null) entry.bytes = bytes;
+}
+
 export class WindowCachingLayer extends WriteBackCacheLayer {
   /** Entries by window start, then hashed record key. */
   private readonly byStart = new Map<number, Map<string, WindowCacheEntry>>();
@@ -94,7 +103,6 @@ export class WindowCachingLayer extends WriteBackCacheLayer {
   /** Reads a window the caller found uncached (peekWindow gave undefined) below, and caches what it read. */
   readWindowUncached(recordKeyHash: string, startMs: number): Uint8Array | null {
     const value = this.innerGetWindow(recordKeyHash, startMs);
-    if (this.cachedCount >= this.entriesMax) this.flushCache();
     this.insert(this.entry(recordKeyHash, true, startMs, null, value, false, -1, value, undefined));
     return value;
   }
@@ -113,15 +121,10 @@ export class WindowCachingLayer extends WriteBackCacheLayer {
     const writtenAtMs = this.context === null ? -1 : this.context.recordTimestampMs();
     const existing = this.find(recordKeyHash, startMs);
     if (existing !== undefined) {
-      existing.value = value;
-      existing.dirty = true;
-      existing.writtenAtMs = writtenAtMs;
-      existing.typedKey = typedKey;
-      if (bytes !== null) existing.bytes = bytes;
+      rewrite(existing, value, writtenAtMs, typedKey, bytes);
       this.lastEntry = existing;
       return;
     }
-    if (this.cachedCount >= this.entriesMax) this.flushCache();
     this.insert(this.entry(recordKeyHash, true, startMs, bytes, value, true, writtenAtMs, absentBelow ? null : undefined, typedKey));
   }
 
@@ -129,14 +132,9 @@ export class WindowCachingLayer extends WriteBackCacheLayer {
     const writtenAtMs = this.context === null ? -1 : this.context.recordTimestampMs();
     const existing = this.others.get(hashKey);
     if (existing !== undefined) {
-      existing.value = value;
-      existing.dirty = true;
-      existing.writtenAtMs = writtenAtMs;
-      existing.typedKey = typedKey;
-      existing.bytes = key;
+      rewrite(existing, value, writtenAtMs, typedKey, key);
       return;
     }
-    if (this.cachedCount >= this.entriesMax) this.flushCache();
     this.insert(this.entry(hashKey, false, Number.NaN, key, value, true, writtenAtMs, absentBelow ? null : undefined, typedKey));
   }
 
@@ -153,7 +151,6 @@ export class WindowCachingLayer extends WriteBackCacheLayer {
       const other = this.others.get(hashKey);
       if (other !== undefined) return other.value;
       const value = this.innerGet(hashKey, key);
-      if (this.cachedCount >= this.entriesMax) this.flushCache();
       // The caller's bytes: a write that follows hands its own.
       this.insert(this.entry(hashKey, false, Number.NaN, key, value, false, -1, value, undefined));
       return value;
@@ -265,7 +262,9 @@ export class WindowCachingLayer extends WriteBackCacheLayer {
     return entries.get(recordKeyHash);
   }
 
+  /** Caches a new entry, flushing first when the cache is full. */
   private insert(entry: WindowCacheEntry): void {
+    if (this.cachedCount >= this.entriesMax) this.flushCache();
     if (!entry.window) {
       this.others.set(entry.recordKeyHash, entry);
       this.order.push(entry);
