@@ -67,6 +67,7 @@ declare module 'rocksdb-native' {
     read(options?: { capacity?: number; autoDestroy?: boolean }): ReadBatch;
     write(options?: { capacity?: number; autoDestroy?: boolean }): WriteBatch;
     get(key: Uint8Array): Promise<Buffer | null>;
+    delete(key: Uint8Array): Promise<void>;
     iterator(range?: IteratorRange): AsyncIterable<Entry>;
     /** Flushes this session's column family memtable to an SST file. */
     flush(): Promise<void>;

@@ -94,6 +94,22 @@ export class RocksDbTask {
     return capacity === null || capacity === undefined ? null : Number(capacity);
   }
 
+  /** A key of a column family (null: the default one) read past the stores; for bulk-restore.ts. */
+  async readRaw(family: string | null, key: Uint8Array): Promise<Buffer | null> {
+    const session = family === null ? this.database : this.sessions.get(family);
+    if (session === undefined) throw new Error(`no column family ${family} in this task`);
+    return (await session.get(key)) ?? null;
+  }
+
+  /** Deletes one key from each of these column families (null: the default one), past the stores. */
+  async deleteRaw(families: readonly (string | null)[], key: Uint8Array): Promise<void> {
+    for (const family of families) {
+      const session = family === null ? this.database : this.sessions.get(family);
+      if (session === undefined) throw new Error(`no column family ${family} in this task`);
+      await session.delete(key);
+    }
+  }
+
   /** Writes every store's staged batch and flushes memtables; run on commit before the checkpoint. */
   async flush(): Promise<void> {
     for (const store of this.stores.values()) await store.flush();
