@@ -18,6 +18,11 @@ export interface Serde<T> {
    */
   deserializeAt?(bytes: Uint8Array, start: number, length: number, topic: string): T;
   /**
+   * deserialize() of bytes that are all ASCII, given as their string (the streams runtime reads
+   * text fields of a fetched batch this way, see BatchText). Optional, for serdes of text.
+   */
+  deserializeAscii?(text: string, topic: string): T;
+  /**
    * The string whose UTF-8 encoding is exactly what serialize() returns, for serdes whose bytes
    * are text (strings, JSON). Optional: a caller that writes into a larger buffer of its own (the
    * streams runtime hands it to the producer, which encodes it into the batch) skips the bytes
@@ -185,11 +190,15 @@ const bytesSerde: Serde<Uint8Array> = {
 };
 
 /**
- * Gives a serde its serializeText as a non-enumerable property: `{ ...serde, serialize }` copies
- * every other field but not this one, so the copy's own serialize() is what the sink calls.
+ * Gives a serde its serializeText (and deserializeAscii, when given) as non-enumerable
+ * properties: `{ ...serde, serialize }` copies every other field but not these, so the copy's
+ * own serialize() is what the sink calls, and a copy with a deserialize() of its own is not
+ * bypassed by the ASCII path of the original.
  */
-function withText<T>(serde: Serde<T>, serializeText: (value: T, topic: string) => string): Serde<T> {
-  return Object.defineProperty(serde, 'serializeText', { value: serializeText, enumerable: false, writable: false, configurable: false });
+function withText<T>(serde: Serde<T>, serializeText: (value: T, topic: string) => string, deserializeAscii?: (text: string, topic: string) => T): Serde<T> {
+  Object.defineProperty(serde, 'serializeText', { value: serializeText, enumerable: false, writable: false, configurable: false });
+  if (deserializeAscii !== undefined) Object.defineProperty(serde, 'deserializeAscii', { value: deserializeAscii, enumerable: false, writable: false, configurable: false });
+  return serde;
 }
 
 const stringSerde: Serde<string> = withText<string>({
@@ -197,7 +206,7 @@ const stringSerde: Serde<string> = withText<string>({
   serialize: (value) => encodeUtf8(value),
   deserialize: (bytes, topic) => decodeString(bytes, 0, bytes.byteLength, topic),
   deserializeAt: (bytes, start, length, topic) => decodeString(bytes, start, start + length, topic),
-}, (value) => value);
+}, (value) => value, (text) => text);
 
 function decodeString(bytes: Uint8Array, start: number, end: number, topic: string): string {
   try {
@@ -256,7 +265,7 @@ function jsonSerde<T>(): Serde<T> {
     serialize: (value) => encodeUtf8(jsonText(value)),
     deserialize: (bytes, topic) => parseJson<T>(bytes, 0, bytes.byteLength, topic),
     deserializeAt: (bytes, start, length, topic) => parseJson<T>(bytes, start, start + length, topic),
-  }, jsonText);
+  }, jsonText, parseJsonText);
 }
 
 function jsonText(value: unknown): string {
@@ -266,8 +275,18 @@ function jsonText(value: unknown): string {
 }
 
 function parseJson<T>(bytes: Uint8Array, start: number, end: number, topic: string): T {
+  let text: string;
   try {
-    return JSON.parse(decodeUtf8(bytes, start, end)) as T;
+    text = decodeUtf8(bytes, start, end);
+  } catch (error) {
+    throw new DeserializationError(topic, 'not valid JSON', { cause: error });
+  }
+  return parseJsonText<T>(text, topic);
+}
+
+function parseJsonText<T>(text: string, topic: string): T {
+  try {
+    return JSON.parse(text) as T;
   } catch (error) {
     throw new DeserializationError(topic, 'not valid JSON', { cause: error });
   }

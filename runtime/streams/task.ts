@@ -2,6 +2,7 @@
 // stores, its stream time and its punctuation schedules. The test driver and the broker-backed
 // runtime both drive tasks through this class: process() per input record, then punctuate,
 // commit and close.
+import type { BatchText } from '../../core/serdes/batch-text.ts';
 import { DeserializationError, type Serde } from '../../core/serdes/serde.ts';
 import type { ChangelogRecord, ChangelogWriter, ProcessorContext, StateStore, TaskMetrics, TopicNameExtractor } from '../../core/topology/processor.ts';
 import type { Headers, RecordContext, StreamRecord, TopicRecord } from '../../core/topology/record.ts';
@@ -56,6 +57,8 @@ export interface PackedTopicRecord extends TopicRecord {
   readonly keyLength: number;
   readonly valueStart: number;
   readonly valueLength: number;
+  /** The bytes as text, for serdes that read ASCII fields as strings (deserializeAscii); absent where not made. */
+  readonly text?: BatchText;
   /**
    * A copy that does not change, where the object is one the runtime moves on to the next record
    * of its partition (an error handler may keep the record it is given); absent where the record
@@ -70,8 +73,15 @@ function serializeField(serde: Serde<unknown>, data: unknown, topic: string): Ui
   return serde.serialize(data, topic);
 }
 
-/** Deserializes bytes[start, start + length) in place when the serde can, through a view otherwise. */
-function deserializeField(serde: Serde<unknown>, bytes: Uint8Array, start: number, length: number, topic: string): unknown {
+/**
+ * Deserializes bytes[start, start + length) in place when the serde can, through a view otherwise;
+ * from `text` when the serde reads ASCII text and the field is ASCII.
+ */
+function deserializeField(serde: Serde<unknown>, bytes: Uint8Array, start: number, length: number, topic: string, text: BatchText | null): unknown {
+  if (text !== null && serde.deserializeAscii !== undefined) {
+    const ascii = text.ascii(start, start + length);
+    if (ascii !== null) return serde.deserializeAscii(ascii, topic);
+  }
   if (serde.deserializeAt !== undefined) return serde.deserializeAt(bytes, start, length, topic);
   return serde.deserialize(new Uint8Array(bytes.buffer, bytes.byteOffset + start, length), topic);
 }
@@ -153,6 +163,12 @@ export class StreamTask {
   private lastConsumed: ConsumedOffset | null = null;
   /** Smallest next firing time of the stream-time schedules, so most records skip the check. */
   private nextStreamTimePunctuationMs = Number.POSITIVE_INFINITY;
+  /**
+   * Whether input strings may be slices of their batch's text (PackedTopicRecord.text): only
+   * without state stores, because a slice keeps its whole batch alive and a store's cache or
+   * resident windows may keep a key or value long after the record (see BatchText).
+   */
+  private readsTextSlices = false;
 
   constructor(private readonly options: StreamTaskOptions) {
     this.id = `${options.subtopologyId}_${options.partition}`;
@@ -194,6 +210,7 @@ export class StreamTask {
     for (const node of subtopology.nodes) this.createNode(node);
     for (const node of subtopology.nodes) this.wire(node);
     this.initStores(subtopology.nodes);
+    this.readsTextSlices = this.stores.size === 0;
     for (const [storeName, topic] of this.changelogTopics()) this.stores.get(storeName)?.restore(readChangelog(storeName, topic));
     for (const node of subtopology.nodes) if (node.kind === 'processor') this.initProcessor(node.name);
   }
@@ -231,8 +248,9 @@ export class StreamTask {
     let key: unknown = null;
     let value: unknown = null;
     try {
-      if (record.keyLength >= 0) key = deserializeField(source.keySerde, record.bytes, record.keyStart, record.keyLength, topic);
-      if (record.valueLength >= 0) value = deserializeField(source.valueSerde, record.bytes, record.valueStart, record.valueLength, topic);
+      const text = this.readsTextSlices ? record.text ?? null : null;
+      if (record.keyLength >= 0) key = deserializeField(source.keySerde, record.bytes, record.keyStart, record.keyLength, topic, text);
+      if (record.valueLength >= 0) value = deserializeField(source.valueSerde, record.bytes, record.valueStart, record.valueLength, topic, text);
     } catch (error) {
       this.deserializationFailed(error, topic, record.detached?.() ?? record);
       return;

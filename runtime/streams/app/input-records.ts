@@ -6,10 +6,14 @@
 // view of either is made only when something asks for `key` or `value` (an error handler). The
 // offset, a bigint, is computed only when asked for: the engine keeps the last record of each
 // partition and asks once per commit, and the cursor of a partition is the last record taken
-// from it until the next is taken.
+// from it until the next is taken. Each batch's bytes come with a BatchText, through which the
+// string and JSON serdes read ASCII keys and values as slices of one decode of the batch.
+import { BatchText } from '../../../core/serdes/batch-text.ts';
 import { NO_HEADERS, type Headers, type TopicRecord } from '../../../core/topology/record.ts';
 import type { PackedRun, RecordPlace, ScannedRecords } from '../../client/consumer.ts';
 import type { PackedTopicRecord } from '../task.ts';
+
+const EMPTY_TEXT = new BatchText(new Uint8Array(0));
 
 /** The record of one input partition being processed (see the top of this file). */
 export class InputCursor implements PackedTopicRecord, RecordPlace {
@@ -20,6 +24,8 @@ export class InputCursor implements PackedTopicRecord, RecordPlace {
   valueLength = -1;
   timestamp = -1;
   headers: Headers = NO_HEADERS;
+  /** `bytes` as text, made with each new batch; it reads the text only when a serde asks. */
+  text: BatchText = EMPTY_TEXT;
   baseOffset = -1n;
   offsetDelta = 0;
 
@@ -39,7 +45,9 @@ export class InputCursor implements PackedTopicRecord, RecordPlace {
 
   /** Moves to record `index` of `records`. */
   moveTo(records: ScannedRecords, index: number): void {
+    const bytes = this.bytes;
     const headers = records.locate(index, this) ?? NO_HEADERS;
+    if (this.bytes !== bytes) this.text = new BatchText(this.bytes);
     // As locate does: no write barrier for the usual record without headers after another.
     if (headers !== this.headers) this.headers = headers;
   }

@@ -112,3 +112,76 @@ describe('InputQueue', () => {
     expect(kept.map((record) => [record.offset, [...(record.value ?? [])]])).toEqual([[8n, [1]]]);
   });
 });
+
+describe('input strings through the batch text', () => {
+  // Values of every kind a string serde meets: ASCII short and long (a slice of the batch text
+  // from 13 characters), multi-byte UTF-8, invalid sequences, empty, and null.
+  const values: (Buffer | null)[] = [
+    Buffer.from('0000000000012|' + 'x'.repeat(80)), Buffer.from('short'), Buffer.from(''), null,
+    Buffer.from('déjà vu, a value of more than thirteen characters'), Buffer.from('😀 and 東京'), Buffer.from([0x61, 0xc3]),
+    Buffer.from([0xff, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d]), Buffer.from('{"n":1}'),
+    Buffer.concat([Buffer.from('a'.repeat(40)), Buffer.from([0xed, 0xa0, 0x80])]), Buffer.from('b'.repeat(200)),
+  ];
+  const keys = values.map((_, index) => (index === 3 ? null : Buffer.from(index % 2 === 0 ? `key-${index}` : `a longer key number ${index}, é`)));
+
+  /** Feeds the records through an InputQueue to a task; returns what it saw and what its string serde was asked. */
+  function feed(withStore: boolean): { seen: (string | null)[]; skipped: number; asciiReads: number } {
+    const strings = Serdes.string();
+    let asciiReads = 0;
+    const counting = { ...strings, name: 'counting-string' } as typeof strings;
+    Object.defineProperty(counting, 'deserializeAscii', { value: (text: string, topic: string) => (asciiReads++, strings.deserializeAscii?.(text, topic)), enumerable: false });
+    const builder = new StreamsBuilder();
+    const seen: (string | null)[] = [];
+    const stream = builder.stream('in', { key: counting, value: counting });
+    if (withStore) stream.groupByKey().count({ name: 'counts' });
+    stream.foreach((value, key) => void seen.push(`${key}=${value}`));
+    let skipped = 0;
+    const task = new StreamTask({
+      applicationId: 'app', topology: builder.build(), subtopologyId: 0, partition: 0,
+      collector: { send: () => undefined }, changelogWriter: null, clock: () => 0,
+      deserializationErrorHandler: () => (skipped++, 'continue'), globalStores: new Map(), log: () => undefined,
+    });
+    task.init();
+    // Two batches, the second at an odd place in its buffer, so each gets a text of its own.
+    for (const [baseOffset, slice] of [[0n, values.slice(0, 6)], [6n, values.slice(6)]] as const) {
+      const data = encodeBatch({ baseOffset, records: slice.map((value, index) => ({ key: keys[Number(baseOffset) + index] ?? null, value, timestamp: 1 })), compression: CompressionCodec.None });
+      const shifted = Buffer.alloc(data.length + 3).subarray(3);
+      data.copy(shifted);
+      const queue = new InputQueue(100);
+      queue.addRun({ topic: 'in', partition: 0, records: scanFetch('in', 0, baseOffset, shifted, null).records, from: 0, to: slice.length });
+      for (let record = queue.takeRecord(); record !== null; record = queue.takeRecord()) task.processPacked(queue.takenTopic, record);
+    }
+    return { seen, skipped, asciiReads };
+  }
+
+  it('gives every key and value the string UTF-8 decoding gives, and skips invalid UTF-8, with and without the slices', () => {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    const decode = (bytes: Buffer | null | undefined): string | null | undefined => {
+      if (bytes === null || bytes === undefined) return null;
+      try {
+        return decoder.decode(bytes);
+      } catch {
+        return undefined;
+      }
+    };
+    const expected: string[] = [];
+    let invalid = 0;
+    values.forEach((value, index) => {
+      const key = decode(keys[index]);
+      const decoded = decode(value);
+      if (key === undefined || decoded === undefined) invalid++;
+      else expected.push(`${key}=${decoded}`);
+    });
+    const stateless = feed(false);
+    expect(stateless.seen).toEqual(expected);
+    expect(stateless.skipped).toBe(invalid);
+    // The ASCII keys and values were read as slices: the serde was asked for them, and only them.
+    const asciiFields = [...keys, ...values].filter((bytes) => bytes !== null && bytes.every((byte) => byte < 0x80)).length;
+    expect(stateless.asciiReads).toBe(asciiFields);
+    // A sub-topology with a store never reads slices (one would keep its batch alive in the store).
+    const stateful = feed(true);
+    expect(stateful.seen).toEqual(expected);
+    expect(stateful.skipped).toBe(invalid);
+    expect(stateful.asciiReads).toBe(0);
+  });
+});
