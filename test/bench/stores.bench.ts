@@ -9,7 +9,8 @@
 // Rates are wall-clock on a shared 2-core machine, so restoration also reports CPU microseconds
 // per record (all threads), which the machine's load disturbs far less; compare runs, not values.
 // `npx tsx test/bench/stores.bench.ts restore` measures restoration alone, `... kill` the restore after a kill alone,
-// `... tasks` four tasks restored after a kill, task after task and all together through one restorer;
+// `... tasks` four tasks restored after a kill, task after task and all together through one restorer,
+// through write batches and in bulk (a RocksDB log replayed by the open; modes `sequential-bulk`, `together-bulk`);
 // `... tasks updates` the same with every key written ten times (a count's changelog before compaction).
 // BENCH_RECORDS sets the restoration scenarios' record count (default 500,000; a multiple of 40,000).
 // With PERF_CTL naming a `perf record --control fifo:...` FIFO, the tasks scenario enables perf only
@@ -342,7 +343,7 @@ async function restoreAfterKill(directory: string, paths: readonly string[]): Pr
         const ends = await endOffsets(consumer, [{ topic, partition: 0 }]);
         const state = await TaskState.open({
           directory: join(directory, `restore-after-kill-${round}`), partition: 0, stores: [store], persistent: true, exactlyOnce: false,
-          changelogEnds: new Map([[topic, ends.get(`${topic}\u0000${0}`) ?? 0n]]), log: () => undefined,
+          changelogEnds: new Map([[topic, ends.get(`${topic}\u0000${0}`) ?? 0n]]), log: () => undefined, bulkRestore: name === 'bulk',
         });
         try {
           const ranges = [{ topic, partition: 0, from: state.restoreFrom(topic) }];
@@ -351,12 +352,14 @@ async function restoreAfterKill(directory: string, paths: readonly string[]): Pr
           const cpuStarted = process.cpuUsage();
           const loopStarted = performance.eventLoopUtilization();
           const started = process.hrtime.bigint();
-          const reached = name === 'packed'
-            ? await restoreIntoRocksDb(consumer, state, ranges, (count) => void (restored += count))
-            : await readChangelogs(consumer, ranges, async (changelog, _partition, records) => {
+          const reached = name === 'objects'
+            ? await readChangelogs(consumer, ranges, async (changelog, _partition, records) => {
               restored += records.length;
               await state.stageRestored(changelog, records);
-            });
+            })
+            : await restoreIntoRocksDb(consumer, state, ranges, (count) => void (restored += count));
+          const through = await state.restoredWritten();
+          if (through !== (name === 'bulk' ? 'bulk' : 'batches')) throw new Error(`the ${name} path restored through ${through}`);
           await state.checkpoint(new Map([[topic, reached.get(`${topic}\u0000${0}`) ?? 0n]]));
           const line = `restore after a kill (${name}, broker): ${rate(restored, started)}, ${cpuMicrosPerRecord(cpuStarted, restored)} (main + worker)`;
           const mainMicros = (performance.eventLoopUtilization(loopStarted).active * 1000) / restored;
@@ -408,6 +411,7 @@ async function restoreTasksAfterKill(directory: string, modes: readonly string[]
   try {
     const store = { storeName: 'restored', changelogTopic: topic, kind: 'key-value' as const, retentionMs: null };
     for (const [round, mode] of modes.entries()) {
+      const bulk = mode.endsWith('-bulk');
       const consumer = restoreConsumer(broker, `bench-tasks-${round}`);
       const restorer = new ChangelogRestorer(consumer);
       const states: TaskState[] = [];
@@ -416,12 +420,14 @@ async function restoreTasksAfterKill(directory: string, modes: readonly string[]
         for (let partition = 0; partition < TASKS; partition++) {
           states.push(await TaskState.open({
             directory: join(directory, `tasks-after-kill-${round}-${partition}`), partition, stores: [store], persistent: true, exactlyOnce: false,
-            changelogEnds: new Map([[topic, ends.get(`${topic}\u0000${partition}`) ?? 0n]]), log: () => undefined,
+            changelogEnds: new Map([[topic, ends.get(`${topic}\u0000${partition}`) ?? 0n]]), log: () => undefined, bulkRestore: bulk,
           }));
         }
         let restored = 0;
         const restoreTask = async (state: TaskState, partition: number): Promise<void> => {
           const reached = await restoreIntoRocksDb(restorer, state, [{ topic, partition, from: state.restoreFrom(topic) }], (count) => void (restored += count));
+          const through = await state.restoredWritten();
+          if (through !== (bulk ? 'bulk' : 'batches')) throw new Error(`the ${mode} restore went through ${through}`);
           await state.checkpoint(new Map([[topic, reached.get(`${topic}\u0000${partition}`) ?? 0n]]));
         };
         const brokerCpu = processCpuSeconds(broker.process.pid as number);
@@ -430,7 +436,7 @@ async function restoreTasksAfterKill(directory: string, modes: readonly string[]
         const threadsStarted = threadCpuSeconds();
         const loopStarted = performance.eventLoopUtilization();
         const started = process.hrtime.bigint();
-        if (mode === 'together') await Promise.all(states.map((state, partition) => restoreTask(state, partition)));
+        if (mode.startsWith('together')) await Promise.all(states.map((state, partition) => restoreTask(state, partition)));
         else for (const [partition, state] of states.entries()) await restoreTask(state, partition);
         perfControl('disable');
         lastSeconds = secondsSince(started);
@@ -464,12 +470,12 @@ async function main(): Promise<void> {
   const budget = new RocksDbMemoryBudget({ writeBufferBytesTotal: 512 * 1024 * 1024, columnFamiliesMax: 8 });
   const task = await RocksDbTask.open({ taskDirectory: directory, storeNames: ['table', 'stack', 'restored', 'standby'], budget });
   // `restore` as an argument runs restoration and the raw binding only, for a quick measurement;
-  // `kill` runs only the restore after a kill, with a broker (`kill objects packed` picks paths).
+  // `kill` runs only the restore after a kill, with a broker (`kill objects packed bulk` picks paths).
   const restoreOnly = process.argv.includes('restore');
   if (process.argv.includes('tasks')) {
-    const named = process.argv.filter((argument) => argument === 'sequential' || argument === 'together');
+    const named = process.argv.filter((argument) => /^(sequential|together)(-bulk)?$/.test(argument));
     try {
-      const seconds = await restoreTasksAfterKill(directory, named.length > 0 ? named : ['sequential', 'together', 'sequential', 'together'], process.argv.includes('updates') ? UPDATES_PER_KEY : 1);
+      const seconds = await restoreTasksAfterKill(directory, named.length > 0 ? named : ['sequential', 'together', 'sequential-bulk', 'together-bulk'], process.argv.includes('updates') ? UPDATES_PER_KEY : 1);
       // The binding alone on the same machine right after, the ceiling the restore is compared with.
       await rawBinding(join(directory, 'raw'), changelogChunks(), seconds);
     } finally {
@@ -479,9 +485,9 @@ async function main(): Promise<void> {
     return;
   }
   if (process.argv.includes('kill')) {
-    const named = process.argv.filter((argument) => argument === 'objects' || argument === 'packed');
+    const named = process.argv.filter((argument) => argument === 'objects' || argument === 'packed' || argument === 'bulk');
     try {
-      await restoreAfterKill(directory, named.length > 0 ? named : ['objects', 'packed']);
+      await restoreAfterKill(directory, named.length > 0 ? named : ['objects', 'packed', 'bulk']);
     } finally {
       await task.close();
       rmSync(directory, { recursive: true, force: true });
@@ -508,8 +514,8 @@ async function main(): Promise<void> {
       await remote.close();
     }
     if (!restoreOnly) await standby(task, chunks);
-    await restoreAfterKill(directory, ['objects', 'packed']);
-    await restoreTasksAfterKill(directory, ['sequential', 'together']);
+    await restoreAfterKill(directory, ['objects', 'packed', 'bulk']);
+    await restoreTasksAfterKill(directory, ['sequential', 'together', 'together-bulk']);
     const started = process.hrtime.bigint();
     await task.flush();
     console.log(`memtable flush of all stores:      ${(secondsSince(started) * 1000).toFixed(0)} ms`);

@@ -14,7 +14,7 @@ import { endOffsets, readChangelogs, readChangelogsPacked, type ChangelogRange, 
 import type { ProducerCollector } from './collector.ts';
 import { InputQueue } from './input-records.ts';
 import type { TaskPlan } from './plan.ts';
-import { TaskState, type LoggedStore } from './task-state.ts';
+import { TaskState, type LoggedStore, type RestoredThrough } from './task-state.ts';
 
 /** Records a task buffers before the poll loop stops handing it more. */
 const BUFFERED_RECORDS_MAX = 1_000_000;
@@ -29,6 +29,8 @@ export interface RestoreReport {
   /** When this task began reading its changelogs, and when its stores held them all, checkpointed (epoch ms). */
   readonly restoreStartedMs: number;
   readonly restoreEndedMs: number;
+  /** 'bulk' when the changelog went into RocksDB as a log its open replayed (bulk-restore.ts). */
+  readonly restoredThrough: RestoredThrough;
 }
 
 export interface ActiveTaskOptions {
@@ -82,7 +84,7 @@ export class ActiveTask {
     const changelogPartitions = stores.map((store) => ({ topic: store.changelogTopic, partition: plan.partition }));
     const endsById = await endOffsets(options.restoreConsumer, changelogPartitions);
     const ends = new Map(stores.map((store) => [store.changelogTopic, endsById.get(`${store.changelogTopic}\u0000${plan.partition}`) ?? 0n]));
-    const state = await TaskState.open({ directory: options.directory, partition: plan.partition, stores, persistent: options.persistent, exactlyOnce: options.exactlyOnce, changelogEnds: ends, log: options.log });
+    const state = await TaskState.open({ directory: options.directory, partition: plan.partition, stores, persistent: options.persistent, exactlyOnce: options.exactlyOnce, changelogEnds: ends, log: options.log, bulkRestore: true });
     try {
       let localRecords = 0;
       for (const store of stores) localRecords += await state.localEntries(store.storeName);
@@ -91,10 +93,16 @@ export class ActiveTask {
       // Up to the ends listed above, which the checkpoint records: not listed a second time.
       const ranges = stores.map((store) => ({ topic: store.changelogTopic, partition: plan.partition, from: state.restoreFrom(store.changelogTopic), to: ends.get(store.changelogTopic) ?? 0n }));
       const restoreStartedMs = Date.now();
+      let restoredThrough: RestoredThrough = 'batches';
       const meter = new TaskRestoreMeter(plan.id, ranges.reduce((sum, range) => sum + Math.max(0, Number(range.to - range.from)), 0), options.onRestoreProgress);
       if (state.persistent) {
         await restoreIntoRocksDb(options.restorer, state, ranges, (count) => meter.restored(count));
-        await state.restoredWritten();
+        restoredThrough = await state.restoredWritten();
+        if (restoredThrough === 'failed') {
+          options.log(`task ${plan.id}: the bulk-restored RocksDB log did not check out; restoring the changelog again through write batches`);
+          await restoreIntoRocksDb(options.restorer, state, ranges, (count) => meter.restored(count));
+          restoredThrough = await state.restoredWritten();
+        }
       } else {
         await readChangelogs(options.restorer, ranges, (topic, _partition, records) => {
           meter.restored(records.length);
@@ -128,7 +136,7 @@ export class ActiveTask {
       // RocksDB holds every restored record once the checkpoint is written: the restoration's end.
       const restoreEndedMs = Date.now();
       meter.finish(options.onRestoreProgress !== undefined && meter.total + meter.count > 0);
-      return { task: new ActiveTask(plan, task, state, stores), report: { taskId: plan.id, localRecords, changelogRecords: meter.count, durationMs: Date.now() - startedMs, restoreStartedMs, restoreEndedMs } };
+      return { task: new ActiveTask(plan, task, state, stores), report: { taskId: plan.id, localRecords, changelogRecords: meter.count, durationMs: Date.now() - startedMs, restoreStartedMs, restoreEndedMs, restoredThrough } };
     } catch (error) {
       await state.close().catch(() => undefined);
       throw error;

@@ -30,6 +30,12 @@ export const STREAMS_APP_LIMITS = {
    * whichever comes first; each restoring partition holds up to about this much before writing.
    */
   restoreWriteBatchRecords: 50_000,
+  /**
+   * Changelog records (end offsets summed) from which a task restored from scratch writes them
+   * as a RocksDB log that the database's open replays (bulk-restore.ts), rather than through
+   * write batches. Below it the extra open and close of the database cost more than they save.
+   */
+  bulkRestoreRecordsMin: 20_000,
   restoreWriteBatchBytes: 4 * 1024 * 1024,
   /**
    * Tasks created and restored at once after a rebalance; their changelog partitions share the

@@ -25,7 +25,7 @@ import type { StoreKind } from '../../../core/topology/topology.ts';
 import { deleteCheckpoint, readCheckpoint, writeCheckpoint, type ChangelogOffset } from '../../../state/checkpoint/checkpoint.ts';
 import type { BytesStoreRequest } from '../../../state/stores/builders.ts';
 import { DiskBackedBytesStore } from '../../../state/stores/rocksdb/disk-backed.ts';
-import { RemoteRocksDbTask, RocksDbWorker } from '../../../state/stores/rocksdb/worker/client.ts';
+import { RemoteRocksDbTask, RocksDbWorker, type RestoredThrough } from '../../../state/stores/rocksdb/worker/client.ts';
 import type { KeyValueBytesStore } from '../../../state/stores/types.ts';
 import { STREAMS_APP_LIMITS } from './limits.ts';
 
@@ -53,8 +53,16 @@ export interface TaskStateOptions {
   readonly exactlyOnce: boolean;
   /** Changelog end offsets now, by topic, for this task's partition. */
   readonly changelogEnds: ReadonlyMap<string, bigint>;
+  /**
+   * An active task restoring from scratch may restore in bulk (bulk-restore.ts): key-value
+   * stores only, at least bulkRestoreRecordsMin records. Its stores then take restored writes
+   * only, until restoredWritten.
+   */
+  readonly bulkRestore?: boolean;
   readonly log: (message: string) => void;
 }
+
+export type { RestoredThrough };
 
 export class TaskState {
   /** Next changelog offset the local state covers, by changelog topic. */
@@ -94,7 +102,10 @@ export class TaskState {
       offsets.clear();
     }
     const stores = options.stores.map((store) => ({ name: store.storeName, kind: store.kind, retentionMs: store.retentionMs }));
-    const rocksdb = await RemoteRocksDbTask.open({ taskDirectory: options.directory, stores });
+    let changelogRecords = 0n;
+    for (const end of options.changelogEnds.values()) changelogRecords += end;
+    const bulkRestore = options.bulkRestore === true && !trusted && changelogRecords >= BigInt(STREAMS_APP_LIMITS.bulkRestoreRecordsMin);
+    const rocksdb = await RemoteRocksDbTask.open({ taskDirectory: options.directory, stores, bulkRestore });
     const state = new TaskState(options, rocksdb);
     for (const [topic, offset] of offsets) state.positions.set(topic, offset);
     return state;
@@ -197,11 +208,14 @@ export class TaskState {
    * Waits, without blocking this thread, until RocksDB holds every restored record posted so far.
    * A task awaits it before building its stores, whose first synchronous read would otherwise
    * block this thread while the worker caught up, and with it the restoration of the other tasks.
+   * 'failed' when a bulk restore's log did not check out: the local copy is empty again and the
+   * changelog must be restored once more (it then goes through write batches).
    */
-  async restoredWritten(): Promise<void> {
-    if (this.rocksdb === null) return;
+  async restoredWritten(): Promise<RestoredThrough> {
+    if (this.rocksdb === null) return 'batches';
     await this.restoreBarrier;
     await this.rocksdb.commit();
+    return this.rocksdb.finishRestore();
   }
 
   /** Copies one logged change into RocksDB when the store is not itself over RocksDB. */

@@ -12,7 +12,12 @@
 //   0x5 | family id | key | value and 0x4 | family id | key, ids as varint32 and keys and
 //   values as varint32 length then bytes. Record i of a batch gets sequence number sequence + i.
 import { crc32c } from '@node-rs/crc32';
-import type { FileHandle } from 'node:fs/promises';
+import { close, fsync, write } from 'node:fs';
+import { promisify } from 'node:util';
+
+const writeBytes = promisify(write);
+const syncFile = promisify(fsync);
+const closeFile = promisify(close);
 
 export const WAL_BLOCK_BYTES = 32 * 1024;
 const FRAGMENT_HEADER_BYTES = 7;
@@ -121,7 +126,8 @@ export class WriteBatchEncoder {
 /**
  * Appends write batches to a log file as RocksDB frames them. Framed bytes gather in a chunk
  * that is written once full (or on drain), one write after the other; a failed write fails
- * every later call. The file is the caller's, opened for writing and empty.
+ * every later call. The file descriptor, opened for writing on an empty file, is the writer's to
+ * close (close()).
  */
 export class WalFileWriter {
   /** Bytes framed so far (written or waiting). */
@@ -130,9 +136,10 @@ export class WalFileWriter {
   private chunkUsed = 0;
   private writes: Promise<void> = Promise.resolve();
   private failure: unknown = null;
+  private closed = false;
 
   constructor(
-    private readonly file: FileHandle,
+    private readonly file: number,
     private readonly chunkBytes = 4 * 1024 * 1024,
   ) {
     this.chunk = Buffer.allocUnsafe(chunkBytes);
@@ -172,10 +179,19 @@ export class WalFileWriter {
     this.throwIfFailed();
   }
 
-  /** Writes what is framed, syncs the file to disk. The caller closes it. */
+  /** Writes what is framed and syncs the file to disk. */
   async sync(): Promise<void> {
     await this.drain();
-    await this.file.sync();
+    await syncFile(this.file);
+  }
+
+  /** Closes the file after the writes queued so far, whether they failed or not; once. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.flushChunk();
+    await this.writes;
+    await closeFile(this.file);
   }
 
   private emit(bytes: Uint8Array): void {
@@ -199,7 +215,7 @@ export class WalFileWriter {
       if (this.failure !== null) return;
       try {
         let written = 0;
-        while (written < chunk.byteLength) written += (await this.file.write(chunk, written)).bytesWritten;
+        while (written < chunk.byteLength) written += (await writeBytes(this.file, chunk, written, chunk.byteLength - written, null)).bytesWritten;
       } catch (error) {
         this.failure = error;
       }

@@ -13,7 +13,9 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import type { ChangelogRecord } from '../../../../core/topology/processor.ts';
 import type { KeyValue } from '../../types.ts';
 import type { RocksDbBudgetConfig } from '../budget.ts';
-import { packKeys, packRecords, unpackRecords, type StoreSpec, type WorkerReply, type WorkerRequest } from './protocol.ts';
+import { packKeys, packRecords, unpackRecords, type RestoredThrough, type StoreSpec, type WorkerReply, type WorkerRequest } from './protocol.ts';
+
+export type { RestoredThrough };
 
 /** How long a synchronous read may block before the worker is taken for dead. */
 const SYNC_WAIT_MS_MAX = 120_000;
@@ -145,11 +147,16 @@ export class RemoteRocksDbTask {
     for (const spec of specs) this.stores.set(spec.name, new RemoteStore(worker, task, spec));
   }
 
-  static async open(options: { readonly taskDirectory: string; readonly stores: readonly StoreSpec[]; readonly budget?: RocksDbBudgetConfig }): Promise<RemoteRocksDbTask> {
+  /**
+   * Opens the task's database. With bulkRestore, a task of key-value stores whose database does
+   * not exist yet takes its restoration as a RocksDB log (bulk-restore.ts): its stores take
+   * writes only, until finishRestore.
+   */
+  static async open(options: { readonly taskDirectory: string; readonly stores: readonly StoreSpec[]; readonly budget?: RocksDbBudgetConfig; readonly bulkRestore?: boolean }): Promise<RemoteRocksDbTask> {
     const worker = RocksDbWorker.acquire();
     const task = worker.taskNumber();
     try {
-      await worker.call({ op: 'open', task, taskDirectory: options.taskDirectory, stores: options.stores, budget: options.budget ?? null });
+      await worker.call({ op: 'open', task, taskDirectory: options.taskDirectory, stores: options.stores, budget: options.budget ?? null, bulkRestore: options.bulkRestore ?? false });
     } catch (error) {
       await worker.release();
       throw error;
@@ -166,6 +173,15 @@ export class RemoteRocksDbTask {
   /** Waits for every write posted so far, then drops expired window and session segments. */
   async commit(): Promise<void> {
     await this.worker.call({ op: 'commit', task: this.task });
+  }
+
+  /**
+   * Ends restoration, after the last restored write is posted: a bulk restore's database opens
+   * over its log ('bulk'). 'failed' when that log did not check out: the database was wiped and
+   * opened empty, and the changelog must be restored again (through write batches).
+   */
+  async finishRestore(): Promise<RestoredThrough> {
+    return (await this.worker.call({ op: 'finishRestore', task: this.task })) as RestoredThrough;
   }
 
   /** Flushes memtables (so a reopen replays no write-ahead log) and closes the database. */

@@ -6,17 +6,20 @@
 // read. Requests are taken in the order they were posted; writes ('apply') are queued on the
 // store's write chain at once, and every read waits for the writes queued before it, so a read
 // sees every earlier write. Restoration and write batches also run here, beside the main
-// thread's decoding, which is what two cores buy.
+// thread's decoding, which is what two cores buy. A task opened for a bulk restore (a fresh
+// database of key-value stores, bulk-restore.ts) has its writes go to a RocksDB log file until
+// 'finishRestore' opens the database over it.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { ChangelogRecord } from '../../../../core/topology/processor.ts';
 import { suffixNumber, withSuffix } from '../../bytes.ts';
 import { configureSharedRocksDbBudget, sharedRocksDbBudget } from '../budget.ts';
+import { BulkRestore } from '../bulk-restore.ts';
 import type { RocksDbKeyValueStore } from '../key-value.ts';
 import { defaultSegmentIntervalMs, type SegmentOptions } from '../segments.ts';
 import { RocksDbSessionStore } from '../session.ts';
 import { RocksDbTask } from '../task.ts';
 import { RocksDbWindowStore } from '../window.ts';
-import { packRecords, unpackRecords, type StoreSpec, type WorkerReply, type WorkerRequest } from './protocol.ts';
+import { packRecords, unpackRecords, type RestoredThrough, type StoreSpec, type WorkerReply, type WorkerRequest } from './protocol.ts';
 
 /** One store as the worker serves it, in the engine's key layout. */
 interface HostStore {
@@ -176,12 +179,51 @@ interface OpenTask {
   readonly stores: Map<string, HostStore>;
 }
 
-const tasks = new Map<number, OpenTask>();
+type OpenRequest = Extract<WorkerRequest, { op: 'open' }>;
 
-async function openTask(request: Extract<WorkerRequest, { op: 'open' }>): Promise<void> {
-  if (tasks.has(request.task)) throw new Error(`task ${request.task} is already open in the RocksDB worker`);
+/** A task whose restoration writes a RocksDB log (bulk-restore.ts); its database is closed. */
+interface RestoringTask {
+  readonly bulk: BulkRestore;
+  readonly request: OpenRequest;
+  readonly stores: Map<string, HostStore>;
+}
+
+const tasks = new Map<number, OpenTask>();
+const restoring = new Map<number, RestoringTask>();
+
+/** A store of a task being bulk restored: it takes writes and nothing else. */
+function bulkStore(name: string, bulk: BulkRestore): HostStore {
+  const unavailable = (): never => {
+    throw new Error(`store ${name} is being restored; it answers reads once restoration ends`);
+  };
+  return {
+    applyPacked: (packed) => bulk.applyPacked(name, packed),
+    loadGroups: async () => unavailable(),
+    range: async () => unavailable(),
+    first: async () => unavailable(),
+    // The database is new: nothing is in it until the log is replayed.
+    count: async () => 0,
+    streamTimeMs: () => -1,
+    commit: () => bulk.drain(),
+  };
+}
+
+async function openTask(request: OpenRequest): Promise<void> {
+  if (tasks.has(request.task) || restoring.has(request.task)) throw new Error(`task ${request.task} is already open in the RocksDB worker`);
   if (request.budget !== null && sharedRocksDbBudget().inUse === 0) configureSharedRocksDbBudget(request.budget);
-  const rocksdb = await RocksDbTask.open({ taskDirectory: request.taskDirectory, storeNames: request.stores.map((store) => store.name) });
+  const storeNames = request.stores.map((store) => store.name);
+  if (request.bulkRestore && request.stores.every((store) => store.kind === 'key-value')) {
+    const bulk = await BulkRestore.begin({ taskDirectory: request.taskDirectory, storeNames });
+    if (bulk !== null) {
+      restoring.set(request.task, { bulk, request, stores: new Map(storeNames.map((name) => [name, bulkStore(name, bulk)])) });
+      return;
+    }
+  }
+  await serveTask(request, await RocksDbTask.open({ taskDirectory: request.taskDirectory, storeNames }));
+}
+
+/** Builds the stores of an open database and serves them; closes the database if that fails. */
+async function serveTask(request: OpenRequest, rocksdb: RocksDbTask): Promise<void> {
   const stores = new Map<string, HostStore>();
   try {
     for (const spec of request.stores) {
@@ -201,8 +243,29 @@ async function openTask(request: Extract<WorkerRequest, { op: 'open' }>): Promis
   tasks.set(request.task, { rocksdb, stores });
 }
 
+/**
+ * Ends a bulk restore: the database opens over the log. 'failed' when the log did not check
+ * out: the database was wiped and opened empty, and the changelog must be restored again.
+ */
+async function finishRestore(task: number): Promise<RestoredThrough> {
+  const entry = restoring.get(task);
+  if (entry === undefined) return 'batches';
+  restoring.delete(task);
+  let rocksdb: RocksDbTask | null;
+  try {
+    rocksdb = await entry.bulk.finish();
+  } catch (error) {
+    await entry.bulk.abort();
+    throw error;
+  }
+  const verified = rocksdb !== null;
+  rocksdb ??= await RocksDbTask.open({ taskDirectory: entry.request.taskDirectory, storeNames: entry.request.stores.map((store) => store.name) });
+  await serveTask(entry.request, rocksdb);
+  return verified ? 'bulk' : 'failed';
+}
+
 function storeOf(task: number, name: string): HostStore {
-  const store = tasks.get(task)?.stores.get(name);
+  const store = (tasks.get(task) ?? restoring.get(task))?.stores.get(name);
   if (store === undefined) throw new Error(`no store ${name} in task ${task} of the RocksDB worker`);
   return store;
 }
@@ -224,13 +287,21 @@ async function answer(request: WorkerRequest): Promise<unknown> {
       return storeOf(request.task, request.store).count();
     case 'streamTime':
       return storeOf(request.task, request.store).streamTimeMs();
+    case 'finishRestore':
+      return finishRestore(request.task);
     case 'commit': {
-      const task = tasks.get(request.task);
+      const task = tasks.get(request.task) ?? restoring.get(request.task);
       if (task === undefined) throw new Error(`task ${request.task} is not open in the RocksDB worker`);
       for (const store of task.stores.values()) await store.commit();
       return undefined;
     }
     case 'close': {
+      const bulk = restoring.get(request.task);
+      if (bulk !== undefined) {
+        restoring.delete(request.task);
+        await bulk.bulk.abort();
+        return undefined;
+      }
       const task = tasks.get(request.task);
       if (task === undefined) return undefined;
       tasks.delete(request.task);

@@ -11,6 +11,9 @@ import type { RocksDbBudgetConfig } from '../budget.ts';
 
 export type StoreKind = 'key-value' | 'window' | 'session';
 
+/** How a task's restoration reached RocksDB: write batches, a replayed log (bulk-restore.ts), or a log that did not check out. */
+export type RestoredThrough = 'batches' | 'bulk' | 'failed';
+
 export interface StoreSpec {
   readonly name: string;
   readonly kind: StoreKind;
@@ -19,7 +22,8 @@ export interface StoreSpec {
 }
 
 export type WorkerRequest =
-  | { readonly op: 'open'; readonly id: number; readonly task: number; readonly taskDirectory: string; readonly stores: readonly StoreSpec[]; readonly budget: RocksDbBudgetConfig | null }
+  | { readonly op: 'open'; readonly id: number; readonly task: number; readonly taskDirectory: string; readonly stores: readonly StoreSpec[]; readonly budget: RocksDbBudgetConfig | null; readonly bulkRestore: boolean }
+  | { readonly op: 'finishRestore'; readonly id: number; readonly task: number }
   | { readonly op: 'apply'; readonly task: number; readonly store: string; readonly batch: ArrayBuffer }
   | { readonly op: 'loadGroups'; readonly id: number; readonly sync: boolean; readonly task: number; readonly store: string; readonly keys: ArrayBuffer }
   | { readonly op: 'range'; readonly id: number; readonly sync: boolean; readonly task: number; readonly store: string; readonly from: Uint8Array | null; readonly to: Uint8Array | null; readonly limit: number | null }

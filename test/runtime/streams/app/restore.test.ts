@@ -1,7 +1,9 @@
 // Local state, checkpoints and changelog restoration with a real broker: a clean restart loads
 // the stores from the local RocksDB copies and reads nothing from the changelogs; a restart with
 // the state directory deleted rebuilds the stores from the changelogs exactly; input produced
-// between runs is counted exactly once after clean closes.
+// between runs is counted exactly once after clean closes. A long changelog restored from
+// scratch goes into RocksDB as a log the database's open replays (bulk-restore.ts), and the task
+// then goes on counting from the restored state.
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,5 +88,45 @@ describe('StreamsApp local state and restoration', () => {
     } finally {
       await reader.close();
     }
+  });
+
+  it('restores a long changelog in bulk into a new state directory and counts on from it', async () => {
+    await createTopics(broker.bootstrap, [{ topic: 'bulk-events', partitions: 1 }, { topic: 'bulk-counts-out', partitions: 1 }]);
+    const topology = () => countPerKeyTopology('bulk-events', 'bulk-counts', 'bulk-counts-out');
+    // More distinct keys than STREAMS_APP_LIMITS.bulkRestoreRecordsMin, so the changelog is long enough.
+    const keys = 24_000;
+    const batch = (from: number, count: number) => Array.from({ length: count }, (_, index) => ({ key: `k-${(from + index) % keys}`, value: `e-${from + index}` }));
+    const run = async (stateDir: string, expected: Map<string, number>, reports: RestoreReport[]): Promise<Map<string, number>> => {
+      const app = new StreamsApp(topology(), { 'application.id': 'bulk-restore-app', 'bootstrap.servers': broker.bootstrap, 'state.dir': stateDir, 'commit.interval.ms': 200 });
+      app.onRestore((report) => reports.push(report));
+      try {
+        await app.start();
+        await app.waitUntilRunning();
+        const store = app.keyValueStore<string, number>('bulk-counts');
+        let held = new Map<string, number>();
+        await waitFor(() => {
+          held = new Map(store.all().map((entry) => [entry.key, entry.value]));
+          return held.size === expected.size && [...expected].every(([key, count]) => held.get(key) === count);
+        }, 'the store to hold the expected counts');
+        return held;
+      } finally {
+        await app.close();
+      }
+    };
+    const first = batch(0, 30_000);
+    await produceRecords(broker.bootstrap, 'bulk-events', first);
+    const firstReports: RestoreReport[] = [];
+    expect(await run(temporaryDirectory('runnel-bulk-restore-'), countsOf(first), firstReports)).toEqual(countsOf(first));
+    expect(firstReports.every((report) => report.restoredThrough === 'batches')).toBe(true);
+
+    // A new state directory: the changelog, longer than the bulk threshold, is restored in bulk,
+    // and events produced since are counted on top of the restored counts.
+    const second = batch(30_000, 5_000);
+    await produceRecords(broker.bootstrap, 'bulk-events', second);
+    const reports: RestoreReport[] = [];
+    const expected = countsOf([...first, ...second]);
+    expect(await run(temporaryDirectory('runnel-bulk-restore-'), expected, reports)).toEqual(expected);
+    expect(reports.map((report) => report.restoredThrough)).toEqual(['bulk']);
+    expect(reports[0]?.changelogRecords).toBeGreaterThanOrEqual(keys);
   });
 });

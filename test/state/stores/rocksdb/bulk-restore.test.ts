@@ -34,9 +34,10 @@ async function contents(task: RocksDbTask, store: string): Promise<Map<string, s
 /**
  * Changelog chunks for each store: overwrites and tombstones over a few hundred keys, values
  * from empty to 40 KiB (so single records and batches cross 32 KiB log blocks), and the model
- * of what each store must hold afterwards.
+ * of what each store must hold afterwards. Keys may share a prefix, which the log's key
+ * ordering skips.
  */
-function changelogs(seed: number, chunks: number): { batches: { store: string; records: ChangelogRecord[] }[]; model: Map<string, Map<string, string>> } {
+function changelogs(seed: number, chunks: number, prefix = ''): { batches: { store: string; records: ChangelogRecord[] }[]; model: Map<string, Map<string, string>> } {
   const random = seededRandom(seed);
   const model = new Map(STORES.map((store) => [store, new Map<string, string>()]));
   const batches: { store: string; records: ChangelogRecord[] }[] = [];
@@ -46,8 +47,9 @@ function changelogs(seed: number, chunks: number): { batches: { store: string; r
     const size = 1 + Math.floor(random() * 400);
     for (let index = 0; index < size; index++) {
       const keyLength = 2 + Math.floor(random() * (random() < 0.05 ? 300 : 20));
-      const key = Buffer.alloc(keyLength, Math.floor(random() * 300) % 256);
-      key.writeUInt16BE(Math.floor(random() * 400), 0);
+      const body = Buffer.alloc(keyLength, Math.floor(random() * 300) % 256);
+      body.writeUInt16BE(Math.floor(random() * 400), 0);
+      const key = Buffer.concat([Buffer.from(prefix), body]);
       const roll = random();
       const value = roll < 0.15 ? null : roll < 0.2 ? Buffer.alloc(0) : Buffer.alloc(roll < 0.22 ? 40 * 1024 : Math.floor(random() * 200), Math.floor(random() * 256));
       records.push({ key, value });
@@ -61,16 +63,22 @@ function changelogs(seed: number, chunks: number): { batches: { store: string; r
 }
 
 describe('bulk restoration through a RocksDB log file', () => {
-  it('leaves every store holding what the changelogs say, markers gone, and reopens as usual', async () => {
-    const { batches, model } = changelogs(11, 120);
-    const bulk = (await BulkRestore.begin(options())) as BulkRestore;
+  it.each([
+    { segments: 'one segment', segmentBytes: undefined, prefix: '' },
+    { segments: 'segments of 256 KiB', segmentBytes: 256 * 1024, prefix: 'user:' },
+  ])('leaves every store holding what the changelogs say, markers gone, and reopens as usual ($segments)', async ({ segmentBytes, prefix }) => {
+    const { batches, model } = changelogs(11, 120, prefix);
+    const bulk = (await BulkRestore.begin(options(), segmentBytes)) as BulkRestore;
     expect(bulk).not.toBeNull();
     for (const batch of batches) bulk.applyPacked(batch.store, packRecords(batch.records));
     await bulk.drain();
     // The log spans many blocks and holds fragmented batches.
-    expect(statSync(bulk.logPath).size).toBeGreaterThan(20 * WAL_BLOCK_BYTES);
+    if (segmentBytes === undefined) expect(statSync(bulk.segmentPath).size).toBeGreaterThan(20 * WAL_BLOCK_BYTES);
     const task = (await bulk.finish()) as RocksDbTask;
     expect(task).not.toBeNull();
+    if (segmentBytes !== undefined) expect(bulk.segmentsReplayed).toBeGreaterThan(3);
+    // The segments' folder is gone with the restore.
+    expect(existsSync(join(directory.path, 'rocksdb-restore'))).toBe(false);
     try {
       for (const store of STORES) expect(await contents(task, store)).toEqual(model.get(store));
       expect(await task.readRaw(null, Buffer.from('runnel-bulk-restore\u0000'))).toBeNull();
@@ -105,8 +113,8 @@ describe('bulk restoration through a RocksDB log file', () => {
     for (const batch of batches) bulk.applyPacked(batch.store, packRecords(batch.records));
     await bulk.drain();
     // A flipped byte in the middle of the log: RocksDB stops replaying there.
-    const middle = Math.floor(statSync(bulk.logPath).size / 2);
-    const file = openSync(bulk.logPath, 'r+');
+    const middle = Math.floor(statSync(bulk.segmentPath).size / 2);
+    const file = openSync(bulk.segmentPath, 'r+');
     writeSync(file, Buffer.from([0xff, 0x00, 0xff]), 0, 3, middle);
     closeSync(file);
     expect(await bulk.finish()).toBeNull();
@@ -125,7 +133,7 @@ describe('bulk restoration through a RocksDB log file', () => {
     const bulk = (await BulkRestore.begin(options())) as BulkRestore;
     bulk.applyPacked('counts', packRecords([{ key: Buffer.from('k'), value: Buffer.from('v') }]));
     await bulk.abort();
-    expect(existsSync(bulk.logPath)).toBe(false);
+    expect(existsSync(bulk.segmentPath)).toBe(false);
     expect(readdirSync(join(directory.path, 'rocksdb')).some((name) => name === 'CURRENT')).toBe(true);
   });
 });
