@@ -28,12 +28,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, openSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { packedPositions } from './key-value.ts';
 import { RocksDbTask, type RocksDbTaskOptions } from './task.ts';
 import { WalFileWriter, WriteBatchEncoder } from './wal-writer.ts';
+import { packedKeys, writeOrder } from './write-order.ts';
 
 const MARKER_PREFIX = Buffer.from('runnel-bulk-restore\u0000');
 const DEFAULT_FAMILY = 'default';
-const PACKED_HEADER_BYTES = 4;
 const PACKED_RECORD_HEADER_BYTES = 8;
 /** Log bytes per segment: about 500,000 records of 100 B values. */
 export const BULK_RESTORE_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -104,18 +105,16 @@ export class BulkRestore {
       const bytes = new Uint8Array(packed);
       const view = new DataView(packed);
       const count = view.getUint32(0);
-      const starts = new Uint32Array(count);
-      let position = PACKED_HEADER_BYTES;
-      for (let index = 0; index < count; index++) {
-        starts[index] = position;
+      const positions = packedPositions(packed, view, count);
+      // In key order, one write per key, as write batches go to RocksDB (write-order.ts): the
+      // replay inserts into its memtables two to three times faster than in changelog order.
+      const order = writeOrder(packedKeys(packed, view, positions));
+      const writes = order === null ? count : order.length;
+      for (let index = 0; index < writes; index++) {
+        const position = positions[order === null ? index : (order[index] as number)] as number;
+        const keyBytes = view.getUint32(position);
         const valueBytes = view.getInt32(position + 4);
-        position += PACKED_RECORD_HEADER_BYTES + view.getUint32(position) + Math.max(0, valueBytes);
-      }
-      if (position !== packed.byteLength) throw new Error(`packed records end at ${position}, the buffer at ${packed.byteLength}`);
-      for (const start of nearlySorted(bytes, view, starts)) {
-        const keyBytes = view.getUint32(start);
-        const valueBytes = view.getInt32(start + 4);
-        const keyStart = start + PACKED_RECORD_HEADER_BYTES;
+        const keyStart = position + PACKED_RECORD_HEADER_BYTES;
         if (valueBytes < 0) this.encoder.deleteFrom(family, bytes, keyStart, keyBytes);
         else this.encoder.putFrom(family, bytes, keyStart, keyBytes, bytes, keyStart + keyBytes, valueBytes);
       }
@@ -249,45 +248,6 @@ export class BulkRestore {
 
 function markerValue(family: string, segment: number): Buffer {
   return Buffer.from(`${family}\u0000${segment}`);
-}
-
-/** Records of one batch the ordering below handles: their place in the batch takes 21 bits of a double. */
-const ORDERED_RECORDS_MAX = 2 ** 21;
-
-/**
- * The records' start positions in an order close to key order. RocksDB inserts a log's records
- * into a skip list, and an insert right after the previous key is found from where that one
- * went, while a random key costs a search with a cache miss per level: a batch in key order is
- * replayed two to three times faster. Records are ordered by the four key bytes after the prefix
- * every key of the batch shares (zero-padded), then by their place in the batch. Records of one
- * key therefore keep their order, and the batch means what it meant: a write batch depends only
- * on the order of writes to the same key.
- */
-function nearlySorted(bytes: Uint8Array, view: DataView, starts: Uint32Array): Uint32Array {
-  const count = starts.length;
-  if (count < 2 || count > ORDERED_RECORDS_MAX) return starts;
-  const first = (starts[0] as number) + PACKED_RECORD_HEADER_BYTES;
-  let common = view.getUint32(starts[0] as number);
-  for (let index = 1; index < count && common > 0; index++) {
-    const start = starts[index] as number;
-    const key = start + PACKED_RECORD_HEADER_BYTES;
-    const length = Math.min(common, view.getUint32(start));
-    let same = 0;
-    while (same < length && bytes[key + same] === bytes[first + same]) same++;
-    common = same;
-  }
-  const order = new Float64Array(count);
-  for (let index = 0; index < count; index++) {
-    const start = starts[index] as number;
-    const key = start + PACKED_RECORD_HEADER_BYTES + common;
-    const left = view.getUint32(start) - common;
-    const prefix = (left > 0 ? (bytes[key] as number) * 0x1000000 : 0) + (left > 1 ? (bytes[key + 1] as number) << 16 : 0) + (left > 2 ? (bytes[key + 2] as number) << 8 : 0) + (left > 3 ? (bytes[key + 3] as number) : 0);
-    order[index] = prefix * ORDERED_RECORDS_MAX + index;
-  }
-  order.sort();
-  const sorted = new Uint32Array(count);
-  for (let index = 0; index < count; index++) sorted[index] = starts[(order[index] as number) % ORDERED_RECORDS_MAX] as number;
-  return sorted;
 }
 
 /** The largest file number RocksDB gave a file in the folder (logs, tables, manifests, options). */
