@@ -1,4 +1,4 @@
-import { existsSync, openSync, readdirSync, statSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChangelogRecord } from '../../../../core/topology/processor.ts';
@@ -119,6 +119,26 @@ describe('bulk restoration through a RocksDB log file', () => {
     closeSync(file);
     expect(await bulk.finish()).toBeNull();
     expect(existsSync(join(directory.path, 'rocksdb'))).toBe(false);
+  });
+
+  it('starts over after a bulk restore a crash cut short, keeping none of its segments', async () => {
+    // One segment, so that no replay of the crashed restore runs on in this process.
+    const crashed = (await BulkRestore.begin(options())) as BulkRestore;
+    for (const batch of changelogs(13, 40).batches) crashed.applyPacked(batch.store, packRecords(batch.records));
+    await crashed.drain();
+    expect(readdirSync(join(directory.path, 'rocksdb-restore')).length).toBeGreaterThan(0);
+    // What TaskState does at the next start without a checkpoint: the database folder goes.
+    rmSync(join(directory.path, 'rocksdb'), { recursive: true, force: true });
+    const { batches, model } = changelogs(14, 30);
+    const bulk = (await BulkRestore.begin(options())) as BulkRestore;
+    expect(readdirSync(join(directory.path, 'rocksdb-restore'))).toEqual(['segment-0.log']);
+    for (const batch of batches) bulk.applyPacked(batch.store, packRecords(batch.records));
+    const task = (await bulk.finish()) as RocksDbTask;
+    try {
+      for (const store of STORES) expect(await contents(task, store)).toEqual(model.get(store));
+    } finally {
+      await task.close();
+    }
   });
 
   it('keeps a bad packed batch as a failure for drain and finish', async () => {
