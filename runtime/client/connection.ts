@@ -109,6 +109,8 @@ export class Connection {
   /** A large frame being received straight into its own buffer, and how much of it has arrived. */
   private frame: Buffer | null = null;
   private frameFilled = 0;
+  /** The view of `frame` after frameFilled handed out for the read in progress (nextReadBuffer), if any. */
+  private frameRest: Buffer | null = null;
   private closedError: Error | null = null;
   private readonly closeListeners: ((error: Error) => void)[] = [];
 
@@ -117,13 +119,14 @@ export class Connection {
     this.address = `${options.host}:${options.port}`;
     socket.setNoDelay(true);
     reads.onRead = (bytes, buffer) => this.onRead(bytes, buffer);
+    reads.nextBuffer = () => this.nextReadBuffer();
     socket.on('error', (error) => this.fail(new KafkaConnectionError(`connection to ${this.address} failed: ${error.message}`, { cause: error })));
     socket.on('close', () => this.fail(new KafkaConnectionError(`connection to ${this.address} closed`)));
   }
 
   /** Connects and negotiates API versions; the promise settles once the connection is usable. */
   static async open(options: ConnectionOptions): Promise<Connection> {
-    const reads: ReadTarget = { onRead: null };
+    const reads: ReadTarget = { onRead: null, nextBuffer: null };
     const socket = await connectSocket(options, reads);
     const connection = new Connection(socket, reads, options);
     try {
@@ -244,12 +247,19 @@ export class Connection {
    * copied out. A frame that lies whole in the read is copied out on its own (its decoded body
    * may keep views into it, such as a Fetch response's records); the start of a frame that
    * does not is copied into `buffered` and the frame joined once it is complete. A large frame
-   * gets its buffer as soon as its size is known, and each chunk is copied in as it arrives,
-   * while the rest is still on the wire: joining on every chunk would copy a 50 MB response
-   * hundreds of times over (which made 16-partition fetches crawl), and joining at the end
-   * would do the whole copy while the caller waits.
+   * gets its buffer as soon as its size is known, what came with its start is copied in, and
+   * the socket reads the rest straight into it (nextReadBuffer) while it is still on the wire:
+   * joining on every chunk would copy a 50 MB response hundreds of times over (which made
+   * 16-partition fetches crawl), joining at the end would do the whole copy while the caller
+   * waits, and copying each chunk in would pass over every byte of it once more.
    */
   private onRead(bytes: number, buffer: Buffer): void {
+    if (this.frame !== null && buffer === this.frameRest) {
+      this.frameRest = null;
+      this.frameFilled += bytes;
+      if (this.frameFilled === this.frame.length) this.frameComplete();
+      return;
+    }
     let data = buffer.subarray(0, bytes);
     if (this.frame !== null) {
       data = this.fillFrame(data);
@@ -322,11 +332,28 @@ export class Connection {
     const copied = data.copy(frame, this.frameFilled, 0, Math.min(data.length, frame.length - this.frameFilled));
     this.frameFilled += copied;
     if (this.frameFilled < frame.length) return data.subarray(data.length);
+    this.frameComplete();
+    return data.subarray(copied);
+  }
+
+  private frameComplete(): void {
+    const frame = this.frame as Buffer;
     this.frame = null;
+    this.frameRest = null;
     this.frameFilled = 0;
     this.frameBytes = -1;
     this.deliver(frame);
-    return data.subarray(copied);
+  }
+
+  /**
+   * The buffer the socket's next read goes into: the rest of the large frame being received, so
+   * the kernel writes it in place (no copy out of the read buffer; the read stops at the frame's
+   * end, so the next frame's bytes never land in it), else the reused read buffer.
+   */
+  private nextReadBuffer(): Buffer | null {
+    if (this.frame === null) return null;
+    this.frameRest = this.frame.subarray(this.frameFilled);
+    return this.frameRest;
   }
 
   /** Makes the first buffered chunk hold at least `bytes` bytes, joining chunks if needed. */
@@ -370,6 +397,8 @@ export class Connection {
 /** Where a socket's reads go; set once the connection is made (nothing arrives before it asks). */
 interface ReadTarget {
   onRead: ((bytes: number, buffer: Buffer) => void) | null;
+  /** The buffer for the next read, or null for the connection's reused one. */
+  nextBuffer: (() => Buffer | null) | null;
 }
 
 function connectSocket(options: ConnectionOptions, reads: ReadTarget): Promise<net.Socket> {
@@ -378,7 +407,8 @@ function connectSocket(options: ConnectionOptions, reads: ReadTarget): Promise<n
     const socket = net.connect({
       host: options.host,
       port: options.port,
-      onread: { buffer, callback: (bytes: number) => { reads.onRead?.(bytes, buffer); return true; } },
+      // Node asks for each read's buffer before the read and hands it back with the read.
+      onread: { buffer: () => reads.nextBuffer?.() ?? buffer, callback: (bytes: number, into: Buffer) => { reads.onRead?.(bytes, into); return true; } },
     });
     const timer = setTimeout(() => {
       socket.destroy();
