@@ -5,7 +5,7 @@ import type { ChangelogRecord } from '../../../../core/topology/processor.ts';
 import { RocksDbMemoryBudget } from '../../../../state/stores/rocksdb/budget.ts';
 import { BulkRestore } from '../../../../state/stores/rocksdb/bulk-restore.ts';
 import { RocksDbTask } from '../../../../state/stores/rocksdb/task.ts';
-import { maskCrc, WAL_BLOCK_BYTES, WriteBatchEncoder } from '../../../../state/stores/rocksdb/wal-writer.ts';
+import { maskCrc, WriteBatchEncoder } from '../../../../state/stores/rocksdb/wal-writer.ts';
 import { packRecords } from '../../../../state/stores/rocksdb/worker/protocol.ts';
 import { seededRandom, temporaryDirectory } from './helpers.ts';
 
@@ -72,8 +72,6 @@ describe('bulk restoration through a RocksDB log file', () => {
     expect(bulk).not.toBeNull();
     for (const batch of batches) bulk.applyPacked(batch.store, packRecords(batch.records));
     await bulk.drain();
-    // The log spans many blocks and holds fragmented batches.
-    if (segmentBytes === undefined) expect(statSync(bulk.segmentPath).size).toBeGreaterThan(20 * WAL_BLOCK_BYTES);
     const task = (await bulk.finish()) as RocksDbTask;
     expect(task).not.toBeNull();
     if (segmentBytes !== undefined) expect(bulk.segmentsReplayed).toBeGreaterThan(3);
@@ -107,18 +105,24 @@ describe('bulk restoration through a RocksDB log file', () => {
     expect(await BulkRestore.begin(options())).toBeNull();
   });
 
-  it('reports a damaged log by wiping the database, not by trusting it', async () => {
+  it.each([
+    { segment: 'the only segment', segmentBytes: undefined, damaged: 0 },
+    { segment: 'an earlier segment', segmentBytes: 64 * 1024, damaged: 1 },
+  ])('reports a damaged log in $segment by wiping the database, not by trusting it', async ({ segmentBytes, damaged }) => {
     const { batches } = changelogs(12, 60);
-    const bulk = (await BulkRestore.begin(options())) as BulkRestore;
-    for (const batch of batches) bulk.applyPacked(batch.store, packRecords(batch.records));
-    await bulk.drain();
     // A flipped byte in the middle of the log: RocksDB stops replaying there.
-    const middle = Math.floor(statSync(bulk.segmentPath).size / 2);
-    const file = openSync(bulk.segmentPath, 'r+');
-    writeSync(file, Buffer.from([0xff, 0x00, 0xff]), 0, 3, middle);
-    closeSync(file);
+    const damage = (logPath: string, segment: number): void => {
+      if (segment !== damaged) return;
+      const file = openSync(logPath, 'r+');
+      writeSync(file, Buffer.from([0xff, 0x00, 0xff]), 0, 3, Math.floor(statSync(logPath).size / 2));
+      closeSync(file);
+    };
+    const bulk = (await BulkRestore.begin(options(), segmentBytes, { beforeReplay: damage })) as BulkRestore;
+    for (const batch of batches) bulk.applyPacked(batch.store, packRecords(batch.records));
     expect(await bulk.finish()).toBeNull();
+    expect(bulk.segmentsReplayed).toBe(damaged);
     expect(existsSync(join(directory.path, 'rocksdb'))).toBe(false);
+    expect(existsSync(join(directory.path, 'rocksdb-restore'))).toBe(false);
   });
 
   it('starts over after a bulk restore a crash cut short, keeping none of its segments', async () => {
