@@ -52,13 +52,8 @@ interface Segment {
 }
 
 export class BulkRestore {
-  /** Records written to the logs so far. */
-  records = 0;
   /** Segments the database has replayed and checked. */
   segmentsReplayed = 0;
-  /** Milliseconds each replayed segment's open took, and the closes after them; for benchmarks. */
-  readonly openMs: number[] = [];
-  readonly closeMs: number[] = [];
   private readonly families: ReadonlyMap<string, number>;
   private readonly encoder = new WriteBatchEncoder();
   private readonly marker = Buffer.concat([MARKER_PREFIX, randomBytes(16)]);
@@ -220,16 +215,12 @@ export class BulkRestore {
     const logPath = join(this.databasePath, `${String(number).padStart(6, '0')}.log`);
     await rename(segment.path, logPath);
     await this.hooks.beforeReplay?.(logPath, segment.number);
-    const openedMs = performance.now();
     const task = await RocksDbTask.open(this.options);
-    this.openMs.push(performance.now() - openedMs);
     let checked = false;
     try {
       checked = await this.markersCheckOut(task, segment.number);
     } finally {
-      const closedMs = performance.now();
       if (!last || !checked) await task.close();
-      this.closeMs.push(performance.now() - closedMs);
     }
     if (checked) this.segmentsReplayed++;
     return checked ? task : null;
@@ -246,7 +237,6 @@ export class BulkRestore {
     if (count === 0) return;
     this.segment.writer.append(this.encoder.take(this.nextSequence));
     this.nextSequence += BigInt(count);
-    this.records += count;
   }
 
   private async markersCheckOut(task: RocksDbTask, segment: number): Promise<boolean> {
