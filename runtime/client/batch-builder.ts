@@ -189,8 +189,70 @@ export class BatchBuilder {
       this.maxTimestamp = timestamp;
     }
     const timestampDelta = timestamp - this.baseTimestamp;
-    if (headers === null && (typeof key === 'string' || typeof value === 'string')) return this.appendText(key, value, timestampDelta, timestamp);
+    if (headers === null && (typeof key === 'string' || typeof value === 'string')) {
+      if (typeof key === 'string' && typeof value === 'string' && this.appendShortAscii(key, value, timestampDelta, timestamp)) return true;
+      return this.appendText(key, value, timestampDelta, timestamp);
+    }
     return this.appendExact(key, value, headers, timestampDelta, timestamp);
+  }
+
+  /**
+   * The streams runtime's usual output record, written with every size known up front: a
+   * string key and value shorter than 64 characters each, a timestamp delta within ±64 and an
+   * offset delta below 8,192, so that if the text is ASCII (which the copy checks once per field,
+   * not per character) every varint's size follows from the lengths. Returns false, having
+   * changed nothing the batch counts, when the record is not such a one, when it may not fit
+   * (appendText then decides), or when its text is not ASCII (appendText writes it again).
+   */
+  private appendShortAscii(key: string, value: string, timestampDelta: number, timestamp: number): boolean {
+    const keyLength = key.length;
+    const valueLength = value.length;
+    const offsetDelta = this.recordCount;
+    if (keyLength >= 0x40 || valueLength >= 0x40 || timestampDelta < -0x40 || timestampDelta >= 0x40 || offsetDelta >= 0x2000) return false;
+    const offsetBytes = offsetDelta < 0x40 ? 1 : 2;
+    // Attributes, timestamp delta, offset delta, two one-byte lengths, the fields and a header count of zero.
+    const bodyBytes = 5 + offsetBytes + keyLength + valueLength;
+    const start = this.size;
+    const end = start + (bodyBytes < 0x40 ? 1 : 2) + bodyBytes;
+    const buffer = this.buffer;
+    if (end > buffer.length) return false;
+    let at = start;
+    const zigzagBody = bodyBytes << 1;
+    if (bodyBytes < 0x40) {
+      buffer[at++] = zigzagBody;
+    } else {
+      buffer[at++] = (zigzagBody & 0x7f) | 0x80;
+      buffer[at++] = zigzagBody >>> 7;
+    }
+    buffer[at++] = 0;
+    buffer[at++] = (timestampDelta << 1) ^ (timestampDelta >> 31);
+    const zigzagOffset = offsetDelta << 1;
+    if (offsetDelta < 0x40) {
+      buffer[at++] = zigzagOffset;
+    } else {
+      buffer[at++] = (zigzagOffset & 0x7f) | 0x80;
+      buffer[at++] = zigzagOffset >>> 7;
+    }
+    buffer[at++] = keyLength << 1;
+    // Every code is stored and OR-ed into `codes`, which is above 0x7f afterwards if any was.
+    let codes = 0;
+    for (let index = 0; index < keyLength; index++) {
+      const code = key.charCodeAt(index);
+      codes |= code;
+      buffer[at + index] = code;
+    }
+    at += keyLength;
+    buffer[at++] = valueLength << 1;
+    for (let index = 0; index < valueLength; index++) {
+      const code = value.charCodeAt(index);
+      codes |= code;
+      buffer[at + index] = code;
+    }
+    at += valueLength;
+    buffer[at] = 0;
+    if (codes > 0x7f) return false;
+    this.appended(end, timestamp);
+    return true;
   }
 
   /** Sizes the record exactly (a pass over any string in it), then writes it. */
