@@ -198,7 +198,7 @@ export class BatchBuilder {
 
   /**
    * The streams runtime's usual output record, written with every size known up front: a
-   * string key and value shorter than 64 characters each, a timestamp delta within ±64 and an
+   * string key and value shorter than 64 characters each, a timestamp delta within ±2^20 ms and an
    * offset delta below 8,192, so that if the text is ASCII (which the copy checks once per field,
    * not per character) every varint's size follows from the lengths. Returns false, having
    * changed nothing the batch counts, when the record is not such a one, when it may not fit
@@ -208,10 +208,12 @@ export class BatchBuilder {
     const keyLength = key.length;
     const valueLength = value.length;
     const offsetDelta = this.recordCount;
-    if (keyLength >= 0x40 || valueLength >= 0x40 || timestampDelta < -0x40 || timestampDelta >= 0x40 || offsetDelta >= 0x2000) return false;
+    if (keyLength >= 0x40 || valueLength >= 0x40 || timestampDelta < -0x100000 || timestampDelta >= 0x100000 || offsetDelta >= 0x2000) return false;
+    const zigzagTimestamp = (timestampDelta << 1) ^ (timestampDelta >> 31);
+    const timestampBytes = zigzagTimestamp < 0x80 ? 1 : zigzagTimestamp < 0x4000 ? 2 : 3;
     const offsetBytes = offsetDelta < 0x40 ? 1 : 2;
     // Attributes, timestamp delta, offset delta, two one-byte lengths, the fields and a header count of zero.
-    const bodyBytes = 5 + offsetBytes + keyLength + valueLength;
+    const bodyBytes = 4 + timestampBytes + offsetBytes + keyLength + valueLength;
     const start = this.size;
     const end = start + (bodyBytes < 0x40 ? 1 : 2) + bodyBytes;
     const buffer = this.buffer;
@@ -225,7 +227,16 @@ export class BatchBuilder {
       buffer[at++] = zigzagBody >>> 7;
     }
     buffer[at++] = 0;
-    buffer[at++] = (timestampDelta << 1) ^ (timestampDelta >> 31);
+    if (timestampBytes === 1) {
+      buffer[at++] = zigzagTimestamp;
+    } else if (timestampBytes === 2) {
+      buffer[at++] = (zigzagTimestamp & 0x7f) | 0x80;
+      buffer[at++] = zigzagTimestamp >>> 7;
+    } else {
+      buffer[at++] = (zigzagTimestamp & 0x7f) | 0x80;
+      buffer[at++] = ((zigzagTimestamp >>> 7) & 0x7f) | 0x80;
+      buffer[at++] = zigzagTimestamp >>> 14;
+    }
     const zigzagOffset = offsetDelta << 1;
     if (offsetDelta < 0x40) {
       buffer[at++] = zigzagOffset;

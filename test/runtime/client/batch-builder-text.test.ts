@@ -96,13 +96,15 @@ describe('BatchBuilder string records', () => {
   }
 
   it('take the short path up to its limits and leave it past them, with the same bytes', () => {
-    // Keys and values of 63 and 64 characters, a timestamp delta of -64, 63, 64 and -65, and more
-    // than 8,192 records in one batch (the offset delta's varint grows to three bytes).
+    // Keys and values of 63 and 64 characters, timestamp deltas at each edge of a varint's one,
+    // two and three bytes and of the short path's ±2^20, and more than 8,192 records in one batch
+    // (the offset delta's varint grows to three bytes).
+    const DELTAS = [0, -64, 63, 64, -65, 8_191, -8_192, 8_192, -8_193, 0xfffff, -0x100000, 0x100000, -0x100001, 7];
     const inputs: Input[] = [];
-    const base = 1_000;
+    const base = 1_700_000_000_000;
     for (let index = 0; index < 9_000; index++) {
       const size = [0, 1, 31, 32, 63, 64][index % 6] as number;
-      inputs.push({ key: 'k'.repeat(size), value: 'v'.repeat(63 - (index % 3)), timestamp: base + [0, -64, 63, 64, -65][index % 5]! });
+      inputs.push({ key: 'k'.repeat(size), value: 'v'.repeat(63 - (index % 3)), timestamp: base + DELTAS[index % DELTAS.length]! });
     }
     inputs.push({ key: 'caf\u00e9', value: 'ok', timestamp: base }, { key: 'ok', value: '\ud83d\ude00\udc00', timestamp: base });
     expect(checkBatches(inputs, 2 * 1024 * 1024)).toBe(1);
