@@ -10,7 +10,8 @@
 // (BENCH_RECORDS scales the runs, BENCH_SCENARIOS=stateless,windowed,windowed-eos,restore,
 // windowed-pages,windowed-pages-eos,parallel picks some, BENCH_ROUNDS=N runs the chosen app
 // scenarios N times in turn, BENCH_PROFILE=<dir> writes a CPU profile of each run's app to that folder,
-// BENCH_BROKER_PROFILE=<dir> one of the broker over the whole bench).
+// BENCH_BROKER_PROFILE=<dir> one of the broker over the whole bench, BENCH_APP_WRAP='perf stat -i
+// -e instructions:u -o <file>' starts each app process under that command).
 //
 // Each app run has a process of its own (this file's `app` mode), so no run starts with code
 // that an earlier run compiled or a heap that an earlier run grew: the exactly-once run used to
@@ -42,6 +43,8 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 1);
 const PROFILE_DIRECTORY = process.env['BENCH_PROFILE'];
 /** A folder for a CPU profile of the broker process over the whole bench (written when it stops). */
 const BROKER_PROFILE_DIRECTORY = process.env['BENCH_BROKER_PROFILE'];
+/** A command (words split at spaces) each app process is started under, e.g. perf stat. */
+const APP_WRAP = process.env['BENCH_APP_WRAP'];
 const PARTITIONS = 4;
 const KEYS = 10_000;
 const COMMIT_INTERVAL_MS = 1000;
@@ -308,7 +311,10 @@ async function appMode(bootstrap: string, spec: AppRun): Promise<void> {
 /** Runs one app run in a fresh process; the broker's CPU is counted over that process's life. */
 async function inProcessOfItsOwn(bootstrap: string, brokerPid: number | undefined, spec: AppRun): Promise<Row> {
   const brokerBefore = brokerPid === undefined ? Number.NaN : processCpuSeconds(brokerPid);
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'app', bootstrap, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const command = [process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), 'app', bootstrap, JSON.stringify(spec)];
+  // BENCH_APP_WRAP puts a command in front of each app process, e.g. `perf stat -i -e instructions:u -o <file>`.
+  const wrapped = [...(APP_WRAP?.split(' ').filter((word) => word !== '') ?? []), ...command];
+  const child = spawn(wrapped[0] as string, wrapped.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   let text = '';
   let rowLine = '';
   child.stdout.on('data', (chunk: Buffer) => {
