@@ -18,15 +18,22 @@ const HIGH_BITS = 0x80808080 | 0;
 export class BatchText {
   /** The batch's bytes as Latin-1, made on first use. */
   private text: string | null = null;
-  /** The batch's bytes as int32 words aligned in the underlying buffer; word w covers bytes[4w - misalignment, 4w - misalignment + 4). */
-  private readonly words: Int32Array;
+  /**
+   * The batch's bytes as int32 words aligned in the underlying buffer, made on first use (a
+   * cursor makes a BatchText per batch, and a task with stores never asks); word w covers
+   * bytes[4w - misalignment, 4w - misalignment + 4). Word 0 may begin before the batch; its
+   * bytes there are never read (a field's first whole word starts at or after the field).
+   */
+  private wordView: Int32Array | null = null;
   private readonly misalignment: number;
 
   constructor(readonly bytes: Uint8Array) {
     this.misalignment = bytes.byteOffset & 3;
-    // Word 0 may begin before the batch; its bytes there are never read (a field's first whole
-    // word starts at or after the field).
-    this.words = new Int32Array(bytes.buffer, bytes.byteOffset - this.misalignment, (bytes.byteLength + this.misalignment) >> 2);
+  }
+
+  private get words(): Int32Array {
+    const bytes = this.bytes;
+    return (this.wordView ??= new Int32Array(bytes.buffer, bytes.byteOffset - this.misalignment, (bytes.byteLength + this.misalignment) >> 2));
   }
 
   /** The string of bytes[start, end) when every one of them is ASCII, else null. */
