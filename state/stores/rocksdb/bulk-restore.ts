@@ -28,10 +28,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, openSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { packedPositions } from './key-value.ts';
+import { packedWriteOrder } from './key-value.ts';
 import { RocksDbTask, type RocksDbTaskOptions } from './task.ts';
 import { WalFileWriter, WriteBatchEncoder } from './wal-writer.ts';
-import { packedKeys, writeOrder } from './write-order.ts';
 
 const MARKER_PREFIX = Buffer.from('runnel-bulk-restore\u0000');
 const DEFAULT_FAMILY = 'default';
@@ -75,11 +74,11 @@ export class BulkRestore {
   }
 
   private get databasePath(): string {
-    return join(this.options.taskDirectory, 'rocksdb');
+    return databasePath(this.options.taskDirectory);
   }
 
   private get segmentsPath(): string {
-    return join(this.options.taskDirectory, 'rocksdb-restore');
+    return segmentsPath(this.options.taskDirectory);
   }
 
   /**
@@ -87,14 +86,13 @@ export class BulkRestore {
    * when the database folder already holds a database (restoration then takes the usual path).
    */
   static async begin(options: RocksDbTaskOptions, segmentBytes = BULK_RESTORE_SEGMENT_BYTES, hooks: BulkRestoreHooks = {}): Promise<BulkRestore | null> {
-    if (existsSync(join(options.taskDirectory, 'rocksdb', 'CURRENT'))) return null;
+    if (existsSync(join(databasePath(options.taskDirectory), 'CURRENT'))) return null;
     const created = await RocksDbTask.open(options);
     const columnFamilies = created.columnFamilies;
     await created.close();
     // Segments a crash left behind are of no use: without a checkpoint the database is wiped too.
-    const segments = join(options.taskDirectory, 'rocksdb-restore');
-    await rm(segments, { recursive: true, force: true });
-    await mkdir(segments);
+    await rm(segmentsPath(options.taskDirectory), { recursive: true, force: true });
+    await mkdir(segmentsPath(options.taskDirectory));
     return new BulkRestore(options, columnFamilies, segmentBytes, hooks);
   }
 
@@ -111,10 +109,7 @@ export class BulkRestore {
       if (family === undefined) throw new Error(`no store ${store} in this bulk restore`);
       const bytes = new Uint8Array(packed);
       const view = new DataView(packed);
-      const count = view.getUint32(0);
-      const positions = packedPositions(packed, view, count);
-      const order = writeOrder(packedKeys(packed, view, positions));
-      const writes = order === null ? count : order.length;
+      const { positions, order, writes } = packedWriteOrder(packed, view);
       for (let index = 0; index < writes; index++) {
         const position = positions[order === null ? index : (order[index] as number)] as number;
         const keyBytes = view.getUint32(position);
@@ -250,6 +245,16 @@ export class BulkRestore {
   private throwIfFailed(): void {
     if (this.failure !== null) throw new Error('writing the restored changelog as a RocksDB log failed', { cause: this.failure });
   }
+}
+
+/** The task's database folder, as RocksDbTask opens it. */
+function databasePath(taskDirectory: string): string {
+  return join(taskDirectory, 'rocksdb');
+}
+
+/** Where segments are written before they move into the closed database. */
+function segmentsPath(taskDirectory: string): string {
+  return join(taskDirectory, 'rocksdb-restore');
 }
 
 function markerValue(family: string, segment: number): Buffer {

@@ -222,10 +222,7 @@ export class RocksDbKeyValueStore implements AsyncKeyValueBytesStore {
 
   /** The write batch of a packed buffer, in write order; it must be flushed (an unflushed batch keeps the database open). */
   private packedBatch(packed: ArrayBuffer, view: DataView): ReturnType<RocksDB['write']> {
-    const count = view.getUint32(0);
-    const positions = packedPositions(packed, view, count);
-    const order = writeOrder(packedKeys(packed, view, positions));
-    const writes = order === null ? count : order.length;
+    const { positions, order, writes } = packedWriteOrder(packed, view);
     const batch = this.session.write({ capacity: Math.max(1, writes), autoDestroy: true });
     for (let index = 0; index < writes; index++) {
       const position = positions[order === null ? index : (order[index] as number)] as number;
@@ -350,6 +347,18 @@ let positionScratch = new Float64Array(1024);
  * Where each record of a packed buffer starts (its length header); checks the buffer's end. The
  * answer is a view of scratch space that the next packed batch overwrites.
  */
+/**
+ * A packed batch's records in write order (write-order.ts): record i to write lies at
+ * positions[order === null ? i : order[i]], for i below writes. Views of scratch space that the
+ * next call overwrites.
+ */
+export function packedWriteOrder(packed: ArrayBuffer, view: DataView): { positions: Float64Array; order: Uint32Array | null; writes: number } {
+  const count = view.getUint32(0);
+  const positions = packedPositions(packed, view, count);
+  const order = writeOrder(packedKeys(packed, view, positions));
+  return { positions, order, writes: order === null ? count : order.length };
+}
+
 export function packedPositions(packed: ArrayBuffer, view: DataView, count: number): Float64Array {
   if (positionScratch.length < count) positionScratch = new Float64Array(Math.max(count, positionScratch.length * 2));
   const positions = positionScratch.subarray(0, count);

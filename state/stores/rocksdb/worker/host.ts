@@ -211,15 +211,19 @@ function bulkStore(name: string, bulk: BulkRestore): HostStore {
 async function openTask(request: OpenRequest): Promise<void> {
   if (tasks.has(request.task) || restoring.has(request.task)) throw new Error(`task ${request.task} is already open in the RocksDB worker`);
   if (request.budget !== null && sharedRocksDbBudget().inUse === 0) configureSharedRocksDbBudget(request.budget);
-  const storeNames = request.stores.map((store) => store.name);
   if (request.bulkRestore && request.stores.every((store) => store.kind === 'key-value')) {
-    const bulk = await BulkRestore.begin({ taskDirectory: request.taskDirectory, storeNames });
+    const bulk = await BulkRestore.begin(taskOptions(request));
     if (bulk !== null) {
-      restoring.set(request.task, { bulk, request, stores: new Map(storeNames.map((name) => [name, bulkStore(name, bulk)])) });
+      restoring.set(request.task, { bulk, request, stores: new Map(request.stores.map((store) => [store.name, bulkStore(store.name, bulk)])) });
       return;
     }
   }
-  await serveTask(request, await RocksDbTask.open({ taskDirectory: request.taskDirectory, storeNames }));
+  await serveTask(request, await RocksDbTask.open(taskOptions(request)));
+}
+
+/** The database of an open request: the task directory and the stores as column families. */
+function taskOptions(request: OpenRequest): { taskDirectory: string; storeNames: string[] } {
+  return { taskDirectory: request.taskDirectory, storeNames: request.stores.map((store) => store.name) };
 }
 
 /** Builds the stores of an open database and serves them; closes the database if that fails. */
@@ -259,7 +263,7 @@ async function finishRestore(task: number): Promise<RestoredThrough> {
     throw error;
   }
   const verified = rocksdb !== null;
-  rocksdb ??= await RocksDbTask.open({ taskDirectory: entry.request.taskDirectory, storeNames: entry.request.stores.map((store) => store.name) });
+  rocksdb ??= await RocksDbTask.open(taskOptions(entry.request));
   await serveTask(entry.request, rocksdb);
   return verified ? 'bulk' : 'failed';
 }
